@@ -1,0 +1,803 @@
+#include "eventlog/event_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "eventlog/internal/codec.h"
+#include "eventlog/internal/rocks_options.h"
+#include "eventlog/internal/validation.h"
+#include "eventlog/status_macros.h"
+
+namespace vigil::eventlog {
+namespace {
+
+using internal::IdempotencyRecord;
+using internal::StreamMeta;
+
+const std::string kGenesisHash(internal::kHashBytes, '\0');
+
+// How often the writer deletes a slice of expired idempotency keys.
+constexpr int64_t kExpiryIntervalUs = 1000 * 1000;
+
+absl::Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNotSupported()) return absl::FailedPreconditionError(message);
+  // I/O errors, a full disk, a busy lock, a DB stopped after a background
+  // error: the caller may try again later.
+  return absl::UnavailableError(message);
+}
+
+int64_t SystemNowUs() { return absl::ToUnixMicros(absl::Now()); }
+
+std::string QuoteStream(absl::string_view stream) {
+  return absl::StrCat("stream \"", stream, "\"");
+}
+
+// One append on its way through the writer. Lives on the caller's stack;
+// the caller waits until `done`.
+struct PendingAppend {
+  const AppendRequest* request = nullptr;
+  std::vector<EventData> events;  // validated, ids and content types filled
+  std::string fingerprint;        // set when the request has a key
+  size_t bytes = 0;
+  absl::StatusOr<AppendResult> result = absl::UnknownError("not committed");
+  bool done = false;
+};
+
+class RocksEventLog final : public EventLog {
+ public:
+  RocksEventLog(const Options& options, std::string dir,
+                std::unique_ptr<rocksdb::DB> db, bool writable,
+                std::string secondary_dir)
+      : options_(options),
+        dir_(std::move(dir)),
+        db_(std::move(db)),
+        writable_(writable),
+        secondary_dir_(std::move(secondary_dir)) {}
+
+  ~RocksEventLog() override {
+    if (writer_.joinable()) {
+      {
+        absl::MutexLock lock(&queue_mu_);
+        closing_ = true;
+      }
+      writer_.join();
+    }
+    if (db_ != nullptr) db_->Close().PermitUncheckedError();
+    db_.reset();
+    if (!secondary_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(secondary_dir_, ignored);
+    }
+  }
+
+  // Reads the head of the log; for a writable log starts the writer.
+  absl::Status Start() {
+    ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, LoadLastRecord());
+    if (last.has_value()) {
+      next_position_ = last->position + 1;
+      last_hash_ = last->hash;
+      last_time_us_ = last->recorded_time_us;
+    } else {
+      next_position_ = 1;
+      last_hash_ = kGenesisHash;
+      last_time_us_ = 0;
+    }
+    PublishHead(next_position_ - 1);
+    if (writable_) writer_ = std::thread([this] { WriterLoop(); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<AppendResult> Append(const AppendRequest& request) override {
+    if (!writable_) {
+      return absl::FailedPreconditionError(
+          "the event log was opened read-only; appends need EventLog::Open");
+    }
+    PendingAppend pending;
+    pending.request = &request;
+    RETURN_IF_ERROR(internal::ValidateAndPrepare(
+        request, options_, NowUs(), &pending.events, &pending.bytes));
+    if (!request.idempotency_key.empty()) {
+      pending.fingerprint = internal::RequestFingerprint(request);
+    }
+    absl::MutexLock lock(&queue_mu_);
+    auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return closing_ || queue_.size() < options_.max_queued_appends;
+    };
+    queue_mu_.Await(absl::Condition(&has_room));
+    if (closing_) {
+      return absl::UnavailableError(
+          absl::StrCat("append to ", QuoteStream(request.stream),
+                       " refused: the event log is closing"));
+    }
+    queue_.push_back(&pending);
+    queue_mu_.Await(absl::Condition(&pending.done));
+    return std::move(pending.result);
+  }
+
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
+      const std::string& stream, uint64_t from_revision, uint64_t max_count,
+      bool backwards) const override {
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    RETURN_IF_ERROR(internal::ValidateStreamName(stream));
+    ASSIGN_OR_RETURN(std::optional<StreamMeta> meta, LoadStreamMeta(stream));
+    if (!meta.has_value()) {
+      return absl::NotFoundError(absl::StrCat(QuoteStream(stream), " not found"));
+    }
+    std::vector<uint64_t> positions;
+    const std::string prefix = internal::RevisionKeyPrefix(stream);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    auto in_stream = [&] {
+      return it->Valid() && it->key().starts_with(prefix) &&
+             it->key().size() == prefix.size() + 8;
+    };
+    if (backwards) {
+      it->SeekForPrev(internal::RevisionKey(
+          stream, std::min(from_revision, meta->last_revision)));
+    } else {
+      it->Seek(internal::RevisionKey(stream, from_revision));
+    }
+    for (; in_stream() && (max_count == 0 || positions.size() < max_count);
+         backwards ? it->Prev() : it->Next()) {
+      positions.push_back(internal::GetBigEndian64(it->value().ToStringView()));
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading " + QuoteStream(stream)));
+    std::vector<RecordedEvent> events;
+    events.reserve(positions.size());
+    for (uint64_t position : positions) {
+      ASSIGN_OR_RETURN(std::optional<RecordedEvent> event, LoadRecord(position));
+      if (!event.has_value()) {
+        return absl::DataLossError(absl::StrCat(
+            QuoteStream(stream), " names position ", position,
+            " which holds no record"));
+      }
+      events.push_back(*std::move(event));
+    }
+    return events;
+  }
+
+  absl::StatusOr<std::vector<RecordedEvent>> ReadAll(
+      uint64_t from_position, uint64_t max_count, const Filter& filter,
+      uint64_t max_scan, uint64_t* next_position) const override {
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    std::vector<RecordedEvent> events;
+    uint64_t next = std::max<uint64_t>(from_position, 1);
+    uint64_t scanned = 0;
+    const std::string upper(1, internal::kRecordPrefix + 1);
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    for (it->Seek(internal::RecordKey(next)); it->Valid(); it->Next()) {
+      if ((max_count != 0 && events.size() >= max_count) ||
+          (max_scan != 0 && scanned >= max_scan)) {
+        break;
+      }
+      std::optional<RecordedEvent> event =
+          internal::DecodeRecord(it->value().ToStringView());
+      if (!event.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("the record at position ", next, " does not decode"));
+      }
+      next = event->position + 1;
+      ++scanned;
+      if (filter.Matches(*event)) events.push_back(*std::move(event));
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading all"));
+    if (next_position != nullptr) *next_position = next;
+    return events;
+  }
+
+  absl::StatusOr<StreamInfo> GetStream(const std::string& stream) const override {
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    RETURN_IF_ERROR(internal::ValidateStreamName(stream));
+    ASSIGN_OR_RETURN(std::optional<StreamMeta> meta, LoadStreamMeta(stream));
+    if (!meta.has_value()) {
+      return absl::NotFoundError(absl::StrCat(QuoteStream(stream), " not found"));
+    }
+    return StreamInfo{.stream = stream,
+                      .last_revision = meta->last_revision,
+                      .last_position = meta->last_position,
+                      .event_count = meta->last_revision + 1,
+                      .created_time_us = meta->created_time_us,
+                      .updated_time_us = meta->updated_time_us};
+  }
+
+  uint64_t HeadPosition() const override {
+    return head_.load(std::memory_order_acquire);
+  }
+
+  uint64_t WaitForHead(uint64_t position, absl::Time deadline) const override {
+    absl::MutexLock lock(&head_mu_);
+    auto past = [this, position] {
+      return head_.load(std::memory_order_acquire) > position;
+    };
+    head_mu_.AwaitWithDeadline(absl::Condition(&past), deadline);
+    return head_.load(std::memory_order_acquire);
+  }
+
+  uint64_t AddHeadListener(HeadListener listener) override {
+    absl::MutexLock lock(&listeners_mu_);
+    const uint64_t handle = next_listener_++;
+    listeners_.emplace(handle, std::move(listener));
+    return handle;
+  }
+
+  void RemoveHeadListener(uint64_t handle) override {
+    // Listeners run under listeners_mu_, so once we hold it the listener is
+    // not running, and after the erase it is never called again.
+    absl::MutexLock lock(&listeners_mu_);
+    listeners_.erase(handle);
+  }
+
+  absl::StatusOr<uint64_t> FindPosition(int64_t time_us) const override {
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    // Recorded times never decrease in position order: binary search.
+    uint64_t lo = 1;
+    uint64_t hi = HeadPosition() + 1;  // answer in [lo, hi]
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      ASSIGN_OR_RETURN(std::optional<RecordedEvent> event, LoadRecord(mid));
+      if (!event.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("no record at position ", mid, " below the head"));
+      }
+      if (event->recorded_time_us >= time_us) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
+
+  absl::StatusOr<VerifyResult> Verify(uint64_t from, uint64_t to) const override {
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    VerifyResult result;
+    const uint64_t head = HeadPosition();
+    from = std::max<uint64_t>(from, 1);
+    to = (to == 0 || to > head) ? head : to;
+    if (from > to) return result;
+    auto bad = [&result](uint64_t position, std::string problem) {
+      result.ok = false;
+      result.first_bad_position = position;
+      result.problem = std::move(problem);
+      return result;
+    };
+    std::string previous_hash = kGenesisHash;
+    if (from > 1) {
+      ASSIGN_OR_RETURN(std::optional<RecordedEvent> before, LoadRecord(from - 1));
+      if (!before.has_value()) {
+        return bad(from - 1, "record missing or does not decode");
+      }
+      previous_hash = before->hash;
+    }
+    const std::string upper = internal::RecordKey(to + 1);
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &upper_bound;
+    read.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    uint64_t expected = from;
+    for (it->Seek(internal::RecordKey(from)); it->Valid(); it->Next()) {
+      const uint64_t key_position =
+          internal::GetBigEndian64(it->key().ToStringView().substr(1));
+      if (key_position != expected) {
+        return bad(expected, absl::StrCat("record missing (the next one is at ",
+                                          key_position, ")"));
+      }
+      const std::string_view value = it->value().ToStringView();
+      std::optional<RecordedEvent> event = internal::DecodeRecord(value);
+      if (!event.has_value()) return bad(expected, "record does not decode");
+      if (event->position != key_position) {
+        return bad(expected, absl::StrCat("record says it is at position ",
+                                          event->position));
+      }
+      if (internal::ChainHash(previous_hash,
+                              internal::RecordCanonicalPart(value)) !=
+          event->hash) {
+        return bad(expected,
+                   "hash does not match the record and the previous hash");
+      }
+      std::string indexed;
+      rocksdb::Status s = db_->Get(
+          {}, internal::RevisionKey(event->stream, event->revision), &indexed);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "verify");
+      if (s.IsNotFound() || indexed.size() != 8 ||
+          internal::GetBigEndian64(indexed) != key_position) {
+        return bad(expected,
+                   absl::StrCat("revision ", event->revision, " of ",
+                                QuoteStream(event->stream),
+                                " does not point at this position"));
+      }
+      previous_hash = event->hash;
+      ++expected;
+      ++result.checked;
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "verify"));
+    if (expected != to + 1) return bad(expected, "record missing");
+    return result;
+  }
+
+  absl::StatusOr<LogStats> Stats() const override {
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    LogStats stats;
+    stats.head_position = HeadPosition();
+    const std::string upper(1, internal::kStreamPrefix + 1);
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    for (it->Seek(std::string(1, internal::kStreamPrefix)); it->Valid();
+         it->Next()) {
+      ++stats.stream_count;
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "stats"));
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(dir_, ec)) {
+      if (entry.is_regular_file(ec)) stats.disk_bytes += entry.file_size(ec);
+    }
+    return stats;
+  }
+
+  absl::Status Refresh() override {
+    if (writable_) return absl::OkStatus();
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(FromRocks(db_->TryCatchUpWithPrimary(), "refresh"));
+    ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, LoadLastRecord());
+    PublishHead(last.has_value() ? last->position : 0);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_) {
+    if (db_ != nullptr) return absl::OkStatus();
+    return absl::UnavailableError(
+        "the event log is reopening after a storage failure; try again");
+  }
+
+  int64_t NowUs() const {
+    return options_.clock ? options_.clock() : SystemNowUs();
+  }
+
+  void PublishHead(uint64_t head) {
+    absl::MutexLock lock(&head_mu_);  // wakes WaitForHead
+    head_.store(head, std::memory_order_release);
+  }
+
+  absl::StatusOr<std::optional<std::string>> Load(const std::string& key) const {
+    std::string value;
+    rocksdb::Status s = db_->Get({}, key, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    RETURN_IF_ERROR(FromRocks(s, "read"));
+    return value;
+  }
+
+  absl::StatusOr<std::optional<RecordedEvent>> LoadRecord(uint64_t position) const {
+    ASSIGN_OR_RETURN(std::optional<std::string> value,
+                     Load(internal::RecordKey(position)));
+    if (!value.has_value()) return std::nullopt;
+    std::optional<RecordedEvent> event = internal::DecodeRecord(*value);
+    if (!event.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("the record at position ", position, " does not decode"));
+    }
+    return event;
+  }
+
+  absl::StatusOr<std::optional<RecordedEvent>> LoadLastRecord() const {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    it->SeekForPrev(internal::RecordKey(UINT64_MAX));
+    RETURN_IF_ERROR(FromRocks(it->status(), "finding the head"));
+    if (!it->Valid() || it->key().size() != 9 ||
+        it->key()[0] != internal::kRecordPrefix) {
+      return std::nullopt;
+    }
+    std::optional<RecordedEvent> event =
+        internal::DecodeRecord(it->value().ToStringView());
+    if (!event.has_value()) {
+      return absl::DataLossError("the last record of the log does not decode");
+    }
+    return event;
+  }
+
+  absl::StatusOr<std::optional<StreamMeta>> LoadStreamMeta(
+      const std::string& stream) const {
+    ASSIGN_OR_RETURN(std::optional<std::string> value,
+                     Load(internal::StreamKey(stream)));
+    if (!value.has_value()) return std::nullopt;
+    std::optional<StreamMeta> meta = internal::DecodeStreamMeta(*value);
+    if (!meta.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("the metadata of ", QuoteStream(stream), " is damaged"));
+    }
+    return meta;
+  }
+
+  absl::StatusOr<std::optional<IdempotencyRecord>> LoadIdempotency(
+      std::string_view key) const {
+    ASSIGN_OR_RETURN(std::optional<std::string> value,
+                     Load(internal::IdempotencyKey(key)));
+    if (!value.has_value()) return std::nullopt;
+    return internal::DecodeIdempotencyRecord(*value);
+  }
+
+  // ---- The writer thread -------------------------------------------------
+
+  // The state of one group commit before it is durable.
+  struct Group {
+    rocksdb::WriteBatch batch;
+    absl::flat_hash_map<std::string, StreamMeta> streams;
+    absl::flat_hash_map<std::string, IdempotencyRecord> keys;
+    uint64_t next_position = 0;
+    std::string last_hash;
+    int64_t time_us = 0;
+  };
+
+  void WriterLoop() {
+    std::vector<PendingAppend*> group;
+    while (true) {
+      group.clear();
+      {
+        absl::MutexLock lock(&queue_mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+          return closing_ || !queue_.empty();
+        };
+        queue_mu_.Await(absl::Condition(&ready));
+        if (queue_.empty()) return;  // closing, and nothing left to commit
+        size_t bytes = 0;
+        while (!queue_.empty() && group.size() < options_.max_group_appends &&
+               (group.empty() ||
+                bytes + queue_.front()->bytes <= options_.max_group_bytes)) {
+          bytes += queue_.front()->bytes;
+          group.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      const bool advanced = CommitGroup(group);
+      {
+        absl::MutexLock lock(&queue_mu_);
+        for (PendingAppend* pending : group) pending->done = true;
+      }
+      if (advanced) NotifyListeners(next_position_ - 1);
+    }
+  }
+
+  // Checks and writes one group in one synced WriteBatch. Returns true when
+  // the head advanced.
+  bool CommitGroup(const std::vector<PendingAppend*>& pending_appends) {
+    if (needs_reopen_) {
+      absl::Status reopened = Reopen();
+      if (!reopened.ok()) {
+        FailGroup(pending_appends, reopened.ToString());
+        return false;
+      }
+    }
+    Group group;
+    group.next_position = next_position_;
+    group.last_hash = last_hash_;
+    group.time_us = std::max(NowUs(), last_time_us_);
+    ExpireIdempotencyKeys(&group);
+    for (PendingAppend* pending : pending_appends) {
+      pending->result = ApplyAppend(*pending, &group);
+    }
+    if (group.batch.Count() == 0) return false;
+    rocksdb::WriteOptions write;
+    write.sync = true;
+    rocksdb::Status s = db_->Write(write, &group.batch);
+    if (!s.ok()) {
+      needs_reopen_ = true;
+      FailGroup(pending_appends, s.ToString());
+      return false;
+    }
+    const bool advanced = group.next_position != next_position_;
+    next_position_ = group.next_position;
+    last_hash_ = std::move(group.last_hash);
+    last_time_us_ = group.time_us;
+    if (advanced) PublishHead(next_position_ - 1);
+    return advanced;
+  }
+
+  // After a failed write RocksDB 7.8 may route the next write to the same
+  // broken WAL file, and Debian's build (assertions on) aborts there; so the
+  // writer never writes to a DB instance that failed. It closes it and opens
+  // it again, which recovers from the WAL up to its last whole record, and
+  // takes the head from what is on disk. An append whose write failed may
+  // still be found there (UNAVAILABLE means "not known to be written"; a
+  // retry with the same idempotency key is answered from it).
+  absl::Status Reopen() {
+    absl::WriterMutexLock db_lock(&db_mu_);
+    if (db_ != nullptr) {
+      db_->Close().PermitUncheckedError();
+      db_.reset();
+    }
+    rocksdb::DB* raw = nullptr;
+    RETURN_IF_ERROR(FromRocks(
+        rocksdb::DB::Open(internal::ToRocksOptions(options_), dir_, &raw),
+        "reopening the event log after a storage failure"));
+    db_.reset(raw);
+    ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, LoadLastRecord());
+    if (last.has_value() && last->position >= next_position_) {
+      next_position_ = last->position + 1;
+      last_hash_ = last->hash;
+      last_time_us_ = std::max(last_time_us_, last->recorded_time_us);
+      PublishHead(last->position);
+    }
+    needs_reopen_ = false;
+    return absl::OkStatus();
+  }
+
+  void FailGroup(const std::vector<PendingAppend*>& pending_appends,
+                 const std::string& why) {
+    // Every answer of the group was decided against state that never became
+    // durable, so none of them stands: the client retries.
+    for (PendingAppend* pending : pending_appends) {
+      pending->result = absl::UnavailableError(absl::StrCat(
+          "append to ", QuoteStream(pending->request->stream),
+          " not written: storage failure: ", why));
+    }
+  }
+
+  absl::StatusOr<AppendResult> ApplyAppend(const PendingAppend& pending,
+                                           Group* group) {
+    const AppendRequest& request = *pending.request;
+    const std::string& key = request.idempotency_key;
+    if (!key.empty()) {
+      std::optional<IdempotencyRecord> seen;
+      if (auto it = group->keys.find(key); it != group->keys.end()) {
+        seen = it->second;
+      } else {
+        ASSIGN_OR_RETURN(seen, LoadIdempotency(key));
+      }
+      if (seen.has_value() &&
+          seen->created_time_us + options_.idempotency_retention_us >
+              group->time_us) {
+        if (seen->fingerprint != pending.fingerprint) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "idempotency_key \"", key,
+              "\" was already used for a different request (positions ",
+              seen->first_position, "..", seen->last_position, ")"));
+        }
+        return AppendResult{.first_position = seen->first_position,
+                            .last_position = seen->last_position,
+                            .next_expected_revision = seen->next_expected_revision,
+                            .deduplicated = true};
+      }
+    }
+
+    std::optional<StreamMeta> meta;
+    if (auto it = group->streams.find(request.stream);
+        it != group->streams.end()) {
+      meta = it->second;
+    } else {
+      ASSIGN_OR_RETURN(meta, LoadStreamMeta(request.stream));
+    }
+    RETURN_IF_ERROR(CheckExpectedRevision(request, meta));
+
+    const uint64_t first_revision = meta.has_value() ? meta->last_revision + 1 : 0;
+    const uint64_t first_position = group->next_position;
+    RecordedEvent event;
+    event.stream = request.stream;
+    event.recorded_time_us = group->time_us;
+    for (size_t i = 0; i < pending.events.size(); ++i) {
+      const EventData& data = pending.events[i];
+      event.event_id = data.event_id;
+      event.type = data.type;
+      event.data = data.data;
+      event.content_type = data.content_type;
+      event.metadata = data.metadata;
+      event.revision = first_revision + i;
+      event.position = group->next_position++;
+      std::string record = internal::CanonicalBytes(event);
+      group->last_hash = internal::ChainHash(group->last_hash, record);
+      record.append(group->last_hash);
+      group->batch.Put(internal::RecordKey(event.position), record);
+      std::string position_value;
+      internal::PutBigEndian64(&position_value, event.position);
+      group->batch.Put(internal::RevisionKey(event.stream, event.revision),
+                       position_value);
+    }
+    StreamMeta updated{
+        .last_revision = first_revision + pending.events.size() - 1,
+        .last_position = group->next_position - 1,
+        .created_time_us = meta.has_value() ? meta->created_time_us
+                                            : group->time_us,
+        .updated_time_us = group->time_us};
+    group->batch.Put(internal::StreamKey(request.stream),
+                     internal::EncodeStreamMeta(updated));
+    group->streams[request.stream] = updated;
+
+    AppendResult result{.first_position = first_position,
+                        .last_position = updated.last_position,
+                        .next_expected_revision = updated.last_revision,
+                        .deduplicated = false};
+    if (!key.empty()) {
+      IdempotencyRecord record{
+          .fingerprint = pending.fingerprint,
+          .created_time_us = group->time_us,
+          .first_position = result.first_position,
+          .last_position = result.last_position,
+          .next_expected_revision = result.next_expected_revision};
+      group->batch.Put(internal::IdempotencyKey(key),
+                       internal::EncodeIdempotencyRecord(record));
+      group->batch.Put(internal::ExpiryKey(group->time_us, key), "");
+      group->keys[key] = std::move(record);
+    }
+    return result;
+  }
+
+  static absl::Status CheckExpectedRevision(
+      const AppendRequest& request, const std::optional<StreamMeta>& meta) {
+    const ExpectedRevision& expected = request.expected_revision;
+    bool ok = true;
+    switch (expected.kind()) {
+      case ExpectedRevision::Kind::kAny:
+        break;
+      case ExpectedRevision::Kind::kNoStream:
+        ok = !meta.has_value();
+        break;
+      case ExpectedRevision::Kind::kStreamExists:
+        ok = meta.has_value();
+        break;
+      case ExpectedRevision::Kind::kExact:
+        ok = meta.has_value() && meta->last_revision == expected.revision();
+        break;
+    }
+    if (ok) return absl::OkStatus();
+    const std::string actual =
+        meta.has_value() ? std::to_string(meta->last_revision) : "none";
+    absl::Status status = absl::AbortedError(absl::StrCat(
+        "expected revision mismatch on ", QuoteStream(request.stream),
+        ": expected ", expected.ToString(), ", actual ", actual));
+    status.SetPayload(kActualRevisionPayload, absl::Cord(actual));
+    return status;
+  }
+
+  // Deletes, in the group's batch, a bounded slice of idempotency keys whose
+  // retention has passed. Runs at most once a second and resumes from where
+  // it stopped, so it never scans the tombstones it left behind.
+  void ExpireIdempotencyKeys(Group* group) {
+    if (group->time_us - last_expiry_run_us_ < kExpiryIntervalUs) return;
+    last_expiry_run_us_ = group->time_us;
+    const int64_t cutoff = group->time_us - options_.idempotency_retention_us;
+    const std::string upper(1, internal::kExpiryPrefix + 1);
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    size_t deleted = 0;
+    for (it->Seek(expiry_cursor_.empty()
+                      ? std::string(1, internal::kExpiryPrefix)
+                      : expiry_cursor_);
+         it->Valid() && deleted < options_.idempotency_expiry_slice;
+         it->Next()) {
+      const std::string_view expiry_key = it->key().ToStringView();
+      if (expiry_key.size() < 9) continue;
+      const int64_t created =
+          static_cast<int64_t>(internal::GetBigEndian64(expiry_key.substr(1)));
+      if (created > cutoff) break;
+      const std::string_view key = expiry_key.substr(9);
+      absl::StatusOr<std::optional<IdempotencyRecord>> record =
+          LoadIdempotency(key);
+      if (!record.ok()) break;  // try again on the next run
+      // A key reused after it expired has a newer record: keep that one.
+      if (record->has_value() && (*record)->created_time_us == created) {
+        group->batch.Delete(internal::IdempotencyKey(key));
+      }
+      group->batch.Delete(expiry_key);
+      expiry_cursor_.assign(expiry_key);
+      ++deleted;
+    }
+  }
+
+  void NotifyListeners(uint64_t head) {
+    absl::MutexLock lock(&listeners_mu_);
+    for (auto& [handle, listener] : listeners_) listener(head);
+  }
+
+  const Options options_;
+  const std::string dir_;
+  // Swapped only by the writer thread in Reopen(), under db_mu_ held
+  // exclusively; readers hold it shared. The writer thread itself reads it
+  // without the lock, since nobody else changes it.
+  mutable absl::Mutex db_mu_;
+  std::unique_ptr<rocksdb::DB> db_;
+  const bool writable_;
+  const std::string secondary_dir_;  // removed on close; empty for a writer
+
+  absl::Mutex queue_mu_;
+  std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread writer_;
+
+  // Owned by the writer thread (and by Start/Refresh before it runs).
+  uint64_t next_position_ = 1;
+  std::string last_hash_;
+  int64_t last_time_us_ = 0;
+  bool needs_reopen_ = false;
+  int64_t last_expiry_run_us_ = 0;
+  std::string expiry_cursor_;
+
+  // The head is read lock-free; head_mu_ only serves WaitForHead.
+  mutable absl::Mutex head_mu_;
+  std::atomic<uint64_t> head_{0};
+
+  absl::Mutex listeners_mu_;
+  std::map<uint64_t, HeadListener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  uint64_t next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 1;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const Options& options,
+                                                         const std::string& dir) {
+  rocksdb::Options rocks = internal::ToRocksOptions(options);
+  if (options.create_if_missing) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
+    }
+  }
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(rocks, dir, &raw),
+                            absl::StrCat("opening the event log in ", dir)));
+  auto log = std::make_unique<RocksEventLog>(
+      options, dir, std::unique_ptr<rocksdb::DB>(raw), /*writable=*/true, "");
+  RETURN_IF_ERROR(log->Start());
+  return log;
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::OpenReader(
+    const Options& options, const std::string& dir) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+    return absl::NotFoundError(absl::StrCat("no event log in ", dir));
+  }
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "vigil-reader-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::UnavailableError("cannot create a temporary directory");
+  }
+  rocksdb::Options rocks = internal::ToRocksOptions(options);
+  rocks.create_if_missing = false;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(rocks, dir, pattern, &raw);
+  if (!s.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(pattern, ignored);
+    return FromRocks(s, absl::StrCat("opening the event log in ", dir));
+  }
+  auto log = std::make_unique<RocksEventLog>(
+      options, dir, std::unique_ptr<rocksdb::DB>(raw), /*writable=*/false,
+      pattern);
+  RETURN_IF_ERROR(log->Start());
+  return log;
+}
+
+}  // namespace vigil::eventlog

@@ -1,0 +1,137 @@
+// EventLog: Vigil's single source of truth, an append-only log of events in
+// RocksDB. Every event gets a global log position (1, 2, 3, ... no gaps) and
+// a revision within its stream (0, 1, 2, ...). See ../shared/SPEC.md
+// "Concepts" for the semantics and FORMAT.md for the bytes on disk.
+//
+// Thread safety: every method may be called from any thread concurrently.
+// Appends are serialised by one internal writer thread that commits
+// concurrent appends together (group commit); reads never wait for it.
+
+#ifndef VIGIL_EVENTLOG_EVENT_LOG_H_
+#define VIGIL_EVENTLOG_EVENT_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "eventlog/event.h"
+#include "eventlog/options.h"
+
+namespace vigil::eventlog {
+
+// The payload key, on an ABORTED status from Append, holding the stream's
+// actual last revision as decimal text, or "none" when the stream does not
+// exist.
+inline constexpr char kActualRevisionPayload[] = "vigil.actual_revision";
+
+// What Verify found. `ok` is false at the first position whose record or
+// hash link does not match; `first_bad_position` names it and `problem`
+// says what is wrong.
+struct VerifyResult {
+  bool ok = true;
+  uint64_t checked = 0;
+  uint64_t first_bad_position = 0;
+  std::string problem;
+};
+
+struct LogStats {
+  uint64_t head_position = 0;
+  uint64_t stream_count = 0;
+  uint64_t disk_bytes = 0;  // SST files plus live WAL
+};
+
+class EventLog {
+ public:
+  // Called with the new head position after each group commit is durable,
+  // on the writer thread: it must be quick and must not call Append.
+  using HeadListener = std::function<void(uint64_t head_position)>;
+
+  // Opens (creating when allowed) the log in `dir` for reading and writing.
+  // Only one process may hold a log open for writing.
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const Options& options,
+                                                        const std::string& dir);
+
+  // Opens the log in `dir` read-only while another process may be writing it
+  // (a RocksDB secondary instance). Its own bookkeeping lives in a private
+  // temporary directory. Refresh() picks up what the writer added since.
+  // Append fails with FAILED_PRECONDITION on such a log.
+  static absl::StatusOr<std::unique_ptr<EventLog>> OpenReader(
+      const Options& options, const std::string& dir);
+
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+  // Finishes the appends already queued, then closes.
+  virtual ~EventLog() = default;
+
+  // Appends `request.events` atomically to `request.stream`: they get
+  // contiguous positions, or nothing is written. Returns only after the
+  // events are synced to disk. Errors:
+  //   INVALID_ARGUMENT    bad stream name, type, event id, JSON, key; no events
+  //   RESOURCE_EXHAUSTED  over a size limit of Options
+  //   ABORTED             expected revision mismatch (payload
+  //                       kActualRevisionPayload has the actual revision)
+  //   FAILED_PRECONDITION idempotency key bound to a different request
+  //   UNAVAILABLE         storage failure (disk full, I/O error) or closing
+  // A repeated idempotency key with the same request returns the first
+  // result with `deduplicated` set and appends nothing.
+  virtual absl::StatusOr<AppendResult> Append(const AppendRequest& request) = 0;
+
+  // Up to `max_count` events of `stream` starting at `from_revision`,
+  // forwards, or backwards from it (from_revision UINT64_MAX = the end).
+  // NOT_FOUND when the stream does not exist.
+  virtual absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
+      const std::string& stream, uint64_t from_revision, uint64_t max_count,
+      bool backwards) const = 0;
+
+  // Up to `max_count` events with position >= from_position matching
+  // `filter`, in position order. At most `max_scan` positions are examined
+  // (0 = no bound), so a selective filter cannot turn one call into a scan of
+  // the whole log; *next_position (when given) is where to continue.
+  virtual absl::StatusOr<std::vector<RecordedEvent>> ReadAll(
+      uint64_t from_position, uint64_t max_count, const Filter& filter,
+      uint64_t max_scan = 0, uint64_t* next_position = nullptr) const = 0;
+
+  // NOT_FOUND when the stream does not exist.
+  virtual absl::StatusOr<StreamInfo> GetStream(
+      const std::string& stream) const = 0;
+
+  // The last durable position; 0 for an empty log.
+  virtual uint64_t HeadPosition() const = 0;
+
+  // Blocks until HeadPosition() > `position` or `deadline` passes; returns
+  // the head position then.
+  virtual uint64_t WaitForHead(uint64_t position, absl::Time deadline) const = 0;
+
+  // Registers `listener` for new head positions; returns a handle for
+  // RemoveHeadListener. After RemoveHeadListener returns, the listener is not
+  // running and will not be called again.
+  virtual uint64_t AddHeadListener(HeadListener listener) = 0;
+  virtual void RemoveHeadListener(uint64_t handle) = 0;
+
+  // The first position recorded at or after `time_us`; HeadPosition() + 1
+  // when no event is that recent.
+  virtual absl::StatusOr<uint64_t> FindPosition(int64_t time_us) const = 0;
+
+  // Walks the hash chain over positions [from, to] (to = 0: the head) and
+  // checks every record, its position and its link to the one before.
+  virtual absl::StatusOr<VerifyResult> Verify(uint64_t from,
+                                              uint64_t to) const = 0;
+
+  virtual absl::StatusOr<LogStats> Stats() const = 0;
+
+  // For a log from OpenReader: catches up with what the writer has made
+  // durable. A no-op on a writable log.
+  virtual absl::Status Refresh() = 0;
+
+ protected:
+  EventLog() = default;
+};
+
+}  // namespace vigil::eventlog
+
+#endif  // VIGIL_EVENTLOG_EVENT_LOG_H_

@@ -1,0 +1,79 @@
+// The on-disk encoding of the event log: keys, records and their canonical
+// bytes. FORMAT.md is the prose version of this file; keep them in step.
+// Pure functions, safe from any thread.
+
+#ifndef VIGIL_EVENTLOG_INTERNAL_CODEC_H_
+#define VIGIL_EVENTLOG_INTERNAL_CODEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "eventlog/event.h"
+
+namespace vigil::eventlog::internal {
+
+inline constexpr size_t kHashBytes = 32;  // SHA-256
+
+// Key prefixes, one byte each (FORMAT.md "Keys").
+inline constexpr char kRecordPrefix = 'p';       // p + BE64(position)
+inline constexpr char kRevisionPrefix = 's';     // s + stream + \0 + BE64(rev)
+inline constexpr char kStreamPrefix = 'm';       // m + stream
+inline constexpr char kIdempotencyPrefix = 'i';  // i + key
+inline constexpr char kExpiryPrefix = 'x';       // x + BE64(time) + key
+
+void PutBigEndian64(std::string* out, uint64_t value);
+uint64_t GetBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
+
+std::string RecordKey(uint64_t position);
+std::string RevisionKey(std::string_view stream, uint64_t revision);
+std::string RevisionKeyPrefix(std::string_view stream);  // s + stream + \0
+std::string StreamKey(std::string_view stream);
+std::string IdempotencyKey(std::string_view key);
+std::string ExpiryKey(int64_t time_us, std::string_view key);
+
+// The canonical bytes of an event: what its hash covers.
+std::string CanonicalBytes(const RecordedEvent& event);
+
+// SHA-256(previous_hash || canonical).
+std::string ChainHash(std::string_view previous_hash,
+                      std::string_view canonical);
+
+// A record value: canonical bytes followed by the 32-byte hash.
+std::string EncodeRecord(const RecordedEvent& event);
+// Parses a record value; nullopt when it is malformed. The hash is taken
+// from the record as stored, not recomputed.
+std::optional<RecordedEvent> DecodeRecord(std::string_view value);
+// The canonical part of a record value (without the trailing hash).
+std::string_view RecordCanonicalPart(std::string_view value);
+
+// What the log keeps per stream under StreamKey.
+struct StreamMeta {
+  uint64_t last_revision = 0;
+  uint64_t last_position = 0;
+  int64_t created_time_us = 0;
+  int64_t updated_time_us = 0;
+};
+std::string EncodeStreamMeta(const StreamMeta& meta);
+std::optional<StreamMeta> DecodeStreamMeta(std::string_view value);
+
+// What the log keeps per idempotency key under IdempotencyKey.
+struct IdempotencyRecord {
+  std::string fingerprint;  // SHA-256 of the request as the client sent it
+  int64_t created_time_us = 0;
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  uint64_t next_expected_revision = 0;
+};
+std::string EncodeIdempotencyRecord(const IdempotencyRecord& record);
+std::optional<IdempotencyRecord> DecodeIdempotencyRecord(
+    std::string_view value);
+
+// SHA-256 over the request as sent (stream, expected revision, each event's
+// fields before the log fills in ids and content types).
+std::string RequestFingerprint(const AppendRequest& request);
+
+}  // namespace vigil::eventlog::internal
+
+#endif  // VIGIL_EVENTLOG_INTERNAL_CODEC_H_
