@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "eventlog/internal/codec.h"
 #include "eventlog/internal/rocks_options.h"
 #include "eventlog/internal/validation.h"
@@ -59,8 +60,14 @@ struct PendingAppend {
   std::string fingerprint;        // set when the request has a key
   size_t bytes = 0;
   absl::StatusOr<AppendResult> result = absl::UnknownError("not committed");
-  bool done = false;
+  // Set by the writer once `result` is final. One per append, so the writer
+  // wakes exactly the callers it has answered.
+  absl::Notification done;
 };
+
+// Most streams whose metadata the writer keeps in memory. Past it the cache
+// is dropped and refilled from RocksDB as appends come.
+constexpr size_t kStreamCacheLimit = 65536;
 
 class RocksEventLog final : public EventLog {
  public:
@@ -118,18 +125,20 @@ class RocksEventLog final : public EventLog {
     if (!request.idempotency_key.empty()) {
       pending.fingerprint = internal::RequestFingerprint(request);
     }
-    absl::MutexLock lock(&queue_mu_);
-    auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-      return closing_ || queue_.size() < options_.max_queued_appends;
-    };
-    queue_mu_.Await(absl::Condition(&has_room));
-    if (closing_) {
-      return absl::UnavailableError(
-          absl::StrCat("append to ", QuoteStream(request.stream),
-                       " refused: the event log is closing"));
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return closing_ || queue_.size() < options_.max_queued_appends;
+      };
+      queue_mu_.Await(absl::Condition(&has_room));
+      if (closing_) {
+        return absl::UnavailableError(
+            absl::StrCat("append to ", QuoteStream(request.stream),
+                         " refused: the event log is closing"));
+      }
+      queue_.push_back(&pending);
     }
-    queue_.push_back(&pending);
-    queue_mu_.Await(absl::Condition(&pending.done));
+    pending.done.WaitForNotification();
     return std::move(pending.result);
   }
 
@@ -451,7 +460,12 @@ class RocksEventLog final : public EventLog {
 
   // The state of one group commit before it is durable.
   struct Group {
-    rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch batch;   // expiry deletes first, then `puts`
+    // Records and revision keys of the group, sorted before they go into the
+    // batch: RocksDB's memtable skiplist reuses its insertion point for keys
+    // that follow each other, so sorted inserts cost a fraction of
+    // interleaved ones (measured: the writer's largest cost before).
+    std::vector<std::pair<std::string, std::string>> puts;
     absl::flat_hash_map<std::string, StreamMeta> streams;
     absl::flat_hash_map<std::string, IdempotencyRecord> keys;
     uint64_t next_position = 0;
@@ -480,10 +494,7 @@ class RocksEventLog final : public EventLog {
         }
       }
       const bool advanced = CommitGroup(group);
-      {
-        absl::MutexLock lock(&queue_mu_);
-        for (PendingAppend* pending : group) pending->done = true;
-      }
+      for (PendingAppend* pending : group) pending->done.Notify();
       if (advanced) NotifyListeners(next_position_ - 1);
     }
   }
@@ -506,6 +517,19 @@ class RocksEventLog final : public EventLog {
     for (PendingAppend* pending : pending_appends) {
       pending->result = ApplyAppend(*pending, &group);
     }
+    // Stream metadata and idempotency records once per group, final state.
+    for (const auto& [stream, meta] : group.streams) {
+      group.puts.emplace_back(internal::StreamKey(stream),
+                              internal::EncodeStreamMeta(meta));
+    }
+    for (const auto& [key, record] : group.keys) {
+      group.puts.emplace_back(internal::IdempotencyKey(key),
+                              internal::EncodeIdempotencyRecord(record));
+      group.puts.emplace_back(internal::ExpiryKey(record.created_time_us, key),
+                              "");
+    }
+    std::sort(group.puts.begin(), group.puts.end());
+    for (const auto& [key, value] : group.puts) group.batch.Put(key, value);
     if (group.batch.Count() == 0) return false;
     rocksdb::WriteOptions write;
     write.sync = true;
@@ -516,6 +540,10 @@ class RocksEventLog final : public EventLog {
       return false;
     }
     const bool advanced = group.next_position != next_position_;
+    if (stream_cache_.size() + group.streams.size() > kStreamCacheLimit) {
+      stream_cache_.clear();
+    }
+    for (auto& [stream, meta] : group.streams) stream_cache_[stream] = meta;
     next_position_ = group.next_position;
     last_hash_ = std::move(group.last_hash);
     last_time_us_ = group.time_us;
@@ -541,6 +569,7 @@ class RocksEventLog final : public EventLog {
         rocksdb::DB::Open(internal::ToRocksOptions(options_), dir_, &raw),
         "reopening the event log after a storage failure"));
     db_.reset(raw);
+    stream_cache_.clear();  // the failed group may or may not be on disk
     ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, LoadLastRecord());
     if (last.has_value() && last->position >= next_position_) {
       next_position_ = last->position + 1;
@@ -594,6 +623,9 @@ class RocksEventLog final : public EventLog {
     if (auto it = group->streams.find(request.stream);
         it != group->streams.end()) {
       meta = it->second;
+    } else if (auto cached = stream_cache_.find(request.stream);
+               cached != stream_cache_.end()) {
+      meta = cached->second;
     } else {
       ASSIGN_OR_RETURN(meta, LoadStreamMeta(request.stream));
     }
@@ -616,11 +648,13 @@ class RocksEventLog final : public EventLog {
       std::string record = internal::CanonicalBytes(event);
       group->last_hash = internal::ChainHash(group->last_hash, record);
       record.append(group->last_hash);
-      group->batch.Put(internal::RecordKey(event.position), record);
+      group->puts.emplace_back(internal::RecordKey(event.position),
+                               std::move(record));
       std::string position_value;
       internal::PutBigEndian64(&position_value, event.position);
-      group->batch.Put(internal::RevisionKey(event.stream, event.revision),
-                       position_value);
+      group->puts.emplace_back(
+          internal::RevisionKey(event.stream, event.revision),
+          std::move(position_value));
     }
     StreamMeta updated{
         .last_revision = first_revision + pending.events.size() - 1,
@@ -628,8 +662,6 @@ class RocksEventLog final : public EventLog {
         .created_time_us = meta.has_value() ? meta->created_time_us
                                             : group->time_us,
         .updated_time_us = group->time_us};
-    group->batch.Put(internal::StreamKey(request.stream),
-                     internal::EncodeStreamMeta(updated));
     group->streams[request.stream] = updated;
 
     AppendResult result{.first_position = first_position,
@@ -643,9 +675,6 @@ class RocksEventLog final : public EventLog {
           .first_position = result.first_position,
           .last_position = result.last_position,
           .next_expected_revision = result.next_expected_revision};
-      group->batch.Put(internal::IdempotencyKey(key),
-                       internal::EncodeIdempotencyRecord(record));
-      group->batch.Put(internal::ExpiryKey(group->time_us, key), "");
       group->keys[key] = std::move(record);
     }
     return result;
@@ -741,6 +770,9 @@ class RocksEventLog final : public EventLog {
   int64_t last_time_us_ = 0;
   bool needs_reopen_ = false;
   int64_t last_expiry_run_us_ = 0;
+  // Durable metadata of recently appended streams (bounded by
+  // kStreamCacheLimit), so most appends need no RocksDB read.
+  absl::flat_hash_map<std::string, StreamMeta> stream_cache_;
   std::string expiry_cursor_;
 
   // The head is read lock-free; head_mu_ only serves WaitForHead.

@@ -1,0 +1,148 @@
+// Durable append throughput and latency of the event log, beside the two
+// baselines that bound group commit on this disk, measured in the same run:
+//   floor:   one synced RocksDB Put per event (no batching at all)
+//   ceiling: one synced RocksDB WriteBatch of 64 events (perfect batching,
+//            no checks, no hashing)
+// Every append carries `events` events of 256 B of JSON data. The log lives
+// under $VIGIL_BENCH_DIR (default /tmp), which must be on a real disk: the
+// figures are about fsync.
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "benchmark/benchmark.h"
+#include "eventlog/event_log.h"
+
+namespace vigil::eventlog {
+namespace {
+
+constexpr size_t kEventBytes = 256;
+
+std::string MakeDir(const char* name) {
+  const char* base = std::getenv("VIGIL_BENCH_DIR");
+  std::string pattern = std::string(base ? base : "/tmp") + "/" + name + "-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) std::abort();
+  return pattern;
+}
+
+// A JSON object of exactly kEventBytes bytes.
+std::string EventJson() {
+  const std::string head = R"({"agent_id":"worker-7","note":")";
+  return head + std::string(kEventBytes - head.size() - 2, 'x') + "\"}";
+}
+
+struct SharedLog {
+  std::string dir = MakeDir("vigil-bench-log");
+  std::unique_ptr<EventLog> log = *EventLog::Open(Options{}, dir);
+  ~SharedLog() {
+    log.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+SharedLog& Log() {
+  static SharedLog* shared = new SharedLog();
+  return *shared;
+}
+
+// Latencies of thread 0, reported as its p50/p99 (every thread runs the
+// same loop, so one thread's distribution stands for all of them).
+void ReportLatency(benchmark::State& state, std::vector<double>& micros) {
+  if (state.thread_index() != 0 || micros.empty()) return;
+  std::sort(micros.begin(), micros.end());
+  state.counters["p50_us"] = micros[micros.size() / 2];
+  state.counters["p99_us"] = micros[micros.size() * 99 / 100];
+}
+
+void BM_LogAppend(benchmark::State& state) {
+  const int events = static_cast<int>(state.range(0));
+  EventLog& log = *Log().log;
+  AppendRequest request;
+  request.stream = "bench-" + std::to_string(state.thread_index());
+  for (int i = 0; i < events; ++i) {
+    request.events.push_back(EventData{.type = "TaskProgress", .data = EventJson()});
+  }
+  std::vector<double> micros;
+  for (auto _ : state) {
+    const absl::Time start = absl::Now();
+    auto result = log.Append(request);
+    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+    if (!result.ok()) {
+      state.SkipWithError(result.status().ToString().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events);
+  ReportLatency(state, micros);
+}
+BENCHMARK(BM_LogAppend)
+    ->ArgName("events")
+    ->Arg(1)->Arg(10)->Arg(100)
+    ->Threads(1)->Threads(8)->Threads(64)
+    ->UseRealTime();
+
+struct RawDb {
+  std::string dir = MakeDir("vigil-bench-raw");
+  std::unique_ptr<rocksdb::DB> db;
+  RawDb() {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(options, dir, &raw).ok()) std::abort();
+    db.reset(raw);
+  }
+  ~RawDb() {
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+// Floor: one fsync per event.
+void BM_RocksSyncPutPerEvent(benchmark::State& state) {
+  RawDb raw;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  const std::string value = EventJson();
+  uint64_t key = 0;
+  std::vector<double> micros;
+  for (auto _ : state) {
+    const absl::Time start = absl::Now();
+    raw.db->Put(sync, std::to_string(++key), value).PermitUncheckedError();
+    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+  }
+  state.SetItemsProcessed(state.iterations());
+  ReportLatency(state, micros);
+}
+BENCHMARK(BM_RocksSyncPutPerEvent)->UseRealTime();
+
+// Ceiling: 64 events per fsync, nothing else.
+void BM_RocksSyncBatch64(benchmark::State& state) {
+  RawDb raw;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  const std::string value = EventJson();
+  uint64_t key = 0;
+  std::vector<double> micros;
+  for (auto _ : state) {
+    rocksdb::WriteBatch batch;
+    for (int i = 0; i < 64; ++i) batch.Put(std::to_string(++key), value);
+    const absl::Time start = absl::Now();
+    raw.db->Write(sync, &batch).PermitUncheckedError();
+    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+  }
+  state.SetItemsProcessed(state.iterations() * 64);
+  ReportLatency(state, micros);
+}
+BENCHMARK(BM_RocksSyncBatch64)->UseRealTime();
+
+}  // namespace
+}  // namespace vigil::eventlog
+
+BENCHMARK_MAIN();
