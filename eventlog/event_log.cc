@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -87,6 +88,11 @@ class RocksEventLog final : public EventLog {
         closing_ = true;
       }
       writer_.join();
+      {
+        absl::MutexLock lock(&completion_mu_);
+        writer_exited_ = true;
+      }
+      completer_.join();
     }
     if (db_ != nullptr) db_->Close().PermitUncheckedError();
     db_.reset();
@@ -109,7 +115,16 @@ class RocksEventLog final : public EventLog {
       last_time_us_ = 0;
     }
     PublishHead(next_position_ - 1);
-    if (writable_) writer_ = std::thread([this] { WriterLoop(); });
+    if (writable_) {
+      writer_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "vigil-writer");  // for ps, perf
+        WriterLoop();
+      });
+      completer_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "vigil-complete");
+        CompletionLoop();
+      });
+    }
     return absl::OkStatus();
   }
 
@@ -474,9 +489,8 @@ class RocksEventLog final : public EventLog {
   };
 
   void WriterLoop() {
-    std::vector<PendingAppend*> group;
     while (true) {
-      group.clear();
+      std::vector<PendingAppend*> group;
       {
         absl::MutexLock lock(&queue_mu_);
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
@@ -494,8 +508,33 @@ class RocksEventLog final : public EventLog {
         }
       }
       const bool advanced = CommitGroup(group);
-      for (PendingAppend* pending : group) pending->done.Notify();
+      {
+        absl::MutexLock lock(&completion_mu_);
+        completed_.push_back(std::move(group));
+      }
       if (advanced) NotifyListeners(next_position_ - 1);
+    }
+  }
+
+  // Wakes the callers of committed groups. Waking a blocked thread costs a
+  // futex syscall; done on the writer thread, ~60 of them per group took as
+  // long as the group's fsync (measured with 64 appenders), so the writer
+  // hands them here and goes on with the next group.
+  void CompletionLoop() {
+    while (true) {
+      std::deque<std::vector<PendingAppend*>> groups;
+      {
+        absl::MutexLock lock(&completion_mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(completion_mu_) {
+          return writer_exited_ || !completed_.empty();
+        };
+        completion_mu_.Await(absl::Condition(&ready));
+        if (completed_.empty()) return;  // the writer is gone, all answered
+        groups.swap(completed_);
+      }
+      for (const auto& group : groups) {
+        for (PendingAppend* pending : group) pending->done.Notify();
+      }
     }
   }
 
@@ -763,6 +802,14 @@ class RocksEventLog final : public EventLog {
   std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread writer_;
+
+  // Committed groups whose callers are still to be woken (CompletionLoop).
+  // Bounded by max_queued_appends: each entry is a caller blocked in Append.
+  absl::Mutex completion_mu_;
+  std::deque<std::vector<PendingAppend*>> completed_
+      ABSL_GUARDED_BY(completion_mu_);
+  bool writer_exited_ ABSL_GUARDED_BY(completion_mu_) = false;
+  std::thread completer_;
 
   // Owned by the writer thread (and by Start/Refresh before it runs).
   uint64_t next_position_ = 1;
