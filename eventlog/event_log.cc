@@ -450,16 +450,38 @@ class RocksEventLog final : public EventLog {
     return event;
   }
 
+  // The stream's metadata: its creation time from its StreamKey, its last
+  // revision and position from its last revision key, and its update time
+  // from that last record.
   absl::StatusOr<std::optional<StreamMeta>> LoadStreamMeta(
       const std::string& stream) const {
     ASSIGN_OR_RETURN(std::optional<std::string> value,
                      Load(internal::StreamKey(stream)));
     if (!value.has_value()) return std::nullopt;
-    std::optional<StreamMeta> meta = internal::DecodeStreamMeta(*value);
-    if (!meta.has_value()) {
+    std::optional<int64_t> created = internal::DecodeStreamCreated(*value);
+    const std::string prefix = internal::RevisionKeyPrefix(stream);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    it->SeekForPrev(internal::RevisionKey(stream, UINT64_MAX));
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading " + QuoteStream(stream)));
+    if (!created.has_value() || !it->Valid() ||
+        !it->key().starts_with(prefix) ||
+        it->key().size() != prefix.size() + 8 || it->value().size() != 8) {
       return absl::DataLossError(
           absl::StrCat("the metadata of ", QuoteStream(stream), " is damaged"));
     }
+    StreamMeta meta{
+        .last_revision = internal::GetBigEndian64(
+            it->key().ToStringView().substr(prefix.size())),
+        .last_position = internal::GetBigEndian64(it->value().ToStringView()),
+        .created_time_us = *created};
+    ASSIGN_OR_RETURN(std::optional<RecordedEvent> last,
+                     LoadRecord(meta.last_position));
+    if (!last.has_value()) {
+      return absl::DataLossError(absl::StrCat(
+          QuoteStream(stream), " names position ", meta.last_position,
+          " which holds no record"));
+    }
+    meta.updated_time_us = last->recorded_time_us;
     return meta;
   }
 
@@ -482,6 +504,7 @@ class RocksEventLog final : public EventLog {
     // interleaved ones (measured: the writer's largest cost before).
     std::vector<std::pair<std::string, std::string>> puts;
     absl::flat_hash_map<std::string, StreamMeta> streams;
+    std::vector<std::string> created;  // streams this group creates
     absl::flat_hash_map<std::string, IdempotencyRecord> keys;
     uint64_t next_position = 0;
     std::string last_hash;
@@ -556,10 +579,11 @@ class RocksEventLog final : public EventLog {
     for (PendingAppend* pending : pending_appends) {
       pending->result = ApplyAppend(*pending, &group);
     }
-    // Stream metadata and idempotency records once per group, final state.
-    for (const auto& [stream, meta] : group.streams) {
-      group.puts.emplace_back(internal::StreamKey(stream),
-                              internal::EncodeStreamMeta(meta));
+    // New streams' creation times, and idempotency records, once per group.
+    for (const std::string& stream : group.created) {
+      group.puts.emplace_back(
+          internal::StreamKey(stream),
+          internal::EncodeStreamCreated(group.streams[stream].created_time_us));
     }
     for (const auto& [key, record] : group.keys) {
       group.puts.emplace_back(internal::IdempotencyKey(key),
@@ -701,6 +725,7 @@ class RocksEventLog final : public EventLog {
         .created_time_us = meta.has_value() ? meta->created_time_us
                                             : group->time_us,
         .updated_time_us = group->time_us};
+    if (!meta.has_value()) group->created.push_back(request.stream);
     group->streams[request.stream] = updated;
 
     AppendResult result{.first_position = first_position,

@@ -8,7 +8,6 @@ namespace {
 
 constexpr char kRecordMagic[] = "VGE1";  // format version of CanonicalBytes
 constexpr size_t kMagicBytes = 4;
-constexpr size_t kStreamMetaBytes = 32;
 constexpr size_t kIdempotencyRecordBytes = kHashBytes + 32;
 
 void PutBytes(std::string* out, std::string_view bytes) {
@@ -192,23 +191,15 @@ std::optional<RecordedEvent> DecodeRecord(std::string_view value) {
   return event;
 }
 
-std::string EncodeStreamMeta(const StreamMeta& meta) {
+std::string EncodeStreamCreated(int64_t created_time_us) {
   std::string out;
-  PutBigEndian64(&out, meta.last_revision);
-  PutBigEndian64(&out, meta.last_position);
-  PutBigEndian64(&out, static_cast<uint64_t>(meta.created_time_us));
-  PutBigEndian64(&out, static_cast<uint64_t>(meta.updated_time_us));
+  PutBigEndian64(&out, static_cast<uint64_t>(created_time_us));
   return out;
 }
 
-std::optional<StreamMeta> DecodeStreamMeta(std::string_view value) {
-  if (value.size() != kStreamMetaBytes) return std::nullopt;
-  StreamMeta meta;
-  meta.last_revision = GetBigEndian64(value.substr(0));
-  meta.last_position = GetBigEndian64(value.substr(8));
-  meta.created_time_us = static_cast<int64_t>(GetBigEndian64(value.substr(16)));
-  meta.updated_time_us = static_cast<int64_t>(GetBigEndian64(value.substr(24)));
-  return meta;
+std::optional<int64_t> DecodeStreamCreated(std::string_view value) {
+  if (value.size() != 8) return std::nullopt;
+  return static_cast<int64_t>(GetBigEndian64(value));
 }
 
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {

@@ -48,15 +48,17 @@ std::optional<RecordedEvent> DecodeRecord(std::string_view value);
 // The canonical part of a record value (without the trailing hash).
 std::string_view RecordCanonicalPart(std::string_view value);
 
-// What the log keeps per stream under StreamKey.
+// What the log knows of a stream. Only `created_time_us` is stored, under
+// StreamKey, once, when the stream is created; the rest is read from the
+// stream's last revision key and record (FORMAT.md).
 struct StreamMeta {
   uint64_t last_revision = 0;
   uint64_t last_position = 0;
   int64_t created_time_us = 0;
   int64_t updated_time_us = 0;
 };
-std::string EncodeStreamMeta(const StreamMeta& meta);
-std::optional<StreamMeta> DecodeStreamMeta(std::string_view value);
+std::string EncodeStreamCreated(int64_t created_time_us);
+std::optional<int64_t> DecodeStreamCreated(std::string_view value);
 
 // What the log keeps per idempotency key under IdempotencyKey.
 struct IdempotencyRecord {
