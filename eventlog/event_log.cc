@@ -53,17 +53,15 @@ std::string QuoteStream(absl::string_view stream) {
   return absl::StrCat("stream \"", stream, "\"");
 }
 
-// One append on its way through the writer. Lives on the caller's stack;
-// the caller waits until `done`.
+// One append on its way through the writer, owned by the queue from
+// enqueueing until the completion thread hands `result` to `done`.
 struct PendingAppend {
-  const AppendRequest* request = nullptr;
+  AppendRequest request;
   std::vector<EventData> events;  // validated, ids and content types filled
   std::string fingerprint;        // set when the request has a key
   size_t bytes = 0;
   absl::StatusOr<AppendResult> result = absl::UnknownError("not committed");
-  // Set by the writer once `result` is final. One per append, so the writer
-  // wakes exactly the callers it has answered.
-  absl::Notification done;
+  EventLog::AppendCallback done;
 };
 
 // Most streams whose metadata the writer keeps in memory. Past it the cache
@@ -129,32 +127,22 @@ class RocksEventLog final : public EventLog {
   }
 
   absl::StatusOr<AppendResult> Append(const AppendRequest& request) override {
-    if (!writable_) {
-      return absl::FailedPreconditionError(
-          "the event log was opened read-only; appends need EventLog::Open");
-    }
-    PendingAppend pending;
-    pending.request = &request;
-    RETURN_IF_ERROR(internal::ValidateAndPrepare(
-        request, options_, NowUs(), &pending.events, &pending.bytes));
-    if (!request.idempotency_key.empty()) {
-      pending.fingerprint = internal::RequestFingerprint(request);
-    }
-    {
-      absl::MutexLock lock(&queue_mu_);
-      auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-        return closing_ || queue_.size() < options_.max_queued_appends;
-      };
-      queue_mu_.Await(absl::Condition(&has_room));
-      if (closing_) {
-        return absl::UnavailableError(
-            absl::StrCat("append to ", QuoteStream(request.stream),
-                         " refused: the event log is closing"));
-      }
-      queue_.push_back(&pending);
-    }
-    pending.done.WaitForNotification();
-    return std::move(pending.result);
+    // One notification per caller, so the completion thread wakes exactly
+    // the callers it has answered. Abseil allows destroying it as soon as
+    // WaitForNotification returns, even while Notify() is finishing.
+    absl::Notification notified;
+    absl::StatusOr<AppendResult> result = absl::UnknownError("not answered");
+    Enqueue(request, /*block_when_full=*/true,
+            [&](absl::StatusOr<AppendResult> r) {
+              result = std::move(r);
+              notified.Notify();
+            });
+    notified.WaitForNotification();
+    return result;
+  }
+
+  void AppendAsync(const AppendRequest& request, AppendCallback done) override {
+    Enqueue(request, /*block_when_full=*/false, std::move(done));
   }
 
   absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
@@ -409,6 +397,51 @@ class RocksEventLog final : public EventLog {
     return options_.clock ? options_.clock() : SystemNowUs();
   }
 
+  // Validates on the calling thread, then queues for the writer. `done`
+  // runs at once here when the request fails its checks.
+  void Enqueue(const AppendRequest& request, bool block_when_full,
+               AppendCallback done) {
+    if (!writable_) {
+      done(absl::FailedPreconditionError(
+          "the event log was opened read-only; appends need EventLog::Open"));
+      return;
+    }
+    auto pending = std::make_unique<PendingAppend>();
+    if (absl::Status s = internal::ValidateAndPrepare(
+            request, options_, NowUs(), &pending->events, &pending->bytes);
+        !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+    if (!request.idempotency_key.empty()) {
+      pending->fingerprint = internal::RequestFingerprint(request);
+    }
+    pending->request.stream = request.stream;
+    pending->request.expected_revision = request.expected_revision;
+    pending->request.idempotency_key = request.idempotency_key;
+    pending->done = std::move(done);
+    absl::Status refused;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return closing_ || queue_.size() < options_.max_queued_appends;
+      };
+      if (block_when_full) queue_mu_.Await(absl::Condition(&has_room));
+      if (closing_) {
+        refused = absl::UnavailableError(
+            absl::StrCat("append to ", QuoteStream(request.stream),
+                         " refused: the event log is closing"));
+      } else if (!has_room()) {
+        refused = absl::ResourceExhaustedError(absl::StrCat(
+            "append to ", QuoteStream(request.stream), " refused: ",
+            options_.max_queued_appends, " appends are already queued"));
+      } else {
+        queue_.push_back(std::move(pending));
+      }
+    }
+    if (!refused.ok()) pending->done(std::move(refused));
+  }
+
   void PublishHead(uint64_t head) {
     absl::MutexLock lock(&head_mu_);  // wakes WaitForHead
     head_.store(head, std::memory_order_release);
@@ -513,7 +546,7 @@ class RocksEventLog final : public EventLog {
 
   void WriterLoop() {
     while (true) {
-      std::vector<PendingAppend*> group;
+      std::vector<std::unique_ptr<PendingAppend>> group;
       {
         absl::MutexLock lock(&queue_mu_);
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
@@ -526,7 +559,7 @@ class RocksEventLog final : public EventLog {
                (group.empty() ||
                 bytes + queue_.front()->bytes <= options_.max_group_bytes)) {
           bytes += queue_.front()->bytes;
-          group.push_back(queue_.front());
+          group.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
       }
@@ -545,7 +578,7 @@ class RocksEventLog final : public EventLog {
   // hands them here and goes on with the next group.
   void CompletionLoop() {
     while (true) {
-      std::deque<std::vector<PendingAppend*>> groups;
+      std::deque<std::vector<std::unique_ptr<PendingAppend>>> groups;
       {
         absl::MutexLock lock(&completion_mu_);
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(completion_mu_) {
@@ -556,14 +589,16 @@ class RocksEventLog final : public EventLog {
         groups.swap(completed_);
       }
       for (const auto& group : groups) {
-        for (PendingAppend* pending : group) pending->done.Notify();
+        for (const auto& pending : group) {
+          pending->done(std::move(pending->result));
+        }
       }
     }
   }
 
   // Checks and writes one group in one synced WriteBatch. Returns true when
   // the head advanced.
-  bool CommitGroup(const std::vector<PendingAppend*>& pending_appends) {
+  bool CommitGroup(const std::vector<std::unique_ptr<PendingAppend>>& pending_appends) {
     if (needs_reopen_) {
       absl::Status reopened = Reopen();
       if (!reopened.ok()) {
@@ -576,7 +611,7 @@ class RocksEventLog final : public EventLog {
     group.last_hash = last_hash_;
     group.time_us = std::max(NowUs(), last_time_us_);
     ExpireIdempotencyKeys(&group);
-    for (PendingAppend* pending : pending_appends) {
+    for (const auto& pending : pending_appends) {
       pending->result = ApplyAppend(*pending, &group);
     }
     // New streams' creation times, and idempotency records, once per group.
@@ -644,20 +679,20 @@ class RocksEventLog final : public EventLog {
     return absl::OkStatus();
   }
 
-  void FailGroup(const std::vector<PendingAppend*>& pending_appends,
+  void FailGroup(const std::vector<std::unique_ptr<PendingAppend>>& pending_appends,
                  const std::string& why) {
     // Every answer of the group was decided against state that never became
     // durable, so none of them stands: the client retries.
-    for (PendingAppend* pending : pending_appends) {
+    for (const auto& pending : pending_appends) {
       pending->result = absl::UnavailableError(absl::StrCat(
-          "append to ", QuoteStream(pending->request->stream),
+          "append to ", QuoteStream(pending->request.stream),
           " not written: storage failure: ", why));
     }
   }
 
   absl::StatusOr<AppendResult> ApplyAppend(const PendingAppend& pending,
                                            Group* group) {
-    const AppendRequest& request = *pending.request;
+    const AppendRequest& request = pending.request;
     const std::string& key = request.idempotency_key;
     if (!key.empty()) {
       std::optional<IdempotencyRecord> seen;
@@ -824,14 +859,14 @@ class RocksEventLog final : public EventLog {
   const std::string secondary_dir_;  // removed on close; empty for a writer
 
   absl::Mutex queue_mu_;
-  std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::deque<std::unique_ptr<PendingAppend>> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread writer_;
 
   // Committed groups whose callers are still to be woken (CompletionLoop).
-  // Bounded by max_queued_appends: each entry is a caller blocked in Append.
+  // Bounded by max_queued_appends plus one group: every entry left the queue.
   absl::Mutex completion_mu_;
-  std::deque<std::vector<PendingAppend*>> completed_
+  std::deque<std::vector<std::unique_ptr<PendingAppend>>> completed_
       ABSL_GUARDED_BY(completion_mu_);
   bool writer_exited_ ABSL_GUARDED_BY(completion_mu_) = false;
   std::thread completer_;

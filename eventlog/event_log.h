@@ -48,7 +48,8 @@ struct LogStats {
 class EventLog {
  public:
   // Called with the new head position after each group commit is durable,
-  // on the writer thread: it must be quick and must not call Append.
+  // on the writer thread: it must be quick and must not call Append,
+  // AddHeadListener or RemoveHeadListener.
   using HeadListener = std::function<void(uint64_t head_position)>;
 
   // Opens (creating when allowed) the log in `dir` for reading and writing.
@@ -80,6 +81,16 @@ class EventLog {
   // A repeated idempotency key with the same request returns the first
   // result with `deduplicated` set and appends nothing.
   virtual absl::StatusOr<AppendResult> Append(const AppendRequest& request) = 0;
+
+  // Append without blocking: checks `request` on the calling thread, queues
+  // it, and returns; `done` runs once with the result, on the log's
+  // completion thread (or at once on this thread when the request is
+  // invalid or the queue is full). `done` must be quick and must not call
+  // Append. Same results as Append, plus RESOURCE_EXHAUSTED when
+  // Options::max_queued_appends appends are already waiting.
+  using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+  virtual void AppendAsync(const AppendRequest& request,
+                           AppendCallback done) = 0;
 
   // Up to `max_count` events of `stream` starting at `from_revision`,
   // forwards, or backwards from it (from_revision UINT64_MAX = the end).

@@ -295,6 +295,51 @@ TEST_F(LogAppendTest, FindPositionByTime) {
   EXPECT_EQ((*last)[0].recorded_time_us, 1'009'000);
 }
 
+TEST_F(LogAppendTest, AppendAsyncAnswersEveryAppendOnce) {
+  options_.max_queued_appends = 1;
+  Reopen();
+  constexpr int kAppends = 200;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<AppendResult>> results;
+  int answered = 0;
+  // Invalid requests are answered at once, on this thread.
+  log_->AppendAsync(Request("bad name", {Json("E")}),
+                    [&](absl::StatusOr<AppendResult> r) {
+                      EXPECT_EQ(r.status().code(),
+                                absl::StatusCode::kInvalidArgument);
+                      absl::MutexLock lock(&mu);
+                      ++answered;
+                    });
+  for (int i = 0; i < kAppends; ++i) {
+    log_->AppendAsync(Request("s", {Json("E")}),
+                      [&](absl::StatusOr<AppendResult> r) {
+                        absl::MutexLock lock(&mu);
+                        results.push_back(std::move(r));
+                        ++answered;
+                      });
+  }
+  absl::MutexLock lock(&mu);
+  auto all_answered = [&] { return answered == kAppends + 1; };
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_answered),
+                                  absl::Seconds(30)));
+  std::set<uint64_t> positions;
+  int refused = 0;
+  for (const auto& r : results) {
+    if (!r.ok()) {
+      // With room for one queued append, 200 fired within one fsync overflow.
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+      ++refused;
+      continue;
+    }
+    EXPECT_TRUE(positions.insert(r->first_position).second);
+  }
+  EXPECT_GT(refused, 0);
+  ASSERT_FALSE(positions.empty());
+  EXPECT_EQ(*positions.begin(), 1u);
+  EXPECT_EQ(*positions.rbegin(), positions.size());  // no gaps
+  EXPECT_EQ(log_->HeadPosition(), positions.size());
+}
+
 struct InvalidCase {
   std::string name;
   AppendRequest request;
