@@ -13,14 +13,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "api/internal/json.h"
 
 namespace vigil::api {
 namespace {
 
-// Debian's Abseil has its own string_view, distinct from std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using internal::AsAbsl;
+using internal::Quote;
 
 bool IsJsonContentType(std::string_view content_type) {
   return content_type.empty() || content_type == eventlog::kJsonContentType;
@@ -46,39 +45,17 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
-// `value` for an error message: JSON-quoted, cut short when long.
-std::string Quote(std::string_view value) {
-  constexpr size_t kShown = 64;
-  std::string out;
-  AppendJsonString(value.substr(0, kShown), &out);
-  if (value.size() > kShown) out.insert(out.size() - 1, "...");
-  return out;
-}
-
 absl::Status InvalidField(std::string_view path, std::string_view field,
                           std::string_view problem) {
   return absl::InvalidArgumentError(
       absl::StrCat(AsAbsl(path), AsAbsl(field), ": ", AsAbsl(problem)));
 }
 
-absl::Status InvalidJson(simdjson::error_code error) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
-}
-
-// Parses `json` into the per-thread parser; the element lives until the
-// next parse on this thread. A simdjson parser keeps its buffers between
-// documents and is not thread-safe, hence one per thread.
+// Parses `json` into this thread's parser (see internal::ParseJson); the
+// element lives until the next parse on this thread.
 absl::StatusOr<simdjson::dom::element> Parse(std::string_view json) {
   thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (simdjson::error_code error =
-          parser.parse(json.data(), json.size(), /*realloc_if_needed=*/true)
-              .get(root);
-      error != simdjson::SUCCESS) {
-    return InvalidJson(error);
-  }
-  return root;
+  return internal::ParseJson(parser, json);
 }
 
 // One proposed event from a parsed object. `path` prefixes field names in

@@ -435,6 +435,7 @@ class RocksEventLog final : public EventLog {
         refused = absl::ResourceExhaustedError(absl::StrCat(
             "append to ", QuoteStream(request.stream), " refused: ",
             options_.max_queued_appends, " appends are already queued"));
+        refused.SetPayload(kRetryAfterPayload, absl::Cord("1"));
       } else {
         queue_.push_back(std::move(pending));
       }
@@ -564,11 +565,13 @@ class RocksEventLog final : public EventLog {
         }
       }
       const bool advanced = CommitGroup(group);
+      // Listeners hear of the new head before any of its appends is
+      // acknowledged, so a caller that got its answer can rely on them.
+      if (advanced) NotifyListeners(next_position_ - 1);
       {
         absl::MutexLock lock(&completion_mu_);
         completed_.push_back(std::move(group));
       }
-      if (advanced) NotifyListeners(next_position_ - 1);
     }
   }
 

@@ -29,6 +29,12 @@ namespace vigil::eventlog {
 // exist.
 inline constexpr char kActualRevisionPayload[] = "vigil.actual_revision";
 
+// The payload key, on a RESOURCE_EXHAUSTED that asks the caller to come back
+// later (the append queue is full) rather than to send less, holding the
+// seconds to wait as decimal text. The API layer uses it for its rate limits
+// too, and answers such a status with HTTP 429 and Retry-After.
+inline constexpr char kRetryAfterPayload[] = "vigil.rate_limited";
+
 // What Verify found. `ok` is false at the first position whose record or
 // hash link does not match; `first_bad_position` names it and `problem`
 // says what is wrong.
@@ -47,9 +53,9 @@ struct LogStats {
 
 class EventLog {
  public:
-  // Called with the new head position after each group commit is durable,
-  // on the writer thread: it must be quick and must not call Append,
-  // AddHeadListener or RemoveHeadListener.
+  // Called with the new head position after each group commit is durable and
+  // before its appends are acknowledged, on the writer thread: it must be
+  // quick and must not call Append, AddHeadListener or RemoveHeadListener.
   using HeadListener = std::function<void(uint64_t head_position)>;
 
   // Opens (creating when allowed) the log in `dir` for reading and writing.

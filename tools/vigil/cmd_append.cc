@@ -15,6 +15,9 @@
 #include "eventlog/options.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
+#include "api/event_proto.h"
+#include "api/status_mapping.h"
+#include "tools/vigil/remote.h"
 
 namespace vigil::cli {
 namespace {
@@ -45,6 +48,20 @@ absl::StatusOr<std::string> ReadAllStdin() {
 
 bool IsBlank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == line.npos;
+}
+
+absl::StatusOr<eventlog::AppendResult> AppendRemote(
+    const FlagValues& flags, const eventlog::AppendRequest& request) {
+  vigil::v1::AppendRequest proto;
+  api::ToProto(request, &proto);
+  grpc::ClientContext context;
+  Authorize(flags, &context);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  vigil::v1::AppendResponse response;
+  grpc::Status status = Connect(flags)->Append(&context, proto, &response);
+  if (!status.ok()) return api::FromGrpcStatus(status, &context);
+  return api::FromProto(response);
 }
 
 int RunAppend(const Command& command, const FlagValues& flags) {
@@ -80,10 +97,15 @@ int RunAppend(const Command& command, const FlagValues& flags) {
                 absl::InvalidArgumentError("no events on stdin"));
   }
 
-  absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
-      eventlog::EventLog::Open(eventlog::Options(), DataDir(flags));
-  if (!log.ok()) return OpenFailed(flags, log.status());
-  absl::StatusOr<eventlog::AppendResult> result = (*log)->Append(request);
+  absl::StatusOr<eventlog::AppendResult> result;
+  if (UsesServer(flags)) {
+    result = AppendRemote(flags, request);
+  } else {
+    absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
+        eventlog::EventLog::Open(eventlog::Options(), DataDir(flags));
+    if (!log.ok()) return OpenFailed(flags, log.status());
+    result = (*log)->Append(request);
+  }
   if (!result.ok()) return Fail("append rejected", result.status());
   WriteStdout(api::AppendResultToJson(*result) + "\n");
   return FinishStdout();
@@ -104,10 +126,13 @@ Command AppendCommand() {
           "in position, or none does. Prints the result as JSON:\n"
           "  {\"first_position\",\"last_position\",\"next_expected_revision\","
           "\"deduplicated\"}\n"
-          "Opens the log for writing; no other process may hold it so.",
+          "Opens the log for writing (no other process may hold it so), or\n"
+          "with --server sends the append to a running vigild over gRPC.",
       .flags =
           {
               kDataDirFlag,
+              kServerFlag,
+              kTokenFlag,
               {"stream", "S", "the stream to append to (required)"},
               {"expected-revision", "R",
                "any (default), no_stream, stream_exists, or the stream's "

@@ -16,6 +16,9 @@
 #include "eventlog/status_macros.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
+#include "api/event_proto.h"
+#include "api/status_mapping.h"
+#include "tools/vigil/remote.h"
 
 namespace vigil::cli {
 namespace {
@@ -115,6 +118,70 @@ absl::Status ReadStream(const eventlog::EventLog& log,
   return absl::OkStatus();
 }
 
+// One page of a server-side read: the events it returned, in order.
+absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadRemotePage(
+    const FlagValues& flags, vigil::v1::EventStore::Stub& stub,
+    const std::string* stream, uint64_t from, uint64_t count, bool backwards,
+    const eventlog::Filter& filter) {
+  grpc::ClientContext context;
+  Authorize(flags, &context);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(60));
+  std::unique_ptr<grpc::ClientReader<vigil::v1::RecordedEvent>> reader;
+  if (stream != nullptr) {
+    vigil::v1::ReadStreamRequest request;
+    request.set_stream(*stream);
+    request.set_from_revision(from);
+    request.set_max_count(count);
+    request.set_backwards(backwards);
+    reader = stub.ReadStream(&context, request);
+  } else {
+    vigil::v1::ReadAllRequest request;
+    request.set_from_position(from);
+    request.set_max_count(count);
+    for (const std::string& p : filter.stream_prefixes) {
+      request.mutable_filter()->add_stream_prefixes(p);
+    }
+    for (const std::string& t : filter.event_types) {
+      request.mutable_filter()->add_event_types(t);
+    }
+    reader = stub.ReadAll(&context, request);
+  }
+  std::vector<eventlog::RecordedEvent> events;
+  vigil::v1::RecordedEvent event;
+  while (reader->Read(&event)) events.push_back(api::FromProto(event));
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return api::FromGrpcStatus(status, &context);
+  return events;
+}
+
+// The same reads through a running vigild, a page per call.
+absl::Status ReadRemote(const FlagValues& flags, const std::string* stream,
+                        uint64_t from, bool backwards,
+                        const eventlog::Filter& filter, EventPrinter& printer) {
+  std::unique_ptr<vigil::v1::EventStore::Stub> stub = Connect(flags);
+  uint64_t next = from;
+  while (!printer.Done()) {
+    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> events,
+                     ReadRemotePage(flags, *stub, stream, next,
+                                    printer.Want(kPageEvents), backwards,
+                                    filter));
+    for (const eventlog::RecordedEvent& event : events) {
+      if (stream == nullptr || filter.Matches(event)) printer.Print(event);
+    }
+    if (events.empty()) break;
+    if (stream == nullptr) {
+      next = events.back().position + 1;
+    } else if (backwards) {
+      if (events.back().revision == 0) break;
+      next = events.back().revision - 1;
+    } else {
+      next = events.back().revision + 1;
+    }
+  }
+  return absl::OkStatus();
+}
+
 int RunRead(const Command& command, const FlagValues& flags) {
   const bool one_stream = flags.Has("stream");
   const bool backwards = flags.Get("backwards", "false") == "true";
@@ -136,10 +203,22 @@ int RunRead(const Command& command, const FlagValues& flags) {
   filter.stream_prefixes = flags.GetAll("stream-prefix");
   filter.event_types = flags.GetAll("type");
 
+  EventPrinter printer(*limit);
+  if (UsesServer(flags)) {
+    if (backwards && !one_stream) {
+      return UsageError(command.name,
+                        "--backwards over the whole log needs --data-dir; "
+                        "over the server it works with --stream");
+    }
+    const std::string stream(flags.Get("stream"));
+    absl::Status status = ReadRemote(flags, one_stream ? &stream : nullptr,
+                                     *from, backwards, filter, printer);
+    if (!status.ok()) return Fail("read failed", status);
+    return FinishStdout();
+  }
   absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
       OpenLogReader(flags);
   if (!log.ok()) return OpenFailed(flags, log.status());
-  EventPrinter printer(*limit);
   absl::Status status;
   if (one_stream) {
     status = ReadStream(**log, std::string(flags.Get("stream")), *from,
@@ -167,10 +246,13 @@ Command ReadCommand() {
           "reads in reverse from --from (default: the end). Each line is\n"
           "one event in the JSON form of the HTTP API. Works while another\n"
           "process holds the log open for writing; shows what it had made\n"
-          "durable when the read began.",
+          "durable when the read began. With --server, reads through a\n"
+          "running vigild over gRPC.",
       .flags =
           {
               kDataDirFlag,
+              kServerFlag,
+              kTokenFlag,
               {"stream", "S", "read this stream only"},
               {"from", "N",
                "first log position (default 1), or stream revision with "

@@ -13,6 +13,8 @@ Command AppendCommand();
 Command ReadCommand();
 Command VerifyCommand();
 Command StatCommand();
+Command TailCommand();
+Command BenchCommand();
 
 }  // namespace vigil::cli
 

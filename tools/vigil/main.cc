@@ -21,6 +21,8 @@ const std::vector<Command>& Commands() {
       ReadCommand(),
       VerifyCommand(),
       StatCommand(),
+      TailCommand(),
+      BenchCommand(),
   };
   return *kCommands;
 }

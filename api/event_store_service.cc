@@ -1,0 +1,397 @@
+#include "api/event_store_service.h"
+
+#include <algorithm>
+#include <climits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "api/append_checks.h"
+#include "api/event_proto.h"
+#include "api/status_mapping.h"
+#include "eventlog/status_macros.h"
+
+namespace vigil::api {
+namespace {
+
+// Nothing is known of event sizes before the first page.
+constexpr size_t kFirstPageEvents = 16;
+
+// Too much reading at once: the client should back off and retry.
+absl::Status ReadersBusy() {
+  return RateLimitedError("the server is busy reading; retry in a second", 1);
+}
+
+}  // namespace
+
+int MaxReceiveMessageBytes(const eventlog::Options& options) {
+  constexpr size_t kHeadroom = 1 << 20;
+  return static_cast<int>(
+      std::min<size_t>(options.max_append_bytes + kHeadroom, INT_MAX));
+}
+
+// One ReadStream or ReadAll call. State, all under mu_: a page read in
+// flight on the executor (`reading_`), a write in flight to the client
+// (`writing_`), and the events of the page not yet written. The next page is
+// read only once the last one is written.
+//
+// gRPC may run a reaction inline inside StartWrite or Finish, so neither is
+// called under mu_: methods decide under the lock (claiming the write or
+// the finish) and act after releasing it (Act).
+//
+// Lifetime: gRPC calls OnDone once, after Finish; the object deletes itself
+// when OnDone has run and no read is in flight (a read holds `this`).
+class EventStoreService::PagedReader
+    : public grpc::ServerWriteReactor<vigil::v1::RecordedEvent> {
+ public:
+  PagedReader(EventStoreService* service, uint64_t max_count)
+      : service_(service),
+        open_before_(service->active_reads_.fetch_add(1)),
+        remaining_(max_count != 0 ? max_count
+                                  : service->options_.default_max_count),
+        page_limit_(std::max<size_t>(
+            1, std::min(service->options_.page_events, kFirstPageEvents))) {}
+
+  ~PagedReader() override { service_->active_reads_.fetch_sub(1); }
+
+  // Reads the first page, or refuses the call when too many are open.
+  void Begin() {
+    Step([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (open_before_ >= options().max_active_reads) {
+        FinishLocked(ReadersBusy());
+      } else {
+        AdvanceLocked();
+      }
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    Step([this, ok]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      writing_ = false;
+      if (ok) {
+        AdvanceLocked();
+      } else {  // the client is gone or the call was cancelled
+        FinishLocked(absl::CancelledError("the read was cancelled"));
+      }
+    });
+  }
+
+  void OnCancel() override {
+    Step([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      FinishLocked(absl::CancelledError("the read was cancelled"));
+    });
+  }
+
+  void OnDone() override {
+    bool release;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      release = !reading_;
+    }
+    if (release) delete this;
+  }
+
+ protected:
+  // On the executor, one call at a time (so subclasses need no lock for
+  // their cursor): up to `count` (>= 1) more events; sets *end when none
+  // follow them.
+  virtual absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
+      size_t count, bool* end) = 0;
+
+  eventlog::EventLog* log() const { return service_->log_; }
+  const ServiceOptions& options() const { return service_->options_; }
+
+ private:
+  // What to do once mu_ is released: at most one of them.
+  struct Actions {
+    bool write = false;
+    std::optional<grpc::Status> finish;
+  };
+
+  Actions TakeActionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Actions actions;
+    actions.write = std::exchange(write_claimed_, false);
+    // A finish waits for the write in flight; OnWriteDone brings it here.
+    if (finish_claimed_.has_value() && !writing_) {
+      actions.finish = std::exchange(finish_claimed_, std::nullopt);
+    }
+    return actions;
+  }
+
+  // Runs `decide` under mu_, then does what it claimed.
+  template <typename Decide>
+  void Step(Decide decide) {
+    Actions actions;
+    {
+      absl::MutexLock lock(&mu_);
+      decide();
+      actions = TakeActionsLocked();
+    }
+    Act(actions);
+  }
+
+  // After either call `this` may be gone: gRPC can run OnWriteDone and
+  // OnDone inline.
+  void Act(const Actions& actions) {
+    if (actions.write) {
+      StartWrite(&current_);
+    } else if (actions.finish.has_value()) {
+      Finish(*actions.finish);
+    }
+  }
+
+  // The next step: write the next event of the page, read the next page,
+  // or finish when everything asked for was written.
+  void AdvanceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_ || reading_) return;
+    if (next_in_page_ < page_.size()) {
+      ToProto(page_[next_in_page_++], &current_);
+      if (next_in_page_ == page_.size()) {
+        page_.clear();
+        next_in_page_ = 0;
+      }
+      writing_ = true;
+      write_claimed_ = true;
+      return;
+    }
+    if (end_ || remaining_ == 0) {
+      FinishLocked(absl::OkStatus());
+      return;
+    }
+    reading_ = true;
+    if (!service_->readers_.Schedule([this] { ReadPage(); })) {
+      reading_ = false;
+      FinishLocked(ReadersBusy());
+    }
+  }
+
+  // On the executor.
+  void ReadPage() {
+    std::optional<size_t> count;
+    {
+      absl::MutexLock lock(&mu_);
+      // Nothing to read for a call that is already over.
+      if (!finished_) count = std::min<uint64_t>(remaining_, page_limit_);
+    }
+    absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
+        std::vector<eventlog::RecordedEvent>();
+    bool end = false;
+    if (count.has_value()) page = ReadMore(*count, &end);
+
+    Actions actions;
+    bool release;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!page.ok()) {
+        FinishLocked(page.status());
+      } else if (!finished_) {
+        remaining_ -= std::min<uint64_t>(remaining_, page->size());
+        end_ = end;
+        AdaptPageLimitLocked(*page);
+        page_ = *std::move(page);
+        next_in_page_ = 0;
+        AdvanceLocked();
+      }
+      actions = TakeActionsLocked();
+      release = done_;  // and no read in flight, as of now
+    }
+    if (release) {
+      // OnDone has run, so gRPC takes no more writes or finish.
+      delete this;
+      return;
+    }
+    Act(actions);
+  }
+
+  // Aims the next page at options().page_bytes, from the sizes just read.
+  void AdaptPageLimitLocked(const std::vector<eventlog::RecordedEvent>& page)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (page.empty()) return;
+    size_t bytes = 0;
+    for (const eventlog::RecordedEvent& event : page) {
+      bytes += event.data.size() + event.metadata.size();
+    }
+    const size_t average = std::max<size_t>(1, bytes / page.size());
+    page_limit_ =
+        std::clamp<size_t>(options().page_bytes / average, 1,
+                           std::max<size_t>(1, options().page_events));
+  }
+
+  // Claims the end of the call, once.
+  void FinishLocked(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    page_.clear();
+    // A read fails with no status that carries a trailer: no context needed.
+    finish_claimed_ = ToGrpcStatus(status, nullptr);
+  }
+
+  EventStoreService* const service_;
+  const size_t open_before_;  // reads open when this one began
+
+  absl::Mutex mu_;
+  uint64_t remaining_ ABSL_GUARDED_BY(mu_);  // events still to read
+  size_t page_limit_ ABSL_GUARDED_BY(mu_);   // events in the next page
+  std::vector<eventlog::RecordedEvent> page_ ABSL_GUARDED_BY(mu_);
+  size_t next_in_page_ ABSL_GUARDED_BY(mu_) = 0;
+  vigil::v1::RecordedEvent current_;  // the write in flight
+  bool write_claimed_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_claimed_ ABSL_GUARDED_BY(mu_);
+  bool end_ ABSL_GUARDED_BY(mu_) = false;  // nothing follows the page
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class EventStoreService::StreamReader final : public PagedReader {
+ public:
+  StreamReader(EventStoreService* service,
+               const vigil::v1::ReadStreamRequest& request)
+      : PagedReader(service, request.max_count()),
+        stream_(request.stream()),
+        backwards_(request.backwards()),
+        from_revision_(request.from_revision()) {}
+
+ private:
+  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
+      size_t count, bool* end) override {
+    ASSIGN_OR_RETURN(
+        std::vector<eventlog::RecordedEvent> page,
+        log()->ReadStream(stream_, from_revision_, count, backwards_));
+    if (page.size() < count || (backwards_ && page.back().revision == 0)) {
+      *end = true;
+    } else {
+      from_revision_ =
+          backwards_ ? page.back().revision - 1 : page.back().revision + 1;
+    }
+    return page;
+  }
+
+  const std::string stream_;
+  const bool backwards_;
+  uint64_t from_revision_;  // of the next page
+};
+
+class EventStoreService::AllReader final : public PagedReader {
+ public:
+  AllReader(EventStoreService* service,
+            const vigil::v1::ReadAllRequest& request)
+      : PagedReader(service, request.max_count()),
+        filter_(FromProto(request.filter())),
+        last_position_(service->log_->HeadPosition()),
+        next_position_(std::max<uint64_t>(request.from_position(), 1)) {}
+
+ private:
+  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
+      size_t count, bool* end) override {
+    if (next_position_ <= last_position_) {
+      uint64_t next = next_position_;
+      ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> page,
+                       log()->ReadAll(next_position_, count, filter_,
+                                      options().page_scan, &next));
+      while (!page.empty() && page.back().position > last_position_) {
+        page.pop_back();
+      }
+      next_position_ = next;
+      *end = next_position_ > last_position_;
+      return page;
+    }
+    *end = true;
+    return std::vector<eventlog::RecordedEvent>();
+  }
+
+  const eventlog::Filter filter_;
+  const uint64_t last_position_;  // the head when the call began
+  uint64_t next_position_;        // of the next page
+};
+
+EventStoreService::EventStoreService(eventlog::EventLog* log,
+                                     SubscriptionHub* hub,
+                                     ServiceOptions options)
+    : log_(log),
+      hub_(hub),
+      options_(options),
+      readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
+}
+
+EventStoreService::~EventStoreService() = default;
+
+grpc::ServerUnaryReactor* EventStoreService::Append(
+    grpc::CallbackServerContext* context,
+    const vigil::v1::AppendRequest* request,
+    vigil::v1::AppendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (context->IsCancelled()) {  // nothing appended for a call that is over
+    reactor->Finish(grpc::Status::CANCELLED);
+    return reactor;
+  }
+  absl::StatusOr<eventlog::AppendRequest> append = FromProto(*request);
+  const absl::Status checked =
+      append.ok() ? CheckClientAppend(*append) : append.status();
+  if (!checked.ok()) {
+    reactor->Finish(ToGrpcStatus(checked, context));
+    return reactor;
+  }
+  // On the log's completion thread (or here, when refused at once).
+  log_->AppendAsync(*append,
+                    [context, reactor,
+                     response](absl::StatusOr<eventlog::AppendResult> result) {
+                      if (result.ok()) ToProto(*result, response);
+                      reactor->Finish(ToGrpcStatus(result.status(), context));
+                    });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<vigil::v1::RecordedEvent>*
+EventStoreService::ReadStream(grpc::CallbackServerContext* /*context*/,
+                              const vigil::v1::ReadStreamRequest* request) {
+  auto* reader = new StreamReader(this, *request);
+  reader->Begin();
+  return reader;
+}
+
+grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
+    grpc::CallbackServerContext* /*context*/,
+    const vigil::v1::ReadAllRequest* request) {
+  auto* reader = new AllReader(this, *request);
+  reader->Begin();
+  return reader;
+}
+
+grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>*
+EventStoreService::Subscribe(grpc::CallbackServerContext* context,
+                             const vigil::v1::SubscribeRequest* request) {
+  return hub_->Start(context, request);
+}
+
+grpc::ServerUnaryReactor* EventStoreService::GetStream(
+    grpc::CallbackServerContext* context,
+    const vigil::v1::GetStreamRequest* request,
+    vigil::v1::StreamInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool queued =
+      readers_.Schedule([this, context, request, response, reactor] {
+        if (context->IsCancelled()) {  // no read for a call that is over
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        absl::StatusOr<eventlog::StreamInfo> info =
+            log_->GetStream(request->stream());
+        if (info.ok()) ToProto(*info, response);
+        reactor->Finish(ToGrpcStatus(info.status(), context));
+      });
+  if (!queued) reactor->Finish(ToGrpcStatus(ReadersBusy(), context));
+  return reactor;
+}
+
+size_t EventStoreService::active_reads() const { return active_reads_.load(); }
+
+}  // namespace vigil::api

@@ -1,0 +1,121 @@
+// The gRPC EventStore service (SPEC "gRPC", vigil.v1.EventStore) over an
+// EventLog. Handlers are thin: parse, call the core, map the status
+// (status_mapping.h). No handler touches RocksDB on a gRPC thread: appends
+// go through EventLog::AppendAsync and are answered from the log's
+// completion thread; reads run on the service's own reader threads.
+//
+// Reads (ReadStream, ReadAll) stream pages of events: one page read at a
+// time, one write in flight, the next page read only once the last one is
+// written, so a slow client holds one page and costs no thread. A page is
+// at most `page_events` events and, after the first, about `page_bytes`.
+// ReadAll returns the events up to the head position at the time of the
+// call; a forward ReadStream may include events appended while it runs.
+//
+// Thread-safe: gRPC calls the handlers from any of its threads.
+
+#ifndef VIGIL_API_EVENT_STORE_SERVICE_H_
+#define VIGIL_API_EVENT_STORE_SERVICE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "api/executor.h"
+#include "api/subscription.h"
+#include "eventlog/event_log.h"
+#include "eventlog/options.h"
+#include "grpcpp/grpcpp.h"
+#include "vigil/v1/event_store.grpc.pb.h"
+
+namespace vigil::api {
+
+struct ServiceOptions {
+  // Threads reading the log for ReadStream, ReadAll and GetStream, and reads
+  // waiting for them. A read that finds the queue full fails with
+  // RESOURCE_EXHAUSTED (rate limited: retry after a second).
+  int reader_threads = 4;
+  size_t max_queued_reads = 1024;
+
+  // ReadStream and ReadAll calls open at once; more fail with
+  // RESOURCE_EXHAUSTED (rate limited). Bounds the memory of pages held for
+  // slow clients: max_active_reads * page_bytes, roughly.
+  size_t max_active_reads = 256;
+
+  // What ReadStream and ReadAll return when the request's max_count is 0.
+  // An explicit max_count is honoured whatever its size: pages bound the
+  // memory, flow control the pace.
+  uint64_t default_max_count = 10000;
+
+  // Events per page read from the log (the first page is at most 16, as
+  // nothing is known of event sizes yet), bytes of data + metadata a page
+  // aims at, and positions a filtered ReadAll examines per page (so a
+  // selective filter cannot make one read scan the whole log).
+  size_t page_events = 256;
+  size_t page_bytes = 4 << 20;  // 4 MiB
+  uint64_t page_scan = 4096;
+};
+
+// The largest gRPC message a server should accept for a log with
+// `options`: one append's data and metadata plus 1 MiB for names, ids and
+// framing. Beyond the log's own limits an append fails with
+// RESOURCE_EXHAUSTED from the log, not from the transport.
+int MaxReceiveMessageBytes(const eventlog::Options& options);
+
+class EventStoreService final : public vigil::v1::EventStore::CallbackService {
+ public:
+  // `log` and `hub` must outlive the service.
+  EventStoreService(eventlog::EventLog* log, SubscriptionHub* hub,
+                    ServiceOptions options);
+  // REQUIRES: the server is shut down (every call is done). Finishes the
+  // reads already queued.
+  ~EventStoreService() override;
+  EventStoreService(const EventStoreService&) = delete;
+  EventStoreService& operator=(const EventStoreService&) = delete;
+
+  // Checks (append_checks.h) the request, then appends it. An append
+  // already queued when its call is cancelled or its deadline passes still
+  // happens: retry with the same idempotency key to learn its result.
+  grpc::ServerUnaryReactor* Append(
+      grpc::CallbackServerContext* context,
+      const vigil::v1::AppendRequest* request,
+      vigil::v1::AppendResponse* response) override;
+
+  // `from_revision` forwards; backwards it counts down from there, and a
+  // revision past the stream's end (UINT64_MAX, say) starts at its last
+  // event. NOT_FOUND for a missing stream.
+  grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* ReadStream(
+      grpc::CallbackServerContext* context,
+      const vigil::v1::ReadStreamRequest* request) override;
+
+  grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* ReadAll(
+      grpc::CallbackServerContext* context,
+      const vigil::v1::ReadAllRequest* request) override;
+
+  grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const vigil::v1::SubscribeRequest* request) override;
+
+  grpc::ServerUnaryReactor* GetStream(
+      grpc::CallbackServerContext* context,
+      const vigil::v1::GetStreamRequest* request,
+      vigil::v1::StreamInfo* response) override;
+
+  // ReadStream and ReadAll calls not yet done.
+  size_t active_reads() const;
+
+ private:
+  class PagedReader;
+  class StreamReader;
+  class AllReader;
+
+  eventlog::EventLog* const log_;
+  SubscriptionHub* const hub_;
+  const ServiceOptions options_;
+  std::atomic<size_t> active_reads_{0};
+  // Last: its destructor runs the queued reads, which use the members above.
+  Executor readers_;
+};
+
+}  // namespace vigil::api
+
+#endif  // VIGIL_API_EVENT_STORE_SERVICE_H_

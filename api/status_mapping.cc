@@ -1,0 +1,145 @@
+#include "api/status_mapping.h"
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
+#include "api/event_json.h"
+#include "api/internal/json.h"
+#include "eventlog/event_log.h"
+
+namespace vigil::api {
+namespace {
+
+using internal::AsAbsl;
+
+// One class of failure as HTTP clients see it.
+struct Problem {
+  absl::StatusCode code;
+  bool rate_limited;  // carries kRateLimitedPayload
+  int http_status;
+  const char* name;  // the end of the problem `type`
+  const char* title;
+};
+
+// The one table behind HttpStatusFor and ProblemJson (SPEC "HTTP").
+constexpr Problem kProblems[] = {
+    {absl::StatusCode::kInvalidArgument, false, 400, "invalid-argument",
+     "Invalid request"},
+    {absl::StatusCode::kOutOfRange, false, 400, "out-of-range", "Out of range"},
+    {absl::StatusCode::kUnauthenticated, false, 401, "unauthenticated",
+     "Authentication required"},
+    {absl::StatusCode::kPermissionDenied, false, 403, "permission-denied",
+     "Permission denied"},
+    {absl::StatusCode::kNotFound, false, 404, "not-found", "Not found"},
+    {absl::StatusCode::kAlreadyExists, false, 409, "already-exists",
+     "Already exists"},
+    {absl::StatusCode::kAborted, false, 412, "expected-revision-mismatch",
+     "Expected revision mismatch"},
+    {absl::StatusCode::kResourceExhausted, false, 413, "too-large",
+     "Request too large"},
+    {absl::StatusCode::kResourceExhausted, true, 429, "rate-limited",
+     "Too many requests"},
+    {absl::StatusCode::kFailedPrecondition, false, 422,
+     "idempotency-key-reused",
+     "Idempotency key reused with a different request"},
+    {absl::StatusCode::kCancelled, false, 499, "cancelled",
+     "Request cancelled"},
+    {absl::StatusCode::kUnimplemented, false, 501, "unimplemented",
+     "Not implemented"},
+    {absl::StatusCode::kUnavailable, false, 503, "unavailable",
+     "Service unavailable"},
+    {absl::StatusCode::kDeadlineExceeded, false, 504, "deadline-exceeded",
+     "Deadline exceeded"},
+};
+// INTERNAL, DATA_LOSS, UNKNOWN and any code without a row of its own.
+constexpr Problem kInternalProblem = {absl::StatusCode::kInternal, false, 500,
+                                      "internal", "Internal error"};
+
+const Problem& ProblemFor(const absl::Status& status) {
+  const bool rate_limited = status.GetPayload(kRateLimitedPayload).has_value();
+  for (const Problem& problem : kProblems) {
+    if (problem.code == status.code() &&
+        (problem.code != absl::StatusCode::kResourceExhausted ||
+         problem.rate_limited == rate_limited)) {
+      return problem;
+    }
+  }
+  return kInternalProblem;
+}
+
+// The stream's actual revision of an ABORTED append: decimal text or
+// "none"; nullopt when the status does not carry it.
+std::optional<std::string> ActualRevision(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kAborted) return std::nullopt;
+  absl::optional<absl::Cord> payload =
+      status.GetPayload(eventlog::kActualRevisionPayload);
+  if (!payload.has_value()) return std::nullopt;
+  return std::string(*payload);
+}
+
+}  // namespace
+
+absl::Status RateLimitedError(std::string_view message,
+                              int retry_after_seconds) {
+  absl::Status status = absl::ResourceExhaustedError(AsAbsl(message));
+  status.SetPayload(kRateLimitedPayload,
+                    absl::Cord(absl::StrCat(retry_after_seconds)));
+  return status;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status,
+                          grpc::ServerContextBase* context) {
+  if (status.ok()) return grpc::Status::OK;
+  if (context != nullptr) {
+    if (std::optional<std::string> revision = ActualRevision(status)) {
+      context->AddTrailingMetadata(kActualRevisionTrailer, *revision);
+    }
+  }
+  // absl::StatusCode and grpc::StatusCode are both google.rpc.Code.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status,
+                            const grpc::ClientContext* context) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status result(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+  if (context != nullptr && result.code() == absl::StatusCode::kAborted) {
+    const auto& trailers = context->GetServerTrailingMetadata();
+    if (auto it = trailers.find(kActualRevisionTrailer); it != trailers.end()) {
+      result.SetPayload(
+          eventlog::kActualRevisionPayload,
+          absl::Cord(absl::string_view(it->second.data(), it->second.size())));
+    }
+  }
+  return result;
+}
+
+int HttpStatusFor(const absl::Status& status) {
+  if (status.ok()) return 200;
+  return ProblemFor(status).http_status;
+}
+
+std::string ProblemJson(const absl::Status& status, int http_status) {
+  const Problem& problem = ProblemFor(status);
+  std::string out = absl::StrCat(R"({"type":"urn:vigil:problem:)", problem.name,
+                                 R"(","title":)");
+  AppendJsonString(problem.title, &out);
+  absl::StrAppend(&out, R"(,"status":)", http_status, R"(,"detail":)");
+  AppendJsonString(std::string(status.message()), &out);
+  if (std::optional<std::string> revision = ActualRevision(status)) {
+    uint64_t number = 0;
+    const bool known = absl::SimpleAtoi(*revision, &number);
+    absl::StrAppend(&out, R"(,"actual_revision":)",
+                    known ? absl::StrCat(number) : "null");
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace vigil::api

@@ -1,0 +1,71 @@
+// How an absl::Status from the core becomes an answer on the wire: a gRPC
+// status (same code, same message, plus the `vigil-actual-revision` trailer
+// of SPEC "gRPC") and an HTTP status with an RFC 9457 problem body (SPEC
+// "HTTP"). One table in status_mapping.cc serves both, so gRPC and the REST
+// mirror cannot disagree. Pure functions, safe from any thread.
+
+#ifndef VIGIL_API_STATUS_MAPPING_H_
+#define VIGIL_API_STATUS_MAPPING_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "eventlog/event_log.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
+
+namespace vigil::api {
+
+// The payload key that marks a RESOURCE_EXHAUSTED status as a rate limit
+// (HTTP 429) rather than a size limit (HTTP 413, the default for
+// RESOURCE_EXHAUSTED). Its value is the number of seconds the client should
+// wait, as decimal text; the REST mirror sends it as `Retry-After`.
+// The log uses the same key for a full append queue.
+inline constexpr const char* kRateLimitedPayload = eventlog::kRetryAfterPayload;
+
+// The gRPC trailing metadata key naming the stream's actual last revision on
+// an ABORTED append (SPEC "gRPC": a revision, or `none`).
+inline constexpr char kActualRevisionTrailer[] = "vigil-actual-revision";
+
+// RESOURCE_EXHAUSTED with kRateLimitedPayload = `retry_after_seconds`.
+absl::Status RateLimitedError(std::string_view message,
+                              int retry_after_seconds);
+
+// Same code, same message. When `status` is ABORTED and carries
+// eventlog::kActualRevisionPayload, adds the `vigil-actual-revision`
+// trailer to `context` (which may be null: then no trailer). REQUIRES: the
+// call of `context` is not finished yet.
+grpc::Status ToGrpcStatus(const absl::Status& status,
+                          grpc::ServerContextBase* context);
+
+// The client's direction, the inverse of ToGrpcStatus: same code and
+// message, and when `context` (may be null) holds the
+// `vigil-actual-revision` trailer of an ABORTED call, the status carries it
+// again as eventlog::kActualRevisionPayload.
+absl::Status FromGrpcStatus(const grpc::Status& status,
+                            const grpc::ClientContext* context);
+
+// The HTTP status of SPEC "HTTP" for `status`:
+//   OK 200; INVALID_ARGUMENT, OUT_OF_RANGE 400; UNAUTHENTICATED 401;
+//   PERMISSION_DENIED 403; NOT_FOUND 404; ALREADY_EXISTS 409;
+//   ABORTED 412 (expected revision mismatch); RESOURCE_EXHAUSTED 413, or
+//   429 with kRateLimitedPayload; FAILED_PRECONDITION 422 (idempotency key
+//   reused); CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503;
+//   DEADLINE_EXCEEDED 504; anything else (INTERNAL, DATA_LOSS, UNKNOWN) 500.
+int HttpStatusFor(const absl::Status& status);
+
+// The RFC 9457 `application/problem+json` body for a failed `status`:
+//   {"type":"urn:vigil:problem:<name>","title":..,"status":http_status,
+//    "detail":<the status message>}
+// `type` and `title` follow the status as HttpStatusFor classifies it;
+// `type` is a stable identifier to compare, not a link. An ABORTED status
+// with eventlog::kActualRevisionPayload adds the extension member
+// "actual_revision": the revision as a number, or null when the stream does
+// not exist. `http_status` is normally HttpStatusFor(status).
+std::string ProblemJson(const absl::Status& status, int http_status);
+
+}  // namespace vigil::api
+
+#endif  // VIGIL_API_STATUS_MAPPING_H_

@@ -1,0 +1,302 @@
+// Runs the real `vigild` binary (VIGILD_BINARY): it refuses what it must,
+// serves gRPC on a free loopback port, and on SIGTERM ends subscriptions,
+// acknowledges the appends in flight, closes the log and exits 0 with every
+// acknowledged event durable.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "eventlog/event_log.h"
+#include "eventlog/options.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+#include "vigil/v1/event_store.grpc.pb.h"
+
+extern char** environ;
+
+namespace vigil {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// A vigild process: stdout on a pipe (its first line names the address),
+// stderr in a file.
+class Vigild {
+ public:
+  Vigild(std::vector<std::string> args, const std::string& err_path,
+         std::vector<std::string> env = {})
+      : err_path_(err_path) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    posix_spawn_file_actions_addclose(&actions, out[1]);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::string binary = VIGILD_BINARY;
+    std::vector<char*> argv = {binary.data()};
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(),
+                    envp.data()) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    out_ = fdopen(out[0], "r");
+  }
+
+  ~Vigild() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ != nullptr) fclose(out_);
+  }
+
+  bool started() const { return pid_ > 0; }
+
+  // The next line of stdout, without the newline; empty at EOF.
+  std::string ReadLine() {
+    char line[1024];
+    if (out_ == nullptr || fgets(line, sizeof(line), out_) == nullptr)
+      return "";
+    std::string text = line;
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+
+  // All of stdout until the process closes it.
+  std::string ReadToEnd() {
+    std::string text;
+    char buffer[4096];
+    size_t n;
+    while (out_ != nullptr &&
+           (n = fread(buffer, 1, sizeof(buffer), out_)) > 0) {
+      text.append(buffer, n);
+    }
+    return text;
+  }
+
+  // "127.0.0.1:PORT" from "vigild: serving gRPC on 127.0.0.1:PORT (...)".
+  std::string WaitForAddress() {
+    const std::string line = ReadLine();
+    std::smatch match;
+    if (!std::regex_search(line, match,
+                           std::regex("serving gRPC on (\\S+) "))) {
+      ADD_FAILURE() << "unexpected first line \"" << line
+                    << "\"; stderr: " << ReadFile(err_path_);
+      return "";
+    }
+    return match[1];
+  }
+
+  void Signal(int signal) { kill(pid_, signal); }
+
+  // The exit code, or -1 when it did not exit normally.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::string err() const { return ReadFile(err_path_); }
+
+ private:
+  const std::string err_path_;
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  bool exited_ = false;
+};
+
+class VigildTest : public ::testing::Test {
+ protected:
+  std::string DataDir() const { return dir_.Sub("data"); }
+  std::string ErrPath() const { return dir_.Sub("stderr"); }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(VigildTest, HelpListsEveryFlagWithItsVariableAndDefault) {
+  Vigild vigild({"--help"}, ErrPath());
+  // Wrapped lines joined, so a phrase reads the same wherever it breaks.
+  const std::string help =
+      std::regex_replace(vigild.ReadToEnd(), std::regex("\\s+"), " ");
+  EXPECT_EQ(vigild.Wait(), 0);
+  for (const char* expected :
+       {"--data-dir DIR", "[VIGIL_DATA_DIR, default ./data]", "--grpc-listen",
+        "VIGIL_GRPC_LISTEN, default", "127.0.0.1:7600]", "--max-event-bytes",
+        "VIGIL_MAX_EVENT_BYTES, default 1048576", "VIGIL_MAX_APPEND_BYTES",
+        "VIGIL_MAX_APPEND_EVENTS, default 1000",
+        "VIGIL_IDEMPOTENCY_RETENTION_S, default 86400", "VIGIL_READ_THREADS",
+        "VIGIL_SHUTDOWN_GRACE_MS, default 5000"}) {
+    EXPECT_THAT(help, HasSubstr(expected));
+  }
+}
+
+// Given these arguments (or environment), vigild refuses to start: exit 64
+// and a message naming the problem, before it touches the data directory.
+TEST_F(VigildTest, RefusesNonLoopbackAddressesAndBadValues) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--grpc-listen", "0.0.0.0:7600"}, {}, "loopback only"},
+      {{"--grpc-listen", "[::]:7600"}, {}, "loopback only"},
+      {{"--grpc-listen", "10.1.2.3:7600"}, {}, "loopback only"},
+      {{"--grpc-listen", "example.com:7600"}, {}, "loopback only"},
+      {{}, {"VIGIL_GRPC_LISTEN=192.168.1.1:7600"}, "loopback only"},
+      {{"--grpc-listen", "127.0.0.1"}, {}, "HOST:PORT"},
+      {{"--grpc-listen", "127.0.0.1:99999"}, {}, "HOST:PORT"},
+      {{"--grpc-listen", "::1:7600"}, {}, "brackets"},
+      {{"--max-event-bytes", "0"}, {}, "--max-event-bytes"},
+      {{}, {"VIGIL_MAX_APPEND_EVENTS=lots"}, "VIGIL_MAX_APPEND_EVENTS"},
+      {{"--no-such-flag"}, {}, "unknown flag --no-such-flag"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin(), {"--data-dir", DataDir()});
+    SCOPED_TRACE(absl::StrJoin(args, " ") + " " + absl::StrJoin(c.env, " "));
+    Vigild vigild(args, ErrPath(), c.env);
+    ASSERT_TRUE(vigild.started());
+    EXPECT_EQ(vigild.Wait(), 64);
+    EXPECT_THAT(vigild.err(), HasSubstr(c.message));
+  }
+  EXPECT_FALSE(std::filesystem::exists(DataDir()));
+}
+
+v1::AppendRequest Request(const std::string& stream, int i) {
+  v1::AppendRequest request;
+  request.set_stream(stream);
+  v1::EventData* event = request.add_events();
+  event->set_type("Tick");
+  event->set_data(absl::StrCat(R"({"i":)", i, "}"));
+  return request;
+}
+
+TEST_F(VigildTest, ServesThenStopsCleanlyOnSigterm) {
+  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0"},
+                ErrPath());
+  ASSERT_TRUE(vigild.started());
+  const std::string address = vigild.WaitForAddress();
+  ASSERT_FALSE(address.empty());
+  auto stub = v1::EventStore::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+
+  {
+    v1::AppendRequest request = Request("agent-a1", 0);
+    request.mutable_expected_revision()->mutable_no_stream();
+    request.set_idempotency_key("first");
+    *request.add_events() = Request("agent-a1", 1).events(0);
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    const grpc::Status status = stub->Append(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.first_position(), 1u);
+    EXPECT_EQ(response.last_position(), 2u);
+  }
+
+  // A subscription open at shutdown ends with UNAVAILABLE at once.
+  grpc::ClientContext subscribe_context;
+  auto subscription =
+      stub->Subscribe(&subscribe_context, v1::SubscribeRequest());
+  v1::SubscribeResponse response;
+  while (subscription->Read(&response) && !response.has_caught_up()) {
+  }
+  ASSERT_EQ(response.caught_up(), 2u);
+
+  // Appenders racing the shutdown: every append they see acknowledged must
+  // be in the log afterwards, where it was acknowledged.
+  struct Ack {
+    std::string stream;
+    uint64_t position;
+    int i;
+  };
+  absl::Mutex mu;
+  std::vector<Ack> acks;
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 4; ++t) {
+    appenders.emplace_back([&, t] {
+      const std::string stream = absl::StrCat("task-", t);
+      for (int i = 0;; ++i) {
+        grpc::ClientContext context;
+        v1::AppendResponse response;
+        if (!stub->Append(&context, Request(stream, i), &response).ok()) return;
+        absl::MutexLock lock(&mu);
+        acks.push_back({stream, response.first_position(), i});
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+
+  const absl::Time signalled = absl::Now();
+  vigild.Signal(SIGTERM);
+  EXPECT_EQ(vigild.Wait(), 0) << vigild.err();
+  // Nothing had to wait for the grace period of 5 s.
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(3));
+  for (std::thread& appender : appenders) appender.join();
+  while (subscription->Read(&response)) {
+  }
+  EXPECT_EQ(subscription->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  eventlog::Options options;
+  options.create_if_missing = false;
+  auto log = eventlog::EventLog::Open(options, DataDir());
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto first = (*log)->ReadStream("agent-a1", 0, 0, false);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[1].data, R"({"i":1})");
+  EXPECT_GT(acks.size(), 0u);
+  std::printf("%zu appends acknowledged around the shutdown\n", acks.size());
+  for (const Ack& ack : acks) {
+    auto events = (*log)->ReadAll(ack.position, 1, {});
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_EQ(events->size(), 1u) << "acknowledged position " << ack.position;
+    EXPECT_EQ((*events)[0].stream, ack.stream);
+    EXPECT_EQ((*events)[0].data, absl::StrCat(R"({"i":)", ack.i, "}"));
+  }
+  auto verify = (*log)->Verify(1, 0);
+  ASSERT_TRUE(verify.ok()) << verify.status();
+  EXPECT_TRUE(verify->ok) << verify->problem;
+}
+
+}  // namespace
+}  // namespace vigil

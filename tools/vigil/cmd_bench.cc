@@ -1,0 +1,266 @@
+// vigil bench: load generators for a running vigild, and the bare gRPC
+// ceiling to compare them with.
+//   vigil bench append --server H:P --clients N --events E --size B --duration S
+//   vigil bench echo   --clients N --size B --duration S
+// Each client is a thread with its own channel, sending one call at a time;
+// the figures are events (or calls) per second and per-call latency
+// percentiles. `append` then subscribes from position 0 and reports how fast
+// Subscribe delivers the history (the catch-up read rate).
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "eventlog/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "tools/vigil/cli.h"
+#include "tools/vigil/commands.h"
+#include "api/event_proto.h"
+#include "api/status_mapping.h"
+#include "tools/vigil/remote.h"
+#include "vigil/bench/echo.grpc.pb.h"
+
+namespace vigil::cli {
+namespace {
+
+struct LoadFlags {
+  uint64_t clients = 64;
+  uint64_t events = 1;
+  uint64_t size = 256;
+  absl::Duration duration = absl::Seconds(10);
+};
+
+absl::StatusOr<LoadFlags> ParseLoadFlags(const FlagValues& flags) {
+  LoadFlags load;
+  ASSIGN_OR_RETURN(load.clients, flags.GetUint64("clients", 64));
+  ASSIGN_OR_RETURN(load.events, flags.GetUint64("events", 1));
+  ASSIGN_OR_RETURN(load.size, flags.GetUint64("size", 256));
+  uint64_t seconds = 10;
+  ASSIGN_OR_RETURN(seconds, flags.GetUint64("duration", 10));
+  load.duration = absl::Seconds(seconds);
+  if (load.clients == 0 || load.clients > 4096 || load.events == 0 ||
+      load.events > 1000 || load.size < 16 || load.size > (1 << 20) ||
+      seconds == 0 || seconds > 3600) {
+    return absl::InvalidArgumentError(
+        "--clients 1..4096, --events 1..1000, --size 16..1048576, "
+        "--duration 1..3600");
+  }
+  return load;
+}
+
+// Latencies of every call of every client, and what they add up to.
+struct Samples {
+  absl::Mutex mu;
+  std::vector<double> micros ABSL_GUARDED_BY(mu);
+  uint64_t calls ABSL_GUARDED_BY(mu) = 0;
+  uint64_t errors ABSL_GUARDED_BY(mu) = 0;
+  std::string first_error ABSL_GUARDED_BY(mu);
+};
+
+// Runs `call` from `clients` threads until `duration` passes; each call
+// returns OK or an error.
+void RunClients(uint64_t clients, absl::Duration duration,
+                const std::function<std::function<grpc::Status()>(int)>& make,
+                Samples* samples) {
+  const absl::Time end = absl::Now() + duration;
+  std::vector<std::thread> threads;
+  for (uint64_t c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::function<grpc::Status()> call = make(static_cast<int>(c));
+      std::vector<double> local;
+      uint64_t errors = 0;
+      std::string first_error;
+      while (absl::Now() < end) {
+        const absl::Time start = absl::Now();
+        grpc::Status status = call();
+        local.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+        if (!status.ok()) {
+          if (errors++ == 0) first_error = status.error_message();
+        }
+      }
+      absl::MutexLock lock(&samples->mu);
+      samples->calls += local.size();
+      samples->errors += errors;
+      if (samples->first_error.empty()) samples->first_error = first_error;
+      samples->micros.insert(samples->micros.end(), local.begin(), local.end());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1,
+                         static_cast<size_t>(p * static_cast<double>(sorted.size())))];
+}
+
+void Report(const std::string& what, Samples& samples, uint64_t per_call,
+            absl::Duration duration) {
+  absl::MutexLock lock(&samples.mu);
+  std::sort(samples.micros.begin(), samples.micros.end());
+  const double seconds = absl::ToDoubleSeconds(duration);
+  const uint64_t ok = samples.calls - samples.errors;
+  std::printf(
+      "{\"bench\":\"%s\",\"calls\":%llu,\"errors\":%llu,\"calls_per_s\":%.0f,"
+      "\"events_per_s\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f}\n",
+      what.c_str(), static_cast<unsigned long long>(samples.calls),
+      static_cast<unsigned long long>(samples.errors),
+      static_cast<double>(ok) / seconds,
+      static_cast<double>(ok * per_call) / seconds,
+      Percentile(samples.micros, 0.50), Percentile(samples.micros, 0.99),
+      Percentile(samples.micros, 0.999));
+  if (samples.errors > 0) {
+    std::fprintf(stderr, "vigil: bench: %llu calls failed, first: %s\n",
+                 static_cast<unsigned long long>(samples.errors),
+                 samples.first_error.c_str());
+  }
+}
+
+std::string Payload(uint64_t size) {
+  const std::string head = "{\"pad\":\"";
+  return head + std::string(size - head.size() - 2, 'x') + "\"}";
+}
+
+int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
+  const std::string data = Payload(load.size);
+  const std::string run = absl::StrCat(absl::ToUnixMicros(absl::Now()));
+  Samples samples;
+  RunClients(load.clients, load.duration,
+             [&](int client) -> std::function<grpc::Status()> {
+               auto stub = Connect(flags);
+               vigil::v1::AppendRequest request;
+               request.set_stream(absl::StrCat("bench-", run, "-", client));
+               for (uint64_t e = 0; e < load.events; ++e) {
+                 auto* event = request.add_events();
+                 event->set_type("BenchEvent");
+                 event->set_data(data);
+               }
+               return [&flags, stub = std::shared_ptr(std::move(stub)),
+                       request]() {
+                 grpc::ClientContext context;
+                 Authorize(flags, &context);
+                 vigil::v1::AppendResponse response;
+                 return stub->Append(&context, request, &response);
+               };
+             },
+             &samples);
+  Report("append", samples, load.events, load.duration);
+
+  // Catch-up: the whole history through Subscribe, until `caught_up`.
+  grpc::ClientContext context;
+  Authorize(flags, &context);
+  auto stub = Connect(flags);
+  vigil::v1::SubscribeRequest request;
+  auto reader = stub->Subscribe(&context, request);
+  vigil::v1::SubscribeResponse response;
+  uint64_t events = 0;
+  const absl::Time start = absl::Now();
+  while (reader->Read(&response)) {
+    if (response.has_event()) ++events;
+    if (response.kind_case() == vigil::v1::SubscribeResponse::kCaughtUp) break;
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  context.TryCancel();
+  reader->Finish();
+  std::printf("{\"bench\":\"subscribe_catch_up\",\"events\":%llu,"
+              "\"seconds\":%.2f,\"events_per_s\":%.0f}\n",
+              static_cast<unsigned long long>(events), seconds,
+              seconds > 0 ? static_cast<double>(events) / seconds : 0);
+  return kExitOk;
+}
+
+class EchoService final : public vigil::bench::Echo::CallbackService {
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
+                                 const vigil::bench::EchoMessage* request,
+                                 vigil::bench::EchoMessage* response) override {
+    response->set_payload(request->payload());
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+int RunBenchEcho(const LoadFlags& load) {
+  EchoService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    return Fail("bench echo", absl::UnavailableError("cannot start the server"));
+  }
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  const std::string payload = Payload(load.size);
+  Samples samples;
+  RunClients(load.clients, load.duration,
+             [&](int) -> std::function<grpc::Status()> {
+               auto stub = std::shared_ptr(vigil::bench::Echo::NewStub(
+                   grpc::CreateChannel(target, grpc::InsecureChannelCredentials())));
+               vigil::bench::EchoMessage request;
+               request.set_payload(payload);
+               return [stub, request]() {
+                 grpc::ClientContext context;
+                 vigil::bench::EchoMessage response;
+                 return stub->Echo(&context, request, &response);
+               };
+             },
+             &samples);
+  Report("echo", samples, 1, load.duration);
+  server->Shutdown();
+  return kExitOk;
+}
+
+int RunBench(const Command& command, const FlagValues& flags) {
+  const std::string what(flags.Get("what"));
+  absl::StatusOr<LoadFlags> load = ParseLoadFlags(flags);
+  if (!load.ok()) {
+    return UsageError(command.name, std::string(load.status().message()));
+  }
+  if (what == "append") {
+    if (!UsesServer(flags)) {
+      return UsageError(command.name, "bench append needs --server HOST:PORT");
+    }
+    return RunBenchAppend(flags, *load);
+  }
+  if (what == "echo") return RunBenchEcho(*load);
+  return UsageError(command.name, "--what must be append or echo");
+}
+
+}  // namespace
+
+Command BenchCommand() {
+  return Command{
+      .name = "bench",
+      .summary = "load a running vigild (append) or measure bare gRPC (echo)",
+      .usage = "vigil bench --what append|echo [flags]",
+      .details =
+          "--what append: --clients threads, each with its own channel,\n"
+          "append --events events of --size bytes to their own stream, one\n"
+          "call at a time, for --duration seconds; then one subscriber reads\n"
+          "the whole log back. --what echo: the same clients against a bare\n"
+          "gRPC echo service in this process, the network layer's ceiling.\n"
+          "Prints one JSON line per measurement: calls and events per\n"
+          "second, latency p50/p99/p999 in microseconds.",
+      .flags =
+          {
+              kServerFlag,
+              kTokenFlag,
+              {"what", "W", "append or echo (required)"},
+              {"clients", "N", "concurrent clients (default 64)"},
+              {"events", "E", "events per append (default 1)"},
+              {"size", "B", "bytes of data per event (default 256)"},
+              {"duration", "S", "seconds to run (default 10)"},
+          },
+      .run = RunBench,
+  };
+}
+
+}  // namespace vigil::cli

@@ -1,0 +1,32 @@
+// The CLI's side of a running vigild: a gRPC channel to --server and the
+// bearer token (--token, else $VIGIL_TOKEN). Conversions between the log's
+// types and the wire's are api/event_proto.h, statuses api/status_mapping.h.
+
+#ifndef VIGIL_TOOLS_VIGIL_REMOTE_H_
+#define VIGIL_TOOLS_VIGIL_REMOTE_H_
+
+#include <memory>
+#include <string>
+
+#include "grpcpp/grpcpp.h"
+#include "tools/vigil/cli.h"
+#include "vigil/v1/event_store.grpc.pb.h"
+
+namespace vigil::cli {
+
+inline constexpr FlagSpec kServerFlag = {
+    "server", "HOST:PORT",
+    "talk to a running vigild over gRPC instead of opening --data-dir"};
+inline constexpr FlagSpec kTokenFlag = {
+    "token", "T", "bearer token for a secured server (default $VIGIL_TOKEN)"};
+
+bool UsesServer(const FlagValues& flags);
+
+std::unique_ptr<vigil::v1::EventStore::Stub> Connect(const FlagValues& flags);
+
+// Adds the bearer token, when there is one, to a call's metadata.
+void Authorize(const FlagValues& flags, grpc::ClientContext* context);
+
+}  // namespace vigil::cli
+
+#endif  // VIGIL_TOOLS_VIGIL_REMOTE_H_

@@ -1,0 +1,402 @@
+// vigild: the Vigil server. Serves the gRPC EventStore (SPEC "gRPC") over the
+// event log in --data-dir until SIGTERM or SIGINT, then stops gracefully:
+// subscriptions end (UNAVAILABLE: clients resume from the last position they
+// saw), in-flight appends finish and are acknowledged, the log is closed.
+//
+// Every setting is a flag and an environment variable (the flag wins); the
+// table in Settings() is the one place that names them, parses them and
+// prints them, with their defaults, in `vigild --help`.
+//
+// Threads: main parses, starts the server, then waits for a signal in
+// sigwait(); SIGINT and SIGTERM are blocked in every thread, so no work is
+// ever done in a signal handler.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "api/event_store_service.h"
+#include "api/subscription.h"
+#include "eventlog/event_log.h"
+#include "eventlog/options.h"
+#include "grpcpp/grpcpp.h"
+#include "tools/vigil/cli.h"
+
+namespace vigil::vigild {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // the log cannot be opened, no listener
+constexpr int kExitUsage = 64;   // a bad flag or value, a refused address
+
+// Debian's Abseil has its own string_view, distinct from std::string_view.
+absl::string_view AsAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+// Everything vigild can be told. Defaults are the member initializers,
+// which take the library defaults (eventlog::Options, ServiceOptions).
+struct Config {
+  std::string data_dir = "./data";
+  std::string grpc_listen = "127.0.0.1:7600";
+  eventlog::Options log;
+  api::ServiceOptions service;
+  uint64_t shutdown_grace_ms = 5000;
+};
+
+struct Setting {
+  cli::FlagSpec flag;
+  std::string_view env;
+  // The value in `config`, as --help prints it.
+  std::function<std::string(const Config& config)> show;
+  // Sets the value from `text`; `source` names the flag or variable in
+  // errors.
+  std::function<absl::Status(std::string_view text, std::string_view source,
+                             Config* config)>
+      set;
+};
+
+Setting Text(cli::FlagSpec flag, std::string_view env,
+             std::string Config::*field) {
+  return Setting{
+      flag, env, [field](const Config& config) { return config.*field; },
+      [field](std::string_view text, std::string_view source, Config* config) {
+        if (text.empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(AsAbsl(source), ": must not be empty"));
+        }
+        config->*field = std::string(text);
+        return absl::OkStatus();
+      }};
+}
+
+// A positive integer setting; `field` gives the member it sets, `scale`
+// converts from the unit of the flag to that of the member.
+template <typename Field>
+Setting Count(cli::FlagSpec flag, std::string_view env, Field field,
+              uint64_t scale = 1) {
+  return Setting{
+      flag, env,
+      [field, scale](const Config& config) {
+        Config copy = config;
+        return absl::StrCat(static_cast<uint64_t>(field(copy)) / scale);
+      },
+      [field, scale](std::string_view text, std::string_view source,
+                     Config* config) {
+        using T = std::remove_reference_t<decltype(field(*config))>;
+        const uint64_t max =
+            static_cast<uint64_t>(std::numeric_limits<T>::max()) / scale;
+        uint64_t value = 0;
+        // SimpleAtoi alone would also take a sign and surrounding blanks.
+        if (text.empty() || text.find_first_not_of("0123456789") != text.npos ||
+            !absl::SimpleAtoi(AsAbsl(text), &value) || value == 0 ||
+            value > max) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(AsAbsl(source), ": \"", AsAbsl(text),
+                           "\" is not an integer from 1 to ", max));
+        }
+        field(*config) = static_cast<T>(value * scale);
+        return absl::OkStatus();
+      }};
+}
+
+const std::vector<Setting>& Settings() {
+  static const auto* const kSettings = new std::vector<Setting>{
+      Text({"data-dir", "DIR", "the event log's data directory"},
+           "VIGIL_DATA_DIR", &Config::data_dir),
+      Text({"grpc-listen", "HOST:PORT",
+            "where gRPC listens; loopback only (127.0.0.0/8, [::1], "
+            "localhost) until tokens exist"},
+           "VIGIL_GRPC_LISTEN", &Config::grpc_listen),
+      Count({"max-event-bytes", "N", "largest data + metadata of one event"},
+            "VIGIL_MAX_EVENT_BYTES",
+            [](Config& c) -> size_t& { return c.log.max_event_bytes; }),
+      Count({"max-append-bytes", "N",
+             "largest data + metadata of one append (the gRPC message limit "
+             "is this plus 1 MiB)"},
+            "VIGIL_MAX_APPEND_BYTES",
+            [](Config& c) -> size_t& { return c.log.max_append_bytes; }),
+      Count({"max-append-events", "N", "most events in one append"},
+            "VIGIL_MAX_APPEND_EVENTS",
+            [](Config& c) -> size_t& { return c.log.max_append_events; }),
+      Count(
+          {"idempotency-retention-s", "SECONDS",
+           "how long idempotency keys are remembered"},
+          "VIGIL_IDEMPOTENCY_RETENTION_S",
+          [](Config& c) -> int64_t& { return c.log.idempotency_retention_us; },
+          1000 * 1000),
+      Count({"max-queued-appends", "N",
+             "appends waiting for the writer; more are refused with "
+             "RESOURCE_EXHAUSTED"},
+            "VIGIL_MAX_QUEUED_APPENDS",
+            [](Config& c) -> size_t& { return c.log.max_queued_appends; }),
+      Count({"block-cache-bytes", "N", "RocksDB block cache for reads"},
+            "VIGIL_BLOCK_CACHE_BYTES",
+            [](Config& c) -> size_t& { return c.log.block_cache_bytes; }),
+      Count({"read-threads", "N",
+             "threads reading the log for ReadStream, "
+             "ReadAll and GetStream"},
+            "VIGIL_READ_THREADS",
+            [](Config& c) -> int& { return c.service.reader_threads; }),
+      Count({"max-queued-reads", "N",
+             "reads waiting for those threads; more are refused with "
+             "RESOURCE_EXHAUSTED"},
+            "VIGIL_MAX_QUEUED_READS",
+            [](Config& c) -> size_t& { return c.service.max_queued_reads; }),
+      Count({"max-active-reads", "N",
+             "ReadStream and ReadAll calls open at "
+             "once; more are refused"},
+            "VIGIL_MAX_ACTIVE_READS",
+            [](Config& c) -> size_t& { return c.service.max_active_reads; }),
+      Count({"default-max-count", "N",
+             "events a ReadStream or ReadAll returns when max_count is 0"},
+            "VIGIL_DEFAULT_MAX_COUNT",
+            [](Config& c) -> uint64_t& { return c.service.default_max_count; }),
+      Count({"shutdown-grace-ms", "MS",
+             "on SIGTERM/SIGINT, how long in-flight calls may take before "
+             "they are cancelled"},
+            "VIGIL_SHUTDOWN_GRACE_MS",
+            [](Config& c) -> uint64_t& { return c.shutdown_grace_ms; }),
+  };
+  return *kSettings;
+}
+
+std::string Help() {
+  std::string help =
+      "Usage: vigild [flags]\n"
+      "\n"
+      "The Vigil server: serves the gRPC EventStore API (vigil.v1) over the\n"
+      "event log in the data directory until SIGTERM or SIGINT, then lets\n"
+      "in-flight calls finish, closes the log and exits 0.\n"
+      "\n"
+      "Flags (each also read from the environment variable shown; the flag\n"
+      "wins):\n";
+  const Config defaults;
+  constexpr size_t kColumn = 37;
+  for (const Setting& setting : Settings()) {
+    cli::AppendHelpRow(
+        absl::StrCat("  --", AsAbsl(setting.flag.name), " ",
+                     AsAbsl(setting.flag.value_name)),
+        absl::StrCat(AsAbsl(setting.flag.help), " [", AsAbsl(setting.env),
+                     ", default ", setting.show(defaults), "]"),
+        kColumn, &help);
+  }
+  cli::AppendHelpRow("  --help", "this text", kColumn, &help);
+  help.append(
+      "\n"
+      "Exit codes:\n"
+      "  0   stopped by SIGTERM or SIGINT after a clean shutdown\n"
+      "  1   the log cannot be opened, or gRPC cannot listen\n"
+      "  64  a bad flag or value, or a listen address that is not loopback\n");
+  return help;
+}
+
+// Flags over environment variables over defaults.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string_view>& args) {
+  std::vector<cli::FlagSpec> specs;
+  for (const Setting& setting : Settings()) specs.push_back(setting.flag);
+  absl::StatusOr<cli::FlagValues> flags = cli::ParseFlags(specs, args);
+  if (!flags.ok()) return flags.status();
+  Config config;
+  for (const Setting& setting : Settings()) {
+    std::string source;
+    std::string_view text;
+    if (flags->Has(setting.flag.name)) {
+      source = absl::StrCat("--", AsAbsl(setting.flag.name));
+      text = flags->Get(setting.flag.name);
+    } else if (const char* env = std::getenv(std::string(setting.env).c_str());
+               env != nullptr && *env != '\0') {
+      source = std::string(setting.env);
+      text = env;
+    } else {
+      continue;
+    }
+    if (absl::Status status = setting.set(text, source, &config);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return config;
+}
+
+// The host and port of a gRPC listen address "HOST:PORT" or "[V6]:PORT".
+struct HostPort {
+  std::string host;  // without brackets
+  std::string port;
+};
+
+absl::StatusOr<HostPort> SplitAddress(std::string_view address) {
+  HostPort split;
+  size_t colon;
+  if (!address.empty() && address.front() == '[') {
+    const size_t close = address.find(']');
+    if (close == address.npos) {
+      return absl::InvalidArgumentError("an unclosed [ in the address");
+    }
+    split.host = std::string(address.substr(1, close - 1));
+    colon = close + 1;
+    if (colon >= address.size() || address[colon] != ':') colon = address.npos;
+  } else {
+    colon = address.rfind(':');
+    if (colon != address.npos) {
+      split.host = std::string(address.substr(0, colon));
+      if (split.host.find(':') != std::string::npos) {
+        return absl::InvalidArgumentError(
+            "an IPv6 address goes in brackets: [::1]:7600");
+      }
+    }
+  }
+  uint64_t port = 0;
+  if (colon == address.npos ||
+      address.find_first_not_of("0123456789", colon + 1) != address.npos ||
+      !absl::SimpleAtoi(AsAbsl(address.substr(colon + 1)), &port) ||
+      port > 65535) {
+    return absl::InvalidArgumentError("expected HOST:PORT, port 0 to 65535");
+  }
+  split.port = std::string(address.substr(colon + 1));
+  return split;
+}
+
+// SPEC "Security": with no tokens configured the server listens on loopback
+// only. Tokens do not exist yet, so every other address is refused.
+absl::Status CheckLoopback(const HostPort& address) {
+  if (address.host == "localhost") return absl::OkStatus();
+  in_addr v4;
+  if (inet_pton(AF_INET, address.host.c_str(), &v4) == 1 &&
+      (ntohl(v4.s_addr) >> 24) == 127) {
+    return absl::OkStatus();
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, address.host.c_str(), &v6) == 1 &&
+      IN6_IS_ADDR_LOOPBACK(&v6)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "refusing to listen on \"", address.host,
+      "\": without tokens (not supported yet) vigild serves loopback only: "
+      "127.0.0.0/8, [::1] or localhost"));
+}
+
+int Usage(std::string_view message) {
+  std::fprintf(stderr, "vigild: %.*s\nRun 'vigild --help' for usage.\n",
+               static_cast<int>(message.size()), message.data());
+  return kExitUsage;
+}
+
+// SIGINT and SIGTERM: both stop the server gracefully.
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+int Serve(const Config& config, const HostPort& listen) {
+  absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
+      eventlog::EventLog::Open(config.log, config.data_dir);
+  if (!log.ok()) {
+    std::fprintf(stderr, "vigild: cannot open the log in %s: %s\n",
+                 config.data_dir.c_str(), log.status().ToString().c_str());
+    return kExitFailure;
+  }
+  auto hub = std::make_unique<api::SubscriptionHub>(log->get(),
+                                                    api::SubscriptionOptions{});
+  auto service = std::make_unique<api::EventStoreService>(log->get(), hub.get(),
+                                                          config.service);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.grpc_listen,
+                           grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service.get());
+  builder.SetMaxReceiveMessageSize(api::MaxReceiveMessageBytes(config.log));
+  // gRPC sets SO_REUSEPORT by default, which would let a second server
+  // share the port and silently take half the calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "vigild: cannot listen on %s\n",
+                 config.grpc_listen.c_str());
+    return kExitFailure;
+  }
+  const std::string host = listen.host.find(':') != std::string::npos
+                               ? absl::StrCat("[", listen.host, "]")
+                               : listen.host;
+  std::printf("vigild: serving gRPC on %s:%d (data in %s)\n", host.c_str(),
+              port, config.data_dir.c_str());
+  std::fflush(stdout);
+
+  const sigset_t signals = StopSignals();
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  std::printf("vigild: %s received; stopping (up to %llu ms)\n",
+              received == SIGTERM ? "SIGTERM" : "SIGINT",
+              static_cast<unsigned long long>(config.shutdown_grace_ms));
+  std::fflush(stdout);
+
+  // Subscriptions never end by themselves: end them first, so Shutdown only
+  // waits for calls that finish (appends in flight, reads).
+  hub->Stop();
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(config.shutdown_grace_ms));
+  server.reset();
+  service.reset();
+  hub.reset();
+  log->reset();  // finishes queued appends, then closes
+  std::printf("vigild: stopped\n");
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+int Main(const std::vector<std::string_view>& args) {
+  for (std::string_view arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(Help().c_str(), stdout);
+      return kExitOk;
+    }
+  }
+  absl::StatusOr<Config> config = LoadConfig(args);
+  if (!config.ok()) return Usage(std::string(config.status().message()));
+  absl::StatusOr<HostPort> listen = SplitAddress(config->grpc_listen);
+  if (!listen.ok()) {
+    return Usage(absl::StrCat("--grpc-listen \"", config->grpc_listen,
+                              "\": ", listen.status().message()));
+  }
+  if (absl::Status status = CheckLoopback(*listen); !status.ok()) {
+    return Usage(std::string(status.message()));
+  }
+
+  // Blocked before any thread starts, so every thread inherits the mask and
+  // the signals wait for sigwait() in Serve.
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return Serve(*config, *listen);
+}
+
+}  // namespace
+}  // namespace vigil::vigild
+
+int main(int argc, char** argv) {
+  return vigil::vigild::Main(
+      std::vector<std::string_view>(argv + 1, argv + argc));
+}
