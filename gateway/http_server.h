@@ -1,0 +1,115 @@
+// HttpServer: Vigil's HTTP/1.1 server on port 7601 (SPEC "HTTP"): the REST
+// mirror of the gRPC API (`POST /v1/streams/{stream}/events`,
+// `GET /v1/streams/{stream}`, `GET /v1/all`) and the operations endpoints
+// (`/healthz`, `/readyz`, `/metrics`). Plain HTTP with keep-alive; every
+// error body is `application/problem+json`.
+//
+// Built on Boost.Beast the way its chat-multi example is: a listener, one
+// session per connection, one io_context run by `io_threads` threads, and a
+// strand per connection. A connection has at most one request in flight;
+// pipelined requests are answered in order. Appends go to
+// EventLog::AppendAsync and reads to a bounded pool of reader threads, so no
+// network thread ever waits for RocksDB. Beast stays inside http_server.cc
+// (one translation unit); this header does not include it.
+//
+// Thread safety: Start and Stop may be called from any thread, but not
+// concurrently with each other or with the destructor.
+
+#ifndef VIGIL_GATEWAY_HTTP_SERVER_H_
+#define VIGIL_GATEWAY_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "eventlog/event_log.h"
+#include "gateway/metrics.h"
+
+namespace vigil::gateway {
+
+struct HttpServerOptions {
+  // "host:port" to listen on ("[::1]:7601" for IPv6). Port 0 picks a free
+  // port (see HttpServer::port()). Without tokens (auth is not wired yet)
+  // only loopback addresses are accepted (SPEC "Security").
+  std::string listen = "127.0.0.1:7601";
+
+  // Threads running the io_context (network I/O, parsing, JSON).
+  int io_threads = 2;
+
+  // Open connections. Past it a new connection is accepted, answered 503
+  // with Retry-After and closed.
+  size_t max_connections = 1024;
+
+  // Request line plus headers. Over it: 431, connection closed.
+  size_t max_header_bytes = 16 << 10;  // 16 KiB
+
+  // Request body. An append carries at most 4 MiB of data + metadata (the
+  // log's limit, answered 413 by the log); the body may be larger than
+  // what it stores: JSON punctuation and field names, and base64 (4/3) for
+  // `data_base64`. Over it: 413, connection closed.
+  size_t max_body_bytes = 6 << 20;  // 6 MiB
+
+  // Waiting for a request and reading its header (also the keep-alive idle
+  // time between requests). Past it the connection is closed.
+  absl::Duration idle_timeout = absl::Seconds(30);
+  // Reading a request's body once its header has arrived.
+  absl::Duration read_timeout = absl::Seconds(30);
+  // Writing a response (a client that stops reading).
+  absl::Duration write_timeout = absl::Seconds(30);
+
+  // Appends submitted to the log and not yet answered, server-wide. Past
+  // it: 429 with Retry-After: 1 (a concurrency limit, as Stripe's API has).
+  size_t max_inflight_appends = 1024;
+
+  // Threads doing RocksDB reads for GET requests, and reads waiting for
+  // them. Queue full: 503 with Retry-After: 1.
+  int read_threads = 2;
+  size_t max_queued_reads = 256;
+
+  // `limit` of GET /v1/streams/{stream} and /v1/all: its default and the
+  // largest accepted (larger: 400).
+  uint64_t default_read_limit = 100;
+  uint64_t max_read_limit = 1000;
+
+  // How long Stop() waits for in-flight requests before closing their
+  // connections anyway.
+  absl::Duration shutdown_timeout = absl::Seconds(10);
+};
+
+class HttpServer {
+ public:
+  // Binds `options.listen` and starts serving. `log` and `metrics` must
+  // outlive the server. INVALID_ARGUMENT for a malformed or non-loopback
+  // address or bad options; UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      HttpServerOptions options, eventlog::EventLog* log, Metrics* metrics);
+
+  // Stop()s.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The port bound (useful with port 0).
+  uint16_t port() const;
+
+  // Makes /readyz answer 503 while everything else is still served, so a
+  // load balancer can take the server out of rotation before Stop().
+  void BeginShutdown();
+
+  // Stops accepting, closes idle connections, lets in-flight requests
+  // finish (up to shutdown_timeout) and answers them with
+  // `Connection: close`, then stops the threads. Idempotent.
+  void Stop();
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil::gateway
+
+#endif  // VIGIL_GATEWAY_HTTP_SERVER_H_

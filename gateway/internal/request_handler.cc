@@ -1,0 +1,573 @@
+#include "gateway/internal/request_handler.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/types/optional.h"
+#include "absl/time/clock.h"
+#include "api/append_checks.h"
+#include "api/event_json.h"
+#include "api/status_mapping.h"
+
+namespace vigil::gateway::internal {
+namespace {
+
+constexpr char kJson[] = "application/json";
+constexpr char kProblemJson[] = "application/problem+json";
+constexpr char kPrometheusText[] = "text/plain; version=0.0.4; charset=utf-8";
+
+// Events read from the log at a time for one GET, and the JSON a page aims
+// at: with events of up to 1 MiB, `limit` = 1000 must not mean a gigabyte
+// in memory. A page stops early at the byte bound (always >= 1 event).
+constexpr uint64_t kReadChunkEvents = 32;
+constexpr size_t kMaxPageBytes = 8 << 20;  // 8 MiB
+
+// The problems of HTTP itself, which have no absl::StatusCode (and so no row
+// in api/status_mapping.cc): same RFC 9457 members, same `type` scheme.
+HttpResponse ProtocolProblem(int status, std::string_view name,
+                             std::string_view title, std::string_view detail) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = kProblemJson;
+  std::string& out = response.body;
+  out = "{\"type\":\"urn:vigil:problem:";
+  out.append(name);
+  out.append("\",\"title\":");
+  api::AppendJsonString(title, &out);
+  out.append(",\"status\":").append(std::to_string(status));
+  out.append(",\"detail\":");
+  api::AppendJsonString(detail, &out);
+  out.push_back('}');
+  return response;
+}
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = kJson;
+  response.body = std::move(body);
+  return response;
+}
+
+// Method label values are a fixed set, so a client cannot grow the metrics.
+std::string_view MethodLabel(std::string_view method) {
+  for (std::string_view known :
+       {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(c));
+  return out;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// RFC 3986 percent-decoding; nullopt for a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    unsigned value = 0;
+    auto [end, ec] =
+        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+    if (ec != std::errc() || end != text.data() + i + 3) return std::nullopt;
+    out.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return out;
+}
+
+// Decimal digits only, no sign, no overflow.
+std::optional<uint64_t> ParseUint(std::string_view text) {
+  uint64_t value = 0;
+  if (text.empty()) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+struct Paging {
+  uint64_t from = 0;
+  uint64_t limit = 0;
+};
+
+// `from` and `limit`, the only query parameters of the two GETs: unknown,
+// repeated or malformed ones are refused rather than ignored, so a typo
+// cannot silently read something else.
+absl::StatusOr<Paging> ParsePaging(std::string_view query,
+                                   const HttpServerOptions& options) {
+  Paging paging{.from = 0, .limit = options.default_read_limit};
+  bool seen_from = false;
+  bool seen_limit = false;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view()
+                                          : query.substr(amp + 1);
+    if (part.empty()) continue;
+    const size_t eq = part.find('=');
+    std::optional<std::string> name = PercentDecode(part.substr(0, eq));
+    std::optional<std::string> value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+    if (!name.has_value() || !value.has_value()) {
+      return absl::InvalidArgumentError("malformed percent-encoding in query");
+    }
+    bool* seen = *name == "from"    ? &seen_from
+                 : *name == "limit" ? &seen_limit
+                                    : nullptr;
+    if (seen == nullptr) {
+      return absl::InvalidArgumentError(
+          "unknown query parameter \"" + *name + "\" (expected from, limit)");
+    }
+    if (*seen) {
+      return absl::InvalidArgumentError("query parameter " + *name +
+                                        " given twice");
+    }
+    *seen = true;
+    std::optional<uint64_t> number = ParseUint(*value);
+    if (!number.has_value()) {
+      return absl::InvalidArgumentError(
+          *name + " must be a non-negative decimal integer, not \"" + *value +
+          "\"");
+    }
+    if (*name == "from") {
+      paging.from = *number;
+    } else {
+      if (*number == 0 || *number > options.max_read_limit) {
+        return absl::InvalidArgumentError(
+            "limit must be between 1 and " +
+            std::to_string(options.max_read_limit));
+      }
+      paging.limit = *number;
+    }
+  }
+  return paging;
+}
+
+// The media type of a Content-Type value, lowercase, parameters dropped.
+std::string MediaType(std::string_view content_type) {
+  return Lower(Trim(content_type.substr(0, content_type.find(';'))));
+}
+
+size_t PayloadBytes(const std::vector<eventlog::EventData>& events) {
+  size_t bytes = 0;
+  for (const eventlog::EventData& event : events) {
+    bytes += event.data.size() + event.metadata.size();
+  }
+  return bytes;
+}
+
+// Reads one page of events with `read_chunk(from, count)`, `kReadChunkEvents`
+// at a time, until `limit` events, the end, or kMaxPageBytes of JSON.
+// `next` gives where the chunk after an event starts.
+template <typename ReadChunk, typename Next>
+absl::StatusOr<std::string> ReadPage(uint64_t from, uint64_t limit,
+                                     ReadChunk read_chunk, Next next) {
+  std::string body = "{\"events\":[";
+  uint64_t count = 0;
+  while (count < limit && body.size() < kMaxPageBytes) {
+    const uint64_t want = std::min(kReadChunkEvents, limit - count);
+    absl::StatusOr<std::vector<eventlog::RecordedEvent>> chunk =
+        read_chunk(from, want);
+    if (!chunk.ok()) return chunk.status();
+    for (const eventlog::RecordedEvent& event : *chunk) {
+      if (count > 0 && body.size() >= kMaxPageBytes) break;
+      if (count > 0) body.push_back(',');
+      body.append(api::RecordedEventToJson(event));
+      ++count;
+      from = next(event);
+    }
+    if (chunk->size() < want) break;  // the end of the stream or log
+  }
+  body.append("]}");
+  return body;
+}
+
+}  // namespace
+
+std::vector<std::string_view> HttpRequest::Header(std::string_view name) const {
+  std::vector<std::string_view> values;
+  for (const auto& [field, value] : headers) {
+    if (field == name) values.push_back(value);
+  }
+  return values;
+}
+
+HttpResponse ErrorResponse(const absl::Status& status) {
+  HttpResponse response;
+  response.status = api::HttpStatusFor(status);
+  response.content_type = kProblemJson;
+  response.body = api::ProblemJson(status, response.status);
+  if (response.status == 412) {
+    if (absl::optional<absl::Cord> actual =
+            status.GetPayload(eventlog::kActualRevisionPayload)) {
+      response.headers.emplace_back("Vigil-Actual-Revision",
+                                    std::string(*actual));
+    }
+  } else if (response.status == 429) {
+    absl::optional<absl::Cord> seconds =
+        status.GetPayload(api::kRateLimitedPayload);
+    response.headers.emplace_back("Retry-After",
+                                  seconds ? std::string(*seconds) : "1");
+  } else if (response.status == 503) {
+    response.headers.emplace_back("Retry-After", "1");
+  }
+  return response;
+}
+
+RequestHandler::RequestHandler(const HttpServerOptions& options,
+                               eventlog::EventLog* log, Metrics* metrics)
+    : options_(options),
+      log_(log),
+      metrics_(metrics),
+      requests_(metrics->AddCounter("vigil_http_requests_total",
+                                    "HTTP requests answered, by method, "
+                                    "route and status code.",
+                                    {"method", "route", "status"})),
+      request_duration_(metrics->AddHistogram(
+          "vigil_http_request_duration_seconds",
+          "Time from a request's arrival (fully read) until its response "
+          "is ready, in seconds, by route.",
+          {"route"}, LatencyBuckets())),
+      head_position_(metrics
+                         ->AddGauge("vigil_head_position",
+                                    "The event log's last durable position.")
+                         ->Get()),
+      append_metrics_(AppendMetrics::Register(metrics)),
+      readers_("vigil-http-read", options.read_threads,
+               options.max_queued_reads) {}
+
+RequestHandler::Matched RequestHandler::Match(std::string_view target) {
+  Matched matched;
+  const size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  if (question != std::string_view::npos) {
+    matched.query = target.substr(question + 1);
+  }
+  if (path == "/healthz") {
+    matched.route = Route::kHealthz;
+  } else if (path == "/readyz") {
+    matched.route = Route::kReadyz;
+  } else if (path == "/metrics") {
+    matched.route = Route::kMetrics;
+  } else if (path == "/v1/all") {
+    matched.route = Route::kReadAll;
+  } else if (constexpr std::string_view kStreams = "/v1/streams/";
+             path.substr(0, kStreams.size()) == kStreams) {
+    std::string_view rest = path.substr(kStreams.size());
+    const size_t slash = rest.find('/');
+    matched.stream = rest.substr(0, slash);
+    if (matched.stream.empty()) return matched;
+    if (slash == std::string_view::npos) {
+      matched.route = Route::kReadStream;
+    } else if (rest.substr(slash) == "/events") {
+      matched.route = Route::kAppend;
+    }
+  }
+  return matched;
+}
+
+std::string_view RequestHandler::RouteLabel(Route route) {
+  switch (route) {
+    case Route::kAppend: return "/v1/streams/{stream}/events";
+    case Route::kReadStream: return "/v1/streams/{stream}";
+    case Route::kReadAll: return "/v1/all";
+    case Route::kHealthz: return "/healthz";
+    case Route::kReadyz: return "/readyz";
+    case Route::kMetrics: return "/metrics";
+    case Route::kUnmatched: break;
+  }
+  return "unmatched";
+}
+
+void RequestHandler::Record(std::string_view method, Route route,
+                            int status) {
+  const std::string code = std::to_string(status);
+  requests_->WithLabels({MethodLabel(method), RouteLabel(route), code})
+      ->Increment();
+}
+
+RequestHandler::Done RequestHandler::Recorded(std::string_view method,
+                                              Route route, Done done) {
+  return [this, method = MethodLabel(method), route, start = absl::Now(),
+          done = std::move(done)](HttpResponse response) {
+    Record(method, route, response.status);
+    request_duration_->WithLabels({RouteLabel(route)})
+        ->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    done(std::move(response));
+  };
+}
+
+void RequestHandler::Handle(HttpRequest request, Done done) {
+  const Matched matched = Match(request.target);
+  done = Recorded(request.method, matched.route, std::move(done));
+
+  const char* allowed = nullptr;
+  switch (matched.route) {
+    case Route::kUnmatched:
+      return done(ErrorResponse(absl::NotFoundError(
+          "no resource at " + std::string(request.target.substr(
+                                  0, request.target.find('?'))))));
+    case Route::kAppend:
+      allowed = "POST";
+      break;
+    default:
+      allowed = "GET";
+  }
+  if (request.method != allowed) {
+    HttpResponse response = ProtocolProblem(
+        405, "method-not-allowed", "Method not allowed",
+        request.method + " is not allowed here; use " + allowed);
+    response.headers.emplace_back("Allow", allowed);
+    return done(std::move(response));
+  }
+
+  std::string stream;
+  if (matched.route == Route::kAppend || matched.route == Route::kReadStream) {
+    std::optional<std::string> decoded = PercentDecode(matched.stream);
+    if (!decoded.has_value()) {
+      return done(ErrorResponse(absl::InvalidArgumentError(
+          "malformed percent-encoding in the stream name")));
+    }
+    stream = *std::move(decoded);
+  }
+
+  switch (matched.route) {
+    case Route::kAppend:
+      return Append(request, std::move(stream), std::move(done));
+    case Route::kReadStream:
+      return ReadStream(std::move(stream), matched.query, std::move(done));
+    case Route::kReadAll:
+      return ReadAll(matched.query, std::move(done));
+    case Route::kHealthz:
+      return done(JsonResponse(200, R"({"status":"ok"})"));
+    case Route::kReadyz:
+      if (!ready_.load()) {
+        return done(ErrorResponse(
+            absl::UnavailableError("the server is shutting down")));
+      }
+      return done(JsonResponse(200, R"({"status":"ready"})"));
+    case Route::kMetrics:
+      return done(MetricsPage());
+    case Route::kUnmatched:
+      break;
+  }
+}
+
+void RequestHandler::Append(const HttpRequest& request, std::string stream,
+                            Done done) {
+  std::vector<std::string_view> content_type = request.Header("content-type");
+  if (content_type.size() != 1 || MediaType(content_type[0]) != kJson) {
+    return done(ProtocolProblem(
+        415, "unsupported-media-type", "Unsupported media type",
+        "the body must be sent as Content-Type: application/json"));
+  }
+
+  eventlog::AppendRequest append;
+  append.stream = std::move(stream);
+  std::vector<std::string_view> expected =
+      request.Header("vigil-expected-revision");
+  if (expected.size() > 1) {
+    return done(ErrorResponse(absl::InvalidArgumentError(
+        "Vigil-Expected-Revision given more than once")));
+  }
+  if (expected.size() == 1) {
+    absl::StatusOr<eventlog::ExpectedRevision> parsed =
+        api::ParseExpectedRevision(Trim(expected[0]));
+    if (!parsed.ok()) {
+      return done(ErrorResponse(absl::InvalidArgumentError(
+          "Vigil-Expected-Revision: " + std::string(parsed.status().message()))));
+    }
+    append.expected_revision = *parsed;
+  }
+  std::vector<std::string_view> key = request.Header("idempotency-key");
+  if (key.size() > 1) {
+    return done(ErrorResponse(
+        absl::InvalidArgumentError("Idempotency-Key given more than once")));
+  }
+  if (key.size() == 1) {
+    if (key[0].empty()) {
+      return done(ErrorResponse(
+          absl::InvalidArgumentError("Idempotency-Key must not be empty")));
+    }
+    append.idempotency_key = std::string(key[0]);
+  }
+
+  absl::StatusOr<std::vector<eventlog::EventData>> events =
+      api::EventBatchFromJson(request.body);
+  if (!events.ok()) return done(ErrorResponse(events.status()));
+  append.events = *std::move(events);
+  if (absl::Status checked = api::CheckClientAppend(append); !checked.ok()) {
+    return done(ErrorResponse(checked));
+  }
+
+  if (inflight_appends_.fetch_add(1) >= options_.max_inflight_appends) {
+    inflight_appends_.fetch_sub(1);
+    return done(ErrorResponse(api::RateLimitedError(
+        "too many appends in flight on this server (" +
+            std::to_string(options_.max_inflight_appends) + "); retry",
+        1)));
+  }
+  BeginWork();
+  const size_t event_count = append.events.size();
+  const size_t bytes = PayloadBytes(append.events);
+  log_->AppendAsync(
+      append, [this, event_count, bytes, start = absl::Now(),
+               done = std::move(done)](
+                  absl::StatusOr<eventlog::AppendResult> result) {
+        inflight_appends_.fetch_sub(1);
+        if (!result.ok()) {
+          done(ErrorResponse(result.status()));
+        } else {
+          if (!result->deduplicated) {
+            append_metrics_.Record(event_count, bytes,
+                                   absl::ToDoubleSeconds(absl::Now() - start));
+          }
+          done(JsonResponse(result->deduplicated ? 200 : 201,
+                            api::AppendResultToJson(*result)));
+        }
+        EndWork();
+      });
+}
+
+void RequestHandler::ReadStream(std::string stream, std::string_view query,
+                                Done done) {
+  if (api::IsReservedStream(stream)) {
+    return done(ErrorResponse(absl::PermissionDeniedError(
+        "stream names starting with $ are reserved for the system")));
+  }
+  absl::StatusOr<Paging> paging = ParsePaging(query, options_);
+  if (!paging.ok()) return done(ErrorResponse(paging.status()));
+  ScheduleRead(
+      [this, stream = std::move(stream), paging = *paging]() {
+        absl::StatusOr<std::string> body = ReadPage(
+            paging.from, paging.limit,
+            [&](uint64_t from, uint64_t count) {
+              return log_->ReadStream(stream, from, count, /*backwards=*/false);
+            },
+            [](const eventlog::RecordedEvent& e) { return e.revision + 1; });
+        if (!body.ok()) return ErrorResponse(body.status());
+        return JsonResponse(200, *std::move(body));
+      },
+      std::move(done));
+}
+
+void RequestHandler::ReadAll(std::string_view query, Done done) {
+  absl::StatusOr<Paging> paging = ParsePaging(query, options_);
+  if (!paging.ok()) return done(ErrorResponse(paging.status()));
+  ScheduleRead(
+      [this, paging = *paging]() {
+        absl::StatusOr<std::string> body = ReadPage(
+            paging.from, paging.limit,
+            [&](uint64_t from, uint64_t count) {
+              return log_->ReadAll(from, count, eventlog::Filter{});
+            },
+            [](const eventlog::RecordedEvent& e) { return e.position + 1; });
+        if (!body.ok()) return ErrorResponse(body.status());
+        return JsonResponse(200, *std::move(body));
+      },
+      std::move(done));
+}
+
+void RequestHandler::ScheduleRead(std::function<HttpResponse()> read,
+                                  Done done) {
+  BeginWork();
+  // `done` is shared so it is still here when Schedule refuses the task.
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  const bool queued =
+      readers_.Schedule([this, read = std::move(read), shared_done] {
+        (*shared_done)(read());
+        EndWork();
+      });
+  if (!queued) {
+    (*shared_done)(ErrorResponse(absl::UnavailableError(
+        "the server's read queue is full (" +
+        std::to_string(options_.max_queued_reads) + " reads); retry")));
+    EndWork();
+  }
+}
+
+HttpResponse RequestHandler::MetricsPage() {
+  // Read at scrape time: HeadPosition is one atomic load.
+  head_position_->Set(static_cast<double>(log_->HeadPosition()));
+  HttpResponse response;
+  response.content_type = kPrometheusText;
+  response.body = metrics_->Render();
+  return response;
+}
+
+HttpResponse RequestHandler::Unreadable(ReadError error,
+                                        std::string_view method,
+                                        std::string_view target) {
+  HttpResponse response;
+  switch (error) {
+    case ReadError::kHeaderTooLarge:
+      response = ProtocolProblem(
+          431, "header-too-large", "Request header fields too large",
+          "the request line and headers exceed " +
+              std::to_string(options_.max_header_bytes) + " bytes");
+      break;
+    case ReadError::kBodyTooLarge:
+      response = ErrorResponse(absl::ResourceExhaustedError(
+          "the request body exceeds " +
+          std::to_string(options_.max_body_bytes) + " bytes"));
+      break;
+    case ReadError::kMalformed:
+      response = ErrorResponse(
+          absl::InvalidArgumentError("malformed HTTP request"));
+      break;
+  }
+  Record(method, Match(target).route, response.status);
+  return response;
+}
+
+HttpResponse RequestHandler::TooManyConnections() {
+  HttpResponse response = ErrorResponse(absl::UnavailableError(
+      "too many open connections (" +
+      std::to_string(options_.max_connections) + "); retry"));
+  Record("", Route::kUnmatched, response.status);
+  return response;
+}
+
+void RequestHandler::BeginWork() {
+  absl::MutexLock lock(&work_mu_);
+  ++work_;
+}
+
+void RequestHandler::EndWork() {
+  absl::MutexLock lock(&work_mu_);
+  --work_;
+}
+
+void RequestHandler::WaitIdle() {
+  absl::MutexLock lock(&work_mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(work_mu_) {
+    return work_ == 0;
+  };
+  work_mu_.Await(absl::Condition(&idle));
+}
+
+}  // namespace vigil::gateway::internal
