@@ -140,6 +140,17 @@ absl::Status Authenticator::Authorize(const Principal& principal,
                    " may not ", kActions[static_cast<int>(action)]));
 }
 
+absl::StatusOr<Principal> Admit(const Authenticator* authenticator,
+                                std::string_view authorization, Action action) {
+  if (authenticator == nullptr) return Principal{};
+  absl::StatusOr<Principal> principal =
+      authenticator->Authenticate(authorization);
+  if (!principal.ok()) return principal;
+  absl::Status allowed = Authenticator::Authorize(*principal, action);
+  if (!allowed.ok()) return allowed;
+  return principal;
+}
+
 bool IsLoopbackHost(std::string_view host) {
   if (host == "localhost") return true;
   std::string text(host);

@@ -62,6 +62,13 @@ class Authenticator {
   absl::flat_hash_map<std::string, Role> roles_;
 };
 
+// What every front door (gRPC, HTTP, WebSocket) asks before it acts: who is
+// calling (from the `Authorization` value) and may they do `action`.
+// `authenticator` null means anonymous mode. UNAUTHENTICATED or
+// PERMISSION_DENIED otherwise.
+absl::StatusOr<Principal> Admit(const Authenticator* authenticator,
+                                std::string_view authorization, Action action);
+
 // True when `host` (an IP literal or "localhost") is a loopback address:
 // 127.0.0.0/8, ::1, localhost.
 bool IsLoopbackHost(std::string_view host);

@@ -313,12 +313,29 @@ class EventStoreService::AllReader final : public PagedReader {
   uint64_t next_position_;        // of the next page
 };
 
+namespace {
+
+// A streaming call refused before it began: finishes at once, and gRPC's
+// OnDone deletes it.
+template <typename Response>
+class Refusal final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit Refusal(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
 EventStoreService::EventStoreService(eventlog::EventLog* log,
                                      SubscriptionHub* hub,
-                                     ServiceOptions options)
+                                     ServiceOptions options,
+                                     const Authenticator* authenticator,
+                                     RateLimiter* rate_limiter)
     : log_(log),
       hub_(hub),
       options_(options),
+      authenticator_(authenticator),
+      rate_limiter_(rate_limiter),
       readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
 }
 
@@ -333,9 +350,19 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
     reactor->Finish(grpc::Status::CANCELLED);
     return reactor;
   }
+  absl::StatusOr<Principal> principal = Admit(context, Action::kAppend);
+  if (!principal.ok()) {
+    reactor->Finish(ToGrpcStatus(principal.status(), context));
+    return reactor;
+  }
   absl::StatusOr<eventlog::AppendRequest> append = FromProto(*request);
-  const absl::Status checked =
+  absl::Status checked =
       append.ok() ? CheckClientAppend(*append) : append.status();
+  // Per token: anonymous callers (no tokens configured, loopback only) share
+  // no bucket that would throttle every local agent together.
+  if (checked.ok() && rate_limiter_ != nullptr && !principal->anonymous) {
+    checked = rate_limiter_->Acquire(principal->id, append->events.size());
+  }
   if (!checked.ok()) {
     reactor->Finish(ToGrpcStatus(checked, context));
     return reactor;
@@ -351,16 +378,22 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
 }
 
 grpc::ServerWriteReactor<vigil::v1::RecordedEvent>*
-EventStoreService::ReadStream(grpc::CallbackServerContext* /*context*/,
+EventStoreService::ReadStream(grpc::CallbackServerContext* context,
                               const vigil::v1::ReadStreamRequest* request) {
+  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
+  }
   auto* reader = new StreamReader(this, *request);
   reader->Begin();
   return reader;
 }
 
 grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const vigil::v1::ReadAllRequest* request) {
+  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
+  }
   auto* reader = new AllReader(this, *request);
   reader->Begin();
   return reader;
@@ -369,6 +402,11 @@ grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
 grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>*
 EventStoreService::Subscribe(grpc::CallbackServerContext* context,
                              const vigil::v1::SubscribeRequest* request) {
+  if (absl::StatusOr<Principal> p = Admit(context, Action::kSubscribe);
+      !p.ok()) {
+    return new Refusal<vigil::v1::SubscribeResponse>(
+        ToGrpcStatus(p.status(), context));
+  }
   return hub_->Start(context, request);
 }
 
@@ -377,6 +415,10 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
     const vigil::v1::GetStreamRequest* request,
     vigil::v1::StreamInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    reactor->Finish(ToGrpcStatus(p.status(), context));
+    return reactor;
+  }
   const bool queued =
       readers_.Schedule([this, context, request, response, reactor] {
         if (context->IsCancelled()) {  // no read for a call that is over
@@ -393,5 +435,15 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
 }
 
 size_t EventStoreService::active_reads() const { return active_reads_.load(); }
+
+absl::StatusOr<Principal> EventStoreService::Admit(
+    grpc::CallbackServerContext* context, Action action) const {
+  std::string_view authorization;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = std::string_view(it->second.data(), it->second.size());
+  }
+  return api::Admit(authenticator_, authorization, action);
+}
 
 }  // namespace vigil::api

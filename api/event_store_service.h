@@ -20,7 +20,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "api/auth.h"
 #include "api/executor.h"
+#include "api/rate_limiter.h"
 #include "api/subscription.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
@@ -63,9 +65,15 @@ int MaxReceiveMessageBytes(const eventlog::Options& options);
 
 class EventStoreService final : public vigil::v1::EventStore::CallbackService {
  public:
-  // `log` and `hub` must outlive the service.
+  // `log`, `hub`, `authenticator` and `rate_limiter` must outlive the
+  // service. Every call presents `authorization: Bearer <token>` metadata
+  // unless `authenticator` is null or in anonymous mode; appends take one
+  // token per event from the caller's bucket in `rate_limiter` (null: no
+  // limit).
   EventStoreService(eventlog::EventLog* log, SubscriptionHub* hub,
-                    ServiceOptions options);
+                    ServiceOptions options,
+                    const Authenticator* authenticator = nullptr,
+                    RateLimiter* rate_limiter = nullptr);
   // REQUIRES: the server is shut down (every call is done). Finishes the
   // reads already queued.
   ~EventStoreService() override;
@@ -108,9 +116,15 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   class StreamReader;
   class AllReader;
 
+  // Who the caller is, if they may do `action` (auth.h Admit).
+  absl::StatusOr<Principal> Admit(grpc::CallbackServerContext* context,
+                                  Action action) const;
+
   eventlog::EventLog* const log_;
   SubscriptionHub* const hub_;
   const ServiceOptions options_;
+  const Authenticator* const authenticator_;
+  RateLimiter* const rate_limiter_;
   std::atomic<size_t> active_reads_{0};
   // Last: its destructor runs the queued reads, which use the members above.
   Executor readers_;

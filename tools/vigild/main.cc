@@ -33,7 +33,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "api/auth.h"
 #include "api/event_store_service.h"
+#include "api/rate_limiter.h"
 #include "api/subscription.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
@@ -57,6 +59,9 @@ absl::string_view AsAbsl(std::string_view s) {
 struct Config {
   std::string data_dir = "./data";
   std::string grpc_listen = "127.0.0.1:7600";
+  std::string tokens_file;  // empty: anonymous, loopback only
+  uint64_t append_rate = 50000;   // events/s per token
+  uint64_t append_burst = 100000;
   eventlog::Options log;
   api::ServiceOptions service;
   uint64_t shutdown_grace_ms = 5000;
@@ -123,9 +128,21 @@ const std::vector<Setting>& Settings() {
       Text({"data-dir", "DIR", "the event log's data directory"},
            "VIGIL_DATA_DIR", &Config::data_dir),
       Text({"grpc-listen", "HOST:PORT",
-            "where gRPC listens; loopback only (127.0.0.0/8, [::1], "
-            "localhost) until tokens exist"},
+            "where gRPC listens; without --tokens-file loopback only "
+            "(127.0.0.0/8, [::1], localhost)"},
            "VIGIL_GRPC_LISTEN", &Config::grpc_listen),
+      Text({"tokens-file", "FILE",
+            "`<token> <role>` lines (roles: agent, reader, admin); callers "
+            "then send `authorization: Bearer <token>`. Unset: anonymous "
+            "callers may do everything, on loopback only"},
+           "VIGIL_TOKENS_FILE", &Config::tokens_file),
+      Count({"append-rate", "N",
+             "events per second each token may append (token bucket)"},
+            "VIGIL_APPEND_RATE",
+            [](Config& c) -> uint64_t& { return c.append_rate; }),
+      Count({"append-burst", "N", "events a token may append at once"},
+            "VIGIL_APPEND_BURST",
+            [](Config& c) -> uint64_t& { return c.append_burst; }),
       Count({"max-event-bytes", "N", "largest data + metadata of one event"},
             "VIGIL_MAX_EVENT_BYTES",
             [](Config& c) -> size_t& { return c.log.max_event_bytes; }),
@@ -276,23 +293,13 @@ absl::StatusOr<HostPort> SplitAddress(std::string_view address) {
 }
 
 // SPEC "Security": with no tokens configured the server listens on loopback
-// only. Tokens do not exist yet, so every other address is refused.
+// only, and bound to any other address it refuses to start.
 absl::Status CheckLoopback(const HostPort& address) {
-  if (address.host == "localhost") return absl::OkStatus();
-  in_addr v4;
-  if (inet_pton(AF_INET, address.host.c_str(), &v4) == 1 &&
-      (ntohl(v4.s_addr) >> 24) == 127) {
-    return absl::OkStatus();
-  }
-  in6_addr v6;
-  if (inet_pton(AF_INET6, address.host.c_str(), &v6) == 1 &&
-      IN6_IS_ADDR_LOOPBACK(&v6)) {
-    return absl::OkStatus();
-  }
+  if (api::IsLoopbackHost(address.host)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "refusing to listen on \"", address.host,
-      "\": without tokens (not supported yet) vigild serves loopback only: "
-      "127.0.0.0/8, [::1] or localhost"));
+      "\" without tokens: without --tokens-file vigild serves loopback only "
+      "(127.0.0.0/8, [::1], localhost)"));
 }
 
 int Usage(std::string_view message) {
@@ -318,10 +325,24 @@ int Serve(const Config& config, const HostPort& listen) {
                  config.data_dir.c_str(), log.status().ToString().c_str());
     return kExitFailure;
   }
+  std::unique_ptr<api::Authenticator> authenticator;
+  if (!config.tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<api::Authenticator>> loaded =
+        api::Authenticator::FromFile(config.tokens_file);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "vigild: %s\n", loaded.status().ToString().c_str());
+      return kExitUsage;
+    }
+    authenticator = *std::move(loaded);
+  }
+  api::RateLimiter rate_limiter(
+      {.events_per_second = static_cast<double>(config.append_rate),
+       .burst = static_cast<double>(config.append_burst)});
   auto hub = std::make_unique<api::SubscriptionHub>(log->get(),
                                                     api::SubscriptionOptions{});
-  auto service = std::make_unique<api::EventStoreService>(log->get(), hub.get(),
-                                                          config.service);
+  auto service = std::make_unique<api::EventStoreService>(
+      log->get(), hub.get(), config.service, authenticator.get(),
+      &rate_limiter);
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -382,8 +403,10 @@ int Main(const std::vector<std::string_view>& args) {
     return Usage(absl::StrCat("--grpc-listen \"", config->grpc_listen,
                               "\": ", listen.status().message()));
   }
-  if (absl::Status status = CheckLoopback(*listen); !status.ok()) {
-    return Usage(std::string(status.message()));
+  if (config->tokens_file.empty()) {
+    if (absl::Status status = CheckLoopback(*listen); !status.ok()) {
+      return Usage(std::string(status.message()));
+    }
   }
 
   // Blocked before any thread starts, so every thread inherits the mask and
