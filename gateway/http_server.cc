@@ -447,7 +447,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 };
 
 // "host:port" or "[v6]:port" into an endpoint; "localhost" is 127.0.0.1.
-absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
+absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen,
+                                          bool loopback_only) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError("listen address \"" + listen +
@@ -473,7 +474,7 @@ absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
     return absl::InvalidArgumentError("listen address \"" + listen +
                                       "\": " + parse_error.message());
   }
-  if (!address.is_loopback()) {
+  if (loopback_only && !address.is_loopback()) {
     return absl::InvalidArgumentError(
         "listen address \"" + listen +
         "\" is not loopback: without tokens the HTTP server listens on "
@@ -590,7 +591,9 @@ class HttpServer::Impl {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, eventlog::EventLog* log, Metrics* metrics) {
   if (absl::Status status = CheckOptions(options); !status.ok()) return status;
-  absl::StatusOr<tcp::endpoint> endpoint = ParseListen(options.listen);
+  absl::StatusOr<tcp::endpoint> endpoint = ParseListen(
+      options.listen, options.authenticator == nullptr ||
+                          options.authenticator->anonymous_mode());
   if (!endpoint.ok()) return endpoint.status();
   auto impl = std::make_unique<Impl>(options, log, metrics);
   if (absl::Status status = impl->Bind(*endpoint); !status.ok()) return status;

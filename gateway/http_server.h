@@ -23,6 +23,8 @@
 #include <memory>
 #include <string>
 
+#include "api/auth.h"
+#include "api/rate_limiter.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
@@ -32,9 +34,17 @@ namespace vigil::gateway {
 
 struct HttpServerOptions {
   // "host:port" to listen on ("[::1]:7601" for IPv6). Port 0 picks a free
-  // port (see HttpServer::port()). Without tokens (auth is not wired yet)
-  // only loopback addresses are accepted (SPEC "Security").
+  // port (see HttpServer::port()). Without tokens only loopback addresses
+  // are accepted (SPEC "Security").
   std::string listen = "127.0.0.1:7601";
+
+  // Bearer tokens and roles for the API routes (/v1/...), and the
+  // per-token append rate; both must outlive the server. Null (or an
+  // authenticator in anonymous mode): anonymous, loopback only, no rate
+  // limit. /healthz, /readyz and /metrics need no token, for orchestrators
+  // and scrapers.
+  const api::Authenticator* authenticator = nullptr;
+  api::RateLimiter* rate_limiter = nullptr;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;

@@ -345,6 +345,26 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     return done(std::move(response));
   }
 
+  // The API routes need a caller who may do what they ask (auth.h Admit).
+  api::Principal principal;
+  if (matched.route == Route::kAppend || matched.route == Route::kReadStream ||
+      matched.route == Route::kReadAll) {
+    std::vector<std::string_view> authorization = request.Header("authorization");
+    absl::StatusOr<api::Principal> admitted = api::Admit(
+        options_.authenticator,
+        authorization.size() == 1 ? authorization[0] : std::string_view(),
+        matched.route == Route::kAppend ? api::Action::kAppend
+                                        : api::Action::kRead);
+    if (!admitted.ok()) {
+      HttpResponse response = ErrorResponse(admitted.status());
+      if (admitted.status().code() == absl::StatusCode::kUnauthenticated) {
+        response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      }
+      return done(std::move(response));
+    }
+    principal = *std::move(admitted);
+  }
+
   std::string stream;
   if (matched.route == Route::kAppend || matched.route == Route::kReadStream) {
     std::optional<std::string> decoded = PercentDecode(matched.stream);
@@ -357,7 +377,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
 
   switch (matched.route) {
     case Route::kAppend:
-      return Append(request, std::move(stream), std::move(done));
+      return Append(request, principal, std::move(stream), std::move(done));
     case Route::kReadStream:
       return ReadStream(std::move(stream), matched.query, std::move(done));
     case Route::kReadAll:
@@ -377,7 +397,8 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
   }
 }
 
-void RequestHandler::Append(const HttpRequest& request, std::string stream,
+void RequestHandler::Append(const HttpRequest& request,
+                            const api::Principal& principal, std::string stream,
                             Done done) {
   std::vector<std::string_view> content_type = request.Header("content-type");
   if (content_type.size() != 1 || MediaType(content_type[0]) != kJson) {
@@ -422,6 +443,14 @@ void RequestHandler::Append(const HttpRequest& request, std::string stream,
   append.events = *std::move(events);
   if (absl::Status checked = api::CheckClientAppend(append); !checked.ok()) {
     return done(ErrorResponse(checked));
+  }
+  // Per token, as on gRPC: anonymous callers share no bucket.
+  if (options_.rate_limiter != nullptr && !principal.anonymous) {
+    if (absl::Status limited = options_.rate_limiter->Acquire(
+            principal.id, append.events.size());
+        !limited.ok()) {
+      return done(ErrorResponse(limited));
+    }
   }
 
   if (inflight_appends_.fetch_add(1) >= options_.max_inflight_appends) {

@@ -113,7 +113,8 @@ class RequestHandler {
   // counted but not timed).
   void Record(std::string_view method, Route route, int status);
 
-  void Append(const HttpRequest& request, std::string stream, Done done);
+  void Append(const HttpRequest& request, const api::Principal& principal,
+              std::string stream, Done done);
   void ReadStream(std::string stream, std::string_view query, Done done);
   void ReadAll(std::string_view query, Done done);
   HttpResponse MetricsPage();

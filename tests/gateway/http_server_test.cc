@@ -885,3 +885,60 @@ TEST_F(HttpServerTest, MetricsAreValidPrometheusText) {
 
 }  // namespace
 }  // namespace vigil::gateway
+
+namespace vigil::gateway {
+namespace {
+
+// Tokens, roles and the per-token rate limit on the REST API.
+class HttpAuthTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    HttpServerTest::SetUp();
+    auto auth = api::Authenticator::FromText(
+        "agent-token-0123456789 agent\nreader-token-0123456789 reader\n");
+    ASSERT_TRUE(auth.ok());
+    auth_ = *std::move(auth);
+    limiter_ = std::make_unique<api::RateLimiter>(
+        api::RateLimiterOptions{.events_per_second = 1, .burst = 2});
+    HttpServerOptions options;
+    options.authenticator = auth_.get();
+    options.rate_limiter = limiter_.get();
+    Start(options);
+  }
+  static Headers Bearer(const std::string& token, bool json = true) {
+    Headers headers = json ? kJson : Headers{};
+    headers.emplace_back("Authorization", "Bearer " + token);
+    return headers;
+  }
+
+  std::unique_ptr<api::Authenticator> auth_;
+  std::unique_ptr<api::RateLimiter> limiter_;
+};
+
+TEST_F(HttpAuthTest, ApiRoutesNeedAKnownToken) {
+  HttpResponse anonymous = Post("s", Event());
+  ExpectProblem(anonymous, 401);
+  EXPECT_EQ(anonymous.Header("www-authenticate"), "Bearer");
+  ExpectProblem(Post("s", Event(), Bearer("unknown-token-000000000")), 401);
+  ExpectProblem(Call("GET", "/v1/all"), 401);
+  // Operations endpoints stay open for orchestrators and scrapers.
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+  EXPECT_EQ(Call("GET", "/metrics").status, 200);
+  EXPECT_EQ(log_->HeadPosition(), 0u);
+}
+
+TEST_F(HttpAuthTest, RolesAndRateLimit) {
+  EXPECT_EQ(Post("s", Event(), Bearer("agent-token-0123456789")).status, 201);
+  ExpectProblem(Post("s", Event(), Bearer("reader-token-0123456789")), 403);
+  EXPECT_EQ(Call("GET", "/v1/all", Bearer("reader-token-0123456789", false)).status,
+            200);
+  // Burst of 2 events per token: the second append fits, the third not.
+  EXPECT_EQ(Post("s", Event(), Bearer("agent-token-0123456789")).status, 201);
+  HttpResponse limited = Post("s", Event(), Bearer("agent-token-0123456789"));
+  ExpectProblem(limited, 429);
+  EXPECT_FALSE(limited.Header("retry-after").empty());
+  EXPECT_EQ(log_->HeadPosition(), 2u);
+}
+
+}  // namespace
+}  // namespace vigil::gateway

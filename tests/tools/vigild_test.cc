@@ -212,7 +212,8 @@ v1::AppendRequest Request(const std::string& stream, int i) {
 }
 
 TEST_F(VigildTest, ServesThenStopsCleanlyOnSigterm) {
-  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0"},
+  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0"},
                 ErrPath());
   ASSERT_TRUE(vigild.started());
   const std::string address = vigild.WaitForAddress();

@@ -37,6 +37,8 @@
 #include "api/event_store_service.h"
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
 #include "grpcpp/grpcpp.h"
@@ -59,6 +61,7 @@ absl::string_view AsAbsl(std::string_view s) {
 struct Config {
   std::string data_dir = "./data";
   std::string grpc_listen = "127.0.0.1:7600";
+  std::string http_listen = "127.0.0.1:7601";
   std::string tokens_file;  // empty: anonymous, loopback only
   uint64_t append_rate = 50000;   // events/s per token
   uint64_t append_burst = 100000;
@@ -131,6 +134,10 @@ const std::vector<Setting>& Settings() {
             "where gRPC listens; without --tokens-file loopback only "
             "(127.0.0.0/8, [::1], localhost)"},
            "VIGIL_GRPC_LISTEN", &Config::grpc_listen),
+      Text({"http-listen", "HOST:PORT",
+            "where the HTTP API (REST mirror, /healthz, /readyz, /metrics) "
+            "listens; the same loopback rule"},
+           "VIGIL_HTTP_LISTEN", &Config::http_listen),
       Text({"tokens-file", "FILE",
             "`<token> <role>` lines (roles: agent, reader, admin); callers "
             "then send `authorization: Bearer <token>`. Unset: anonymous "
@@ -317,7 +324,14 @@ sigset_t StopSignals() {
   return signals;
 }
 
-int Serve(const Config& config, const HostPort& listen) {
+// "[::1]" for an IPv6 host, the host itself otherwise.
+std::string BracketHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]")
+                                             : host;
+}
+
+int Serve(const Config& config, const HostPort& listen,
+          const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
       eventlog::EventLog::Open(config.log, config.data_dir);
   if (!log.ok()) {
@@ -343,6 +357,18 @@ int Serve(const Config& config, const HostPort& listen) {
   auto service = std::make_unique<api::EventStoreService>(
       log->get(), hub.get(), config.service, authenticator.get(),
       &rate_limiter);
+  gateway::Metrics metrics;
+  gateway::HttpServerOptions http_options;
+  http_options.listen = config.http_listen;
+  http_options.authenticator = authenticator.get();
+  http_options.rate_limiter = &rate_limiter;
+  absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
+      gateway::HttpServer::Start(http_options, log->get(), &metrics);
+  if (!http.ok()) {
+    std::fprintf(stderr, "vigild: HTTP on %s: %s\n", config.http_listen.c_str(),
+                 http.status().ToString().c_str());
+    return kExitFailure;
+  }
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -359,11 +385,10 @@ int Serve(const Config& config, const HostPort& listen) {
                  config.grpc_listen.c_str());
     return kExitFailure;
   }
-  const std::string host = listen.host.find(':') != std::string::npos
-                               ? absl::StrCat("[", listen.host, "]")
-                               : listen.host;
-  std::printf("vigild: serving gRPC on %s:%d (data in %s)\n", host.c_str(),
-              port, config.data_dir.c_str());
+  const std::string host = BracketHost(listen.host);
+  std::printf("vigild: serving gRPC on %s:%d and HTTP on %s:%d (data in %s)\n",
+              host.c_str(), port, BracketHost(http_host).c_str(),
+              static_cast<int>((*http)->port()), config.data_dir.c_str());
   std::fflush(stdout);
 
   const sigset_t signals = StopSignals();
@@ -375,9 +400,12 @@ int Serve(const Config& config, const HostPort& listen) {
               static_cast<unsigned long long>(config.shutdown_grace_ms));
   std::fflush(stdout);
 
+  // /readyz turns 503 first, so a load balancer stops sending work.
+  (*http)->BeginShutdown();
   // Subscriptions never end by themselves: end them first, so Shutdown only
   // waits for calls that finish (appends in flight, reads).
   hub->Stop();
+  (*http)->Stop();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(config.shutdown_grace_ms));
   server.reset();
@@ -403,9 +431,16 @@ int Main(const std::vector<std::string_view>& args) {
     return Usage(absl::StrCat("--grpc-listen \"", config->grpc_listen,
                               "\": ", listen.status().message()));
   }
+  absl::StatusOr<HostPort> http_listen = SplitAddress(config->http_listen);
+  if (!http_listen.ok()) {
+    return Usage(absl::StrCat("--http-listen \"", config->http_listen,
+                              "\": ", http_listen.status().message()));
+  }
   if (config->tokens_file.empty()) {
-    if (absl::Status status = CheckLoopback(*listen); !status.ok()) {
-      return Usage(std::string(status.message()));
+    for (const HostPort* address : {&*listen, &*http_listen}) {
+      if (absl::Status status = CheckLoopback(*address); !status.ok()) {
+        return Usage(std::string(status.message()));
+      }
     }
   }
 
@@ -413,7 +448,7 @@ int Main(const std::vector<std::string_view>& args) {
   // the signals wait for sigwait() in Serve.
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return Serve(*config, *listen);
+  return Serve(*config, *listen, http_listen->host);
 }
 
 }  // namespace
