@@ -34,6 +34,7 @@ struct LoadFlags {
   uint64_t events = 1;
   uint64_t size = 256;
   absl::Duration duration = absl::Seconds(10);
+  uint64_t rate = 0;  // calls per second over all clients; 0: as fast as can be
 };
 
 absl::StatusOr<LoadFlags> ParseLoadFlags(const FlagValues& flags) {
@@ -44,6 +45,7 @@ absl::StatusOr<LoadFlags> ParseLoadFlags(const FlagValues& flags) {
   uint64_t seconds = 10;
   ASSIGN_OR_RETURN(seconds, flags.GetUint64("duration", 10));
   load.duration = absl::Seconds(seconds);
+  ASSIGN_OR_RETURN(load.rate, flags.GetUint64("rate", 0));
   if (load.clients == 0 || load.clients > 4096 || load.events == 0 ||
       load.events > 1000 || load.size < 16 || load.size > (1 << 20) ||
       seconds == 0 || seconds > 3600) {
@@ -64,11 +66,19 @@ struct Samples {
 };
 
 // Runs `call` from `clients` threads until `duration` passes; each call
-// returns OK or an error.
-void RunClients(uint64_t clients, absl::Duration duration,
+// returns OK or an error. With `rate` > 0 the clients together start `rate`
+// calls per second on a fixed schedule, and a call's latency counts from
+// its scheduled start: a server that falls behind cannot hide its queueing
+// by slowing the clients down (no coordinated omission).
+void RunClients(uint64_t clients, absl::Duration duration, uint64_t rate,
                 const std::function<std::function<grpc::Status()>(int)>& make,
                 Samples* samples) {
-  const absl::Time end = absl::Now() + duration;
+  const absl::Time begin = absl::Now();
+  const absl::Time end = begin + duration;
+  const absl::Duration interval =
+      rate > 0 ? absl::Seconds(static_cast<double>(clients) /
+                               static_cast<double>(rate))
+               : absl::ZeroDuration();
   std::vector<std::thread> threads;
   for (uint64_t c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -76,8 +86,16 @@ void RunClients(uint64_t clients, absl::Duration duration,
       std::vector<double> local;
       uint64_t errors = 0;
       std::string first_error;
+      // Clients start spread over one interval, not all at once.
+      absl::Time scheduled = begin + interval * static_cast<double>(c) /
+                                         static_cast<double>(clients);
       while (absl::Now() < end) {
-        const absl::Time start = absl::Now();
+        absl::Time start = absl::Now();
+        if (rate > 0) {
+          if (scheduled > start) absl::SleepFor(scheduled - start);
+          start = scheduled;
+          scheduled += interval;
+        }
         grpc::Status status = call();
         local.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
         if (!status.ok()) {
@@ -131,7 +149,7 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
   const std::string data = Payload(load.size);
   const std::string run = absl::StrCat(absl::ToUnixMicros(absl::Now()));
   Samples samples;
-  RunClients(load.clients, load.duration,
+  RunClients(load.clients, load.duration, load.rate,
              [&](int client) -> std::function<grpc::Status()> {
                auto stub = Connect(flags);
                vigil::v1::AppendRequest request;
@@ -200,7 +218,7 @@ int RunBenchEcho(const LoadFlags& load) {
   const std::string target = absl::StrCat("127.0.0.1:", port);
   const std::string payload = Payload(load.size);
   Samples samples;
-  RunClients(load.clients, load.duration,
+  RunClients(load.clients, load.duration, load.rate,
              [&](int) -> std::function<grpc::Status()> {
                auto stub = std::shared_ptr(vigil::bench::Echo::NewStub(
                    grpc::CreateChannel(target, grpc::InsecureChannelCredentials())));
@@ -258,6 +276,9 @@ Command BenchCommand() {
               {"events", "E", "events per append (default 1)"},
               {"size", "B", "bytes of data per event (default 256)"},
               {"duration", "S", "seconds to run (default 10)"},
+              {"rate", "R",
+               "calls per second over all clients, on a fixed schedule "
+               "(default 0: as fast as they go)"},
           },
       .run = RunBench,
   };
