@@ -330,12 +330,27 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                                      SubscriptionHub* hub,
                                      ServiceOptions options,
                                      const Authenticator* authenticator,
-                                     RateLimiter* rate_limiter)
+                                     RateLimiter* rate_limiter,
+                                     Metrics* metrics)
     : log_(log),
       hub_(hub),
       options_(options),
       authenticator_(authenticator),
       rate_limiter_(rate_limiter),
+      requests_(metrics == nullptr
+                    ? nullptr
+                    : metrics->AddCounter("vigil_grpc_requests_total",
+                                          "Unary gRPC calls by method and "
+                                          "status code.",
+                                          {"method", "code"})),
+      started_(metrics == nullptr
+                   ? nullptr
+                   : metrics->AddCounter("vigil_grpc_calls_started_total",
+                                         "gRPC calls started, by method.",
+                                         {"method"})),
+      append_metrics_(metrics == nullptr
+                          ? std::nullopt
+                          : std::optional(AppendMetrics::Register(metrics))),
       readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
 }
 
@@ -352,6 +367,7 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
   }
   absl::StatusOr<Principal> principal = Admit(context, Action::kAppend);
   if (!principal.ok()) {
+    CountRequest("Append", principal.status());
     reactor->Finish(ToGrpcStatus(principal.status(), context));
     return reactor;
   }
@@ -364,22 +380,37 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
     checked = rate_limiter_->Acquire(principal->id, append->events.size());
   }
   if (!checked.ok()) {
+    CountRequest("Append", checked);
     reactor->Finish(ToGrpcStatus(checked, context));
     return reactor;
   }
   // On the log's completion thread (or here, when refused at once).
-  log_->AppendAsync(*append,
-                    [context, reactor,
-                     response](absl::StatusOr<eventlog::AppendResult> result) {
-                      if (result.ok()) ToProto(*result, response);
-                      reactor->Finish(ToGrpcStatus(result.status(), context));
-                    });
+  size_t bytes = 0;
+  for (const eventlog::EventData& event : append->events) {
+    bytes += event.data.size() + event.metadata.size();
+  }
+  // On the log's completion thread (or here, when refused at once).
+  log_->AppendAsync(
+      *append, [this, context, reactor, response, events = append->events.size(),
+                bytes, start = absl::Now()](
+                   absl::StatusOr<eventlog::AppendResult> result) {
+        if (result.ok()) {
+          ToProto(*result, response);
+          if (append_metrics_.has_value() && !result->deduplicated) {
+            append_metrics_->Record(
+                events, bytes, absl::ToDoubleSeconds(absl::Now() - start));
+          }
+        }
+        CountRequest("Append", result.status());
+        reactor->Finish(ToGrpcStatus(result.status(), context));
+      });
   return reactor;
 }
 
 grpc::ServerWriteReactor<vigil::v1::RecordedEvent>*
 EventStoreService::ReadStream(grpc::CallbackServerContext* context,
                               const vigil::v1::ReadStreamRequest* request) {
+  CountStarted("ReadStream");
   if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
     return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
   }
@@ -391,6 +422,7 @@ EventStoreService::ReadStream(grpc::CallbackServerContext* context,
 grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
     grpc::CallbackServerContext* context,
     const vigil::v1::ReadAllRequest* request) {
+  CountStarted("ReadAll");
   if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
     return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
   }
@@ -402,6 +434,7 @@ grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
 grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>*
 EventStoreService::Subscribe(grpc::CallbackServerContext* context,
                              const vigil::v1::SubscribeRequest* request) {
+  CountStarted("Subscribe");
   if (absl::StatusOr<Principal> p = Admit(context, Action::kSubscribe);
       !p.ok()) {
     return new Refusal<vigil::v1::SubscribeResponse>(
@@ -416,6 +449,7 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
     vigil::v1::StreamInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    CountRequest("GetStream", p.status());
     reactor->Finish(ToGrpcStatus(p.status(), context));
     return reactor;
   }
@@ -428,13 +462,28 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
         absl::StatusOr<eventlog::StreamInfo> info =
             log_->GetStream(request->stream());
         if (info.ok()) ToProto(*info, response);
+        CountRequest("GetStream", info.status());
         reactor->Finish(ToGrpcStatus(info.status(), context));
       });
-  if (!queued) reactor->Finish(ToGrpcStatus(ReadersBusy(), context));
+  if (!queued) {
+    CountRequest("GetStream", ReadersBusy());
+    reactor->Finish(ToGrpcStatus(ReadersBusy(), context));
+  }
   return reactor;
 }
 
 size_t EventStoreService::active_reads() const { return active_reads_.load(); }
+
+void EventStoreService::CountRequest(std::string_view method,
+                                     const absl::Status& status) const {
+  if (requests_ == nullptr) return;
+  requests_->WithLabels({method, std::string(absl::StatusCodeToString(status.code()))})
+      ->Increment();
+}
+
+void EventStoreService::CountStarted(std::string_view method) const {
+  if (started_ != nullptr) started_->WithLabels({method})->Increment();
+}
 
 absl::StatusOr<Principal> EventStoreService::Admit(
     grpc::CallbackServerContext* context, Action action) const {

@@ -19,9 +19,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "api/auth.h"
 #include "api/executor.h"
+#include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
 #include "eventlog/event_log.h"
@@ -73,7 +76,8 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   EventStoreService(eventlog::EventLog* log, SubscriptionHub* hub,
                     ServiceOptions options,
                     const Authenticator* authenticator = nullptr,
-                    RateLimiter* rate_limiter = nullptr);
+                    RateLimiter* rate_limiter = nullptr,
+                    Metrics* metrics = nullptr);
   // REQUIRES: the server is shut down (every call is done). Finishes the
   // reads already queued.
   ~EventStoreService() override;
@@ -125,6 +129,14 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   const ServiceOptions options_;
   const Authenticator* const authenticator_;
   RateLimiter* const rate_limiter_;
+  // Null when no registry was given. Unary calls are counted by status,
+  // streaming calls when they start; appends also in the shared append
+  // metrics (the same series the HTTP API counts into).
+  CounterFamily* requests_ = nullptr;  // vigil_grpc_requests_total{method,code}
+  CounterFamily* started_ = nullptr;   // vigil_grpc_calls_started_total{method}
+  std::optional<AppendMetrics> append_metrics_;
+  void CountRequest(std::string_view method, const absl::Status& status) const;
+  void CountStarted(std::string_view method) const;
   std::atomic<size_t> active_reads_{0};
   // Last: its destructor runs the queued reads, which use the members above.
   Executor readers_;

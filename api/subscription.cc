@@ -214,6 +214,12 @@ class SubscriptionHub::Subscriber final
         FinishLocked(status);
       } else if (!finished_) {
         next_position_ = next;
+        // A full page after the switch to live: the subscriber fell behind
+        // and is catching up from the log again.
+        if (live_ && page.size() >= hub_->options_.page_events) {
+          live_ = false;
+          if (hub_->fallbacks_ != nullptr) hub_->fallbacks_->Increment();
+        }
         for (const eventlog::RecordedEvent& event : page) {
           ToProto(event, buffer_.emplace_back().mutable_event());
         }
@@ -255,6 +261,7 @@ class SubscriptionHub::Subscriber final
     if (reading_ || writing_ || finished_ || done_ || !buffer_.empty()) return;
     const uint64_t head = hub_->log_->HeadPosition();
     if (next_position_ > head) {
+      live_ = true;
       if (!caught_up_sent_) {
         caught_up_sent_ = true;
         buffer_.emplace_back().set_caught_up(next_position_ - 1);
@@ -298,16 +305,27 @@ class SubscriptionHub::Subscriber final
   int holds_ ABSL_GUARDED_BY(mu_) = 0;  // queued tasks that use `this`
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool caught_up_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool live_ ABSL_GUARDED_BY(mu_) = false;  // reached the head since it fell behind
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 SubscriptionHub::SubscriptionHub(eventlog::EventLog* log,
-                                 SubscriptionOptions options)
+                                 SubscriptionOptions options, Metrics* metrics)
     : log_(log),
       options_(options),
       readers_("vigil-subscribe", options.reader_threads,
                options.max_queued_reads) {
+  if (metrics != nullptr) {
+    open_gauge_ =
+        metrics->AddGauge("vigil_subscriptions", "Subscriptions open now.")
+            ->Get();
+    fallbacks_ = metrics
+                     ->AddCounter("vigil_subscription_fallbacks_total",
+                                  "Times a live subscriber fell more than a "
+                                  "page behind and caught up from the log.")
+                     ->Get();
+  }
   listener_ = log_->AddHeadListener([this](uint64_t head) { OnHead(head); });
 }
 
@@ -342,6 +360,7 @@ grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>* SubscriptionHub::Start(
           "too many subscriptions (limit ", options_.max_subscriptions, ")"));
     } else {
       subscribers_.push_back(subscriber);
+      if (open_gauge_ != nullptr) open_gauge_->Add(1);
     }
   }
   if (!refused.ok()) {
@@ -373,9 +392,10 @@ void SubscriptionHub::OnHead(uint64_t /*head*/) {
 
 void SubscriptionHub::Unregister(Subscriber* subscriber) {
   absl::MutexLock lock(&mu_);
-  subscribers_.erase(
-      std::remove(subscribers_.begin(), subscribers_.end(), subscriber),
-      subscribers_.end());
+  auto it = std::find(subscribers_.begin(), subscribers_.end(), subscriber);
+  if (it == subscribers_.end()) return;  // refused: never registered
+  subscribers_.erase(it);
+  if (open_gauge_ != nullptr) open_gauge_->Add(-1);
 }
 
 void SubscriptionHub::Released() {

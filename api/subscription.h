@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/executor.h"
+#include "api/metrics.h"
 #include "eventlog/event_log.h"
 #include "grpcpp/grpcpp.h"
 #include "vigil/v1/event_store.grpc.pb.h"
@@ -44,8 +45,12 @@ struct SubscriptionOptions {
 
 class SubscriptionHub {
  public:
-  // `log` must outlive the hub.
-  SubscriptionHub(eventlog::EventLog* log, SubscriptionOptions options);
+  // `log` (and `metrics`, when given) must outlive the hub. Metrics:
+  // vigil_subscriptions (open now) and vigil_subscription_fallbacks_total
+  // (a subscriber that was live fell more than a page behind the head and
+  // reads the log to catch up again).
+  SubscriptionHub(eventlog::EventLog* log, SubscriptionOptions options,
+                  Metrics* metrics = nullptr);
   // Stop()s, then waits (up to 30 s) until gRPC has finished with every
   // subscription. The gRPC server must still be running, or be shut down.
   ~SubscriptionHub();
@@ -78,6 +83,8 @@ class SubscriptionHub {
   uint64_t listener_ = 0;
 
   std::atomic<bool> wake_pending_{false};
+  Gauge* open_gauge_ = nullptr;
+  Counter* fallbacks_ = nullptr;
 
   mutable absl::Mutex mu_;
   std::vector<Subscriber*> subscribers_ ABSL_GUARDED_BY(mu_);

@@ -28,9 +28,18 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
-#include "gateway/metrics.h"
+#include "api/metrics.h"
 
 namespace vigil::gateway {
+
+// The registry is api's: gRPC and HTTP count into the same one.
+using api::AppendMetrics;
+using api::Counter;
+using api::CounterFamily;
+using api::Gauge;
+using api::HistogramFamily;
+using api::LatencyBuckets;
+using api::Metrics;
 
 struct HttpServerOptions {
   // "host:port" to listen on ("[::1]:7601" for IPv6). Port 0 picks a free

@@ -24,7 +24,7 @@
 #include "api/executor.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
-#include "gateway/metrics.h"
+#include "api/metrics.h"
 
 namespace vigil::gateway::internal {
 

@@ -33,7 +33,8 @@ class EventStoreAuthTest : public ::testing::Test {
         RateLimiterOptions{.events_per_second = 1, .burst = 5});
     hub_ = std::make_unique<SubscriptionHub>(log_.get(), SubscriptionOptions{});
     service_ = std::make_unique<EventStoreService>(
-        log_.get(), hub_.get(), ServiceOptions{}, auth_.get(), limiter_.get());
+        log_.get(), hub_.get(), ServiceOptions{}, auth_.get(), limiter_.get(),
+        &metrics_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -104,6 +105,7 @@ class EventStoreAuthTest : public ::testing::Test {
   }
 
   vigil::testing::TempDir dir_;
+  Metrics metrics_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<RateLimiter> limiter_;
@@ -146,6 +148,16 @@ TEST_F(EventStoreAuthTest, AppendRateIsLimitedPerToken) {
   // Another token has its own bucket.
   EXPECT_EQ(Append(kAdmin, 5), grpc::StatusCode::OK);
   EXPECT_EQ(log_->HeadPosition(), 10u);
+  // Requests are counted by status, appended events once.
+  const std::string page = metrics_.Render();
+  EXPECT_NE(page.find(R"(vigil_grpc_requests_total{method="Append",code="OK"} 2)"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find(R"(vigil_grpc_requests_total{method="Append",code="RESOURCE_EXHAUSTED"} 1)"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("vigil_append_events_total 10"), std::string::npos)
+      << page;
 }
 
 }  // namespace

@@ -23,7 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "eventlog/event_log.h"
-#include "gateway/metrics.h"
+#include "api/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/http_client.h"

@@ -38,7 +38,7 @@
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
 #include "gateway/http_server.h"
-#include "gateway/metrics.h"
+#include "api/metrics.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
 #include "grpcpp/grpcpp.h"
@@ -352,12 +352,12 @@ int Serve(const Config& config, const HostPort& listen,
   api::RateLimiter rate_limiter(
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
-  auto hub = std::make_unique<api::SubscriptionHub>(log->get(),
-                                                    api::SubscriptionOptions{});
+  api::Metrics metrics;
+  auto hub = std::make_unique<api::SubscriptionHub>(
+      log->get(), api::SubscriptionOptions{}, &metrics);
   auto service = std::make_unique<api::EventStoreService>(
       log->get(), hub.get(), config.service, authenticator.get(),
-      &rate_limiter);
-  gateway::Metrics metrics;
+      &rate_limiter, &metrics);
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
   http_options.authenticator = authenticator.get();

@@ -1,4 +1,4 @@
-#include "gateway/metrics.h"
+#include "api/metrics.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <utility>
 
-namespace vigil::gateway {
+namespace vigil::api {
 namespace {
 
 // Registration mistakes are programming errors, found the first time the
@@ -390,4 +390,4 @@ void AppendMetrics::Record(size_t events_appended, size_t bytes_appended,
   duration->Observe(seconds);
 }
 
-}  // namespace vigil::gateway
+}  // namespace vigil::api
