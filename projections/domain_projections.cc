@@ -1,0 +1,396 @@
+#include "projections/domain_projections.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "projections/folds.h"
+#include "projections/internal/sql.h"
+
+namespace vigil::projections {
+namespace {
+
+using internal::AddAll;
+using internal::MicrosField;
+using internal::MicrosOf;
+using internal::ReplaceAll;
+using internal::SqlDouble;
+using internal::SqlText;
+using internal::SqlTextArray;
+using internal::SqlTextOrNull;
+using internal::SqlTime;
+using internal::TextField;
+
+// Rows per INSERT statement: large enough to amortize the round trip,
+// small enough to keep one statement's text in the low megabytes.
+constexpr size_t kRowsPerStatement = 1000;
+
+// Runs "INSERT INTO <head> VALUES <rows...> <tail>" in chunks.
+void InsertRows(pqxx::work& tx, const std::string& head,
+                const std::vector<std::string>& rows, const std::string& tail) {
+  for (size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
+    const size_t end = std::min(rows.size(), begin + kRowsPerStatement);
+    std::string sql = absl::StrCat("INSERT INTO ", head, " VALUES ");
+    for (size_t i = begin; i < end; ++i) {
+      absl::StrAppend(&sql, i == begin ? "" : ",", rows[i]);
+    }
+    absl::StrAppend(&sql, " ", tail);
+    tx.exec(sql);
+  }
+}
+
+std::vector<std::string> UniqueKeys(
+    const std::vector<DomainEvent>& events,
+    void (*keys)(const DomainEvent&, std::vector<std::string>*)) {
+  std::vector<std::string> ids;
+  for (const DomainEvent& event : events) keys(event, &ids);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+// ---------------------------------------------------------------- agents
+
+const std::vector<std::string> kAgentColumns = {
+    "agent_id",      "role",           "name",
+    "model",         "status",         "stopped_reason",
+    "current_task_id", "registered_at", "last_heartbeat_at",
+    "cpu_pct",       "mem_bytes",      "queue_depth",
+    "updated_at",    "last_position"};
+
+class AgentsProjection final : public Projection {
+ public:
+  const std::string& name() const override { return name_; }
+  std::vector<TableSpec> tables() const override { return {{"agents"}}; }
+
+  void Apply(pqxx::work& tx, const std::string& schema,
+             const std::vector<DomainEvent>& events) override {
+    const std::vector<std::string> ids = UniqueKeys(events, &AgentFold::Keys);
+    if (ids.empty()) return;
+    AgentFold fold;
+    const pqxx::result stored = tx.exec(absl::StrCat(
+        "SELECT agent_id, role, name, model, status, stopped_reason, "
+        "current_task_id, ",
+        MicrosOf("registered_at"), ", ", MicrosOf("last_heartbeat_at"),
+        ", cpu_pct, mem_bytes, queue_depth, ", MicrosOf("updated_at"),
+        ", last_position FROM ", schema,
+        ".agents WHERE agent_id = ANY(", SqlTextArray(tx, ids), ")"));
+    for (const pqxx::row& r : stored) {
+      AgentRow row;
+      row.agent_id = r[0].as<std::string>();
+      row.role = TextField(r[1]);
+      row.name = TextField(r[2]);
+      row.model = TextField(r[3]);
+      row.status = r[4].as<std::string>();
+      row.stopped_reason = TextField(r[5]);
+      row.current_task_id = TextField(r[6]);
+      row.registered_time_us = MicrosField(r[7]);
+      row.last_heartbeat_time_us = MicrosField(r[8]);
+      row.cpu_pct = r[9].as<double>();
+      row.mem_bytes = r[10].as<int64_t>();
+      row.queue_depth = r[11].as<int64_t>();
+      row.updated_time_us = MicrosField(r[12]);
+      row.last_position = r[13].as<uint64_t>();
+      fold.Seed(std::move(row));
+    }
+    for (const DomainEvent& event : events) fold.Apply(event);
+
+    std::vector<std::string> rows;
+    rows.reserve(fold.dirty().size());
+    for (const std::string& id : fold.dirty()) {
+      const AgentRow& a = fold.rows().at(id);
+      rows.push_back(absl::StrCat(
+          "(", SqlText(tx, a.agent_id), ",", SqlTextOrNull(tx, a.role), ",",
+          SqlTextOrNull(tx, a.name), ",", SqlTextOrNull(tx, a.model), ",",
+          SqlText(tx, a.status), ",", SqlTextOrNull(tx, a.stopped_reason), ",",
+          SqlTextOrNull(tx, a.current_task_id), ",",
+          SqlTime(a.registered_time_us), ",",
+          SqlTime(a.last_heartbeat_time_us), ",", SqlDouble(a.cpu_pct), ",",
+          a.mem_bytes, ",", a.queue_depth, ",", SqlTime(a.updated_time_us),
+          ",", a.last_position, ")"));
+    }
+    InsertRows(tx,
+               absl::StrCat(schema, ".agents (", absl::StrJoin(kAgentColumns, ","),
+                            ")"),
+               rows,
+               absl::StrCat("ON CONFLICT (agent_id) DO UPDATE SET ",
+                            ReplaceAll(kAgentColumns)));
+  }
+
+ private:
+  const std::string name_ = "agents";
+};
+
+// ---------------------------------------------------------------- tasks
+
+const std::vector<std::string> kTaskColumns = {
+    "task_id",       "first_position", "manager_id",  "worker_id",
+    "title",         "priority",       "parent_task_id", "status",
+    "created_at",    "assigned_at",    "started_at",  "finished_at",
+    "progress",      "progress_note",  "result",      "error",
+    "updated_at",    "last_position"};
+
+const std::vector<std::string> kPairCounters = {
+    "tasks_assigned", "tasks_completed", "tasks_failed",
+    "complete_time_sum_us", "complete_time_count"};
+
+class TasksProjection final : public Projection {
+ public:
+  const std::string& name() const override { return name_; }
+  std::vector<TableSpec> tables() const override {
+    return {{"tasks"}, {"coordination"}, {"agent_messages"}};
+  }
+
+  void Apply(pqxx::work& tx, const std::string& schema,
+             const std::vector<DomainEvent>& events) override {
+    TaskFold fold;
+    const std::vector<std::string> ids = UniqueKeys(events, &TaskFold::Keys);
+    if (!ids.empty()) {
+      const pqxx::result stored = tx.exec(absl::StrCat(
+          "SELECT task_id, first_position, manager_id, worker_id, title, "
+          "priority, parent_task_id, status, ",
+          MicrosOf("created_at"), ", ", MicrosOf("assigned_at"), ", ",
+          MicrosOf("started_at"), ", ", MicrosOf("finished_at"),
+          ", progress, progress_note, result::text, error, ",
+          MicrosOf("updated_at"), ", last_position FROM ", schema,
+          ".tasks WHERE task_id = ANY(", SqlTextArray(tx, ids), ")"));
+      for (const pqxx::row& r : stored) {
+        TaskRow row;
+        row.task_id = r[0].as<std::string>();
+        row.first_position = r[1].as<uint64_t>();
+        row.manager_id = TextField(r[2]);
+        row.worker_id = TextField(r[3]);
+        row.title = TextField(r[4]);
+        row.has_priority = !r[5].is_null();
+        row.priority = row.has_priority ? r[5].as<int64_t>() : 0;
+        row.parent_task_id = TextField(r[6]);
+        row.status = r[7].as<std::string>();
+        row.created_time_us = MicrosField(r[8]);
+        row.assigned_time_us = MicrosField(r[9]);
+        row.started_time_us = MicrosField(r[10]);
+        row.finished_time_us = MicrosField(r[11]);
+        row.progress = r[12].as<double>();
+        row.progress_note = TextField(r[13]);
+        row.result = TextField(r[14]);
+        row.error = TextField(r[15]);
+        row.updated_time_us = MicrosField(r[16]);
+        row.last_position = r[17].as<uint64_t>();
+        fold.Seed(std::move(row));
+      }
+    }
+    for (const DomainEvent& event : events) fold.Apply(event);
+
+    std::vector<std::string> rows;
+    for (const std::string& id : fold.dirty()) {
+      const TaskRow& t = fold.rows().at(id);
+      rows.push_back(absl::StrCat(
+          "(", SqlText(tx, t.task_id), ",", t.first_position, ",",
+          SqlTextOrNull(tx, t.manager_id), ",", SqlTextOrNull(tx, t.worker_id),
+          ",", SqlTextOrNull(tx, t.title), ",",
+          t.has_priority ? absl::StrCat(t.priority) : "NULL", ",",
+          SqlTextOrNull(tx, t.parent_task_id), ",", SqlText(tx, t.status), ",",
+          SqlTime(t.created_time_us), ",", SqlTime(t.assigned_time_us), ",",
+          SqlTime(t.started_time_us), ",", SqlTime(t.finished_time_us), ",",
+          SqlDouble(t.progress), ",", SqlTextOrNull(tx, t.progress_note), ",",
+          t.result.empty() ? "NULL" : absl::StrCat(SqlText(tx, t.result),
+                                                   "::jsonb"),
+          ",", SqlTextOrNull(tx, t.error), ",", SqlTime(t.updated_time_us),
+          ",", t.last_position, ")"));
+    }
+    InsertRows(tx,
+               absl::StrCat(schema, ".tasks (", absl::StrJoin(kTaskColumns, ","),
+                            ")"),
+               rows,
+               absl::StrCat("ON CONFLICT (task_id) DO UPDATE SET ",
+                            ReplaceAll(kTaskColumns)));
+
+    rows.clear();
+    for (const auto& [pair, c] : fold.pairs()) {
+      rows.push_back(absl::StrCat("(", SqlText(tx, pair.first), ",",
+                                  SqlText(tx, pair.second), ",", c.assigned,
+                                  ",", c.completed, ",", c.failed, ",",
+                                  c.complete_time_sum_us, ",",
+                                  c.complete_time_count, ")"));
+    }
+    InsertRows(tx,
+               absl::StrCat(schema,
+                            ".coordination AS t (manager_id, worker_id, ",
+                            absl::StrJoin(kPairCounters, ","), ")"),
+               rows,
+               absl::StrCat("ON CONFLICT (manager_id, worker_id) DO UPDATE SET ",
+                            AddAll(kPairCounters, "t")));
+
+    rows.clear();
+    for (const auto& [pair, m] : fold.messages()) {
+      rows.push_back(absl::StrCat(
+          "(", SqlText(tx, pair.first), ",", SqlText(tx, pair.second), ",",
+          m.messages, ",", SqlText(tx, m.last_kind), ",",
+          SqlTextOrNull(tx, m.last_summary), ",", SqlTime(m.last_time_us), ",",
+          m.last_position, ")"));
+    }
+    InsertRows(
+        tx,
+        absl::StrCat(schema,
+                     ".agent_messages AS t (from_agent, to_agent, messages, "
+                     "last_kind, last_summary, last_at, last_position)"),
+        rows,
+        "ON CONFLICT (from_agent, to_agent) DO UPDATE SET "
+        "messages = t.messages + EXCLUDED.messages, "
+        "last_kind = EXCLUDED.last_kind, last_summary = EXCLUDED.last_summary, "
+        "last_at = EXCLUDED.last_at, last_position = EXCLUDED.last_position");
+  }
+
+ private:
+  const std::string name_ = "tasks";
+};
+
+// ---------------------------------------------------------------- metrics
+
+const std::vector<std::string> kAgentMinuteCounters = {
+    "events",       "heartbeats",    "cpu_pct_sum",   "mem_bytes_sum",
+    "queue_depth_sum", "llm_calls",  "input_tokens",  "output_tokens",
+    "cost_usd",     "tool_calls",    "tool_failures", "tasks_completed",
+    "tasks_failed"};
+
+const std::vector<std::string> kUsageCounters = {
+    "calls", "input_tokens", "output_tokens", "cost_usd", "latency_ms_sum"};
+
+constexpr int64_t kDayUs = 86'400'000'000;
+
+int64_t DayOf(int64_t time_us) {
+  return time_us - ((time_us % kDayUs) + kDayUs) % kDayUs;
+}
+
+std::string PartitionName(int64_t day_us) {
+  return absl::StrCat(
+      "agent_metrics_p",
+      absl::FormatTime("%Y%m%d", absl::FromUnixMicros(day_us),
+                       absl::UTCTimeZone()));
+}
+
+// The first day kept: today's minus the retention.
+int64_t FirstKeptDay(const DomainProjectionOptions& options) {
+  return DayOf(absl::ToUnixMicros(options.now())) -
+         int64_t{options.metrics_retention_days} * kDayUs;
+}
+
+class MetricsProjection final : public Projection {
+ public:
+  explicit MetricsProjection(const DomainProjectionOptions& options)
+      : options_(options) {}
+
+  const std::string& name() const override { return name_; }
+  std::vector<TableSpec> tables() const override {
+    return {{"agent_metrics", /*partitioned=*/true}, {"llm_usage"}};
+  }
+
+  void Apply(pqxx::work& tx, const std::string& schema,
+             const std::vector<DomainEvent>& events) override {
+    MetricsFold fold;
+    for (const DomainEvent& event : events) fold.Apply(event);
+
+    const int64_t first_kept_day = FirstKeptDay(options_);
+    absl::btree_set<int64_t> days;
+    std::vector<std::string> rows;
+    for (const auto& [key, m] : fold.agent_minutes()) {
+      const int64_t day = DayOf(key.second);
+      if (day < first_kept_day) continue;  // past the retention
+      days.insert(day);
+      rows.push_back(absl::StrCat(
+          "(", SqlText(tx, key.first), ",", SqlTime(key.second), ",", m.events,
+          ",", m.heartbeats, ",", SqlDouble(m.cpu_pct_sum), ",",
+          SqlDouble(m.mem_bytes_sum), ",", SqlDouble(m.queue_depth_sum), ",",
+          m.llm_calls, ",", m.input_tokens, ",", m.output_tokens, ",",
+          SqlDouble(m.cost_usd), ",", m.tool_calls, ",", m.tool_failures, ",",
+          m.tasks_completed, ",", m.tasks_failed, ")"));
+    }
+    // Create the missing day partitions. Looked up first: CREATE TABLE ...
+    // PARTITION OF locks the parent even when the partition exists.
+    for (int64_t day : days) {
+      const std::string partition =
+          absl::StrCat(schema, ".", PartitionName(day));
+      if (tx.exec1(absl::StrCat("SELECT to_regclass(", tx.quote(partition),
+                                ") IS NULL"))[0]
+              .as<bool>()) {
+        tx.exec(absl::StrCat("CREATE TABLE IF NOT EXISTS ", partition,
+                             " PARTITION OF ", schema,
+                             ".agent_metrics FOR VALUES FROM (", SqlTime(day),
+                             ") TO (", SqlTime(day + kDayUs), ")"));
+      }
+    }
+    InsertRows(tx,
+               absl::StrCat(schema, ".agent_metrics AS t (agent_id, bucket, ",
+                            absl::StrJoin(kAgentMinuteCounters, ","), ")"),
+               rows,
+               absl::StrCat("ON CONFLICT (agent_id, bucket) DO UPDATE SET ",
+                            AddAll(kAgentMinuteCounters, "t")));
+
+    rows.clear();
+    for (const auto& [key, u] : fold.usage_minutes()) {
+      rows.push_back(absl::StrCat(
+          "(", SqlText(tx, key.first), ",", SqlTime(key.second), ",", u.calls,
+          ",", u.input_tokens, ",", u.output_tokens, ",",
+          SqlDouble(u.cost_usd), ",", SqlDouble(u.latency_ms_sum), ")"));
+    }
+    InsertRows(tx,
+               absl::StrCat(schema, ".llm_usage AS t (model, bucket, ",
+                            absl::StrJoin(kUsageCounters, ","), ")"),
+               rows,
+               absl::StrCat("ON CONFLICT (model, bucket) DO UPDATE SET ",
+                            AddAll(kUsageCounters, "t")));
+  }
+
+ private:
+  const std::string name_ = "metrics";
+  const DomainProjectionOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> NewAgentsProjection() {
+  return std::make_unique<AgentsProjection>();
+}
+std::unique_ptr<Projection> NewTasksProjection() {
+  return std::make_unique<TasksProjection>();
+}
+std::unique_ptr<Projection> NewMetricsProjection(
+    const DomainProjectionOptions& options) {
+  return std::make_unique<MetricsProjection>(options);
+}
+
+std::vector<std::unique_ptr<Projection>> NewDomainProjections(
+    const DomainProjectionOptions& options) {
+  std::vector<std::unique_ptr<Projection>> projections;
+  projections.push_back(NewAgentsProjection());
+  projections.push_back(NewTasksProjection());
+  projections.push_back(NewMetricsProjection(options));
+  return projections;
+}
+
+int DropExpiredMetricPartitions(pqxx::work& tx, const std::string& schema,
+                                const DomainProjectionOptions& options) {
+  const std::string first_kept = PartitionName(FirstKeptDay(options));
+  // Partition names sort by day: agent_metrics_pYYYYMMDD.
+  const pqxx::result partitions = tx.exec(absl::StrCat(
+      "SELECT c.relname FROM pg_inherits i "
+      "JOIN pg_class c ON c.oid = i.inhrelid "
+      "JOIN pg_class p ON p.oid = i.inhparent "
+      "JOIN pg_namespace n ON n.oid = p.relnamespace "
+      "WHERE n.nspname = ",
+      tx.quote(schema), " AND p.relname = 'agent_metrics' AND c.relname < ",
+      tx.quote(first_kept)));
+  for (const pqxx::row& r : partitions) {
+    tx.exec(absl::StrCat("DROP TABLE ", schema, ".", r[0].as<std::string>()));
+  }
+  return static_cast<int>(partitions.size());
+}
+
+}  // namespace vigil::projections

@@ -1,0 +1,45 @@
+// The domain read models of schemas/sql/ as three projections:
+//   agents   vigil.agents
+//   tasks    vigil.tasks, vigil.coordination, vigil.agent_messages
+//   metrics  vigil.agent_metrics (partitioned by day), vigil.llm_usage
+// Each preloads the rows its batch touches, folds the batch with folds.h
+// and writes the result with one multi-row upsert per table.
+
+#ifndef VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
+#define VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "projections/projection.h"
+
+namespace vigil::projections {
+
+struct DomainProjectionOptions {
+  // vigil.agent_metrics keeps this many days (whole UTC days, counted back
+  // from today's); older partitions are dropped and older events are not
+  // counted when replayed. vigil.llm_usage is small and kept whole.
+  int metrics_retention_days = 30;
+  // The clock for the retention (tests move it).
+  absl::Time (*now)() = &absl::Now;
+};
+
+std::unique_ptr<Projection> NewAgentsProjection();
+std::unique_ptr<Projection> NewTasksProjection();
+std::unique_ptr<Projection> NewMetricsProjection(
+    const DomainProjectionOptions& options);
+
+// All three, in that order.
+std::vector<std::unique_ptr<Projection>> NewDomainProjections(
+    const DomainProjectionOptions& options);
+
+// Drops the day partitions of `schema`.agent_metrics that ended before the
+// retention; returns how many. Throws what libpqxx throws.
+int DropExpiredMetricPartitions(pqxx::work& tx, const std::string& schema,
+                                const DomainProjectionOptions& options);
+
+}  // namespace vigil::projections
+
+#endif  // VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_

@@ -1,0 +1,141 @@
+// ProjectionRunner: the loop that keeps one Projection's read models up to
+// date with the log.
+//
+//  - It reads the log from the projection's checkpoint in batches whose size
+//    follows the lag: what is there, up to max_batch_events/bytes. Live, a
+//    batch is the few events that just arrived; catching up, a full one.
+//  - Each batch commits in one PostgreSQL transaction together with the new
+//    checkpoint, which is set by compare-and-set on the previous one: if
+//    another runner moved it, this one applies nothing, reloads and goes on
+//    from there. Effects are therefore applied exactly once.
+//  - After the commit, `NOTIFY vigil_projections` carries
+//    {"projection":NAME,"checkpoint":P}; a consumer may wake up on it, but
+//    must also poll, since notifications are not queued across reconnects.
+//  - Transient errors (connection lost, server shutting down, serialization
+//    failures) are retried with exponential backoff, forever. Any other SQL
+//    error makes the runner redo the batch one event at a time; the event
+//    that still fails alone is a poison event, as is one whose data cannot
+//    be parsed: it is parked in vigil.parked_events with the error and the
+//    projection continues past it.
+//
+// Thread safety: Start/Stop from one thread; status() and WaitFor from any.
+
+#ifndef VIGIL_PROJECTIONS_PROJECTION_RUNNER_H_
+#define VIGIL_PROJECTIONS_PROJECTION_RUNNER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/metrics.h"
+#include "eventlog/event_log.h"
+#include "projections/projection.h"
+
+namespace vigil::projections {
+
+struct RunnerOptions {
+  std::string pg_url;
+  // The schema of the projection's tables ("vigil", or a rebuild's).
+  std::string schema = "vigil";
+  // The checkpoint's name; empty: the projection's name.
+  std::string checkpoint_name;
+  // A batch's bounds (whichever is reached first).
+  size_t max_batch_events = 5000;
+  size_t max_batch_bytes = 16 << 20;
+  // How long a live runner sleeps when the log has nothing new. Bounds how
+  // late Stop() is noticed; new events wake it at once.
+  absl::Duration idle_wait = absl::Milliseconds(200);
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // Optional: per-projection series in the shared registry.
+  api::Metrics* metrics = nullptr;
+  // For a log opened with EventLog::OpenReader (the CLI's rebuild): call
+  // Refresh() to see what the writer appended.
+  bool refresh_log = false;
+};
+
+struct ProjectionStatus {
+  std::string name;
+  uint64_t checkpoint = 0;
+  uint64_t head = 0;
+  uint64_t lag_events = 0;
+  double lag_seconds = 0;  // age of the oldest event not yet applied
+  // "starting" | "catching_up" | "live" | "retrying" | "stopped"
+  std::string state;
+  std::string last_error;  // of the latest failed attempt, "" after success
+  uint64_t parked = 0;     // events parked so far (all time)
+  uint64_t retries = 0;    // failed attempts since start
+  uint64_t events_applied = 0;  // since start
+};
+
+class ProjectionRunner {
+ public:
+  // `projection` and `log` must outlive the runner.
+  ProjectionRunner(Projection* projection, eventlog::EventLog* log,
+                   RunnerOptions options);
+  ~ProjectionRunner();  // Stop()
+  ProjectionRunner(const ProjectionRunner&) = delete;
+  ProjectionRunner& operator=(const ProjectionRunner&) = delete;
+
+  // Runs the loop on a thread of its own.
+  void Start();
+  // Ends the loop after the batch in flight; idempotent.
+  void Stop();
+
+  // Without a thread: applies batches until the checkpoint reaches
+  // `position` (or the head, whichever is lower at the call). Errors are
+  // returned, not retried. For rebuilds, benchmarks and tests.
+  absl::Status CatchUp(uint64_t position);
+
+  ProjectionStatus status() const;
+  uint64_t checkpoint() const;
+
+  // Blocks until the checkpoint is at least `position` or `deadline`
+  // passes; true if it got there.
+  bool WaitFor(uint64_t position, absl::Time deadline) const;
+
+  const std::string& checkpoint_name() const { return checkpoint_name_; }
+
+ private:
+  // One batch. OK with *applied = 0 when there was nothing to do.
+  absl::Status Step(size_t* applied);
+  absl::Status Connect();
+  void Loop();
+  bool SleepUnlessStopped(absl::Duration duration);
+  void Publish();
+
+  Projection* const projection_;
+  eventlog::EventLog* const log_;
+  const RunnerOptions options_;
+  const std::string checkpoint_name_;
+
+  // Touched only by the thread running Step.
+  std::unique_ptr<pqxx::connection> connection_;
+  bool checkpoint_loaded_ = false;
+  uint64_t isolate_until_ = 0;  // apply one event at a time up to here
+
+  mutable absl::Mutex mu_;
+  ProjectionStatus status_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_time_us_ ABSL_GUARDED_BY(mu_) = 0;  // of checkpoint + 1
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+
+  api::Gauge* checkpoint_gauge_ = nullptr;
+  api::Gauge* lag_events_gauge_ = nullptr;
+  api::Gauge* lag_seconds_gauge_ = nullptr;
+  api::Counter* events_counter_ = nullptr;
+  api::Counter* parked_counter_ = nullptr;
+  api::Counter* retries_counter_ = nullptr;
+  api::Gauge* parked_gauge_ = nullptr;
+};
+
+}  // namespace vigil::projections
+
+#endif  // VIGIL_PROJECTIONS_PROJECTION_RUNNER_H_
