@@ -56,7 +56,7 @@ log_line_prefix = '%m [%p] %q%u@%d '
 )";
 
 // The OS user that runs initdb, pg_ctl and the server: `postgres` when we are
-// root, else ourselves (switch == false).
+// root, else ourselves (change_user == false).
 struct ServerAccount {
   bool change_user = false;
   uid_t uid = 0;

@@ -79,8 +79,8 @@ class EmbeddedPostgres {
   // True when Start found the server already running and adopted it.
   bool adopted() const { return adopted_; }
 
-  // Shuts the server down (pg_ctl stop -m fast) and waits for it. Calling it
-  // again does nothing. INTERNAL (with the tail of pg_ctl's output) when
+  // Shuts the server down (pg_ctl stop -m fast) and waits for it, also when
+  // it was adopted. Does nothing after Stop or Detach. INTERNAL (with the tail of pg_ctl's output) when
   // pg_ctl fails.
   absl::Status Stop();
 
