@@ -41,6 +41,10 @@ class Fields {
     if (value.get_string().get(text) != simdjson::SUCCESS) {
       return FieldError(field, "must be a string");
     }
+    if (text.find('\0') != std::string_view::npos) {
+      // PostgreSQL text cannot hold it; better parked than mangled.
+      return FieldError(field, "must not contain U+0000");
+    }
     out->assign(text);
     return absl::OkStatus();
   }
