@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "api/metrics.h"
+#include "gateway/read_models.h"
 
 namespace vigil::gateway {
 
@@ -54,6 +55,10 @@ struct HttpServerOptions {
   // and scrapers.
   const api::Authenticator* authenticator = nullptr;
   api::RateLimiter* rate_limiter = nullptr;
+
+  // The read models (GET /v1/agents, /v1/tasks, ... /v1/projections);
+  // must outlive the server. Null: those paths are 404.
+  ReadModels* read_models = nullptr;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;
@@ -83,9 +88,11 @@ struct HttpServerOptions {
   // it: 429 with Retry-After: 1 (a concurrency limit, as Stripe's API has).
   size_t max_inflight_appends = 1024;
 
-  // Threads doing RocksDB reads for GET requests, and reads waiting for
+  // Threads doing the reads of GET requests (RocksDB, and the read models:
+  // PostgreSQL queries and min_position waits of up to a few seconds, so
+  // most of them are usually waiting, not working), and reads waiting for
   // them. Queue full: 503 with Retry-After: 1.
-  int read_threads = 2;
+  int read_threads = 8;
   size_t max_queued_reads = 256;
 
   // `limit` of GET /v1/streams/{stream} and /v1/all: its default and the

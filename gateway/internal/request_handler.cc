@@ -260,7 +260,7 @@ RequestHandler::RequestHandler(const HttpServerOptions& options,
       readers_("vigil-http-read", options.read_threads,
                options.max_queued_reads) {}
 
-RequestHandler::Matched RequestHandler::Match(std::string_view target) {
+RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
   Matched matched;
   const size_t question = target.find('?');
   std::string_view path = target.substr(0, question);
@@ -275,6 +275,9 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) {
     matched.route = Route::kMetrics;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
+  } else if (options_.read_models != nullptr &&
+             options_.read_models->Handles(path)) {
+    matched.route = Route::kReadModel;
   } else if (constexpr std::string_view kStreams = "/v1/streams/";
              path.substr(0, kStreams.size()) == kStreams) {
     std::string_view rest = path.substr(kStreams.size());
@@ -295,6 +298,8 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kAppend: return "/v1/streams/{stream}/events";
     case Route::kReadStream: return "/v1/streams/{stream}";
     case Route::kReadAll: return "/v1/all";
+    // One label for all of them: ids in paths would make series unbounded.
+    case Route::kReadModel: return "/v1/{read model}";
     case Route::kHealthz: return "/healthz";
     case Route::kReadyz: return "/readyz";
     case Route::kMetrics: return "/metrics";
@@ -348,7 +353,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
   // The API routes need a caller who may do what they ask (auth.h Admit).
   api::Principal principal;
   if (matched.route == Route::kAppend || matched.route == Route::kReadStream ||
-      matched.route == Route::kReadAll) {
+      matched.route == Route::kReadAll || matched.route == Route::kReadModel) {
     std::vector<std::string_view> authorization = request.Header("authorization");
     absl::StatusOr<api::Principal> admitted = api::Admit(
         options_.authenticator,
@@ -382,6 +387,8 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       return ReadStream(std::move(stream), matched.query, std::move(done));
     case Route::kReadAll:
       return ReadAll(matched.query, std::move(done));
+    case Route::kReadModel:
+      return ReadModel(request.target, std::move(done));
     case Route::kHealthz:
       return done(JsonResponse(200, R"({"status":"ok"})"));
     case Route::kReadyz:
@@ -515,6 +522,22 @@ void RequestHandler::ReadAll(std::string_view query, Done done) {
               return log_->ReadAll(from, count, eventlog::Filter{});
             },
             [](const eventlog::RecordedEvent& e) { return e.position + 1; });
+        if (!body.ok()) return ErrorResponse(body.status());
+        return JsonResponse(200, *std::move(body));
+      },
+      std::move(done));
+}
+
+void RequestHandler::ReadModel(std::string_view target, Done done) {
+  const size_t question = target.find('?');
+  std::string path(target.substr(0, question));
+  std::string query(question == std::string_view::npos
+                        ? std::string_view()
+                        : target.substr(question + 1));
+  ScheduleRead(
+      [this, path = std::move(path), query = std::move(query)]() {
+        absl::StatusOr<std::string> body =
+            options_.read_models->Get(path, query);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },

@@ -94,6 +94,7 @@ class RequestHandler {
     kAppend,      // /v1/streams/{stream}/events
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
+    kReadModel,   // HttpServerOptions::read_models
     kHealthz,
     kReadyz,
     kMetrics,
@@ -104,7 +105,7 @@ class RequestHandler {
     std::string_view stream;  // still percent-encoded
     std::string_view query;
   };
-  static Matched Match(std::string_view target);
+  Matched Match(std::string_view target) const;
   static std::string_view RouteLabel(Route route);
 
   // Wraps `done` to record the request's count and duration first.
@@ -117,6 +118,7 @@ class RequestHandler {
               std::string stream, Done done);
   void ReadStream(std::string stream, std::string_view query, Done done);
   void ReadAll(std::string_view query, Done done);
+  void ReadModel(std::string_view target, Done done);
   HttpResponse MetricsPage();
   // Runs `read` on a reader thread; 503 when their queue is full.
   void ScheduleRead(std::function<HttpResponse()> read, Done done);

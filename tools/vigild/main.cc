@@ -42,6 +42,8 @@
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
 #include "grpcpp/grpcpp.h"
+#include "projections/embedded_postgres.h"
+#include "projections/projection_service.h"
 #include "tools/vigil/cli.h"
 
 namespace vigil::vigild {
@@ -68,6 +70,11 @@ struct Config {
   eventlog::Options log;
   api::ServiceOptions service;
   uint64_t shutdown_grace_ms = 5000;
+  // Read models: empty pg_url runs the embedded cluster in data_dir.
+  std::string pg_url;
+  std::string projections = "on";
+  int metrics_retention_days = 30;
+  uint64_t min_position_wait_ms = 5000;
 };
 
 struct Setting {
@@ -199,6 +206,25 @@ const std::vector<Setting>& Settings() {
              "they are cancelled"},
             "VIGIL_SHUTDOWN_GRACE_MS",
             [](Config& c) -> uint64_t& { return c.shutdown_grace_ms; }),
+      Text({"pg-url", "URL",
+            "PostgreSQL for the read models (a libpq URI). Unset: vigild "
+            "runs a private PostgreSQL 15 cluster in DATA_DIR/postgres "
+            "(Unix socket only), started and stopped with it"},
+           "VIGIL_PG_URL", &Config::pg_url),
+      Text({"projections", "on|off",
+            "run the projections into the read models and serve "
+            "/v1/agents, /v1/tasks, ... /v1/projections"},
+           "VIGIL_PROJECTIONS", &Config::projections),
+      Count({"metrics-retention-days", "DAYS",
+             "days of per-agent per-minute metrics kept (older day "
+             "partitions are dropped)"},
+            "VIGIL_METRICS_RETENTION_DAYS",
+            [](Config& c) -> int& { return c.metrics_retention_days; }),
+      Count({"min-position-wait-ms", "MS",
+             "how long a read with min_position=P waits for the read models "
+             "to reach P before answering 503"},
+            "VIGIL_MIN_POSITION_WAIT_MS",
+            [](Config& c) -> uint64_t& { return c.min_position_wait_ms; }),
   };
   return *kSettings;
 }
@@ -358,8 +384,40 @@ int Serve(const Config& config, const HostPort& listen,
   auto service = std::make_unique<api::EventStoreService>(
       log->get(), hub.get(), config.service, authenticator.get(),
       &rate_limiter, &metrics);
+  // The read side: PostgreSQL (given or embedded) and the projections.
+  std::unique_ptr<projections::EmbeddedPostgres> postgres;
+  std::unique_ptr<projections::ProjectionService> read_side;
+  if (config.projections == "on") {
+    std::string pg_url = config.pg_url;
+    if (pg_url.empty()) {
+      absl::StatusOr<std::unique_ptr<projections::EmbeddedPostgres>> started =
+          projections::EmbeddedPostgres::Start(
+              {.cluster_dir = config.data_dir + "/postgres"});
+      if (!started.ok()) {
+        std::fprintf(stderr, "vigild: embedded PostgreSQL: %s\n",
+                     started.status().ToString().c_str());
+        return kExitFailure;
+      }
+      postgres = *std::move(started);
+      pg_url = postgres->url();
+      std::printf("vigild: PostgreSQL %s in %s/postgres\n",
+                  postgres->adopted() ? "adopted (already running)"
+                                      : "started",
+                  config.data_dir.c_str());
+    }
+    projections::ProjectionServiceOptions read_options;
+    read_options.pg_url = pg_url;
+    read_options.metrics = &metrics;
+    read_options.domain.metrics_retention_days = config.metrics_retention_days;
+    read_options.min_position_wait =
+        absl::Milliseconds(config.min_position_wait_ms);
+    read_side = std::make_unique<projections::ProjectionService>(
+        std::move(read_options), log->get());
+  }
+
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
+  http_options.read_models = read_side.get();
   http_options.authenticator = authenticator.get();
   http_options.rate_limiter = &rate_limiter;
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
@@ -411,6 +469,15 @@ int Serve(const Config& config, const HostPort& listen,
   server.reset();
   service.reset();
   hub.reset();
+  // The projections finish their batches in flight; PostgreSQL stops after
+  // them, the log last.
+  read_side.reset();
+  if (postgres != nullptr) {
+    if (absl::Status stopped = postgres->Stop(); !stopped.ok()) {
+      std::fprintf(stderr, "vigild: stopping PostgreSQL: %s\n",
+                   stopped.ToString().c_str());
+    }
+  }
   log->reset();  // finishes queued appends, then closes
   std::printf("vigild: stopped\n");
   std::fflush(stdout);
@@ -435,6 +502,10 @@ int Main(const std::vector<std::string_view>& args) {
   if (!http_listen.ok()) {
     return Usage(absl::StrCat("--http-listen \"", config->http_listen,
                               "\": ", http_listen.status().message()));
+  }
+  if (config->projections != "on" && config->projections != "off") {
+    return Usage(absl::StrCat("--projections \"", config->projections,
+                              "\": expected on or off"));
   }
   if (config->tokens_file.empty()) {
     for (const HostPort* address : {&*listen, &*http_listen}) {

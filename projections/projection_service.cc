@@ -1,0 +1,243 @@
+#include "projections/projection_service.h"
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "api/event_json.h"
+#include "projections/migrations.h"
+#include "projections/read_queries.h"
+
+namespace vigil::projections {
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// The projections whose read models a path reads.
+std::vector<std::string> ProjectionsFor(std::string_view path) {
+  if (StartsWith(path, "/v1/agents")) return {"agents"};
+  if (StartsWith(path, "/v1/tasks") || path == "/v1/coordination") {
+    return {"tasks"};
+  }
+  if (StartsWith(path, "/v1/metrics/") || path == "/v1/usage") {
+    return {"metrics"};
+  }
+  return {};
+}
+
+// min_position=P from a raw query; 0 when absent.
+absl::StatusOr<uint64_t> MinPosition(std::string_view query) {
+  for (absl::string_view pair :
+       absl::StrSplit(absl::string_view(query.data(), query.size()), '&')) {
+    constexpr absl::string_view kName = "min_position=";
+    if (pair.substr(0, kName.size()) != kName) continue;
+    const absl::string_view value = pair.substr(kName.size());
+    uint64_t position = 0;
+    const auto [end, ec] =
+        std::from_chars(value.data(), value.data() + value.size(), position);
+    if (ec != std::errc() || end != value.data() + value.size() ||
+        value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "min_position must be a log position (a decimal integer), not \"",
+          value.substr(0, 32), "\""));
+    }
+    return position;
+  }
+  return 0;
+}
+
+std::string JsonString(std::string_view value) {
+  std::string out;
+  api::AppendJsonString(value, &out);
+  return out;
+}
+
+}  // namespace
+
+ProjectionService::ProjectionService(ProjectionServiceOptions options,
+                                     eventlog::EventLog* log)
+    : options_(std::move(options)),
+      log_(log),
+      projections_(NewDomainProjections(options_.domain)),
+      queries_(std::make_unique<ReadQueries>(options_.pg_url,
+                                             options_.read_connections)) {
+  supervisor_ = std::thread([this] { Supervise(); });
+}
+
+ProjectionService::~ProjectionService() { Stop(); }
+
+void ProjectionService::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+  absl::MutexLock lock(&mu_);
+  for (auto& runner : runners_) runner->Stop();
+}
+
+void ProjectionService::Supervise() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  absl::Time next_retention = absl::InfinitePast();
+  while (true) {
+    bool migrated;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      migrated = migrated_;
+    }
+    absl::Duration sleep = absl::Seconds(1);
+    if (!migrated) {
+      absl::StatusOr<int> applied = ApplyMigrations(options_.pg_url);
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      if (!applied.ok()) {
+        migration_error_ = std::string(applied.status().message());
+        sleep = backoff;
+        backoff = std::min(backoff * 2, absl::Seconds(5));
+      } else {
+        migrated_ = true;
+        migration_error_.clear();
+        for (auto& projection : projections_) {
+          RunnerOptions runner = options_.runner;
+          runner.pg_url = options_.pg_url;
+          runner.metrics = options_.metrics;
+          runners_.push_back(std::make_unique<ProjectionRunner>(
+              projection.get(), log_, std::move(runner)));
+          runners_.back()->Start();
+        }
+        sleep = absl::ZeroDuration();
+      }
+    } else if (absl::Now() >= next_retention) {
+      // Hourly: drop the metric partitions past the retention. A failure
+      // (PostgreSQL down) is retried at the next round.
+      try {
+        pqxx::connection connection(options_.pg_url);
+        pqxx::work tx(connection);
+        DropExpiredMetricPartitions(tx, "vigil", options_.domain);
+        tx.commit();
+        next_retention = absl::Now() + absl::Hours(1);
+      } catch (const std::exception&) {
+        next_retention = absl::Now() + absl::Minutes(1);
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), sleep);
+  }
+}
+
+std::vector<ProjectionStatus> ProjectionService::Statuses() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ProjectionStatus> statuses;
+  if (runners_.empty()) {
+    const uint64_t head = log_->HeadPosition();
+    for (const auto& projection : projections_) {
+      ProjectionStatus status;
+      status.name = projection->name();
+      status.head = head;
+      status.lag_events = head;
+      status.state = migration_error_.empty() ? "starting" : "retrying";
+      status.last_error = migration_error_;
+      statuses.push_back(std::move(status));
+    }
+    return statuses;
+  }
+  for (const auto& runner : runners_) statuses.push_back(runner->status());
+  return statuses;
+}
+
+bool ProjectionService::WaitFor(const std::vector<std::string>& names,
+                                uint64_t position, absl::Time deadline) const {
+  std::vector<ProjectionRunner*> runners;
+  {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return !runners_.empty() || stopping_;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+    for (const auto& runner : runners_) {
+      if (std::find(names.begin(), names.end(), runner->checkpoint_name()) !=
+          names.end()) {
+        runners.push_back(runner.get());
+      }
+    }
+    if (runners.size() != names.size()) return false;
+  }
+  for (ProjectionRunner* runner : runners) {
+    if (!runner->WaitFor(position, deadline)) return false;
+  }
+  return true;
+}
+
+bool ProjectionService::Handles(std::string_view path) const {
+  return path == "/v1/projections" || ReadQueries::Handles(path);
+}
+
+absl::StatusOr<std::string> ProjectionService::Get(std::string_view path,
+                                                   std::string_view query) {
+  absl::StatusOr<uint64_t> min_position = MinPosition(query);
+  if (!min_position.ok()) return min_position.status();
+  if (path == "/v1/projections") return ProjectionsJson();
+
+  const std::vector<std::string> names = ProjectionsFor(path);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!migrated_ && *min_position == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "the read models are not ready yet",
+          migration_error_.empty() ? "" : ": ", migration_error_));
+    }
+  }
+  if (*min_position > 0 &&
+      !WaitFor(names, *min_position,
+               absl::Now() + options_.min_position_wait)) {
+    std::string where;
+    for (const ProjectionStatus& status : Statuses()) {
+      if (std::find(names.begin(), names.end(), status.name) != names.end()) {
+        absl::StrAppend(&where, where.empty() ? "" : ", ", status.name,
+                        " is at ", status.checkpoint);
+      }
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "the read models have not reached min_position ", *min_position,
+        " within ", absl::FormatDuration(options_.min_position_wait), " (",
+        where, "); retry"));
+  }
+  return queries_->Get(path, query);
+}
+
+std::string ProjectionService::ProjectionsJson() const {
+  std::string json = "{\"projections\":[";
+  bool first = true;
+  for (const ProjectionStatus& s : Statuses()) {
+    absl::StrAppend(
+        &json, first ? "" : ",", "{\"name\":", JsonString(s.name),
+        ",\"checkpoint\":", s.checkpoint, ",\"head\":", s.head,
+        ",\"lag_events\":", s.lag_events, ",\"lag_seconds\":",
+        absl::StrFormat("%.3f", s.lag_seconds), ",\"status\":",
+        JsonString(s.state), ",\"parked\":", s.parked,
+        ",\"retries\":", s.retries, ",\"events_applied\":", s.events_applied,
+        ",\"last_error\":",
+        s.last_error.empty() ? std::string("null") : JsonString(s.last_error),
+        "}");
+    first = false;
+  }
+  json += "]}";
+  return json;
+}
+
+}  // namespace vigil::projections

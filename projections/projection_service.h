@@ -1,0 +1,89 @@
+// ProjectionService: the read side as vigild runs it. It applies the SQL
+// migrations, runs one ProjectionRunner per domain projection, drops
+// expired metric partitions every hour, and answers the read-model routes
+// of the HTTP API (gateway::ReadModels): the queries of read_queries.h,
+// `GET /v1/projections`, and `min_position=P` on every read, which waits
+// (bounded) until the projections that read depends on have reached P.
+//
+// PostgreSQL may be down when vigild starts or at any later time: the
+// service keeps retrying (migrations, then the runners) and reads answer
+// 503 meanwhile; appends never depend on it.
+
+#ifndef VIGIL_PROJECTIONS_PROJECTION_SERVICE_H_
+#define VIGIL_PROJECTIONS_PROJECTION_SERVICE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/metrics.h"
+#include "eventlog/event_log.h"
+#include "gateway/read_models.h"
+#include "projections/domain_projections.h"
+#include "projections/projection_runner.h"
+
+namespace vigil::projections {
+
+class ReadQueries;
+
+struct ProjectionServiceOptions {
+  std::string pg_url;
+  DomainProjectionOptions domain;
+  // Batch bounds and backoff of the runners (pg_url, metrics are set here).
+  RunnerOptions runner;
+  api::Metrics* metrics = nullptr;
+  // The longest a read waits for min_position; past it, 503.
+  absl::Duration min_position_wait = absl::Seconds(5);
+  // Connections for reads.
+  int read_connections = 4;
+};
+
+class ProjectionService : public gateway::ReadModels {
+ public:
+  // Starts the service's threads; never fails for want of PostgreSQL.
+  // `log` must outlive the service.
+  ProjectionService(ProjectionServiceOptions options, eventlog::EventLog* log);
+  ~ProjectionService() override;  // Stop()
+  ProjectionService(const ProjectionService&) = delete;
+  ProjectionService& operator=(const ProjectionService&) = delete;
+
+  // Stops the runners after their batches in flight.
+  void Stop();
+
+  std::vector<ProjectionStatus> Statuses() const;
+
+  // True once every projection's checkpoint is at least `position`.
+  bool WaitFor(const std::vector<std::string>& names, uint64_t position,
+               absl::Time deadline) const;
+
+  bool Handles(std::string_view path) const override;
+  absl::StatusOr<std::string> Get(std::string_view path,
+                                  std::string_view query) override;
+
+ private:
+  void Supervise();
+  std::string ProjectionsJson() const;
+
+  const ProjectionServiceOptions options_;
+  eventlog::EventLog* const log_;
+  std::vector<std::unique_ptr<Projection>> projections_;
+  std::unique_ptr<ReadQueries> queries_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool migrated_ ABSL_GUARDED_BY(mu_) = false;
+  std::string migration_error_ ABSL_GUARDED_BY(mu_);
+  // Created once the migrations are in; never removed before Stop.
+  std::vector<std::unique_ptr<ProjectionRunner>> runners_
+      ABSL_GUARDED_BY(mu_);
+  std::thread supervisor_;
+};
+
+}  // namespace vigil::projections
+
+#endif  // VIGIL_PROJECTIONS_PROJECTION_SERVICE_H_

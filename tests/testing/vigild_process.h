@@ -1,0 +1,83 @@
+// Runs the real vigild binary for a test: free loopback ports, spawn with
+// output to a log file, SIGTERM or SIGKILL. VIGILD_BINARY comes from CMake.
+
+#ifndef VIGIL_TESTS_TESTING_VIGILD_PROCESS_H_
+#define VIGIL_TESTS_TESTING_VIGILD_PROCESS_H_
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace vigil::testing {
+
+// A port that was free a moment ago on 127.0.0.1.
+inline int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class VigildProcess {
+ public:
+  // Starts `binary` with `args`; stdout and stderr appended to `log_path`.
+  VigildProcess(const std::string& binary, std::vector<std::string> args,
+                const std::string& log_path) {
+    args.insert(args.begin(), binary);
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(),
+                    environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~VigildProcess() {
+    if (pid_ > 0) Kill();
+  }
+  VigildProcess(const VigildProcess&) = delete;
+  VigildProcess& operator=(const VigildProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+
+  // SIGTERM and wait; the exit status (-1 if it died of a signal).
+  int Terminate() { return Signal(SIGTERM); }
+  // SIGKILL and wait.
+  void Kill() { Signal(SIGKILL); }
+
+ private:
+  int Signal(int signal) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  pid_t pid_ = -1;
+};
+
+}  // namespace vigil::testing
+
+#endif  // VIGIL_TESTS_TESTING_VIGILD_PROCESS_H_
