@@ -15,6 +15,7 @@ Command VerifyCommand();
 Command StatCommand();
 Command TailCommand();
 Command BenchCommand();
+Command SimulateCommand();
 
 }  // namespace vigil::cli
 

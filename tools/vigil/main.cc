@@ -23,6 +23,7 @@ const std::vector<Command>& Commands() {
       StatCommand(),
       TailCommand(),
       BenchCommand(),
+      SimulateCommand(),
   };
   return *kCommands;
 }
