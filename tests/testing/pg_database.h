@@ -55,6 +55,23 @@ inline const std::string& TestServerUrl() {
   return *kUrl;
 }
 
+// Every row of `sql`'s result on `url`, columns joined by '|' (NULL as "∅").
+inline std::vector<std::string> QueryRows(const std::string& url,
+                                          const std::string& sql) {
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  std::vector<std::string> rows;
+  for (const pqxx::row& row : tx.exec(sql)) {
+    std::string line;
+    for (const pqxx::field& field : row) {
+      if (field.num() > 0) line += "|";
+      line += field.is_null() ? std::string("∅") : field.c_str();
+    }
+    rows.push_back(line);
+  }
+  return rows;
+}
+
 class PgDatabase {
  public:
   PgDatabase() {
@@ -81,20 +98,8 @@ class PgDatabase {
 
   const std::string& url() const { return url_; }
 
-  // Every row of `sql`'s result, columns joined by '|' (NULL as "∅").
   std::vector<std::string> Rows(const std::string& sql) const {
-    pqxx::connection c(url_);
-    pqxx::work tx(c);
-    std::vector<std::string> rows;
-    for (const pqxx::row& row : tx.exec(sql)) {
-      std::string line;
-      for (const pqxx::field& field : row) {
-        if (!line.empty() || field.num() > 0) line += "|";
-        line += field.is_null() ? std::string("∅") : field.c_str();
-      }
-      rows.push_back(line);
-    }
-    return rows;
+    return QueryRows(url_, sql);
   }
 
  private:

@@ -103,7 +103,8 @@ class SimulateTest : public ::testing::Test {
         VIGILD_BINARY,
         std::vector<std::string>{"--data-dir", dir_.Sub("data"),
                                  "--grpc-listen", "127.0.0.1:0",
-                                 "--http-listen", "127.0.0.1:0"},
+                                 "--http-listen", "127.0.0.1:0",
+                                 "--projections", "off"},
         dir_.Sub("vigild.out"), dir_.Sub("vigild.err"));
     ASSERT_TRUE(vigild_->started());
     // Its first line names the address.

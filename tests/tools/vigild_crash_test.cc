@@ -49,7 +49,8 @@ pid_t StartVigild(const std::string& data_dir, const std::string& listen,
                   const std::string& log_path) {
   std::vector<std::string> args = {VIGILD_BINARY, "--data-dir", data_dir,
                                    "--grpc-listen", listen,
-                                   "--http-listen", "127.0.0.1:0"};
+                                   "--http-listen", "127.0.0.1:0",
+                                 "--projections", "off"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -3,6 +3,7 @@
 // acknowledges the appends in flight, closes the log and exits 0 with every
 // acknowledged event durable.
 
+#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -54,6 +55,11 @@ class Vigild {
   Vigild(std::vector<std::string> args, const std::string& err_path,
          std::vector<std::string> env = {})
       : err_path_(err_path) {
+    // These tests are about the log's server; the read side has its own
+    // (tests/tools/vigild_projections_test.cc) and needs PostgreSQL.
+    if (std::find(args.begin(), args.end(), "--projections") == args.end()) {
+      args.insert(args.end(), {"--projections", "off"});
+    }
     int out[2];
     if (pipe(out) != 0) return;
     posix_spawn_file_actions_t actions;

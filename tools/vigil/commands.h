@@ -16,6 +16,7 @@ Command StatCommand();
 Command TailCommand();
 Command BenchCommand();
 Command SimulateCommand();
+Command ProjectionsCommand();
 
 }  // namespace vigil::cli
 

@@ -24,6 +24,7 @@ const std::vector<Command>& Commands() {
       TailCommand(),
       BenchCommand(),
       SimulateCommand(),
+      ProjectionsCommand(),
   };
   return *kCommands;
 }
@@ -91,7 +92,12 @@ int Main(const std::vector<std::string_view>& args) {
   }
   const Command* command = FindCommand(args[0]);
   if (command == nullptr) return UnknownCommand(args[0]);
-  const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  // `projections rebuild NAME` reads as `projections --rebuild NAME`.
+  if (command->name == "projections" && !rest.empty() &&
+      rest[0] == "rebuild") {
+    rest[0] = "--rebuild";
+  }
   for (std::string_view arg : rest) {
     if (IsHelpFlag(arg)) {
       std::fputs(CommandHelp(*command).c_str(), stdout);

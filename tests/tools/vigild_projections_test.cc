@@ -1,0 +1,349 @@
+// The read side of the real vigild against a real PostgreSQL: REST reads
+// with min_position, /v1/projections, the embedded cluster, and the
+// projections' exactly-once guarantees under failure:
+//  - kill -9 of vigild while it projects, 10 cycles
+//    (VIGIL_PROJECTION_CRASH_CYCLES), after which the read models equal a
+//    fresh rebuild row for row;
+//  - PostgreSQL stopped with `-m immediate` and restarted while events
+//    flow, after which the projections resume and converge.
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "api/event_proto.h"
+#include "eventlog/event_log.h"
+#include "eventlog/options.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "projections/domain_projections.h"
+#include "projections/embedded_postgres.h"
+#include "projections/migrations.h"
+#include "projections/projection_runner.h"
+#include "tests/gateway/http_client.h"
+#include "tests/testing/pg_database.h"
+#include "tests/testing/read_model_dump.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/vigild_process.h"
+#include "tools/simulator/scenario.h"
+#include "vigil/v1/event_store.grpc.pb.h"
+
+namespace vigil {
+namespace {
+
+using testing::FreePort;
+using testing::HttpConnection;
+using testing::HttpResponse;
+using testing::VigildProcess;
+
+class VigildProjectionsTest : public ::testing::Test {
+ protected:
+  void StartVigild(const std::string& pg_url,
+                   std::vector<std::string> extra = {}) {
+    grpc_port_ = FreePort();
+    http_port_ = FreePort();
+    std::vector<std::string> args = {
+        "--data-dir",    DataDir(),
+        "--grpc-listen", absl::StrCat("127.0.0.1:", grpc_port_),
+        "--http-listen", absl::StrCat("127.0.0.1:", http_port_)};
+    if (!pg_url.empty()) args.insert(args.end(), {"--pg-url", pg_url});
+    args.insert(args.end(), extra.begin(), extra.end());
+    vigild_ = std::make_unique<VigildProcess>(VIGILD_BINARY, args, LogPath());
+    ASSERT_TRUE(vigild_->started());
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      std::optional<HttpResponse> health = Get("/healthz");
+      if (health.has_value() && health->status == 200) return;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    FAIL() << "vigild did not come up; see " << LogPath();
+  }
+
+  std::optional<HttpResponse> Call(const std::string& method,
+                                   const std::string& target,
+                                   const std::string& body = "") {
+    HttpConnection connection(static_cast<uint16_t>(http_port_));
+    if (!connection.connected()) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    return connection.Request(method, target, headers, body);
+  }
+  std::optional<HttpResponse> Get(const std::string& target) {
+    return Call("GET", target);
+  }
+
+  // Waits until every projection's checkpoint equals the head (and the
+  // head is at least `min_head`).
+  void WaitUntilCaughtUp(uint64_t min_head, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    std::string last;
+    while (absl::Now() < deadline) {
+      std::optional<HttpResponse> r = Get("/v1/projections");
+      if (r.has_value() && r->status == 200) {
+        last = r->body;
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc = parser.parse(r->body);
+        bool all = true;
+        int count = 0;
+        for (simdjson::dom::element p : doc["projections"].get_array()) {
+          ++count;
+          const uint64_t checkpoint = p["checkpoint"].get_uint64();
+          const uint64_t head = p["head"].get_uint64();
+          all = all && checkpoint == head && head >= min_head;
+        }
+        if (all && count == 3) return;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "projections did not catch up: " << last;
+  }
+
+  // The read models of a fresh rebuild of the whole log into `url`.
+  std::vector<std::string> FreshRebuild(const std::string& url) {
+    auto log = eventlog::EventLog::Open(eventlog::Options(), DataDir());
+    EXPECT_TRUE(log.ok()) << log.status();
+    if (!log.ok()) return {};
+    EXPECT_TRUE(projections::ApplyMigrations(url).ok());
+    for (auto& projection : projections::NewDomainProjections({})) {
+      projections::RunnerOptions options;
+      options.pg_url = url;
+      projections::ProjectionRunner runner(projection.get(), log->get(),
+                                           options);
+      absl::Status status = runner.CatchUp((*log)->HeadPosition());
+      EXPECT_TRUE(status.ok()) << status;
+    }
+    return testing::DumpReadModels(url);
+  }
+
+  std::string DataDir() const { return dir_.Sub("data"); }
+  std::string LogPath() const { return dir_.Sub("vigild.log"); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<VigildProcess> vigild_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+};
+
+// Simulated agents appending over gRPC, one thread per scenario. A step
+// that fails (the server was killed) is retried with its idempotency key
+// after the restart, so every step lands exactly once.
+class SimulatedAgents {
+ public:
+  explicit SimulatedAgents(int clients) {
+    for (int i = 0; i < clients; ++i) {
+      auto scenario = simulator::Scenario::Create(
+          {.managers = 1, .workers = 3, .seed = static_cast<uint64_t>(i + 1),
+           .id_prefix = absl::StrCat("c", i)});
+      clients_.push_back({*std::move(scenario), std::nullopt});
+    }
+  }
+
+  // Appends until `stop` or the first failure of each client.
+  void Run(int grpc_port, const std::atomic<bool>& stop) {
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = v1::EventStore::NewStub(channel);
+    std::vector<std::thread> threads;
+    for (Client& client : clients_) {
+      threads.emplace_back([&, stub = stub.get()] {
+        while (!stop) {
+          if (!client.pending.has_value()) {
+            client.pending = client.scenario->Next();
+          }
+          v1::AppendRequest request;
+          api::ToProto(client.pending->request, &request);
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(5));
+          v1::AppendResponse response;
+          const grpc::Status status = stub->Append(&context, request, &response);
+          if (!status.ok()) return;
+          client.pending.reset();
+          appended_.fetch_add(1);
+          uint64_t last = last_position_.load();
+          while (response.last_position() > last &&
+                 !last_position_.compare_exchange_weak(
+                     last, response.last_position())) {
+          }
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  uint64_t appended() const { return appended_.load(); }
+  uint64_t last_position() const { return last_position_.load(); }
+
+ private:
+  struct Client {
+    std::unique_ptr<simulator::Scenario> scenario;
+    std::optional<simulator::Step> pending;
+  };
+  std::vector<Client> clients_;
+  std::atomic<uint64_t> appended_{0};
+  std::atomic<uint64_t> last_position_{0};
+};
+
+TEST_F(VigildProjectionsTest, ReadsWaitForMinPositionAndReportProjections) {
+  testing::PgDatabase db;
+  StartVigild(db.url(), {"--min-position-wait-ms", "500"});
+  std::optional<HttpResponse> posted =
+      Call("POST", "/v1/streams/agent-a1/events",
+           R"({"type":"AgentRegistered","data":{"agent_id":"a1",)"
+           R"("role":"worker","name":"Ada"}})");
+  ASSERT_TRUE(posted.has_value());
+  ASSERT_EQ(posted->status, 201) << posted->body;
+  simdjson::dom::parser parser;
+  const uint64_t position =
+      parser.parse(posted->body)["last_position"].get_uint64();
+
+  // Read-your-writes: the read waits for the projection to get there.
+  std::optional<HttpResponse> agent =
+      Get(absl::StrCat("/v1/agents/a1?min_position=", position));
+  ASSERT_TRUE(agent.has_value());
+  EXPECT_EQ(agent->status, 200) << agent->body;
+  EXPECT_NE(agent->body.find(R"("name":"Ada")"), std::string::npos)
+      << agent->body;
+
+  // A position the log has not reached: 503 after the bounded wait.
+  const absl::Time start = absl::Now();
+  std::optional<HttpResponse> later =
+      Get(absl::StrCat("/v1/agents?min_position=", position + 1000));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->status, 503) << later->body;
+  EXPECT_EQ(later->Header("content-type"), "application/problem+json");
+  EXPECT_NE(later->body.find("min_position"), std::string::npos);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(450));
+
+  std::optional<HttpResponse> bad = Get("/v1/tasks?min_position=soon");
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status, 400) << bad->body;
+
+  std::optional<HttpResponse> projections = Get("/v1/projections");
+  ASSERT_TRUE(projections.has_value());
+  ASSERT_EQ(projections->status, 200);
+  simdjson::dom::element doc = parser.parse(projections->body);
+  std::vector<std::string> names;
+  for (simdjson::dom::element p : doc["projections"].get_array()) {
+    names.emplace_back(std::string_view(p["name"].get_string()));
+    EXPECT_EQ(p["checkpoint"].get_uint64().value(), position);
+    EXPECT_EQ(p["lag_events"].get_uint64().value(), 0u);
+    EXPECT_EQ(std::string_view(p["status"].get_string()), "live");
+    EXPECT_EQ(p["parked"].get_uint64().value(), 0u);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"agents", "tasks", "metrics"}));
+
+  std::optional<HttpResponse> metrics = Get("/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_NE(metrics->body.find(
+                R"(vigil_projection_checkpoint{projection="agents"})"),
+            std::string::npos);
+  EXPECT_EQ(vigild_->Terminate(), 0);
+}
+
+TEST_F(VigildProjectionsTest, EmbeddedClusterStartsAndStopsWithVigild) {
+  StartVigild("");
+  std::optional<HttpResponse> posted =
+      Call("POST", "/v1/streams/task-t1/events",
+           R"({"type":"TaskCreated","data":{"task_id":"t1",)"
+           R"("manager_id":"m","title":"Embedded"}})");
+  ASSERT_TRUE(posted.has_value());
+  ASSERT_EQ(posted->status, 201) << posted->body;
+  std::optional<HttpResponse> task = Get("/v1/tasks/t1?min_position=1");
+  ASSERT_TRUE(task.has_value());
+  EXPECT_EQ(task->status, 200) << task->body;
+  EXPECT_EQ(vigild_->Terminate(), 0);
+  // Stopped with vigild: no server left behind.
+  EXPECT_FALSE(std::filesystem::exists(DataDir() + "/postgres/data/postmaster.pid"));
+}
+
+TEST_F(VigildProjectionsTest, Kill9WhileProjectingThenEqualsAFreshRebuild) {
+  const char* env = std::getenv("VIGIL_PROJECTION_CRASH_CYCLES");
+  const int cycles = env != nullptr ? std::atoi(env) : 10;
+  testing::PgDatabase live;
+  SimulatedAgents agents(4);
+  std::mt19937 random(std::random_device{}());
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    StartVigild(live.url());
+    std::atomic<bool> stop{false};
+    std::thread load([&] { agents.Run(grpc_port_, stop); });
+    std::uniform_int_distribution<int> run_ms(300, 900);
+    absl::SleepFor(absl::Milliseconds(run_ms(random)));
+    vigild_->Kill();
+    stop = true;
+    load.join();
+  }
+  ASSERT_GT(agents.appended(), 100u);
+  StartVigild(live.url());
+  WaitUntilCaughtUp(agents.last_position(), absl::Seconds(120));
+  ASSERT_EQ(vigild_->Terminate(), 0);
+
+  testing::PgDatabase fresh;
+  const std::vector<std::string> rebuilt = FreshRebuild(fresh.url());
+  const std::vector<std::string> projected = testing::DumpReadModels(live.url());
+  ASSERT_GT(projected.size(), 20u);
+  EXPECT_EQ(projected, rebuilt);
+  EXPECT_EQ(live.Rows("SELECT count(*) FROM vigil.parked_events")[0], "0");
+}
+
+TEST_F(VigildProjectionsTest, PostgresImmediateStopAndRestartConverges) {
+  // A server of our own, since this test stops it.
+  testing::TempDir pg_dir;
+  const projections::EmbeddedPostgresOptions pg_options{
+      .cluster_dir = pg_dir.Sub("pg")};
+  auto postgres = projections::EmbeddedPostgres::Start(pg_options);
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  const std::string url = (*postgres)->url();
+  StartVigild(url);
+
+  SimulatedAgents agents(2);
+  std::atomic<bool> stop{false};
+  std::thread load([&] { agents.Run(grpc_port_, stop); });
+  absl::SleepFor(absl::Seconds(1));
+  // pg_ctl refuses root; the embedded cluster belongs to postgres then.
+  const std::string pg_ctl = absl::StrCat(
+      geteuid() == 0 ? "runuser -u postgres -- " : "",
+      "/usr/lib/postgresql/15/bin/pg_ctl -D ", pg_dir.Sub("pg"),
+      "/data -m immediate -w stop >/dev/null");
+  ASSERT_EQ(std::system(pg_ctl.c_str()), 0);
+  (*postgres)->Detach();
+  const uint64_t appended_before = agents.appended();
+  absl::SleepFor(absl::Seconds(2));
+  // Appends never depend on PostgreSQL.
+  EXPECT_GT(agents.appended(), appended_before);
+  std::optional<HttpResponse> during = Get("/v1/projections");
+  ASSERT_TRUE(during.has_value());
+  EXPECT_NE(during->body.find("\"retrying\""), std::string::npos)
+      << during->body;
+
+  auto restarted = projections::EmbeddedPostgres::Start(pg_options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  absl::SleepFor(absl::Seconds(1));
+  stop = true;
+  load.join();
+  WaitUntilCaughtUp(agents.last_position(), absl::Seconds(120));
+  ASSERT_EQ(vigild_->Terminate(), 0);
+
+  // A fresh rebuild in a second database of the same server.
+  {
+    pqxx::connection admin(url);
+    pqxx::nontransaction tx(admin);
+    tx.exec("CREATE DATABASE fresh");
+  }
+  const std::vector<std::string> rebuilt =
+      FreshRebuild(testing::WithDatabase(url, "fresh"));
+  EXPECT_EQ(testing::DumpReadModels(url), rebuilt);
+}
+
+}  // namespace
+}  // namespace vigil
