@@ -74,7 +74,10 @@ void AppendDouble(double value, std::string* out) {
   }
   char buffer[32];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out->append(buffer, end);
+  const std::string_view text(buffer, static_cast<size_t>(end - buffer));
+  out->append(text);
+  // "10.0", not "10": a client reading untyped JSON gets a float every time.
+  if (text.find_first_of(".e") == std::string_view::npos) out->append(".0");
 }
 
 // `row`, selected with SelectList(columns), as a JSON object.

@@ -42,7 +42,9 @@
 //            cost_usd, latency_ms_avg (null without calls)}
 //
 // Every column that is NULL in PostgreSQL is null in JSON. Times are
-// integer UTC microseconds in fields named *_time_us.
+// integer UTC microseconds in fields named *_time_us. Counts are integers;
+// the double columns (cpu_pct, progress, averages, cost_usd) always have a
+// '.' or an exponent ("10.0"), and are null when not finite.
 //
 // Metrics and usage: `bucket` is 1m (the default), 5m or 1h; buckets are
 // aligned to the Unix epoch (date_bin). The 1-minute rows whose minute
