@@ -461,17 +461,21 @@ Query ListAgents() {
   };
 }
 
-Query GetAgent(std::string id) {
-  return [id = std::move(id)](Tx& tx) -> absl::StatusOr<std::string> {
-    const pqxx::result rows = tx.exec_params(
-        absl::StrCat("SELECT ", SelectList(AgentColumns()),
-                     " FROM vigil.agents WHERE agent_id = $1"),
-        id);
+// The row of `table` whose `key` is `id`; NOT_FOUND naming the `noun`.
+Query GetOne(std::string_view noun, std::string_view table,
+             std::string_view key, const std::vector<Column>& columns,
+             std::string id) {
+  return [sql = absl::StrCat("SELECT ", SelectList(columns), " FROM ",
+                             AsAbsl(table), " WHERE ", AsAbsl(key), " = $1"),
+          noun, &columns, id = std::move(id)](Tx& tx)
+             -> absl::StatusOr<std::string> {
+    const pqxx::result rows = tx.exec_params(sql, id);
     if (rows.empty()) {
-      return absl::NotFoundError(absl::StrCat("no agent \"", id, "\""));
+      return absl::NotFoundError(
+          absl::StrCat("no ", AsAbsl(noun), " \"", id, "\""));
     }
     std::string out;
-    AppendObject(rows[0], AgentColumns(), &out);
+    AppendObject(rows[0], columns, &out);
     return out;
   };
 }
@@ -533,21 +537,6 @@ absl::StatusOr<Query> ListTasks(const Params& params) {
       out.append("null");
     }
     out.push_back('}');
-    return out;
-  };
-}
-
-Query GetTask(std::string id) {
-  return [id = std::move(id)](Tx& tx) -> absl::StatusOr<std::string> {
-    const pqxx::result rows = tx.exec_params(
-        absl::StrCat("SELECT ", SelectList(TaskColumns()),
-                     " FROM vigil.tasks WHERE task_id = $1"),
-        id);
-    if (rows.empty()) {
-      return absl::NotFoundError(absl::StrCat("no task \"", id, "\""));
-    }
-    std::string out;
-    AppendObject(rows[0], TaskColumns(), &out);
     return out;
   };
 }
@@ -667,7 +656,8 @@ absl::StatusOr<Query> Plan(std::string_view path, std::string_view query) {
       return ListAgents();
     case Endpoint::kAgent:
       RETURN_IF_ERROR(ParseQuery(query, {}).status());
-      return GetAgent(std::move(id));
+      return GetOne("agent", "vigil.agents", "agent_id", AgentColumns(),
+                    std::move(id));
     case Endpoint::kTasks: {
       ASSIGN_OR_RETURN(
           Params params,
@@ -676,7 +666,8 @@ absl::StatusOr<Query> Plan(std::string_view path, std::string_view query) {
     }
     case Endpoint::kTask:
       RETURN_IF_ERROR(ParseQuery(query, {}).status());
-      return GetTask(std::move(id));
+      return GetOne("task", "vigil.tasks", "task_id", TaskColumns(),
+                    std::move(id));
     case Endpoint::kCoordination:
       RETURN_IF_ERROR(ParseQuery(query, {}).status());
       return Coordination();
