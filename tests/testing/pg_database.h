@@ -5,6 +5,7 @@
 #ifndef VIGIL_TESTS_TESTING_PG_DATABASE_H_
 #define VIGIL_TESTS_TESTING_PG_DATABASE_H_
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -40,6 +41,11 @@ inline const std::string& TestServerUrl() {
     }
     // Short path: the socket lives in the cluster directory.
     static TempDir* dir = new TempDir();
+    // As root the server runs as `postgres`, which must traverse the
+    // (mode 0700) temporary directory.
+    if (chmod(dir->path().c_str(), 0711) != 0) {
+      throw std::runtime_error("cannot chmod " + dir->path());
+    }
     auto started = projections::EmbeddedPostgres::Start(
         {.cluster_dir = dir->Sub("pg")});
     if (!started.ok()) {

@@ -1,0 +1,133 @@
+// ReadQueries: the SQL behind the REST read endpoints. It answers a GET on
+// one of the paths below with a JSON body read from the read models of
+// schema `vigil` (schemas/sql/0001_read_models.sql).
+//
+//   /v1/agents                 {"agents":[agent...]} by agent_id, at most
+//                              kMaxListRows (the rest are left out)
+//   /v1/agents/{id}            agent
+//   /v1/tasks                  {"tasks":[task...],"next_cursor":"..."|null}
+//     ?status=&manager=&worker=&limit=&cursor=
+//                              newest first (first_position DESC), keyset
+//                              pages of `limit` (default kDefaultTaskLimit,
+//                              1..kMaxTaskLimit); filters combine with AND;
+//                              status is created|assigned|running|completed
+//                              |failed; cursor is next_cursor of the page
+//                              before, opaque
+//   /v1/tasks/{id}             task
+//   /v1/coordination           {"pairs":[pair...],"messages":[message...]}
+//                              each by its key, at most kMaxListRows
+//   /v1/metrics/agents/{id}    {"agent_id","bucket","points":[metric...]}
+//     ?from=&to=&bucket=
+//   /v1/usage?from=&to=&bucket=  {"bucket","points":[usage...]}
+//
+//   agent   {agent_id, role, name, model, status, stopped_reason,
+//            current_task_id, registered_time_us, last_heartbeat_time_us,
+//            cpu_pct, mem_bytes, queue_depth, updated_time_us,
+//            last_position}
+//   task    {task_id, first_position, manager_id, worker_id, title,
+//            priority, parent_task_id, status, created_time_us,
+//            assigned_time_us, started_time_us, finished_time_us, progress,
+//            progress_note, result (inline JSON), error, updated_time_us,
+//            last_position}
+//   pair    {manager_id, worker_id, tasks_assigned, tasks_completed,
+//            tasks_failed, mean_time_to_complete_ms (null when none
+//            completed)}
+//   message {from_agent, to_agent, messages, last_kind, last_summary,
+//            last_time_us}
+//   metric  {bucket_time_us, events, heartbeats, cpu_pct_avg, mem_bytes_avg,
+//            queue_depth_avg (averages over heartbeats, null without any),
+//            llm_calls, input_tokens, output_tokens, cost_usd, tool_calls,
+//            tool_failures, tasks_completed, tasks_failed}
+//   usage   {bucket_time_us, model, calls, input_tokens, output_tokens,
+//            cost_usd, latency_ms_avg (null without calls)}
+//
+// Every column that is NULL in PostgreSQL is null in JSON. Times are
+// integer UTC microseconds in fields named *_time_us. Counts are integers;
+// the double columns (cpu_pct, progress, averages, cost_usd) always have a
+// '.' or an exponent ("10.0"), and are null when not finite.
+//
+// Metrics and usage: `bucket` is 1m (the default), 5m or 1h; buckets are
+// aligned to the Unix epoch (date_bin). The 1-minute rows whose minute
+// starts in [from, to) are summed per bucket; buckets without rows are left
+// out, and points come by bucket_time_us (then model). `from` and `to` are
+// RFC 3339 times ("2026-12-01T10:00:00Z"; send a '+' offset as %2B) or
+// integer microseconds; `to` defaults to now and `from` to one hour before
+// `to`. A range touching more than kMaxBuckets buckets, or usage with more
+// than kMaxUsagePoints points, is INVALID_ARGUMENT.
+//
+// Query strings are form-encoded ('+' is a space, %XX a byte); the id in a
+// path is percent-decoded ('+' is itself). A parameter given with an empty
+// value counts as not given. Every endpoint also accepts `min_position`,
+// and ignores it: the caller waits for the projections to reach it first.
+//
+// Thread-safe: any number of threads may call Get at once; each call takes
+// one connection of the pool for its duration.
+
+#ifndef VIGIL_PROJECTIONS_READ_QUERIES_H_
+#define VIGIL_PROJECTIONS_READ_QUERIES_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace vigil::projections {
+
+class ReadQueries {
+ public:
+  // Rows of /v1/agents, and of each list of /v1/coordination.
+  static constexpr int kMaxListRows = 10'000;
+  static constexpr int kDefaultTaskLimit = 100;
+  static constexpr int kMaxTaskLimit = 1'000;
+  // Buckets a metrics or usage range may touch.
+  static constexpr int64_t kMaxBuckets = 10'000;
+  // Points (bucket × model) of one usage answer.
+  static constexpr int kMaxUsagePoints = 10'000;
+
+  // A pool of at most `connections` (>= 1) connections to `pg_url`, opened
+  // when first needed and reopened after one breaks. A call waits at most
+  // `wait` for a free connection. Opening one is bounded by libpq alone:
+  // put connect_timeout in pg_url to bound it.
+  explicit ReadQueries(std::string pg_url, int connections = 4,
+                       absl::Duration wait = absl::Seconds(5));
+  ~ReadQueries();
+
+  ReadQueries(const ReadQueries&) = delete;
+  ReadQueries& operator=(const ReadQueries&) = delete;
+
+  // True for the paths above (`path` without its query string).
+  static bool Handles(std::string_view path);
+
+  // The JSON body answering GET `path` with the raw (percent-encoded) query
+  // string `query`, the part after '?'. Errors: INVALID_ARGUMENT naming the
+  // parameter (malformed or out of range, unknown or repeated); NOT_FOUND
+  // for an unknown agent or task id, or a path Handles rejects; UNAVAILABLE
+  // when no connection is free within `wait` or PostgreSQL cannot be
+  // reached (a connection that broke is retried once on a new one);
+  // INTERNAL when a query fails otherwise.
+  absl::StatusOr<std::string> Get(std::string_view path,
+                                  std::string_view query);
+
+ private:
+  struct Slot;  // one connection, opened lazily
+  class Lease;
+
+  absl::StatusOr<int> Acquire();
+  void Release(int slot);
+
+  const std::string pg_url_;
+  const absl::Duration wait_;
+  // Slot i is used only by the call that took i from free_.
+  std::vector<std::unique_ptr<Slot>> slots_;
+  absl::Mutex mu_;
+  std::vector<int> free_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vigil::projections
+
+#endif  // VIGIL_PROJECTIONS_READ_QUERIES_H_
