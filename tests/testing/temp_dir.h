@@ -5,6 +5,7 @@
 #define VIGIL_TESTS_TESTING_TEMP_DIR_H_
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <stdexcept>
@@ -20,6 +21,9 @@ class TempDir {
     if (mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("mkdtemp failed");
     }
+    // Traversable by others: as root, tests run PostgreSQL as `postgres`
+    // in a subdirectory (the embedded cluster of a data directory).
+    chmod(pattern.c_str(), 0711);
     path_ = pattern;
   }
   ~TempDir() {
