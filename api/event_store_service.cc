@@ -48,8 +48,10 @@ int MaxReceiveMessageBytes(const eventlog::Options& options) {
 class EventStoreService::PagedReader
     : public grpc::ServerWriteReactor<vigil::v1::RecordedEvent> {
  public:
-  PagedReader(EventStoreService* service, uint64_t max_count)
+  PagedReader(EventStoreService* service, std::string_view method,
+              uint64_t max_count)
       : service_(service),
+        method_(method),
         open_before_(service->active_reads_.fetch_add(1)),
         remaining_(max_count != 0 ? max_count
                                   : service->options_.default_max_count),
@@ -229,11 +231,13 @@ class EventStoreService::PagedReader
     if (finished_) return;
     finished_ = true;
     page_.clear();
+    service_->CountRequest(method_, status);
     // A read fails with no status that carries a trailer: no context needed.
     finish_claimed_ = ToGrpcStatus(status, nullptr);
   }
 
   EventStoreService* const service_;
+  const std::string_view method_;  // a literal: "ReadStream", "ReadAll"
   const size_t open_before_;  // reads open when this one began
 
   absl::Mutex mu_;
@@ -253,9 +257,10 @@ class EventStoreService::PagedReader
 
 class EventStoreService::StreamReader final : public PagedReader {
  public:
+  static constexpr std::string_view kMethod = "ReadStream";
   StreamReader(EventStoreService* service,
                const vigil::v1::ReadStreamRequest& request)
-      : PagedReader(service, request.max_count()),
+      : PagedReader(service, kMethod, request.max_count()),
         stream_(request.stream()),
         backwards_(request.backwards()),
         from_revision_(request.from_revision()) {}
@@ -282,9 +287,10 @@ class EventStoreService::StreamReader final : public PagedReader {
 
 class EventStoreService::AllReader final : public PagedReader {
  public:
+  static constexpr std::string_view kMethod = "ReadAll";
   AllReader(EventStoreService* service,
             const vigil::v1::ReadAllRequest& request)
-      : PagedReader(service, request.max_count()),
+      : PagedReader(service, kMethod, request.max_count()),
         filter_(FromProto(request.filter())),
         last_position_(service->log_->HeadPosition()),
         next_position_(std::max<uint64_t>(request.from_position(), 1)) {}
@@ -340,7 +346,7 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
       requests_(metrics == nullptr
                     ? nullptr
                     : metrics->AddCounter("vigil_grpc_requests_total",
-                                          "Unary gRPC calls by method and "
+                                          "gRPC calls by method and final "
                                           "status code.",
                                           {"method", "code"})),
       started_(metrics == nullptr
@@ -412,6 +418,7 @@ EventStoreService::ReadStream(grpc::CallbackServerContext* context,
                               const vigil::v1::ReadStreamRequest* request) {
   CountStarted("ReadStream");
   if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    CountRequest("ReadStream", p.status());
     return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
   }
   auto* reader = new StreamReader(this, *request);
@@ -424,6 +431,7 @@ grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
     const vigil::v1::ReadAllRequest* request) {
   CountStarted("ReadAll");
   if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    CountRequest("ReadAll", p.status());
     return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
   }
   auto* reader = new AllReader(this, *request);
@@ -437,10 +445,13 @@ EventStoreService::Subscribe(grpc::CallbackServerContext* context,
   CountStarted("Subscribe");
   if (absl::StatusOr<Principal> p = Admit(context, Action::kSubscribe);
       !p.ok()) {
+    CountRequest("Subscribe", p.status());
     return new Refusal<vigil::v1::SubscribeResponse>(
         ToGrpcStatus(p.status(), context));
   }
-  return hub_->Start(context, request);
+  return hub_->Start(context, request, [this](const absl::Status& status) {
+    CountRequest("Subscribe", status);
+  });
 }
 
 grpc::ServerUnaryReactor* EventStoreService::GetStream(

@@ -26,8 +26,10 @@ namespace vigil::api {
 class SubscriptionHub::Subscriber final
     : public grpc::ServerWriteReactor<vigil::v1::SubscribeResponse> {
  public:
-  Subscriber(SubscriptionHub* hub, const vigil::v1::SubscribeRequest& request)
+  Subscriber(SubscriptionHub* hub, const vigil::v1::SubscribeRequest& request,
+             FinishCallback on_finish)
       : hub_(hub),
+        on_finish_(std::move(on_finish)),
         filter_(FromProto(request.filter())),
         from_time_us_(request.from_time_us()),
         next_position_(request.from_position() + 1),
@@ -278,6 +280,7 @@ class SubscriptionHub::Subscriber final
     if (finished_) return;
     finished_ = true;
     buffer_.clear();
+    if (on_finish_) on_finish_(status);
     finish_claimed_ = grpc::Status(
         static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
   }
@@ -290,6 +293,7 @@ class SubscriptionHub::Subscriber final
   }
 
   SubscriptionHub* const hub_;
+  const FinishCallback on_finish_;
   const eventlog::Filter filter_;
   const int64_t from_time_us_;
 
@@ -347,8 +351,8 @@ void SubscriptionHub::Stop() {
 
 grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>* SubscriptionHub::Start(
     grpc::CallbackServerContext* /*context*/,
-    const vigil::v1::SubscribeRequest* request) {
-  auto* subscriber = new Subscriber(this, *request);
+    const vigil::v1::SubscribeRequest* request, FinishCallback on_finish) {
+  auto* subscriber = new Subscriber(this, *request, std::move(on_finish));
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);

@@ -13,6 +13,7 @@
 #ifndef VIGIL_API_SUBSCRIPTION_H_
 #define VIGIL_API_SUBSCRIPTION_H_
 
+#include <functional>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -62,10 +63,16 @@ class SubscriptionHub {
   // gRPC server down, so it need not wait for them.
   void Stop();
 
-  // The reactor for one Subscribe call.
+  // Called once with the status a subscription ends with (quick: it runs
+  // under the subscription's lock).
+  using FinishCallback = std::function<void(const absl::Status&)>;
+
+  // The reactor for one Subscribe call; `on_finish` (optional) hears how it
+  // ended.
   grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>* Start(
       grpc::CallbackServerContext* context,
-      const vigil::v1::SubscribeRequest* request);
+      const vigil::v1::SubscribeRequest* request,
+      FinishCallback on_finish = nullptr);
 
   size_t active() const;
 

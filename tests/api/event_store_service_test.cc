@@ -69,8 +69,9 @@ class EventStoreServiceTest : public ::testing::Test {
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
     hub_ = std::make_unique<SubscriptionHub>(log_.get(), SubscriptionOptions{});
-    service_ = std::make_unique<EventStoreService>(log_.get(), hub_.get(),
-                                                   service_options);
+    service_ = std::make_unique<EventStoreService>(
+        log_.get(), hub_.get(), service_options, /*authenticator=*/nullptr,
+        /*rate_limiter=*/nullptr, &metrics_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -82,6 +83,17 @@ class EventStoreServiceTest : public ::testing::Test {
     ASSERT_NE(port, 0);
     stub_ = v1::EventStore::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+
+  // The value of vigil_grpc_requests_total{method,code}, 0 when absent.
+  std::string Requests(const std::string& method, const std::string& code) {
+    const std::string series = "vigil_grpc_requests_total{method=\"" +
+                               method + "\",code=\"" + code + "\"} ";
+    const std::string page = metrics_.Render();
+    const size_t at = page.find(series);
+    if (at == std::string::npos) return "0";
+    return page.substr(at + series.size(),
+                       page.find('\n', at) - at - series.size());
   }
 
   void StopServer() {
@@ -167,6 +179,7 @@ class EventStoreServiceTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<eventlog::EventLog> log_;
+  Metrics metrics_;  // before the service, which counts into it
   std::unique_ptr<SubscriptionHub> hub_;
   std::unique_ptr<EventStoreService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -596,6 +609,33 @@ TEST_F(EventStoreServiceTest, SubscribeGoesThroughTheHub) {
   while (reader->Read(&response)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// Streaming calls are counted by how they end, like unary ones.
+TEST_F(EventStoreServiceTest, StreamingCallsAreCountedByFinalStatus) {
+  StartServer();
+  MustAppend(Request("s-1", "Custom", 2));
+  grpc::Status status;
+  ReadStream("missing", 0, 0, false, &status);
+  ReadStream("s-1", 0, 0, false, &status);
+  EXPECT_EQ(Requests("ReadStream", "NOT_FOUND"), "1");
+  EXPECT_EQ(Requests("ReadStream", "OK"), "1");
+  {
+    grpc::ClientContext context;
+    auto reader = stub_->Subscribe(&context, v1::SubscribeRequest());
+    v1::SubscribeResponse response;
+    while (reader->Read(&response) && !response.has_caught_up()) {
+    }
+    context.TryCancel();
+    while (reader->Read(&response)) {
+    }
+    reader->Finish();
+  }
+  // The server learns of the cancellation a moment after the client.
+  for (int i = 0; i < 100 && Requests("Subscribe", "CANCELLED") == "0"; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(Requests("Subscribe", "CANCELLED"), "1");
 }
 
 }  // namespace
