@@ -36,14 +36,19 @@ function Chart({ title, derive, points = false, testId }: {
           width: Math.max(200, el.clientWidth),
           height: 150,
           legend: { show: true },
-          scales: { x: { time: true } },
+          // One point (the first minute) would make a zero-width range:
+          // pad it to a minute either side.
+          scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
           series: [
             {},
             ...s.labels.map((label, i) => ({
               label,
               stroke: PALETTE[i % PALETTE.length],
               width: 1.5,
-              ...(points ? { paths: () => null, points: { show: true, size: 4 } } : { points: { show: false } }),
+              ...(points
+                ? { paths: () => null, points: { show: true, size: 4 } }
+                // Per-minute series have few points: show them.
+                : { points: { show: (s.data[0]?.length ?? 0) < 90, size: 5 } }),
             })),
           ],
           axes: [{ stroke: '#9aa4b2', grid: { stroke: '#2a3140' } }, { stroke: '#9aa4b2', grid: { stroke: '#2a3140' }, size: 55 }],
