@@ -12,6 +12,7 @@
 // Without --pg-url it starts a private PostgreSQL 15 cluster (fsync on,
 // default settings) in a temporary directory.
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -64,6 +65,19 @@ class PerEventProjection final : public Projection {
 
  private:
   std::unique_ptr<Projection> inner_;
+};
+
+// Reads, parses and commits checkpoints, writes nothing: the floor set by
+// the log, the parser and the transactions themselves.
+class NoWrites final : public Projection {
+ public:
+  const std::string& name() const override { return name_; }
+  std::vector<projections::TableSpec> tables() const override { return {}; }
+  void Apply(pqxx::work&, const std::string&,
+             const std::vector<DomainEvent>&) override {}
+
+ private:
+  const std::string name_ = "no_writes";
 };
 
 void Die(std::string_view what) {
@@ -127,14 +141,22 @@ absl::Duration Replay(eventlog::EventLog* log, const std::string& url,
   if (!migrated.ok()) Die(migrated.status().ToString());
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
+  const bool sequential = std::getenv("REPLAY_SEQUENTIAL") != nullptr;
   for (auto& projection : projections) {
+    if (sequential) {
+      for (std::thread& thread : threads) thread.join();
+      threads.clear();
+    }
     threads.emplace_back([&, p = projection.get()] {
       projections::RunnerOptions options;
       options.pg_url = url;
       options.max_batch_events = batch;
       projections::ProjectionRunner runner(p, log, options);
+      const absl::Time begin = absl::Now();
       absl::Status status = runner.CatchUp(upto);
       if (!status.ok()) Die(status.ToString());
+      std::printf("  %s: %.2f s\n", p->name().c_str(),
+                  absl::ToDoubleSeconds(absl::Now() - begin));
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -161,7 +183,7 @@ uint64_t Flag(const std::vector<std::string_view>& args, std::string_view name,
 int Main(const std::vector<std::string_view>& args) {
   const uint64_t events = Flag(args, "--events", 1'000'000);
   const uint64_t baseline_events = Flag(args, "--baseline-events", 50'000);
-  const size_t batch = Flag(args, "--batch", 5000);
+  const size_t batch = Flag(args, "--batch", 20000);
   std::string server_url;
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     if (args[i] == "--pg-url") server_url = std::string(args[i + 1]);
@@ -169,6 +191,7 @@ int Main(const std::vector<std::string_view>& args) {
 
   char dir_template[] = "/tmp/vigil-replay-XXXXXX";
   const std::string dir = mkdtemp(dir_template);
+  chmod(dir.c_str(), 0711);  // the server may run as `postgres`
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
   if (server_url.empty()) {
     auto started =
@@ -195,6 +218,33 @@ int Main(const std::vector<std::string_view>& args) {
               "%.0f events/s\n",
               batch, static_cast<unsigned long long>(head),
               absl::ToDoubleSeconds(fast), fast_rate);
+
+  {
+    const absl::Time begin = absl::Now();
+    uint64_t read = 0;
+    absl::Duration parse;
+    for (uint64_t next = 1; next <= head;) {
+      auto events = (*log)->ReadAll(next, 500, eventlog::Filter());
+      if (!events.ok() || events->empty()) Die("read failed");
+      const absl::Time p0 = absl::Now();
+      for (const auto& e : *events) {
+        if (!projections::ParseDomainEvent(e).ok()) Die("parse failed");
+      }
+      parse += absl::Now() - p0;
+      read += events->size();
+      next = events->back().position + 1;
+    }
+    const double total = absl::ToDoubleSeconds(absl::Now() - begin);
+    std::printf("log read + parse alone: %.0f events/s (parse %.1f%% of it)\n",
+                read / total, 100 * absl::ToDoubleSeconds(parse) / total);
+  }
+  std::vector<std::unique_ptr<Projection>> floor;
+  floor.push_back(std::make_unique<NoWrites>());
+  const absl::Duration floor_time =
+      Replay(log->get(), FreshDatabase(server_url, "replay_floor"),
+             std::move(floor), head, batch);
+  std::printf("floor (read + parse + checkpoint, no writes): %.0f events/s\n",
+              head / absl::ToDoubleSeconds(floor_time));
 
   const uint64_t baseline_upto = std::min(head, baseline_events);
   std::vector<std::unique_ptr<Projection>> naive;

@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -36,6 +37,7 @@
 #include "absl/time/time.h"
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
+#include "projections/domain_event.h"
 #include "projections/projection.h"
 
 namespace vigil::projections {
@@ -47,7 +49,7 @@ struct RunnerOptions {
   // The checkpoint's name; empty: the projection's name.
   std::string checkpoint_name;
   // A batch's bounds (whichever is reached first).
-  size_t max_batch_events = 5000;
+  size_t max_batch_events = 20000;
   size_t max_batch_bytes = 16 << 20;
   // How long a live runner sleeps when the log has nothing new. Bounds how
   // late Stop() is noticed; new events wake it at once.
@@ -120,6 +122,8 @@ class ProjectionRunner {
   std::unique_ptr<pqxx::connection> connection_;
   bool checkpoint_loaded_ = false;
   uint64_t isolate_until_ = 0;  // apply one event at a time up to here
+  std::vector<eventlog::RecordedEvent> batch_;
+  std::vector<DomainEvent> events_;
 
   mutable absl::Mutex mu_;
   ProjectionStatus status_ ABSL_GUARDED_BY(mu_);

@@ -40,7 +40,7 @@ struct RebuildProgress {
 struct RebuildOptions {
   std::string pg_url;
   DomainProjectionOptions domain;
-  size_t max_batch_events = 5000;
+  size_t max_batch_events = 20000;
   // For a log from EventLog::OpenReader (another process writes it).
   bool refresh_log = false;
   // Called about every `progress_interval`, and once after the swap.

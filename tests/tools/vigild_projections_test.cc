@@ -11,6 +11,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
 #include <memory>
 #include <optional>
 #include <random>
@@ -248,7 +252,65 @@ TEST_F(VigildProjectionsTest, ReadsWaitForMinPositionAndReportProjections) {
   EXPECT_NE(metrics->body.find(
                 R"(vigil_projection_checkpoint{projection="agents"})"),
             std::string::npos);
+
+  // Every vigil_* series the shipped alerting rules use exists.
+  std::ifstream rules_file(std::string(VIGIL_SOURCE_DIR) +
+                           "/tools/prometheus/vigil-alerts.yml");
+  const std::string rules((std::istreambuf_iterator<char>(rules_file)),
+                          std::istreambuf_iterator<char>());
+  ASSERT_FALSE(rules.empty());
+  const std::regex series("vigil_[a-z_]+");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), series);
+       it != std::sregex_iterator(); ++it) {
+    EXPECT_NE(metrics->body.find("# TYPE " + it->str() + " "),
+              std::string::npos)
+        << it->str() << " is in the alerting rules but not in /metrics";
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
   EXPECT_EQ(vigild_->Terminate(), 0);
+}
+
+// `vigil projections rebuild` against the data directory of a running
+// vigild: it swaps in rebuilt tables while vigild keeps serving them.
+TEST_F(VigildProjectionsTest, RebuildCommandSwapsWhileVigildServes) {
+  testing::PgDatabase db;
+  StartVigild(db.url());
+  SimulatedAgents agents(2);
+  std::atomic<bool> stop{false};
+  std::thread load([&] { agents.Run(grpc_port_, stop); });
+  absl::SleepFor(absl::Milliseconds(800));
+  const std::string command =
+      absl::StrCat(VIGIL_BINARY, " projections rebuild tasks --data-dir ",
+                   DataDir(), " --pg-url '", db.url(), "' --batch 300 2>",
+                   dir_.Sub("rebuild.err"));
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  const int status = pclose(pipe);
+  stop = true;
+  load.join();
+  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find(R"("projection":"tasks","swapped":true)"),
+            std::string::npos)
+      << out;
+  WaitUntilCaughtUp(agents.last_position(), absl::Seconds(60));
+  std::optional<HttpResponse> tasks = Get("/v1/tasks?limit=5");
+  ASSERT_TRUE(tasks.has_value());
+  EXPECT_EQ(tasks->status, 200) << tasks->body;
+  ASSERT_EQ(vigild_->Terminate(), 0);
+  testing::PgDatabase fresh;
+  EXPECT_EQ(testing::DumpReadModels(db.url()), FreshRebuild(fresh.url()));
+
+  // An unknown projection is a usage error (64).
+  const int unknown = std::system(
+      absl::StrCat(VIGIL_BINARY, " projections rebuild nope --data-dir ",
+                   DataDir(), " --pg-url '", db.url(), "' 2>/dev/null")
+          .c_str());
+  EXPECT_EQ(WEXITSTATUS(unknown), 64);
 }
 
 TEST_F(VigildProjectionsTest, EmbeddedClusterStartsAndStopsWithVigild) {

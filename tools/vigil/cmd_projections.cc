@@ -23,7 +23,7 @@ int RunProjections(const Command& command, const FlagValues& flags) {
   if (name.empty()) {
     return UsageError(command.name, "say what to do: projections rebuild NAME");
   }
-  absl::StatusOr<uint64_t> batch = flags.GetUint64("batch", 5000);
+  absl::StatusOr<uint64_t> batch = flags.GetUint64("batch", 20000);
   if (!batch.ok() || *batch == 0 || *batch > 100000) {
     return UsageError(command.name, "--batch must be from 1 to 100000");
   }
@@ -106,7 +106,7 @@ Command ProjectionsCommand() {
                 {"pg-url", "URL",
                  "PostgreSQL of the read models (default: the embedded "
                  "cluster of --data-dir)"},
-                {"batch", "N", "events per transaction (default 5000)"}},
+                {"batch", "N", "events per transaction (default 20000)"}},
       .run = RunProjections,
   };
 }
