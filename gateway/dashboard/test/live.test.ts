@@ -114,6 +114,19 @@ describe('LiveClient', () => {
     expect(h.sockets[1].url).toContain('from=30');
   });
 
+  it('ignores frames that are not SPEC\'s event, caught_up or checkpoint', () => {
+    const h = harness();
+    h.client.start();
+    h.sockets[0].open();
+    h.sockets[0].onmessage?.({ data: '{"kind":"pong"}' });
+    h.sockets[0].onmessage?.({ data: '{"kind":"error","message":"x"}' });
+    h.sockets[0].onmessage?.({ data: 'not json' });
+    h.sockets[0].onmessage?.({ data: '{"kind":"checkpoint"}' });
+    h.sockets[0].send(frame(ev(1, 'AgentRegistered', { agent_id: 'a', role: 'worker', name: 'A' })));
+    expect(h.store.getState().lastPosition).toBe(1);
+    expect(h.store.getState().agents.a).toBeDefined();
+  });
+
   it('stop closes the socket and schedules nothing', () => {
     const h = harness();
     h.client.start();

@@ -55,6 +55,13 @@ export function liveUrl(base: string, from: number, token: string, streams?: str
   return `${base}/v1/live?${q.toString()}`;
 }
 
+export function isLiveFrame(f: unknown): f is LiveFrame {
+  if (typeof f !== 'object' || f === null) return false;
+  const { kind, position } = f as { kind?: unknown; position?: unknown };
+  return (kind === 'event' || kind === 'caught_up' || kind === 'checkpoint') &&
+    typeof position === 'number' && Number.isFinite(position);
+}
+
 export class LiveClient {
   private socket: WebSocketLike | null = null;
   private timer: unknown = null;
@@ -122,8 +129,11 @@ export class LiveClient {
       try {
         frame = JSON.parse(ev.data) as LiveFrame;
       } catch {
-        return; // not a frame of SPEC's: ignore rather than guess
+        return; // not JSON: ignore rather than guess
       }
+      // SPEC's three kinds; others (a server's pong, error or filter
+      // answers to messages this client never sends) are not for the store.
+      if (!isLiveFrame(frame)) return;
       if (frame.kind === 'caught_up') {
         this.attempt = 0; // a healthy connection resets the backoff
         this.o.onState({ state: 'live', attempt: 0 });

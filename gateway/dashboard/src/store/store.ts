@@ -129,8 +129,8 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
         const { kind: _kind, ...event } = frame;
         fresh.push(event);
         last = frame.position;
-      } else {
-        // A checkpoint or caught_up: everything up to it has been examined.
+      } else if (frame.kind === 'checkpoint' || frame.kind === 'caught_up') {
+        // Everything up to it has been examined.
         last = Math.max(last, frame.position);
         if (frame.kind === 'caught_up') caughtUp = true;
       }
