@@ -121,7 +121,9 @@ try {
     return now.position > first.position && moved.length > 0 && now.completed > first.completed ? now : null;
   });
   log('then:', { position: changed.position, completed: changed.completed, busy: changed.busy });
-  await page.locator('[data-testid=event-row]').first().click();
+  // Rows move under load (newest first), which Playwright's click waits
+  // out forever; a row selects on mousedown, so press it directly.
+  await page.locator('[data-testid=event-row]').first().dispatchEvent('mousedown');
   await waitFor('the event detail', async () => /[0-9a-f]{64}/.test(await page.locator('[data-testid=event-detail]').innerText()));
   await sleep(1500); // let the charts draw a few frames
   await page.screenshot({ path: join(dashboard, 'screenshot.png'), fullPage: false });

@@ -7,6 +7,14 @@ import { RATE_SECONDS } from '../store/store';
 
 const PALETTE = ['#3b82f6', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#14b8a6', '#ec4899', '#84cc16'];
 
+// 1.2k, 3.4M: axis labels that fit.
+function compact(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+  if (a >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
+  return `${+v.toFixed(3)}`;
+}
+
 interface Series {
   labels: string[]; // one per y series
   data: uPlot.AlignedData;
@@ -36,9 +44,7 @@ function Chart({ title, derive, points = false, testId }: {
           width: Math.max(200, el.clientWidth),
           height: 150,
           legend: { show: true },
-          // One point (the first minute) would make a zero-width range:
-          // pad it to a minute either side.
-          scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
+          scales: { x: { time: true } },
           series: [
             {},
             ...s.labels.map((label, i) => ({
@@ -51,7 +57,7 @@ function Chart({ title, derive, points = false, testId }: {
                 : { points: { show: (s.data[0]?.length ?? 0) < 90, size: 5 } }),
             })),
           ],
-          axes: [{ stroke: '#9aa4b2', grid: { stroke: '#2a3140' } }, { stroke: '#9aa4b2', grid: { stroke: '#2a3140' }, size: 55 }],
+          axes: [{ stroke: '#9aa4b2', grid: { stroke: '#2a3140' } }, { stroke: '#9aa4b2', grid: { stroke: '#2a3140' }, size: 55, values: (_u, vals) => vals.map(compact) }],
         }, s.data, el);
       } else {
         plot.setData(s.data);
@@ -91,12 +97,28 @@ export function eventsPerSecond(s: DashboardState): Series {
   return { labels: ['events/s'], data: [xs, ys] };
 }
 
+const MINUTE_US = 60_000_000;
+const MINUTES_SHOWN = 60;
+
+// One series per model over consecutive minutes (empty minutes are 0), at
+// least the last two, at most the last hour.
 function perModel(s: DashboardState, value: (p: DashboardState['usage'][string]) => number): Series {
-  const models = [...new Set(Object.values(s.usage).map((u) => u.model))].sort();
-  const minutes = [...new Set(Object.values(s.usage).map((u) => u.bucket_time_us))].sort((a, b) => a - b);
-  const index = new Map(minutes.map((m, i) => [m, i]));
-  const ys = models.map(() => minutes.map(() => 0 as number | null));
-  for (const u of Object.values(s.usage)) ys[models.indexOf(u.model)][index.get(u.bucket_time_us)!] = value(u);
+  const points = Object.values(s.usage);
+  const models = [...new Set(points.map((u) => u.model))].sort();
+  const newest = points.length
+    ? Math.max(...points.map((u) => u.bucket_time_us))
+    : Math.floor(Date.now() / 60_000) * MINUTE_US;
+  const oldest = Math.max(
+    newest - (MINUTES_SHOWN - 1) * MINUTE_US,
+    Math.min(newest - MINUTE_US, ...points.map((u) => u.bucket_time_us)),
+  );
+  const minutes: number[] = [];
+  for (let m = oldest; m <= newest; m += MINUTE_US) minutes.push(m);
+  const ys = models.map(() => minutes.map(() => 0));
+  for (const u of points) {
+    const i = (u.bucket_time_us - oldest) / MINUTE_US;
+    if (i >= 0 && i < minutes.length) ys[models.indexOf(u.model)][i] = value(u);
+  }
   return { labels: models, data: [minutes.map((m) => m / 1e6), ...ys] as uPlot.AlignedData };
 }
 

@@ -65,7 +65,9 @@ export function Timeline() {
             {rows.slice(first, last).map((e, i) => (
               <div key={e.position} className={`row ${selected?.position === e.position ? 'selected' : ''}`}
                 style={{ top: (first + i) * ROW_HEIGHT, height: ROW_HEIGHT }}
-                onClick={() => store.getState().selectEvent(e)} data-testid="event-row">
+                // On press, not click: under load the rows move between
+                // press and release, and a click would land on no row.
+                onMouseDown={() => store.getState().selectEvent(e)} data-testid="event-row">
                 <span className="pos">{e.position}</span>
                 <span className="type">{e.type}</span>
                 <span className="stream">{e.stream}</span>
