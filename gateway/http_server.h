@@ -1,7 +1,8 @@
 // HttpServer: Vigil's HTTP/1.1 server on port 7601 (SPEC "HTTP"): the REST
 // mirror of the gRPC API (`POST /v1/streams/{stream}/events`,
 // `GET /v1/streams/{stream}`, `GET /v1/all`) and the operations endpoints
-// (`/healthz`, `/readyz`, `/metrics`). Plain HTTP with keep-alive; every
+// (`/healthz`, `/readyz`, `/metrics`), and the dashboard's files at `/`.
+// Plain HTTP with keep-alive; every
 // error body is `application/problem+json`.
 //
 // Built on Boost.Beast the way its chat-multi example is: a listener, one
@@ -59,6 +60,12 @@ struct HttpServerOptions {
   // The read models (GET /v1/agents, /v1/tasks, ... /v1/projections);
   // must outlive the server. Null: those paths are 404.
   ReadModels* read_models = nullptr;
+
+  // The dashboard's built files (gateway/dashboard/dist), read once at
+  // start and served at `/` and `/assets/...` without a token (they hold
+  // no data; the page asks for a token itself). Empty, or a directory
+  // without index.html: those paths answer 404 saying why.
+  std::string dashboard_dir;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;

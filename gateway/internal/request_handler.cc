@@ -257,6 +257,11 @@ RequestHandler::RequestHandler(const HttpServerOptions& options,
                                     "The event log's last durable position.")
                          ->Get()),
       append_metrics_(AppendMetrics::Register(metrics)),
+      dashboard_(options.dashboard_dir.empty()
+                     ? absl::StatusOr<StaticFiles>(absl::NotFoundError(
+                           "this server has no dashboard directory "
+                           "(--dashboard-dir)"))
+                     : StaticFiles::Load(options.dashboard_dir)),
       readers_("vigil-http-read", options.read_threads,
                options.max_queued_reads) {}
 
@@ -267,7 +272,9 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
   if (question != std::string_view::npos) {
     matched.query = target.substr(question + 1);
   }
-  if (path == "/healthz") {
+  if (StaticFiles::Owns(path)) {
+    matched.route = Route::kDashboard;
+  } else if (path == "/healthz") {
     matched.route = Route::kHealthz;
   } else if (path == "/readyz") {
     matched.route = Route::kReadyz;
@@ -303,6 +310,7 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kHealthz: return "/healthz";
     case Route::kReadyz: return "/readyz";
     case Route::kMetrics: return "/metrics";
+    case Route::kDashboard: return "/ (dashboard)";
     case Route::kUnmatched: break;
   }
   return "unmatched";
@@ -399,6 +407,9 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       return done(JsonResponse(200, R"({"status":"ready"})"));
     case Route::kMetrics:
       return done(MetricsPage());
+    case Route::kDashboard:
+      return done(DashboardFile(
+          std::string_view(request.target).substr(0, request.target.find('?'))));
     case Route::kUnmatched:
       break;
   }
@@ -568,6 +579,27 @@ HttpResponse RequestHandler::MetricsPage() {
   HttpResponse response;
   response.content_type = kPrometheusText;
   response.body = metrics_->Render();
+  return response;
+}
+
+HttpResponse RequestHandler::DashboardFile(std::string_view path) const {
+  if (!dashboard_.ok()) {
+    return ErrorResponse(absl::NotFoundError(
+        "the dashboard is not available: " +
+        std::string(dashboard_.status().message())));
+  }
+  const StaticFile* file = dashboard_->Find(path);
+  if (file == nullptr) {
+    return ErrorResponse(
+        absl::NotFoundError("no dashboard file at " + std::string(path)));
+  }
+  HttpResponse response;
+  response.content_type = file->content_type;
+  response.headers.emplace_back("Cache-Control", file->cache_control);
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  // One copy per request: the files are small, and HttpResponse owns its
+  // body.
+  response.body = file->body;
   return response;
 }
 

@@ -1,6 +1,6 @@
 // RequestHandler: everything HttpServer does with a request once it has been
 // read, without Beast: routing, the REST mirror, /healthz, /readyz,
-// /metrics, problem+json errors, and the request metrics. The Beast session
+// /metrics, the dashboard's files, problem+json errors, and the request metrics. The Beast session
 // (http_server.cc) turns bytes into an HttpRequest and an HttpResponse back
 // into bytes; keeping the rest here keeps Beast in one translation unit.
 //
@@ -24,6 +24,7 @@
 #include "api/executor.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
+#include "gateway/internal/static_files.h"
 #include "api/metrics.h"
 
 namespace vigil::gateway::internal {
@@ -98,6 +99,7 @@ class RequestHandler {
     kHealthz,
     kReadyz,
     kMetrics,
+    kDashboard,  // /, /index.html, /assets/...
     kUnmatched,
   };
   struct Matched {
@@ -120,6 +122,7 @@ class RequestHandler {
   void ReadAll(std::string_view query, Done done);
   void ReadModel(std::string_view target, Done done);
   HttpResponse MetricsPage();
+  HttpResponse DashboardFile(std::string_view path) const;
   // Runs `read` on a reader thread; 503 when their queue is full.
   void ScheduleRead(std::function<HttpResponse()> read, Done done);
 
@@ -137,6 +140,9 @@ class RequestHandler {
   HistogramFamily* const request_duration_;
   Gauge* const head_position_;
   const AppendMetrics append_metrics_;
+  // Loaded from options.dashboard_dir in the constructor; the error says
+  // why there is no dashboard.
+  const absl::StatusOr<StaticFiles> dashboard_;
 
   absl::Mutex work_mu_;
   size_t work_ ABSL_GUARDED_BY(work_mu_) = 0;

@@ -10,6 +10,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <map>
@@ -938,6 +940,49 @@ TEST_F(HttpAuthTest, RolesAndRateLimit) {
   ExpectProblem(limited, 429);
   EXPECT_FALSE(limited.Header("retry-after").empty());
   EXPECT_EQ(log_->HeadPosition(), 2u);
+}
+
+}  // namespace
+}  // namespace vigil::gateway
+
+namespace vigil::gateway {
+namespace {
+
+// The dashboard's files at / and /assets/ (gateway/internal/static_files.h),
+// with no token needed even when tokens are configured.
+TEST_F(HttpServerTest, ServesTheDashboardDirectory) {
+  testing::TempDir site;
+  std::filesystem::create_directories(site.Sub("assets"));
+  std::ofstream(site.Sub("index.html")) << "<!doctype html><title>Vigil</title>";
+  std::ofstream(site.Sub("assets/app-1.js")) << "console.log(1)";
+  HttpServerOptions options;
+  options.dashboard_dir = site.path();
+  Start(options);
+
+  HttpResponse index = Call("GET", "/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.body, "<!doctype html><title>Vigil</title>");
+  EXPECT_EQ(index.Header("content-type"), "text/html; charset=utf-8");
+  EXPECT_EQ(index.Header("cache-control"), "no-cache");
+  EXPECT_EQ(Call("GET", "/?token=x").status, 200);
+  EXPECT_EQ(Call("GET", "/index.html").body, index.body);
+
+  HttpResponse js = Call("GET", "/assets/app-1.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.body, "console.log(1)");
+  EXPECT_EQ(js.Header("content-type"), "text/javascript; charset=utf-8");
+
+  ExpectProblem(Call("GET", "/assets/missing.js"), 404);
+  ExpectProblem(Call("GET", "/assets/../index.html"), 404);
+  EXPECT_EQ(Call("POST", "/", kJson, "{}").status, 405);
+  // The API around it is unchanged.
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+TEST_F(HttpServerTest, WithoutADashboardDirectoryTheRootIs404SayingWhy) {
+  Start();
+  std::string detail = ExpectProblem(Call("GET", "/"), 404);
+  EXPECT_THAT(detail, ::testing::HasSubstr("dashboard"));
 }
 
 }  // namespace

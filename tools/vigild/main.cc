@@ -20,11 +20,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -75,6 +77,8 @@ struct Config {
   std::string projections = "on";
   int metrics_retention_days = 30;
   uint64_t min_position_wait_ms = 5000;
+  // The dashboard's built files; the build's gateway/dashboard/dist.
+  std::string dashboard_dir = VIGIL_DEFAULT_DASHBOARD_DIR;
 };
 
 struct Setting {
@@ -225,6 +229,10 @@ const std::vector<Setting>& Settings() {
              "to reach P before answering 503"},
             "VIGIL_MIN_POSITION_WAIT_MS",
             [](Config& c) -> uint64_t& { return c.min_position_wait_ms; }),
+      Text({"dashboard-dir", "DIR",
+            "the dashboard's built files (index.html, assets/), served at "
+            "/ on the HTTP port; read once at start"},
+           "VIGIL_DASHBOARD_DIR", &Config::dashboard_dir),
   };
   return *kSettings;
 }
@@ -420,6 +428,14 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.read_models = read_side.get();
   http_options.authenticator = authenticator.get();
   http_options.rate_limiter = &rate_limiter;
+  http_options.dashboard_dir = config.dashboard_dir;
+  if (std::error_code ec; !std::filesystem::is_regular_file(
+          std::filesystem::path(config.dashboard_dir) / "index.html", ec)) {
+    std::fprintf(stderr,
+                 "vigild: no dashboard: %s/index.html does not exist (build "
+                 "it with tools/build-dashboard); / answers 404\n",
+                 config.dashboard_dir.c_str());
+  }
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log->get(), &metrics);
   if (!http.ok()) {

@@ -1,0 +1,200 @@
+// End-to-end: a real vigild (embedded PostgreSQL, the built dashboard) and
+// `vigil simulate`, the page in Debian's Chromium driven by playwright-core.
+//   node e2e/e2e.mjs <vigild> <vigil>
+// 1. agents and tasks appear, and change, on the page;
+// 2. once the simulator stops, the page's folded state equals the server's
+//    read models at the same position (the TS fold = the C++ fold);
+// 3. the page's timeline has no duplicate and no gap;
+// 4. with /v1/live: kill -9 vigild, restart it on the same ports, and the
+//    page reconnects and continues from where it was, with no duplicate
+//    (skipped, saying so, while the server has no /v1/live: the page polls);
+// and saves gateway/dashboard/screenshot.png.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dashboard = join(here, '..');
+const [vigild, vigil] = process.argv.slice(2);
+if (!vigild || !vigil) {
+  console.error('usage: node e2e/e2e.mjs <vigild> <vigil>');
+  process.exit(64);
+}
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function log(...a) { console.log('[e2e]', ...a); }
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitFor(what, fn, timeoutMs = 60_000, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) { last = e; }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+const data = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
+chmodSync(data, 0o711); // as root, the embedded PostgreSQL runs as postgres
+const grpcPort = await freePort();
+const httpPort = await freePort();
+const base = `http://127.0.0.1:${httpPort}`;
+const children = new Set();
+
+function start(cmd, args, name) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d) => process.stdout.write(`[${name}] ${d}`));
+  child.stderr.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+const exited = (child) => new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+
+function startVigild() {
+  return start(vigild, ['--data-dir', data, '--grpc-listen', `127.0.0.1:${grpcPort}`,
+    '--http-listen', `127.0.0.1:${httpPort}`, '--dashboard-dir', join(dashboard, 'dist')], 'vigild');
+}
+async function ready() {
+  await waitFor('vigild /readyz and /v1/projections', async () =>
+    (await fetch(`${base}/readyz`)).ok && (await fetch(`${base}/v1/projections`)).ok, 90_000);
+}
+const getJson = async (path) => (await fetch(base + path)).json();
+
+let browser;
+let failed = false;
+try {
+  let server = startVigild();
+  await ready();
+  log('vigild ready on', base);
+  const simulator = start(vigil, ['simulate', '--server', `127.0.0.1:${grpcPort}`, '--managers', '2',
+    '--workers', '6', '--rate', '40', '--duration', '600', '--seed', '7'], 'simulate');
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1500, height: 1700 } });
+  page.on('pageerror', (e) => { console.error('[page error]', e); failed = true; });
+  await page.goto(base + '/');
+  await page.waitForSelector('header.status');
+
+  // 1. Agents and tasks appear, and change.
+  await waitFor('agents on the page', async () => (await page.locator('[data-testid=agent-row]').count()) >= 8);
+  await waitFor('tasks on the page', async () => (await page.locator('[data-testid=task-card]').count()) >= 3);
+  const state = () => page.evaluate(() => {
+    const s = window.vigilStore.getState();
+    const tasks = Object.values(s.tasks);
+    return {
+      position: s.lastPosition,
+      connection: s.connection.state,
+      polling: s.connection.polling,
+      completed: tasks.filter((t) => t.status === 'completed').length,
+      statuses: Object.fromEntries(tasks.map((t) => [t.task_id, t.status])),
+      busy: Object.values(s.agents).filter((a) => a.status === 'busy').length,
+      timeline: s.events.map((e) => e.position),
+      duplicates: s.duplicatesDropped,
+    };
+  });
+  const first = await state();
+  log('first look:', { position: first.position, completed: first.completed, connection: first.connection, polling: first.polling });
+  const changed = await waitFor('tasks to change status', async () => {
+    const now = await state();
+    const moved = Object.entries(first.statuses).filter(([id, st]) => now.statuses[id] && now.statuses[id] !== st);
+    return now.position > first.position && moved.length > 0 && now.completed > first.completed ? now : null;
+  });
+  log('then:', { position: changed.position, completed: changed.completed, busy: changed.busy });
+  // Rows move under load (newest first), which Playwright's click waits
+  // out forever; a row selects on mousedown, so press it directly.
+  await page.locator('[data-testid=event-row]').first().dispatchEvent('mousedown');
+  await waitFor('the event detail', async () => /[0-9a-f]{64}/.test(await page.locator('[data-testid=event-detail]').innerText()));
+  await sleep(1500); // let the charts draw a few frames
+  await page.screenshot({ path: join(dashboard, 'screenshot.png'), fullPage: false });
+  log('saved', join(dashboard, 'screenshot.png'));
+
+  // 4. Kill and restart vigild: the page reconnects and continues.
+  const live = (await state()).connection === 'live' ||
+    (await waitFor('/v1/live', async () => (await state()).connection === 'live', 10_000).catch(() => false));
+  if (live) {
+    const before = await state();
+    server.kill('SIGKILL');
+    await exited(server);
+    await waitFor('the page to notice', async () => (await state()).connection === 'reconnecting', 20_000);
+    log('vigild killed at position', before.position, '; restarting');
+    server = startVigild();
+    await ready();
+    await waitFor('the page to be live again', async () => (await state()).connection === 'live', 60_000);
+    await waitFor('new events after the restart', async () => (await state()).position > before.position + 20, 60_000);
+    log('reconnected and continuing:', (await state()).position);
+  } else {
+    log('SKIP kill/restart reconnect: this vigild has no /v1/live (the page is polling GET /v1/all)');
+  }
+
+  // 2 and 3. Stop the simulator; the page's fold must equal the read models.
+  simulator.kill('SIGINT');
+  await exited(simulator);
+  const head = await waitFor('the projections to reach the head', async () => {
+    const { projections } = await getJson('/v1/projections');
+    return projections.every((p) => p.lag_events === 0) ? projections[0].head : null;
+  });
+  await waitFor('the page to reach the head', async () => (await state()).position >= head);
+  const page_ = await page.evaluate(() => {
+    const s = window.vigilStore.getState();
+    return { agents: s.agents, tasks: s.tasks, events: s.events.map((e) => e.position) };
+  });
+  const { agents } = await getJson(`/v1/agents?min_position=${head}`);
+  const pick = (a) => ({ status: a.status, current_task_id: a.current_task_id, last_position: a.last_position,
+    cpu_pct: a.cpu_pct, role: a.role });
+  for (const a of agents) {
+    const mine = page_.agents[a.agent_id];
+    if (!mine || JSON.stringify(pick(mine)) !== JSON.stringify(pick(a))) {
+      throw new Error(`agent ${a.agent_id}: page ${JSON.stringify(mine && pick(mine))} != server ${JSON.stringify(pick(a))}`);
+    }
+  }
+  const { tasks } = await getJson(`/v1/tasks?limit=200&min_position=${head}`);
+  for (const t of tasks) {
+    const mine = page_.tasks[t.task_id];
+    const k = (x) => ({ status: x.status, worker_id: x.worker_id, progress: x.progress, last_position: x.last_position });
+    if (!mine || JSON.stringify(k(mine)) !== JSON.stringify(k(t))) {
+      throw new Error(`task ${t.task_id}: page ${JSON.stringify(mine && k(mine))} != server ${JSON.stringify(k(t))}`);
+    }
+  }
+  log(`page state = read models for ${agents.length} agents and ${tasks.length} tasks at position ${head}`);
+  const ev = page_.events;
+  for (let i = 1; i < ev.length; i++) {
+    if (ev[i] !== ev[i - 1] + 1) throw new Error(`timeline: ${ev[i - 1]} then ${ev[i]} (a duplicate or a gap)`);
+  }
+  log(`timeline: ${ev.length} events, ${ev[0]}..${ev.at(-1)}, no duplicate, no gap`);
+
+  server.kill('SIGTERM');
+  await exited(server);
+} catch (e) {
+  console.error('[e2e] FAILED:', e);
+  failed = true;
+} finally {
+  await browser?.close();
+  // Politely first: vigild stops its embedded PostgreSQL on SIGTERM.
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.race([Promise.all([...children].map(exited)), sleep(15_000)]);
+  for (const c of children) c.kill('SIGKILL');
+  await sleep(200);
+  rmSync(data, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,27 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+import { startDashboard, TOKEN_KEY } from './live/dashboard';
+import { store } from './store';
+import './style.css';
+
+// A token from ?token= (then kept in localStorage) or from an earlier visit.
+const fromUrl = new URLSearchParams(location.search).get('token');
+let saved = '';
+try {
+  saved = localStorage.getItem(TOKEN_KEY) ?? '';
+} catch {
+  // no storage
+}
+store.getState().setToken(fromUrl ?? saved);
+
+// The live client runs outside React, for the page's lifetime.
+startDashboard(store);
+// For the end-to-end test and the browser console: the store, read-only use.
+(window as unknown as { vigilStore: typeof store }).vigilStore = store;
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,197 @@
+// The dashboard's one store, built from slices (Zustand's slices pattern):
+//  - model:       the folded read models (agents, tasks, pairs, usage), the
+//                 last log position applied, and the event timeline
+//  - connection:  the state of the live feed (or of the leader tab's)
+//  - projections: GET /v1/projections, polled
+//  - ui:          token and filters
+// It is a vanilla store (zustand/vanilla): the live client, the tab sync and
+// the tests use it without React; components read it with useStore.
+
+import { createStore, type StateCreator } from 'zustand/vanilla';
+import { emptyFoldState, foldEvents, type FoldGates, type FoldState } from '../fold';
+import type { LiveFrame, ProjectionStatus, RecordedEvent } from '../types';
+
+// Events kept for the timeline, and seconds of the events/s series.
+export const MAX_TIMELINE_EVENTS = 5000;
+export const RATE_SECONDS = 180;
+// Finished tasks beyond this many are dropped, oldest first.
+export const MAX_TASKS = 4000;
+
+export type ConnectionState =
+  | 'idle' // not started
+  | 'connecting'
+  | 'catching_up' // open, history before caught_up
+  | 'live'
+  | 'reconnecting'; // waiting for the next attempt
+
+export interface Connection {
+  state: ConnectionState;
+  // leader: this tab holds the socket; follower: another tab does and
+  // broadcasts; solo: no BroadcastChannel or locks, this tab on its own.
+  role: 'leader' | 'follower' | 'solo';
+  attempt: number;
+  retryInMs: number | null;
+  lastError: string | null;
+  // Reading GET /v1/all every second because /v1/live does not answer.
+  polling: boolean;
+}
+
+export interface Snapshot extends FoldState {
+  gates: FoldGates;
+  // Events up to min(gates), newest last, for the timeline.
+  recent: RecordedEvent[];
+}
+
+export interface ModelSlice extends FoldState {
+  gates: FoldGates;
+  // The last log position applied (events and checkpoints): the live feed
+  // resumes after it, and anything at or below it is a duplicate.
+  lastPosition: number;
+  snapshotLoaded: boolean;
+  caughtUp: boolean;
+  duplicatesDropped: number;
+  eventsApplied: number;
+  events: RecordedEvent[]; // the timeline, oldest first, bounded
+  eventRate: Record<number, number>; // unix second -> events recorded in it
+  loadSnapshot: (snapshot: Snapshot) => void;
+  // Applies frames in order; events at or below lastPosition are dropped.
+  applyFrames: (frames: readonly LiveFrame[]) => void;
+}
+
+export interface ConnectionSlice {
+  connection: Connection;
+  setConnection: (patch: Partial<Connection>) => void;
+}
+
+export interface ProjectionsSlice {
+  projections: ProjectionStatus[];
+  projectionsError: string | null;
+  setProjections: (projections: ProjectionStatus[], error: string | null) => void;
+}
+
+export interface UiSlice {
+  token: string;
+  taskFilter: { manager: string; worker: string };
+  timelineFilter: { stream: string; type: string };
+  selectedEvent: RecordedEvent | null;
+  setToken: (token: string) => void;
+  setTaskFilter: (patch: Partial<UiSlice['taskFilter']>) => void;
+  setTimelineFilter: (patch: Partial<UiSlice['timelineFilter']>) => void;
+  selectEvent: (event: RecordedEvent | null) => void;
+}
+
+export type DashboardState = ModelSlice & ConnectionSlice & ProjectionsSlice & UiSlice;
+type Slice<T> = StateCreator<DashboardState, [], [], T>;
+
+function minGate(g: FoldGates) {
+  return Math.min(g.agents, g.tasks, g.metrics);
+}
+
+function boundTasks(tasks: FoldState['tasks']): FoldState['tasks'] {
+  const ids = Object.keys(tasks);
+  if (ids.length <= MAX_TASKS) return tasks;
+  const finished = ids
+    .filter((id) => tasks[id].status === 'completed' || tasks[id].status === 'failed')
+    .sort((a, b) => tasks[a].first_position - tasks[b].first_position);
+  const out = { ...tasks };
+  for (const id of finished.slice(0, ids.length - MAX_TASKS)) delete out[id];
+  return out;
+}
+
+export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
+  ...emptyFoldState(),
+  gates: { agents: 0, tasks: 0, metrics: 0 },
+  lastPosition: 0,
+  snapshotLoaded: false,
+  caughtUp: false,
+  duplicatesDropped: 0,
+  eventsApplied: 0,
+  events: [],
+  eventRate: {},
+  loadSnapshot: (s) =>
+    set({
+      agents: s.agents, tasks: s.tasks, pairs: s.pairs, usage: s.usage, gates: s.gates,
+      lastPosition: minGate(s.gates), snapshotLoaded: true, caughtUp: false,
+      events: s.recent.slice(-MAX_TIMELINE_EVENTS), eventRate: {},
+    }),
+  applyFrames: (frames) => {
+    const state = get();
+    let last = state.lastPosition;
+    let caughtUp = state.caughtUp;
+    let duplicates = 0;
+    const fresh: RecordedEvent[] = [];
+    for (const frame of frames) {
+      if (frame.kind === 'event') {
+        if (frame.position <= last) {
+          duplicates += 1;
+          continue;
+        }
+        const { kind: _kind, ...event } = frame;
+        fresh.push(event);
+        last = frame.position;
+      } else if (frame.kind === 'checkpoint' || frame.kind === 'caught_up') {
+        // Everything up to it has been examined.
+        last = Math.max(last, frame.position);
+        if (frame.kind === 'caught_up') caughtUp = true;
+      }
+    }
+    const patch: Partial<DashboardState> = { lastPosition: last, caughtUp };
+    if (duplicates > 0) patch.duplicatesDropped = state.duplicatesDropped + duplicates;
+    if (fresh.length > 0) {
+      const folded = foldEvents(state, fresh, state.gates);
+      Object.assign(patch, folded);
+      patch.tasks = boundTasks(folded.tasks);
+      patch.eventsApplied = state.eventsApplied + fresh.length;
+      const events = state.events.concat(fresh);
+      patch.events = events.length > MAX_TIMELINE_EVENTS ? events.slice(-MAX_TIMELINE_EVENTS) : events;
+      const rate = { ...state.eventRate };
+      let newest = 0;
+      for (const e of fresh) {
+        const second = Math.floor(e.recorded_time_us / 1e6);
+        rate[second] = (rate[second] ?? 0) + 1;
+        newest = Math.max(newest, second);
+      }
+      for (const k of Object.keys(rate)) if (Number(k) < newest - RATE_SECONDS) delete rate[Number(k)];
+      patch.eventRate = rate;
+    }
+    if (
+      patch.lastPosition !== state.lastPosition || patch.caughtUp !== state.caughtUp ||
+      fresh.length > 0 || duplicates > 0
+    ) {
+      set(patch);
+    }
+  },
+});
+
+export const createConnectionSlice: Slice<ConnectionSlice> = (set) => ({
+  connection: { state: 'idle', role: 'solo', attempt: 0, retryInMs: null, lastError: null, polling: false },
+  setConnection: (patch) => set((s) => ({ connection: { ...s.connection, ...patch } })),
+});
+
+export const createProjectionsSlice: Slice<ProjectionsSlice> = (set) => ({
+  projections: [],
+  projectionsError: null,
+  setProjections: (projections, error) => set({ projections, projectionsError: error }),
+});
+
+export const createUiSlice: Slice<UiSlice> = (set) => ({
+  token: '',
+  taskFilter: { manager: '', worker: '' },
+  timelineFilter: { stream: '', type: '' },
+  selectedEvent: null,
+  setToken: (token) => set({ token }),
+  setTaskFilter: (patch) => set((s) => ({ taskFilter: { ...s.taskFilter, ...patch } })),
+  setTimelineFilter: (patch) => set((s) => ({ timelineFilter: { ...s.timelineFilter, ...patch } })),
+  selectEvent: (selectedEvent) => set({ selectedEvent }),
+});
+
+export function createDashboardStore() {
+  return createStore<DashboardState>()((...a) => ({
+    ...createModelSlice(...a),
+    ...createConnectionSlice(...a),
+    ...createProjectionsSlice(...a),
+    ...createUiSlice(...a),
+  }));
+}
+
+export type DashboardStore = ReturnType<typeof createDashboardStore>;
