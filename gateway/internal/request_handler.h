@@ -95,6 +95,7 @@ class RequestHandler {
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
     kReadModel,   // HttpServerOptions::read_models
+    kAdmin,       // HttpServerOptions::admin_routes
     kHealthz,
     kReadyz,
     kMetrics,
@@ -119,6 +120,7 @@ class RequestHandler {
   void ReadStream(std::string stream, std::string_view query, Done done);
   void ReadAll(std::string_view query, Done done);
   void ReadModel(std::string_view target, Done done);
+  void Admin(HttpRequest request, Done done);
   HttpResponse MetricsPage();
   // Runs `read` on a reader thread; 503 when their queue is full.
   void ScheduleRead(std::function<HttpResponse()> read, Done done);
