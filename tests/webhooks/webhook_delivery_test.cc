@@ -1,0 +1,516 @@
+// The real vigild delivering webhooks to a real receiver process on
+// loopback (receiver.py: Python's http.server, checking every signature
+// with Python's hmac, independent of Vigil's code):
+//  - a forbidden target is refused at registration (400, problem+json);
+//  - receiver down for a while, then up: every event delivered, in order
+//    per stream, signatures verified; after rotate-secret both secrets sign;
+//  - always 500: dead-lettered after the last attempt, exactly once, then
+//    redelivered (one, then in bulk);
+//  - kill -9 of vigild during deliveries: nothing lost, duplicates only of
+//    the request in flight at each kill;
+//  - a tampered body or an old timestamp fails verification (verify.py).
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/gateway/http_client.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/vigild_process.h"
+#include "webhooks/signature.h"
+
+namespace vigil {
+namespace {
+
+using testing::FreePort;
+using testing::HttpConnection;
+using testing::HttpResponse;
+using testing::VigildProcess;
+
+// Retries of 0.2 s to 1 s (time scale 0.01 on these), circuit cool-down
+// 0.3 s: everything a test waits for happens within seconds.
+const std::vector<std::string> kFastRetries = {
+    "--webhooks-allow-private",
+    "--webhooks-time-scale", "0.01",
+    "--webhooks-retry-schedule", "20s,50s,100s,100s,100s,100s,100s,100s,100s,100s"};
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// One request as receiver.py recorded it.
+struct Delivery {
+  std::string id;
+  std::string timestamp;
+  std::string signature;
+  std::string body;
+  bool verified = false;
+  int status = 0;
+  // From the body.
+  std::string stream;
+  uint64_t revision = 0;
+  uint64_t position = 0;
+};
+
+class Receiver {
+ public:
+  explicit Receiver(std::string dir) : dir_(std::move(dir)), port_(FreePort()) {}
+  ~Receiver() { Stop(); }
+
+  void Start() {
+    std::remove((dir_ + "/ready").c_str());
+    std::vector<std::string> args = {"python3", WEBHOOK_RECEIVER,
+                                     std::to_string(port_), dir_};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log = dir_ + "/receiver.log";
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    ASSERT_EQ(posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(),
+                           environ),
+              0);
+    posix_spawn_file_actions_destroy(&actions);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (ReadFile(dir_ + "/ready").empty() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_FALSE(ReadFile(dir_ + "/ready").empty()) << "receiver not ready";
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
+  void SetSecret(const std::string& secret) { WriteFile(dir_ + "/secret", secret); }
+  void SetStatus(int status) { WriteFile(dir_ + "/status", std::to_string(status)); }
+  void SetDelayMs(int ms) { WriteFile(dir_ + "/delay_ms", std::to_string(ms)); }
+
+  std::vector<Delivery> Received() const {
+    std::vector<Delivery> deliveries;
+    std::istringstream lines(ReadFile(dir_ + "/received.jsonl"));
+    std::string line;
+    simdjson::dom::parser parser;
+    simdjson::dom::parser body_parser;
+    while (std::getline(lines, line)) {
+      if (line.empty()) continue;
+      simdjson::dom::element record;
+      if (parser.parse(line).get(record) != simdjson::SUCCESS) continue;
+      Delivery d;
+      d.id = std::string(record["id"].get_string().value());
+      d.timestamp = std::string(record["timestamp"].get_string().value());
+      d.signature = std::string(record["signature"].get_string().value());
+      d.body = std::string(record["body"].get_string().value());
+      d.verified = record["verified"].get_bool().value();
+      d.status = static_cast<int>(record["status"].get_int64().value());
+      simdjson::dom::element event = body_parser.parse(d.body);
+      d.stream = std::string(event["stream"].get_string().value());
+      d.revision = event["revision"].get_uint64();
+      d.position = event["position"].get_uint64();
+      deliveries.push_back(std::move(d));
+    }
+    return deliveries;
+  }
+
+  // Waits until `distinct` different webhook-ids have been answered 2xx.
+  std::vector<Delivery> WaitForDelivered(size_t distinct,
+                                         absl::Duration timeout) const {
+    const absl::Time deadline = absl::Now() + timeout;
+    std::vector<Delivery> deliveries;
+    while (absl::Now() < deadline) {
+      deliveries = Received();
+      std::set<std::string> ids;
+      for (const Delivery& d : deliveries) {
+        if (d.status >= 200 && d.status < 300) ids.insert(d.id);
+      }
+      if (ids.size() >= distinct) return deliveries;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return deliveries;
+  }
+
+ private:
+  const std::string dir_;
+  const int port_;
+  pid_t pid_ = -1;
+};
+
+class WebhookDeliveryTest : public ::testing::Test {
+ protected:
+  void StartVigild(std::vector<std::string> extra) {
+    http_port_ = FreePort();
+    std::vector<std::string> args = {
+        "--data-dir",    dir_.Sub("data"),
+        "--grpc-listen", absl::StrCat("127.0.0.1:", FreePort()),
+        "--http-listen", absl::StrCat("127.0.0.1:", http_port_),
+        "--projections", "off"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    vigild_ = std::make_unique<VigildProcess>(VIGILD_BINARY, args,
+                                              dir_.Sub("vigild.log"));
+    ASSERT_TRUE(vigild_->started());
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      std::optional<HttpResponse> health = Call("GET", "/healthz");
+      if (health.has_value() && health->status == 200) return;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    FAIL() << "vigild did not come up: " << ReadFile(dir_.Sub("vigild.log"));
+  }
+
+  std::optional<HttpResponse> Call(const std::string& method,
+                                   const std::string& target,
+                                   const std::string& body = "") {
+    HttpConnection connection(static_cast<uint16_t>(http_port_));
+    if (!connection.connected()) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    return connection.Request(method, target, headers, body);
+  }
+
+  // Registers `url`; returns {id, secret}.
+  std::pair<std::string, std::string> Register(const std::string& url,
+                                               const std::string& filter = "") {
+    std::string body = "{\"url\":\"" + url + "\"";
+    if (!filter.empty()) body += ",\"filter\":" + filter;
+    body += "}";
+    std::optional<HttpResponse> response = Call("POST", "/v1/webhooks", body);
+    EXPECT_TRUE(response.has_value());
+    if (!response.has_value()) return {};
+    EXPECT_EQ(response->status, 201) << response->body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(response->body).get(doc) != simdjson::SUCCESS) return {};
+    return {std::string(doc["id"].get_string().value()),
+            std::string(doc["secret"].get_string().value())};
+  }
+
+  // Appends one event to `stream`; returns its position.
+  uint64_t Append(const std::string& stream, int n) {
+    std::optional<HttpResponse> response =
+        Call("POST", "/v1/streams/" + stream + "/events",
+             absl::StrCat(R"({"type":"Note","data":{"n":)", n, "}}"));
+    EXPECT_TRUE(response.has_value());
+    if (!response.has_value()) return 0;
+    EXPECT_EQ(response->status, 201) << response->body;
+    simdjson::dom::parser parser;
+    return parser.parse(response->body)["first_position"].get_uint64();
+  }
+
+  simdjson::dom::element GetJson(const std::string& target,
+                                 simdjson::dom::parser* parser) {
+    std::optional<HttpResponse> response = Call("GET", target);
+    EXPECT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 200) << response->body;
+    body_ = response->body;
+    return parser->parse(body_);
+  }
+
+  size_t DeadLetterCount(const std::string& id) {
+    simdjson::dom::parser parser;
+    return GetJson("/v1/webhooks/" + id + "/dead-letters", &parser)
+        ["dead_letters"].get_array().size();
+  }
+
+  testing::TempDir dir_;
+  int http_port_ = 0;
+  std::unique_ptr<VigildProcess> vigild_;
+  std::string body_;
+};
+
+// Every delivery verified; each stream's revisions first seen in order
+// 0, 1, 2, ...; 2xx for every appended position.
+void ExpectInOrderAndVerified(const std::vector<Delivery>& deliveries,
+                              const std::set<uint64_t>& positions) {
+  std::map<std::string, uint64_t> next_revision;
+  std::set<std::string> seen;
+  std::set<uint64_t> delivered;
+  for (const Delivery& d : deliveries) {
+    EXPECT_TRUE(d.verified) << d.id << " " << d.signature;
+    EXPECT_NE(d.stream.front(), '$') << "system events are never sent";
+    if (d.status == 200) delivered.insert(d.position);
+    if (!seen.insert(d.id).second) continue;
+    EXPECT_EQ(d.revision, next_revision[d.stream])
+        << d.stream << " out of order";
+    next_revision[d.stream] = d.revision + 1;
+  }
+  EXPECT_EQ(delivered, positions);
+}
+
+TEST_F(WebhookDeliveryTest, ForbiddenTargetsAreRefusedAtRegistration) {
+  StartVigild({});
+  for (const char* url :
+       {"http://127.0.0.1:9/hook", "http://localhost:8080/",
+        "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/",
+        "http://[::1]:80/", "http://192.168.0.10/"}) {
+    std::optional<HttpResponse> response = Call(
+        "POST", "/v1/webhooks", absl::StrCat(R"({"url":")", url, R"("})"));
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 400) << url << " " << response->body;
+    EXPECT_EQ(response->Header("content-type"), "application/problem+json");
+    EXPECT_NE(response->body.find("webhooks-allow-private"), std::string::npos)
+        << response->body;
+  }
+  for (const char* body :
+       {R"({"url":"ftp://example.com/"})", R"({"filter":{}})", R"([])",
+        R"({"url":"https://example.com/","filter":{"streams":["a"]}})"}) {
+    std::optional<HttpResponse> response = Call("POST", "/v1/webhooks", body);
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 400) << body << " " << response->body;
+  }
+  std::optional<HttpResponse> list = Call("GET", "/v1/webhooks");
+  ASSERT_TRUE(list.has_value());
+  EXPECT_EQ(list->body, R"({"webhooks":[]})");
+  std::optional<HttpResponse> wrong = Call("PUT", "/v1/webhooks");
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_EQ(wrong->Header("allow"), "GET, POST");
+  std::optional<HttpResponse> missing = Call("GET", "/v1/webhooks/wh_nope");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(WebhookDeliveryTest, ReceiverDownThenUpGetsEverythingInOrderSigned) {
+  Receiver receiver(dir_.path());
+  StartVigild(kFastRetries);
+  auto [id, secret] = Register(receiver.url());
+  ASSERT_EQ(secret.substr(0, 6), "whsec_");
+  receiver.SetSecret(secret);
+
+  std::set<uint64_t> positions;
+  for (int i = 0; i < 10; ++i) {
+    for (const char* stream : {"task-a", "task-b", "agent-c"}) {
+      positions.insert(Append(stream, i));
+    }
+  }
+  absl::SleepFor(absl::Seconds(2));  // the receiver is down meanwhile
+  simdjson::dom::parser parser;
+  simdjson::dom::element health = GetJson("/v1/webhooks/" + id, &parser);
+  EXPECT_GT(health["delivery"]["failed_attempts"].get_uint64().value(), 0u)
+      << body_;
+  receiver.Start();
+  std::vector<Delivery> deliveries =
+      receiver.WaitForDelivered(positions.size(), absl::Seconds(60));
+  ExpectInOrderAndVerified(deliveries, positions);
+
+  // Rotation: the next deliveries carry both signatures; either secret
+  // verifies them.
+  std::optional<HttpResponse> rotated =
+      Call("POST", "/v1/webhooks/" + id + "/rotate-secret");
+  ASSERT_TRUE(rotated.has_value());
+  ASSERT_EQ(rotated->status, 200) << rotated->body;
+  const std::string new_secret = std::string(
+      parser.parse(rotated->body)["secret"].get_string().value());
+  receiver.SetSecret(new_secret);
+  positions.insert(Append("task-a", 10));
+  deliveries = receiver.WaitForDelivered(positions.size(), absl::Seconds(20));
+  ASSERT_FALSE(deliveries.empty());
+  EXPECT_TRUE(deliveries.back().verified);
+  EXPECT_NE(deliveries.back().signature.find(' '), std::string::npos);
+  receiver.SetSecret(secret);
+  positions.insert(Append("task-a", 11));
+  deliveries = receiver.WaitForDelivered(positions.size(), absl::Seconds(20));
+  EXPECT_TRUE(deliveries.back().verified);
+
+  std::optional<HttpResponse> metrics = Call("GET", "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_NE(metrics->body.find("vigil_webhook_deliveries_total{webhook=\"" +
+                               id + "\",outcome=\"delivered\"} 32"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("vigil_webhook_attempts_total{webhook=\"" + id +
+                               "\",result=\"error\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("vigil_webhook_open_circuits"), std::string::npos);
+}
+
+TEST_F(WebhookDeliveryTest, AlwaysFailingIsDeadLetteredOnceThenRedelivered) {
+  Receiver receiver(dir_.path());
+  receiver.SetStatus(500);
+  receiver.Start();
+  // 3 attempts (two retries of 0.1 s); circuit cool-down 0.3 s.
+  StartVigild({"--webhooks-allow-private", "--webhooks-time-scale", "0.01",
+               "--webhooks-retry-schedule", "10s,10s"});
+  auto [id, secret] = Register(receiver.url());
+  receiver.SetSecret(secret);
+  const uint64_t first = Append("task-x", 0);
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (DeadLetterCount(id) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(DeadLetterCount(id), 1u);
+  absl::SleepFor(absl::Milliseconds(500));  // nothing more is sent
+  std::vector<Delivery> deliveries = receiver.Received();
+  ASSERT_EQ(deliveries.size(), 3u);
+  for (const Delivery& d : deliveries) EXPECT_EQ(d.position, first);
+  simdjson::dom::parser parser;
+  simdjson::dom::element letters =
+      GetJson("/v1/webhooks/" + id + "/dead-letters", &parser);
+  simdjson::dom::element letter = letters["dead_letters"].at(0);
+  EXPECT_EQ(letter["attempts"].get_int64().value(), 3);
+  EXPECT_EQ(letter["last_status"].get_int64().value(), 500);
+  const std::string event_id(letter["event_id"].get_string().value());
+  EXPECT_EQ(event_id, deliveries[0].id);
+  std::optional<HttpResponse> metrics = Call("GET", "/metrics");
+  EXPECT_NE(metrics->body.find("vigil_webhook_dead_letters{webhook=\"" + id +
+                               "\"} 1"),
+            std::string::npos);
+
+  // The receiver is fixed: one redelivery, then the rest in bulk.
+  receiver.SetStatus(200);
+  std::optional<HttpResponse> queued = Call(
+      "POST", "/v1/webhooks/" + id + "/dead-letters/" + event_id + "/redeliver");
+  ASSERT_TRUE(queued.has_value());
+  EXPECT_EQ(queued->status, 202) << queued->body;
+  deliveries = receiver.WaitForDelivered(1, absl::Seconds(20));
+  ASSERT_EQ(deliveries.size(), 4u);
+  EXPECT_EQ(deliveries.back().id, event_id);
+  EXPECT_TRUE(deliveries.back().verified);
+  for (int i = 0; i < 50 && DeadLetterCount(id) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(DeadLetterCount(id), 0u);
+
+  receiver.SetStatus(500);
+  const uint64_t second = Append("task-x", 1);
+  const uint64_t third = Append("task-y", 0);
+  for (int i = 0; i < 400 && DeadLetterCount(id) < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(DeadLetterCount(id), 2u);
+  receiver.SetStatus(200);
+  queued = Call("POST", "/v1/webhooks/" + id + "/dead-letters/redeliver");
+  ASSERT_TRUE(queued.has_value());
+  EXPECT_EQ(queued->status, 202);
+  EXPECT_NE(queued->body.find("\"queued\":2"), std::string::npos) << queued->body;
+  deliveries = receiver.WaitForDelivered(3, absl::Seconds(20));
+  std::set<uint64_t> delivered;
+  for (const Delivery& d : deliveries) {
+    if (d.status == 200) delivered.insert(d.position);
+  }
+  EXPECT_EQ(delivered, (std::set<uint64_t>{first, second, third}));
+  for (int i = 0; i < 50 && DeadLetterCount(id) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(DeadLetterCount(id), 0u);
+
+  // The history holds it all: registration, dead letters, redeliveries.
+  std::optional<HttpResponse> all = Call("GET", "/v1/all?limit=1000");
+  ASSERT_TRUE(all.has_value());
+  for (const char* type : {"WebhookRegistered", "WebhookDeadLettered",
+                           "WebhookRedeliveryRequested", "WebhookRedelivered"}) {
+    EXPECT_NE(all->body.find(type), std::string::npos) << type;
+  }
+  EXPECT_EQ(all->body.find(secret.substr(6)), std::string::npos)
+      << "the secret must not be in the log in clear";
+}
+
+TEST_F(WebhookDeliveryTest, Kill9DuringDeliveriesLosesNothing) {
+  Receiver receiver(dir_.path());
+  receiver.SetDelayMs(15);
+  receiver.Start();
+  StartVigild(kFastRetries);
+  auto [id, secret] = Register(receiver.url(), R"({"stream_prefixes":["task-"]})");
+  receiver.SetSecret(secret);
+  std::set<uint64_t> positions;
+  for (int i = 0; i < 60; ++i) {
+    for (const char* stream : {"task-a", "task-b"}) {
+      positions.insert(Append(stream, i));
+    }
+    Append("agent-z", i);  // filtered out
+  }
+  constexpr int kKills = 3;
+  for (int kill = 0; kill < kKills; ++kill) {
+    absl::SleepFor(absl::Milliseconds(300));
+    vigild_->Kill();
+    StartVigild(kFastRetries);
+  }
+  std::vector<Delivery> deliveries =
+      receiver.WaitForDelivered(positions.size(), absl::Seconds(60));
+  ExpectInOrderAndVerified(deliveries, positions);
+  std::set<std::string> ids;
+  for (const Delivery& d : deliveries) ids.insert(d.id);
+  EXPECT_LE(deliveries.size() - ids.size(), static_cast<size_t>(kKills))
+      << "only requests in flight at a kill may be repeated";
+  simdjson::dom::parser parser;
+  simdjson::dom::element list = GetJson("/v1/webhooks", &parser);
+  EXPECT_EQ(list["webhooks"].get_array().size(), 1u) << "registration lost";
+}
+
+TEST_F(WebhookDeliveryTest, TamperedBodyAndOldTimestampFailVerification) {
+  Receiver receiver(dir_.path());
+  receiver.Start();
+  StartVigild(kFastRetries);
+  auto [id, secret] = Register(receiver.url());
+  receiver.SetSecret(secret);
+  Append("task-t", 0);
+  std::vector<Delivery> deliveries =
+      receiver.WaitForDelivered(1, absl::Seconds(20));
+  ASSERT_EQ(deliveries.size(), 1u);
+  const Delivery& d = deliveries[0];
+
+  auto verify = [&](const std::string& id, const std::string& timestamp,
+                    const std::string& signature, const std::string& body) {
+    const std::string body_path = dir_.Sub("body");
+    WriteFile(body_path, body);
+    const std::string command =
+        absl::StrCat("python3 ", WEBHOOK_VERIFY, " '", secret, "' '", id,
+                     "' '", timestamp, "' '", signature, "' ", body_path,
+                     " >/dev/null");
+    return std::system(command.c_str()) == 0;
+  };
+  EXPECT_TRUE(verify(d.id, d.timestamp, d.signature, d.body));
+  std::string tampered = d.body;
+  tampered.replace(tampered.find("\"n\":0"), 5, "\"n\":1");
+  EXPECT_FALSE(verify(d.id, d.timestamp, d.signature, tampered));
+  EXPECT_FALSE(verify("another-id", d.timestamp, d.signature, d.body));
+  // Correctly signed, but ten minutes old: a replay.
+  const int64_t old = std::stoll(d.timestamp) - 600;
+  absl::StatusOr<std::string> old_signature =
+      webhooks::Sign(secret, d.id, old, d.body);
+  ASSERT_TRUE(old_signature.ok());
+  EXPECT_FALSE(verify(d.id, std::to_string(old), *old_signature, d.body));
+  EXPECT_FALSE(webhooks::Verify(secret, d.id, old, d.body, *old_signature,
+                                absl::ToUnixSeconds(absl::Now()))
+                   .ok());
+
+  // Deleting stops deliveries.
+  std::optional<HttpResponse> deleted = Call("DELETE", "/v1/webhooks/" + id);
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(deleted->status, 200);
+  Append("task-t", 1);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(receiver.Received().size(), 1u);
+  EXPECT_EQ(Call("GET", "/v1/webhooks/" + id)->status, 404);
+}
+
+}  // namespace
+}  // namespace vigil
