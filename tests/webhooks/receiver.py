@@ -3,7 +3,7 @@
 every request's Standard Webhooks signature with Python's hmac and records
 it as one JSON line.
 
-usage: receiver.py PORT DIR
+usage: receiver.py PORT DIR [CERT KEY]   (with CERT and KEY: HTTPS)
   DIR/secret      the endpoint's whsec_ secret (read at each request)
   DIR/status      the HTTP status to answer (default 200), read each time
   DIR/delay_ms    a pause before answering (default 0)
@@ -62,7 +62,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(delay / 1000.0)
         record = {"id": msg_id, "timestamp": timestamp, "signature": signature,
                   "body": body.decode(), "verified": ok and fresh,
-                  "status": status}
+                  "status": status, "received_at": time.time()}
         with open(os.path.join(DIR, "received.jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
         self.send_response(status)
@@ -76,6 +76,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 4:
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(os.path.join(DIR, "ready"), "w") as f:
     f.write("1")
 server.serve_forever()

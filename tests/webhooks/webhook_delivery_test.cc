@@ -67,6 +67,7 @@ struct Delivery {
   std::string body;
   bool verified = false;
   int status = 0;
+  double received_at = 0;  // Unix seconds
   // From the body.
   std::string stream;
   uint64_t revision = 0;
@@ -78,10 +79,12 @@ class Receiver {
   explicit Receiver(std::string dir) : dir_(std::move(dir)), port_(FreePort()) {}
   ~Receiver() { Stop(); }
 
-  void Start() {
+  // With `cert` and `key` (PEM files): HTTPS.
+  void Start(const std::string& cert = "", const std::string& key = "") {
     std::remove((dir_ + "/ready").c_str());
     std::vector<std::string> args = {"python3", WEBHOOK_RECEIVER,
                                      std::to_string(port_), dir_};
+    if (!cert.empty()) args.insert(args.end(), {cert, key});
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -109,7 +112,9 @@ class Receiver {
   }
 
   int port() const { return port_; }
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
+  std::string url(const char* scheme = "http") const {
+    return absl::StrCat(scheme, "://127.0.0.1:", port_, "/hook");
+  }
   void SetSecret(const std::string& secret) { WriteFile(dir_ + "/secret", secret); }
   void SetStatus(int status) { WriteFile(dir_ + "/status", std::to_string(status)); }
   void SetDelayMs(int ms) { WriteFile(dir_ + "/delay_ms", std::to_string(ms)); }
@@ -131,6 +136,7 @@ class Receiver {
       d.body = std::string(record["body"].get_string().value());
       d.verified = record["verified"].get_bool().value();
       d.status = static_cast<int>(record["status"].get_int64().value());
+      d.received_at = record["received_at"].get_double().value();
       simdjson::dom::element event = body_parser.parse(d.body);
       d.stream = std::string(event["stream"].get_string().value());
       d.revision = event["revision"].get_uint64();
@@ -451,6 +457,13 @@ TEST_F(WebhookDeliveryTest, Kill9DuringDeliveriesLosesNothing) {
   for (int kill = 0; kill < kKills; ++kill) {
     absl::SleepFor(absl::Milliseconds(300));
     vigild_->Kill();
+    if (kill == 0) {
+      // Killed in the middle of the deliveries, not before or after.
+      std::set<std::string> ids;
+      for (const Delivery& d : receiver.Received()) ids.insert(d.id);
+      EXPECT_GT(ids.size(), 0u);
+      EXPECT_LT(ids.size(), positions.size());
+    }
     StartVigild(kFastRetries);
   }
   std::vector<Delivery> deliveries =
@@ -510,6 +523,119 @@ TEST_F(WebhookDeliveryTest, TamperedBodyAndOldTimestampFailVerification) {
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(receiver.Received().size(), 1u);
   EXPECT_EQ(Call("GET", "/v1/webhooks/" + id)->status, 404);
+}
+
+TEST_F(WebhookDeliveryTest, GoneDisablesAndRetryAfterIsHonoured) {
+  Receiver receiver(dir_.path());
+  receiver.SetStatus(410);
+  receiver.Start();
+  StartVigild(kFastRetries);
+  auto [id, secret] = Register(receiver.url());
+  receiver.SetSecret(secret);
+  const uint64_t first = Append("task-g", 0);
+  simdjson::dom::parser parser;
+  std::string status;
+  for (int i = 0; i < 200 && status != "disabled"; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = std::string(
+        GetJson("/v1/webhooks/" + id, &parser)["status"].get_string().value());
+  }
+  ASSERT_EQ(status, "disabled") << body_;
+  EXPECT_NE(body_.find("410"), std::string::npos) << body_;
+  const uint64_t second = Append("task-g", 1);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(receiver.Received().size(), 1u) << "a disabled endpoint gets nothing";
+
+  // Enabled again, it resumes at the event that got the 410.
+  receiver.SetStatus(200);
+  std::optional<HttpResponse> enabled =
+      Call("POST", "/v1/webhooks/" + id + "/enable");
+  ASSERT_TRUE(enabled.has_value());
+  EXPECT_EQ(enabled->status, 200) << enabled->body;
+  ExpectInOrderAndVerified(receiver.WaitForDelivered(2, absl::Seconds(20)),
+                           {first, second});
+
+  // 429 with Retry-After: 1 waits a second, not the 0.2 s of the schedule.
+  receiver.SetStatus(429);
+  const uint64_t third = Append("task-g", 2);
+  std::vector<Delivery> deliveries;
+  for (int i = 0; i < 100; ++i) {
+    deliveries = receiver.Received();
+    if (deliveries.size() >= 5) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_GE(deliveries.size(), 5u);
+  EXPECT_EQ(deliveries[3].position, third);
+  EXPECT_EQ(deliveries[4].position, third);
+  EXPECT_GE(deliveries[4].received_at - deliveries[3].received_at, 0.95);
+  receiver.SetStatus(200);
+  deliveries = receiver.WaitForDelivered(3, absl::Seconds(20));
+  EXPECT_EQ(deliveries.back().position, third);
+  EXPECT_EQ(deliveries.back().status, 200);
+}
+
+TEST_F(WebhookDeliveryTest, HttpsVerifiesCertificates) {
+  // A CA and a certificate for 127.0.0.1 signed by it.
+  const std::string d = dir_.path();
+  const std::string command = absl::StrCat(
+      "cd ", d, " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+      "-subj /CN=vigil-test-ca -keyout ca.key -out ca.pem 2>/dev/null && "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+      "-keyout server.key -out server.csr 2>/dev/null && "
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+      "-CAcreateserial -days 1 -extfile san.ext -out server.pem 2>/dev/null");
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  Receiver receiver(d);
+  receiver.Start(d + "/server.pem", d + "/server.key");
+
+  // Without the CA the certificate is not trusted: nothing is delivered.
+  StartVigild(kFastRetries);
+  auto [id, secret] = Register(receiver.url("https"));
+  receiver.SetSecret(secret);
+  const uint64_t position = Append("task-s", 0);
+  simdjson::dom::parser parser;
+  std::string error;
+  for (int i = 0; i < 100 && error.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    error = std::string(GetJson("/v1/webhooks/" + id, &parser)["delivery"]
+                                   ["last_error"].get_string().value());
+  }
+  EXPECT_NE(error.find("TLS handshake"), std::string::npos) << error;
+  EXPECT_TRUE(receiver.Received().empty());
+
+  // Restarted trusting the CA: the same registration delivers.
+  vigild_->Terminate();
+  std::vector<std::string> args = kFastRetries;
+  args.insert(args.end(), {"--webhooks-ca-file", d + "/ca.pem"});
+  StartVigild(args);
+  std::vector<Delivery> deliveries =
+      receiver.WaitForDelivered(1, absl::Seconds(20));
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].position, position);
+  EXPECT_TRUE(deliveries[0].verified);
+}
+
+TEST_F(WebhookDeliveryTest, ManagingWebhooksNeedsTheAdminRole) {
+  WriteFile(dir_.Sub("tokens"),
+            "reader-token-0123456789 reader\nadmin-token-0123456789 admin\n");
+  StartVigild({"--tokens-file", dir_.Sub("tokens")});
+  auto call = [&](const std::string& token, const std::string& method) {
+    HttpConnection connection(static_cast<uint16_t>(http_port_));
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", "Bearer " + token}};
+    std::string body;
+    if (method == "POST") {
+      headers.emplace_back("Content-Type", "application/json");
+      body = R"({"url":"http://127.0.0.1:9/"})";
+    }
+    return connection.Request(method, "/v1/webhooks", headers, body)->status;
+  };
+  EXPECT_EQ(call("reader-token-0123456789", "GET"), 403);
+  EXPECT_EQ(call("reader-token-0123456789", "POST"), 403);
+  EXPECT_EQ(call("nobody-0123456789abc", "GET"), 401);
+  EXPECT_EQ(call("admin-token-0123456789", "GET"), 200);
+  EXPECT_EQ(call("admin-token-0123456789", "POST"), 400);  // loopback target
 }
 
 }  // namespace
