@@ -574,6 +574,41 @@ TEST_F(WebhookDeliveryTest, GoneDisablesAndRetryAfterIsHonoured) {
   EXPECT_EQ(deliveries.back().status, 200);
 }
 
+TEST_F(WebhookDeliveryTest, SlowReceiverTimesOutAndIsRetried) {
+  Receiver receiver(dir_.path());
+  receiver.SetDelayMs(2000);
+  receiver.Start();
+  std::vector<std::string> args = kFastRetries;
+  args.insert(args.end(), {"--webhooks-timeout-ms", "300"});
+  StartVigild(args);
+  auto [id, secret] = Register(receiver.url());
+  receiver.SetSecret(secret);
+  const uint64_t position = Append("task-slow", 0);
+  simdjson::dom::parser parser;
+  std::string error;
+  for (int i = 0; i < 100 && error.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    error = std::string(GetJson("/v1/webhooks/" + id, &parser)["delivery"]
+                                   ["last_error"].get_string().value());
+  }
+  EXPECT_EQ(error.rfind("timeout", 0), 0u) << error;
+  receiver.SetDelayMs(0);
+  uint64_t delivered = 0;
+  for (int i = 0; i < 200 && delivered == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    delivered = GetJson("/v1/webhooks/" + id, &parser)["delivery"]["delivered"]
+                    .get_uint64()
+                    .value();
+  }
+  EXPECT_EQ(delivered, 1u);
+  std::optional<HttpResponse> metrics = Call("GET", "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_NE(metrics->body.find("vigil_webhook_attempts_total{webhook=\"" + id +
+                               "\",result=\"timeout\"}"),
+            std::string::npos);
+  for (const Delivery& d : receiver.Received()) EXPECT_EQ(d.position, position);
+}
+
 TEST_F(WebhookDeliveryTest, HttpsVerifiesCertificates) {
   // A CA and a certificate for 127.0.0.1 signed by it.
   const std::string d = dir_.path();
