@@ -251,8 +251,11 @@ void WebhookService::Stop() {
     stopped_ = true;
     workers.swap(workers_);
   }
-  // All asked first, so their requests in flight end together.
+  // All asked first, and their requests in flight cut short, so shutdown
+  // does not wait for slow endpoints; what was in flight is sent again
+  // after the restart.
   for (auto& [id, worker] : workers) worker->RequestStop();
+  if (client_ != nullptr) client_->CancelAll();
   for (auto& [id, worker] : workers) worker->Stop();
 }
 

@@ -83,8 +83,9 @@ class WebhookService : public gateway::AdminRoutes {
   WebhookService(const WebhookService&) = delete;
   WebhookService& operator=(const WebhookService&) = delete;
 
-  // Stops every worker (each finishes or abandons its request in flight,
-  // up to the timeout); later requests answer 503. Idempotent.
+  // Stops every worker, cutting their requests in flight short (those
+  // deliveries are not settled, so they are sent again after a restart);
+  // later requests answer 503. Idempotent.
   void Stop();
 
   std::string AllowedMethods(std::string_view path) const override;

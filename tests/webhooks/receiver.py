@@ -57,14 +57,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ok = bool(secret) and verify(secret, msg_id, timestamp, body, signature)
         fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
         status = int(read("status", "200"))
-        delay = int(read("delay_ms", "0"))
-        if delay:
-            time.sleep(delay / 1000.0)
         record = {"id": msg_id, "timestamp": timestamp, "signature": signature,
                   "body": body.decode(), "verified": ok and fresh,
                   "status": status, "received_at": time.time()}
+        # Recorded on arrival, before the pause: a request cut short (by a
+        # timeout, a kill) still counts as sent.
         with open(os.path.join(DIR, "received.jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
+        delay = int(read("delay_ms", "0"))
+        if delay:
+            time.sleep(delay / 1000.0)
         self.send_response(status)
         if status in (429, 503):
             self.send_header("Retry-After", "1")

@@ -609,6 +609,34 @@ TEST_F(WebhookDeliveryTest, SlowReceiverTimesOutAndIsRetried) {
   for (const Delivery& d : receiver.Received()) EXPECT_EQ(d.position, position);
 }
 
+TEST_F(WebhookDeliveryTest, ShutdownCutsRequestsInFlightShortAndRedoesThem) {
+  Receiver receiver(dir_.path());
+  receiver.SetDelayMs(20000);  // longer than the 15 s timeout
+  receiver.Start();
+  StartVigild(kFastRetries);
+  auto [id, secret] = Register(receiver.url());
+  receiver.SetSecret(secret);
+  const uint64_t position = Append("task-hang", 0);
+  for (int i = 0; i < 100 && receiver.Received().empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(receiver.Received().size(), 1u);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(vigild_->Terminate(), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  receiver.SetDelayMs(0);
+  StartVigild(kFastRetries);
+  std::vector<Delivery> deliveries;
+  for (int i = 0; i < 200 && deliveries.size() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    deliveries = receiver.Received();
+  }
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_EQ(deliveries[0].id, deliveries[1].id);  // the same webhook-id
+  EXPECT_EQ(deliveries[1].position, position);
+}
+
 TEST_F(WebhookDeliveryTest, HttpsVerifiesCertificates) {
   // A CA and a certificate for 127.0.0.1 signed by it.
   const std::string d = dir_.path();

@@ -300,6 +300,8 @@ DeliveryWorker::Outcome DeliveryWorker::Deliver(
     const absl::Time start = absl::Now();
     const int status = Attempt(*view, event, body, &retry_after, &error);
     const absl::Time end = absl::Now();
+    // Cut short by shutdown: not an attempt that failed.
+    if (status == 0 && Stopping()) return Outcome::kStopped;
     metrics_->attempts->WithLabels({webhook, ResultLabel(status, error)})
         ->Increment();
     metrics_->duration->WithLabels({webhook})

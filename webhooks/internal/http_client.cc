@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <set>
 #include <utility>
 
 #include <boost/asio/connect.hpp>
@@ -11,6 +12,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include "absl/synchronization/mutex.h"
 
 namespace vigil::webhooks::internal {
 namespace {
@@ -93,6 +96,36 @@ class BeastHttpClient : public HttpClient {
                   const std::vector<std::pair<std::string, std::string>>& headers,
                   const std::string& body, absl::Duration timeout) override {
     asio::io_context io;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) return Cancelled();
+      active_.insert(&io);
+    }
+    PostResult result = Run(io, url, addresses, headers, body, timeout);
+    absl::MutexLock lock(&mu_);
+    active_.erase(&io);
+    return cancelled_ && result.status == 0 && result.error.empty()
+               ? Cancelled()
+               : result;
+  }
+
+  void CancelAll() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    // io_context::stop is thread-safe; run() returns without running the
+    // remaining handlers.
+    for (asio::io_context* io : active_) io->stop();
+  }
+
+ private:
+  static PostResult Cancelled() {
+    return PostResult{.error = "cancelled: the server is stopping"};
+  }
+
+  PostResult Run(asio::io_context& io, const Url& url,
+                 const std::vector<Address>& addresses,
+                 const std::vector<std::pair<std::string, std::string>>& headers,
+                 const std::string& body, absl::Duration timeout) {
     Exchange exchange;
     exchange.parser.body_limit(options_.max_response_bytes);
     exchange.parser.header_limit(16 << 10);
@@ -149,11 +182,14 @@ class BeastHttpClient : public HttpClient {
     return exchange.result;
   }
 
- private:
   const HttpClientOptions options_;
   // Configured once in Create; only read afterwards, which OpenSSL allows
   // from many threads.
   ssl::context tls_;
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<asio::io_context*> active_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -51,6 +51,10 @@ class HttpClient {
       const Url& url, const std::vector<Address>& addresses,
       const std::vector<std::pair<std::string, std::string>>& headers,
       const std::string& body, absl::Duration timeout) = 0;
+
+  // For shutdown: ends every Post in flight (each returns status 0, error
+  // "cancelled: ...") and makes later ones return so at once.
+  virtual void CancelAll() = 0;
 };
 
 }  // namespace vigil::webhooks::internal
