@@ -305,7 +305,9 @@ TEST_F(WebhookDeliveryTest, ForbiddenTargetsAreRefusedAtRegistration) {
 
 TEST_F(WebhookDeliveryTest, ReceiverDownThenUpGetsEverythingInOrderSigned) {
   Receiver receiver(dir_.path());
-  StartVigild(kFastRetries);
+  std::vector<std::string> args = kFastRetries;
+  args.insert(args.end(), {"--webhooks-circuit-threshold", "2"});
+  StartVigild(args);
   auto [id, secret] = Register(receiver.url());
   ASSERT_EQ(secret.substr(0, 6), "whsec_");
   receiver.SetSecret(secret);
@@ -321,6 +323,14 @@ TEST_F(WebhookDeliveryTest, ReceiverDownThenUpGetsEverythingInOrderSigned) {
   simdjson::dom::element health = GetJson("/v1/webhooks/" + id, &parser);
   EXPECT_GT(health["delivery"]["failed_attempts"].get_uint64().value(), 0u)
       << body_;
+  // Two failures in a row opened the circuit.
+  EXPECT_NE(std::string(health["delivery"]["circuit"].get_string().value()),
+            "closed")
+      << body_;
+  std::optional<HttpResponse> open_metrics = Call("GET", "/metrics");
+  ASSERT_TRUE(open_metrics.has_value());
+  EXPECT_NE(open_metrics->body.find("\nvigil_webhook_open_circuits 1\n"),
+            std::string::npos);
   receiver.Start();
   std::vector<Delivery> deliveries =
       receiver.WaitForDelivered(positions.size(), absl::Seconds(60));
@@ -354,7 +364,11 @@ TEST_F(WebhookDeliveryTest, ReceiverDownThenUpGetsEverythingInOrderSigned) {
   EXPECT_NE(metrics->body.find("vigil_webhook_attempts_total{webhook=\"" + id +
                                "\",result=\"error\"}"),
             std::string::npos);
-  EXPECT_NE(metrics->body.find("vigil_webhook_open_circuits"), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nvigil_webhook_open_circuits 0\n"),
+            std::string::npos);
+  health = GetJson("/v1/webhooks/" + id, &parser);
+  EXPECT_EQ(std::string(health["delivery"]["circuit"].get_string().value()),
+            "closed");
 }
 
 TEST_F(WebhookDeliveryTest, AlwaysFailingIsDeadLetteredOnceThenRedelivered) {
