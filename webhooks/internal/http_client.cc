@@ -166,7 +166,12 @@ class BeastHttpClient : public HttpClient {
       SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
     }
     if (options_.verify_certificates) {
-      stream.set_verify_callback(ssl::host_name_verification(url.host));
+      beast::error_code ec;
+      stream.set_verify_callback(ssl::host_name_verification(url.host), ec);
+      if (ec) {
+        exchange.Fail(ec, "TLS setup");
+        return exchange.result;
+      }
     }
     beast::get_lowest_layer(stream).expires_at(deadline);
     beast::get_lowest_layer(stream).async_connect(
