@@ -26,9 +26,9 @@ absl::StatusOr<std::vector<absl::Duration>> ParseSchedule(
     absl::Duration duration;
     if (!absl::ParseDuration(part, &duration) ||
         duration <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "retry schedule: \"", part,
-          "\" is not a positive duration (e.g. 5s, 5m, 2h)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("retry schedule: \"", part,
+                       "\" is not a positive duration (e.g. 5s, 5m, 2h)"));
     }
     schedule.push_back(duration);
   }
@@ -101,8 +101,8 @@ bool CircuitBreaker::RecordFailure(absl::Time now) {
   ++failures_;
   if (open_) {
     // A failed half-open probe: open again, for longer.
-    cooldown_ = std::min(cooldown_ * 2, policy_.circuit_max_cooldown *
-                                            policy_.scale);
+    cooldown_ =
+        std::min(cooldown_ * 2, policy_.circuit_max_cooldown * policy_.scale);
     open_until_ = now + cooldown_;
     return false;
   }
@@ -115,9 +115,12 @@ bool CircuitBreaker::RecordFailure(absl::Time now) {
 
 std::string_view CircuitBreaker::Name(State state) {
   switch (state) {
-    case State::kClosed: return "closed";
-    case State::kOpen: return "open";
-    case State::kHalfOpen: return "half_open";
+    case State::kClosed:
+      return "closed";
+    case State::kOpen:
+      return "open";
+    case State::kHalfOpen:
+      return "half_open";
   }
   return "closed";
 }

@@ -20,8 +20,8 @@ struct RetryPolicy {
   // The waits before the 2nd, 3rd, ... attempt: a delivery is tried
   // 1 + schedule.size() times, then dead-lettered.
   std::vector<absl::Duration> schedule = {
-      absl::Seconds(5),  absl::Minutes(5), absl::Minutes(30), absl::Hours(2),
-      absl::Hours(5),    absl::Hours(10),  absl::Hours(10)};
+      absl::Seconds(5), absl::Minutes(5), absl::Minutes(30), absl::Hours(2),
+      absl::Hours(5),   absl::Hours(10),  absl::Hours(10)};
   // Every wait (schedule, circuit cool-down) is multiplied by it; tests
   // make it small. Retry-After is honoured as sent, up to max_retry_after.
   double scale = 1.0;

@@ -24,10 +24,10 @@ absl::StatusOr<std::string> SecretKey(std::string_view secret) {
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(
-      reinterpret_cast<unsigned char*>(out.data()),
-      reinterpret_cast<const unsigned char*>(bytes.data()),
-      static_cast<int>(bytes.size()));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(bytes.data()),
+                      static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -37,10 +37,10 @@ absl::StatusOr<std::string> Base64Decode(std::string_view text) {
     return absl::InvalidArgumentError("malformed base64 (length)");
   }
   std::string out(3 * text.size() / 4, '\0');
-  const int n = EVP_DecodeBlock(
-      reinterpret_cast<unsigned char*>(out.data()),
-      reinterpret_cast<const unsigned char*>(text.data()),
-      static_cast<int>(text.size()));
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(text.data()),
+                      static_cast<int>(text.size()));
   if (n < 0) return absl::InvalidArgumentError("malformed base64");
   // EVP_DecodeBlock counts the padding as zero bytes.
   size_t size = static_cast<size_t>(n);
@@ -56,8 +56,8 @@ std::string GenerateSecret() {
     std::abort();
   }
   return std::string(kSecretPrefix) +
-         Base64Encode(std::string_view(reinterpret_cast<char*>(bytes),
-                                       sizeof(bytes)));
+         Base64Encode(
+             std::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
 }
 
 absl::StatusOr<std::string> Sign(std::string_view secret, std::string_view id,
@@ -73,8 +73,8 @@ absl::StatusOr<std::string> Sign(std::string_view secret, std::string_view id,
   HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(),
        mac, &mac_size);
-  return "v1," + Base64Encode(std::string_view(reinterpret_cast<char*>(mac),
-                                               mac_size));
+  return "v1," +
+         Base64Encode(std::string_view(reinterpret_cast<char*>(mac), mac_size));
 }
 
 absl::StatusOr<std::string> SignatureHeader(

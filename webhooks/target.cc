@@ -59,9 +59,7 @@ bool ForbiddenV6(const in6_addr& a) {
   if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) {
     return true;
   }
-  auto v4_at = [&](int i) {
-    return V4(b[i], b[i + 1], b[i + 2], b[i + 3]);
-  };
+  auto v4_at = [&](int i) { return V4(b[i], b[i + 1], b[i + 2], b[i + 3]); };
   // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated)
   if (std::memcmp(b, kZero, 10) == 0 &&
       ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0))) {
@@ -70,10 +68,10 @@ bool ForbiddenV6(const in6_addr& a) {
   // 64:ff9b::/96 NAT64
   static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b};
   if (std::memcmp(b, kNat64, 12) == 0) return ForbiddenV4(v4_at(12));
-  if ((b[0] & 0xfe) == 0xfc) return true;                   // fc00::/7
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;   // fe80::/10
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return true;   // fec0::/10
-  if (b[0] == 0xff) return true;                            // multicast
+  if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;  // fe80::/10
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return true;  // fec0::/10
+  if (b[0] == 0xff) return true;                           // multicast
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) {
     return true;  // 2001:db8::/32 documentation
   }
@@ -83,8 +81,7 @@ bool ForbiddenV6(const in6_addr& a) {
 
 bool IsUnreserved(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 }  // namespace

@@ -24,9 +24,9 @@ inline constexpr size_t kMaxUrlBytes = 2048;
 
 struct Url {
   bool https = false;
-  std::string host;     // without brackets for IPv6
-  uint16_t port = 0;    // 80 or 443 when not given
-  std::string target;   // path and query, "/" at least
+  std::string host;    // without brackets for IPv6
+  uint16_t port = 0;   // 80 or 443 when not given
+  std::string target;  // path and query, "/" at least
   // "host" or "host:port" as the Host header carries it.
   std::string HostHeader() const;
 };

@@ -359,7 +359,8 @@ absl::Status WebhookService::Redelivered(const std::string& id,
 void WebhookService::UpdateDeadLetterGauge(const std::string& id) {
   const Endpoint* endpoint = registry_->Find(id);
   metrics_->dead_letters->WithLabels({id})->Set(
-      endpoint == nullptr ? 0 : static_cast<double>(endpoint->dead_letters.size()));
+      endpoint == nullptr ? 0
+                          : static_cast<double>(endpoint->dead_letters.size()));
 }
 
 std::string WebhookService::AllowedMethods(std::string_view path) const {
@@ -367,8 +368,10 @@ std::string WebhookService::AllowedMethods(std::string_view path) const {
   if (!segments.has_value()) return "";
   const std::vector<std::string_view>& s = *segments;
   switch (s.size()) {
-    case 0: return "GET, POST";
-    case 1: return "GET, DELETE";
+    case 0:
+      return "GET, POST";
+    case 1:
+      return "GET, DELETE";
     case 2:
       if (s[1] == "rotate-secret" || s[1] == "enable") return "POST";
       if (s[1] == "dead-letters") return "GET";
@@ -499,8 +502,8 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Rotate(
   const std::string secret = GenerateSecret();
   const int64_t expires =
       absl::ToUnixMicros(absl::Now() + options_.secret_grace);
-  if (absl::Status recorded = Record(
-          internal::SecretRotatedEvent(id, box_->Seal(secret), expires));
+  if (absl::Status recorded =
+          Record(internal::SecretRotatedEvent(id, box_->Seal(secret), expires));
       !recorded.ok()) {
     return recorded;
   }
@@ -565,8 +568,8 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Redeliver(
     }
   }
   if (event_id.has_value() && positions.empty()) {
-    return absl::NotFoundError("webhook " + id + " has no dead letter for event " +
-                               *event_id);
+    return absl::NotFoundError("webhook " + id +
+                               " has no dead letter for event " + *event_id);
   }
   if (!positions.empty()) {
     if (absl::Status recorded =
@@ -585,44 +588,41 @@ std::string WebhookService::EndpointJson(const std::string& id) const {
   for (const auto& [position, letter] : endpoint.dead_letters) {
     if (letter.redelivery_pending) ++pending;
   }
-  std::string out = "{\"id\":" + Quoted(id) + ",\"url\":" + Quoted(endpoint.url) +
-                    ",\"filter\":" + FilterJson(endpoint.filter) +
-                    ",\"status\":" +
-                    (endpoint.disabled ? "\"disabled\"" : "\"active\"");
+  std::string out =
+      "{\"id\":" + Quoted(id) + ",\"url\":" + Quoted(endpoint.url) +
+      ",\"filter\":" + FilterJson(endpoint.filter) +
+      ",\"status\":" + (endpoint.disabled ? "\"disabled\"" : "\"active\"");
   if (endpoint.disabled) {
     out.append(",\"disabled_reason\":" + Quoted(endpoint.disabled_reason));
   }
-  out.append(",\"created_time_us\":" + std::to_string(endpoint.created_time_us) +
-             ",\"registered_position\":" +
-             std::to_string(endpoint.registered_position));
+  out.append(
+      ",\"created_time_us\":" + std::to_string(endpoint.created_time_us) +
+      ",\"registered_position\":" +
+      std::to_string(endpoint.registered_position));
   if (!endpoint.previous_secret_sealed.empty()) {
     out.append(",\"previous_secret_expires_time_us\":" +
                std::to_string(endpoint.previous_secret_expires_time_us));
   }
-  out.append(",\"dead_letters\":" + std::to_string(endpoint.dead_letters.size()) +
-             ",\"pending_redeliveries\":" + std::to_string(pending));
+  out.append(
+      ",\"dead_letters\":" + std::to_string(endpoint.dead_letters.size()) +
+      ",\"pending_redeliveries\":" + std::to_string(pending));
   auto worker = workers_.find(id);
   if (worker != workers_.end()) {
     const internal::WorkerStatus s = worker->second->status();
-    out.append(",\"delivery\":{\"checkpoint\":" + std::to_string(s.checkpoint) +
-               ",\"head_position\":" + std::to_string(log_->HeadPosition()) +
-               ",\"circuit\":" + Quoted(s.circuit) +
-               ",\"consecutive_failures\":" +
-               std::to_string(s.consecutive_failures) +
-               ",\"delivering_position\":" +
-               std::to_string(s.delivering_position) +
-               ",\"attempt\":" + std::to_string(s.attempt) +
-               ",\"last_status\":" + std::to_string(s.last_status) +
-               ",\"last_error\":" + Quoted(s.last_error) +
-               ",\"last_attempt_time_us\":" +
-               std::to_string(s.last_attempt_time_us) +
-               ",\"last_success_time_us\":" +
-               std::to_string(s.last_success_time_us) +
-               ",\"next_attempt_time_us\":" +
-               std::to_string(s.next_attempt_time_us) +
-               ",\"delivered\":" + std::to_string(s.delivered) +
-               ",\"failed_attempts\":" + std::to_string(s.failed_attempts) +
-               "}");
+    out.append(
+        ",\"delivery\":{\"checkpoint\":" + std::to_string(s.checkpoint) +
+        ",\"head_position\":" + std::to_string(log_->HeadPosition()) +
+        ",\"circuit\":" + Quoted(s.circuit) +
+        ",\"consecutive_failures\":" + std::to_string(s.consecutive_failures) +
+        ",\"delivering_position\":" + std::to_string(s.delivering_position) +
+        ",\"attempt\":" + std::to_string(s.attempt) +
+        ",\"last_status\":" + std::to_string(s.last_status) +
+        ",\"last_error\":" + Quoted(s.last_error) +
+        ",\"last_attempt_time_us\":" + std::to_string(s.last_attempt_time_us) +
+        ",\"last_success_time_us\":" + std::to_string(s.last_success_time_us) +
+        ",\"next_attempt_time_us\":" + std::to_string(s.next_attempt_time_us) +
+        ",\"delivered\":" + std::to_string(s.delivered) +
+        ",\"failed_attempts\":" + std::to_string(s.failed_attempts) + "}");
   }
   out.push_back('}');
   return out;

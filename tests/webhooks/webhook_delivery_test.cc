@@ -11,6 +11,7 @@
 //  - a tampered body or an old timestamp fails verification (verify.py).
 
 #include <signal.h>
+#include <simdjson.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -21,8 +22,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -44,9 +43,9 @@ using testing::VigildProcess;
 // Retries of 0.2 s to 1 s (time scale 0.01 on these), circuit cool-down
 // 0.3 s: everything a test waits for happens within seconds.
 const std::vector<std::string> kFastRetries = {
-    "--webhooks-allow-private",
-    "--webhooks-time-scale", "0.01",
-    "--webhooks-retry-schedule", "20s,50s,100s,100s,100s,100s,100s,100s,100s,100s"};
+    "--webhooks-allow-private", "--webhooks-time-scale", "0.01",
+    "--webhooks-retry-schedule",
+    "20s,50s,100s,100s,100s,100s,100s,100s,100s,100s"};
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::trunc) << text;
@@ -76,7 +75,8 @@ struct Delivery {
 
 class Receiver {
  public:
-  explicit Receiver(std::string dir) : dir_(std::move(dir)), port_(FreePort()) {}
+  explicit Receiver(std::string dir)
+      : dir_(std::move(dir)), port_(FreePort()) {}
   ~Receiver() { Stop(); }
 
   // With `cert` and `key` (PEM files): HTTPS.
@@ -94,9 +94,9 @@ class Receiver {
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    ASSERT_EQ(posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(),
-                           environ),
-              0);
+    ASSERT_EQ(
+        posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(), environ),
+        0);
     posix_spawn_file_actions_destroy(&actions);
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     while (ReadFile(dir_ + "/ready").empty() && absl::Now() < deadline) {
@@ -115,8 +115,12 @@ class Receiver {
   std::string url(const char* scheme = "http") const {
     return absl::StrCat(scheme, "://127.0.0.1:", port_, "/hook");
   }
-  void SetSecret(const std::string& secret) { WriteFile(dir_ + "/secret", secret); }
-  void SetStatus(int status) { WriteFile(dir_ + "/status", std::to_string(status)); }
+  void SetSecret(const std::string& secret) {
+    WriteFile(dir_ + "/secret", secret);
+  }
+  void SetStatus(int status) {
+    WriteFile(dir_ + "/status", std::to_string(status));
+  }
   void SetDelayMs(int ms) { WriteFile(dir_ + "/delay_ms", std::to_string(ms)); }
 
   std::vector<Delivery> Received() const {
@@ -241,8 +245,10 @@ class WebhookDeliveryTest : public ::testing::Test {
 
   size_t DeadLetterCount(const std::string& id) {
     simdjson::dom::parser parser;
-    return GetJson("/v1/webhooks/" + id + "/dead-letters", &parser)
-        ["dead_letters"].get_array().size();
+    return GetJson("/v1/webhooks/" + id + "/dead-letters",
+                   &parser)["dead_letters"]
+        .get_array()
+        .size();
   }
 
   testing::TempDir dir_;
@@ -276,8 +282,8 @@ TEST_F(WebhookDeliveryTest, ForbiddenTargetsAreRefusedAtRegistration) {
        {"http://127.0.0.1:9/hook", "http://localhost:8080/",
         "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/",
         "http://[::1]:80/", "http://192.168.0.10/"}) {
-    std::optional<HttpResponse> response = Call(
-        "POST", "/v1/webhooks", absl::StrCat(R"({"url":")", url, R"("})"));
+    std::optional<HttpResponse> response =
+        Call("POST", "/v1/webhooks", absl::StrCat(R"({"url":")", url, R"("})"));
     ASSERT_TRUE(response.has_value());
     EXPECT_EQ(response->status, 400) << url << " " << response->body;
     EXPECT_EQ(response->Header("content-type"), "application/problem+json");
@@ -342,8 +348,8 @@ TEST_F(WebhookDeliveryTest, ReceiverDownThenUpGetsEverythingInOrderSigned) {
       Call("POST", "/v1/webhooks/" + id + "/rotate-secret");
   ASSERT_TRUE(rotated.has_value());
   ASSERT_EQ(rotated->status, 200) << rotated->body;
-  const std::string new_secret = std::string(
-      parser.parse(rotated->body)["secret"].get_string().value());
+  const std::string new_secret =
+      std::string(parser.parse(rotated->body)["secret"].get_string().value());
   receiver.SetSecret(new_secret);
   positions.insert(Append("task-a", 10));
   deliveries = receiver.WaitForDelivered(positions.size(), absl::Seconds(20));
@@ -406,8 +412,9 @@ TEST_F(WebhookDeliveryTest, AlwaysFailingIsDeadLetteredOnceThenRedelivered) {
 
   // The receiver is fixed: one redelivery, then the rest in bulk.
   receiver.SetStatus(200);
-  std::optional<HttpResponse> queued = Call(
-      "POST", "/v1/webhooks/" + id + "/dead-letters/" + event_id + "/redeliver");
+  std::optional<HttpResponse> queued =
+      Call("POST",
+           "/v1/webhooks/" + id + "/dead-letters/" + event_id + "/redeliver");
   ASSERT_TRUE(queued.has_value());
   EXPECT_EQ(queued->status, 202) << queued->body;
   deliveries = receiver.WaitForDelivered(1, absl::Seconds(20));
@@ -430,7 +437,8 @@ TEST_F(WebhookDeliveryTest, AlwaysFailingIsDeadLetteredOnceThenRedelivered) {
   queued = Call("POST", "/v1/webhooks/" + id + "/dead-letters/redeliver");
   ASSERT_TRUE(queued.has_value());
   EXPECT_EQ(queued->status, 202);
-  EXPECT_NE(queued->body.find("\"queued\":2"), std::string::npos) << queued->body;
+  EXPECT_NE(queued->body.find("\"queued\":2"), std::string::npos)
+      << queued->body;
   deliveries = receiver.WaitForDelivered(3, absl::Seconds(20));
   std::set<uint64_t> delivered;
   for (const Delivery& d : deliveries) {
@@ -445,8 +453,9 @@ TEST_F(WebhookDeliveryTest, AlwaysFailingIsDeadLetteredOnceThenRedelivered) {
   // The history holds it all: registration, dead letters, redeliveries.
   std::optional<HttpResponse> all = Call("GET", "/v1/all?limit=1000");
   ASSERT_TRUE(all.has_value());
-  for (const char* type : {"WebhookRegistered", "WebhookDeadLettered",
-                           "WebhookRedeliveryRequested", "WebhookRedelivered"}) {
+  for (const char* type :
+       {"WebhookRegistered", "WebhookDeadLettered",
+        "WebhookRedeliveryRequested", "WebhookRedelivered"}) {
     EXPECT_NE(all->body.find(type), std::string::npos) << type;
   }
   EXPECT_EQ(all->body.find(secret.substr(6)), std::string::npos)
@@ -458,7 +467,8 @@ TEST_F(WebhookDeliveryTest, Kill9DuringDeliveriesLosesNothing) {
   receiver.SetDelayMs(15);
   receiver.Start();
   StartVigild(kFastRetries);
-  auto [id, secret] = Register(receiver.url(), R"({"stream_prefixes":["task-"]})");
+  auto [id, secret] =
+      Register(receiver.url(), R"({"stream_prefixes":["task-"]})");
   receiver.SetSecret(secret);
   std::set<uint64_t> positions;
   for (int i = 0; i < 60; ++i) {
@@ -508,10 +518,9 @@ TEST_F(WebhookDeliveryTest, TamperedBodyAndOldTimestampFailVerification) {
                     const std::string& signature, const std::string& body) {
     const std::string body_path = dir_.Sub("body");
     WriteFile(body_path, body);
-    const std::string command =
-        absl::StrCat("python3 ", WEBHOOK_VERIFY, " '", secret, "' '", id,
-                     "' '", timestamp, "' '", signature, "' ", body_path,
-                     " >/dev/null");
+    const std::string command = absl::StrCat(
+        "python3 ", WEBHOOK_VERIFY, " '", secret, "' '", id, "' '", timestamp,
+        "' '", signature, "' ", body_path, " >/dev/null");
     return std::system(command.c_str()) == 0;
   };
   EXPECT_TRUE(verify(d.id, d.timestamp, d.signature, d.body));
@@ -558,7 +567,8 @@ TEST_F(WebhookDeliveryTest, GoneDisablesAndRetryAfterIsHonoured) {
   EXPECT_NE(body_.find("410"), std::string::npos) << body_;
   const uint64_t second = Append("task-g", 1);
   absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_EQ(receiver.Received().size(), 1u) << "a disabled endpoint gets nothing";
+  EXPECT_EQ(receiver.Received().size(), 1u)
+      << "a disabled endpoint gets nothing";
 
   // Enabled again, it resumes at the event that got the 410.
   receiver.SetStatus(200);
@@ -602,8 +612,10 @@ TEST_F(WebhookDeliveryTest, SlowReceiverTimesOutAndIsRetried) {
   std::string error;
   for (int i = 0; i < 100 && error.empty(); ++i) {
     absl::SleepFor(absl::Milliseconds(50));
-    error = std::string(GetJson("/v1/webhooks/" + id, &parser)["delivery"]
-                                   ["last_error"].get_string().value());
+    error = std::string(
+        GetJson("/v1/webhooks/" + id, &parser)["delivery"]["last_error"]
+            .get_string()
+            .value());
   }
   EXPECT_EQ(error.rfind("timeout", 0), 0u) << error;
   receiver.SetDelayMs(0);
@@ -655,7 +667,8 @@ TEST_F(WebhookDeliveryTest, HttpsVerifiesCertificates) {
   // A CA and a certificate for 127.0.0.1 signed by it.
   const std::string d = dir_.path();
   const std::string command = absl::StrCat(
-      "cd ", d, " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+      "cd ", d,
+      " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
       "-subj /CN=vigil-test-ca -keyout ca.key -out ca.pem 2>/dev/null && "
       "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
       "-keyout server.key -out server.csr 2>/dev/null && "
@@ -675,8 +688,10 @@ TEST_F(WebhookDeliveryTest, HttpsVerifiesCertificates) {
   std::string error;
   for (int i = 0; i < 100 && error.empty(); ++i) {
     absl::SleepFor(absl::Milliseconds(50));
-    error = std::string(GetJson("/v1/webhooks/" + id, &parser)["delivery"]
-                                   ["last_error"].get_string().value());
+    error = std::string(
+        GetJson("/v1/webhooks/" + id, &parser)["delivery"]["last_error"]
+            .get_string()
+            .value());
   }
   EXPECT_NE(error.find("TLS handshake"), std::string::npos) << error;
   EXPECT_TRUE(receiver.Received().empty());

@@ -15,10 +15,9 @@ namespace vigil::webhooks {
 namespace {
 
 TEST(SignatureTest, MatchesTheStandardWebhooksReferenceVector) {
-  absl::StatusOr<std::string> signature =
-      Sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-           "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-           R"({"test": 2432232314})");
+  absl::StatusOr<std::string> signature = Sign(
+      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      1614265330, R"({"test": 2432232314})");
   ASSERT_TRUE(signature.ok()) << signature.status();
   EXPECT_EQ(*signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 }
@@ -35,8 +34,8 @@ TEST(SignatureTest, VerifyRefusesTamperingAndOldTimestamps) {
   EXPECT_TRUE(Verify(other, "id-1", 1000, "{\"a\":1}", *header, 1010).ok());
   EXPECT_FALSE(Verify(secret, "id-1", 1000, "{\"a\":2}", *header, 1010).ok());
   EXPECT_FALSE(Verify(secret, "id-2", 1000, "{\"a\":1}", *header, 1010).ok());
-  EXPECT_FALSE(Verify(secret, "id-1", 1000, "{\"a\":1}", *header, 1000 + 301)
-                   .ok());
+  EXPECT_FALSE(
+      Verify(secret, "id-1", 1000, "{\"a\":1}", *header, 1000 + 301).ok());
   EXPECT_FALSE(Sign("nope", "id", 1, "").ok());
 }
 
@@ -82,16 +81,17 @@ Address V6(const char* text) {
 TEST(TargetTest, ForbidsLoopbackPrivateAndLinkLocal) {
   for (const char* text :
        {"127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "172.31.255.255",
-        "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-        "224.0.0.1", "255.255.255.255", "198.18.0.1"}) {
+        "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+        "255.255.255.255", "198.18.0.1"}) {
     EXPECT_TRUE(IsForbidden(V4(text))) << text;
   }
-  for (const char* text : {"8.8.8.8", "172.32.0.1", "1.1.1.1", "93.184.216.34"}) {
+  for (const char* text :
+       {"8.8.8.8", "172.32.0.1", "1.1.1.1", "93.184.216.34"}) {
     EXPECT_FALSE(IsForbidden(V4(text))) << text;
   }
-  for (const char* text : {"::1", "::", "fe80::1", "fd00::1", "ff02::1",
-                           "::ffff:127.0.0.1", "::ffff:10.1.2.3",
-                           "64:ff9b::a9fe:a9fe", "2001:db8::1"}) {
+  for (const char* text :
+       {"::1", "::", "fe80::1", "fd00::1", "ff02::1", "::ffff:127.0.0.1",
+        "::ffff:10.1.2.3", "64:ff9b::a9fe:a9fe", "2001:db8::1"}) {
     EXPECT_TRUE(IsForbidden(V6(text))) << text;
   }
   for (const char* text : {"2606:4700::1111", "::ffff:8.8.8.8"}) {
@@ -124,8 +124,9 @@ TEST(RetryPolicyTest, ScheduleJitterAndRetryAfter) {
   absl::StatusOr<std::vector<absl::Duration>> schedule =
       ParseSchedule("5s,5m,2h");
   ASSERT_TRUE(schedule.ok());
-  EXPECT_EQ(*schedule, (std::vector<absl::Duration>{
-                           absl::Seconds(5), absl::Minutes(5), absl::Hours(2)}));
+  EXPECT_EQ(*schedule,
+            (std::vector<absl::Duration>{absl::Seconds(5), absl::Minutes(5),
+                                         absl::Hours(2)}));
   EXPECT_EQ(FormatSchedule(*schedule), "5s,5m,2h");
   EXPECT_FALSE(ParseSchedule("5s,,1m").ok());
   EXPECT_FALSE(ParseSchedule("-5s").ok());
@@ -175,10 +176,10 @@ TEST(RegistryTest, FoldsRegistrationsRotationsDeadLettersAndDeletes) {
   internal::Registry registry;
   eventlog::Filter filter{.stream_prefixes = {"task-"}, .event_types = {}};
   ASSERT_TRUE(registry
-                  .Apply(Recorded(internal::RegisteredEvent(
-                                      "wh_1", "https://a.example/h", filter,
-                                      "sealed-1"),
-                                  5))
+                  .Apply(Recorded(
+                      internal::RegisteredEvent("wh_1", "https://a.example/h",
+                                                filter, "sealed-1"),
+                      5))
                   .ok());
   const internal::Endpoint* endpoint = registry.Find("wh_1");
   ASSERT_NE(endpoint, nullptr);
@@ -193,9 +194,12 @@ TEST(RegistryTest, FoldsRegistrationsRotationsDeadLettersAndDeletes) {
   EXPECT_EQ(endpoint->secret_sealed, "sealed-2");
   EXPECT_EQ(endpoint->previous_secret_sealed, "sealed-1");
 
-  internal::DeadLetter letter{.event_id = "e-9", .position = 9,
-                              .stream = "task-1", .type = "TaskCreated",
-                              .attempts = 8, .last_status = 500,
+  internal::DeadLetter letter{.event_id = "e-9",
+                              .position = 9,
+                              .stream = "task-1",
+                              .type = "TaskCreated",
+                              .attempts = 8,
+                              .last_status = 500,
                               .last_error = "HTTP 500"};
   ASSERT_TRUE(
       registry.Apply(Recorded(internal::DeadLetteredEvent("wh_1", letter), 10))
@@ -206,17 +210,19 @@ TEST(RegistryTest, FoldsRegistrationsRotationsDeadLettersAndDeletes) {
           .ok());
   ASSERT_EQ(endpoint->dead_letters.size(), 1u);
   EXPECT_FALSE(endpoint->dead_letters.at(9).redelivery_pending);
-  ASSERT_TRUE(registry
-                  .Apply(Recorded(
-                      internal::RedeliveryRequestedEvent("wh_1", {9, 1234}), 12))
-                  .ok());
+  ASSERT_TRUE(
+      registry
+          .Apply(Recorded(internal::RedeliveryRequestedEvent("wh_1", {9, 1234}),
+                          12))
+          .ok());
   EXPECT_TRUE(endpoint->dead_letters.at(9).redelivery_pending);
   ASSERT_TRUE(
       registry.Apply(Recorded(internal::RedeliveredEvent("wh_1", 9), 13)).ok());
   EXPECT_TRUE(endpoint->dead_letters.empty());
 
   ASSERT_TRUE(
-      registry.Apply(Recorded(internal::DisabledEvent("wh_1", "410"), 14)).ok());
+      registry.Apply(Recorded(internal::DisabledEvent("wh_1", "410"), 14))
+          .ok());
   EXPECT_TRUE(endpoint->disabled);
   ASSERT_TRUE(
       registry.Apply(Recorded(internal::EnabledEvent("wh_1"), 15)).ok());
@@ -226,8 +232,7 @@ TEST(RegistryTest, FoldsRegistrationsRotationsDeadLettersAndDeletes) {
       registry.Apply(Recorded(internal::DeletedEvent("wh_1"), 16)).ok());
   EXPECT_EQ(registry.Find("wh_1"), nullptr);
 
-  eventlog::RecordedEvent malformed =
-      Recorded(internal::DeletedEvent("x"), 17);
+  eventlog::RecordedEvent malformed = Recorded(internal::DeletedEvent("x"), 17);
   malformed.type = "WebhookRegistered";
   EXPECT_FALSE(registry.Apply(malformed).ok());
 }

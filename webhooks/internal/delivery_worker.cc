@@ -36,8 +36,8 @@ std::string_view ResultLabel(int status, const std::string& error) {
 // Writes `text` to `path` atomically and durably.
 bool WriteFileDurably(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        0600);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
   bool ok = ::write(fd, text.data(), text.size()) ==
                 static_cast<ssize_t>(text.size()) &&
@@ -146,9 +146,8 @@ bool DeliveryWorker::Stopping() const {
 
 bool DeliveryWorker::SleepUntil(absl::Time when) {
   absl::MutexLock lock(&mu_);
-  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_;
-  };
+  auto stopping = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   mu_.AwaitWithDeadline(absl::Condition(&stopping), when);
   return !stopping_;
 }
@@ -262,7 +261,8 @@ void DeliveryWorker::Loop() {
       absl::Status recorded = host_->RecordDeadLetter(id_, letter);
       if (!recorded.ok()) {
         // Not settled: the delivery is redone rather than lost.
-        std::fprintf(stderr, "vigild: webhook %s: dead letter not recorded: %s\n",
+        std::fprintf(stderr,
+                     "vigild: webhook %s: dead letter not recorded: %s\n",
                      id_.c_str(), recorded.ToString().c_str());
         SleepUntil(absl::Now() + options_.idle_wait);
         continue;
@@ -283,7 +283,8 @@ DeliveryWorker::Outcome DeliveryWorker::Deliver(
   const std::string webhook = id_;
   int attempt = 0;
   while (true) {
-    if (!SleepUntil(breaker_.NextAllowed(absl::Now()))) return Outcome::kStopped;
+    if (!SleepUntil(breaker_.NextAllowed(absl::Now())))
+      return Outcome::kStopped;
     std::optional<EndpointView> view = host_->View(id_);
     if (!view.has_value()) return Outcome::kStopped;
     if (!view->active) return Outcome::kDisabled;
@@ -304,15 +305,15 @@ DeliveryWorker::Outcome DeliveryWorker::Deliver(
     if (status == 0 && Stopping()) return Outcome::kStopped;
     metrics_->attempts->WithLabels({webhook, ResultLabel(status, error)})
         ->Increment();
-    metrics_->duration->WithLabels({webhook})
-        ->Observe(absl::ToDoubleSeconds(end - start));
+    metrics_->duration->WithLabels({webhook})->Observe(
+        absl::ToDoubleSeconds(end - start));
     letter->last_status = status;
-    letter->last_error =
-        status != 0 ? "HTTP " + std::to_string(status) : error;
+    letter->last_error = status != 0 ? "HTTP " + std::to_string(status) : error;
     {
       absl::MutexLock lock(&mu_);
       status_.last_status = status;
-      status_.last_error = status >= 200 && status < 300 ? "" : letter->last_error;
+      status_.last_error =
+          status >= 200 && status < 300 ? "" : letter->last_error;
       status_.last_attempt_time_us = absl::ToUnixMicros(end);
     }
 
@@ -392,13 +393,13 @@ int DeliveryWorker::Attempt(const EndpointView& view,
     *error = std::string(signature.status().message());
     return 0;
   }
-  PostResult result = client_->Post(
-      *url, *addresses,
-      {{"content-type", "application/json"},
-       {"webhook-id", event.event_id},
-       {"webhook-timestamp", std::to_string(timestamp)},
-       {"webhook-signature", *signature}},
-      body, options_.timeout);
+  PostResult result =
+      client_->Post(*url, *addresses,
+                    {{"content-type", "application/json"},
+                     {"webhook-id", event.event_id},
+                     {"webhook-timestamp", std::to_string(timestamp)},
+                     {"webhook-signature", *signature}},
+                    body, options_.timeout);
   *retry_after = std::move(result.retry_after);
   *error = std::move(result.error);
   return result.status;

@@ -61,10 +61,10 @@ class DeliveryHost {
 // The series the workers record into (api::Metrics is process-wide).
 struct WebhookMetrics {
   static WebhookMetrics Register(api::Metrics* metrics);
-  api::CounterFamily* deliveries = nullptr;   // {webhook, outcome}
-  api::CounterFamily* attempts = nullptr;     // {webhook, result}
-  api::HistogramFamily* duration = nullptr;   // {webhook}
-  api::GaugeFamily* dead_letters = nullptr;   // {webhook}
+  api::CounterFamily* deliveries = nullptr;  // {webhook, outcome}
+  api::CounterFamily* attempts = nullptr;    // {webhook, result}
+  api::HistogramFamily* duration = nullptr;  // {webhook}
+  api::GaugeFamily* dead_letters = nullptr;  // {webhook}
   api::Gauge* open_circuits = nullptr;
 };
 

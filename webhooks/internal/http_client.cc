@@ -2,9 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <set>
-#include <utility>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +9,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <set>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 
@@ -29,8 +28,8 @@ std::vector<tcp::endpoint> Endpoints(const std::vector<Address>& addresses) {
   for (const Address& address : addresses) {
     if (address.storage.ss_family == AF_INET) {
       const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
-      endpoints.emplace_back(
-          asio::ip::address_v4(ntohl(v4->sin_addr.s_addr)), ntohs(v4->sin_port));
+      endpoints.emplace_back(asio::ip::address_v4(ntohl(v4->sin_addr.s_addr)),
+                             ntohs(v4->sin_port));
     } else if (address.storage.ss_family == AF_INET6) {
       const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
       asio::ip::address_v6::bytes_type bytes;
@@ -76,14 +75,12 @@ struct Exchange {
 
   template <typename Stream>
   void WriteThenRead(Stream& stream) {
-    http::async_write(stream, request,
-                      [this, &stream](beast::error_code ec, size_t) {
-                        if (ec) return Fail(ec, "sending the request");
-                        http::async_read(stream, buffer, parser,
-                                         [this](beast::error_code ec, size_t) {
-                                           Done(ec);
-                                         });
-                      });
+    http::async_write(
+        stream, request, [this, &stream](beast::error_code ec, size_t) {
+          if (ec) return Fail(ec, "sending the request");
+          http::async_read(stream, buffer, parser,
+                           [this](beast::error_code ec, size_t) { Done(ec); });
+        });
   }
 };
 
@@ -92,9 +89,10 @@ class BeastHttpClient : public HttpClient {
   BeastHttpClient(const HttpClientOptions& options, ssl::context context)
       : options_(options), tls_(std::move(context)) {}
 
-  PostResult Post(const Url& url, const std::vector<Address>& addresses,
-                  const std::vector<std::pair<std::string, std::string>>& headers,
-                  const std::string& body, absl::Duration timeout) override {
+  PostResult Post(
+      const Url& url, const std::vector<Address>& addresses,
+      const std::vector<std::pair<std::string, std::string>>& headers,
+      const std::string& body, absl::Duration timeout) override {
     asio::io_context io;
     {
       absl::MutexLock lock(&mu_);
@@ -122,15 +120,16 @@ class BeastHttpClient : public HttpClient {
     return PostResult{.error = "cancelled: the server is stopping"};
   }
 
-  PostResult Run(asio::io_context& io, const Url& url,
-                 const std::vector<Address>& addresses,
-                 const std::vector<std::pair<std::string, std::string>>& headers,
-                 const std::string& body, absl::Duration timeout) {
+  PostResult Run(
+      asio::io_context& io, const Url& url,
+      const std::vector<Address>& addresses,
+      const std::vector<std::pair<std::string, std::string>>& headers,
+      const std::string& body, absl::Duration timeout) {
     Exchange exchange;
     exchange.parser.body_limit(options_.max_response_bytes);
     exchange.parser.header_limit(16 << 10);
-    exchange.request = http::request<http::string_body>(
-        http::verb::post, url.target, 11);
+    exchange.request =
+        http::request<http::string_body>(http::verb::post, url.target, 11);
     exchange.request.set(http::field::host, url.HostHeader());
     exchange.request.set(http::field::user_agent, "Vigil-Webhooks/0.1");
     exchange.request.set(http::field::connection, "close");
@@ -146,11 +145,11 @@ class BeastHttpClient : public HttpClient {
     if (!url.https) {
       beast::tcp_stream stream(io);
       stream.expires_at(deadline);
-      stream.async_connect(
-          endpoints, [&](beast::error_code ec, const tcp::endpoint&) {
-            if (ec) return exchange.Fail(ec, "connecting");
-            exchange.WriteThenRead(stream);
-          });
+      stream.async_connect(endpoints,
+                           [&](beast::error_code ec, const tcp::endpoint&) {
+                             if (ec) return exchange.Fail(ec, "connecting");
+                             exchange.WriteThenRead(stream);
+                           });
       io.run();
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -177,11 +176,12 @@ class BeastHttpClient : public HttpClient {
     beast::get_lowest_layer(stream).async_connect(
         endpoints, [&](beast::error_code ec, const tcp::endpoint&) {
           if (ec) return exchange.Fail(ec, "connecting");
-          stream.async_handshake(
-              ssl::stream_base::client, [&](beast::error_code ec) {
-                if (ec) return exchange.Fail(ec, "TLS handshake");
-                exchange.WriteThenRead(stream);
-              });
+          stream.async_handshake(ssl::stream_base::client,
+                                 [&](beast::error_code ec) {
+                                   if (ec)
+                                     return exchange.Fail(ec, "TLS handshake");
+                                   exchange.WriteThenRead(stream);
+                                 });
         });
     io.run();
     return exchange.result;
@@ -215,9 +215,8 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(
   if (!options.ca_file.empty()) {
     context.load_verify_file(options.ca_file, ec);
     if (ec) {
-      return absl::InvalidArgumentError("cannot load CA file \"" +
-                                        options.ca_file +
-                                        "\": " + ec.message());
+      return absl::InvalidArgumentError(
+          "cannot load CA file \"" + options.ca_file + "\": " + ec.message());
     }
   }
   context.set_verify_mode(

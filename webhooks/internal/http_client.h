@@ -31,9 +31,9 @@ struct HttpClientOptions {
 };
 
 struct PostResult {
-  int status = 0;            // the HTTP status; 0 when there was none
-  std::string retry_after;   // the Retry-After field, when sent
-  std::string error;         // what failed when status is 0
+  int status = 0;           // the HTTP status; 0 when there was none
+  std::string retry_after;  // the Retry-After field, when sent
+  std::string error;        // what failed when status is 0
 };
 
 class HttpClient {

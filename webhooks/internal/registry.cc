@@ -94,7 +94,8 @@ absl::Status Registry::Apply(const eventlog::RecordedEvent& event) {
     return Malformed(event, "JSON object");
   }
   std::string id;
-  if (!GetString(root, "webhook_id", &id)) return Malformed(event, "webhook_id");
+  if (!GetString(root, "webhook_id", &id))
+    return Malformed(event, "webhook_id");
 
   if (event.type == "WebhookRegistered") {
     Endpoint endpoint;

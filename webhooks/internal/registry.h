@@ -39,10 +39,10 @@ struct DeadLetter {
   uint64_t position = 0;
   std::string stream;
   std::string type;
-  int attempts = 0;         // over every round, redeliveries included
-  int last_status = 0;      // 0: no HTTP response
+  int attempts = 0;     // over every round, redeliveries included
+  int last_status = 0;  // 0: no HTTP response
   std::string last_error;
-  int64_t time_us = 0;      // when it was (last) dead-lettered
+  int64_t time_us = 0;  // when it was (last) dead-lettered
   bool redelivery_pending = false;
 };
 
