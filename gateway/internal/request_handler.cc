@@ -572,8 +572,9 @@ void RequestHandler::Admin(HttpRequest request, Done done) {
   gateway::AdminRequest admin{
       .method = std::move(request.method),
       .path = request.target.substr(0, question),
-      .query = question == std::string::npos ? std::string()
-                                             : request.target.substr(question + 1),
+      .query = question == std::string::npos
+                   ? std::string()
+                   : request.target.substr(question + 1),
       .body = std::move(request.body)};
   ScheduleRead(
       [this, admin = std::move(admin)]() {

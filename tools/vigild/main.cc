@@ -116,8 +116,7 @@ Setting Text(cli::FlagSpec flag, std::string_view env,
 }
 
 // A true/false setting; a bare `--flag` reads "true".
-Setting Switch(cli::FlagSpec flag, std::string_view env,
-               bool Config::*field) {
+Setting Switch(cli::FlagSpec flag, std::string_view env, bool Config::*field) {
   return Setting{
       flag, env,
       [field](const Config& config) {
@@ -125,9 +124,9 @@ Setting Switch(cli::FlagSpec flag, std::string_view env,
       },
       [field](std::string_view text, std::string_view source, Config* config) {
         if (text != "true" && text != "false") {
-          return absl::InvalidArgumentError(absl::StrCat(
-              AsAbsl(source), ": expected true or false, not \"",
-              AsAbsl(text), "\""));
+          return absl::InvalidArgumentError(
+              absl::StrCat(AsAbsl(source), ": expected true or false, not \"",
+                           AsAbsl(text), "\""));
         }
         config->*field = text == "true";
         return absl::OkStatus();
@@ -262,8 +261,7 @@ const std::vector<Setting>& Settings() {
       Switch({"webhooks-allow-private", "",
               "let webhooks target loopback, private and link-local "
               "addresses (refused by default: server-side request forgery)"},
-             "VIGIL_WEBHOOKS_ALLOW_PRIVATE",
-             &Config::webhooks_allow_private),
+             "VIGIL_WEBHOOKS_ALLOW_PRIVATE", &Config::webhooks_allow_private),
       Setting{{"webhooks-retry-schedule", "LIST",
                "waits before each retry of a failed delivery, e.g. "
                "5s,5m,30m; after the last one the delivery is dead-lettered"},
@@ -281,30 +279,32 @@ const std::vector<Setting>& Settings() {
                 c->webhook_retry.schedule = *std::move(schedule);
                 return absl::OkStatus();
               }},
-      Setting{{"webhooks-time-scale", "FACTOR",
-               "multiplies every retry wait and circuit cool-down (tests: "
-               "0.001); Retry-After is honoured as sent"},
-              "VIGIL_WEBHOOKS_TIME_SCALE",
-              [](const Config& c) { return absl::StrCat(c.webhook_retry.scale); },
-              [](std::string_view text, std::string_view source, Config* c) {
-                double scale = 0;
-                if (!absl::SimpleAtod(AsAbsl(text), &scale) || !(scale > 0) ||
-                    scale > 1000) {
-                  return absl::InvalidArgumentError(absl::StrCat(
-                      AsAbsl(source), ": \"", AsAbsl(text),
-                      "\" is not a number above 0 and at most 1000"));
-                }
-                c->webhook_retry.scale = scale;
-                return absl::OkStatus();
-              }},
+      Setting{
+          {"webhooks-time-scale", "FACTOR",
+           "multiplies every retry wait and circuit cool-down (tests: "
+           "0.01); Retry-After is honoured as sent"},
+          "VIGIL_WEBHOOKS_TIME_SCALE",
+          [](const Config& c) { return absl::StrCat(c.webhook_retry.scale); },
+          [](std::string_view text, std::string_view source, Config* c) {
+            double scale = 0;
+            if (!absl::SimpleAtod(AsAbsl(text), &scale) || !(scale > 0) ||
+                scale > 1000) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(AsAbsl(source), ": \"", AsAbsl(text),
+                               "\" is not a number above 0 and at most 1000"));
+            }
+            c->webhook_retry.scale = scale;
+            return absl::OkStatus();
+          }},
       Count({"webhooks-timeout-ms", "MS",
              "one webhook request (connect, TLS, response) must end within it"},
             "VIGIL_WEBHOOKS_TIMEOUT_MS",
             [](Config& c) -> uint64_t& { return c.webhook_timeout_ms; }),
-      Count({"webhooks-circuit-threshold", "N",
-             "consecutive failed requests that open an endpoint's circuit"},
-            "VIGIL_WEBHOOKS_CIRCUIT_THRESHOLD",
-            [](Config& c) -> int& { return c.webhook_retry.circuit_threshold; }),
+      Count(
+          {"webhooks-circuit-threshold", "N",
+           "consecutive failed requests that open an endpoint's circuit"},
+          "VIGIL_WEBHOOKS_CIRCUIT_THRESHOLD",
+          [](Config& c) -> int& { return c.webhook_retry.circuit_threshold; }),
       Count({"webhooks-secret-grace-s", "SECONDS",
              "after rotate-secret, how long the old secret still signs"},
             "VIGIL_WEBHOOKS_SECRET_GRACE_S",
