@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "api/metrics.h"
+#include "gateway/admin_routes.h"
 #include "gateway/read_models.h"
 
 namespace vigil::gateway {
@@ -66,6 +67,10 @@ struct HttpServerOptions {
   // no data; the page asks for a token itself). Empty, or a directory
   // without index.html: those paths answer 404 saying why.
   std::string dashboard_dir;
+
+  // Configuration resources (/v1/webhooks), role "admin"; must outlive the
+  // server. Null: those paths are 404.
+  AdminRoutes* admin_routes = nullptr;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;

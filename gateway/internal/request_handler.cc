@@ -206,6 +206,17 @@ absl::StatusOr<std::string> ReadPage(uint64_t from, uint64_t limit,
   return body;
 }
 
+// True when `method` is one of the comma-separated `allowed`.
+bool MethodAllowed(std::string_view method, std::string_view allowed) {
+  while (!allowed.empty()) {
+    const size_t comma = allowed.find(',');
+    if (Trim(allowed.substr(0, comma)) == method) return true;
+    if (comma == std::string_view::npos) break;
+    allowed.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string_view> HttpRequest::Header(std::string_view name) const {
@@ -285,6 +296,9 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
   } else if (options_.read_models != nullptr &&
              options_.read_models->Handles(path)) {
     matched.route = Route::kReadModel;
+  } else if (options_.admin_routes != nullptr &&
+             !options_.admin_routes->AllowedMethods(path).empty()) {
+    matched.route = Route::kAdmin;
   } else if (constexpr std::string_view kStreams = "/v1/streams/";
              path.substr(0, kStreams.size()) == kStreams) {
     std::string_view rest = path.substr(kStreams.size());
@@ -307,6 +321,7 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kReadAll: return "/v1/all";
     // One label for all of them: ids in paths would make series unbounded.
     case Route::kReadModel: return "/v1/{read model}";
+    case Route::kAdmin: return "/v1/{admin resource}";
     case Route::kHealthz: return "/healthz";
     case Route::kReadyz: return "/readyz";
     case Route::kMetrics: return "/metrics";
@@ -338,7 +353,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
   const Matched matched = Match(request.target);
   done = Recorded(request.method, matched.route, std::move(done));
 
-  const char* allowed = nullptr;
+  std::string allowed;
   switch (matched.route) {
     case Route::kUnmatched:
       return done(ErrorResponse(absl::NotFoundError(
@@ -347,10 +362,14 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     case Route::kAppend:
       allowed = "POST";
       break;
+    case Route::kAdmin:
+      allowed = options_.admin_routes->AllowedMethods(
+          std::string_view(request.target).substr(0, request.target.find('?')));
+      break;
     default:
       allowed = "GET";
   }
-  if (request.method != allowed) {
+  if (!MethodAllowed(request.method, allowed)) {
     HttpResponse response = ProtocolProblem(
         405, "method-not-allowed", "Method not allowed",
         request.method + " is not allowed here; use " + allowed);
@@ -361,13 +380,15 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
   // The API routes need a caller who may do what they ask (auth.h Admit).
   api::Principal principal;
   if (matched.route == Route::kAppend || matched.route == Route::kReadStream ||
-      matched.route == Route::kReadAll || matched.route == Route::kReadModel) {
+      matched.route == Route::kReadAll || matched.route == Route::kReadModel ||
+      matched.route == Route::kAdmin) {
     std::vector<std::string_view> authorization = request.Header("authorization");
     absl::StatusOr<api::Principal> admitted = api::Admit(
         options_.authenticator,
         authorization.size() == 1 ? authorization[0] : std::string_view(),
-        matched.route == Route::kAppend ? api::Action::kAppend
-                                        : api::Action::kRead);
+        matched.route == Route::kAppend  ? api::Action::kAppend
+        : matched.route == Route::kAdmin ? api::Action::kAdmin
+                                         : api::Action::kRead);
     if (!admitted.ok()) {
       HttpResponse response = ErrorResponse(admitted.status());
       if (admitted.status().code() == absl::StatusCode::kUnauthenticated) {
@@ -397,6 +418,8 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       return ReadAll(matched.query, std::move(done));
     case Route::kReadModel:
       return ReadModel(request.target, std::move(done));
+    case Route::kAdmin:
+      return Admin(std::move(request), std::move(done));
     case Route::kHealthz:
       return done(JsonResponse(200, R"({"status":"ok"})"));
     case Route::kReadyz:
@@ -551,6 +574,25 @@ void RequestHandler::ReadModel(std::string_view target, Done done) {
             options_.read_models->Get(path, query);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
+      },
+      std::move(done));
+}
+
+void RequestHandler::Admin(HttpRequest request, Done done) {
+  const size_t question = request.target.find('?');
+  gateway::AdminRequest admin{
+      .method = std::move(request.method),
+      .path = request.target.substr(0, question),
+      .query = question == std::string::npos
+                   ? std::string()
+                   : request.target.substr(question + 1),
+      .body = std::move(request.body)};
+  ScheduleRead(
+      [this, admin = std::move(admin)]() {
+        absl::StatusOr<gateway::AdminResponse> response =
+            options_.admin_routes->Serve(admin);
+        if (!response.ok()) return ErrorResponse(response.status());
+        return JsonResponse(response->status, std::move(response->body));
       },
       std::move(done));
 }

@@ -96,6 +96,7 @@ class RequestHandler {
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
     kReadModel,   // HttpServerOptions::read_models
+    kAdmin,       // HttpServerOptions::admin_routes
     kHealthz,
     kReadyz,
     kMetrics,
@@ -121,6 +122,7 @@ class RequestHandler {
   void ReadStream(std::string stream, std::string_view query, Done done);
   void ReadAll(std::string_view query, Done done);
   void ReadModel(std::string_view target, Done done);
+  void Admin(HttpRequest request, Done done);
   HttpResponse MetricsPage();
   HttpResponse DashboardFile(std::string_view path) const;
   // Runs `read` on a reader thread; 503 when their queue is full.

@@ -47,6 +47,8 @@
 #include "projections/embedded_postgres.h"
 #include "projections/projection_service.h"
 #include "tools/vigil/cli.h"
+#include "webhooks/retry_policy.h"
+#include "webhooks/webhook_service.h"
 
 namespace vigil::vigild {
 namespace {
@@ -79,6 +81,16 @@ struct Config {
   uint64_t min_position_wait_ms = 5000;
   // The dashboard's built files; the build's gateway/dashboard/dist.
   std::string dashboard_dir = VIGIL_DEFAULT_DASHBOARD_DIR;
+  // Webhooks: state in DATA_DIR/webhooks.
+  std::string webhooks = "on";
+  bool webhooks_allow_private = false;
+  webhooks::RetryPolicy webhook_retry;
+  uint64_t webhook_timeout_ms = 15000;
+  uint64_t webhook_secret_grace_s = 24 * 3600;
+  size_t webhook_max_endpoints = 100;
+  size_t webhook_max_dead_letters = 10000;
+  bool webhook_verify_tls = true;
+  std::string webhook_ca_file;
 };
 
 struct Setting {
@@ -103,6 +115,24 @@ Setting Text(cli::FlagSpec flag, std::string_view env,
               absl::StrCat(AsAbsl(source), ": must not be empty"));
         }
         config->*field = std::string(text);
+        return absl::OkStatus();
+      }};
+}
+
+// A true/false setting; a bare `--flag` reads "true".
+Setting Switch(cli::FlagSpec flag, std::string_view env, bool Config::*field) {
+  return Setting{
+      flag, env,
+      [field](const Config& config) {
+        return std::string(config.*field ? "true" : "false");
+      },
+      [field](std::string_view text, std::string_view source, Config* config) {
+        if (text != "true" && text != "false") {
+          return absl::InvalidArgumentError(
+              absl::StrCat(AsAbsl(source), ": expected true or false, not \"",
+                           AsAbsl(text), "\""));
+        }
+        config->*field = text == "true";
         return absl::OkStatus();
       }};
 }
@@ -233,6 +263,74 @@ const std::vector<Setting>& Settings() {
             "the dashboard's built files (index.html, assets/), served at "
             "/ on the HTTP port; read once at start"},
            "VIGIL_DASHBOARD_DIR", &Config::dashboard_dir),
+      Text({"webhooks", "on|off",
+            "deliver events to the endpoints registered at /v1/webhooks"},
+           "VIGIL_WEBHOOKS", &Config::webhooks),
+      Switch({"webhooks-allow-private", "",
+              "let webhooks target loopback, private and link-local "
+              "addresses (refused by default: server-side request forgery)"},
+             "VIGIL_WEBHOOKS_ALLOW_PRIVATE", &Config::webhooks_allow_private),
+      Setting{{"webhooks-retry-schedule", "LIST",
+               "waits before each retry of a failed delivery, e.g. "
+               "5s,5m,30m; after the last one the delivery is dead-lettered"},
+              "VIGIL_WEBHOOKS_RETRY_SCHEDULE",
+              [](const Config& c) {
+                return webhooks::FormatSchedule(c.webhook_retry.schedule);
+              },
+              [](std::string_view text, std::string_view source, Config* c) {
+                absl::StatusOr<std::vector<absl::Duration>> schedule =
+                    webhooks::ParseSchedule(text);
+                if (!schedule.ok()) {
+                  return absl::InvalidArgumentError(absl::StrCat(
+                      AsAbsl(source), ": ", schedule.status().message()));
+                }
+                c->webhook_retry.schedule = *std::move(schedule);
+                return absl::OkStatus();
+              }},
+      Setting{
+          {"webhooks-time-scale", "FACTOR",
+           "multiplies every retry wait and circuit cool-down (tests: "
+           "0.01); Retry-After is honoured as sent"},
+          "VIGIL_WEBHOOKS_TIME_SCALE",
+          [](const Config& c) { return absl::StrCat(c.webhook_retry.scale); },
+          [](std::string_view text, std::string_view source, Config* c) {
+            double scale = 0;
+            if (!absl::SimpleAtod(AsAbsl(text), &scale) || !(scale > 0) ||
+                scale > 1000) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(AsAbsl(source), ": \"", AsAbsl(text),
+                               "\" is not a number above 0 and at most 1000"));
+            }
+            c->webhook_retry.scale = scale;
+            return absl::OkStatus();
+          }},
+      Count({"webhooks-timeout-ms", "MS",
+             "one webhook request (connect, TLS, response) must end within it"},
+            "VIGIL_WEBHOOKS_TIMEOUT_MS",
+            [](Config& c) -> uint64_t& { return c.webhook_timeout_ms; }),
+      Count(
+          {"webhooks-circuit-threshold", "N",
+           "consecutive failed requests that open an endpoint's circuit"},
+          "VIGIL_WEBHOOKS_CIRCUIT_THRESHOLD",
+          [](Config& c) -> int& { return c.webhook_retry.circuit_threshold; }),
+      Count({"webhooks-secret-grace-s", "SECONDS",
+             "after rotate-secret, how long the old secret still signs"},
+            "VIGIL_WEBHOOKS_SECRET_GRACE_S",
+            [](Config& c) -> uint64_t& { return c.webhook_secret_grace_s; }),
+      Count({"webhooks-max-endpoints", "N", "webhook endpoints at most"},
+            "VIGIL_WEBHOOKS_MAX_ENDPOINTS",
+            [](Config& c) -> size_t& { return c.webhook_max_endpoints; }),
+      Count({"webhooks-max-dead-letters", "N",
+             "dead letters one endpoint may hold; reaching it disables the "
+             "endpoint"},
+            "VIGIL_WEBHOOKS_MAX_DEAD_LETTERS",
+            [](Config& c) -> size_t& { return c.webhook_max_dead_letters; }),
+      Switch({"webhooks-verify-tls", "",
+              "verify HTTPS endpoints' certificates (chain and host name)"},
+             "VIGIL_WEBHOOKS_VERIFY_TLS", &Config::webhook_verify_tls),
+      Text({"webhooks-ca-file", "FILE",
+            "extra CA certificates (PEM) trusted for HTTPS endpoints"},
+           "VIGIL_WEBHOOKS_CA_FILE", &Config::webhook_ca_file),
   };
   return *kSettings;
 }
@@ -423,8 +521,33 @@ int Serve(const Config& config, const HostPort& listen,
         std::move(read_options), log->get());
   }
 
+  // Webhooks: after the log, before HTTP (which serves /v1/webhooks).
+  std::unique_ptr<webhooks::WebhookService> hooks;
+  if (config.webhooks == "on") {
+    webhooks::WebhookOptions hook_options;
+    hook_options.state_dir = config.data_dir + "/webhooks";
+    hook_options.allow_private = config.webhooks_allow_private;
+    hook_options.retry = config.webhook_retry;
+    hook_options.timeout = absl::Milliseconds(config.webhook_timeout_ms);
+    hook_options.secret_grace = absl::Seconds(config.webhook_secret_grace_s);
+    hook_options.max_endpoints = config.webhook_max_endpoints;
+    hook_options.max_dead_letters = config.webhook_max_dead_letters;
+    hook_options.verify_certificates = config.webhook_verify_tls;
+    hook_options.ca_file = config.webhook_ca_file;
+    hook_options.metrics = &metrics;
+    absl::StatusOr<std::unique_ptr<webhooks::WebhookService>> started =
+        webhooks::WebhookService::Start(std::move(hook_options), log->get());
+    if (!started.ok()) {
+      std::fprintf(stderr, "vigild: webhooks: %s\n",
+                   started.status().ToString().c_str());
+      return kExitFailure;
+    }
+    hooks = *std::move(started);
+  }
+
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
+  http_options.admin_routes = hooks.get();
   http_options.read_models = read_side.get();
   http_options.authenticator = authenticator.get();
   http_options.rate_limiter = &rate_limiter;
@@ -485,6 +608,9 @@ int Serve(const Config& config, const HostPort& listen,
   server.reset();
   service.reset();
   hub.reset();
+  // Webhook workers end their requests in flight (up to the timeout); what
+  // they had not settled is delivered again after the restart.
+  hooks.reset();
   // The projections finish their batches in flight; PostgreSQL stops after
   // them, the log last.
   read_side.reset();
@@ -518,6 +644,10 @@ int Main(const std::vector<std::string_view>& args) {
   if (!http_listen.ok()) {
     return Usage(absl::StrCat("--http-listen \"", config->http_listen,
                               "\": ", http_listen.status().message()));
+  }
+  if (config->webhooks != "on" && config->webhooks != "off") {
+    return Usage(absl::StrCat("--webhooks \"", config->webhooks,
+                              "\": expected on or off"));
   }
   if (config->projections != "on" && config->projections != "off") {
     return Usage(absl::StrCat("--projections \"", config->projections,

@@ -1,0 +1,140 @@
+// WebhookService: tells external systems what happened, per the Standard
+// Webhooks specification. Endpoints are registered over REST (it is the
+// gateway's AdminRoutes for /v1/webhooks, role "admin"); registrations,
+// secret rotations, deletions and dead letters are events of the system
+// stream `$webhooks`, appended by this service, so they survive restarts
+// and are part of the history. One DeliveryWorker per endpoint sends every
+// matching event, in position order, as one signed POST whose body is the
+// event's JSON as the REST API shows it; retries, the circuit breaker and
+// the dead-letter queue are described in webhooks/README.md.
+//
+// Durable state beside the log, in `state_dir`: `key` (seals the secrets
+// in the log) and one `<id>.checkpoint` per endpoint.
+//
+// Thread safety: Serve and AllowedMethods may be called from any thread;
+// Stop and the destructor from one.
+
+#ifndef VIGIL_WEBHOOKS_WEBHOOK_SERVICE_H_
+#define VIGIL_WEBHOOKS_WEBHOOK_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/metrics.h"
+#include "eventlog/event_log.h"
+#include "gateway/admin_routes.h"
+#include "webhooks/retry_policy.h"
+
+namespace vigil::webhooks {
+
+namespace internal {
+class DeliveryWorker;
+class HttpClient;
+class Registry;
+class SecretBox;
+struct DeadLetter;
+struct EndpointView;
+struct WebhookMetrics;
+class ServiceHost;
+}  // namespace internal
+
+struct WebhookOptions {
+  // Where the key file and the checkpoints live (vigild: DATA_DIR/webhooks);
+  // created when missing.
+  std::string state_dir;
+  // Allow targets on loopback, private and link-local addresses (tests,
+  // trusted networks). Off: refused at registration and at every request.
+  bool allow_private = false;
+  // Retry schedule, jitter, Retry-After cap, circuit breaker.
+  RetryPolicy retry;
+  // One request (connect, TLS, response) must finish within it.
+  absl::Duration timeout = absl::Seconds(15);
+  // After rotate-secret the old secret still signs (beside the new) this
+  // long.
+  absl::Duration secret_grace = absl::Hours(24);
+  // Registered endpoints at most (each has a thread).
+  size_t max_endpoints = 100;
+  // Dead letters one endpoint may hold; the one that reaches it disables
+  // the endpoint (nothing is dropped).
+  size_t max_dead_letters = 10000;
+  // Entries of each filter list.
+  size_t max_filter_entries = 100;
+  // HTTPS: verify certificates (chain and host name); extra CA file (PEM).
+  bool verify_certificates = true;
+  std::string ca_file;
+  api::Metrics* metrics = nullptr;  // required
+};
+
+class WebhookService : public gateway::AdminRoutes {
+ public:
+  // Replays `$webhooks` and starts a worker per endpoint. `log` must
+  // outlive the service. UNAVAILABLE when state_dir or its key cannot be
+  // made; INVALID_ARGUMENT for a bad ca_file; DATA_LOSS for a malformed
+  // `$webhooks`.
+  static absl::StatusOr<std::unique_ptr<WebhookService>> Start(
+      WebhookOptions options, eventlog::EventLog* log);
+  ~WebhookService() override;  // Stop()
+  WebhookService(const WebhookService&) = delete;
+  WebhookService& operator=(const WebhookService&) = delete;
+
+  // Stops every worker, cutting their requests in flight short (those
+  // deliveries are not settled, so they are sent again after a restart);
+  // later requests answer 503. Idempotent.
+  void Stop();
+
+  std::string AllowedMethods(std::string_view path) const override;
+  absl::StatusOr<gateway::AdminResponse> Serve(
+      const gateway::AdminRequest& request) override;
+
+ private:
+  friend class internal::ServiceHost;
+  WebhookService(WebhookOptions options, eventlog::EventLog* log);
+
+  // Appends `event` to `$webhooks` and applies it to the registry.
+  absl::Status Record(eventlog::EventData event) ABSL_LOCKS_EXCLUDED(mu_);
+  void StartWorker(const std::string& id, uint64_t start_position)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<internal::EndpointView> View(const std::string& id);
+  absl::Status DeadLettered(const std::string& id,
+                            const internal::DeadLetter& letter);
+  absl::Status Redelivered(const std::string& id, uint64_t position);
+  void UpdateDeadLetterGauge(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::StatusOr<gateway::AdminResponse> Create(std::string_view body);
+  absl::StatusOr<gateway::AdminResponse> List();
+  absl::StatusOr<gateway::AdminResponse> Get(const std::string& id);
+  absl::StatusOr<gateway::AdminResponse> Delete(const std::string& id);
+  absl::StatusOr<gateway::AdminResponse> Rotate(const std::string& id);
+  absl::StatusOr<gateway::AdminResponse> Enable(const std::string& id);
+  absl::StatusOr<gateway::AdminResponse> DeadLetters(const std::string& id);
+  absl::StatusOr<gateway::AdminResponse> Redeliver(
+      const std::string& id, const std::optional<std::string>& event_id);
+  std::string EndpointJson(const std::string& id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const WebhookOptions options_;
+  eventlog::EventLog* const log_;
+  std::unique_ptr<internal::SecretBox> box_;
+  std::unique_ptr<internal::HttpClient> client_;
+  std::unique_ptr<internal::WebhookMetrics> metrics_;
+  std::unique_ptr<internal::ServiceHost> host_;
+
+  // Serializes Record: the registry applies `$webhooks` in log order.
+  absl::Mutex record_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<internal::Registry> registry_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<internal::DeliveryWorker>> workers_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vigil::webhooks
+
+#endif  // VIGIL_WEBHOOKS_WEBHOOK_SERVICE_H_
