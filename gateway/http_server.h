@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "api/metrics.h"
+#include "api/state_queries.h"
 #include "gateway/read_models.h"
 
 namespace vigil::gateway {
@@ -59,6 +60,10 @@ struct HttpServerOptions {
   // The read models (GET /v1/agents, /v1/tasks, ... /v1/projections);
   // must outlive the server. Null: those paths are 404.
   ReadModels* read_models = nullptr;
+
+  // Time travel (GET /v1/state, GET /v1/diff); must outlive the server.
+  // Null: those paths are 404.
+  api::StateQueries* state_queries = nullptr;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;

@@ -95,6 +95,8 @@ class RequestHandler {
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
     kReadModel,   // HttpServerOptions::read_models
+    kState,       // /v1/state (HttpServerOptions::state_queries)
+    kDiff,        // /v1/diff
     kHealthz,
     kReadyz,
     kMetrics,
@@ -119,6 +121,7 @@ class RequestHandler {
   void ReadStream(std::string stream, std::string_view query, Done done);
   void ReadAll(std::string_view query, Done done);
   void ReadModel(std::string_view target, Done done);
+  void TimeTravel(Route route, std::string_view query, Done done);
   HttpResponse MetricsPage();
   // Runs `read` on a reader thread; 503 when their queue is full.
   void ScheduleRead(std::function<HttpResponse()> read, Done done);
