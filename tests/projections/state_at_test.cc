@@ -15,6 +15,7 @@
 #include "projections/domain_event.h"
 #include "projections/state_json.h"
 #include "tests/testing/temp_dir.h"
+#include "tools/simulator/fill_log.h"
 #include "tools/simulator/scenario.h"
 
 namespace vigil::projections {
@@ -24,8 +25,8 @@ class StateAtTest : public ::testing::Test {
  protected:
   void SetUp() override {
     eventlog::Options options;
-    // 20 ms per group commit: the events span several minutes.
-    options.clock = [this] { return clock_us_ += 20'000; };
+    // 50 ms per group commit: the events span several minutes.
+    options.clock = [this] { return clock_us_ += 50'000; };
     auto log = eventlog::EventLog::Open(options, dir_.Sub("log"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
@@ -36,10 +37,7 @@ class StateAtTest : public ::testing::Test {
   }
 
   void AppendEvents(uint64_t events) {
-    while (log_->HeadPosition() < events) {
-      auto result = log_->Append(scenario_->Next().request);
-      ASSERT_TRUE(result.ok()) << result.status();
-    }
+    ASSERT_TRUE(simulator::FillLog(log_.get(), scenario_.get(), events).ok());
   }
 
   // The folds from position 1 to each of `positions` (sorted), by hand.

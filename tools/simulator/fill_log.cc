@@ -16,13 +16,18 @@ absl::Status FillLog(eventlog::EventLog* log, Scenario* scenario,
   size_t inflight = 0;
   absl::Status error;
   while (true) {
-    Step step = scenario->Next();
-    const size_t count = step.request.events.size();
     {
       absl::MutexLock lock(&mu);
       auto room = [&] { return inflight < kWindow; };
       mu.Await(absl::Condition(&room));
+      // Checked before taking a step, so a later call goes on where this
+      // one stopped. Only this thread adds to `inflight`.
       if (!error.ok() || log->HeadPosition() + inflight >= events) break;
+    }
+    Step step = scenario->Next();
+    const size_t count = step.request.events.size();
+    {
+      absl::MutexLock lock(&mu);
       inflight += count;
     }
     log->AppendAsync(step.request,
