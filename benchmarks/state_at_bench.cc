@@ -3,7 +3,7 @@
 // Benchmark: it reports percentiles of many single calls.
 //
 //   build/benchmarks/state_at_bench [--events N] [--dir DIR]
-//       [--interval N] [--samples N] [--cold-samples N]
+//       [--interval N] [--samples N] [--cold-samples N] [--cache-mb N]
 //
 // DIR keeps the log between runs (it is filled only up to N events once);
 // the snapshots are written by the run, after the cold measurements.
@@ -44,6 +44,7 @@ struct Flags {
   uint64_t interval = projections::TimeTravelOptions{}.snapshot_interval;
   int samples = 2000;
   int cold_samples = 10;
+  uint64_t cache_mb = 64;  // the log's block cache
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -60,6 +61,8 @@ Flags ParseFlags(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &flags.interval);
     } else if (name == "--samples") {
       ok = absl::SimpleAtoi(value, &flags.samples);
+    } else if (name == "--cache-mb") {
+      ok = absl::SimpleAtoi(value, &flags.cache_mb);
     } else if (name == "--cold-samples") {
       ok = absl::SimpleAtoi(value, &flags.cold_samples);
     } else {
@@ -105,7 +108,9 @@ void Measure(std::string_view what, uint64_t head, int samples,
 
 int Main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
-  auto log = eventlog::EventLog::Open(eventlog::Options(), flags.dir);
+  eventlog::Options options;
+  options.block_cache_bytes = flags.cache_mb << 20;
+  auto log = eventlog::EventLog::Open(options, flags.dir);
   if (!log.ok()) Die(log.status().ToString());
   if ((*log)->HeadPosition() < flags.events) {
     auto scenario = simulator::Scenario::Create(
