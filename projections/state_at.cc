@@ -314,13 +314,25 @@ absl::StatusOr<std::optional<Row>> TimeTravel::EntityAt(
     state.position = snapshot;
     if (stats != nullptr) stats->snapshot_position = snapshot;
   }
-  // Only events of the kinds that change such rows are parsed and folded;
-  // the rows of other entities they make are thrown away.
+  // Only events of the kinds that change such rows, and that can name the
+  // entity, are parsed and folded; the rows of other entities they make
+  // are thrown away. An event about the entity holds its id in its data,
+  // literally unless the data escapes something: with no backslash in the
+  // data and no character in the id that JSON must escape, an event whose
+  // data lacks the id is not about it.
   const std::string wanted_id(id);
+  const bool literal_id =
+      std::none_of(wanted_id.begin(), wanted_id.end(), [](char c) {
+        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+      });
   RETURN_IF_ERROR(Replay(
       &state, position, stats,
       [&](const eventlog::RecordedEvent& event) {
-        return affects(DomainTypeOf(event.type));
+        if (!affects(DomainTypeOf(event.type))) return false;
+        if (!literal_id || event.data.find('\\') != std::string::npos) {
+          return true;
+        }
+        return event.data.find(wanted_id) != std::string::npos;
       }));
   const auto& rows = [&]() -> const auto& {
     if constexpr (std::is_same_v<Fold, AgentFold>) {

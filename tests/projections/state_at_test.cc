@@ -218,5 +218,26 @@ TEST_F(StateAtTest, QueriesAnswerJsonByPositionOrTime) {
   EXPECT_EQ(*diff->to.time_us, 1'796'119'200'000'000);
 }
 
+TEST_F(StateAtTest, OneAgentFoundThroughEscapedIds) {
+  eventlog::AppendRequest request;
+  request.stream = "agent-ab";
+  request.events.push_back(
+      {.type = "AgentRegistered",
+       .data = R"({"agent_id":"\u0061b","role":"worker","name":"A"})"});
+  request.events.push_back(
+      {.type = "AgentStopped", .data = R"({"agent_id":"ab","reason":"r"})"});
+  ASSERT_TRUE(log_->Append(request).ok());
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = 1});
+  auto agent = time_travel.AgentAt(1, "ab");
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(agent->has_value());
+  EXPECT_EQ((*agent)->name, "A");
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  agent = time_travel.AgentAt(2, "ab");
+  ASSERT_TRUE(agent->has_value());
+  EXPECT_EQ((*agent)->status, "stopped");
+  EXPECT_EQ((*agent)->name, "A");
+}
+
 }  // namespace
 }  // namespace vigil::projections
