@@ -271,25 +271,48 @@ class RocksEventLog final : public EventLog {
     rocksdb::ReadOptions read;
     read.iterate_upper_bound = &upper_bound;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
-    // Versions of one key are adjacent, by position: remember the last one
-    // at or before `position` and hand it over when the key changes.
+    // Versions of one key are adjacent, by position. A key with few
+    // versions is stepped through; after kStepVersions of them the scan
+    // seeks to its last version at or before `position`, then past the key.
+    constexpr int kStepVersions = 4;
     std::string current_key;
     std::string current_value;
     bool have = false;
-    for (it->Seek(start); it->Valid(); it->Next()) {
+    int stepped = 0;
+    std::string target;
+    it->Seek(start);
+    while (it->Valid()) {
       const std::string_view raw = it->key().ToStringView();
       if (!raw.starts_with(start) || raw.size() < key_begin + 9) break;
       const std::string_view key =
           raw.substr(key_begin, raw.size() - key_begin - 9);
       const uint64_t version = internal::GetBigEndian64(raw.substr(raw.size() - 8));
-      if (have && key != current_key) {
-        visit(current_key, current_value);
+      if (key != current_key) {
+        if (have) visit(current_key, current_value);
         have = false;
+        stepped = 0;
+        current_key.assign(key);
       }
-      if (version > position) continue;
-      current_key.assign(key);
+      if (version > position) {  // the rest of this key is too new
+        target.assign(raw.substr(0, raw.size() - 8));
+        target.append(8, '\xff');
+        it->Seek(target);
+        continue;
+      }
+      if (++stepped > kStepVersions) {
+        target.assign(raw.substr(0, raw.size() - 8));
+        internal::PutBigEndian64(&target, position);
+        it->SeekForPrev(target);  // this key's last version <= position
+        current_value.assign(it->value().ToStringView());
+        have = true;
+        target.resize(target.size() - 8);
+        target.append(8, '\xff');
+        it->Seek(target);
+        continue;
+      }
       current_value.assign(it->value().ToStringView());
       have = true;
+      it->Next();
     }
     RETURN_IF_ERROR(FromRocks(it->status(), "scanning a snapshot"));
     if (have) visit(current_key, current_value);

@@ -158,9 +158,13 @@ class EventLog {
   // keys are not carried over. INVALID_ARGUMENT (naming the position) when
   // a check fails; otherwise as Append.
   virtual absl::StatusOr<AppendResult> Import(
-      const std::vector<RecordedEvent>& events) = 0;
+      const std::vector<RecordedEvent>& events) {
+    (void)events;
+    return Unimplemented("Import");
+  }
 
   // ---- Snapshots (FORMAT.md "Snapshots") --------------------------------
+  // (Import and these have defaults for test doubles: see Unimplemented.)
   // State derived from the log, kept beside it so that a reader need not
   // replay from position 1 (time travel keeps its folds here). A snapshot
   // `name` at `position` is a set of keyed values. Each write stores only
@@ -178,27 +182,47 @@ class EventLog {
   // OpenReader.
   virtual absl::Status WriteSnapshot(
       std::string_view name, uint64_t position,
-      const std::vector<SnapshotEntry>& changed) = 0;
+      const std::vector<SnapshotEntry>& changed) {
+    (void)name, (void)position, (void)changed;
+    return Unimplemented("WriteSnapshot");
+  }
 
   // The position of the last complete snapshot `name` at or before
   // `position`; 0 when there is none.
   virtual absl::StatusOr<uint64_t> FindSnapshot(std::string_view name,
-                                                uint64_t position) const = 0;
+                                                uint64_t position) const {
+    (void)name, (void)position;
+    return 0;  // none
+  }
 
   // The value of `key` in snapshot `name` at `position` (a position
   // FindSnapshot returned); nullopt when the key had no value then.
   virtual absl::StatusOr<std::optional<std::string>> ReadSnapshotEntry(
-      std::string_view name, uint64_t position, std::string_view key) const = 0;
+      std::string_view name, uint64_t position, std::string_view key) const {
+    (void)name, (void)position, (void)key;
+    return Unimplemented("ReadSnapshotEntry");
+  }
 
   // Calls `visit(key, value)` for every key starting with `key_prefix` that
   // has a value in snapshot `name` at `position`, in key order.
   virtual absl::Status ScanSnapshot(
       std::string_view name, uint64_t position, std::string_view key_prefix,
       const std::function<void(std::string_view key, std::string_view value)>&
-          visit) const = 0;
+          visit) const {
+    (void)name, (void)position, (void)key_prefix, (void)visit;
+    return Unimplemented("ScanSnapshot");
+  }
 
  protected:
   EventLog() = default;
+
+ private:
+  // Import and the snapshot methods have defaults so that test doubles of
+  // the log need not implement them: no snapshots, no imports.
+  static absl::Status Unimplemented(std::string_view what) {
+    return absl::UnimplementedError(
+        std::string(what) + " is not supported by this event log");
+  }
 };
 
 }  // namespace vigil::eventlog
