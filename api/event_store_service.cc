@@ -337,12 +337,14 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                                      ServiceOptions options,
                                      const Authenticator* authenticator,
                                      RateLimiter* rate_limiter,
-                                     Metrics* metrics)
+                                     Metrics* metrics,
+                                     StateQueries* state_queries)
     : log_(log),
       hub_(hub),
       options_(options),
       authenticator_(authenticator),
       rate_limiter_(rate_limiter),
+      state_queries_(state_queries),
       requests_(metrics == nullptr
                     ? nullptr
                     : metrics->AddCounter("vigil_grpc_requests_total",
@@ -481,6 +483,83 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
     reactor->Finish(ToGrpcStatus(ReadersBusy(), context));
   }
   return reactor;
+}
+
+grpc::ServerUnaryReactor* EventStoreService::ReadUnary(
+    grpc::CallbackServerContext* context, std::string_view method,
+    std::function<absl::Status()> query) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status refused;
+  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
+    refused = p.status();
+  } else if (state_queries_ == nullptr) {
+    refused = absl::UnimplementedError("this server runs without time travel");
+  }
+  if (!refused.ok()) {
+    CountRequest(method, refused);
+    reactor->Finish(ToGrpcStatus(refused, context));
+    return reactor;
+  }
+  const bool queued = readers_.Schedule(
+      [this, context, reactor, method, query = std::move(query)] {
+        if (context->IsCancelled()) {  // no read for a call that is over
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        const absl::Status status = query();
+        CountRequest(method, status);
+        reactor->Finish(ToGrpcStatus(status, context));
+      });
+  if (!queued) {
+    CountRequest(method, ReadersBusy());
+    reactor->Finish(ToGrpcStatus(ReadersBusy(), context));
+  }
+  return reactor;
+}
+
+namespace {
+
+LogPoint FromProto(const vigil::v1::LogPoint& point) {
+  LogPoint out;
+  if (point.point_case() == vigil::v1::LogPoint::kPosition) {
+    out.position = point.position();
+  } else if (point.point_case() == vigil::v1::LogPoint::kTimeUs) {
+    out.time_us = point.time_us();
+  }
+  return out;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EventStoreService::StateAt(
+    grpc::CallbackServerContext* context,
+    const vigil::v1::StateAtRequest* request,
+    vigil::v1::StateAtResponse* response) {
+  return ReadUnary(context, "StateAt", [this, request, response] {
+    if (!request->agent_id().empty() && !request->task_id().empty()) {
+      return absl::InvalidArgumentError("give one of agent_id and task_id");
+    }
+    absl::StatusOr<std::string> json = state_queries_->State(
+        {.at = FromProto(request->at()),
+         .agent_id = request->agent_id(),
+         .task_id = request->task_id(),
+         .task_limit = request->task_limit()});
+    if (!json.ok()) return json.status();
+    response->set_json(*std::move(json));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EventStoreService::Diff(
+    grpc::CallbackServerContext* context, const vigil::v1::DiffRequest* request,
+    vigil::v1::DiffResponse* response) {
+  return ReadUnary(context, "Diff", [this, request, response] {
+    absl::StatusOr<std::string> json = state_queries_->Diff(
+        {.from = FromProto(request->from()), .to = FromProto(request->to())});
+    if (!json.ok()) return json.status();
+    response->set_json(*std::move(json));
+    return absl::OkStatus();
+  });
 }
 
 size_t EventStoreService::active_reads() const { return active_reads_.load(); }

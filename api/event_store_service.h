@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -26,6 +27,7 @@
 #include "api/executor.h"
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
+#include "api/state_queries.h"
 #include "api/subscription.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
@@ -77,7 +79,8 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
                     ServiceOptions options,
                     const Authenticator* authenticator = nullptr,
                     RateLimiter* rate_limiter = nullptr,
-                    Metrics* metrics = nullptr);
+                    Metrics* metrics = nullptr,
+                    StateQueries* state_queries = nullptr);
   // REQUIRES: the server is shut down (every call is done). Finishes the
   // reads already queued.
   ~EventStoreService() override;
@@ -112,6 +115,16 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
       const vigil::v1::GetStreamRequest* request,
       vigil::v1::StreamInfo* response) override;
 
+  // Time travel through `state_queries` (UNIMPLEMENTED without it), on the
+  // reader threads.
+  grpc::ServerUnaryReactor* StateAt(
+      grpc::CallbackServerContext* context,
+      const vigil::v1::StateAtRequest* request,
+      vigil::v1::StateAtResponse* response) override;
+  grpc::ServerUnaryReactor* Diff(grpc::CallbackServerContext* context,
+                                 const vigil::v1::DiffRequest* request,
+                                 vigil::v1::DiffResponse* response) override;
+
   // ReadStream and ReadAll calls not yet done.
   size_t active_reads() const;
 
@@ -119,6 +132,12 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   class PagedReader;
   class StreamReader;
   class AllReader;
+
+  // Admits a reader, then runs `query` on a reader thread and finishes
+  // with its status; `query` fills the response.
+  grpc::ServerUnaryReactor* ReadUnary(
+      grpc::CallbackServerContext* context, std::string_view method,
+      std::function<absl::Status()> query);
 
   // Who the caller is, if they may do `action` (auth.h Admit).
   absl::StatusOr<Principal> Admit(grpc::CallbackServerContext* context,
@@ -129,6 +148,7 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   const ServiceOptions options_;
   const Authenticator* const authenticator_;
   RateLimiter* const rate_limiter_;
+  StateQueries* const state_queries_;
   // Null when no registry was given. Unary calls are counted by status,
   // streaming calls when they start; appends also in the shared append
   // metrics (the same series the HTTP API counts into).

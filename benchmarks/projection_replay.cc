@@ -37,6 +37,7 @@
 #include "projections/embedded_postgres.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
+#include "tools/simulator/fill_log.h"
 #include "tools/simulator/scenario.h"
 
 namespace vigil {
@@ -86,37 +87,15 @@ void Die(std::string_view what) {
   std::exit(1);
 }
 
-// Appends scenario steps until the log holds `events` events; appends are
-// pipelined (AppendAsync, in order) so group commit batches them.
+// Appends the benchmark's scenario until the log holds `events` events.
 void Fill(eventlog::EventLog* log, uint64_t events) {
   auto scenario = simulator::Scenario::Create(
       {.managers = 10, .workers = 90, .seed = 42, .id_prefix = "bench"});
   if (!scenario.ok()) Die(scenario.status().ToString());
-  absl::Mutex mu;
-  size_t inflight = 0;
-  std::string error;
-  constexpr size_t kWindow = 4000;
-  while (log->HeadPosition() + inflight < events) {
-    simulator::Step step = (*scenario)->Next();
-    {
-      absl::MutexLock lock(&mu);
-      auto room = [&] { return inflight < kWindow; };
-      mu.Await(absl::Condition(&room));
-      if (!error.empty()) Die(error);
-      inflight += step.request.events.size();
-    }
-    const size_t count = step.request.events.size();
-    log->AppendAsync(step.request,
-                     [&, count](absl::StatusOr<eventlog::AppendResult> r) {
-                       absl::MutexLock lock(&mu);
-                       inflight -= count;
-                       if (!r.ok()) error = r.status().ToString();
-                     });
+  if (absl::Status s = simulator::FillLog(log, scenario->get(), events);
+      !s.ok()) {
+    Die(s.ToString());
   }
-  absl::MutexLock lock(&mu);
-  auto drained = [&] { return inflight == 0; };
-  mu.Await(absl::Condition(&drained));
-  if (!error.empty()) Die(error);
 }
 
 std::string FreshDatabase(const std::string& server_url,

@@ -57,6 +57,8 @@ std::string QuoteStream(absl::string_view stream) {
 // enqueueing until the completion thread hands `result` to `done`.
 struct PendingAppend {
   AppendRequest request;
+  // Set for EventLog::Import: events as another log recorded them.
+  std::vector<RecordedEvent> imported;
   std::vector<EventData> events;  // validated, ids and content types filled
   std::string fingerprint;        // set when the request has a key
   size_t bytes = 0;
@@ -143,6 +145,178 @@ class RocksEventLog final : public EventLog {
 
   void AppendAsync(const AppendRequest& request, AppendCallback done) override {
     Enqueue(request, /*block_when_full=*/false, std::move(done));
+  }
+
+  absl::StatusOr<AppendResult> Import(
+      const std::vector<RecordedEvent>& events) override {
+    if (!writable_) {
+      return absl::FailedPreconditionError(
+          "the event log was opened read-only; imports need EventLog::Open");
+    }
+    if (events.empty()) return absl::InvalidArgumentError("nothing to import");
+    auto pending = std::make_unique<PendingAppend>();
+    for (const RecordedEvent& event : events) {
+      RETURN_IF_ERROR(internal::ValidateStreamName(event.stream));
+      RETURN_IF_ERROR(internal::ValidateEventType(event.type));
+      pending->bytes += event.data.size() + event.metadata.size();
+    }
+    pending->imported = events;
+    pending->request.stream = events.front().stream;  // for messages
+    absl::Notification notified;
+    absl::StatusOr<AppendResult> result = absl::UnknownError("not answered");
+    pending->done = [&](absl::StatusOr<AppendResult> r) {
+      result = std::move(r);
+      notified.Notify();
+    };
+    absl::Status refused;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return closing_ || queue_.size() < options_.max_queued_appends;
+      };
+      queue_mu_.Await(absl::Condition(&has_room));
+      if (closing_) {
+        refused = absl::UnavailableError("import refused: the log is closing");
+      } else {
+        queue_.push_back(std::move(pending));
+      }
+    }
+    if (!refused.ok()) return refused;
+    notified.WaitForNotification();
+    return result;
+  }
+
+  absl::Status WriteSnapshot(
+      std::string_view name, uint64_t position,
+      const std::vector<SnapshotEntry>& changed) override {
+    if (!writable_) {
+      return absl::FailedPreconditionError(
+          "the event log was opened read-only; snapshots need EventLog::Open");
+    }
+    RETURN_IF_ERROR(CheckSnapshotName(name));
+    if (position == 0 || position > HeadPosition()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "snapshot position ", position, " is not in 1..head ",
+          HeadPosition()));
+    }
+    rocksdb::WriteBatch batch;
+    std::string position_bytes;
+    internal::PutBigEndian64(&position_bytes, position);
+    for (const auto& [key, value] : changed) {
+      if (key.empty() || key.find('\0') != std::string::npos) {
+        return absl::InvalidArgumentError(
+            "a snapshot key is empty or holds a NUL byte");
+      }
+      std::string raw = internal::SnapshotEntryPrefix(name, key);
+      raw.push_back('\0');
+      raw.append(position_bytes);
+      batch.Put(raw, value);
+    }
+    batch.Put(internal::SnapshotKey(name, position), "");
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    return FromRocks(db_->Write({}, &batch), "writing a snapshot");
+  }
+
+  absl::StatusOr<uint64_t> FindSnapshot(std::string_view name,
+                                        uint64_t position) const override {
+    RETURN_IF_ERROR(CheckSnapshotName(name));
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    const std::string prefix = internal::SnapshotKey(name, 0).substr(
+        0, 1 + name.size() + 1);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    it->SeekForPrev(internal::SnapshotKey(name, position));
+    RETURN_IF_ERROR(FromRocks(it->status(), "finding a snapshot"));
+    if (!it->Valid() || !it->key().starts_with(prefix) ||
+        it->key().size() != prefix.size() + 8) {
+      return 0;
+    }
+    return internal::GetBigEndian64(
+        it->key().ToStringView().substr(prefix.size()));
+  }
+
+  absl::StatusOr<std::optional<std::string>> ReadSnapshotEntry(
+      std::string_view name, uint64_t position,
+      std::string_view key) const override {
+    RETURN_IF_ERROR(CheckSnapshotName(name));
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    std::string prefix = internal::SnapshotEntryPrefix(name, key);
+    prefix.push_back('\0');
+    std::string target = prefix;
+    internal::PutBigEndian64(&target, position);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    it->SeekForPrev(target);
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
+    if (!it->Valid() || !it->key().starts_with(prefix) ||
+        it->key().size() != prefix.size() + 8) {
+      return std::nullopt;
+    }
+    return it->value().ToString();
+  }
+
+  absl::Status ScanSnapshot(
+      std::string_view name, uint64_t position, std::string_view key_prefix,
+      const std::function<void(std::string_view key, std::string_view value)>&
+          visit) const override {
+    RETURN_IF_ERROR(CheckSnapshotName(name));
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    const std::string start = internal::SnapshotEntryPrefix(name, key_prefix);
+    const size_t key_begin = 1 + name.size() + 1;
+    std::string upper = internal::SnapshotEntryPrefix(name, "");
+    upper.back() = '\1';  // just past every entry of `name`
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    // Versions of one key are adjacent, by position. A key with few
+    // versions is stepped through; after kStepVersions of them the scan
+    // seeks to its last version at or before `position`, then past the key.
+    constexpr int kStepVersions = 4;
+    std::string current_key;
+    std::string current_value;
+    bool have = false;
+    int stepped = 0;
+    std::string target;
+    it->Seek(start);
+    while (it->Valid()) {
+      const std::string_view raw = it->key().ToStringView();
+      if (!raw.starts_with(start) || raw.size() < key_begin + 9) break;
+      const std::string_view key =
+          raw.substr(key_begin, raw.size() - key_begin - 9);
+      const uint64_t version = internal::GetBigEndian64(raw.substr(raw.size() - 8));
+      if (key != current_key) {
+        if (have) visit(current_key, current_value);
+        have = false;
+        stepped = 0;
+        current_key.assign(key);
+      }
+      if (version > position) {  // the rest of this key is too new
+        target.assign(raw.substr(0, raw.size() - 8));
+        target.append(8, '\xff');
+        it->Seek(target);
+        continue;
+      }
+      if (++stepped > kStepVersions) {
+        target.assign(raw.substr(0, raw.size() - 8));
+        internal::PutBigEndian64(&target, position);
+        it->SeekForPrev(target);  // this key's last version <= position
+        current_value.assign(it->value().ToStringView());
+        have = true;
+        target.resize(target.size() - 8);
+        target.append(8, '\xff');
+        it->Seek(target);
+        continue;
+      }
+      current_value.assign(it->value().ToStringView());
+      have = true;
+      it->Next();
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "scanning a snapshot"));
+    if (have) visit(current_key, current_value);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
@@ -387,6 +561,14 @@ class RocksEventLog final : public EventLog {
   }
 
  private:
+  static absl::Status CheckSnapshotName(std::string_view name) {
+    if (name.empty() || name.find('\0') != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          "a snapshot name is empty or holds a NUL byte");
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_) {
     if (db_ != nullptr) return absl::OkStatus();
     return absl::UnavailableError(
@@ -543,6 +725,7 @@ class RocksEventLog final : public EventLog {
     uint64_t next_position = 0;
     std::string last_hash;
     int64_t time_us = 0;
+    int64_t last_event_time_us = 0;  // of the group's last event so far
   };
 
   void WriterLoop() {
@@ -613,9 +796,12 @@ class RocksEventLog final : public EventLog {
     group.next_position = next_position_;
     group.last_hash = last_hash_;
     group.time_us = std::max(NowUs(), last_time_us_);
+    group.last_event_time_us = last_time_us_;
     ExpireIdempotencyKeys(&group);
     for (const auto& pending : pending_appends) {
-      pending->result = ApplyAppend(*pending, &group);
+      pending->result = pending->imported.empty()
+                            ? ApplyAppend(*pending, &group)
+                            : ApplyImport(*pending, &group);
     }
     // New streams' creation times, and idempotency records, once per group.
     for (const std::string& stream : group.created) {
@@ -647,7 +833,7 @@ class RocksEventLog final : public EventLog {
     for (auto& [stream, meta] : group.streams) stream_cache_[stream] = meta;
     next_position_ = group.next_position;
     last_hash_ = std::move(group.last_hash);
-    last_time_us_ = group.time_us;
+    last_time_us_ = group.last_event_time_us;
     if (advanced) PublishHead(next_position_ - 1);
     return advanced;
   }
@@ -765,6 +951,7 @@ class RocksEventLog final : public EventLog {
         .updated_time_us = group->time_us};
     if (!meta.has_value()) group->created.push_back(request.stream);
     group->streams[request.stream] = updated;
+    group->last_event_time_us = group->time_us;
 
     AppendResult result{.first_position = first_position,
                         .last_position = updated.last_position,
@@ -779,6 +966,81 @@ class RocksEventLog final : public EventLog {
           .next_expected_revision = result.next_expected_revision};
       group->keys[key] = std::move(record);
     }
+    return result;
+  }
+
+  // Checks and stages EventLog::Import's events. Checks everything before
+  // staging anything, so a failed import leaves the group as it was.
+  absl::StatusOr<AppendResult> ApplyImport(const PendingAppend& pending,
+                                           Group* group) {
+    absl::flat_hash_map<std::string, std::optional<StreamMeta>> metas;
+    std::string hash = group->last_hash;
+    int64_t last_time = group->last_event_time_us;
+    uint64_t position = group->next_position;
+    for (const RecordedEvent& event : pending.imported) {
+      auto refuse = [&](std::string_view why) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "import of position ", event.position, " (", QuoteStream(event.stream),
+            " revision ", event.revision, ") refused: ", std::string(why)));
+      };
+      if (event.position != position) {
+        return refuse(absl::StrCat("the log's next position is ", position));
+      }
+      if (event.recorded_time_us < last_time) {
+        return refuse("recorded time is before the previous event's");
+      }
+      auto [it, inserted] = metas.try_emplace(event.stream);
+      if (inserted) {
+        if (auto in_group = group->streams.find(event.stream);
+            in_group != group->streams.end()) {
+          it->second = in_group->second;
+        } else {
+          ASSIGN_OR_RETURN(it->second, LoadStreamMeta(event.stream));
+        }
+      }
+      std::optional<StreamMeta>& meta = it->second;
+      const uint64_t next_revision = meta.has_value() ? meta->last_revision + 1 : 0;
+      if (event.revision != next_revision) {
+        return refuse(absl::StrCat("the stream's next revision is ", next_revision));
+      }
+      const std::string canonical = internal::CanonicalBytes(event);
+      hash = internal::ChainHash(hash, canonical);
+      if (hash != event.hash) {
+        return refuse("its hash does not chain from this log's previous event");
+      }
+      if (!meta.has_value()) meta = StreamMeta{.created_time_us = event.recorded_time_us};
+      meta->last_revision = event.revision;
+      meta->last_position = event.position;
+      meta->updated_time_us = event.recorded_time_us;
+      last_time = event.recorded_time_us;
+      ++position;
+    }
+    // All checked: stage them.
+    AppendResult result{.first_position = group->next_position,
+                        .last_position = position - 1};
+    for (const RecordedEvent& event : pending.imported) {
+      std::string record = internal::CanonicalBytes(event);
+      record.append(event.hash);
+      group->puts.emplace_back(internal::RecordKey(event.position),
+                               std::move(record));
+      std::string position_value;
+      internal::PutBigEndian64(&position_value, event.position);
+      group->puts.emplace_back(
+          internal::RevisionKey(event.stream, event.revision),
+          std::move(position_value));
+      if (event.revision == 0) group->created.push_back(event.stream);
+    }
+    for (auto& [stream, meta] : metas) {
+      if (meta->last_position == result.last_position) {
+        result.next_expected_revision = meta->last_revision;
+      }
+      group->streams[stream] = *meta;
+    }
+    group->next_position = position;
+    group->last_hash = std::move(hash);
+    group->last_event_time_us = last_time;
+    // Later appends of the group, and later groups, never go back in time.
+    group->time_us = std::max(group->time_us, last_time);
     return result;
   }
 

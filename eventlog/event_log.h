@@ -13,7 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -145,8 +148,81 @@ class EventLog {
   // durable. A no-op on a writable log.
   virtual absl::Status Refresh() = 0;
 
+  // Appends events exactly as another log recorded them (`vigil import`):
+  // same event ids, streams, revisions, positions, times and hashes. The
+  // first must be at HeadPosition() + 1 and the rest contiguous; each
+  // revision must continue its stream; recorded times must not decrease;
+  // and each hash must be SHA-256 over this log's previous hash and the
+  // event's canonical bytes, so an imported log verifies exactly as the
+  // original did. All land in one group commit, or none do. Idempotency
+  // keys are not carried over. INVALID_ARGUMENT (naming the position) when
+  // a check fails; otherwise as Append.
+  virtual absl::StatusOr<AppendResult> Import(
+      const std::vector<RecordedEvent>& events) {
+    (void)events;
+    return Unimplemented("Import");
+  }
+
+  // ---- Snapshots (FORMAT.md "Snapshots") --------------------------------
+  // (Import and these have defaults for test doubles: see Unimplemented.)
+  // State derived from the log, kept beside it so that a reader need not
+  // replay from position 1 (time travel keeps its folds here). A snapshot
+  // `name` at `position` is a set of keyed values. Each write stores only
+  // the entries that changed since the previous snapshot of that name; a
+  // read at a snapshot sees each key's last value written at or before it.
+  // Snapshots are outside the hash chain, not synced (a lost one is rebuilt
+  // from the log), and only a writable log writes them.
+
+  // A changed entry: key (non-empty, no '\0') and its new value.
+  using SnapshotEntry = std::pair<std::string, std::string>;
+
+  // Writes `changed` as snapshot `name` at `position` and marks it
+  // complete, in one batch. INVALID_ARGUMENT for position 0 or past the
+  // head, or a bad name or key; FAILED_PRECONDITION on a log from
+  // OpenReader.
+  virtual absl::Status WriteSnapshot(
+      std::string_view name, uint64_t position,
+      const std::vector<SnapshotEntry>& changed) {
+    (void)name, (void)position, (void)changed;
+    return Unimplemented("WriteSnapshot");
+  }
+
+  // The position of the last complete snapshot `name` at or before
+  // `position`; 0 when there is none.
+  virtual absl::StatusOr<uint64_t> FindSnapshot(std::string_view name,
+                                                uint64_t position) const {
+    (void)name, (void)position;
+    return 0;  // none
+  }
+
+  // The value of `key` in snapshot `name` at `position` (a position
+  // FindSnapshot returned); nullopt when the key had no value then.
+  virtual absl::StatusOr<std::optional<std::string>> ReadSnapshotEntry(
+      std::string_view name, uint64_t position, std::string_view key) const {
+    (void)name, (void)position, (void)key;
+    return Unimplemented("ReadSnapshotEntry");
+  }
+
+  // Calls `visit(key, value)` for every key starting with `key_prefix` that
+  // has a value in snapshot `name` at `position`, in key order.
+  virtual absl::Status ScanSnapshot(
+      std::string_view name, uint64_t position, std::string_view key_prefix,
+      const std::function<void(std::string_view key, std::string_view value)>&
+          visit) const {
+    (void)name, (void)position, (void)key_prefix, (void)visit;
+    return Unimplemented("ScanSnapshot");
+  }
+
  protected:
   EventLog() = default;
+
+ private:
+  // Import and the snapshot methods have defaults so that test doubles of
+  // the log need not implement them: no snapshots, no imports.
+  static absl::Status Unimplemented(std::string_view what) {
+    return absl::UnimplementedError(
+        std::string(what) + " is not supported by this event log");
+  }
 };
 
 }  // namespace vigil::eventlog

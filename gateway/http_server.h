@@ -31,6 +31,7 @@
 #include "eventlog/event_log.h"
 #include "api/metrics.h"
 #include "gateway/admin_routes.h"
+#include "api/state_queries.h"
 #include "gateway/read_models.h"
 
 namespace vigil::gateway {
@@ -71,6 +72,10 @@ struct HttpServerOptions {
   // Configuration resources (/v1/webhooks), role "admin"; must outlive the
   // server. Null: those paths are 404.
   AdminRoutes* admin_routes = nullptr;
+
+  // Time travel (GET /v1/state, GET /v1/diff); must outlive the server.
+  // Null: those paths are 404.
+  api::StateQueries* state_queries = nullptr;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;

@@ -114,6 +114,15 @@ void TaskFold::Seed(TaskRow row) {
   rows_.insert_or_assign(std::move(id), std::move(row));
 }
 
+void TaskFold::SeedPair(const AgentPair& key, const PairCounts& counts) {
+  pairs_.insert_or_assign(key, counts);
+}
+
+void TaskFold::SeedMessages(const AgentPair& key,
+                            const MessageCounts& counts) {
+  messages_.insert_or_assign(key, counts);
+}
+
 TaskRow& TaskFold::Row(const std::string& task_id, const DomainEvent& event) {
   auto [it, inserted] = rows_.try_emplace(task_id);
   TaskRow& row = it->second;
@@ -133,7 +142,9 @@ void TaskFold::Finish(TaskRow& task, const DomainEvent& event,
   task.worker_id = event.worker_id;
   task.finished_time_us = event.time_us;
   if (task.manager_id.empty()) return;  // no pair to credit
-  PairCounts& pair = pairs_[{task.manager_id, task.worker_id}];
+  AgentPair key{task.manager_id, task.worker_id};
+  dirty_pairs_.insert(key);
+  PairCounts& pair = pairs_[std::move(key)];
   if (completed) {
     ++pair.completed;
     if (task.assigned_time_us > 0) {
@@ -164,6 +175,7 @@ void TaskFold::Apply(const DomainEvent& event) {
       task.worker_id = event.worker_id;
       task.assigned_time_us = event.time_us;
       task.status = "assigned";
+      dirty_pairs_.insert({event.manager_id, event.worker_id});
       ++pairs_[{event.manager_id, event.worker_id}].assigned;
       break;
     }
@@ -201,6 +213,7 @@ void TaskFold::Apply(const DomainEvent& event) {
       break;
     }
     case DomainType::kMessageSent: {
+      dirty_messages_.insert({event.from_agent, event.to_agent});
       MessageCounts& counts = messages_[{event.from_agent, event.to_agent}];
       ++counts.messages;
       if (event.position > counts.last_position) {
@@ -243,10 +256,21 @@ const std::string& ActingAgent(const DomainEvent& event) {
   return kNone;
 }
 
+void MetricsFold::SeedAgentMinute(const MinuteKey& key,
+                                  const AgentMinute& minute) {
+  agent_minutes_.insert_or_assign(key, minute);
+}
+
+void MetricsFold::SeedUsageMinute(const MinuteKey& key,
+                                  const UsageMinute& minute) {
+  usage_minutes_.insert_or_assign(key, minute);
+}
+
 void MetricsFold::Apply(const DomainEvent& event) {
   const std::string& agent = ActingAgent(event);
   if (agent.empty()) return;
   const int64_t minute = MinuteOf(event.time_us);
+  dirty_agent_minutes_.insert({agent, minute});
   AgentMinute& m = agent_minutes_[{agent, minute}];
   ++m.events;
   switch (event.type) {
@@ -261,6 +285,7 @@ void MetricsFold::Apply(const DomainEvent& event) {
       m.input_tokens += event.input_tokens;
       m.output_tokens += event.output_tokens;
       m.cost_usd += event.cost_usd;
+      dirty_usage_minutes_.insert({event.model, minute});
       UsageMinute& u = usage_minutes_[{event.model, minute}];
       ++u.calls;
       u.input_tokens += event.input_tokens;

@@ -66,6 +66,8 @@ class AgentFold {
   }
   // Ids of the rows Apply changed, sorted.
   const absl::btree_set<std::string>& dirty() const { return dirty_; }
+  // Forgets which rows changed (time travel: per snapshot, per event).
+  void ClearDirty() { dirty_.clear(); }
 
  private:
   AgentRow& Row(const std::string& agent_id, const DomainEvent& event);
@@ -133,6 +135,10 @@ class TaskFold {
   static void Keys(const DomainEvent& event, std::vector<std::string>* ids);
 
   void Seed(TaskRow row);
+  // Seeds totals (time travel restoring a snapshot; a projection's fold
+  // starts from zero increments instead).
+  void SeedPair(const AgentPair& key, const PairCounts& counts);
+  void SeedMessages(const AgentPair& key, const MessageCounts& counts);
   void Apply(const DomainEvent& event);
 
   const absl::flat_hash_map<std::string, TaskRow>& rows() const {
@@ -147,6 +153,16 @@ class TaskFold {
   const absl::btree_map<AgentPair, MessageCounts>& messages() const {
     return messages_;
   }
+  // Keys of the pairs and messages Apply changed.
+  const absl::btree_set<AgentPair>& dirty_pairs() const { return dirty_pairs_; }
+  const absl::btree_set<AgentPair>& dirty_messages() const {
+    return dirty_messages_;
+  }
+  void ClearDirty() {
+    dirty_.clear();
+    dirty_pairs_.clear();
+    dirty_messages_.clear();
+  }
 
  private:
   TaskRow& Row(const std::string& task_id, const DomainEvent& event);
@@ -156,6 +172,8 @@ class TaskFold {
   absl::btree_set<std::string> dirty_;
   absl::btree_map<AgentPair, PairCounts> pairs_;
   absl::btree_map<AgentPair, MessageCounts> messages_;
+  absl::btree_set<AgentPair> dirty_pairs_;
+  absl::btree_set<AgentPair> dirty_messages_;
 };
 
 // ---------------------------------------------------------------- metrics
@@ -195,6 +213,9 @@ using MinuteKey = std::pair<std::string, int64_t>;
 
 class MetricsFold {
  public:
+  // Seed totals (time travel restoring a snapshot).
+  void SeedAgentMinute(const MinuteKey& key, const AgentMinute& minute);
+  void SeedUsageMinute(const MinuteKey& key, const UsageMinute& minute);
   void Apply(const DomainEvent& event);
 
   const absl::btree_map<MinuteKey, AgentMinute>& agent_minutes() const {
@@ -203,10 +224,23 @@ class MetricsFold {
   const absl::btree_map<MinuteKey, UsageMinute>& usage_minutes() const {
     return usage_minutes_;
   }
+  // Keys of the minutes Apply changed.
+  const absl::btree_set<MinuteKey>& dirty_agent_minutes() const {
+    return dirty_agent_minutes_;
+  }
+  const absl::btree_set<MinuteKey>& dirty_usage_minutes() const {
+    return dirty_usage_minutes_;
+  }
+  void ClearDirty() {
+    dirty_agent_minutes_.clear();
+    dirty_usage_minutes_.clear();
+  }
 
  private:
   absl::btree_map<MinuteKey, AgentMinute> agent_minutes_;
   absl::btree_map<MinuteKey, UsageMinute> usage_minutes_;
+  absl::btree_set<MinuteKey> dirty_agent_minutes_;
+  absl::btree_set<MinuteKey> dirty_usage_minutes_;
 };
 
 // The agent an event is about, for per-agent metrics: agent_id, the worker

@@ -105,6 +105,20 @@ std::string RecordKey(uint64_t position) {
   return key;
 }
 
+std::string SnapshotKey(std::string_view name, uint64_t position) {
+  std::string key = WithPrefix(kSnapshotPrefix, name);
+  key.push_back('\0');
+  PutBigEndian64(&key, position);
+  return key;
+}
+
+std::string SnapshotEntryPrefix(std::string_view name, std::string_view key) {
+  std::string out = WithPrefix(kSnapshotEntryPrefix, name);
+  out.push_back('\0');
+  out.append(key);
+  return out;
+}
+
 std::string RevisionKeyPrefix(std::string_view stream) {
   std::string key = WithPrefix(kRevisionPrefix, stream);
   key.push_back('\0');  // stream names never hold \0, so "a" and "a.b" part

@@ -22,6 +22,9 @@ inline constexpr char kRevisionPrefix = 's';     // s + stream + \0 + BE64(rev)
 inline constexpr char kStreamPrefix = 'm';       // m + stream
 inline constexpr char kIdempotencyPrefix = 'i';  // i + key
 inline constexpr char kExpiryPrefix = 'x';       // x + BE64(time) + key
+inline constexpr char kSnapshotPrefix = 'n';  // n + name + \0 + BE64(position)
+inline constexpr char kSnapshotEntryPrefix = 'v';  // v + name + \0 + key + \0
+                                                   //   + BE64(position)
 
 void PutBigEndian64(std::string* out, uint64_t value);
 uint64_t GetBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
@@ -32,6 +35,9 @@ std::string RevisionKeyPrefix(std::string_view stream);  // s + stream + \0
 std::string StreamKey(std::string_view stream);
 std::string IdempotencyKey(std::string_view key);
 std::string ExpiryKey(int64_t time_us, std::string_view key);
+std::string SnapshotKey(std::string_view name, uint64_t position);
+// v + name + \0 + key: every value of `key` follows it, by position.
+std::string SnapshotEntryPrefix(std::string_view name, std::string_view key);
 
 // The canonical bytes of an event: what its hash covers.
 std::string CanonicalBytes(const RecordedEvent& event);

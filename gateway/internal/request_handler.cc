@@ -293,6 +293,10 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kMetrics;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
+  } else if (options_.state_queries != nullptr && path == "/v1/state") {
+    matched.route = Route::kState;
+  } else if (options_.state_queries != nullptr && path == "/v1/diff") {
+    matched.route = Route::kDiff;
   } else if (options_.read_models != nullptr &&
              options_.read_models->Handles(path)) {
     matched.route = Route::kReadModel;
@@ -319,6 +323,8 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kAppend: return "/v1/streams/{stream}/events";
     case Route::kReadStream: return "/v1/streams/{stream}";
     case Route::kReadAll: return "/v1/all";
+    case Route::kState: return "/v1/state";
+    case Route::kDiff: return "/v1/diff";
     // One label for all of them: ids in paths would make series unbounded.
     case Route::kReadModel: return "/v1/{read model}";
     case Route::kAdmin: return "/v1/{admin resource}";
@@ -381,7 +387,8 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
   api::Principal principal;
   if (matched.route == Route::kAppend || matched.route == Route::kReadStream ||
       matched.route == Route::kReadAll || matched.route == Route::kReadModel ||
-      matched.route == Route::kAdmin) {
+      matched.route == Route::kAdmin || matched.route == Route::kState ||
+      matched.route == Route::kDiff) {
     std::vector<std::string_view> authorization = request.Header("authorization");
     absl::StatusOr<api::Principal> admitted = api::Admit(
         options_.authenticator,
@@ -420,6 +427,9 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       return ReadModel(request.target, std::move(done));
     case Route::kAdmin:
       return Admin(std::move(request), std::move(done));
+    case Route::kState:
+    case Route::kDiff:
+      return TimeTravel(matched.route, matched.query, std::move(done));
     case Route::kHealthz:
       return done(JsonResponse(200, R"({"status":"ok"})"));
     case Route::kReadyz:
@@ -593,6 +603,26 @@ void RequestHandler::Admin(HttpRequest request, Done done) {
             options_.admin_routes->Serve(admin);
         if (!response.ok()) return ErrorResponse(response.status());
         return JsonResponse(response->status, std::move(response->body));
+      },
+      std::move(done));
+}
+
+void RequestHandler::TimeTravel(Route route, std::string_view query,
+                                Done done) {
+  ScheduleRead(
+      [this, route, query = std::string(query)]() -> HttpResponse {
+        absl::StatusOr<std::string> body;
+        if (route == Route::kState) {
+          absl::StatusOr<api::StateQuery> parsed = api::ParseStateQuery(query);
+          body = parsed.ok() ? options_.state_queries->State(*parsed)
+                             : parsed.status();
+        } else {
+          absl::StatusOr<api::DiffQuery> parsed = api::ParseDiffQuery(query);
+          body = parsed.ok() ? options_.state_queries->Diff(*parsed)
+                             : parsed.status();
+        }
+        if (!body.ok()) return ErrorResponse(body.status());
+        return JsonResponse(200, *std::move(body));
       },
       std::move(done));
 }

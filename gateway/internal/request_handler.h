@@ -97,6 +97,8 @@ class RequestHandler {
     kReadAll,     // /v1/all
     kReadModel,   // HttpServerOptions::read_models
     kAdmin,       // HttpServerOptions::admin_routes
+    kState,       // /v1/state (HttpServerOptions::state_queries)
+    kDiff,        // /v1/diff
     kHealthz,
     kReadyz,
     kMetrics,
@@ -123,6 +125,7 @@ class RequestHandler {
   void ReadAll(std::string_view query, Done done);
   void ReadModel(std::string_view target, Done done);
   void Admin(HttpRequest request, Done done);
+  void TimeTravel(Route route, std::string_view query, Done done);
   HttpResponse MetricsPage();
   HttpResponse DashboardFile(std::string_view path) const;
   // Runs `read` on a reader thread; 503 when their queue is full.

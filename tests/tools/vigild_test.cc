@@ -307,3 +307,68 @@ TEST_F(VigildTest, ServesThenStopsCleanlyOnSigterm) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST_F(VigildTest, AnswersStateAtAndDiffOverGrpc) {
+  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0", "--projections", "off",
+                 "--snapshot-interval", "2"},
+                ErrPath());
+  ASSERT_TRUE(vigild.started());
+  const std::string address = vigild.WaitForAddress();
+  ASSERT_FALSE(address.empty());
+  auto stub = v1::EventStore::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::AppendRequest append;
+  append.set_stream("agent-a1");
+  v1::EventData* registered = append.add_events();
+  registered->set_type("AgentRegistered");
+  registered->set_data(R"({"agent_id":"a1","role":"worker","name":"W"})");
+  for (int i = 0; i < 4; ++i) {
+    v1::EventData* beat = append.add_events();
+    beat->set_type("AgentHeartbeat");
+    beat->set_data(absl::StrCat(
+        R"({"agent_id":"a1","cpu_pct":)", i, R"(,"mem_bytes":1,"queue_depth":0})"));
+  }
+  {
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    ASSERT_TRUE(stub->Append(&context, append, &response).ok());
+  }
+  {
+    v1::StateAtRequest request;
+    request.mutable_at()->set_position(3);
+    request.set_agent_id("a1");
+    grpc::ClientContext context;
+    v1::StateAtResponse response;
+    const grpc::Status status = stub->StateAt(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_THAT(response.json(), ::testing::StartsWith(R"({"position":3,)"));
+    EXPECT_THAT(response.json(), ::testing::HasSubstr(R"("cpu_pct":1.0)"));
+  }
+  {
+    v1::StateAtRequest request;
+    request.mutable_at()->set_position(99);
+    grpc::ClientContext context;
+    v1::StateAtResponse response;
+    EXPECT_EQ(stub->StateAt(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    v1::DiffRequest request;
+    request.mutable_from()->set_position(2);
+    grpc::ClientContext context;
+    v1::DiffResponse response;
+    const grpc::Status status = stub->Diff(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_THAT(response.json(),
+                ::testing::HasSubstr(R"("positions":[3,4,5],"position_count":3)"));
+  }
+  vigild.Signal(SIGTERM);
+  EXPECT_EQ(vigild.Wait(), 0) << vigild.err();
+}
+
+}  // namespace
+}  // namespace vigil

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "eventlog/event_log.h"
+#include "projections/state_at.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
 
@@ -44,6 +45,20 @@ int RunVerify(const Command& command, const FlagValues& flags) {
   }
   WriteStdout(absl::StrCat("ok: hash chain intact, ", result->checked,
                            " events checked\n"));
+  if (flags.Has("state-at")) {
+    // Digests of every read model's state, to compare two installations.
+    absl::StatusOr<uint64_t> at = flags.GetUint64("state-at", 0);
+    if (!at.ok()) {
+      return UsageError(command.name, std::string(at.status().message()));
+    }
+    projections::TimeTravel time_travel(log->get(), {});
+    absl::StatusOr<projections::SystemState> state = time_travel.StateAt(*at);
+    if (!state.ok()) return Fail("state digest failed", state.status());
+    for (const auto& [model, digest] : projections::StateDigests(*state)) {
+      WriteStdout(absl::StrCat("state at ", *at, ": ", model, " sha256:",
+                               digest, "\n"));
+    }
+  }
   return FinishStdout();
 }
 
@@ -59,12 +74,19 @@ Command VerifyCommand() {
           "checks each record against it. Prints a one-line summary and\n"
           "exits 0 when the chain is intact; exits 2 with the first bad\n"
           "position and what is wrong on stderr when it is not. Works while\n"
-          "another process holds the log open for writing.",
+          "another process holds the log open for writing. --state-at N\n"
+          "adds one line per read model with the digest of its state.",
       .flags =
           {
               kDataDirFlag,
               {"from", "N", "first log position to check (default 1)"},
               {"to", "N", "last log position to check; 0 (default): the head"},
+              {"state-at", "N",
+               "also print a SHA-256 digest of each read model's state "
+               "after position N (agents, tasks, coordination, "
+               "agent_messages, agent_metrics, llm_usage), computed by the "
+               "projections' folds: equal on two installations with the "
+               "same log"},
           },
       .run = RunVerify,
   };

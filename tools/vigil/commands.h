@@ -17,6 +17,11 @@ Command TailCommand();
 Command BenchCommand();
 Command SimulateCommand();
 Command ProjectionsCommand();
+Command ReplayCommand();
+Command StateCommand();
+Command DiffCommand();
+Command ExportCommand();
+Command ImportCommand();
 
 }  // namespace vigil::cli
 

@@ -25,6 +25,11 @@ const std::vector<Command>& Commands() {
       BenchCommand(),
       SimulateCommand(),
       ProjectionsCommand(),
+      ReplayCommand(),
+      StateCommand(),
+      DiffCommand(),
+      ExportCommand(),
+      ImportCommand(),
   };
   return *kCommands;
 }

@@ -46,6 +46,8 @@
 #include "grpcpp/grpcpp.h"
 #include "projections/embedded_postgres.h"
 #include "projections/projection_service.h"
+#include "projections/state_at.h"
+#include "projections/state_json.h"
 #include "tools/vigil/cli.h"
 #include "webhooks/retry_policy.h"
 #include "webhooks/webhook_service.h"
@@ -77,6 +79,9 @@ struct Config {
   // Read models: empty pg_url runs the embedded cluster in data_dir.
   std::string pg_url;
   std::string projections = "on";
+  // Time travel: positions between snapshots of the folds.
+  uint64_t snapshot_interval =
+      projections::TimeTravelOptions{}.snapshot_interval;
   int metrics_retention_days = 30;
   uint64_t min_position_wait_ms = 5000;
   // The dashboard's built files; the build's gateway/dashboard/dist.
@@ -249,6 +254,11 @@ const std::vector<Setting>& Settings() {
             "run the projections into the read models and serve "
             "/v1/agents, /v1/tasks, ... /v1/projections"},
            "VIGIL_PROJECTIONS", &Config::projections),
+      Count({"snapshot-interval", "N",
+             "time travel: snapshot the read-model folds every N log "
+             "positions, so a state-at replays fewer than N events"},
+            "VIGIL_SNAPSHOT_INTERVAL",
+            [](Config& c) -> uint64_t& { return c.snapshot_interval; }),
       Count({"metrics-retention-days", "DAYS",
              "days of per-agent per-minute metrics kept (older day "
              "partitions are dropped)"},
@@ -487,9 +497,14 @@ int Serve(const Config& config, const HostPort& listen,
   api::Metrics metrics;
   auto hub = std::make_unique<api::SubscriptionHub>(
       log->get(), api::SubscriptionOptions{}, &metrics);
+  // Time travel needs only the log: snapshots are written beside it.
+  projections::TimeTravel time_travel(
+      log->get(), {.snapshot_interval = config.snapshot_interval});
+  time_travel.StartSnapshotting();
+  projections::TimeTravelQueries state_queries(&time_travel);
   auto service = std::make_unique<api::EventStoreService>(
       log->get(), hub.get(), config.service, authenticator.get(),
-      &rate_limiter, &metrics);
+      &rate_limiter, &metrics, &state_queries);
   // The read side: PostgreSQL (given or embedded) and the projections.
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
   std::unique_ptr<projections::ProjectionService> read_side;
@@ -549,6 +564,7 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.listen = config.http_listen;
   http_options.admin_routes = hooks.get();
   http_options.read_models = read_side.get();
+  http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();
   http_options.rate_limiter = &rate_limiter;
   http_options.dashboard_dir = config.dashboard_dir;

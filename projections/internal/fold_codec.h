@@ -1,0 +1,51 @@
+// The bytes of time travel's snapshots: one entry per entity of the folds
+// (an agent, a task, a coordination pair, a message pair, an agent-minute,
+// a model-minute), keyed so that keys sort by kind and then by id. The
+// encoding is deterministic (fixed-width little-endian numbers, doubles by
+// their bit pattern, length-prefixed strings) so equal states give equal
+// bytes; the state digests of `vigil verify --state-at` hash these bytes.
+// Pure functions, safe from any thread.
+
+#ifndef VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_
+#define VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "projections/folds.h"
+
+namespace vigil::projections::internal {
+
+// The first byte of an entity key: its kind.
+inline constexpr char kAgentKind = 'a';
+inline constexpr char kTaskKind = 't';
+inline constexpr char kPairKind = 'p';
+inline constexpr char kMessageKind = 'm';
+inline constexpr char kAgentMinuteKind = 'g';
+inline constexpr char kUsageMinuteKind = 'u';
+
+// Keys: the kind byte, then each component as "<decimal length>:<bytes>"
+// (a minute as its decimal microseconds), so no key holds a NUL byte
+// unless an id does.
+std::string AgentKey(std::string_view agent_id);
+std::string TaskKey(std::string_view task_id);
+std::string PairKey(char kind, const AgentPair& pair);
+std::string MinuteKeyOf(char kind, const MinuteKey& key);
+
+std::string EncodeAgent(const AgentRow& row);
+std::string EncodeTask(const TaskRow& row);
+std::string EncodePair(const PairCounts& counts);
+std::string EncodeMessages(const MessageCounts& counts);
+std::string EncodeAgentMinute(const AgentMinute& minute);
+std::string EncodeUsageMinute(const UsageMinute& minute);
+
+// Decodes one entry into the fold it belongs to (by the key's kind).
+// DATA_LOSS for bytes that do not decode.
+absl::Status DecodeEntry(std::string_view key, std::string_view value,
+                         AgentFold* agents, TaskFold* tasks,
+                         MetricsFold* metrics);
+
+}  // namespace vigil::projections::internal
+
+#endif  // VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_

@@ -1,0 +1,437 @@
+#include "projections/state_at.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "eventlog/status_macros.h"
+#include "projections/domain_event.h"
+#include "projections/internal/fold_codec.h"
+
+namespace vigil::projections {
+namespace {
+
+using internal::kAgentKind;
+using internal::kAgentMinuteKind;
+using internal::kMessageKind;
+using internal::kPairKind;
+using internal::kTaskKind;
+using internal::kUsageMinuteKind;
+
+bool AffectsAgents(DomainType type) {
+  switch (type) {
+    case DomainType::kAgentRegistered:
+    case DomainType::kAgentHeartbeat:
+    case DomainType::kAgentStopped:
+    case DomainType::kTaskStarted:
+    case DomainType::kTaskCompleted:
+    case DomainType::kTaskFailed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool AffectsTasks(DomainType type) {
+  switch (type) {
+    case DomainType::kTaskCreated:
+    case DomainType::kTaskAssigned:
+    case DomainType::kTaskStarted:
+    case DomainType::kTaskProgress:
+    case DomainType::kTaskCompleted:
+    case DomainType::kTaskFailed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Every entry of `state` as snapshot entries; only the changed ones when
+// `dirty_only`. In key order within each kind.
+std::vector<eventlog::EventLog::SnapshotEntry> Entries(const SystemState& state,
+                                                        bool dirty_only) {
+  std::vector<eventlog::EventLog::SnapshotEntry> out;
+  const auto& agents = state.agents.rows();
+  auto add_agent = [&](const std::string& id) {
+    out.emplace_back(internal::AgentKey(id),
+                     internal::EncodeAgent(agents.at(id)));
+  };
+  const auto& tasks = state.tasks.rows();
+  auto add_task = [&](const std::string& id) {
+    out.emplace_back(internal::TaskKey(id), internal::EncodeTask(tasks.at(id)));
+  };
+  if (dirty_only) {
+    for (const std::string& id : state.agents.dirty()) add_agent(id);
+    for (const std::string& id : state.tasks.dirty()) add_task(id);
+    for (const AgentPair& k : state.tasks.dirty_pairs()) {
+      out.emplace_back(internal::PairKey(kPairKind, k),
+                       internal::EncodePair(state.tasks.pairs().at(k)));
+    }
+    for (const AgentPair& k : state.tasks.dirty_messages()) {
+      out.emplace_back(internal::PairKey(kMessageKind, k),
+                       internal::EncodeMessages(state.tasks.messages().at(k)));
+    }
+    for (const MinuteKey& k : state.metrics.dirty_agent_minutes()) {
+      out.emplace_back(
+          internal::MinuteKeyOf(kAgentMinuteKind, k),
+          internal::EncodeAgentMinute(state.metrics.agent_minutes().at(k)));
+    }
+    for (const MinuteKey& k : state.metrics.dirty_usage_minutes()) {
+      out.emplace_back(
+          internal::MinuteKeyOf(kUsageMinuteKind, k),
+          internal::EncodeUsageMinute(state.metrics.usage_minutes().at(k)));
+    }
+    return out;
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, row] : agents) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) add_agent(id);
+  ids.clear();
+  for (const auto& [id, row] : tasks) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) add_task(id);
+  for (const auto& [k, v] : state.tasks.pairs()) {
+    out.emplace_back(internal::PairKey(kPairKind, k), internal::EncodePair(v));
+  }
+  for (const auto& [k, v] : state.tasks.messages()) {
+    out.emplace_back(internal::PairKey(kMessageKind, k),
+                     internal::EncodeMessages(v));
+  }
+  for (const auto& [k, v] : state.metrics.agent_minutes()) {
+    out.emplace_back(internal::MinuteKeyOf(kAgentMinuteKind, k),
+                     internal::EncodeAgentMinute(v));
+  }
+  for (const auto& [k, v] : state.metrics.usage_minutes()) {
+    out.emplace_back(internal::MinuteKeyOf(kUsageMinuteKind, k),
+                     internal::EncodeUsageMinute(v));
+  }
+  return out;
+}
+
+// The entities the last applied event changed (the folds' dirty sets).
+void CollectChanged(const SystemState& state, std::vector<EntityRef>* out) {
+  for (const std::string& id : state.agents.dirty()) {
+    out->push_back({kAgentKind, id, "", 0});
+  }
+  for (const std::string& id : state.tasks.dirty()) {
+    out->push_back({kTaskKind, id, "", 0});
+  }
+  for (const AgentPair& k : state.tasks.dirty_pairs()) {
+    out->push_back({kPairKind, k.first, k.second, 0});
+  }
+  for (const AgentPair& k : state.tasks.dirty_messages()) {
+    out->push_back({kMessageKind, k.first, k.second, 0});
+  }
+  for (const MinuteKey& k : state.metrics.dirty_agent_minutes()) {
+    out->push_back({kAgentMinuteKind, k.first, "", k.second});
+  }
+  for (const MinuteKey& k : state.metrics.dirty_usage_minutes()) {
+    out->push_back({kUsageMinuteKind, k.first, "", k.second});
+  }
+}
+
+std::string Sha256Hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(digest), size));
+}
+
+}  // namespace
+
+void SystemState::Apply(const DomainEvent& event) {
+  agents.Apply(event);
+  tasks.Apply(event);
+  metrics.Apply(event);
+}
+
+void SystemState::ClearDirty() {
+  agents.ClearDirty();
+  tasks.ClearDirty();
+  metrics.ClearDirty();
+}
+
+std::vector<std::pair<std::string, std::string>> StateDigests(
+    const SystemState& state) {
+  static constexpr std::pair<char, const char*> kModels[] = {
+      {kAgentKind, "agents"},          {kTaskKind, "tasks"},
+      {kPairKind, "coordination"},     {kMessageKind, "agent_messages"},
+      {kAgentMinuteKind, "agent_metrics"}, {kUsageMinuteKind, "llm_usage"},
+  };
+  std::string bytes[6];
+  for (const auto& [key, value] : Entries(state, /*dirty_only=*/false)) {
+    for (size_t i = 0; i < 6; ++i) {
+      if (key[0] != kModels[i].first) continue;
+      // Length-prefixed, so no two different entry lists hash alike.
+      absl::StrAppend(&bytes[i], key.size(), ":", key, value.size(), ":");
+      bytes[i].append(value);
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < 6; ++i) {
+    out.emplace_back(kModels[i].second, Sha256Hex(bytes[i]));
+  }
+  return out;
+}
+
+static TimeTravelOptions Normalized(TimeTravelOptions options) {
+  options.snapshot_interval = std::max<uint64_t>(options.snapshot_interval, 1);
+  options.page_events = std::max<uint64_t>(options.page_events, 1);
+  return options;
+}
+
+TimeTravel::TimeTravel(eventlog::EventLog* log, TimeTravelOptions options)
+    : log_(log), options_(Normalized(options)) {}
+
+TimeTravel::~TimeTravel() {
+  {
+    absl::MutexLock lock(&thread_mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<uint64_t> TimeTravel::PositionAtTime(int64_t time_us) const {
+  if (time_us == std::numeric_limits<int64_t>::max()) {
+    return log_->HeadPosition();
+  }
+  ASSIGN_OR_RETURN(uint64_t after, log_->FindPosition(time_us + 1));
+  return after - 1;
+}
+
+absl::StatusOr<int64_t> TimeTravel::TimeAt(uint64_t position) const {
+  if (position == 0) return 0;
+  ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> at,
+                   log_->ReadAll(position, 1, {}));
+  if (at.empty() || at.front().position != position) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no event at position ", position));
+  }
+  return at.front().recorded_time_us;
+}
+
+absl::Status TimeTravel::CheckPosition(uint64_t position) const {
+  const uint64_t head = log_->HeadPosition();
+  if (position <= head) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "position ", position, " is past the head position ", head));
+}
+
+absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(
+    uint64_t position, ReplayStats* stats) const {
+  SystemState state;
+  ASSIGN_OR_RETURN(uint64_t snapshot,
+                   log_->FindSnapshot(kFoldSnapshotName, position));
+  if (snapshot == 0) return state;
+  absl::Status decoded;
+  RETURN_IF_ERROR(log_->ScanSnapshot(
+      kFoldSnapshotName, snapshot, "",
+      [&](std::string_view key, std::string_view value) {
+        if (!decoded.ok()) return;
+        decoded = internal::DecodeEntry(key, value, &state.agents,
+                                        &state.tasks, &state.metrics);
+      }));
+  RETURN_IF_ERROR(decoded);
+  state.position = snapshot;
+  if (stats != nullptr) stats->snapshot_position = snapshot;
+  return state;
+}
+
+absl::Status TimeTravel::Replay(
+    SystemState* state, uint64_t to, ReplayStats* stats,
+    const std::function<bool(const eventlog::RecordedEvent&)>& wanted,
+    const std::function<void(SystemState*)>& each) const {
+  ReplayStats ignored;
+  if (stats == nullptr) stats = &ignored;
+  while (state->position < to) {
+    const uint64_t count =
+        std::min<uint64_t>(options_.page_events, to - state->position);
+    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> page,
+                     log_->ReadAll(state->position + 1, count, {}));
+    if (page.empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "no record after position ", state->position, " below ", to));
+    }
+    for (const eventlog::RecordedEvent& event : page) {
+      state->position = event.position;
+      state->time_us = event.recorded_time_us;
+      ++stats->replayed_events;
+      if (wanted && !wanted(event)) continue;
+      absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
+      if (!parsed.ok()) {
+        // A poison event: the projections park it and go on; so do we.
+        ++stats->skipped_events;
+        continue;
+      }
+      if (parsed->type == DomainType::kOther) continue;
+      state->Apply(*parsed);
+      if (each) each(state);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SystemState> TimeTravel::StateAt(uint64_t position,
+                                                ReplayStats* stats) const {
+  RETURN_IF_ERROR(CheckPosition(position));
+  ASSIGN_OR_RETURN(SystemState state, LoadSnapshot(position, stats));
+  RETURN_IF_ERROR(Replay(&state, position, stats));
+  if (state.time_us == 0) {
+    ASSIGN_OR_RETURN(state.time_us, TimeAt(state.position));
+  }
+  state.ClearDirty();
+  return state;
+}
+
+template <typename Row, typename Fold>
+absl::StatusOr<std::optional<Row>> TimeTravel::EntityAt(
+    uint64_t position, std::string_view id, std::string key,
+    bool (*affects)(DomainType), ReplayStats* stats) const {
+  RETURN_IF_ERROR(CheckPosition(position));
+  SystemState state;
+  ASSIGN_OR_RETURN(uint64_t snapshot,
+                   log_->FindSnapshot(kFoldSnapshotName, position));
+  if (snapshot != 0) {
+    ASSIGN_OR_RETURN(std::optional<std::string> value,
+                     log_->ReadSnapshotEntry(kFoldSnapshotName, snapshot, key));
+    if (value.has_value()) {
+      RETURN_IF_ERROR(internal::DecodeEntry(key, *value, &state.agents,
+                                            &state.tasks, &state.metrics));
+    }
+    state.position = snapshot;
+    if (stats != nullptr) stats->snapshot_position = snapshot;
+  }
+  // Only events of the kinds that change such rows, and that can name the
+  // entity, are parsed and folded; the rows of other entities they make
+  // are thrown away. An event about the entity holds its id in its data,
+  // literally unless the data escapes something: with no backslash in the
+  // data and no character in the id that JSON must escape, an event whose
+  // data lacks the id is not about it.
+  const std::string wanted_id(id);
+  const bool literal_id =
+      std::none_of(wanted_id.begin(), wanted_id.end(), [](char c) {
+        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+      });
+  RETURN_IF_ERROR(Replay(
+      &state, position, stats,
+      [&](const eventlog::RecordedEvent& event) {
+        if (!affects(DomainTypeOf(event.type))) return false;
+        if (!literal_id || event.data.find('\\') != std::string::npos) {
+          return true;
+        }
+        return event.data.find(wanted_id) != std::string::npos;
+      }));
+  const auto& rows = [&]() -> const auto& {
+    if constexpr (std::is_same_v<Fold, AgentFold>) {
+      return state.agents.rows();
+    } else {
+      return state.tasks.rows();
+    }
+  }();
+  auto it = rows.find(wanted_id);
+  if (it == rows.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<std::optional<AgentRow>> TimeTravel::AgentAt(
+    uint64_t position, std::string_view agent_id, ReplayStats* stats) const {
+  return EntityAt<AgentRow, AgentFold>(position, agent_id,
+                                       internal::AgentKey(agent_id),
+                                       &AffectsAgents, stats);
+}
+
+absl::StatusOr<std::optional<TaskRow>> TimeTravel::TaskAt(
+    uint64_t position, std::string_view task_id, ReplayStats* stats) const {
+  return EntityAt<TaskRow, TaskFold>(position, task_id,
+                                     internal::TaskKey(task_id),
+                                     &AffectsTasks, stats);
+}
+
+absl::StatusOr<StateDiff> TimeTravel::Diff(uint64_t from, uint64_t to) const {
+  if (from > to) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("from position ", from, " is after to position ", to));
+  }
+  if (to - from > options_.max_diff_events) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a diff spans at most ", options_.max_diff_events, " events, not ",
+        to - from));
+  }
+  RETURN_IF_ERROR(CheckPosition(to));
+  StateDiff diff;
+  ASSIGN_OR_RETURN(diff.before, StateAt(from));
+  diff.after = diff.before;
+  std::vector<EntityRef> changed;
+  RETURN_IF_ERROR(Replay(
+      &diff.after, to, nullptr, nullptr, [&](SystemState* state) {
+        changed.clear();
+        CollectChanged(*state, &changed);
+        for (EntityRef& ref : changed) {
+          EntityChange& change = diff.changes[std::move(ref)];
+          if (change.positions.size() < options_.max_change_positions) {
+            change.positions.push_back(state->position);
+          }
+          ++change.position_count;
+        }
+        state->ClearDirty();
+      }));
+  diff.after.ClearDirty();
+  return diff;
+}
+
+absl::Status TimeTravel::CatchUpSnapshots() {
+  absl::MutexLock lock(&snapshot_mu_);
+  const uint64_t head = log_->HeadPosition();
+  if (!live_.has_value()) {
+    ASSIGN_OR_RETURN(SystemState loaded, LoadSnapshot(head, nullptr));
+    live_ = std::move(loaded);
+  }
+  const uint64_t interval = options_.snapshot_interval;
+  while (true) {
+    const uint64_t next = (live_->position / interval + 1) * interval;
+    if (next > head) break;
+    RETURN_IF_ERROR(Replay(&*live_, next, nullptr));
+    RETURN_IF_ERROR(log_->WriteSnapshot(
+        kFoldSnapshotName, next, Entries(*live_, /*dirty_only=*/true)));
+    live_->ClearDirty();
+  }
+  return absl::OkStatus();
+}
+
+void TimeTravel::StartSnapshotting() {
+  thread_ = std::thread([this] {
+    uint64_t done_up_to = 0;  // head at the last successful catch-up
+    while (true) {
+      {
+        absl::MutexLock lock(&thread_mu_);
+        if (stopping_) return;
+      }
+      const uint64_t head = log_->WaitForHead(
+          done_up_to + options_.snapshot_interval - 1,
+          absl::Now() + absl::Seconds(1));
+      if (head < done_up_to + options_.snapshot_interval) continue;
+      if (CatchUpSnapshots().ok()) {
+        done_up_to = head - head % options_.snapshot_interval;
+      } else {
+        absl::MutexLock lock(&thread_mu_);
+        thread_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                    absl::Seconds(1));
+      }
+    }
+  });
+}
+
+}  // namespace vigil::projections

@@ -1,0 +1,186 @@
+// Time travel: the read models' state as of any log position, computed by
+// the same folds (folds.h) that feed PostgreSQL, replayed in memory.
+//
+// Snapshots of the folds are kept in the log's RocksDB beside the events
+// (EventLog::WriteSnapshot, FORMAT.md "Snapshots"): every
+// `snapshot_interval` positions the entities that changed since the last
+// snapshot are written, so a state-at loads the last snapshot at or before
+// its position and replays fewer than `snapshot_interval` events. One agent
+// or one task is read from its snapshot entry alone; the whole system reads
+// every entry. Without snapshots (a log no writer has snapshotted, or one
+// opened with OpenReader before any were written) the replay starts at
+// position 1: slower, same answer.
+//
+// Thread-safe: StateAt, AgentAt, TaskAt, Diff and PositionAtTime may run
+// concurrently from any thread; CatchUpSnapshots serialises itself.
+
+#ifndef VIGIL_PROJECTIONS_STATE_AT_H_
+#define VIGIL_PROJECTIONS_STATE_AT_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "eventlog/event_log.h"
+#include "projections/folds.h"
+
+namespace vigil::projections {
+
+// The snapshot name under which the folds are kept. The suffix is the
+// format of the entries (internal/fold_codec.h): change it with the format
+// or with the folds' logic, and old snapshots are ignored.
+inline constexpr char kFoldSnapshotName[] = "folds-v1";
+
+struct TimeTravelOptions {
+  // Positions between snapshots: a state-at replays fewer events than this.
+  uint64_t snapshot_interval = 1'000;
+  // Events a replay reads from the log per call.
+  uint64_t page_events = 1'024;
+  // Most events between the two points of one Diff; more: INVALID_ARGUMENT.
+  uint64_t max_diff_events = 1'000'000;
+  // Positions listed per changed entity of a Diff; the rest are counted.
+  size_t max_change_positions = 1'000;
+};
+
+// The whole system as the three folds see it after `position`.
+struct SystemState {
+  uint64_t position = 0;  // the last event folded; 0: none
+  int64_t time_us = 0;    // its recorded time
+  AgentFold agents;
+  TaskFold tasks;
+  MetricsFold metrics;
+
+  void Apply(const DomainEvent& event);
+  void ClearDirty();
+};
+
+// How a state was computed.
+struct ReplayStats {
+  uint64_t snapshot_position = 0;  // 0: replayed from position 1
+  uint64_t replayed_events = 0;    // events read after the snapshot
+  uint64_t skipped_events = 0;     // known types whose data does not parse
+};
+
+// An entity of the read models: kind is one of internal/fold_codec.h's
+// kinds ('a' agent, 't' task, 'p' coordination pair, 'm' message pair,
+// 'g' agent-minute, 'u' model-minute); `id`/`id2` its key (agent or task
+// id; manager and worker, or from and to; agent or model), `minute` the
+// minute start of the per-minute kinds.
+struct EntityRef {
+  char kind = 0;
+  std::string id;
+  std::string id2;
+  int64_t minute = 0;
+
+  friend auto operator<=>(const EntityRef&, const EntityRef&) = default;
+};
+
+// The events that changed one entity between two points.
+struct EntityChange {
+  std::vector<uint64_t> positions;  // at most max_change_positions, in order
+  uint64_t position_count = 0;      // all of them
+};
+
+// What changed between two positions: `before` and `after` are the whole
+// states at `from` and `to`; `changes` the entities whose rows differ.
+struct StateDiff {
+  SystemState before;
+  SystemState after;
+  absl::btree_map<EntityRef, EntityChange> changes;
+};
+
+// The SHA-256 (hex) of each read model's state: agents, tasks,
+// coordination, agent_messages, agent_metrics, llm_usage, in that order.
+// Equal states give equal digests on any machine.
+std::vector<std::pair<std::string, std::string>> StateDigests(
+    const SystemState& state);
+
+class TimeTravel {
+ public:
+  // `log` must outlive this object.
+  TimeTravel(eventlog::EventLog* log, TimeTravelOptions options);
+  // Stops the snapshot thread, if started.
+  ~TimeTravel();
+  TimeTravel(const TimeTravel&) = delete;
+  TimeTravel& operator=(const TimeTravel&) = delete;
+
+  const TimeTravelOptions& options() const { return options_; }
+  uint64_t HeadPosition() const { return log_->HeadPosition(); }
+
+  // The recorded time of the event at `position`; 0 for position 0.
+  absl::StatusOr<int64_t> TimeAt(uint64_t position) const;
+
+  // The last position recorded at or before `time_us` (0 when none is):
+  // the state "as of" that time.
+  absl::StatusOr<uint64_t> PositionAtTime(int64_t time_us) const;
+
+  // The whole system after `position`. INVALID_ARGUMENT past the head.
+  absl::StatusOr<SystemState> StateAt(uint64_t position,
+                                      ReplayStats* stats = nullptr) const;
+
+  // One agent or task after `position`; nullopt when no event had made it
+  // exist yet. INVALID_ARGUMENT past the head.
+  absl::StatusOr<std::optional<AgentRow>> AgentAt(
+      uint64_t position, std::string_view agent_id,
+      ReplayStats* stats = nullptr) const;
+  absl::StatusOr<std::optional<TaskRow>> TaskAt(
+      uint64_t position, std::string_view task_id,
+      ReplayStats* stats = nullptr) const;
+
+  // The entities that changed between `from` and `to` (from <= to <= head),
+  // each with the positions in (from, to] that changed it.
+  absl::StatusOr<StateDiff> Diff(uint64_t from, uint64_t to) const;
+
+  // Writes the snapshots due between the last one and the head. Keeps the
+  // folded state between calls, so each call folds only the new events.
+  // FAILED_PRECONDITION on a log from OpenReader.
+  absl::Status CatchUpSnapshots();
+
+  // Calls CatchUpSnapshots on a thread of its own whenever the head has
+  // moved `snapshot_interval` positions past the last snapshot, until
+  // this object is destroyed. Errors are retried a second later.
+  void StartSnapshotting();
+
+ private:
+  absl::Status CheckPosition(uint64_t position) const;
+  // Loads the last snapshot at or before `position` (the whole state).
+  absl::StatusOr<SystemState> LoadSnapshot(uint64_t position,
+                                           ReplayStats* stats) const;
+  // Folds the events (state->position, to] into `state`. `wanted` (when
+  // given) says which events to parse and apply; `each` (when given) runs
+  // after each applied event and may clear the dirty sets.
+  absl::Status Replay(SystemState* state, uint64_t to, ReplayStats* stats,
+                      const std::function<bool(const eventlog::RecordedEvent&)>&
+                          wanted = nullptr,
+                      const std::function<void(SystemState*)>& each =
+                          nullptr) const;
+  template <typename Row, typename Fold>
+  absl::StatusOr<std::optional<Row>> EntityAt(
+      uint64_t position, std::string_view id, std::string key,
+      bool (*affects)(DomainType), ReplayStats* stats) const;
+
+  eventlog::EventLog* const log_;
+  const TimeTravelOptions options_;
+
+  absl::Mutex snapshot_mu_;
+  // The state at the last snapshot CatchUpSnapshots wrote or loaded.
+  std::optional<SystemState> live_ ABSL_GUARDED_BY(snapshot_mu_);
+
+  absl::Mutex thread_mu_;
+  bool stopping_ ABSL_GUARDED_BY(thread_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace vigil::projections
+
+#endif  // VIGIL_PROJECTIONS_STATE_AT_H_

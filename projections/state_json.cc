@@ -1,0 +1,430 @@
+#include "projections/state_json.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/event_json.h"
+#include "eventlog/status_macros.h"
+#include "projections/internal/fold_codec.h"
+
+namespace vigil::projections {
+namespace {
+
+// Appends `"name":` and a value to an object being built.
+class Object {
+ public:
+  explicit Object(std::string* out) : out_(out) { out_->push_back('{'); }
+  ~Object() { out_->push_back('}'); }
+  Object& Text(std::string_view name, std::string_view value) {
+    Key(name);
+    if (value.empty()) {
+      out_->append("null");
+    } else {
+      api::AppendJsonString(value, out_);
+    }
+    return *this;
+  }
+  Object& Int(std::string_view name, int64_t value) {
+    Key(name);
+    absl::StrAppend(out_, value);
+    return *this;
+  }
+  Object& Uint(std::string_view name, uint64_t value) {
+    Key(name);
+    absl::StrAppend(out_, value);
+    return *this;
+  }
+  Object& Time(std::string_view name, int64_t time_us) {
+    Key(name);
+    if (time_us == 0) {
+      out_->append("null");
+    } else {
+      absl::StrAppend(out_, time_us);
+    }
+    return *this;
+  }
+  Object& Double(std::string_view name, double value) {
+    Key(name);
+    if (!std::isfinite(value)) {
+      out_->append("null");
+      return *this;
+    }
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    std::string_view text(buffer, end - buffer);
+    out_->append(text);
+    if (text.find_first_of(".e") == std::string_view::npos) out_->append(".0");
+    return *this;
+  }
+  // The mean sum / count, null when count is 0.
+  Object& Mean(std::string_view name, double sum, int64_t count) {
+    if (count == 0) return Raw(name, "null");
+    return Double(name, sum / static_cast<double>(count));
+  }
+  Object& Raw(std::string_view name, std::string_view json) {
+    Key(name);
+    out_->append(json.empty() ? std::string_view("null") : json);
+    return *this;
+  }
+
+ private:
+  void Key(std::string_view name) {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+    api::AppendJsonString(name, out_);
+    out_->push_back(':');
+  }
+  std::string* out_;
+  bool first_ = true;
+};
+
+void AppendAgent(const AgentRow& r, std::string* out) {
+  Object(out)
+      .Text("agent_id", r.agent_id).Text("role", r.role).Text("name", r.name)
+      .Text("model", r.model).Text("status", r.status)
+      .Text("stopped_reason", r.stopped_reason)
+      .Text("current_task_id", r.current_task_id)
+      .Time("registered_time_us", r.registered_time_us)
+      .Time("last_heartbeat_time_us", r.last_heartbeat_time_us)
+      .Double("cpu_pct", r.cpu_pct).Int("mem_bytes", r.mem_bytes)
+      .Int("queue_depth", r.queue_depth)
+      .Time("updated_time_us", r.updated_time_us)
+      .Uint("last_position", r.last_position);
+}
+
+void AppendTask(const TaskRow& r, std::string* out) {
+  Object o(out);
+  o.Text("task_id", r.task_id).Uint("first_position", r.first_position)
+      .Text("manager_id", r.manager_id).Text("worker_id", r.worker_id)
+      .Text("title", r.title);
+  if (r.has_priority) {
+    o.Int("priority", r.priority);
+  } else {
+    o.Raw("priority", "null");
+  }
+  o.Text("parent_task_id", r.parent_task_id).Text("status", r.status)
+      .Time("created_time_us", r.created_time_us)
+      .Time("assigned_time_us", r.assigned_time_us)
+      .Time("started_time_us", r.started_time_us)
+      .Time("finished_time_us", r.finished_time_us)
+      .Double("progress", r.progress).Text("progress_note", r.progress_note)
+      .Raw("result", r.result).Text("error", r.error)
+      .Time("updated_time_us", r.updated_time_us)
+      .Uint("last_position", r.last_position);
+}
+
+void AppendPair(const AgentPair& k, const PairCounts& c, std::string* out) {
+  Object(out)
+      .Text("manager_id", k.first).Text("worker_id", k.second)
+      .Int("tasks_assigned", c.assigned).Int("tasks_completed", c.completed)
+      .Int("tasks_failed", c.failed)
+      .Mean("mean_time_to_complete_ms",
+            static_cast<double>(c.complete_time_sum_us) / 1000.0,
+            c.complete_time_count);
+}
+
+void AppendMessages(const AgentPair& k, const MessageCounts& c,
+                    std::string* out) {
+  Object(out)
+      .Text("from_agent", k.first).Text("to_agent", k.second)
+      .Int("messages", c.messages).Text("last_kind", c.last_kind)
+      .Text("last_summary", c.last_summary)
+      .Time("last_time_us", c.last_time_us);
+}
+
+void AppendAgentMinute(const MinuteKey& k, const AgentMinute& m,
+                       std::string* out) {
+  Object(out)
+      .Text("agent_id", k.first).Int("bucket_time_us", k.second)
+      .Int("events", m.events).Int("heartbeats", m.heartbeats)
+      .Mean("cpu_pct_avg", m.cpu_pct_sum, m.heartbeats)
+      .Mean("mem_bytes_avg", m.mem_bytes_sum, m.heartbeats)
+      .Mean("queue_depth_avg", m.queue_depth_sum, m.heartbeats)
+      .Int("llm_calls", m.llm_calls).Int("input_tokens", m.input_tokens)
+      .Int("output_tokens", m.output_tokens).Double("cost_usd", m.cost_usd)
+      .Int("tool_calls", m.tool_calls).Int("tool_failures", m.tool_failures)
+      .Int("tasks_completed", m.tasks_completed)
+      .Int("tasks_failed", m.tasks_failed);
+}
+
+void AppendUsageMinute(const MinuteKey& k, const UsageMinute& u,
+                       std::string* out) {
+  Object(out)
+      .Int("bucket_time_us", k.second).Text("model", k.first)
+      .Int("calls", u.calls).Int("input_tokens", u.input_tokens)
+      .Int("output_tokens", u.output_tokens).Double("cost_usd", u.cost_usd)
+      .Mean("latency_ms_avg", u.latency_ms_sum, u.calls);
+}
+
+void AppendPoint(const SystemState& state, std::string* out) {
+  Object(out).Uint("position", state.position).Time("time_us", state.time_us);
+}
+
+// Appends `"name":[...]` (with a leading comma) of at most `limit` items.
+template <typename Range, typename Render>
+void AppendList(std::string_view name, const Range& items, size_t limit,
+                Render render, std::string* out) {
+  absl::StrAppend(out, ",\"", std::string(name), "\":[");
+  size_t n = 0;
+  for (const auto& item : items) {
+    if (n == limit) break;
+    if (n++ > 0) out->push_back(',');
+    render(item, out);
+  }
+  out->push_back(']');
+}
+
+// The row of `ref` in `state` as JSON, "null" when it has none.
+std::string EntityJson(const SystemState& state, const EntityRef& ref) {
+  std::string out;
+  switch (ref.kind) {
+    case internal::kAgentKind:
+      if (auto it = state.agents.rows().find(ref.id);
+          it != state.agents.rows().end()) {
+        AppendAgent(it->second, &out);
+      }
+      break;
+    case internal::kTaskKind:
+      if (auto it = state.tasks.rows().find(ref.id);
+          it != state.tasks.rows().end()) {
+        AppendTask(it->second, &out);
+      }
+      break;
+    case internal::kPairKind:
+      if (auto it = state.tasks.pairs().find({ref.id, ref.id2});
+          it != state.tasks.pairs().end()) {
+        AppendPair(it->first, it->second, &out);
+      }
+      break;
+    case internal::kMessageKind:
+      if (auto it = state.tasks.messages().find({ref.id, ref.id2});
+          it != state.tasks.messages().end()) {
+        AppendMessages(it->first, it->second, &out);
+      }
+      break;
+    case internal::kAgentMinuteKind:
+      if (auto it = state.metrics.agent_minutes().find({ref.id, ref.minute});
+          it != state.metrics.agent_minutes().end()) {
+        AppendAgentMinute(it->first, it->second, &out);
+      }
+      break;
+    case internal::kUsageMinuteKind:
+      if (auto it = state.metrics.usage_minutes().find({ref.id, ref.minute});
+          it != state.metrics.usage_minutes().end()) {
+        AppendUsageMinute(it->first, it->second, &out);
+      }
+      break;
+  }
+  return out.empty() ? "null" : out;
+}
+
+void AppendRefKey(const EntityRef& ref, std::string* out) {
+  switch (ref.kind) {
+    case internal::kAgentKind:
+      Object(out).Text("agent_id", ref.id);
+      break;
+    case internal::kTaskKind:
+      Object(out).Text("task_id", ref.id);
+      break;
+    case internal::kPairKind:
+      Object(out).Text("manager_id", ref.id).Text("worker_id", ref.id2);
+      break;
+    case internal::kMessageKind:
+      Object(out).Text("from_agent", ref.id).Text("to_agent", ref.id2);
+      break;
+    case internal::kAgentMinuteKind:
+      Object(out).Text("agent_id", ref.id).Int("bucket_time_us", ref.minute);
+      break;
+    case internal::kUsageMinuteKind:
+      Object(out).Text("model", ref.id).Int("bucket_time_us", ref.minute);
+      break;
+  }
+}
+
+const char* KindName(char kind) {
+  switch (kind) {
+    case internal::kAgentKind: return "agent";
+    case internal::kTaskKind: return "task";
+    case internal::kPairKind: return "coordination";
+    case internal::kMessageKind: return "agent_messages";
+    case internal::kAgentMinuteKind: return "agent_metrics";
+    case internal::kUsageMinuteKind: return "llm_usage";
+  }
+  return "unknown";
+}
+
+std::string StatsPrefix(const SystemState& state, const ReplayStats& stats) {
+  std::string out = absl::StrCat("{\"position\":", state.position,
+                                 ",\"time_us\":");
+  if (state.time_us == 0) {
+    out.append("null");
+  } else {
+    absl::StrAppend(&out, state.time_us);
+  }
+  absl::StrAppend(&out, ",\"snapshot_position\":", stats.snapshot_position,
+                  ",\"replayed_events\":", stats.replayed_events,
+                  ",\"skipped_events\":", stats.skipped_events);
+  return out;
+}
+
+}  // namespace
+
+std::string AgentJson(const AgentRow& row) {
+  std::string out;
+  AppendAgent(row, &out);
+  return out;
+}
+
+std::string TaskJson(const TaskRow& row) {
+  std::string out;
+  AppendTask(row, &out);
+  return out;
+}
+
+std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
+                            uint64_t task_limit) {
+  std::string out = StatsPrefix(state, stats);
+  std::vector<const AgentRow*> agents;
+  for (const auto& [id, row] : state.agents.rows()) agents.push_back(&row);
+  std::sort(agents.begin(), agents.end(),
+            [](auto* a, auto* b) { return a->agent_id < b->agent_id; });
+  AppendList("agents", agents, kMaxStateListRows,
+             [](const AgentRow* r, std::string* o) { AppendAgent(*r, o); },
+             &out);
+  std::vector<const TaskRow*> tasks;
+  for (const auto& [id, row] : state.tasks.rows()) tasks.push_back(&row);
+  const size_t shown = std::min<size_t>(tasks.size(), task_limit);
+  // Newest first, as /v1/tasks lists them.
+  std::partial_sort(tasks.begin(), tasks.begin() + shown, tasks.end(),
+                    [](auto* a, auto* b) {
+                      return a->first_position > b->first_position;
+                    });
+  absl::StrAppend(&out, ",\"task_count\":", tasks.size());
+  AppendList("tasks", tasks, shown,
+             [](const TaskRow* r, std::string* o) { AppendTask(*r, o); },
+             &out);
+  out.append(",\"coordination\":{");
+  std::string lists;
+  AppendList("pairs", state.tasks.pairs(), kMaxStateListRows,
+             [](const auto& kv, std::string* o) {
+               AppendPair(kv.first, kv.second, o);
+             },
+             &lists);
+  AppendList("messages", state.tasks.messages(), kMaxStateListRows,
+             [](const auto& kv, std::string* o) {
+               AppendMessages(kv.first, kv.second, o);
+             },
+             &lists);
+  out.append(lists.substr(1));  // without the first list's comma
+  out.push_back('}');
+  const int64_t since = state.time_us - kStateMetricsWindowUs;
+  std::vector<std::pair<const MinuteKey*, const AgentMinute*>> minutes;
+  for (const auto& [k, m] : state.metrics.agent_minutes()) {
+    if (k.second >= since) minutes.emplace_back(&k, &m);
+  }
+  AppendList("agent_metrics", minutes, SIZE_MAX,
+             [](const auto& kv, std::string* o) {
+               AppendAgentMinute(*kv.first, *kv.second, o);
+             },
+             &out);
+  std::vector<std::pair<const MinuteKey*, const UsageMinute*>> usage;
+  for (const auto& [k, u] : state.metrics.usage_minutes()) {
+    if (k.second >= since) usage.emplace_back(&k, &u);
+  }
+  AppendList("usage", usage, SIZE_MAX,
+             [](const auto& kv, std::string* o) {
+               AppendUsageMinute(*kv.first, *kv.second, o);
+             },
+             &out);
+  out.push_back('}');
+  return out;
+}
+
+std::string DiffJson(const StateDiff& diff) {
+  std::string out = "{\"from\":";
+  AppendPoint(diff.before, &out);
+  out.append(",\"to\":");
+  AppendPoint(diff.after, &out);
+  absl::StrAppend(&out, ",\"change_count\":", diff.changes.size(),
+                  ",\"changes\":[");
+  bool first = true;
+  for (const auto& [ref, change] : diff.changes) {
+    if (!first) out.push_back(',');
+    first = false;
+    absl::StrAppend(&out, "{\"kind\":\"", KindName(ref.kind), "\",\"key\":");
+    AppendRefKey(ref, &out);
+    absl::StrAppend(&out, ",\"before\":", EntityJson(diff.before, ref),
+                    ",\"after\":", EntityJson(diff.after, ref),
+                    ",\"positions\":[");
+    for (size_t i = 0; i < change.positions.size(); ++i) {
+      absl::StrAppend(&out, i == 0 ? "" : ",", change.positions[i]);
+    }
+    absl::StrAppend(&out, "],\"position_count\":", change.position_count, "}");
+  }
+  out.append("]}");
+  return out;
+}
+
+absl::StatusOr<uint64_t> TimeTravelQueries::Resolve(const api::LogPoint& point,
+                                                    uint64_t fallback) const {
+  if (point.position.has_value()) return *point.position;
+  if (point.time_us.has_value()) {
+    return time_travel_->PositionAtTime(*point.time_us);
+  }
+  return fallback;
+}
+
+absl::StatusOr<std::string> TimeTravelQueries::State(
+    const api::StateQuery& query) {
+  ASSIGN_OR_RETURN(uint64_t position,
+                   Resolve(query.at, time_travel_->HeadPosition()));
+  ReplayStats stats;
+  if (!query.agent_id.empty() || !query.task_id.empty()) {
+    const bool agent = !query.agent_id.empty();
+    std::string row;
+    if (agent) {
+      ASSIGN_OR_RETURN(std::optional<AgentRow> found,
+                       time_travel_->AgentAt(position, query.agent_id, &stats));
+      if (found.has_value()) row = AgentJson(*found);
+    } else {
+      ASSIGN_OR_RETURN(std::optional<TaskRow> found,
+                       time_travel_->TaskAt(position, query.task_id, &stats));
+      if (found.has_value()) row = TaskJson(*found);
+    }
+    if (row.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          agent ? "agent \"" : "task \"",
+          agent ? query.agent_id : query.task_id,
+          "\" did not exist at position ", position));
+    }
+    SystemState point;
+    point.position = position;
+    ASSIGN_OR_RETURN(point.time_us, time_travel_->TimeAt(position));
+    std::string out = StatsPrefix(point, stats);
+    absl::StrAppend(&out, agent ? ",\"agent\":" : ",\"task\":", row, "}");
+    return out;
+  }
+  uint64_t limit = query.task_limit == 0 ? kDefaultStateTasks : query.task_limit;
+  if (limit > kMaxStateTasks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit must be 1..", kMaxStateTasks));
+  }
+  ASSIGN_OR_RETURN(SystemState state, time_travel_->StateAt(position, &stats));
+  return SystemStateJson(state, stats, limit);
+}
+
+absl::StatusOr<std::string> TimeTravelQueries::Diff(
+    const api::DiffQuery& query) {
+  ASSIGN_OR_RETURN(uint64_t from, Resolve(query.from, 0));
+  ASSIGN_OR_RETURN(uint64_t to, Resolve(query.to, time_travel_->HeadPosition()));
+  ASSIGN_OR_RETURN(StateDiff diff, time_travel_->Diff(from, to));
+  return DiffJson(diff);
+}
+
+}  // namespace vigil::projections

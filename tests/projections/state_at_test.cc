@@ -1,0 +1,243 @@
+// Time travel against a replay from position 1: state-at with snapshots,
+// one agent or task, and diffs, at random positions of a simulated log.
+
+#include "projections/state_at.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "eventlog/event_log.h"
+#include "gtest/gtest.h"
+#include "projections/domain_event.h"
+#include "projections/state_json.h"
+#include "tests/testing/temp_dir.h"
+#include "tools/simulator/fill_log.h"
+#include "tools/simulator/scenario.h"
+
+namespace vigil::projections {
+namespace {
+
+class StateAtTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    eventlog::Options options;
+    // 50 ms per group commit: the events span several minutes.
+    options.clock = [this] { return clock_us_ += 50'000; };
+    auto log = eventlog::EventLog::Open(options, dir_.Sub("log"));
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+    auto scenario = simulator::Scenario::Create(
+        {.managers = 2, .workers = 10, .seed = 11, .id_prefix = "tt"});
+    ASSERT_TRUE(scenario.ok());
+    scenario_ = *std::move(scenario);
+  }
+
+  void AppendEvents(uint64_t events) {
+    ASSERT_TRUE(simulator::FillLog(log_.get(), scenario_.get(), events).ok());
+  }
+
+  // The folds from position 1 to each of `positions` (sorted), by hand.
+  std::vector<SystemState> Reference(const std::vector<uint64_t>& positions) {
+    std::vector<SystemState> out;
+    SystemState state;
+    auto events = log_->ReadAll(1, 0, {});
+    EXPECT_TRUE(events.ok());
+    size_t next = 0;
+    for (uint64_t want : positions) {
+      for (; next < events->size() && (*events)[next].position <= want;
+           ++next) {
+        auto parsed = ParseDomainEvent((*events)[next]);
+        if (parsed.ok()) state.Apply(*parsed);
+        state.position = (*events)[next].position;
+        state.time_us = (*events)[next].recorded_time_us;
+      }
+      state.ClearDirty();
+      out.push_back(state);
+    }
+    return out;
+  }
+
+  int64_t clock_us_ = 1'800'000'000'000'000;
+  testing::TempDir dir_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<simulator::Scenario> scenario_;
+};
+
+void ExpectSameState(const SystemState& got, const SystemState& want) {
+  EXPECT_EQ(got.position, want.position);
+  EXPECT_EQ(got.time_us, want.time_us);
+  EXPECT_EQ(got.agents.rows(), want.agents.rows());
+  EXPECT_EQ(got.tasks.rows(), want.tasks.rows());
+  EXPECT_EQ(got.tasks.pairs(), want.tasks.pairs());
+  EXPECT_EQ(got.tasks.messages(), want.tasks.messages());
+  EXPECT_EQ(got.metrics.agent_minutes(), want.metrics.agent_minutes());
+  EXPECT_EQ(got.metrics.usage_minutes(), want.metrics.usage_minutes());
+  EXPECT_EQ(StateDigests(got), StateDigests(want));
+}
+
+TEST_F(StateAtTest, WithSnapshotsEqualsReplayFromZeroAtRandomPositions) {
+  AppendEvents(20'000);
+  const uint64_t head = log_->HeadPosition();
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = 997});
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  ASSERT_EQ(*log_->FindSnapshot(kFoldSnapshotName, head), head - head % 997);
+
+  std::mt19937_64 random(5);
+  std::vector<uint64_t> positions = {0, 1, 996, 997, 998, 1994, head};
+  for (int i = 0; i < 40; ++i) positions.push_back(random() % (head + 1));
+  std::sort(positions.begin(), positions.end());
+  const std::vector<SystemState> want = Reference(positions);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    SCOPED_TRACE(positions[i]);
+    ReplayStats stats;
+    auto got = time_travel.StateAt(positions[i], &stats);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_LT(stats.replayed_events, 997u);
+    EXPECT_EQ(stats.snapshot_position, positions[i] - positions[i] % 997);
+    ExpectSameState(*got, want[i]);
+    // One agent and one task, from their snapshot entries alone.
+    for (const auto& [id, row] : want[i].agents.rows()) {
+      auto agent = time_travel.AgentAt(positions[i], id);
+      ASSERT_TRUE(agent.ok());
+      ASSERT_TRUE(agent->has_value());
+      EXPECT_EQ(**agent, row);
+    }
+    int checked = 0;
+    for (const auto& [id, row] : want[i].tasks.rows()) {
+      if (++checked > 20) break;
+      auto task = time_travel.TaskAt(positions[i], id);
+      ASSERT_TRUE(task.ok());
+      ASSERT_TRUE(task->has_value());
+      EXPECT_EQ(**task, row);
+    }
+  }
+  auto missing = time_travel.AgentAt(head, "nobody");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_EQ(time_travel.StateAt(head + 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StateAtTest, SnapshotsCatchUpIncrementallyAndWithoutThemReplayFromOne) {
+  AppendEvents(3'000);
+  TimeTravel none(log_.get(), {.snapshot_interval = 500});
+  ReplayStats stats;
+  auto cold = none.StateAt(2'750, &stats);
+  ASSERT_TRUE(cold.ok());
+  EXPECT_EQ(stats.snapshot_position, 0u);
+  EXPECT_EQ(stats.replayed_events, 2'750u);
+
+  ASSERT_TRUE(none.CatchUpSnapshots().ok());
+  AppendEvents(4'100);
+  ASSERT_TRUE(none.CatchUpSnapshots().ok());  // continues from 3,000
+  EXPECT_EQ(*log_->FindSnapshot(kFoldSnapshotName, UINT64_MAX),
+            log_->HeadPosition() / 500 * 500);
+  ReplayStats warm_stats;
+  auto warm = none.StateAt(2'750, &warm_stats);
+  ASSERT_TRUE(warm.ok());
+  EXPECT_EQ(warm_stats.snapshot_position, 2'500u);
+  EXPECT_EQ(warm_stats.replayed_events, 250u);
+  ExpectSameState(*warm, *cold);
+  ExpectSameState(*none.StateAt(log_->HeadPosition()),
+                  Reference({log_->HeadPosition()})[0]);
+}
+
+TEST_F(StateAtTest, DiffListsEveryChangedEntityWithItsPositions) {
+  AppendEvents(4'000);
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = 1'000});
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  const uint64_t from = 1'234;
+  const uint64_t to = 2'345;
+  auto diff = time_travel.Diff(from, to);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  ExpectSameState(diff->before, *time_travel.StateAt(from));
+  ExpectSameState(diff->after, *time_travel.StateAt(to));
+  ASSERT_FALSE(diff->changes.empty());
+  // Every agent and task whose row differs is listed, with positions in
+  // (from, to]; every listed one was touched by those positions.
+  for (const auto& [id, row] : diff->after.agents.rows()) {
+    auto before = diff->before.agents.rows().find(id);
+    const bool changed =
+        before == diff->before.agents.rows().end() || !(before->second == row);
+    EXPECT_EQ(changed, diff->changes.contains({'a', id, "", 0})) << id;
+  }
+  for (const auto& [id, row] : diff->after.tasks.rows()) {
+    auto before = diff->before.tasks.rows().find(id);
+    const bool changed =
+        before == diff->before.tasks.rows().end() || !(before->second == row);
+    EXPECT_EQ(changed, diff->changes.contains({'t', id, "", 0})) << id;
+    if (changed) {
+      const EntityChange& change = diff->changes.at({'t', id, "", 0});
+      EXPECT_EQ(change.positions.back(), row.last_position);
+      for (uint64_t p : change.positions) {
+        EXPECT_GT(p, from);
+        EXPECT_LE(p, to);
+      }
+    }
+  }
+  const std::string json = DiffJson(*diff);
+  EXPECT_NE(json.find("\"kind\":\"task\""), std::string::npos);
+  EXPECT_NE(json.find("\"from\":{\"position\":1234"), std::string::npos);
+  EXPECT_EQ(time_travel.Diff(to, from).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StateAtTest, QueriesAnswerJsonByPositionOrTime) {
+  AppendEvents(1'500);
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = 1'000});
+  TimeTravelQueries queries(&time_travel);
+  auto at = api::ParseStateQuery("at=1200&limit=5");
+  ASSERT_TRUE(at.ok());
+  auto body = queries.State(*at);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->rfind("{\"position\":1200,", 0), 0u) << *body;
+  EXPECT_NE(body->find("\"agents\":[{\"agent_id\":"), std::string::npos);
+
+  auto event = log_->ReadAll(700, 1, {});
+  ASSERT_TRUE(event.ok());
+  auto by_time = queries.State(
+      {.at = {.time_us = (*event)[0].recorded_time_us},
+       .agent_id = "tt-s11-w0"});
+  ASSERT_TRUE(by_time.ok()) << by_time.status();
+  EXPECT_NE(by_time->find("\"agent\":{\"agent_id\":\"tt-s11-w0\""),
+            std::string::npos)
+      << *by_time;
+  EXPECT_EQ(queries.State({.at = {.position = 10}, .task_id = "nope"})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(api::ParseStateQuery("at=1&at_time=2").ok());
+  EXPECT_FALSE(api::ParseStateQuery("when=1").ok());
+  auto diff = api::ParseDiffQuery("from=10&to_time=2026-12-01T10:00:00Z");
+  ASSERT_TRUE(diff.ok());
+  EXPECT_EQ(*diff->from.position, 10u);
+  EXPECT_EQ(*diff->to.time_us, 1'796'119'200'000'000);
+}
+
+TEST_F(StateAtTest, OneAgentFoundThroughEscapedIds) {
+  eventlog::AppendRequest request;
+  request.stream = "agent-ab";
+  request.events.push_back(
+      {.type = "AgentRegistered",
+       .data = R"({"agent_id":"\u0061b","role":"worker","name":"A"})"});
+  request.events.push_back(
+      {.type = "AgentStopped", .data = R"({"agent_id":"ab","reason":"r"})"});
+  ASSERT_TRUE(log_->Append(request).ok());
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = 1});
+  auto agent = time_travel.AgentAt(1, "ab");
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(agent->has_value());
+  EXPECT_EQ((*agent)->name, "A");
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  agent = time_travel.AgentAt(2, "ab");
+  ASSERT_TRUE(agent->has_value());
+  EXPECT_EQ((*agent)->status, "stopped");
+  EXPECT_EQ((*agent)->name, "A");
+}
+
+}  // namespace
+}  // namespace vigil::projections
