@@ -293,7 +293,10 @@ TEST_F(VigildProjectionsTest, RebuildCommandSwapsWhileVigildServes) {
   const int status = pclose(pipe);
   stop = true;
   load.join();
-  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  std::ifstream err_file(dir_.Sub("rebuild.err"));
+  const std::string err((std::istreambuf_iterator<char>(err_file)),
+                        std::istreambuf_iterator<char>());
+  ASSERT_EQ(WEXITSTATUS(status), 0) << out << err;
   EXPECT_NE(out.find(R"("projection":"tasks","swapped":true)"),
             std::string::npos)
       << out;
