@@ -239,9 +239,11 @@ HttpResponse ErrorResponse(const absl::Status& status) {
 }
 
 RequestHandler::RequestHandler(const HttpServerOptions& options,
-                               eventlog::EventLog* log, Metrics* metrics)
+                               eventlog::EventLog* log, LiveHub* live,
+                               Metrics* metrics)
     : options_(options),
       log_(log),
+      live_(live),
       metrics_(metrics),
       requests_(metrics->AddCounter("vigil_http_requests_total",
                                     "HTTP requests answered, by method, "
@@ -273,6 +275,8 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kReadyz;
   } else if (path == "/metrics") {
     matched.route = Route::kMetrics;
+  } else if (path == "/v1/live") {
+    matched.route = Route::kLive;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
   } else if (options_.read_models != nullptr &&
@@ -303,6 +307,7 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kHealthz: return "/healthz";
     case Route::kReadyz: return "/readyz";
     case Route::kMetrics: return "/metrics";
+    case Route::kLive: return "/v1/live";
     case Route::kUnmatched: break;
   }
   return "unmatched";
@@ -399,6 +404,14 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       return done(JsonResponse(200, R"({"status":"ready"})"));
     case Route::kMetrics:
       return done(MetricsPage());
+    case Route::kLive: {
+      HttpResponse response = ProtocolProblem(
+          426, "upgrade-required", "Upgrade required",
+          "/v1/live is a WebSocket (send Upgrade: websocket); "
+          "/v1/live/sse serves the same feed as Server-Sent Events");
+      response.headers.emplace_back("Upgrade", "websocket");
+      return done(std::move(response));
+    }
     case Route::kUnmatched:
       break;
   }
@@ -602,6 +615,131 @@ HttpResponse RequestHandler::TooManyConnections() {
       std::to_string(options_.max_connections) + "); retry"));
   Record("", Route::kUnmatched, response.status);
   return response;
+}
+
+void RequestHandler::SetPort(uint16_t port) {
+  allowed_origins_ = options_.live.allowed_origins;
+  if (!allowed_origins_.empty()) return;
+  const std::string suffix = ":" + std::to_string(port);
+  for (const char* host : {"127.0.0.1", "localhost", "[::1]"}) {
+    allowed_origins_.push_back("http://" + std::string(host) + suffix);
+  }
+  // The listen host itself, unless it is a wildcard address.
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  if (!host.empty() && host != "0.0.0.0" && host != "[::]" &&
+      std::find(allowed_origins_.begin(), allowed_origins_.end(),
+                "http://" + host + suffix) == allowed_origins_.end()) {
+    allowed_origins_.push_back("http://" + host + suffix);
+  }
+}
+
+LiveKind RequestHandler::Live(const HttpRequest& request) const {
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  if (request.method != "GET") return LiveKind::kNone;
+  if (path == "/v1/live/sse") return LiveKind::kSse;
+  if (path != "/v1/live") return LiveKind::kNone;
+  for (std::string_view upgrade : request.Header("upgrade")) {
+    if (Lower(Trim(upgrade)) == "websocket") return LiveKind::kWebSocket;
+  }
+  return LiveKind::kNone;
+}
+
+void RequestHandler::RecordLive(LiveKind kind, int status) {
+  Record("GET", Route::kLive, status);
+  (void)kind;
+}
+
+LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,
+                                        LiveKind kind) {
+  LiveAdmission admission;
+  auto refuse = [&](std::string_view reason, HttpResponse response) {
+    live_->metrics().rejected->WithLabels({reason})->Increment();
+    RecordLive(kind, response.status);
+    admission.refusal = std::move(response);
+    return admission;
+  };
+  // Origin first: a page from another site learns nothing else.
+  std::vector<std::string_view> origins = request.Header("origin");
+  if (origins.size() > 1 ||
+      (origins.size() == 1 &&
+       std::find(allowed_origins_.begin(), allowed_origins_.end(),
+                 origins[0]) == allowed_origins_.end())) {
+    return refuse("origin",
+                  ProtocolProblem(403, "origin-not-allowed",
+                                  "Origin not allowed",
+                                  "this Origin may not open the live feed "
+                                  "(see --allowed-origins)"));
+  }
+  const size_t question = request.target.find('?');
+  absl::StatusOr<LiveQuery> query = ParseLiveQuery(
+      question == std::string::npos
+          ? std::string_view()
+          : std::string_view(request.target).substr(question + 1));
+  if (!query.ok()) return refuse("bad_request", ErrorResponse(query.status()));
+  if (kind == LiveKind::kSse && !query->from.has_value() &&
+      !query->from_time_us.has_value()) {
+    // An EventSource reconnecting sends the last id it saw.
+    std::vector<std::string_view> last = request.Header("last-event-id");
+    if (last.size() == 1) {
+      std::optional<uint64_t> from = ParseUint(Trim(last[0]));
+      if (!from.has_value()) {
+        return refuse("bad_request",
+                      ErrorResponse(absl::InvalidArgumentError(
+                          "Last-Event-ID must be a log position")));
+      }
+      query->from = from;
+    }
+  }
+  std::vector<std::string_view> authorization = request.Header("authorization");
+  std::string from_query;
+  std::string_view credentials;
+  if (authorization.size() == 1) {
+    credentials = authorization[0];
+  } else if (authorization.empty() && query->token.has_value()) {
+    from_query = "Bearer " + *query->token;
+    credentials = from_query;
+  }
+  query->token.reset();
+  absl::StatusOr<api::Principal> principal = api::Admit(
+      options_.authenticator, credentials, api::Action::kSubscribe);
+  if (!principal.ok()) {
+    const bool unauthenticated =
+        principal.status().code() == absl::StatusCode::kUnauthenticated;
+    HttpResponse response = ErrorResponse(principal.status());
+    if (unauthenticated) {
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    }
+    return refuse(unauthenticated ? "unauthenticated" : "forbidden",
+                  std::move(response));
+  }
+  LiveFormat format =
+      kind == LiveKind::kSse ? LiveFormat::kSse : LiveFormat::kJson;
+  if (kind == LiveKind::kWebSocket) {
+    for (std::string_view field : request.Header("sec-websocket-protocol")) {
+      while (!field.empty()) {
+        const size_t comma = field.find(',');
+        if (Trim(field.substr(0, comma)) == kProtobufSubprotocol) {
+          format = LiveFormat::kProtobuf;
+          admission.subprotocol = kProtobufSubprotocol;
+        }
+        field = comma == std::string_view::npos ? std::string_view()
+                                                : field.substr(comma + 1);
+      }
+    }
+  }
+  absl::StatusOr<std::shared_ptr<LiveSubscription>> subscription = live_->Open(
+      *std::move(query), format,
+      principal->anonymous ? std::string() : principal->id);
+  if (!subscription.ok()) {
+    // Counted by the hub.
+    HttpResponse response = ErrorResponse(subscription.status());
+    RecordLive(kind, response.status);
+    admission.refusal = std::move(response);
+    return admission;
+  }
+  admission.subscription = *std::move(subscription);
+  return admission;
 }
 
 void RequestHandler::BeginWork() {
