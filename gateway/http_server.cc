@@ -537,6 +537,25 @@ absl::Status CheckOptions(const HttpServerOptions& options) {
   if (options.max_header_bytes > UINT32_MAX) {
     return absl::InvalidArgumentError("max_header_bytes must fit 32 bits");
   }
+  for (const std::string& origin : options.live.allowed_origins) {
+    const size_t scheme = origin.find("://");
+    if (scheme == std::string::npos || scheme == 0 ||
+        origin.find('/', scheme + 3) != std::string::npos ||
+        origin.size() == scheme + 3) {
+      return absl::InvalidArgumentError(
+          "allowed origin \"" + origin +
+          "\" is not scheme://host[:port] (no path, no trailing slash)");
+    }
+  }
+  if (options.live.max_connections < 1 ||
+      options.live.max_connections_per_token < 1 ||
+      options.live.max_queue_frames < 2 || options.live.max_queue_bytes < 1 ||
+      options.live.page_events < 1 || options.live.reader_threads < 1 ||
+      options.live.max_message_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "live options: connection caps, page_events, reader_threads and "
+        "max_message_bytes must be positive, max_queue_frames at least 2");
+  }
   if (options.default_read_limit < 1 ||
       options.default_read_limit > options.max_read_limit) {
     return absl::InvalidArgumentError(
