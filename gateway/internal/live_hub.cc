@@ -261,12 +261,18 @@ LiveSubscription::LiveSubscription(LiveHub* hub, LiveQuery query,
 LiveSubscription::~LiveSubscription() { Close(); }
 
 void LiveSubscription::Start(Callbacks callbacks) {
-  absl::MutexLock lock(&mu_);
-  if (started_ || closed_) return;
-  started_ = true;
-  callbacks_ = std::move(callbacks);
-  last_queued_ = absl::Now();
-  StartReadLocked();  // unless it is live already (from now)
+  std::function<void()> stop;
+  {
+    absl::MutexLock lock(&mu_);
+    if (started_ || closed_) return;
+    started_ = true;
+    callbacks_ = std::move(callbacks);
+    last_queued_ = absl::Now();
+    StartReadLocked();  // unless it is live already (from now)
+    // Stop() may have looked for callbacks before these were set.
+    if (hub_->stopping()) stop = callbacks_.stop;
+  }
+  if (stop) stop();
 }
 
 size_t LiveSubscription::queued() const {
@@ -359,6 +365,16 @@ void LiveSubscription::StartReadLocked() {
 }
 
 void LiveSubscription::ReadPage(uint64_t generation) {
+  if (!hub_->BeginLogWork()) {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    return;
+  }
+  ReadPageNow(generation);
+  hub_->EndLogWork();
+}
+
+void LiveSubscription::ReadPageNow(uint64_t generation) {
   const LiveOptions& options = hub_->options();
   eventlog::EventLog* log = hub_->log_;
   uint64_t from;
@@ -663,9 +679,18 @@ LiveHub::LiveHub(eventlog::EventLog* log, const LiveOptions& options,
   listener_ = log_->AddHeadListener([this](uint64_t) { OnHead(); });
 }
 
-LiveHub::~LiveHub() {
-  Stop();
-  log_->RemoveHeadListener(listener_);
+LiveHub::~LiveHub() { Stop(); }
+
+bool LiveHub::BeginLogWork() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  ++log_work_;
+  return true;
+}
+
+void LiveHub::EndLogWork() {
+  absl::MutexLock lock(&mu_);
+  --log_work_;
 }
 
 absl::StatusOr<std::shared_ptr<LiveSubscription>> LiveHub::Open(
@@ -724,10 +749,19 @@ void LiveHub::Stop() {
   std::vector<std::shared_ptr<LiveSubscription>> open;
   {
     absl::MutexLock lock(&mu_);
+    if (stopping_) return;
     stopping_ = true;
     for (const auto& [raw, weak] : open_) {
       if (auto strong = weak.lock()) open.push_back(std::move(strong));
     }
+  }
+  log_->RemoveHeadListener(listener_);
+  {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return log_work_ == 0;
+    };
+    mu_.Await(absl::Condition(&idle));
   }
   for (const auto& subscription : open) {
     std::function<void()> stop;
@@ -747,6 +781,11 @@ bool LiveHub::WaitEmpty(absl::Duration timeout) {
   return mu_.AwaitWithTimeout(absl::Condition(&empty), timeout);
 }
 
+bool LiveHub::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
 size_t LiveHub::open() const {
   absl::MutexLock lock(&mu_);
   return open_.size();
@@ -761,6 +800,12 @@ void LiveHub::OnHead() {
 
 void LiveHub::Pump() {
   pump_pending_.store(false);
+  if (!BeginLogWork()) return;
+  PumpNow();
+  EndLogWork();
+}
+
+void LiveHub::PumpNow() {
   for (;;) {
     uint64_t from;
     {

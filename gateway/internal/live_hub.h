@@ -127,6 +127,7 @@ class LiveSubscription
   void Offer(const std::shared_ptr<const Batch>& batch);
   // On a reader thread: the next page of the log for `generation`.
   void ReadPage(uint64_t generation);
+  void ReadPageNow(uint64_t generation);  // within hub log work
 
   void PushLocked(LiveFrame frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushControl(std::string json);
@@ -185,8 +186,8 @@ class LiveHub {
   // `log` and `metrics` must outlive the hub.
   LiveHub(eventlog::EventLog* log, const LiveOptions& options,
           Metrics* metrics);
-  // Stop()s; subscriptions still held by connections must be gone first
-  // (HttpServer waits for them).
+  // Stop()s. Subscriptions still held by connections must be gone first
+  // (HttpServer's io_context takes them with it).
   ~LiveHub();
   LiveHub(const LiveHub&) = delete;
   LiveHub& operator=(const LiveHub&) = delete;
@@ -198,7 +199,9 @@ class LiveHub {
   absl::StatusOr<std::shared_ptr<LiveSubscription>> Open(
       LiveQuery query, LiveFormat format, std::string token_id);
 
-  // Refuses new subscriptions and calls every open one's `stop`.
+  // Refuses new subscriptions, stops following the log and reading it
+  // (waits for reads in flight: afterwards the hub never touches the log
+  // again), and calls every open subscription's `stop`. Idempotent.
   void Stop();
   // True when no subscription is open any more within `timeout`.
   bool WaitEmpty(absl::Duration timeout);
@@ -206,15 +209,21 @@ class LiveHub {
   const LiveOptions& options() const { return options_; }
   const LiveMetrics& metrics() const { return metrics_; }
   size_t open() const;
+  bool stopping() const;
 
  private:
   friend class LiveSubscription;
 
   void OnHead();
   void Pump();
+  void PumpNow();  // within log work
   // Joins the live feed when `next_position` is past what was published.
   bool TryJoin(LiveSubscription* subscription, uint64_t next_position);
   void Leave(LiveSubscription* subscription);
+  // Brackets every use of the log from the pump and the readers; false
+  // once stopping (then the log must not be touched).
+  bool BeginLogWork();
+  void EndLogWork();
   void Release(LiveSubscription* subscription);
   bool Schedule(std::function<void()> read) { return readers_.Schedule(std::move(read)); }
 
@@ -228,6 +237,7 @@ class LiveHub {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int log_work_ ABSL_GUARDED_BY(mu_) = 0;
   // The last position offered to the live subscriptions.
   uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<LiveSubscription*, std::weak_ptr<LiveSubscription>>

@@ -33,6 +33,9 @@ constexpr uint16_t kCloseGoingAway = 1001;
 
 // How often a connection looks at its write and its subscription.
 constexpr auto kTickInterval = std::chrono::seconds(1);
+// When the server stops, how long a connection waits for the client's
+// answer to its close before dropping it (close_timeout otherwise).
+constexpr auto kStopCloseWait = std::chrono::milliseconds(500);
 
 std::chrono::milliseconds ToChrono(absl::Duration duration) {
   return absl::ToChronoMilliseconds(duration);
@@ -107,8 +110,11 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
     WriteNext();
   }
 
-  void Tick() {
-    timer_.expires_after(kTickInterval);
+  void Tick() { ArmTimer(Clock::now() + kTickInterval); }
+
+  // (Re)arms the one timer: a wait already pending is cancelled.
+  void ArmTimer(Clock::time_point when) {
+    timer_.expires_at(when);
     timer_.async_wait([self = shared()](beast::error_code ec) {
       if (ec || self->finished_) return;
       self->OnTick();
@@ -120,9 +126,8 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
     const auto now = Clock::now();
     if (closing_) {
       // The client does not answer the close (or does not read it).
-      if (now - close_started_ >= ToChrono(options.close_timeout)) {
-        return self().Drop();
-      }
+      if (now >= close_deadline_) return self().Drop();
+      return ArmTimer(close_deadline_);
     } else if (writing_ &&
                now - write_started_ >= ToChrono(options.slow_consumer_timeout)) {
       hub_->metrics().slow_consumer_closes->Increment();
@@ -134,11 +139,19 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
     Tick();
   }
 
-  // Marks the connection closing (once); false when it already was.
+  // Marks the connection closing (once); false when it already was. The
+  // connection is dropped if the close is not done by close_timeout (or
+  // kStopCloseWait when the server stops).
   bool BeginClose(uint16_t code) {
     if (closing_ || finished_) return false;
     closing_ = true;
-    close_started_ = Clock::now();
+    close_deadline_ =
+        Clock::now() + (code == kCloseGoingAway
+                            ? std::chrono::duration_cast<Clock::duration>(
+                                  kStopCloseWait)
+                            : std::chrono::duration_cast<Clock::duration>(
+                                  ToChrono(hub_->options().close_timeout)));
+    ArmTimer(close_deadline_);
     hub_->metrics().closes->WithLabels({std::to_string(code)})->Increment();
     return true;
   }
@@ -162,7 +175,7 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   bool finished_ = false;
   Clock::time_point write_started_;
   Clock::time_point last_write_ = Clock::now();
-  Clock::time_point close_started_;
+  Clock::time_point close_deadline_;
 };
 
 class WebSocketSession : public LiveConnection<WebSocketSession> {
