@@ -15,6 +15,15 @@
 namespace vigil::gateway::internal {
 namespace {
 
+// The frames of the most recent events the hub keeps for subscriptions
+// catching up near the head (at least the last batch is kept).
+constexpr size_t kRecentEvents = 16384;
+constexpr size_t kRecentBytes = 64 << 20;  // 64 MiB
+
+// The first page a catching-up subscription reads, before it knows how
+// large the events are.
+constexpr size_t kFirstCatchUpPage = 16;
+
 // A filter sent by a client, or in the query: entries per list.
 constexpr size_t kMaxFilterEntries = 100;
 constexpr size_t kMaxFilterEntryBytes = 200;
@@ -394,14 +403,29 @@ void LiveSubscription::ReadPageNow(uint64_t generation) {
     room = options.max_queue_frames > queue_.size()
                ? options.max_queue_frames - queue_.size()
                : 1;
+    // Events may be up to the log's limit (1 MiB by default): size pages by
+    // the bytes the last one had, so a page stays near half the queue's
+    // byte bound; the first page is small until that is known.
+    room = std::min(room, read_bytes_per_event_ == 0
+                              ? kFirstCatchUpPage
+                              : std::max<size_t>(1, options.max_queue_bytes /
+                                                        2 /
+                                                        read_bytes_per_event_));
   }
   const uint64_t head = log->HeadPosition();
   uint64_t next = from;
-  absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
-      from > head ? std::vector<eventlog::RecordedEvent>()
-                  : log->ReadAll(from, std::min(room, options.page_events),
-                                 filter, options.page_scan, &next);
   std::vector<LiveFrame> frames;
+  // Near the head the frames the pump encoded are still in the hub: no log
+  // read, no encoding, shared bytes.
+  const bool recent = from <= head &&
+                      hub_->ReadRecent(from, filter, format_,
+                                       std::min(room, options.page_events),
+                                       &frames, &next);
+  absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
+      from > head || recent
+          ? std::vector<eventlog::RecordedEvent>()
+          : log->ReadAll(from, std::min(room, options.page_events), filter,
+                         options.page_scan, &next);
   if (page.ok()) {
     for (const eventlog::RecordedEvent& event : *page) {
       std::string payload;
@@ -435,7 +459,12 @@ void LiveSubscription::ReadPageNow(uint64_t generation) {
       read_refused_ = true;  // a storage error: Tick tries again
     } else {
       const absl::Time now = absl::Now();
-      for (LiveFrame& frame : frames) PushLocked(std::move(frame));
+      size_t bytes = 0;
+      for (LiveFrame& frame : frames) {
+        bytes += frame.payload->size();
+        PushLocked(std::move(frame));
+      }
+      if (!frames.empty()) read_bytes_per_event_ = bytes / frames.size() + 1;
       if (!frames.empty()) {
         last_queued_ = now;
         skipped_ = false;
@@ -812,7 +841,22 @@ void LiveHub::PumpNow() {
       absl::MutexLock lock(&mu_);
       from = published_ + 1;
     }
-    if (from > log_->HeadPosition()) return;
+    const uint64_t head = log_->HeadPosition();
+    if (from > head) return;
+    {
+      // Nobody is live: nothing to read or encode. Under mu_, so a
+      // subscription joining now is either seen here or joins after head.
+      absl::MutexLock lock(&mu_);
+      if (live_.empty()) {
+        published_ = std::max(published_, head);
+        // What is skipped is not in recent_: it must stay contiguous.
+        recent_.clear();
+        recent_sizes_.clear();
+        recent_events_ = 0;
+        recent_bytes_ = 0;
+        continue;
+      }
+    }
     absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
         log_->ReadAll(from, options_.page_events, eventlog::Filter{});
     if (!page.ok() || page->empty()) return;  // the next head tries again
@@ -832,10 +876,28 @@ void LiveHub::PumpNow() {
       }
       entry.event = std::move(event);
     }
+    size_t batch_bytes = 0;
+    for (const auto& entry : batch->events) {
+      batch_bytes += entry.event.data.size() + entry.event.metadata.size() +
+                     entry.json->size() +
+                     (entry.proto != nullptr ? entry.proto->size() : 0) +
+                     (entry.sse != nullptr ? entry.sse->size() : 0);
+    }
     std::vector<std::shared_ptr<LiveSubscription>> targets;
     {
       absl::MutexLock lock(&mu_);
       published_ = batch->events.back().event.position;
+      recent_.push_back(batch);
+      recent_events_ += batch->events.size();
+      recent_bytes_ += batch_bytes;
+      recent_sizes_.push_back(batch_bytes);
+      while (recent_.size() > 1 && (recent_events_ > kRecentEvents ||
+                                    recent_bytes_ > kRecentBytes)) {
+        recent_events_ -= recent_.front()->events.size();
+        recent_bytes_ -= recent_sizes_.front();
+        recent_.pop_front();
+        recent_sizes_.pop_front();
+      }
       targets.reserve(live_.size());
       for (const auto& [raw, weak] : live_) {
         if (auto strong = weak.lock()) targets.push_back(std::move(strong));
@@ -859,6 +921,46 @@ void LiveHub::PumpNow() {
       target->Offer(shared);
     }
   }
+}
+
+bool LiveHub::ReadRecent(uint64_t from, const eventlog::Filter& filter,
+                         LiveFormat format, size_t max_events,
+                         std::vector<LiveFrame>* frames, uint64_t* next) {
+  absl::MutexLock lock(&mu_);
+  if (recent_.empty() || from < recent_.front()->events.front().event.position ||
+      from > published_) {
+    return false;
+  }
+  // The first batch that reaches `from`.
+  auto batch = std::partition_point(
+      recent_.begin(), recent_.end(),
+      [from](const std::shared_ptr<const LiveSubscription::Batch>& b) {
+        return b->events.back().event.position < from;
+      });
+  size_t scanned = 0;
+  *next = from;
+  for (; batch != recent_.end(); ++batch) {
+    for (const LiveSubscription::Batch::Event& entry : (*batch)->events) {
+      const uint64_t position = entry.event.position;
+      if (position < from) continue;
+      if (frames->size() >= max_events || scanned >= options_.page_scan) {
+        return true;
+      }
+      if (filter.Empty() || filter.Matches(entry.event)) {
+        const std::shared_ptr<const std::string>& payload =
+            format == LiveFormat::kJson       ? entry.json
+            : format == LiveFormat::kProtobuf ? entry.proto
+                                              : entry.sse;
+        // Encoded before anyone wanted this format: the log has it.
+        if (payload == nullptr) return !frames->empty() || scanned > 0;
+        frames->push_back(
+            LiveFrame{payload, format == LiveFormat::kProtobuf, position});
+      }
+      ++scanned;
+      *next = position + 1;
+    }
+  }
+  return true;
 }
 
 bool LiveHub::TryJoin(LiveSubscription* subscription, uint64_t next_position) {

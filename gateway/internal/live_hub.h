@@ -161,6 +161,8 @@ class LiveSubscription
   absl::Time last_queued_ ABSL_GUARDED_BY(mu_);
   std::deque<LiveFrame> queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Frame bytes per event in the last page read; 0 before the first.
+  size_t read_bytes_per_event_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<LiveFrame> replies_ ABSL_GUARDED_BY(mu_);
   bool want_wake_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_due_ ABSL_GUARDED_BY(mu_) = false;
@@ -219,6 +221,12 @@ class LiveHub {
   void PumpNow();  // within log work
   // Joins the live feed when `next_position` is past what was published.
   bool TryJoin(LiveSubscription* subscription, uint64_t next_position);
+  // Frames for up to `max_events` events matching `filter` from position
+  // `from`, out of the recently published batches; *next is where to go on.
+  // False when `from` is not among them (read the log instead).
+  bool ReadRecent(uint64_t from, const eventlog::Filter& filter,
+                  LiveFormat format, size_t max_events,
+                  std::vector<LiveFrame>* frames, uint64_t* next);
   void Leave(LiveSubscription* subscription);
   // Brackets every use of the log from the pump and the readers; false
   // once stopping (then the log must not be touched).
@@ -245,6 +253,13 @@ class LiveHub {
   absl::flat_hash_map<LiveSubscription*, std::weak_ptr<LiveSubscription>>
       live_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, size_t> per_token_ ABSL_GUARDED_BY(mu_);
+  // The last batches published, contiguous, ending at published_, bounded
+  // by kRecentEvents and kRecentBytes (live_hub.cc).
+  std::deque<std::shared_ptr<const LiveSubscription::Batch>> recent_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<size_t> recent_sizes_ ABSL_GUARDED_BY(mu_);
+  size_t recent_events_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t recent_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Last: destroyed (their queued tasks run) while the rest is alive.
   api::Executor pump_;
