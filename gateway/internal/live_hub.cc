@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <charconv>
 #include <utility>
 
 #include "absl/strings/string_view.h"
@@ -11,6 +10,7 @@
 #include "api/event_json.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "gateway/internal/query.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -27,27 +27,6 @@ constexpr size_t kFirstCatchUpPage = 16;
 // A filter sent by a client, or in the query: entries per list.
 constexpr size_t kMaxFilterEntries = 100;
 constexpr size_t kMaxFilterEntryBytes = 200;
-
-// RFC 3986 percent-decoding; "+" stays "+" (no parameter holds a space,
-// and from_time=...+02:00 then works unencoded).
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    unsigned value = 0;
-    auto [end, ec] =
-        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-    if (ec != std::errc() || end != text.data() + i + 3) return std::nullopt;
-    out.push_back(static_cast<char>(value));
-    i += 2;
-  }
-  return out;
-}
 
 absl::Status CheckFilterList(std::string_view name,
                              const std::vector<std::string>& list) {
@@ -130,66 +109,50 @@ absl::StatusOr<LiveQuery> ParseLiveQuery(std::string_view query) {
   LiveQuery out;
   bool seen_streams = false;
   bool seen_types = false;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (part.empty()) continue;
-    const size_t eq = part.find('=');
-    std::optional<std::string> name = PercentDecode(part.substr(0, eq));
-    std::optional<std::string> value = PercentDecode(
-        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-    if (!name.has_value()) {
-      return absl::InvalidArgumentError("malformed percent-encoding in query");
-    }
-    if (*name == "token") {
-      if (out.token.has_value() || !value.has_value()) {
-        return absl::InvalidArgumentError(
-            "query parameter token given twice or malformed");
+  // The error for a malformed escape names no value: it may be the token.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
+      SplitQuery(query);
+  if (!params.ok()) return params.status();
+  for (auto& [name, value] : *params) {
+    if (name == "token") {
+      if (out.token.has_value()) {
+        return absl::InvalidArgumentError("query parameter token given twice");
       }
       out.token = std::move(value);
       continue;
     }
-    if (!value.has_value()) {
-      return absl::InvalidArgumentError("malformed percent-encoding in " +
-                                        *name);
-    }
-    if (*name == "from") {
-      uint64_t from = 0;
-      auto [end, ec] =
-          std::from_chars(value->data(), value->data() + value->size(), from);
-      if (out.from.has_value() || value->empty() || ec != std::errc() ||
-          end != value->data() + value->size()) {
+    if (name == "from") {
+      std::optional<uint64_t> from = ParseUint(value);
+      if (out.from.has_value() || !from.has_value()) {
         return absl::InvalidArgumentError(
             "from must be given once, as a non-negative decimal position");
       }
       out.from = from;
-    } else if (*name == "from_time") {
+    } else if (name == "from_time") {
       absl::Time time;
       std::string error;
       if (out.from_time_us.has_value() ||
-          !absl::ParseTime(absl::RFC3339_full, *value, &time, &error)) {
+          !absl::ParseTime(absl::RFC3339_full, value, &time, &error)) {
         return absl::InvalidArgumentError(
             "from_time must be given once, as an RFC 3339 time such as "
             "2026-01-02T03:04:05Z");
       }
       out.from_time_us = absl::ToUnixMicros(time);
-    } else if (*name == "streams" || *name == "types") {
-      bool& seen = *name == "streams" ? seen_streams : seen_types;
+    } else if (name == "streams" || name == "types") {
+      bool& seen = name == "streams" ? seen_streams : seen_types;
       if (seen) {
-        return absl::InvalidArgumentError(*name + " given twice");
+        return absl::InvalidArgumentError(name + " given twice");
       }
       seen = true;
-      std::vector<std::string> list = SplitCommas(*value);
-      if (absl::Status status = CheckFilterList(*name, list); !status.ok()) {
+      std::vector<std::string> list = SplitCommas(value);
+      if (absl::Status status = CheckFilterList(name, list); !status.ok()) {
         return status;
       }
-      (*name == "streams" ? out.filter.stream_prefixes
+      (name == "streams" ? out.filter.stream_prefixes
                           : out.filter.event_types) = std::move(list);
     } else {
       return absl::InvalidArgumentError(
-          "unknown query parameter \"" + name->substr(0, 64) +
+          "unknown query parameter \"" + name.substr(0, 64) +
           "\" (expected from, from_time, streams, types, token)");
     }
   }

@@ -89,8 +89,13 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   void WriteNext() {
     if (writing_ || closing_ || finished_) return;
     std::optional<LiveFrame> frame = subscription_->Pop();
-    if (!frame.has_value()) return;
-    current_ = *std::move(frame);
+    if (frame.has_value()) WriteFrame(*std::move(frame));
+  }
+
+ protected:
+  // Starts writing `frame`. REQUIRES: no write in flight.
+  void WriteFrame(LiveFrame frame) {
+    current_ = std::move(frame);
     writing_ = true;
     write_started_ = Clock::now();
     self().Write(current_, [self = shared()](beast::error_code ec,
@@ -99,7 +104,6 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
     });
   }
 
- protected:
   void OnWrite(beast::error_code ec, size_t bytes) {
     writing_ = false;
     current_ = {};
@@ -314,12 +318,7 @@ class SseSession : public LiveConnection<SseSession> {
         // The client's reconnection delay, in milliseconds.
         "retry: 1000\n\n");
     handler_->RecordLive(LiveKind::kSse, 200);
-    writing_ = true;
-    write_started_ = Clock::now();
-    current_ = LiveFrame{header_, false, 0};
-    Write(current_, [self = shared()](beast::error_code ec, size_t bytes) {
-      self->OnWrite(ec, bytes);
-    });
+    WriteFrame(LiveFrame{header_, false, 0});
     Begin();
     Drain();
   }
@@ -338,12 +337,7 @@ class SseSession : public LiveConnection<SseSession> {
   // A comment line now and then keeps proxies from timing the stream out.
   void Idle(Clock::duration idle) {
     if (writing_ || idle < ToChrono(hub_->options().idle_timeout) / 2) return;
-    writing_ = true;
-    write_started_ = Clock::now();
-    current_ = LiveFrame{keepalive_, false, 0};
-    Write(current_, [self = shared()](beast::error_code ec, size_t bytes) {
-      self->OnWrite(ec, bytes);
-    });
+    WriteFrame(LiveFrame{keepalive_, false, 0});
   }
 
   void Drop() {

@@ -14,6 +14,7 @@
 #include "api/append_checks.h"
 #include "api/event_json.h"
 #include "api/status_mapping.h"
+#include "gateway/internal/query.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -80,35 +81,6 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-// RFC 3986 percent-decoding; nullopt for a malformed escape.
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    unsigned value = 0;
-    auto [end, ec] =
-        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-    if (ec != std::errc() || end != text.data() + i + 3) return std::nullopt;
-    out.push_back(static_cast<char>(value));
-    i += 2;
-  }
-  return out;
-}
-
-// Decimal digits only, no sign, no overflow.
-std::optional<uint64_t> ParseUint(std::string_view text) {
-  uint64_t value = 0;
-  if (text.empty()) return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 struct Paging {
   uint64_t from = 0;
   uint64_t limit = 0;
@@ -122,38 +94,29 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
   Paging paging{.from = 0, .limit = options.default_read_limit};
   bool seen_from = false;
   bool seen_limit = false;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (part.empty()) continue;
-    const size_t eq = part.find('=');
-    std::optional<std::string> name = PercentDecode(part.substr(0, eq));
-    std::optional<std::string> value = PercentDecode(
-        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-    if (!name.has_value() || !value.has_value()) {
-      return absl::InvalidArgumentError("malformed percent-encoding in query");
-    }
-    bool* seen = *name == "from"    ? &seen_from
-                 : *name == "limit" ? &seen_limit
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
+      SplitQuery(query);
+  if (!params.ok()) return params.status();
+  for (const auto& [name, value] : *params) {
+    bool* seen = name == "from"    ? &seen_from
+                 : name == "limit" ? &seen_limit
                                     : nullptr;
     if (seen == nullptr) {
       return absl::InvalidArgumentError(
-          "unknown query parameter \"" + *name + "\" (expected from, limit)");
+          "unknown query parameter \"" + name + "\" (expected from, limit)");
     }
     if (*seen) {
-      return absl::InvalidArgumentError("query parameter " + *name +
+      return absl::InvalidArgumentError("query parameter " + name +
                                         " given twice");
     }
     *seen = true;
-    std::optional<uint64_t> number = ParseUint(*value);
+    std::optional<uint64_t> number = ParseUint(value);
     if (!number.has_value()) {
       return absl::InvalidArgumentError(
-          *name + " must be a non-negative decimal integer, not \"" + *value +
+          name + " must be a non-negative decimal integer, not \"" + value +
           "\"");
     }
-    if (*name == "from") {
+    if (name == "from") {
       paging.from = *number;
     } else {
       if (*number == 0 || *number > options.max_read_limit) {
