@@ -343,6 +343,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // From here the live session owns the connection (the hub counts it
     // and stops it); phase_ stays kHandling, so Shutdown leaves it alone.
     state_->Leave(this);
+    if (const size_t bytes = state_->options().live.send_buffer_bytes;
+        bytes > 0) {
+      beast::error_code ignored;
+      stream_.socket().set_option(
+          net::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
+    }
     if (kind == LiveKind::kWebSocket) {
       internal::RunLiveWebSocket(std::move(stream_), parser_->release(),
                                  std::move(admission), state_->live(),

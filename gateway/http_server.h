@@ -93,6 +93,12 @@ struct LiveOptions {
   size_t max_message_bytes = 64 << 10;  // 64 KiB
   int max_messages_per_minute = 100;
 
+  // The kernel's send buffer of a live connection (SO_SNDBUF), so 10,000
+  // connections cannot pin 4 MiB each in the kernel (Linux autotunes up to
+  // tcp_wmem's maximum); a client that stops reading is also noticed
+  // sooner. 0: the kernel's autotuning.
+  size_t send_buffer_bytes = 256 << 10;  // 256 KiB
+
   // Threads reading the log for connections that are catching up, and
   // reads waiting for them.
   int reader_threads = 2;

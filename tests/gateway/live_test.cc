@@ -747,6 +747,9 @@ double DeliveryP99Ms(uint16_t port, const std::function<uint64_t()>& append,
         std::max(0.0, absl::ToDoubleMilliseconds(it->second - at)));
   }
   std::sort(latencies.begin(), latencies.end());
+  std::printf("delivery: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              latencies[latencies.size() / 2],
+              latencies[latencies.size() * 99 / 100], latencies.back());
   return latencies[latencies.size() * 99 / 100];
 }
 
