@@ -271,6 +271,7 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kReadyz: return "/readyz";
     case Route::kMetrics: return "/metrics";
     case Route::kLive: return "/v1/live";
+    case Route::kLiveSse: return "/v1/live/sse";
     case Route::kUnmatched: break;
   }
   return "unmatched";
@@ -375,6 +376,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       response.headers.emplace_back("Upgrade", "websocket");
       return done(std::move(response));
     }
+    case Route::kLiveSse:  // never matched: Live() takes these
     case Route::kUnmatched:
       break;
   }
@@ -609,8 +611,8 @@ LiveKind RequestHandler::Live(const HttpRequest& request) const {
 }
 
 void RequestHandler::RecordLive(LiveKind kind, int status) {
-  Record("GET", Route::kLive, status);
-  (void)kind;
+  Record("GET", kind == LiveKind::kSse ? Route::kLiveSse : Route::kLive,
+         status);
 }
 
 LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,

@@ -128,7 +128,8 @@ class RequestHandler {
     kHealthz,
     kReadyz,
     kMetrics,
-    kLive,  // /v1/live without an upgrade: 426
+    kLive,     // /v1/live: the WebSocket (without an upgrade: 426)
+    kLiveSse,  // /v1/live/sse (only for the metrics; Live() routes it)
     kUnmatched,
   };
   struct Matched {
