@@ -28,8 +28,8 @@ void RunLiveWebSocket(
     boost::beast::http::request<boost::beast::http::string_body> request,
     LiveAdmission admission, LiveHub* hub, RequestHandler* handler);
 
-// Answers 200 text/event-stream on `stream` (HTTP/1.`minor`... version
-// `version` as Beast numbers it, 11 for 1.1) and streams the subscription
+// Answers 200 text/event-stream on `stream` in the request's HTTP
+// `version` (as Beast numbers it: 10 or 11) and streams the subscription
 // until the client goes away.
 void RunLiveSse(boost::beast::tcp_stream stream, unsigned version,
                 LiveAdmission admission, LiveHub* hub,
