@@ -18,6 +18,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <atomic>
@@ -33,6 +34,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gateway/http_server.h"
+#include "gateway/internal/live_hub.h"
+#include "gateway/internal/live_session.h"
 #include "gateway/internal/request_handler.h"
 
 namespace vigil::gateway {
@@ -45,6 +48,9 @@ using tcp = net::ip::tcp;
 
 using internal::HttpRequest;
 using internal::HttpResponse;
+using internal::LiveAdmission;
+using internal::LiveHub;
+using internal::LiveKind;
 using internal::ReadError;
 using internal::RequestHandler;
 
@@ -68,9 +74,10 @@ class HttpSession;
 class SharedState {
  public:
   SharedState(const HttpServerOptions& options, RequestHandler* handler,
-              Metrics* metrics)
+              LiveHub* live, Metrics* metrics)
       : options_(options),
         handler_(handler),
+        live_(live),
         connections_(
             metrics
                 ->AddGauge("vigil_http_connections", "Open HTTP connections.")
@@ -89,6 +96,7 @@ class SharedState {
 
   const HttpServerOptions& options() const { return options_; }
   RequestHandler* handler() const { return handler_; }
+  LiveHub* live() const { return live_; }
   Counter* timeouts() const { return timeouts_; }
 
   // Registers an accepted connection; false when max_connections are open
@@ -139,6 +147,7 @@ class SharedState {
  private:
   const HttpServerOptions options_;
   RequestHandler* const handler_;
+  LiveHub* const live_;
   Gauge* const connections_;
   Counter* const rejected_;
   Counter* const timeouts_;
@@ -157,7 +166,9 @@ class SharedState {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket&& socket, std::shared_ptr<SharedState> state)
-      : stream_(std::move(socket)), state_(std::move(state)) {}
+      : stream_(std::move(socket)),
+        strand_(stream_.get_executor()),
+        state_(std::move(state)) {}
 
   ~HttpSession() { state_->Leave(this); }
 
@@ -178,7 +189,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // From Stop: an idle connection closes now, a busy one after answering
   // its request (with Connection: close).
   void Shutdown() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    // strand_, not stream_'s: a live session may have taken the stream.
+    net::post(strand_, [self = shared_from_this()] {
       self->stopping_ = true;
       if (self->phase_ == Phase::kReadingHeader) self->stream_.cancel();
     });
@@ -294,6 +306,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           std::move(name),
           std::string(field.value().data(), field.value().size()));
     }
+    if (const LiveKind live = state_->handler()->Live(request);
+        live != LiveKind::kNone) {
+      return Upgrade(live, request);
+    }
     request.body = std::move(message.body());
     parser_.reset();
     // The handler may answer from another thread; the response comes back
@@ -313,6 +329,35 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         /*linger=*/false);
           });
         });
+  }
+
+  // GET /v1/live (WebSocket) and /v1/live/sse: refused over HTTP, or the
+  // connection is handed to a live session and this one ends.
+  void Upgrade(LiveKind kind, const HttpRequest& request) {
+    LiveAdmission admission = state_->handler()->AdmitLive(request, kind);
+    if (admission.subscription == nullptr) {
+      parser_.reset();
+      return Write(std::move(admission.refusal), /*keep_alive=*/false,
+                   /*linger=*/true);
+    }
+    // From here the live session owns the connection (the hub counts it
+    // and stops it); phase_ stays kHandling, so Shutdown leaves it alone.
+    state_->Leave(this);
+    if (const size_t bytes = state_->options().live.send_buffer_bytes;
+        bytes > 0) {
+      beast::error_code ignored;
+      stream_.socket().set_option(
+          net::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
+    }
+    if (kind == LiveKind::kWebSocket) {
+      internal::RunLiveWebSocket(std::move(stream_), parser_->release(),
+                                 std::move(admission), state_->live(),
+                                 state_->handler());
+    } else {
+      internal::RunLiveSse(std::move(stream_), version_, std::move(admission),
+                           state_->live(), state_->handler());
+    }
+    parser_.reset();
   }
 
   void Write(HttpResponse response, bool keep_alive, bool linger) {
@@ -368,6 +413,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   beast::tcp_stream stream_;
+  const net::any_io_executor strand_;
   beast::flat_buffer buffer_;
   const std::shared_ptr<SharedState> state_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -497,6 +543,25 @@ absl::Status CheckOptions(const HttpServerOptions& options) {
   if (options.max_header_bytes > UINT32_MAX) {
     return absl::InvalidArgumentError("max_header_bytes must fit 32 bits");
   }
+  for (const std::string& origin : options.live.allowed_origins) {
+    const size_t scheme = origin.find("://");
+    if (scheme == std::string::npos || scheme == 0 ||
+        origin.find('/', scheme + 3) != std::string::npos ||
+        origin.size() == scheme + 3) {
+      return absl::InvalidArgumentError(
+          "allowed origin \"" + origin +
+          "\" is not scheme://host[:port] (no path, no trailing slash)");
+    }
+  }
+  if (options.live.max_connections < 1 ||
+      options.live.max_connections_per_token < 1 ||
+      options.live.max_queue_frames < 2 || options.live.max_queue_bytes < 1 ||
+      options.live.page_events < 1 || options.live.reader_threads < 1 ||
+      options.live.max_message_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "live options: connection caps, page_events, reader_threads and "
+        "max_message_bytes must be positive, max_queue_frames at least 2");
+  }
   if (options.default_read_limit < 1 ||
       options.default_read_limit > options.max_read_limit) {
     return absl::InvalidArgumentError(
@@ -512,8 +577,10 @@ class HttpServer::Impl {
   Impl(const HttpServerOptions& options, eventlog::EventLog* log,
        Metrics* metrics)
       : options_(options),
-        handler_(options, log, metrics),
-        state_(std::make_shared<SharedState>(options, &handler_, metrics)),
+        live_(log, options.live, metrics),
+        handler_(options, log, &live_, metrics),
+        state_(std::make_shared<SharedState>(options, &handler_, &live_,
+                                             metrics)),
         ioc_(options.io_threads),
         work_(ioc_.get_executor()) {}
 
@@ -537,6 +604,7 @@ class HttpServer::Impl {
     }
     port_ = acceptor.local_endpoint(ec).port();
     if (ec) return fail("read the port of");
+    handler_.SetPort(port_);
     listener_ = std::make_shared<Listener>(ioc_, std::move(acceptor), state_);
     return absl::OkStatus();
   }
@@ -559,9 +627,13 @@ class HttpServer::Impl {
     handler_.SetReady(false);
     if (listener_ != nullptr) listener_->Stop();
     for (const auto& session : state_->BeginStop()) session->Shutdown();
+    // Live connections get a close (1001), then have as long as the rest.
+    live_.Stop();
     // In-flight requests are answered (with Connection: close); past the
     // timeout the rest are cut off with the io_context.
+    const absl::Time deadline = absl::Now() + options_.shutdown_timeout;
     state_->WaitEmpty(options_.shutdown_timeout);
+    live_.WaitEmpty(std::max(deadline - absl::Now(), absl::ZeroDuration()));
     work_.reset();
     ioc_.stop();
     for (std::thread& thread : threads_) thread.join();
@@ -575,6 +647,7 @@ class HttpServer::Impl {
 
  private:
   const HttpServerOptions options_;
+  LiveHub live_;  // outlives the sessions, which die with ioc_
   RequestHandler handler_;
   const std::shared_ptr<SharedState> state_;
   net::io_context ioc_;  // destroyed before state_ and handler_

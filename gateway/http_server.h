@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/auth.h"
 #include "api/rate_limiter.h"
@@ -44,6 +45,68 @@ using api::Gauge;
 using api::HistogramFamily;
 using api::LatencyBuckets;
 using api::Metrics;
+
+// GET /v1/live (WebSocket) and GET /v1/live/sse: the live feed (SPEC
+// "HTTP", README "Live feed"). Every bound is here with its default.
+struct LiveOptions {
+  // Origins allowed to open the WebSocket, compared as exact strings
+  // ("https://dash.example.com"; no wildcards, no prefix or suffix match).
+  // Empty: the server's own origins, http://127.0.0.1:PORT,
+  // http://localhost:PORT and http://[::1]:PORT (PORT the bound port), plus
+  // http://HOST:PORT for a listen host that is not a wildcard address. A
+  // request without an Origin header (not a browser) is not checked.
+  std::vector<std::string> allowed_origins;
+
+  // Live connections open at once, and per token (anonymous callers are
+  // not capped per token). Past them the upgrade is answered 503 / 429.
+  size_t max_connections = 10000;
+  size_t max_connections_per_token = 256;
+
+  // A connection's queue of frames waiting to be written: frames and
+  // bytes (frames of live events are shared between connections, so the
+  // bytes bound is what the connection pins, not what it copies). A
+  // connection whose queue is full stops taking live events and reads the
+  // log from its own position when the queue has drained to half, then
+  // rejoins the live feed.
+  size_t max_queue_frames = 1024;
+  size_t max_queue_bytes = 8 << 20;  // 8 MiB
+
+  // Events per log read, and positions examined per read when a filter
+  // skips events.
+  size_t page_events = 256;
+  size_t page_scan = 4096;
+
+  // While a filter skips events, a checkpoint frame at least this often.
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+
+  // No frame received from the client for this long: the connection is
+  // closed; the server pings after half of it (the client's pong counts).
+  absl::Duration idle_timeout = absl::Seconds(60);
+  // One frame being written for this long (the client stopped reading):
+  // close 4008 "slow consumer".
+  absl::Duration slow_consumer_timeout = absl::Seconds(15);
+  // A close handshake (ours or the client's) not done after this long:
+  // the TCP connection is dropped.
+  absl::Duration close_timeout = absl::Seconds(5);
+  // The WebSocket opening handshake.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+
+  // The largest message a client may send (over it: close 1009), and how
+  // many per minute (over it: close 1008).
+  size_t max_message_bytes = 64 << 10;  // 64 KiB
+  int max_messages_per_minute = 100;
+
+  // The kernel's send buffer of a live connection (SO_SNDBUF), so 10,000
+  // connections cannot pin 4 MiB each in the kernel (Linux autotunes up to
+  // tcp_wmem's maximum); a client that stops reading is also noticed
+  // sooner. 0: the kernel's autotuning.
+  size_t send_buffer_bytes = 256 << 10;  // 256 KiB
+
+  // Threads reading the log for connections that are catching up, and
+  // reads waiting for them.
+  int reader_threads = 2;
+  size_t max_queued_reads = 10000;
+};
 
 struct HttpServerOptions {
   // "host:port" to listen on ("[::1]:7601" for IPv6). Port 0 picks a free
@@ -120,6 +183,8 @@ struct HttpServerOptions {
   // How long Stop() waits for in-flight requests before closing their
   // connections anyway.
   absl::Duration shutdown_timeout = absl::Seconds(10);
+
+  LiveOptions live;
 };
 
 class HttpServer {

@@ -14,6 +14,7 @@
 #include "api/append_checks.h"
 #include "api/event_json.h"
 #include "api/status_mapping.h"
+#include "gateway/internal/query.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -80,35 +81,6 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-// RFC 3986 percent-decoding; nullopt for a malformed escape.
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    unsigned value = 0;
-    auto [end, ec] =
-        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-    if (ec != std::errc() || end != text.data() + i + 3) return std::nullopt;
-    out.push_back(static_cast<char>(value));
-    i += 2;
-  }
-  return out;
-}
-
-// Decimal digits only, no sign, no overflow.
-std::optional<uint64_t> ParseUint(std::string_view text) {
-  uint64_t value = 0;
-  if (text.empty()) return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 struct Paging {
   uint64_t from = 0;
   uint64_t limit = 0;
@@ -122,38 +94,29 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
   Paging paging{.from = 0, .limit = options.default_read_limit};
   bool seen_from = false;
   bool seen_limit = false;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (part.empty()) continue;
-    const size_t eq = part.find('=');
-    std::optional<std::string> name = PercentDecode(part.substr(0, eq));
-    std::optional<std::string> value = PercentDecode(
-        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-    if (!name.has_value() || !value.has_value()) {
-      return absl::InvalidArgumentError("malformed percent-encoding in query");
-    }
-    bool* seen = *name == "from"    ? &seen_from
-                 : *name == "limit" ? &seen_limit
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
+      SplitQuery(query);
+  if (!params.ok()) return params.status();
+  for (const auto& [name, value] : *params) {
+    bool* seen = name == "from"    ? &seen_from
+                 : name == "limit" ? &seen_limit
                                     : nullptr;
     if (seen == nullptr) {
       return absl::InvalidArgumentError(
-          "unknown query parameter \"" + *name + "\" (expected from, limit)");
+          "unknown query parameter \"" + name + "\" (expected from, limit)");
     }
     if (*seen) {
-      return absl::InvalidArgumentError("query parameter " + *name +
+      return absl::InvalidArgumentError("query parameter " + name +
                                         " given twice");
     }
     *seen = true;
-    std::optional<uint64_t> number = ParseUint(*value);
+    std::optional<uint64_t> number = ParseUint(value);
     if (!number.has_value()) {
       return absl::InvalidArgumentError(
-          *name + " must be a non-negative decimal integer, not \"" + *value +
+          name + " must be a non-negative decimal integer, not \"" + value +
           "\"");
     }
-    if (*name == "from") {
+    if (name == "from") {
       paging.from = *number;
     } else {
       if (*number == 0 || *number > options.max_read_limit) {
@@ -250,9 +213,11 @@ HttpResponse ErrorResponse(const absl::Status& status) {
 }
 
 RequestHandler::RequestHandler(const HttpServerOptions& options,
-                               eventlog::EventLog* log, Metrics* metrics)
+                               eventlog::EventLog* log, LiveHub* live,
+                               Metrics* metrics)
     : options_(options),
       log_(log),
+      live_(live),
       metrics_(metrics),
       requests_(metrics->AddCounter("vigil_http_requests_total",
                                     "HTTP requests answered, by method, "
@@ -291,6 +256,8 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kReadyz;
   } else if (path == "/metrics") {
     matched.route = Route::kMetrics;
+  } else if (path == "/v1/live") {
+    matched.route = Route::kLive;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
   } else if (options_.state_queries != nullptr && path == "/v1/state") {
@@ -332,6 +299,8 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kReadyz: return "/readyz";
     case Route::kMetrics: return "/metrics";
     case Route::kDashboard: return "/ (dashboard)";
+    case Route::kLive: return "/v1/live";
+    case Route::kLiveSse: return "/v1/live/sse";
     case Route::kUnmatched: break;
   }
   return "unmatched";
@@ -443,6 +412,15 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     case Route::kDashboard:
       return done(DashboardFile(
           std::string_view(request.target).substr(0, request.target.find('?'))));
+    case Route::kLive: {
+      HttpResponse response = ProtocolProblem(
+          426, "upgrade-required", "Upgrade required",
+          "/v1/live is a WebSocket (send Upgrade: websocket); "
+          "/v1/live/sse serves the same feed as Server-Sent Events");
+      response.headers.emplace_back("Upgrade", "websocket");
+      return done(std::move(response));
+    }
+    case Route::kLiveSse:  // never matched: Live() takes these
     case Route::kUnmatched:
       break;
   }
@@ -706,6 +684,131 @@ HttpResponse RequestHandler::TooManyConnections() {
       std::to_string(options_.max_connections) + "); retry"));
   Record("", Route::kUnmatched, response.status);
   return response;
+}
+
+void RequestHandler::SetPort(uint16_t port) {
+  allowed_origins_ = options_.live.allowed_origins;
+  if (!allowed_origins_.empty()) return;
+  const std::string suffix = ":" + std::to_string(port);
+  for (const char* host : {"127.0.0.1", "localhost", "[::1]"}) {
+    allowed_origins_.push_back("http://" + std::string(host) + suffix);
+  }
+  // The listen host itself, unless it is a wildcard address.
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  if (!host.empty() && host != "0.0.0.0" && host != "[::]" &&
+      std::find(allowed_origins_.begin(), allowed_origins_.end(),
+                "http://" + host + suffix) == allowed_origins_.end()) {
+    allowed_origins_.push_back("http://" + host + suffix);
+  }
+}
+
+LiveKind RequestHandler::Live(const HttpRequest& request) const {
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  if (request.method != "GET") return LiveKind::kNone;
+  if (path == "/v1/live/sse") return LiveKind::kSse;
+  if (path != "/v1/live") return LiveKind::kNone;
+  for (std::string_view upgrade : request.Header("upgrade")) {
+    if (Lower(Trim(upgrade)) == "websocket") return LiveKind::kWebSocket;
+  }
+  return LiveKind::kNone;
+}
+
+void RequestHandler::RecordLive(LiveKind kind, int status) {
+  Record("GET", kind == LiveKind::kSse ? Route::kLiveSse : Route::kLive,
+         status);
+}
+
+LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,
+                                        LiveKind kind) {
+  LiveAdmission admission;
+  auto refuse = [&](std::string_view reason, HttpResponse response) {
+    live_->metrics().rejected->WithLabels({reason})->Increment();
+    RecordLive(kind, response.status);
+    admission.refusal = std::move(response);
+    return admission;
+  };
+  // Origin first: a page from another site learns nothing else.
+  std::vector<std::string_view> origins = request.Header("origin");
+  if (origins.size() > 1 ||
+      (origins.size() == 1 &&
+       std::find(allowed_origins_.begin(), allowed_origins_.end(),
+                 origins[0]) == allowed_origins_.end())) {
+    return refuse("origin",
+                  ProtocolProblem(403, "origin-not-allowed",
+                                  "Origin not allowed",
+                                  "this Origin may not open the live feed "
+                                  "(see --allowed-origins)"));
+  }
+  const size_t question = request.target.find('?');
+  absl::StatusOr<LiveQuery> query = ParseLiveQuery(
+      question == std::string::npos
+          ? std::string_view()
+          : std::string_view(request.target).substr(question + 1));
+  if (!query.ok()) return refuse("bad_request", ErrorResponse(query.status()));
+  if (kind == LiveKind::kSse && !query->from.has_value() &&
+      !query->from_time_us.has_value()) {
+    // An EventSource reconnecting sends the last id it saw.
+    std::vector<std::string_view> last = request.Header("last-event-id");
+    if (last.size() == 1) {
+      std::optional<uint64_t> from = ParseUint(Trim(last[0]));
+      if (!from.has_value()) {
+        return refuse("bad_request",
+                      ErrorResponse(absl::InvalidArgumentError(
+                          "Last-Event-ID must be a log position")));
+      }
+      query->from = from;
+    }
+  }
+  std::vector<std::string_view> authorization = request.Header("authorization");
+  std::string from_query;
+  std::string_view credentials;
+  if (authorization.size() == 1) {
+    credentials = authorization[0];
+  } else if (authorization.empty() && query->token.has_value()) {
+    from_query = "Bearer " + *query->token;
+    credentials = from_query;
+  }
+  query->token.reset();
+  absl::StatusOr<api::Principal> principal = api::Admit(
+      options_.authenticator, credentials, api::Action::kSubscribe);
+  if (!principal.ok()) {
+    const bool unauthenticated =
+        principal.status().code() == absl::StatusCode::kUnauthenticated;
+    HttpResponse response = ErrorResponse(principal.status());
+    if (unauthenticated) {
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    }
+    return refuse(unauthenticated ? "unauthenticated" : "forbidden",
+                  std::move(response));
+  }
+  LiveFormat format =
+      kind == LiveKind::kSse ? LiveFormat::kSse : LiveFormat::kJson;
+  if (kind == LiveKind::kWebSocket) {
+    for (std::string_view field : request.Header("sec-websocket-protocol")) {
+      while (!field.empty()) {
+        const size_t comma = field.find(',');
+        if (Trim(field.substr(0, comma)) == kProtobufSubprotocol) {
+          format = LiveFormat::kProtobuf;
+          admission.subprotocol = kProtobufSubprotocol;
+        }
+        field = comma == std::string_view::npos ? std::string_view()
+                                                : field.substr(comma + 1);
+      }
+    }
+  }
+  absl::StatusOr<std::shared_ptr<LiveSubscription>> subscription = live_->Open(
+      *std::move(query), format,
+      principal->anonymous ? std::string() : principal->id);
+  if (!subscription.ok()) {
+    // Counted by the hub.
+    HttpResponse response = ErrorResponse(subscription.status());
+    RecordLive(kind, response.status);
+    admission.refusal = std::move(response);
+    return admission;
+  }
+  admission.subscription = *std::move(subscription);
+  return admission;
 }
 
 void RequestHandler::BeginWork() {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,7 @@
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gateway/internal/static_files.h"
+#include "gateway/internal/live_hub.h"
 #include "api/metrics.h"
 
 namespace vigil::gateway::internal {
@@ -56,13 +58,41 @@ enum class ReadError {
   kMalformed,       // 400
 };
 
+// Which live feed a request asks for.
+enum class LiveKind {
+  kNone,       // not the live feed: Handle it
+  kWebSocket,  // GET /v1/live with Upgrade: websocket
+  kSse,        // GET /v1/live/sse
+};
+
+// A live feed request admitted (subscription set) or refused (answer
+// `refusal`, then close).
+struct LiveAdmission {
+  std::shared_ptr<LiveSubscription> subscription;
+  HttpResponse refusal;
+  std::string subprotocol;  // echoed in Sec-WebSocket-Protocol; "" = none
+};
+
 class RequestHandler {
  public:
   using Done = std::function<void(HttpResponse)>;
 
-  // `log` and `metrics` must outlive the handler.
+  // `log`, `live` and `metrics` must outlive the handler.
   RequestHandler(const HttpServerOptions& options, eventlog::EventLog* log,
-                 Metrics* metrics);
+                 LiveHub* live, Metrics* metrics);
+
+  // The origins allowed to open the WebSocket, from the options and the
+  // port bound (see LiveOptions::allowed_origins). Before serving.
+  void SetPort(uint16_t port);
+
+  LiveKind Live(const HttpRequest& request) const;
+  // The checks before the upgrade, in this order: Origin (403), the query
+  // (400), the token from Authorization or ?token= (401, 403), then a slot
+  // in the hub (503, 429). Each refusal is counted by reason; the token is
+  // never part of an answer or a metric.
+  LiveAdmission AdmitLive(const HttpRequest& request, LiveKind kind);
+  // Counts the outcome of a live request (101, 200, or a refusal).
+  void RecordLive(LiveKind kind, int status);
   // Finishes the reads already queued.
   ~RequestHandler() = default;
   RequestHandler(const RequestHandler&) = delete;
@@ -103,6 +133,8 @@ class RequestHandler {
     kReadyz,
     kMetrics,
     kDashboard,  // /, /index.html, /assets/...
+    kLive,     // /v1/live: the WebSocket (without an upgrade: 426)
+    kLiveSse,  // /v1/live/sse (only for the metrics; Live() routes it)
     kUnmatched,
   };
   struct Matched {
@@ -137,6 +169,8 @@ class RequestHandler {
 
   const HttpServerOptions options_;
   eventlog::EventLog* const log_;
+  LiveHub* const live_;
+  std::vector<std::string> allowed_origins_;  // set before serving
   std::atomic<bool> ready_{true};
   std::atomic<size_t> inflight_appends_{0};
 

@@ -151,6 +151,20 @@ class HttpConnection {
     return Read();
   }
 
+  // What arrives next (what is already buffered first), for streams that
+  // are not HTTP responses (WebSocket frames, Server-Sent Events);
+  // nullopt on close, error or timeout.
+  std::optional<std::string> ReadSome(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    if (buffer_.empty() &&
+        !Fill(std::chrono::steady_clock::now() + timeout)) {
+      return std::nullopt;
+    }
+    std::string out;
+    out.swap(buffer_);
+    return out;
+  }
+
   // True when the server closes the connection within `timeout` (anything
   // it sends before is discarded).
   bool WaitClosed(std::chrono::milliseconds timeout) {

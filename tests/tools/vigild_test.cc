@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/gateway/http_client.h"
 #include "tests/testing/temp_dir.h"
 #include "vigil/v1/event_store.grpc.pb.h"
 
@@ -303,6 +304,54 @@ TEST_F(VigildTest, ServesThenStopsCleanlyOnSigterm) {
   auto verify = (*log)->Verify(1, 0);
   ASSERT_TRUE(verify.ok()) << verify.status();
   EXPECT_TRUE(verify->ok) << verify->problem;
+}
+
+// The live feed through the real binary: --allowed-origins (and its
+// variable) replace the default origins, and a WebSocket open at SIGTERM
+// gets a close and does not hold the shutdown up.
+TEST_F(VigildTest, LiveFeedHonoursAllowedOriginsAndStopsOnSigterm) {
+  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0"},
+                ErrPath(),
+                {"VIGIL_ALLOWED_ORIGINS=https://dash.example.com, "
+                 "https://ops.example.com"});
+  ASSERT_TRUE(vigild.started());
+  const std::string line = vigild.ReadLine();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(line, match,
+                                std::regex("HTTP on 127.0.0.1:([0-9]+) ")))
+      << line << vigild.err();
+  const uint16_t port = static_cast<uint16_t>(std::stoi(match[1]));
+  auto upgrade = [&](const std::string& origin) {
+    return testing::FormatRequest(
+        "GET", "/v1/live",
+        {{"Upgrade", "websocket"},
+         {"Connection", "Upgrade"},
+         {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+         {"Sec-WebSocket-Version", "13"},
+         {"Origin", origin}});
+  };
+  {
+    testing::HttpConnection foreign(port);
+    foreign.Send(upgrade("http://127.0.0.1:" + std::to_string(port)));
+    auto response = foreign.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 403);
+  }
+  testing::HttpConnection live(port);
+  live.Send(upgrade("https://ops.example.com"));
+  auto head = live.ReadSome();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_THAT(*head, ::testing::StartsWith("HTTP/1.1 101"));
+  const absl::Time signalled = absl::Now();
+  vigild.Signal(SIGTERM);
+  EXPECT_EQ(vigild.Wait(), 0) << vigild.err();
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(3));
+  // The close frame (1001) is somewhere in what the server sent last.
+  std::string rest = head->substr(head->find("\r\n\r\n") + 4);
+  while (auto more = live.ReadSome()) rest += *more;
+  EXPECT_NE(rest.find(std::string("\x88", 1)), std::string::npos);
+  EXPECT_THAT(rest, HasSubstr("server shutting down"));
 }
 
 }  // namespace

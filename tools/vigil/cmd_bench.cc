@@ -23,6 +23,7 @@
 #include "tools/vigil/commands.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "tools/vigil/bench_live.h"
 #include "tools/vigil/remote.h"
 #include "vigil/bench/echo.grpc.pb.h"
 
@@ -249,7 +250,8 @@ int RunBench(const Command& command, const FlagValues& flags) {
     return RunBenchAppend(flags, *load);
   }
   if (what == "echo") return RunBenchEcho(*load);
-  return UsageError(command.name, "--what must be append or echo");
+  if (what == "live") return RunBenchLive(flags);
+  return UsageError(command.name, "--what must be append, echo or live");
 }
 
 }  // namespace
@@ -266,12 +268,20 @@ Command BenchCommand() {
           "the whole log back. --what echo: the same clients against a bare\n"
           "gRPC echo service in this process, the network layer's ceiling.\n"
           "Prints one JSON line per measurement: calls and events per\n"
-          "second, latency p50/p99/p999 in microseconds.",
+          "second, latency p50/p99/p999 in microseconds.\n"
+          "--what live: --connections WebSocket clients on /v1/live at\n"
+          "--http while --rate events/s are appended over gRPC for\n"
+          "--duration seconds; delivery latency from append\n"
+          "acknowledgement to receipt (p50/p99/max, microseconds),\n"
+          "frames/s, and with --pid vigild's RSS.",
       .flags =
           {
               kServerFlag,
               kTokenFlag,
-              {"what", "W", "append or echo (required)"},
+              {"what", "W", "append, echo or live (required)"},
+              {"connections", "N", "live: WebSocket clients (default 100)"},
+              {"http", "IP:PORT", "live: vigild's HTTP (default 127.0.0.1:7601)"},
+              {"pid", "PID", "live: vigild's process id, for its RSS"},
               {"clients", "N", "concurrent clients (default 64)"},
               {"events", "E", "events per append (default 1)"},
               {"size", "B", "bytes of data per event (default 256)"},

@@ -33,7 +33,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "api/auth.h"
 #include "api/event_store_service.h"
@@ -96,6 +98,9 @@ struct Config {
   size_t webhook_max_dead_letters = 10000;
   bool webhook_verify_tls = true;
   std::string webhook_ca_file;
+  // Comma-separated; empty: the HTTP server's own origins.
+  std::string allowed_origins;
+  gateway::LiveOptions live;
 };
 
 struct Setting {
@@ -181,8 +186,8 @@ const std::vector<Setting>& Settings() {
             "(127.0.0.0/8, [::1], localhost)"},
            "VIGIL_GRPC_LISTEN", &Config::grpc_listen),
       Text({"http-listen", "HOST:PORT",
-            "where the HTTP API (REST mirror, /healthz, /readyz, /metrics) "
-            "listens; the same loopback rule"},
+            "where the HTTP API (REST mirror, /v1/live, /healthz, /readyz, "
+            "/metrics) listens; the same loopback rule"},
            "VIGIL_HTTP_LISTEN", &Config::http_listen),
       Text({"tokens-file", "FILE",
             "`<token> <role>` lines (roles: agent, reader, admin); callers "
@@ -264,6 +269,23 @@ const std::vector<Setting>& Settings() {
              "partitions are dropped)"},
             "VIGIL_METRICS_RETENTION_DAYS",
             [](Config& c) -> int& { return c.metrics_retention_days; }),
+      Text({"allowed-origins", "ORIGIN,...",
+            "origins (scheme://host[:port], exact match) whose pages may "
+            "open the /v1/live WebSocket. Unset: the server's own, "
+            "http://127.0.0.1:PORT, http://localhost:PORT, "
+            "http://[::1]:PORT"},
+           "VIGIL_ALLOWED_ORIGINS", &Config::allowed_origins),
+      Count({"live-max-connections", "N",
+             "live feed connections (WebSocket and SSE) open at once; more "
+             "are answered 503"},
+            "VIGIL_LIVE_MAX_CONNECTIONS",
+            [](Config& c) -> size_t& { return c.live.max_connections; }),
+      Count({"live-max-connections-per-token", "N",
+             "live feed connections one token may hold; more are answered "
+             "429"},
+            "VIGIL_LIVE_MAX_CONNECTIONS_PER_TOKEN", [](Config& c) -> size_t& {
+              return c.live.max_connections_per_token;
+            }),
       Count({"min-position-wait-ms", "MS",
              "how long a read with min_position=P waits for the read models "
              "to reach P before answering 503"},
@@ -574,6 +596,12 @@ int Serve(const Config& config, const HostPort& listen,
                  "vigild: no dashboard: %s/index.html does not exist (build "
                  "it with tools/build-dashboard); / answers 404\n",
                  config.dashboard_dir.c_str());
+  }
+  http_options.live = config.live;
+  for (absl::string_view origin :
+       absl::StrSplit(config.allowed_origins, ',', absl::SkipWhitespace())) {
+    http_options.live.allowed_origins.emplace_back(
+        absl::StripAsciiWhitespace(origin));
   }
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log->get(), &metrics);

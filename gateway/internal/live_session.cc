@@ -1,0 +1,384 @@
+#include "gateway/internal/live_session.h"
+
+#include <utility>  // before Asio: Boost 1.74 needs std::exchange declared
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+
+namespace vigil::gateway::internal {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// Our close codes (RFC 6455 7.4; 4000-4999 are the application's).
+constexpr uint16_t kCloseSlowConsumer = 4008;
+constexpr uint16_t kCloseTooManyMessages = 1008;  // policy violation
+constexpr uint16_t kCloseGoingAway = 1001;
+
+// How often a connection looks at its write and its subscription.
+constexpr auto kTickInterval = std::chrono::seconds(1);
+// When the server stops, how long a connection waits for the client's
+// answer to its close before dropping it (close_timeout otherwise).
+constexpr auto kStopCloseWait = std::chrono::milliseconds(500);
+
+std::chrono::milliseconds ToChrono(absl::Duration duration) {
+  return absl::ToChronoMilliseconds(duration);
+}
+
+// What both kinds of live connection share: one write in flight, frames
+// from the subscription, a once-a-second tick that closes a connection
+// whose write has not finished for slow_consumer_timeout, and a deadline
+// on closing. `Derived` provides Write(frame, handler), CloseWith(code,
+// reason) and the stream. Everything runs on the connection's strand.
+template <typename Derived>
+class LiveConnection : public std::enable_shared_from_this<Derived> {
+ public:
+  LiveConnection(const net::any_io_executor& executor,
+                 std::shared_ptr<LiveSubscription> subscription, LiveHub* hub,
+                 RequestHandler* handler)
+      : subscription_(std::move(subscription)),
+        hub_(hub),
+        handler_(handler),
+        timer_(executor) {}
+
+  ~LiveConnection() { subscription_->Close(); }
+
+ protected:
+  Derived& self() { return static_cast<Derived&>(*this); }
+  std::shared_ptr<Derived> shared() { return this->shared_from_this(); }
+
+  // After the handshake: delivery starts.
+  void Begin() {
+    std::weak_ptr<Derived> weak = this->weak_from_this();
+    const auto executor = self().executor();
+    LiveSubscription::Callbacks callbacks;
+    callbacks.wake = [weak, executor] {
+      net::post(executor, [weak] {
+        if (auto self = weak.lock()) self->WriteNext();
+      });
+    };
+    callbacks.stop = [weak, executor] {
+      net::post(executor, [weak] {
+        if (auto self = weak.lock()) {
+          self->CloseWith(kCloseGoingAway, "server shutting down");
+        }
+      });
+    };
+    subscription_->Start(std::move(callbacks));
+    Tick();
+    WriteNext();
+  }
+
+ public:
+  void WriteNext() {
+    if (writing_ || closing_ || finished_) return;
+    std::optional<LiveFrame> frame = subscription_->Pop();
+    if (frame.has_value()) WriteFrame(*std::move(frame));
+  }
+
+ protected:
+  // Starts writing `frame`. REQUIRES: no write in flight.
+  void WriteFrame(LiveFrame frame) {
+    current_ = std::move(frame);
+    writing_ = true;
+    write_started_ = Clock::now();
+    self().Write(current_, [self = shared()](beast::error_code ec,
+                                            size_t bytes) {
+      self->OnWrite(ec, bytes);
+    });
+  }
+
+  void OnWrite(beast::error_code ec, size_t bytes) {
+    writing_ = false;
+    current_ = {};
+    if (ec) return Finish();
+    last_write_ = Clock::now();
+    hub_->metrics().frames->Increment();
+    hub_->metrics().bytes->Increment(bytes);
+    WriteNext();
+  }
+
+  void Tick() { ArmTimer(Clock::now() + kTickInterval); }
+
+  // (Re)arms the one timer: a wait already pending is cancelled.
+  void ArmTimer(Clock::time_point when) {
+    timer_.expires_at(when);
+    timer_.async_wait([self = shared()](beast::error_code ec) {
+      if (ec || self->finished_) return;
+      self->OnTick();
+    });
+  }
+
+  void OnTick() {
+    const LiveOptions& options = hub_->options();
+    const auto now = Clock::now();
+    if (closing_) {
+      // The client does not answer the close (or does not read it).
+      if (now >= close_deadline_) return self().Drop();
+      return ArmTimer(close_deadline_);
+    } else if (writing_ &&
+               now - write_started_ >= ToChrono(options.slow_consumer_timeout)) {
+      hub_->metrics().slow_consumer_closes->Increment();
+      self().CloseWith(kCloseSlowConsumer, "slow consumer");
+    } else {
+      subscription_->Tick(absl::Now());
+      self().Idle(now - last_write_);
+    }
+    Tick();
+  }
+
+  // Marks the connection closing (once); false when it already was. The
+  // connection is dropped if the close is not done by close_timeout (or
+  // kStopCloseWait when the server stops).
+  bool BeginClose(uint16_t code) {
+    if (closing_ || finished_) return false;
+    closing_ = true;
+    close_deadline_ =
+        Clock::now() + (code == kCloseGoingAway
+                            ? std::chrono::duration_cast<Clock::duration>(
+                                  kStopCloseWait)
+                            : std::chrono::duration_cast<Clock::duration>(
+                                  ToChrono(hub_->options().close_timeout)));
+    ArmTimer(close_deadline_);
+    hub_->metrics().closes->WithLabels({std::to_string(code)})->Increment();
+    return true;
+  }
+
+  // The connection is over: free the slot now, stop the tick.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    subscription_->Close();
+    self().Drop();
+  }
+
+  const std::shared_ptr<LiveSubscription> subscription_;
+  LiveHub* const hub_;
+  RequestHandler* const handler_;
+  net::steady_timer timer_;
+  LiveFrame current_;  // the frame being written
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  Clock::time_point write_started_;
+  Clock::time_point last_write_ = Clock::now();
+  Clock::time_point close_deadline_;
+};
+
+class WebSocketSession : public LiveConnection<WebSocketSession> {
+ public:
+  WebSocketSession(beast::tcp_stream&& stream, LiveAdmission admission,
+                   LiveHub* hub, RequestHandler* handler)
+      : LiveConnection(stream.get_executor(), admission.subscription, hub,
+                       handler),
+        subprotocol_(std::move(admission.subprotocol)),
+        ws_(std::move(stream)) {}
+
+  net::any_io_executor executor() { return ws_.get_executor(); }
+
+  void Run(http::request<http::string_body> request) {
+    request_ = std::move(request);
+    const LiveOptions& options = hub_->options();
+    // The websocket stream keeps its own timeouts; the TCP stream's would
+    // cut long-lived connections.
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeout;
+    timeout.handshake_timeout = ToChrono(options.handshake_timeout);
+    timeout.idle_timeout = ToChrono(options.idle_timeout);
+    timeout.keep_alive_pings = true;  // a ping after half the idle time
+    ws_.set_option(timeout);
+    websocket::permessage_deflate deflate;
+    deflate.server_enable = false;
+    deflate.client_enable = false;
+    ws_.set_option(deflate);
+    ws_.read_message_max(options.max_message_bytes);
+    ws_.set_option(websocket::stream_base::decorator(
+        [protocol = subprotocol_](websocket::response_type& response) {
+          response.set(http::field::server, "vigil");
+          if (!protocol.empty()) {
+            response.set(http::field::sec_websocket_protocol, protocol);
+          }
+        }));
+    ws_.async_accept(request_, [self = shared()](beast::error_code ec) {
+      self->OnAccept(ec);
+    });
+  }
+
+  template <typename Handler>
+  void Write(const LiveFrame& frame, Handler&& handler) {
+    ws_.binary(frame.binary);
+    ws_.async_write(net::buffer(*frame.payload),
+                    std::forward<Handler>(handler));
+  }
+
+  void CloseWith(uint16_t code, const char* reason) {
+    if (!BeginClose(code)) return;
+    // Beast sends the close frame after the write in flight, if any.
+    ws_.async_close(websocket::close_reason(
+                        static_cast<websocket::close_code>(code), reason),
+                    [self = shared()](beast::error_code) {});
+  }
+
+  // Beast's keep-alive pings cover idle connections.
+  void Idle(Clock::duration) {}
+
+  void Drop() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(
+        net::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) {
+      handler_->RecordLive(LiveKind::kWebSocket, 400);
+      return Finish();
+    }
+    handler_->RecordLive(LiveKind::kWebSocket, 101);
+    request_ = {};
+    Begin();
+    Read();
+  }
+
+  void Read() {
+    ws_.async_read(input_, [self = shared()](beast::error_code ec, size_t) {
+      self->OnRead(ec);
+    });
+  }
+
+  void OnRead(beast::error_code ec) {
+    // Closed by the client, a protocol error (Beast has sent the close
+    // code: 1002, 1007, 1009), the idle timeout, or our own close.
+    if (ec) return Finish();
+    const absl::Time now = absl::Now();
+    LiveSubscription::Verdict verdict;
+    if (ws_.got_text()) {
+      const auto data = input_.cdata();
+      verdict = subscription_->OnClientMessage(
+          std::string_view(static_cast<const char*>(data.data()), data.size()),
+          now);
+    } else {
+      verdict = subscription_->OnBinaryMessage(now);
+    }
+    input_.consume(input_.size());
+    if (verdict == LiveSubscription::Verdict::kTooMany) {
+      CloseWith(kCloseTooManyMessages, "too many messages");
+    }
+    // Reading on also receives the client's answer to a close.
+    Read();
+  }
+
+  const std::string subprotocol_;
+  websocket::stream<beast::tcp_stream> ws_;
+  http::request<http::string_body> request_;
+  beast::flat_buffer input_;
+};
+
+// Server-Sent Events: the response header, then one record per frame,
+// delimited by the end of the connection. Input after the request is read
+// and discarded only to notice the client leaving.
+class SseSession : public LiveConnection<SseSession> {
+ public:
+  SseSession(beast::tcp_stream&& stream, LiveAdmission admission,
+             LiveHub* hub, RequestHandler* handler)
+      : LiveConnection(stream.get_executor(), admission.subscription, hub,
+                       handler),
+        stream_(std::move(stream)) {}
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  void Run(unsigned version) {
+    stream_.expires_never();
+    header_ = std::make_shared<const std::string>(
+        std::string(version == 10 ? "HTTP/1.0" : "HTTP/1.1") +
+        " 200 OK\r\n"
+        "Server: vigil\r\n"
+        "Content-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "Connection: close\r\n\r\n"
+        // The client's reconnection delay, in milliseconds.
+        "retry: 1000\n\n");
+    handler_->RecordLive(LiveKind::kSse, 200);
+    WriteFrame(LiveFrame{header_, false, 0});
+    Begin();
+    Drain();
+  }
+
+  template <typename Handler>
+  void Write(const LiveFrame& frame, Handler&& handler) {
+    net::async_write(stream_, net::buffer(*frame.payload),
+                     std::forward<Handler>(handler));
+  }
+
+  // SSE has no close code: a slow consumer's connection is dropped.
+  void CloseWith(uint16_t code, const char*) {
+    if (BeginClose(code)) Drop();
+  }
+
+  // A comment line now and then keeps proxies from timing the stream out.
+  void Idle(Clock::duration idle) {
+    if (writing_ || idle < ToChrono(hub_->options().idle_timeout) / 2) return;
+    WriteFrame(LiveFrame{keepalive_, false, 0});
+  }
+
+  void Drop() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void Drain() {
+    stream_.async_read_some(
+        net::buffer(drain_), [self = shared()](beast::error_code ec, size_t) {
+          if (ec) return self->Finish();
+          self->Drain();
+        });
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<const std::string> header_;
+  const std::shared_ptr<const std::string> keepalive_ =
+      std::make_shared<const std::string>(":\n\n");
+  std::array<char, 1024> drain_;
+};
+
+}  // namespace
+
+void RunLiveWebSocket(beast::tcp_stream stream,
+                      http::request<http::string_body> request,
+                      LiveAdmission admission, LiveHub* hub,
+                      RequestHandler* handler) {
+  auto session = std::make_shared<WebSocketSession>(
+      std::move(stream), std::move(admission), hub, handler);
+  session->Run(std::move(request));
+}
+
+void RunLiveSse(beast::tcp_stream stream, unsigned version,
+                LiveAdmission admission, LiveHub* hub,
+                RequestHandler* handler) {
+  auto session = std::make_shared<SseSession>(
+      std::move(stream), std::move(admission), hub, handler);
+  session->Run(version);
+}
+
+}  // namespace vigil::gateway::internal

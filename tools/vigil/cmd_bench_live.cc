@@ -1,0 +1,266 @@
+#include "tools/vigil/bench_live.h"
+
+#include <utility>  // before Asio: Boost 1.74 needs std::exchange declared
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "eventlog/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "tools/vigil/remote.h"
+
+namespace vigil::cli {
+namespace {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// One client: connects, then records (position, receipt time) of every
+// event frame. Runs on the bench's io_context thread.
+class LiveClient : public std::enable_shared_from_this<LiveClient> {
+ public:
+  LiveClient(net::io_context& ioc, std::atomic<int>* ready)
+      : ws_(ioc), ready_(ready) {}
+
+  void Start(const tcp::endpoint& endpoint, const std::string& host) {
+    host_ = host;
+    beast::get_lowest_layer(ws_).async_connect(
+        endpoint, [self = shared_from_this()](beast::error_code ec) {
+          if (ec) return self->Fail(ec);
+          self->ws_.async_handshake(
+              self->host_, "/v1/live", [self](beast::error_code ec) {
+                if (ec) return self->Fail(ec);
+                self->Read();
+              });
+        });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).close(ignored);
+  }
+
+  std::vector<std::pair<uint64_t, absl::Time>> received;
+  bool failed = false;
+  uint64_t frames = 0;
+
+ private:
+  void Fail(beast::error_code) {
+    if (!caught_up_) failed = true;
+    if (!caught_up_) ready_->fetch_add(1);
+    caught_up_ = true;
+  }
+
+  void Read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec,
+                                                        size_t) {
+      if (ec) return self->Fail(ec);
+      self->OnFrame();
+      self->Read();
+    });
+  }
+
+  void OnFrame() {
+    const absl::Time now = absl::Now();
+    ++frames;
+    const auto data = buffer_.cdata();
+    std::string_view text(static_cast<const char*>(data.data()), data.size());
+    const size_t at = text.find("\"position\":");
+    if (at != std::string_view::npos) {
+      uint64_t position = 0;
+      const char* begin = text.data() + at + 11;
+      std::from_chars(begin, text.data() + text.size(), position);
+      if (text.rfind("{\"kind\":\"event\"", 0) == 0) {
+        received.emplace_back(position, now);
+      } else if (!caught_up_ && text.find("caught_up") != text.npos) {
+        caught_up_ = true;
+        ready_->fetch_add(1);
+      }
+    }
+    buffer_.consume(buffer_.size());
+  }
+
+  websocket::stream<tcp::socket> ws_;
+  std::atomic<int>* ready_;
+  std::string host_;
+  beast::flat_buffer buffer_;
+  bool caught_up_ = false;
+};
+
+// VmRSS of `pid` in bytes; 0 when unknown.
+uint64_t RssBytes(uint64_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stoull(line.substr(6)) * 1024;
+    }
+  }
+  return 0;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1,
+                         static_cast<size_t>(p * sorted.size()))];
+}
+
+}  // namespace
+
+int RunBenchLive(const FlagValues& flags) {
+  absl::StatusOr<uint64_t> connections = flags.GetUint64("connections", 100);
+  absl::StatusOr<uint64_t> rate = flags.GetUint64("rate", 100);
+  absl::StatusOr<uint64_t> seconds = flags.GetUint64("duration", 10);
+  absl::StatusOr<uint64_t> size = flags.GetUint64("size", 256);
+  absl::StatusOr<uint64_t> pid = flags.GetUint64("pid", 0);
+  for (const auto* value : {&connections, &rate, &seconds, &size, &pid}) {
+    if (!value->ok()) return Fail("bench live", value->status());
+  }
+  if (*connections == 0 || *connections > 100000 || *rate == 0 ||
+      *rate > 100000 || *seconds == 0 || *size < 16 || *size > (1 << 20)) {
+    return Fail("bench live",
+                absl::InvalidArgumentError(
+                    "--connections 1..100000, --rate 1..100000, "
+                    "--duration >= 1, --size 16..1048576"));
+  }
+  std::string http(flags.Has("http") ? flags.Get("http") : "127.0.0.1:7601");
+  const size_t colon = http.rfind(':');
+  beast::error_code ec;
+  const net::ip::address address =
+      net::ip::make_address(http.substr(0, colon), ec);
+  if (colon == std::string::npos || ec) {
+    return Fail("bench live", absl::InvalidArgumentError(
+                                  "--http must be IP:PORT, not " + http));
+  }
+  const tcp::endpoint endpoint(
+      address, static_cast<uint16_t>(std::stoi(http.substr(colon + 1))));
+
+  net::io_context ioc;
+  std::atomic<int> ready{0};
+  std::vector<std::shared_ptr<LiveClient>> clients;
+  std::thread io([&ioc] {
+    auto guard = net::make_work_guard(ioc);
+    ioc.run();
+  });
+  // In waves of kWave handshakes, under the HTTP server's bound on
+  // connections not yet upgraded (max_connections, 1,024).
+  constexpr uint64_t kWave = 256;
+  const absl::Time connect_deadline = absl::Now() + absl::Seconds(120);
+  for (uint64_t i = 0; i < *connections; ++i) {
+    clients.push_back(std::make_shared<LiveClient>(ioc, &ready));
+    net::post(ioc, [client = clients.back(), &endpoint, &http] {
+      client->Start(endpoint, http);
+    });
+    if ((i + 1) % kWave == 0 || i + 1 == *connections) {
+      while (ready.load() < static_cast<int>(i + 1) &&
+             absl::Now() < connect_deadline) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    }
+  }
+  const uint64_t rss_idle = *pid > 0 ? RssBytes(*pid) : 0;
+
+  // Appends on a fixed schedule from 4 threads, one event per call.
+  absl::Mutex mu;
+  absl::flat_hash_map<uint64_t, absl::Time> acked;
+  std::atomic<uint64_t> errors{0};
+  const std::string data =
+      absl::StrCat("{\"pad\":\"", std::string(*size, 'x'), "\"}");
+  const absl::Time begin = absl::Now();
+  const absl::Time end = begin + absl::Seconds(static_cast<double>(*seconds));
+  constexpr int kAppenders = 4;
+  const absl::Duration interval =
+      absl::Seconds(static_cast<double>(kAppenders) / static_cast<double>(*rate));
+  std::vector<std::thread> appenders;
+  for (int a = 0; a < kAppenders; ++a) {
+    appenders.emplace_back([&, a] {
+      auto stub = Connect(flags);
+      absl::Time scheduled = begin + interval * a / kAppenders;
+      for (uint64_t n = 0; scheduled < end; ++n, scheduled += interval) {
+        const absl::Time now = absl::Now();
+        if (scheduled > now) absl::SleepFor(scheduled - now);
+        vigil::v1::AppendRequest request;
+        request.set_stream(absl::StrCat("bench-live-", a));
+        vigil::v1::EventData* event = request.add_events();
+        event->set_type("BenchTick");
+        event->set_data(data);
+        grpc::ClientContext context;
+        Authorize(flags, &context);
+        vigil::v1::AppendResponse response;
+        if (!stub->Append(&context, request, &response).ok()) {
+          errors.fetch_add(1);
+          continue;
+        }
+        const absl::Time at = absl::Now();
+        absl::MutexLock lock(&mu);
+        acked[response.first_position()] = at;
+      }
+    });
+  }
+  for (std::thread& thread : appenders) thread.join();
+  const uint64_t rss_loaded = *pid > 0 ? RssBytes(*pid) : 0;
+  absl::SleepFor(absl::Seconds(1));  // the last deliveries
+  net::post(ioc, [&] {
+    for (auto& client : clients) client->Close();
+  });
+  ioc.stop();
+  io.join();
+
+  std::vector<double> micros;
+  uint64_t frames = 0;
+  uint64_t failed = 0;
+  uint64_t missing = 0;
+  absl::MutexLock lock(&mu);
+  for (const auto& client : clients) {
+    frames += client->frames;
+    if (client->failed) ++failed;
+    size_t got = 0;
+    for (const auto& [position, at] : client->received) {
+      auto it = acked.find(position);
+      if (it == acked.end()) continue;
+      ++got;
+      micros.push_back(
+          std::max(0.0, absl::ToDoubleMicroseconds(at - it->second)));
+    }
+    if (!client->failed && got < acked.size()) missing += acked.size() - got;
+  }
+  std::sort(micros.begin(), micros.end());
+  std::printf(
+      "{\"bench\":\"live\",\"connections\":%llu,\"failed_connections\":%llu,"
+      "\"rate\":%llu,\"seconds\":%llu,\"appended\":%zu,\"append_errors\":%llu,"
+      "\"deliveries\":%zu,\"missing\":%llu,\"frames_per_s\":%.0f,"
+      "\"latency_us\":{\"p50\":%.0f,\"p99\":%.0f,\"max\":%.0f},"
+      "\"vigild_rss_bytes\":{\"connected_idle\":%llu,\"end_of_load\":%llu}}\n",
+      static_cast<unsigned long long>(*connections),
+      static_cast<unsigned long long>(failed),
+      static_cast<unsigned long long>(*rate),
+      static_cast<unsigned long long>(*seconds), acked.size(),
+      static_cast<unsigned long long>(errors.load()), micros.size(),
+      static_cast<unsigned long long>(missing),
+      static_cast<double>(frames) / static_cast<double>(*seconds),
+      Percentile(micros, 0.5), Percentile(micros, 0.99),
+      micros.empty() ? 0.0 : micros.back(),
+      static_cast<unsigned long long>(rss_idle),
+      static_cast<unsigned long long>(rss_loaded));
+  return failed == 0 && missing == 0 ? kExitOk : 1;
+}
+
+}  // namespace vigil::cli
