@@ -99,6 +99,9 @@ try {
   // 1. Agents and tasks appear, and change.
   await waitFor('agents on the page', async () => (await page.locator('[data-testid=agent-row]').count()) >= 8);
   await waitFor('tasks on the page', async () => (await page.locator('[data-testid=task-card]').count()) >= 3);
+  // The webhooks panel read GET /v1/webhooks (anonymous = admin here).
+  await waitFor('the webhooks panel', async () =>
+    /no endpoints registered/.test(await page.locator('[data-testid=webhooks]').innerText()));
   const state = () => page.evaluate(() => {
     const s = window.vigilStore.getState();
     const tasks = Object.values(s.tasks);

@@ -4,6 +4,7 @@ import { DelegationGraph } from './components/DelegationGraph';
 import { StatusBar } from './components/StatusBar';
 import { TaskBoard } from './components/TaskBoard';
 import { Timeline } from './components/Timeline';
+import { WebhooksView } from './components/WebhooksView';
 
 export function App() {
   return (
@@ -15,6 +16,7 @@ export function App() {
         <TaskBoard />
         <Charts />
         <Timeline />
+        <WebhooksView />
       </main>
     </>
   );

@@ -1,0 +1,71 @@
+import { useEffect, useState } from 'react';
+import { useDashboard } from '../store';
+import { type Webhook, webhookHealth } from '../webhooks';
+
+// Each webhook endpoint's health, polled every 5 s. Listing webhooks needs
+// the admin role on a secured server; without it the panel says so.
+export function WebhooksView() {
+  const token = useDashboard((s) => s.token);
+  const [hooks, setHooks] = useState<Webhook[]>([]);
+  const [note, setNote] = useState<string>('loading');
+
+  useEffect(() => {
+    let stopped = false;
+    const poll = async () => {
+      try {
+        const headers: Record<string, string> = { Accept: 'application/json' };
+        if (token) headers.Authorization = `Bearer ${token}`;
+        const response = await fetch('/v1/webhooks', { headers });
+        if (stopped) return;
+        if (response.status === 401 || response.status === 403) {
+          setNote('webhook health needs an admin token');
+        } else if (response.status === 404) {
+          setNote('webhooks are off on this server');
+        } else if (!response.ok) {
+          setNote(`GET /v1/webhooks: ${response.status}`);
+        } else {
+          const body = (await response.json()) as { webhooks: Webhook[] };
+          setHooks(body.webhooks);
+          setNote(body.webhooks.length === 0 ? 'no endpoints registered (POST /v1/webhooks)' : '');
+        }
+      } catch (e) {
+        if (!stopped) setNote(`GET /v1/webhooks: ${String(e)}`);
+      }
+    };
+    void poll();
+    const timer = setInterval(() => void poll(), 5000);
+    return () => { stopped = true; clearInterval(timer); };
+  }, [token]);
+
+  return (
+    <section className="panel webhooks" data-testid="webhooks">
+      <h2>Webhooks <small>{hooks.length}</small></h2>
+      {note && <p className="sub">{note}</p>}
+      {hooks.length > 0 && (
+        <table>
+          <thead>
+            <tr><th>endpoint</th><th>health</th><th>behind</th><th>delivered</th><th>failed</th><th>dead letters</th><th>last</th></tr>
+          </thead>
+          <tbody>
+            {hooks.map((w) => {
+              const health = webhookHealth(w);
+              const d = w.delivery;
+              return (
+                <tr key={w.id} data-testid="webhook-row" data-health={health}>
+                  <td title={w.id} className="mono">{w.url}</td>
+                  <td><span className={`badge wh-${health.replace(' ', '-')}`}
+                    title={w.disabled_reason ?? d?.last_error ?? ''}>{health}</span></td>
+                  <td>{d ? d.head_position - d.checkpoint : ''}</td>
+                  <td>{d?.delivered ?? ''}</td>
+                  <td>{d?.failed ?? ''}</td>
+                  <td>{w.dead_letters}{w.pending_redeliveries > 0 ? ` (+${w.pending_redeliveries} queued)` : ''}</td>
+                  <td>{d && d.last_status > 0 ? d.last_status : ''}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
