@@ -868,6 +868,13 @@ TEST_F(LiveTest, MetricsCountConnectionsFramesAndBytes) {
     ASSERT_EQ(client.Read()->kind, "caught_up");
     EXPECT_EQ(Metric("vigil_live_connections"), 1);
   }
+  // Counted when the write completes, which may be a moment after the
+  // client has read the frame.
+  for (int i = 0; i < 250 && (Metric("vigil_live_frames_total") < 1 ||
+                              Metric("vigil_live_bytes_total") < 10);
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   EXPECT_GE(Metric("vigil_live_frames_total"), 1);
   EXPECT_GE(Metric("vigil_live_bytes_total"), 10);
   EXPECT_THAT(metrics_.Render(), HasSubstr("vigil_live_queue_depth_bucket"));
