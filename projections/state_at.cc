@@ -196,7 +196,9 @@ static TimeTravelOptions Normalized(TimeTravelOptions options) {
 TimeTravel::TimeTravel(eventlog::EventLog* log, TimeTravelOptions options)
     : log_(log), options_(Normalized(options)) {}
 
-TimeTravel::~TimeTravel() {
+TimeTravel::~TimeTravel() { StopSnapshotting(); }
+
+void TimeTravel::StopSnapshotting() {
   {
     absl::MutexLock lock(&thread_mu_);
     stopping_ = true;

@@ -148,8 +148,12 @@ class TimeTravel {
 
   // Calls CatchUpSnapshots on a thread of its own whenever the head has
   // moved `snapshot_interval` positions past the last snapshot, until
-  // this object is destroyed. Errors are retried a second later.
+  // this object is destroyed or StopSnapshotting is called. Errors are
+  // retried a second later.
   void StartSnapshotting();
+  // Ends that thread (idempotent). Call it before closing the log, which
+  // the thread waits on.
+  void StopSnapshotting();
 
  private:
   absl::Status CheckPosition(uint64_t position) const;

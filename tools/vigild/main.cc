@@ -650,6 +650,9 @@ int Serve(const Config& config, const HostPort& listen,
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(config.shutdown_grace_ms));
   server.reset();
+  // Stopped above; gone before what it served from (read models, webhooks,
+  // time travel, the log).
+  http->reset();
   service.reset();
   hub.reset();
   // Webhook workers end their requests in flight (up to the timeout); what
@@ -664,6 +667,8 @@ int Serve(const Config& config, const HostPort& listen,
                    stopped.ToString().c_str());
     }
   }
+  // The snapshot thread waits on the log: end it before the log closes.
+  time_travel.StopSnapshotting();
   log->reset();  // finishes queued appends, then closes
   std::printf("vigild: stopped\n");
   std::fflush(stdout);
