@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,8 +79,8 @@ bool Prepare(pqxx::connection& connection, const Projection& projection,
 
 // The swap; returns the live checkpoint it set.
 uint64_t Swap(pqxx::connection& connection, Projection& projection,
-              eventlog::EventLog* log, const std::string& schema,
-              const std::string& checkpoint) {
+              eventlog::EventLog* log, bool refresh_log,
+              const std::string& schema, const std::string& checkpoint) {
   const std::string& live = projection.name();
   pqxx::work tx(connection);
   tx.exec(absl::StrCat(
@@ -96,7 +97,13 @@ uint64_t Swap(pqxx::connection& connection, Projection& projection,
                             "WHERE name = ",
                             tx.quote(checkpoint), " FOR UPDATE"))[0]
           .as<uint64_t>();
-  // What the live tables have and the rebuilt ones not yet.
+  // What the live tables have and the rebuilt ones not yet. A log opened
+  // beside the writer must first see what the live runner has applied.
+  if (refresh_log && position < live_position) {
+    if (absl::Status refreshed = log->Refresh(); !refreshed.ok()) {
+      throw std::runtime_error(refreshed.ToString());
+    }
+  }
   while (position < live_position) {
     absl::StatusOr<std::vector<eventlog::RecordedEvent>> batch =
         log->ReadAll(position + 1, std::min<uint64_t>(1000, live_position -
@@ -234,7 +241,8 @@ absl::Status Rebuild(const std::string& name, eventlog::EventLog* log,
     }
   }
   try {
-    Swap(*connection, *projection, log, schema, checkpoint);
+    Swap(*connection, *projection, log, options.refresh_log, schema,
+         checkpoint);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
         "PostgreSQL, swapping in the rebuilt tables (the rebuild can be "
