@@ -127,7 +127,7 @@ TEST_F(StateAtTest, SnapshotsCatchUpIncrementallyAndWithoutThemReplayFromOne) {
   TimeTravel none(log_.get(), {.snapshot_interval = 500});
   ReplayStats stats;
   auto cold = none.StateAt(2'750, &stats);
-  ASSERT_TRUE(cold.ok());
+  ASSERT_TRUE(cold.ok()) << cold.status();
   EXPECT_EQ(stats.snapshot_position, 0u);
   EXPECT_EQ(stats.replayed_events, 2'750u);
 
