@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -139,6 +140,11 @@ struct HttpServerOptions {
   // Time travel (GET /v1/state, GET /v1/diff); must outlive the server.
   // Null: those paths are 404.
   api::StateQueries* state_queries = nullptr;
+
+  // What /readyz answers besides shutting down: OK for 200, anything else
+  // for 503 with its message (a gateway replica not subscribed to its
+  // primary). Null: ready. Must be quick and callable from any thread.
+  std::function<absl::Status()> readiness;
 
   // Threads running the io_context (network I/O, parsing, JSON).
   int io_threads = 2;

@@ -406,6 +406,12 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
         return done(ErrorResponse(
             absl::UnavailableError("the server is shutting down")));
       }
+      if (options_.readiness) {
+        if (absl::Status status = options_.readiness(); !status.ok()) {
+          return done(ErrorResponse(
+              absl::UnavailableError(status.message())));
+        }
+      }
       return done(JsonResponse(200, R"({"status":"ready"})"));
     case Route::kMetrics:
       return done(MetricsPage());

@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -42,6 +44,7 @@
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
 #include "gateway/http_server.h"
+#include "gateway/upstream_log.h"
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
@@ -101,6 +104,10 @@ struct Config {
   // Comma-separated; empty: the HTTP server's own origins.
   std::string allowed_origins;
   gateway::LiveOptions live;
+  // A gateway replica: no log, PostgreSQL or gRPC server of its own.
+  bool gateway_only = false;
+  std::string upstream;             // the primary's gRPC HOST:PORT
+  std::string upstream_token_file;  // empty: $VIGIL_UPSTREAM_TOKEN
 };
 
 struct Setting {
@@ -194,6 +201,18 @@ const std::vector<Setting>& Settings() {
             "then send `authorization: Bearer <token>`. Unset: anonymous "
             "callers may do everything, on loopback only"},
            "VIGIL_TOKENS_FILE", &Config::tokens_file),
+      Switch({"gateway-only", "",
+              "run as a stateless gateway replica: serve /v1/live, "
+              "/v1/live/sse, the REST log reads and the dashboard from the "
+              "primary at --upstream (no log, database or gRPC server here)"},
+             "VIGIL_GATEWAY_ONLY", &Config::gateway_only),
+      Text({"upstream", "HOST:PORT",
+            "the primary's gRPC address a --gateway-only replica follows"},
+           "VIGIL_UPSTREAM", &Config::upstream),
+      Text({"upstream-token-file", "FILE",
+            "a file holding the bearer token (role reader) a replica sends "
+            "to its primary; unset: $VIGIL_UPSTREAM_TOKEN, else none"},
+           "VIGIL_UPSTREAM_TOKEN_FILE", &Config::upstream_token_file),
       Count({"append-rate", "N",
              "events per second each token may append (token bucket)"},
             "VIGIL_APPEND_RATE",
@@ -494,6 +513,121 @@ std::string BracketHost(const std::string& host) {
                                              : host;
 }
 
+// The HTTP options a primary and a gateway replica share: the dashboard's
+// files and the live feed's bounds and origins.
+void SetDashboardAndLive(const Config& config,
+                         gateway::HttpServerOptions* http_options) {
+  http_options->dashboard_dir = config.dashboard_dir;
+  if (std::error_code ec; !std::filesystem::is_regular_file(
+          std::filesystem::path(config.dashboard_dir) / "index.html", ec)) {
+    std::fprintf(stderr,
+                 "vigild: no dashboard: %s/index.html does not exist (build "
+                 "it with tools/build-dashboard); / answers 404\n",
+                 config.dashboard_dir.c_str());
+  }
+  http_options->live = config.live;
+  for (absl::string_view origin :
+       absl::StrSplit(config.allowed_origins, ',', absl::SkipWhitespace())) {
+    http_options->live.allowed_origins.emplace_back(
+        absl::StripAsciiWhitespace(origin));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<api::Authenticator>> LoadTokens(
+    const Config& config) {
+  if (config.tokens_file.empty()) return nullptr;
+  return api::Authenticator::FromFile(config.tokens_file);
+}
+
+// Blocks until SIGTERM or SIGINT and says which.
+void AwaitStopSignal(const Config& config) {
+  const sigset_t signals = StopSignals();
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  std::printf("vigild: %s received; stopping (up to %llu ms)\n",
+              received == SIGTERM ? "SIGTERM" : "SIGINT",
+              static_cast<unsigned long long>(config.shutdown_grace_ms));
+  std::fflush(stdout);
+}
+
+// The token a replica sends upstream: the file's first line, else
+// $VIGIL_UPSTREAM_TOKEN, else none.
+absl::StatusOr<std::string> UpstreamToken(const Config& config) {
+  if (config.upstream_token_file.empty()) {
+    const char* env = std::getenv("VIGIL_UPSTREAM_TOKEN");
+    return std::string(env != nullptr ? env : "");
+  }
+  std::ifstream in(config.upstream_token_file);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--upstream-token-file: cannot read a line from ",
+                     config.upstream_token_file));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--upstream-token-file: ", config.upstream_token_file,
+        " starts with an empty line"));
+  }
+  return token;
+}
+
+// vigild --gateway-only: the live feed, the REST log reads and the
+// dashboard, from the primary at --upstream (README "Gateway replicas").
+int ServeGateway(const Config& config, const std::string& http_host) {
+  absl::StatusOr<std::unique_ptr<api::Authenticator>> authenticator =
+      LoadTokens(config);
+  if (!authenticator.ok()) {
+    std::fprintf(stderr, "vigild: %s\n",
+                 authenticator.status().ToString().c_str());
+    return kExitUsage;
+  }
+  absl::StatusOr<std::string> token = UpstreamToken(config);
+  if (!token.ok()) {
+    std::fprintf(stderr, "vigild: %s\n", token.status().ToString().c_str());
+    return kExitUsage;
+  }
+  api::Metrics metrics;
+  absl::StatusOr<std::unique_ptr<gateway::UpstreamLog>> upstream =
+      gateway::UpstreamLog::Start({.target = config.upstream,
+                                   .token = *std::move(token),
+                                   .metrics = &metrics});
+  if (!upstream.ok()) {
+    std::fprintf(stderr, "vigild: --upstream: %s\n",
+                 upstream.status().ToString().c_str());
+    return kExitUsage;
+  }
+  gateway::UpstreamLog* log = upstream->get();
+  gateway::HttpServerOptions http_options;
+  http_options.listen = config.http_listen;
+  http_options.authenticator = authenticator->get();
+  http_options.readiness = [log] { return log->Health(); };
+  SetDashboardAndLive(config, &http_options);
+  absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
+      gateway::HttpServer::Start(http_options, log, &metrics);
+  if (!http.ok()) {
+    std::fprintf(stderr, "vigild: HTTP on %s: %s\n", config.http_listen.c_str(),
+                 http.status().ToString().c_str());
+    return kExitFailure;
+  }
+  std::printf(
+      "vigild: gateway replica of %s serving HTTP on %s:%d\n",
+      config.upstream.c_str(), BracketHost(http_host).c_str(),
+      static_cast<int>((*http)->port()));
+  std::fflush(stdout);
+
+  AwaitStopSignal(config);
+  (*http)->BeginShutdown();
+  (*http)->Stop();
+  http->reset();
+  upstream->reset();
+  std::printf("vigild: stopped\n");
+  std::fflush(stdout);
+  return kExitOk;
+}
+
 int Serve(const Config& config, const HostPort& listen,
           const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
@@ -503,16 +637,13 @@ int Serve(const Config& config, const HostPort& listen,
                  config.data_dir.c_str(), log.status().ToString().c_str());
     return kExitFailure;
   }
-  std::unique_ptr<api::Authenticator> authenticator;
-  if (!config.tokens_file.empty()) {
-    absl::StatusOr<std::unique_ptr<api::Authenticator>> loaded =
-        api::Authenticator::FromFile(config.tokens_file);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "vigild: %s\n", loaded.status().ToString().c_str());
-      return kExitUsage;
-    }
-    authenticator = *std::move(loaded);
+  absl::StatusOr<std::unique_ptr<api::Authenticator>> loaded =
+      LoadTokens(config);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "vigild: %s\n", loaded.status().ToString().c_str());
+    return kExitUsage;
   }
+  std::unique_ptr<api::Authenticator> authenticator = *std::move(loaded);
   api::RateLimiter rate_limiter(
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
@@ -589,20 +720,7 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();
   http_options.rate_limiter = &rate_limiter;
-  http_options.dashboard_dir = config.dashboard_dir;
-  if (std::error_code ec; !std::filesystem::is_regular_file(
-          std::filesystem::path(config.dashboard_dir) / "index.html", ec)) {
-    std::fprintf(stderr,
-                 "vigild: no dashboard: %s/index.html does not exist (build "
-                 "it with tools/build-dashboard); / answers 404\n",
-                 config.dashboard_dir.c_str());
-  }
-  http_options.live = config.live;
-  for (absl::string_view origin :
-       absl::StrSplit(config.allowed_origins, ',', absl::SkipWhitespace())) {
-    http_options.live.allowed_origins.emplace_back(
-        absl::StripAsciiWhitespace(origin));
-  }
+  SetDashboardAndLive(config, &http_options);
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log->get(), &metrics);
   if (!http.ok()) {
@@ -620,6 +738,14 @@ int Serve(const Config& config, const HostPort& listen,
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // share the port and silently take half the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Gateway replicas keep their Subscribe open with keepalive pings
+  // (gateway::kUpstreamKeepalive); the default policy (one ping per 5 min
+  // without data) would answer them with GOAWAY.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(
+          absl::ToInt64Milliseconds(gateway::kUpstreamKeepalive / 2)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     std::fprintf(stderr, "vigild: cannot listen on %s\n",
@@ -632,14 +758,7 @@ int Serve(const Config& config, const HostPort& listen,
               static_cast<int>((*http)->port()), config.data_dir.c_str());
   std::fflush(stdout);
 
-  const sigset_t signals = StopSignals();
-  int received = 0;
-  while (sigwait(&signals, &received) != 0) {
-  }
-  std::printf("vigild: %s received; stopping (up to %llu ms)\n",
-              received == SIGTERM ? "SIGTERM" : "SIGINT",
-              static_cast<unsigned long long>(config.shutdown_grace_ms));
-  std::fflush(stdout);
+  AwaitStopSignal(config);
 
   // /readyz turns 503 first, so a load balancer stops sending work.
   (*http)->BeginShutdown();
@@ -702,8 +821,22 @@ int Main(const std::vector<std::string_view>& args) {
     return Usage(absl::StrCat("--projections \"", config->projections,
                               "\": expected on or off"));
   }
+  if (config->gateway_only != !config->upstream.empty()) {
+    return Usage(config->gateway_only
+                     ? "--gateway-only needs --upstream HOST:PORT (the "
+                       "primary's gRPC address)"
+                     : "--upstream is for a --gateway-only replica");
+  }
+  if (config->gateway_only) {
+    if (absl::StatusOr<HostPort> upstream = SplitAddress(config->upstream);
+        !upstream.ok()) {
+      return Usage(absl::StrCat("--upstream \"", config->upstream,
+                                "\": ", upstream.status().message()));
+    }
+  }
   if (config->tokens_file.empty()) {
     for (const HostPort* address : {&*listen, &*http_listen}) {
+      if (config->gateway_only && address == &*listen) continue;
       if (absl::Status status = CheckLoopback(*address); !status.ok()) {
         return Usage(std::string(status.message()));
       }
@@ -714,6 +847,7 @@ int Main(const std::vector<std::string_view>& args) {
   // the signals wait for sigwait() in Serve.
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (config->gateway_only) return ServeGateway(*config, http_listen->host);
   return Serve(*config, *listen, http_listen->host);
 }
 
