@@ -1,10 +1,11 @@
 import { useMemo } from 'react';
 import { useDashboard } from '../store';
+import { shown } from '../store/store';
 import { age, bytes } from '../format';
 import { useNow } from './useNow';
 
 export function AgentsView() {
-  const agents = useDashboard((s) => s.agents);
+  const agents = useDashboard((s) => shown(s).agents);
   const now = useNow(1000);
   const rows = useMemo(
     () => Object.values(agents).sort((a, b) =>
