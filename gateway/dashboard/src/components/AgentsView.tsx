@@ -22,7 +22,7 @@ export function AgentsView() {
           </thead>
           <tbody>
             {rows.map((a) => (
-              <tr key={a.agent_id} data-testid="agent-row" data-status={a.status}>
+              <tr key={a.agent_id} data-testid="agent-row" data-agent={a.agent_id} data-status={a.status}>
                 <td title={a.agent_id}>{a.name || a.agent_id}<div className="sub">{a.model ?? ''}</div></td>
                 <td>{a.role ?? '?'}</td>
                 <td><span className={`badge s-${a.status}`}>{a.status}</span></td>

@@ -50,7 +50,7 @@ export function TaskBoard() {
           <div key={status} className="column" data-testid={`column-${status}`}>
             <h3>{status} <small data-testid={`count-${status}`}>{counts[status]}</small></h3>
             {columns[status].map((t) => (
-              <div key={t.task_id} className={`card s-${t.status}`} data-testid="task-card" data-status={t.status}
+              <div key={t.task_id} className={`card s-${t.status}`} data-testid="task-card" data-task={t.task_id} data-status={t.status}
                 title={`${t.task_id}\nmanager ${t.manager_id ?? '?'} → worker ${t.worker_id ?? '?'}${t.error ? `\n${t.error}` : ''}`}>
                 <div className="title">{t.title || t.task_id}</div>
                 <div className="sub">{t.manager_id ?? '?'} → {t.worker_id ?? '—'}{t.priority !== null ? ` · p${t.priority}` : ''}</div>
