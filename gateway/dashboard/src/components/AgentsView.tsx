@@ -6,7 +6,10 @@ import { useNow } from './useNow';
 
 export function AgentsView() {
   const agents = useDashboard((s) => shown(s).agents);
-  const now = useNow(1000);
+  const clock = useNow(1000);
+  // In the past, heartbeat ages are as of the time shown, not now.
+  const pastMs = useDashboard((s) => (s.travel.view?.timeUs ? s.travel.view.timeUs / 1000 : null));
+  const now = pastMs ?? clock;
   const rows = useMemo(
     () => Object.values(agents).sort((a, b) =>
       (a.role ?? '').localeCompare(b.role ?? '') || a.agent_id.localeCompare(b.agent_id)),

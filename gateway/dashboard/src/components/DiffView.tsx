@@ -4,6 +4,9 @@ import { time } from '../format';
 import type { TravelClient } from '../live/travel';
 import { CHANGE_KINDS, type Change, type ChangeKind } from '../travel';
 
+// Fields every change touches: listed last, dimmed.
+const BOOKKEEPING = new Set(['updated_time_us', 'last_position', 'last_heartbeat_time_us']);
+
 // Changes listed at first, and added per "more"; positions per change.
 const CHANGES_SHOWN = 200;
 const POSITIONS_SHOWN = 12;
@@ -28,8 +31,8 @@ function ChangeRow({ change, travel }: { change: Change; travel: TravelClient })
       <td className="mono">{change.label}</td>
       <td><span className={`badge d-${change.what}`}>{change.what}</span></td>
       <td className="fields">
-        {change.fields.map((f) => (
-          <div key={f.field}>
+        {[...change.fields].sort((x, y) => Number(BOOKKEEPING.has(x.field)) - Number(BOOKKEEPING.has(y.field))).map((f) => (
+          <div key={f.field} className={BOOKKEEPING.has(f.field) ? 'bookkeeping' : ''}>
             <span className="sub">{f.field}</span> {value(f.field, f.before)} → <b>{value(f.field, f.after)}</b>
           </div>
         ))}

@@ -14,7 +14,7 @@ export function PastBanner({ travel }: { travel: TravelClient }) {
   return (
     <div className="past-banner" role="status" aria-live="polite" data-testid="past-banner"
       data-position={view?.position ?? ''} data-loading={String(t.loading)}>
-      <span className="past-icon" aria-hidden>⏪</span>
+      <span className="past-tag" aria-hidden>PAST</span>
       {view ? (
         <span>
           <strong>Viewing the past</strong> — position <b data-testid="past-position">{view.position}</b>
