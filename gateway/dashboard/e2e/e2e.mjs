@@ -12,7 +12,8 @@
 //    positions shows the banner and views equal to GET /v1/state there,
 //    also while live events keep coming; the diff view between two marked
 //    positions lists what GET /v1/diff does, and a position in it travels
-//    there with its event selected; an error (a position past the head)
+//    there with its event selected; a typed time shows the state after the
+//    last event recorded by then; an error (a position past the head)
 //    is shown, not a blank page; back to live, the views move again;
 // and saves gateway/dashboard/screenshot.png.
 import { spawn } from 'node:child_process';
@@ -200,6 +201,25 @@ async function timeTravel(page, state) {
   if ((await card.count()) > 0) expectEqual(`${task.key.task_id} on the board at ${Q}`, await card.getAttribute('data-status'), task.after.status);
   log(`clicked position ${Q}: travelled there, event selected, ${task.key.task_id} is ${task.after.status}`);
 
+  // A time: the state after the last event recorded at or before it.
+  const [atEvent] = (await getJson(`/v1/all?from=${A + 10}&limit=1`)).events;
+  const us = atEvent.recorded_time_us;
+  const rfc3339 = new Date(Math.floor(us / 1000)).toISOString().replace('Z', `${String(us % 1000).padStart(3, '0')}Z`);
+  await page.locator('[data-testid=goto-time]').fill(rfc3339);
+  await page.locator('[data-testid=goto-time]').press('Enter');
+  const byTime = await waitFor(`the state at ${rfc3339}`, async () => {
+    const t = await travelOf(page);
+    if (t.error) throw new Error(t.error);
+    return t.target && 'timeUs' in t.target && !t.loading && t.position !== null ? t : null;
+  }, 30_000);
+  const [last] = (await getJson(`/v1/all?from=${byTime.position}&limit=2`)).events.slice(0, 1);
+  const [next] = (await getJson(`/v1/all?from=${byTime.position + 1}&limit=1`)).events;
+  if (byTime.position < atEvent.position || last.recorded_time_us > us || (next && next.recorded_time_us <= us)) {
+    throw new Error(`time ${rfc3339} (event ${atEvent.position}) showed position ${byTime.position}`);
+  }
+  await checkViewsAt(page, byTime.position);
+  log(`time ${rfc3339}: position ${byTime.position} (the event at ${atEvent.position} was recorded then)`);
+
   // An error is shown (400 past the head), and the view stays where it was.
   await page.locator('[data-testid=goto-position]').fill('999999999');
   await page.locator('[data-testid=goto-position]').press('Enter');
@@ -208,7 +228,7 @@ async function timeTravel(page, state) {
     return (await el.count()) > 0 ? el.innerText() : null;
   }, 20_000);
   if (!/400/.test(problem)) throw new Error(`error shown: ${problem}`);
-  expectEqual('position still shown after the error', Number(await page.locator('[data-testid=past-position]').innerText({ timeout: 2000 })), Q);
+  expectEqual('position still shown after the error', Number(await page.locator('[data-testid=past-position]').innerText({ timeout: 2000 })), byTime.position);
   log('a position past the head shows:', problem.replace(/\s+/g, ' '));
 
   // Back to live: the banner goes, the views move again.
