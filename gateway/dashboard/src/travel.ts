@@ -51,7 +51,7 @@ function expectArray(value: unknown, what: string): unknown[] {
   return value;
 }
 
-export function eventRate(events: readonly RecordedEvent[]): Record<number, number> {
+function eventRate(events: readonly RecordedEvent[]): Record<number, number> {
   const rate: Record<number, number> = {};
   for (const e of events) {
     const second = Math.floor(e.recorded_time_us / 1e6);

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { store, useDashboard } from '../store';
 import { time } from '../format';
 import type { TravelClient } from '../live/travel';
-import { eventTime, parseTimeInput } from '../travel';
+import { eventTime, parseTimeInput, rfc3339 } from '../travel';
 
 // The time-travel controls under the status bar: a scrubber over log
 // positions 1..head (a native range input: arrows, Page Up/Down, Home and
@@ -69,7 +69,7 @@ export function TravelBar({ travel }: { travel: TravelClient }) {
           value={positionDraft} onChange={(e) => setPositionDraft(e.target.value)} data-testid="goto-position" />
       </form>
       <form onSubmit={goToTime}>
-        <input className="time-input" placeholder="time (RFC 3339)" aria-label="go to time"
+        <input className="time-input" placeholder={timeUs ? rfc3339(timeUs) : 'time (RFC 3339)'} aria-label="go to time" title="a time to go to: RFC 3339 (without a zone: local time)"
           value={timeDraft} onChange={(e) => setTimeDraft(e.target.value)} data-testid="goto-time" />
       </form>
       <button type="button" onClick={() => setMark('a', position)} data-testid="mark-a"

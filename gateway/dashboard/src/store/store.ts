@@ -234,36 +234,30 @@ export const createUiSlice: Slice<UiSlice> = (set) => ({
   selectEvent: (selectedEvent) => set({ selectedEvent }),
 });
 
-export const createTravelSlice: Slice<TravelSlice> = (set, get) => ({
-  travel: { mode: 'live', target: null, seq: 0, view: null, loading: false, error: null, staleDropped: 0 },
-  seekPast: (target) => {
-    const seq = get().travel.seq + 1;
-    set((s) => ({ travel: { ...s.travel, mode: 'past', target, seq, loading: true, error: null } }));
-    return seq;
-  },
-  receivePast: (seq, view) => {
+export const createTravelSlice: Slice<TravelSlice> = (set, get) => {
+  // An answer to request `seq`: applied when it is the newest request and
+  // the page is still in the past, else counted as stale and dropped.
+  const answer = (seq: number, patch: Partial<Travel>) => {
     const t = get().travel;
-    if (t.mode !== 'past' || seq !== t.seq) {
-      set({ travel: { ...t, staleDropped: t.staleDropped + 1 } });
-      return false;
-    }
-    set({ travel: { ...t, view, loading: false, error: null } });
-    return true;
-  },
-  failPast: (seq, error) => {
-    const t = get().travel;
-    if (t.mode !== 'past' || seq !== t.seq) {
-      set({ travel: { ...t, staleDropped: t.staleDropped + 1 } });
-      return false;
-    }
-    set({ travel: { ...t, loading: false, error } });
-    return true;
-  },
-  goLive: () =>
-    set((s) => ({
-      travel: { ...s.travel, mode: 'live', target: null, seq: s.travel.seq + 1, view: null, loading: false, error: null },
-    })),
-});
+    const current = t.mode === 'past' && seq === t.seq;
+    set({ travel: current ? { ...t, ...patch, loading: false } : { ...t, staleDropped: t.staleDropped + 1 } });
+    return current;
+  };
+  return {
+    travel: { mode: 'live', target: null, seq: 0, view: null, loading: false, error: null, staleDropped: 0 },
+    seekPast: (target) => {
+      const seq = get().travel.seq + 1;
+      set((s) => ({ travel: { ...s.travel, mode: 'past', target, seq, loading: true, error: null } }));
+      return seq;
+    },
+    receivePast: (seq, view) => answer(seq, { view, error: null }),
+    failPast: (seq, error) => answer(seq, { error }),
+    goLive: () =>
+      set((s) => ({
+        travel: { ...s.travel, mode: 'live', target: null, seq: s.travel.seq + 1, view: null, loading: false, error: null },
+      })),
+  };
+};
 
 export const createDiffSlice: Slice<DiffSlice> = (set, get) => ({
   diff: { open: false, a: null, b: null, seq: 0, loading: false, error: null, result: null },
