@@ -8,6 +8,13 @@
 // 4. with /v1/live: kill -9 vigild, restart it on the same ports, and the
 //    page reconnects and continues from where it was, with no duplicate
 //    (skipped, saying so, while the server has no /v1/live: the page polls);
+// 5. time travel: dragging the scrubber (mouse, then keys) to earlier
+//    positions shows the banner and views equal to GET /v1/state there,
+//    also while live events keep coming; the diff view between two marked
+//    positions lists what GET /v1/diff does, and a position in it travels
+//    there with its event selected; a typed time shows the state after the
+//    last event recorded by then; an error (a position past the head)
+//    is shown, not a blank page; back to live, the views move again;
 // and saves gateway/dashboard/screenshot.png.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
@@ -77,6 +84,169 @@ async function ready() {
 }
 const getJson = async (path) => (await fetch(base + path)).json();
 
+function expectEqual(what, page, server) {
+  const a = JSON.stringify(page);
+  const b = JSON.stringify(server);
+  if (a !== b) throw new Error(`${what}: page ${a} != server ${b}`);
+}
+
+// The page's time-travel state, from the store.
+const travelOf = (page) => page.evaluate(() => {
+  const t = window.vigilStore.getState().travel;
+  return { mode: t.mode, target: t.target, position: t.view ? t.view.position : null, loading: t.loading,
+    error: t.error, staleDropped: t.staleDropped };
+});
+
+// Waits until the page shows the past at the position it last asked for.
+async function settled(page, what) {
+  return waitFor(what, async () => {
+    const t = await travelOf(page);
+    if (t.error) throw new Error(`${what}: ${t.error}`);
+    return t.mode === 'past' && !t.loading && t.position !== null && t.target?.position === t.position ? t : null;
+  }, 30_000);
+}
+
+// What the page shows (the DOM, not the store) equals GET /v1/state?at=P
+// (retried for a few seconds: React renders after the store changes).
+async function checkViewsAt(page, P) {
+  const st = await getJson(`/v1/state?at=${P}&limit=4000`);
+  if (st.position !== P) throw new Error(`GET /v1/state?at=${P} answered position ${st.position}`);
+  return waitFor(`the views at ${P} to equal GET /v1/state?at=${P}`, () => compareViews(page, P, st), 10_000);
+}
+
+async function compareViews(page, P, st) {
+  expectEqual('banner position', Number(await page.locator('[data-testid=past-position]').innerText({ timeout: 2000 })), P);
+  const agents = await page.locator('[data-testid=agent-row]').evaluateAll(
+    (rows) => rows.map((r) => [r.dataset.agent, r.dataset.status]).sort());
+  expectEqual(`agents at ${P}`, agents, st.agents.map((a) => [a.agent_id, a.status]).sort());
+  if (st.task_count !== st.tasks.length) throw new Error(`more than 4000 tasks at ${P}`);
+  const counts = {};
+  const want = {};
+  for (const status of ['created', 'assigned', 'running', 'completed', 'failed']) {
+    counts[status] = Number(await page.locator(`[data-testid=count-${status}]`).innerText({ timeout: 2000 }));
+    want[status] = st.tasks.filter((t) => t.status === status).length;
+  }
+  expectEqual(`task board at ${P}`, counts, want);
+  expectEqual(`delegation edges at ${P}`, await page.locator('[data-testid=edge]').count(), st.coordination.pairs.length);
+  expectEqual(`newest event in the timeline at ${P}`,
+    Number(await page.locator('[data-testid=event-row] .pos').first().innerText({ timeout: 2000 })), P);
+  return { agents: agents.length, tasks: st.tasks.length, counts };
+}
+
+async function timeTravel(page, state) {
+  const scrubber = page.locator('[data-testid=scrubber]');
+  const head0 = (await state()).position;
+  // Drag the scrubber with the mouse to about a third of the way.
+  const box = await scrubber.boundingBox();
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.6, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.45, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.33, y, { steps: 5 });
+  await page.mouse.up();
+  const dragged = await settled(page, 'the state at the dragged-to position');
+  const P = dragged.position;
+  if (!(P > 1 && P < head0)) throw new Error(`dragged to ${P}, not between 1 and ${head0}`);
+  if (!(await page.locator('[data-testid=past-banner]').isVisible())) throw new Error('no past banner');
+  log(`scrubber dragged to position ${P} of ${head0}:`, await page.locator('[data-testid=past-banner]').innerText());
+  const seen = await checkViewsAt(page, P);
+  log(`views at ${P} = GET /v1/state?at=${P}:`, seen);
+
+  // Live events keep folding in the background, but what is shown stays.
+  await waitFor('live events while in the past', async () => (await state()).position > head0 + 20, 30_000);
+  await checkViewsAt(page, P);
+  log(`live moved on to ${(await state()).position}; the views still show ${P}`);
+
+  // The keyboard: three steps back (debounced into one request).
+  await scrubber.focus();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+  const keyed = await settled(page, 'the state three positions back');
+  expectEqual('position after three ArrowLeft', keyed.position, P - 3);
+  await checkViewsAt(page, P - 3);
+  log(`ArrowLeft ×3: position ${P - 3}, views match (${keyed.staleDropped} stale answers dropped in all)`);
+
+  // Diff: mark A here, go to a later position by typing it, mark B, compare.
+  const A = P - 3;
+  await page.locator('[data-testid=mark-a]').click();
+  const B = Math.min(A + 150, (await state()).position);
+  await page.locator('[data-testid=goto-position]').fill(String(B));
+  await page.locator('[data-testid=goto-position]').press('Enter');
+  await settled(page, `the state at typed position ${B}`);
+  await checkViewsAt(page, B);
+  await page.locator('[data-testid=mark-b]').click();
+  await page.locator('[data-testid=diff-toggle]').click();
+  await page.locator('[data-testid=diff-compare]').click();
+  await waitFor('the diff', async () => (await page.locator('[data-testid=diff-change]').count()) > 0, 30_000);
+  const diff = await getJson(`/v1/diff?from=${A}&to=${B}`);
+  expectEqual('diff change count', Number(await page.locator('[data-testid=diff-count]').innerText()), diff.change_count);
+  // A task whose status changed between A and B, on the page with its positions.
+  const task = diff.changes.find((c) => c.kind === 'task' && c.after && (!c.before || c.before.status !== c.after.status));
+  if (!task) throw new Error(`no task changed status between ${A} and ${B}`);
+  const row = page.locator(`[data-testid=diff-change][data-kind=task][data-label="${task.key.task_id}"]`);
+  const fields = await row.locator('.fields').innerText();
+  if (!fields.includes(`status ${task.before ? task.before.status : '—'} → ${task.after.status}`)) {
+    throw new Error(`diff row for ${task.key.task_id} says "${fields}", server: ${JSON.stringify(task.before?.status)} → ${task.after.status}`);
+  }
+  const positions = await row.locator('[data-testid=diff-position]').allInnerTexts();
+  expectEqual(`positions that changed ${task.key.task_id}`, positions.map(Number), task.positions.slice(0, positions.length));
+  log(`diff ${A}..${B}: ${diff.change_count} changes; task ${task.key.task_id} ${task.before?.status ?? '(new)'} → ${task.after.status} by`, positions.join(' '));
+  // Click the last event that changed it: the page travels there and selects it.
+  const Q = Number(positions.at(-1));
+  await row.locator('[data-testid=diff-position]').last().click();
+  await settled(page, `the state at diff position ${Q}`);
+  await checkViewsAt(page, Q);
+  await waitFor(`event ${Q} selected`, async () =>
+    (await page.evaluate(() => window.vigilStore.getState().selectedEvent?.position)) === Q, 10_000);
+  const card = page.locator(`[data-testid=task-card][data-task="${task.key.task_id}"]`);
+  if ((await card.count()) > 0) expectEqual(`${task.key.task_id} on the board at ${Q}`, await card.getAttribute('data-status'), task.after.status);
+  log(`clicked position ${Q}: travelled there, event selected, ${task.key.task_id} is ${task.after.status}`);
+
+  // A time: the state after the last event recorded at or before it.
+  const [atEvent] = (await getJson(`/v1/all?from=${A + 10}&limit=1`)).events;
+  const us = atEvent.recorded_time_us;
+  const rfc3339 = new Date(Math.floor(us / 1000)).toISOString().replace('Z', `${String(us % 1000).padStart(3, '0')}Z`);
+  await page.locator('[data-testid=goto-time]').fill(rfc3339);
+  await page.locator('[data-testid=goto-time]').press('Enter');
+  const byTime = await waitFor(`the state at ${rfc3339}`, async () => {
+    const t = await travelOf(page);
+    if (t.error) throw new Error(t.error);
+    return t.target && 'timeUs' in t.target && !t.loading && t.position !== null ? t : null;
+  }, 30_000);
+  const [last] = (await getJson(`/v1/all?from=${byTime.position}&limit=2`)).events.slice(0, 1);
+  const [next] = (await getJson(`/v1/all?from=${byTime.position + 1}&limit=1`)).events;
+  if (byTime.position < atEvent.position || last.recorded_time_us > us || (next && next.recorded_time_us <= us)) {
+    throw new Error(`time ${rfc3339} (event ${atEvent.position}) showed position ${byTime.position}`);
+  }
+  await checkViewsAt(page, byTime.position);
+  log(`time ${rfc3339}: position ${byTime.position} (the event at ${atEvent.position} was recorded then)`);
+
+  // An error is shown (400 past the head), and the view stays where it was.
+  await page.locator('[data-testid=goto-position]').fill('999999999');
+  await page.locator('[data-testid=goto-position]').press('Enter');
+  const problem = await waitFor('the error for a position past the head', async () => {
+    const el = page.locator('[data-testid=past-error]');
+    return (await el.count()) > 0 ? el.innerText() : null;
+  }, 20_000);
+  if (!/400/.test(problem)) throw new Error(`error shown: ${problem}`);
+  expectEqual('position still shown after the error', Number(await page.locator('[data-testid=past-position]').innerText({ timeout: 2000 })), byTime.position);
+  log('a position past the head shows:', problem.replace(/\s+/g, ' '));
+
+  // Back to live: the banner goes, the views move again.
+  await page.locator('[data-testid=back-to-live]').click();
+  await waitFor('the banner to go', async () => (await page.locator('[data-testid=past-banner]').count()) === 0, 5_000);
+  await page.locator('[data-testid=diff-toggle]').click(); // close the diff
+  const liveAt = (await state()).position;
+  await waitFor('live updates on the page again', async () => {
+    const newest = Number(await page.locator('[data-testid=event-row] .pos').first().innerText({ timeout: 2000 }));
+    const shownAgents = await page.locator('[data-testid=agent-row]').count();
+    const s = await state();
+    return newest > liveAt && newest > B && shownAgents === (await page.evaluate(() =>
+      Object.keys(window.vigilStore.getState().agents).length)) && s.position > liveAt ? newest : null;
+  }, 30_000);
+  expectEqual('mode after back to live', await page.locator('main').getAttribute('data-mode'), 'live');
+  log(`back to live: the timeline moves past ${liveAt}`);
+}
+
 let browser;
 let failed = false;
 try {
@@ -131,6 +301,8 @@ try {
   await sleep(1500); // let the charts draw a few frames
   await page.screenshot({ path: join(dashboard, 'screenshot.png'), fullPage: false });
   log('saved', join(dashboard, 'screenshot.png'));
+
+  await timeTravel(page, state);
 
   // 4. Kill and restart vigild: the page reconnects and continues.
   const live = (await state()).connection === 'live' ||

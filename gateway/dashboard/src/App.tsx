@@ -1,22 +1,38 @@
 import { AgentsView } from './components/AgentsView';
 import { Charts } from './components/Charts';
 import { DelegationGraph } from './components/DelegationGraph';
+import { DiffView } from './components/DiffView';
+import { ErrorBoundary } from './components/ErrorBoundary';
+import { PastBanner } from './components/PastBanner';
 import { StatusBar } from './components/StatusBar';
 import { TaskBoard } from './components/TaskBoard';
 import { Timeline } from './components/Timeline';
+import { TravelBar } from './components/TravelBar';
 import { WebhooksView } from './components/WebhooksView';
+import type { TravelClient } from './live/travel';
+import { useDashboard } from './store';
 
-export function App() {
+export function App({ travel }: { travel: TravelClient }) {
+  const mode = useDashboard((s) => s.travel.mode);
+  // In the past before its first state arrives, the live views, dimmed.
+  const waiting = useDashboard((s) => s.travel.mode === 'past' && s.travel.view === null);
+  const diffOpen = useDashboard((s) => s.diff.open);
   return (
     <>
-      <StatusBar />
-      <main className="grid">
-        <AgentsView />
-        <DelegationGraph />
-        <TaskBoard />
-        <Charts />
-        <Timeline />
-        <WebhooksView />
+      <div className="top">
+        <StatusBar />
+        <TravelBar travel={travel} />
+        <PastBanner travel={travel} />
+      </div>
+      <main className={`grid ${mode === 'past' ? 'past' : ''} ${waiting ? 'waiting' : ''}`}
+        aria-busy={waiting} data-mode={mode}>
+        {diffOpen && <ErrorBoundary name="Diff"><DiffView travel={travel} /></ErrorBoundary>}
+        <ErrorBoundary name="Agents"><AgentsView /></ErrorBoundary>
+        <ErrorBoundary name="Delegation"><DelegationGraph /></ErrorBoundary>
+        <ErrorBoundary name="Tasks"><TaskBoard /></ErrorBoundary>
+        <ErrorBoundary name="Charts"><Charts /></ErrorBoundary>
+        <ErrorBoundary name="Events"><Timeline /></ErrorBoundary>
+        <ErrorBoundary name="Webhooks"><WebhooksView /></ErrorBoundary>
       </main>
     </>
   );

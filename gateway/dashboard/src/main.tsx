@@ -16,12 +16,12 @@ try {
 store.getState().setToken(fromUrl ?? saved);
 
 // The live client runs outside React, for the page's lifetime.
-startDashboard(store);
+const dashboard = startDashboard(store);
 // For the end-to-end test and the browser console: the store, read-only use.
 (window as unknown as { vigilStore: typeof store }).vigilStore = store;
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App />
+    <App travel={dashboard.travel} />
   </StrictMode>,
 );

@@ -1,11 +1,15 @@
 import { useMemo } from 'react';
 import { useDashboard } from '../store';
+import { shown } from '../store/store';
 import { age, bytes } from '../format';
 import { useNow } from './useNow';
 
 export function AgentsView() {
-  const agents = useDashboard((s) => s.agents);
-  const now = useNow(1000);
+  const agents = useDashboard((s) => shown(s).agents);
+  const clock = useNow(1000);
+  // In the past, heartbeat ages are as of the time shown, not now.
+  const pastMs = useDashboard((s) => (s.travel.view?.timeUs ? s.travel.view.timeUs / 1000 : null));
+  const now = pastMs ?? clock;
   const rows = useMemo(
     () => Object.values(agents).sort((a, b) =>
       (a.role ?? '').localeCompare(b.role ?? '') || a.agent_id.localeCompare(b.agent_id)),
@@ -21,7 +25,7 @@ export function AgentsView() {
           </thead>
           <tbody>
             {rows.map((a) => (
-              <tr key={a.agent_id} data-testid="agent-row" data-status={a.status}>
+              <tr key={a.agent_id} data-testid="agent-row" data-agent={a.agent_id} data-status={a.status}>
                 <td title={a.agent_id}>{a.name || a.agent_id}<div className="sub">{a.model ?? ''}</div></td>
                 <td>{a.role ?? '?'}</td>
                 <td><span className={`badge s-${a.status}`}>{a.status}</span></td>

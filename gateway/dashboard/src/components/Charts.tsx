@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { store } from '../store';
 import type { DashboardState } from '../store/store';
-import { RATE_SECONDS } from '../store/store';
+import { RATE_SECONDS, shown } from '../store/store';
 
 const PALETTE = ['#3b82f6', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#14b8a6', '#ec4899', '#84cc16'];
 
@@ -85,7 +85,8 @@ function Chart({ title, derive, points = false, testId }: {
   );
 }
 
-export function eventsPerSecond(s: DashboardState): Series {
+export function eventsPerSecond(state: DashboardState): Series {
+  const s = shown(state);
   const seconds = Object.keys(s.eventRate).map(Number);
   const newest = seconds.length ? Math.max(...seconds) : Math.floor(Date.now() / 1000);
   const xs: number[] = [];
@@ -102,8 +103,8 @@ const MINUTES_SHOWN = 60;
 
 // One series per model over consecutive minutes (empty minutes are 0), at
 // least the last two, at most the last hour.
-function perModel(s: DashboardState, value: (p: DashboardState['usage'][string]) => number): Series {
-  const points = Object.values(s.usage);
+function perModel(state: DashboardState, value: (p: DashboardState['usage'][string]) => number): Series {
+  const points = Object.values(shown(state).usage);
   const models = [...new Set(points.map((u) => u.model))].sort();
   const newest = points.length
     ? Math.max(...points.map((u) => u.bucket_time_us))
@@ -125,8 +126,8 @@ function perModel(s: DashboardState, value: (p: DashboardState['usage'][string])
 const tokensPerMinute = (s: DashboardState) => perModel(s, (u) => u.input_tokens + u.output_tokens);
 const costPerMinute = (s: DashboardState) => perModel(s, (u) => Math.round(u.cost_usd * 10000) / 10000);
 
-export function completionTimes(s: DashboardState): Series {
-  const done = Object.values(s.tasks)
+export function completionTimes(state: DashboardState): Series {
+  const done = Object.values(shown(state).tasks)
     .filter((t) => t.status === 'completed' && t.finished_time_us && t.created_time_us)
     .sort((a, b) => a.finished_time_us! - b.finished_time_us!);
   return {

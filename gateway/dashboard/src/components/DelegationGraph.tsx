@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react';
 import { useDashboard } from '../store';
+import { shown } from '../store/store';
 import { ms } from '../format';
 import type { PairRow } from '../types';
 
@@ -16,8 +17,8 @@ export function failureColour(failed: number, finished: number): string {
 // Managers (left) → workers (right); edge width ~ tasks assigned, colour =
 // failure rate, mean time to complete on hover.
 export function DelegationGraph() {
-  const pairs = useDashboard((s) => s.pairs);
-  const agents = useDashboard((s) => s.agents);
+  const pairs = useDashboard((s) => shown(s).pairs);
+  const agents = useDashboard((s) => shown(s).agents);
   const [hover, setHover] = useState<PairRow | null>(null);
   const layout = useMemo(() => {
     const list = Object.values(pairs);

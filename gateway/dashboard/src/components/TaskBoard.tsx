@@ -1,11 +1,14 @@
 import { useMemo } from 'react';
 import { store, useDashboard } from '../store';
+import { shown } from '../store/store';
 import { TASK_STATUSES, type TaskRow } from '../types';
 
 const PER_COLUMN = 40;
 
 export function TaskBoard() {
-  const tasks = useDashboard((s) => s.tasks);
+  const tasks = useDashboard((s) => shown(s).tasks);
+  // In the past, the state may hold more tasks than it listed (its limit).
+  const taskCount = useDashboard((s) => s.travel.view?.taskCount ?? null);
   const filter = useDashboard((s) => s.taskFilter);
   const { managers, workers, columns, counts } = useMemo(() => {
     const managers = new Set<string>();
@@ -39,13 +42,15 @@ export function TaskBoard() {
           <option value="">all workers</option>
           {workers.map((w) => <option key={w}>{w}</option>)}
         </select>
+        {taskCount !== null && taskCount > Object.keys(tasks).length &&
+          <small>the newest {Object.keys(tasks).length} of {taskCount} tasks</small>}
       </h2>
       <div className="board">
         {TASK_STATUSES.map((status) => (
           <div key={status} className="column" data-testid={`column-${status}`}>
             <h3>{status} <small data-testid={`count-${status}`}>{counts[status]}</small></h3>
             {columns[status].map((t) => (
-              <div key={t.task_id} className={`card s-${t.status}`} data-testid="task-card" data-status={t.status}
+              <div key={t.task_id} className={`card s-${t.status}`} data-testid="task-card" data-task={t.task_id} data-status={t.status}
                 title={`${t.task_id}\nmanager ${t.manager_id ?? '?'} → worker ${t.worker_id ?? '?'}${t.error ? `\n${t.error}` : ''}`}>
                 <div className="title">{t.title || t.task_id}</div>
                 <div className="sub">{t.manager_id ?? '?'} → {t.worker_id ?? '—'}{t.priority !== null ? ` · p${t.priority}` : ''}</div>

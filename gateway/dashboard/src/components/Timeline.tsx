@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { store, useDashboard } from '../store';
+import { shown } from '../store/store';
 import { time } from '../format';
 import type { RecordedEvent } from '../types';
 
@@ -9,11 +10,14 @@ const OVERSCAN = 10;
 // Newest first, filtered by stream prefix and type, only the visible rows
 // rendered. The event list changes every animation frame under load, so it
 // is read through a transient subscription and re-rendered at most once
-// per frame, not through a selector of its own.
+// per frame, not through a selector of its own. In the past it lists the
+// events up to the position shown (GET /v1/all), not the live ones.
 export function Timeline() {
   const filter = useDashboard((s) => s.timelineFilter);
   const selected = useDashboard((s) => s.selectedEvent);
-  const [events, setEvents] = useState<RecordedEvent[]>(() => store.getState().events);
+  const pastPosition = useDashboard((s) => s.travel.view?.position ?? null);
+  const pastError = useDashboard((s) => s.travel.view?.eventsError ?? null);
+  const [events, setEvents] = useState<RecordedEvent[]>(() => shown(store.getState()).events);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(400);
   const box = useRef<HTMLDivElement>(null);
@@ -21,11 +25,11 @@ export function Timeline() {
   useEffect(() => {
     let pending = false;
     return store.subscribe((s, prev) => {
-      if (s.events === prev.events || pending) return;
+      if (shown(s).events === shown(prev).events || pending) return;
       pending = true;
       requestAnimationFrame(() => {
         pending = false;
-        setEvents(store.getState().events);
+        setEvents(shown(store.getState()).events);
       });
     });
   }, []);
@@ -52,6 +56,8 @@ export function Timeline() {
     <section className="panel timeline">
       <h2>
         Events <small data-testid="timeline-count">{rows.length}</small>
+        {pastPosition !== null && <small>up to position {pastPosition}</small>}
+        {pastError && <small className="bad">{pastError}</small>}
         <input placeholder="stream prefix" value={filter.stream} aria-label="stream prefix"
           onChange={(e) => set({ stream: e.target.value })} />
         <select aria-label="type" value={filter.type} onChange={(e) => set({ type: e.target.value })}>

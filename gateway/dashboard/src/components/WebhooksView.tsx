@@ -6,6 +6,7 @@ import { type Webhook, webhookHealth } from '../webhooks';
 // the admin role on a secured server; without it the panel says so.
 export function WebhooksView() {
   const token = useDashboard((s) => s.token);
+  const past = useDashboard((s) => s.travel.mode === 'past');
   const [hooks, setHooks] = useState<Webhook[]>([]);
   const [note, setNote] = useState<string>('loading');
 
@@ -39,7 +40,7 @@ export function WebhooksView() {
 
   return (
     <section className="panel webhooks" data-testid="webhooks">
-      <h2>Webhooks <small>{hooks.length}</small></h2>
+      <h2>Webhooks <small>{hooks.length}</small>{past && <small>(live: not part of time travel)</small>}</h2>
       {note && <p className="sub">{note}</p>}
       {hooks.length > 0 && (
         <table>

@@ -1,7 +1,8 @@
 // Wires the store to the server: the REST snapshot, then the live feed on
 // top (this tab's socket, or the leader tab's frames), polling GET /v1/all
-// while the server has no /v1/live, and GET /v1/projections every 2 s. No
-// React here: components only read the store.
+// while the server has no /v1/live, and GET /v1/projections every 2 s; time
+// travel's requests go through the same REST client. No React here:
+// components only read the store (and call the travel client's actions).
 
 import type { Connection, DashboardStore } from '../store/store';
 import type { LiveFrame } from '../types';
@@ -9,6 +10,7 @@ import { backoffDelay, LiveClient } from './client';
 import { Ingest } from './ingest';
 import { RestClient } from './rest';
 import { CHANNEL_NAME, TabSync, type ChannelLike, type LocksLike } from './tabs';
+import { TravelClient } from './travel';
 
 const PROJECTIONS_EVERY_MS = 2000;
 const POLL_EVERY_MS = 1000;
@@ -16,6 +18,8 @@ const POLL_PAGE = 1000;
 export const TOKEN_KEY = 'vigil.token';
 
 export interface Dashboard {
+  // The scrubber's and the diff view's requests (GET /v1/state, /v1/diff).
+  travel: TravelClient;
   stop(): void;
 }
 
@@ -129,6 +133,7 @@ export function startDashboard(store: DashboardStore, origin: string = location.
   });
 
   return {
+    travel: new TravelClient(store, rest),
     stop() {
       stopped = true;
       polling = false;

@@ -9,6 +9,7 @@ import type {
 
 export type Fetch = typeof fetch;
 
+// status: the HTTP status, or 0 when the request got no answer.
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -26,7 +27,13 @@ export class RestClient {
     const headers: Record<string, string> = { Accept: 'application/json' };
     const token = this.token();
     if (token) headers.Authorization = `Bearer ${token}`;
-    const response = await this.fetchImpl(this.base + path, { headers });
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.base + path, { headers });
+    } catch (e) {
+      // fetch rejects only when no answer came (network, CORS, abort).
+      throw new HttpError(0, `GET ${path}: network error (${e instanceof Error ? e.message : String(e)})`);
+    }
     if (!response.ok) {
       let detail = response.statusText;
       try {

@@ -4,11 +4,15 @@
 //  - connection:  the state of the live feed (or of the leader tab's)
 //  - projections: GET /v1/projections, polled
 //  - ui:          token and filters
+//  - travel:      time travel: live, or the state at a past position
+//                 (GET /v1/state) that every view shows instead
+//  - diff:        two marked positions and what changed between them
 // It is a vanilla store (zustand/vanilla): the live client, the tab sync and
 // the tests use it without React; components read it with useStore.
 
 import { createStore, type StateCreator } from 'zustand/vanilla';
 import { emptyFoldState, foldEvents, type FoldGates, type FoldState } from '../fold';
+import type { DiffView, PastView, ShownModel, TravelPoint } from '../travel';
 import type { LiveFrame, ProjectionStatus, RecordedEvent } from '../types';
 
 // Events kept for the timeline, and seconds of the events/s series.
@@ -80,7 +84,52 @@ export interface UiSlice {
   selectEvent: (event: RecordedEvent | null) => void;
 }
 
-export type DashboardState = ModelSlice & ConnectionSlice & ProjectionsSlice & UiSlice;
+export interface Travel {
+  mode: 'live' | 'past';
+  // The point last asked for; the view shown may still be an older one
+  // while it loads.
+  target: TravelPoint | null;
+  // Bumped by every seek and by going live: an answer for an older
+  // request is stale and dropped.
+  seq: number;
+  view: PastView | null; // what every view shows in the past
+  loading: boolean;
+  error: string | null;
+  staleDropped: number;
+}
+
+export interface TravelSlice {
+  travel: Travel;
+  // Into the past (or to another point in it); returns the request's seq.
+  seekPast: (point: TravelPoint) => number;
+  // The state for request `seq`; false (and dropped) when it is stale.
+  receivePast: (seq: number, view: PastView) => boolean;
+  failPast: (seq: number, error: string) => boolean;
+  // Back to the live views (which were kept folding all along).
+  goLive: () => void;
+}
+
+export interface Diff {
+  open: boolean;
+  a: number | null; // the two marked positions, in any order
+  b: number | null;
+  seq: number;
+  loading: boolean;
+  error: string | null;
+  result: DiffView | null;
+}
+
+export interface DiffSlice {
+  diff: Diff;
+  setDiffOpen: (open: boolean) => void;
+  setMark: (which: 'a' | 'b', position: number | null) => void;
+  // A GET /v1/diff starts; returns its seq.
+  diffStarted: () => number;
+  receiveDiff: (seq: number, result: DiffView) => boolean;
+  failDiff: (seq: number, error: string) => boolean;
+}
+
+export type DashboardState = ModelSlice & ConnectionSlice & ProjectionsSlice & UiSlice & TravelSlice & DiffSlice;
 type Slice<T> = StateCreator<DashboardState, [], [], T>;
 
 function minGate(g: FoldGates) {
@@ -185,12 +234,66 @@ export const createUiSlice: Slice<UiSlice> = (set) => ({
   selectEvent: (selectedEvent) => set({ selectedEvent }),
 });
 
+export const createTravelSlice: Slice<TravelSlice> = (set, get) => {
+  // An answer to request `seq`: applied when it is the newest request and
+  // the page is still in the past, else counted as stale and dropped.
+  const answer = (seq: number, patch: Partial<Travel>) => {
+    const t = get().travel;
+    const current = t.mode === 'past' && seq === t.seq;
+    set({ travel: current ? { ...t, ...patch, loading: false } : { ...t, staleDropped: t.staleDropped + 1 } });
+    return current;
+  };
+  return {
+    travel: { mode: 'live', target: null, seq: 0, view: null, loading: false, error: null, staleDropped: 0 },
+    seekPast: (target) => {
+      const seq = get().travel.seq + 1;
+      set((s) => ({ travel: { ...s.travel, mode: 'past', target, seq, loading: true, error: null } }));
+      return seq;
+    },
+    receivePast: (seq, view) => answer(seq, { view, error: null }),
+    failPast: (seq, error) => answer(seq, { error }),
+    goLive: () =>
+      set((s) => ({
+        travel: { ...s.travel, mode: 'live', target: null, seq: s.travel.seq + 1, view: null, loading: false, error: null },
+      })),
+  };
+};
+
+export const createDiffSlice: Slice<DiffSlice> = (set, get) => ({
+  diff: { open: false, a: null, b: null, seq: 0, loading: false, error: null, result: null },
+  setDiffOpen: (open) => set((s) => ({ diff: { ...s.diff, open } })),
+  setMark: (which, position) => set((s) => ({ diff: { ...s.diff, [which]: position } })),
+  diffStarted: () => {
+    const seq = get().diff.seq + 1;
+    set((s) => ({ diff: { ...s.diff, open: true, seq, loading: true, error: null } }));
+    return seq;
+  },
+  receiveDiff: (seq, result) => {
+    if (seq !== get().diff.seq) return false;
+    set((s) => ({ diff: { ...s.diff, loading: false, error: null, result } }));
+    return true;
+  },
+  failDiff: (seq, error) => {
+    if (seq !== get().diff.seq) return false;
+    set((s) => ({ diff: { ...s.diff, loading: false, error, result: null } }));
+    return true;
+  },
+});
+
+// What the views show: the past view while there is one, else the live
+// model. (In the past before the first answer, the live model, dimmed.)
+export function shown(s: DashboardState): ShownModel {
+  return s.travel.view ?? s;
+}
+
 export function createDashboardStore() {
   return createStore<DashboardState>()((...a) => ({
     ...createModelSlice(...a),
     ...createConnectionSlice(...a),
     ...createProjectionsSlice(...a),
     ...createUiSlice(...a),
+    ...createTravelSlice(...a),
+    ...createDiffSlice(...a),
   }));
 }
 
