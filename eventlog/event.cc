@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "eventlog/internal/codec.h"
+
 namespace vigil::eventlog {
 
 std::string ExpectedRevision::ToString() const {
@@ -31,6 +33,13 @@ bool Filter::Matches(const RecordedEvent& event) const {
   return event_types.empty() ||
          std::find(event_types.begin(), event_types.end(), event.type) !=
              event_types.end();
+}
+
+std::string GenesisHash() { return std::string(internal::kHashBytes, '\0'); }
+
+std::string ChainedHash(std::string_view previous_hash,
+                        const RecordedEvent& event) {
+  return internal::ChainHash(previous_hash, internal::CanonicalBytes(event));
 }
 
 }  // namespace vigil::eventlog

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vigil::eventlog {
@@ -109,6 +110,15 @@ struct Filter {
   bool Empty() const { return stream_prefixes.empty() && event_types.empty(); }
   bool Matches(const RecordedEvent& event) const;
 };
+
+// The hash chain (SPEC "Concepts", FORMAT.md), for a client that checks a
+// log it has read (vigil verify --server) without trusting the server's
+// own Verify: an event's `hash` must equal ChainedHash(the previous
+// event's hash, event), and the event at position 1 chains from
+// GenesisHash() (32 zero bytes). Both raw bytes, not hex.
+std::string GenesisHash();
+std::string ChainedHash(std::string_view previous_hash,
+                        const RecordedEvent& event);
 
 }  // namespace vigil::eventlog
 

@@ -252,6 +252,22 @@ absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(
   return state;
 }
 
+bool SystemState::Fold(const eventlog::RecordedEvent& event,
+                       ReplayStats* stats) {
+  position = event.position;
+  time_us = event.recorded_time_us;
+  ++stats->replayed_events;
+  absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
+  if (!parsed.ok()) {
+    // A poison event: the projections park it and go on; so do we.
+    ++stats->skipped_events;
+    return false;
+  }
+  if (parsed->type == DomainType::kOther) return false;
+  Apply(*parsed);
+  return true;
+}
+
 absl::Status TimeTravel::Replay(
     SystemState* state, uint64_t to, ReplayStats* stats,
     const std::function<bool(const eventlog::RecordedEvent&)>& wanted,
@@ -268,19 +284,13 @@ absl::Status TimeTravel::Replay(
           "no record after position ", state->position, " below ", to));
     }
     for (const eventlog::RecordedEvent& event : page) {
-      state->position = event.position;
-      state->time_us = event.recorded_time_us;
-      ++stats->replayed_events;
-      if (wanted && !wanted(event)) continue;
-      absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
-      if (!parsed.ok()) {
-        // A poison event: the projections park it and go on; so do we.
-        ++stats->skipped_events;
+      if (wanted && !wanted(event)) {
+        state->position = event.position;
+        state->time_us = event.recorded_time_us;
+        ++stats->replayed_events;
         continue;
       }
-      if (parsed->type == DomainType::kOther) continue;
-      state->Apply(*parsed);
-      if (each) each(state);
+      if (state->Fold(event, stats) && each) each(state);
     }
   }
   return absl::OkStatus();

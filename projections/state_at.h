@@ -52,6 +52,8 @@ struct TimeTravelOptions {
   size_t max_change_positions = 1'000;
 };
 
+struct ReplayStats;
+
 // The whole system as the three folds see it after `position`.
 struct SystemState {
   uint64_t position = 0;  // the last event folded; 0: none
@@ -61,6 +63,11 @@ struct SystemState {
   MetricsFold metrics;
 
   void Apply(const DomainEvent& event);
+  // Folds the next event of the log as every state-at does: takes its
+  // position and time, parses it and applies it; a known type whose data
+  // does not parse is counted in `stats` and skipped (the projections park
+  // it), other types are ignored. True when the folds applied it.
+  bool Fold(const eventlog::RecordedEvent& event, ReplayStats* stats);
   void ClearDirty();
 };
 

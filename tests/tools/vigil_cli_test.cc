@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "tests/testing/vigild_process.h"
 
 extern char** environ;
 
@@ -63,7 +64,7 @@ std::string Events(std::string_view type, int count, int first = 0) {
 class VigilCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = testing::TempDir() + "/vigil_cli_XXXXXX";
+    std::string pattern = ::testing::TempDir() + "/vigil_cli_XXXXXX";
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
     data_dir_ = dir_ + "/data";
@@ -645,6 +646,67 @@ TEST_F(VigilTravelCliTest, ExportImportReproducesTheChainAndTheState) {
                          false);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("does not chain"));
+}
+
+// verify --server recomputes the chain from the events the server sends and
+// folds them here: the same digests as the data directory gives, and a
+// record tampered with on the server's disk is caught by the client.
+TEST_F(VigilTravelCliTest, VerifyAgainstAServerChecksTheChainItself) {
+  AppendDomainEvents();
+  const std::string address = absl::StrCat("127.0.0.1:", testing::FreePort());
+  auto start = [&] {
+    return std::make_unique<testing::VigildProcess>(
+        VIGILD_BINARY,
+        std::vector<std::string>{"--data-dir", data_dir_, "--grpc-listen",
+                                 address, "--http-listen", "127.0.0.1:0",
+                                 "--projections", "off", "--webhooks", "off"},
+        dir_ + "/vigild.log");
+  };
+  auto vigild = start();
+  const std::string server = "--server=" + address;
+  Result run;
+  for (int i = 0; i < 100; ++i) {  // until it listens
+    run = Vigil({"verify", server}, "", false);
+    if (run.exit_code == 0) break;
+    usleep(100'000);
+  }
+  ASSERT_EQ(run.exit_code, 0) << run.err << ReadFile(dir_ + "/vigild.log");
+  EXPECT_THAT(run.out, HasSubstr("5 events checked (recomputed by this client"));
+
+  Result remote = Vigil({"verify", server, "--state-at", "3"}, "", false);
+  ASSERT_EQ(remote.exit_code, 0) << remote.err;
+  Result local = Vigil({"verify", "--state-at", "3"});  // while vigild runs
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  auto digests = [](const std::string& out) {
+    return out.substr(out.find("state at 3: "));
+  };
+  EXPECT_EQ(digests(remote.out), digests(local.out));
+  EXPECT_THAT(remote.out, HasSubstr("state at 3: agents sha256:"));
+
+  run = Vigil({"verify", server, "--from", "2", "--to", "4"}, "", false);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("3 events checked"));
+  run = Vigil({"verify", server, "--to", "9"}, "", false);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("mismatch at position 6: the server has no"));
+  run = Vigil({"verify", server, "--state-at", "9"}, "", false);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("past the head 5"));
+
+  // The server serves a record changed on its disk as it is; the client's
+  // own hash catches it.
+  EXPECT_EQ(vigild->Terminate(), 0);
+  TamperWithRecord(data_dir_, 2);
+  vigild = start();
+  for (int i = 0; i < 100; ++i) {
+    run = Vigil({"verify", server}, "", false);
+    if (run.exit_code != 1) break;  // 1: not listening yet
+    usleep(100'000);
+  }
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_THAT(run.err, HasSubstr("mismatch at position 2: hash does not match"));
+  run = Vigil({"verify", server, "--to", "1"}, "", false);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
 }  // namespace
