@@ -709,5 +709,40 @@ TEST_F(VigilTravelCliTest, VerifyAgainstAServerChecksTheChainItself) {
   EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
+// `vigil bench append|echo` (issue 3's form; --what W is the same) runs and
+// reports one JSON line; append loads a real vigild.
+TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
+  Result run = Vigil({"bench", "echo", "--clients", "2", "--duration", "1"},
+                     "", false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, StartsWith(R"({"bench":"echo","calls":)"));
+  EXPECT_THAT(run.out, HasSubstr(R"("errors":0,)"));
+
+  const std::string address = absl::StrCat("127.0.0.1:", testing::FreePort());
+  testing::VigildProcess vigild(
+      VIGILD_BINARY,
+      {"--data-dir", data_dir_, "--grpc-listen", address, "--http-listen",
+       "127.0.0.1:0", "--projections", "off", "--webhooks", "off"},
+      dir_ + "/vigild.log");
+  for (int i = 0; i < 100; ++i) {
+    run = Vigil({"bench", "--what", "append", "--server", address, "--clients",
+                 "2", "--events", "3", "--duration", "1"},
+                "", false);
+    if (run.exit_code == 0) break;
+    usleep(100'000);
+  }
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, StartsWith(R"({"bench":"append","calls":)"));
+  EXPECT_THAT(run.out, HasSubstr(R"("errors":0,)"));
+  EXPECT_EQ(vigild.Terminate(), 0);
+  // Every event it acknowledged is in the log, chain intact.
+  run = Vigil({"verify"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+
+  run = Vigil({"bench", "sideways"}, "", false);
+  EXPECT_EQ(run.exit_code, 64);
+  EXPECT_THAT(run.err, HasSubstr("vigil bench append|echo|live"));
+}
+
 }  // namespace
 }  // namespace vigil

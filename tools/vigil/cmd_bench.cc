@@ -119,7 +119,9 @@ double Percentile(std::vector<double>& sorted, double p) {
                          static_cast<size_t>(p * static_cast<double>(sorted.size())))];
 }
 
-void Report(const std::string& what, Samples& samples, uint64_t per_call,
+// Prints the JSON line; false (after saying so on stderr) when a call
+// failed: the figures then measure failures too, so the run does not count.
+bool Report(const std::string& what, Samples& samples, uint64_t per_call,
             absl::Duration duration) {
   absl::MutexLock lock(&samples.mu);
   std::sort(samples.micros.begin(), samples.micros.end());
@@ -138,7 +140,9 @@ void Report(const std::string& what, Samples& samples, uint64_t per_call,
     std::fprintf(stderr, "vigil: bench: %llu calls failed, first: %s\n",
                  static_cast<unsigned long long>(samples.errors),
                  samples.first_error.c_str());
+    return false;
   }
+  return true;
 }
 
 std::string Payload(uint64_t size) {
@@ -169,7 +173,9 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
                };
              },
              &samples);
-  Report("append", samples, load.events, load.duration);
+  if (!Report("append", samples, load.events, load.duration)) {
+    return kExitFailure;
+  }
 
   // Catch-up: the whole history through Subscribe, until `caught_up`.
   grpc::ClientContext context;
@@ -232,9 +238,9 @@ int RunBenchEcho(const LoadFlags& load) {
                };
              },
              &samples);
-  Report("echo", samples, 1, load.duration);
+  const bool ok = Report("echo", samples, 1, load.duration);
   server->Shutdown();
-  return kExitOk;
+  return ok ? kExitOk : kExitFailure;
 }
 
 int RunBench(const Command& command, const FlagValues& flags) {
@@ -251,7 +257,8 @@ int RunBench(const Command& command, const FlagValues& flags) {
   }
   if (what == "echo") return RunBenchEcho(*load);
   if (what == "live") return RunBenchLive(flags);
-  return UsageError(command.name, "--what must be append, echo or live");
+  return UsageError(command.name,
+                    "say what to measure: vigil bench append|echo|live");
 }
 
 }  // namespace
@@ -260,7 +267,7 @@ Command BenchCommand() {
   return Command{
       .name = "bench",
       .summary = "load a running vigild (append) or measure bare gRPC (echo)",
-      .usage = "vigil bench --what append|echo [flags]",
+      .usage = "vigil bench append|echo|live [flags]   (or --what W)",
       .details =
           "--what append: --clients threads, each with its own channel,\n"
           "append --events events of --size bytes to their own stream, one\n"
@@ -268,7 +275,8 @@ Command BenchCommand() {
           "the whole log back. --what echo: the same clients against a bare\n"
           "gRPC echo service in this process, the network layer's ceiling.\n"
           "Prints one JSON line per measurement: calls and events per\n"
-          "second, latency p50/p99/p999 in microseconds.\n"
+          "second, latency p50/p99/p999 in microseconds. Exits 1 when a\n"
+          "call failed (the first error goes to stderr).\n"
           "--what live: --connections WebSocket clients on /v1/live at\n"
           "--http while --rate events/s are appended over gRPC for\n"
           "--duration seconds; delivery latency from append\n"

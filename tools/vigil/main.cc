@@ -98,6 +98,10 @@ int Main(const std::vector<std::string_view>& args) {
   const Command* command = FindCommand(args[0]);
   if (command == nullptr) return UnknownCommand(args[0]);
   std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  // `bench append|echo|live ...` reads as `bench --what append|echo|live`.
+  if (command->name == "bench" && !rest.empty() && !rest[0].starts_with("-")) {
+    rest.insert(rest.begin(), "--what");
+  }
   // `projections rebuild NAME` reads as `projections --rebuild NAME`.
   if (command->name == "projections" && !rest.empty() &&
       rest[0] == "rebuild") {
