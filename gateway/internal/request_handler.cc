@@ -788,6 +788,16 @@ LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,
     return refuse(unauthenticated ? "unauthenticated" : "forbidden",
                   std::move(response));
   }
+  // A gateway replica not subscribed to its primary knows no "now" to
+  // start from and cannot read history: 503, so the client retries, or the
+  // load balancer tries another replica (nginx: proxy_next_upstream
+  // http_503). Connections already open stay and wait.
+  if (options_.readiness) {
+    if (absl::Status ready = options_.readiness(); !ready.ok()) {
+      return refuse("unavailable",
+                    ErrorResponse(absl::UnavailableError(ready.message())));
+    }
+  }
   LiveFormat format =
       kind == LiveKind::kSse ? LiveFormat::kSse : LiveFormat::kJson;
   if (kind == LiveKind::kWebSocket) {

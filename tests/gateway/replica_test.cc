@@ -66,6 +66,18 @@ HttpResponse Request(uint16_t port, std::string_view method,
   return connection.Read().value_or(HttpResponse{});
 }
 
+// The answer to a WebSocket upgrade of `target`, with `headers` added.
+HttpResponse Upgrade(uint16_t port, const std::string& target,
+                     std::vector<std::pair<std::string, std::string>> headers =
+                         {}) {
+  headers.insert(headers.begin(),
+                 {{"Upgrade", "websocket"},
+                  {"Connection", "Upgrade"},
+                  {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                  {"Sec-WebSocket-Version", "13"}});
+  return Request(port, "GET", target, std::move(headers));
+}
+
 // Polls GET /readyz until `want` (200 or 503) or 20 s pass.
 bool AwaitReady(uint16_t port, int want = 200) {
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -326,6 +338,8 @@ TEST(ReplicaTest, FollowsThePrimaryAcrossARestart) {
   HttpResponse not_ready = Request(replica.port(), "GET", "/readyz");
   EXPECT_THAT(not_ready.body, HasSubstr("not subscribed to the primary"));
   primary.Append(100);  // while the replica cannot see them
+  // A new client is sent elsewhere meanwhile; the one connected waits.
+  EXPECT_EQ(Upgrade(replica.port(), "/v1/live?from=0").status, 503);
   primary.StartGrpc();
   ASSERT_TRUE(AwaitReady(replica.port()));
   primary.Append(100);
@@ -349,9 +363,13 @@ TEST(ReplicaTest, RefusesAppendsAndIsNotReadyWithoutAPrimary) {
   EXPECT_EQ(append.status, 501);
   EXPECT_THAT(append.body, HasSubstr("gateway replica"));
   EXPECT_EQ(Request(replica.port(), "GET", "/v1/agents").status, 404);
-  // Live clients may connect and wait for the primary.
-  Client client = Open(replica.port(), "from=0");
-  EXPECT_TRUE(client.ok());
+  // No live feed before it has subscribed: 503, and the load balancer or
+  // the client tries again.
+  HttpResponse live = Upgrade(replica.port(), "/v1/live?from=0");
+  EXPECT_EQ(live.status, 503);
+  EXPECT_EQ(live.Header("retry-after"), "1");
+  EXPECT_THAT(live.body, HasSubstr("not subscribed to the primary"));
+  EXPECT_EQ(Request(replica.port(), "GET", "/v1/live/sse").status, 503);
 }
 
 // ---- The real binaries behind nginx --------------------------------------
@@ -457,13 +475,8 @@ TEST(ReplicaNginxTest, TwoReplicasBehindNginxWithoutStickySessions) {
     ASSERT_TRUE(clients.back()->ok()) << clients.back()->error.message();
   }
   // A foreign Origin is refused by the replica behind nginx.
-  HttpResponse foreign = Request(
-      front, "GET", "/v1/live?from=0",
-      {{"Upgrade", "websocket"},
-       {"Connection", "Upgrade"},
-       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
-       {"Sec-WebSocket-Version", "13"},
-       {"Origin", "http://evil.test"}});
+  HttpResponse foreign =
+      Upgrade(front, "/v1/live?from=0", {{"Origin", "http://evil.test"}});
   EXPECT_EQ(foreign.status, 403) << foreign.body;
   for (int i = 0; i < 2; ++i) {
     EXPECT_GE(MetricValue(replica_ports[i], "vigil_live_connections"), 1)
