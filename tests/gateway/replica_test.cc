@@ -485,7 +485,10 @@ TEST(ReplicaNginxTest, TwoReplicasBehindNginxWithoutStickySessions) {
 
   append(200);
   std::vector<std::vector<Frame>> seen(kClients);
-  for (int i = 0; i < kClients; ++i) seen[i] = ReadEventsThrough(*clients[i], 200);
+  for (int i = 0; i < kClients; ++i) {
+    seen[i] = ReadEventsThrough(*clients[i], 200);
+    ASSERT_EQ(seen[i].size(), 200u) << "client " << i;
+  }
 
   // One replica dies; its clients resume through nginx where they left off.
   replicas[0]->Kill();
