@@ -196,6 +196,17 @@ TEST_F(VigildTest, RefusesNonLoopbackAddressesAndBadValues) {
       {{"--max-event-bytes", "0"}, {}, "--max-event-bytes"},
       {{}, {"VIGIL_MAX_APPEND_EVENTS=lots"}, "VIGIL_MAX_APPEND_EVENTS"},
       {{"--no-such-flag"}, {}, "unknown flag --no-such-flag"},
+      {{"--gateway-only"}, {}, "--gateway-only needs --upstream HOST:PORT"},
+      {{"--upstream", "127.0.0.1:7600"}, {}, "--upstream is for a --gateway-only"},
+      {{"--gateway-only", "--upstream", "primary"}, {}, "--upstream \"primary\""},
+      {{"--gateway-only", "--upstream", "127.0.0.1:7600", "--http-listen",
+        "0.0.0.0:7611"},
+       {},
+       "loopback only"},
+      {{"--gateway-only", "--upstream", "127.0.0.1:7600",
+        "--upstream-token-file", "/nonexistent/token"},
+       {},
+       "--upstream-token-file: cannot read"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.args;
