@@ -3,6 +3,9 @@
 //   floor:   one synced RocksDB Put per event (no batching at all)
 //   ceiling: one synced RocksDB WriteBatch of 64 events (perfect batching,
 //            no checks, no hashing)
+// The log is driven two ways: BM_LogAppend with one blocked thread per
+// appender (Append), BM_LogAppendAsync with that many appends kept in flight
+// by callbacks (AppendAsync, as vigild's gRPC and HTTP handlers use it).
 // Every append carries `events` events of 256 B of JSON data. The log lives
 // under $VIGIL_BENCH_DIR (default /tmp), which must be on a real disk: the
 // figures are about fsync.
@@ -16,6 +19,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "eventlog/event_log.h"
@@ -86,6 +90,92 @@ BENCHMARK(BM_LogAppend)
     ->ArgName("events")
     ->Arg(1)->Arg(10)->Arg(100)
     ->Threads(1)->Threads(8)->Threads(64)
+    ->UseRealTime();
+
+// The same appends without a thread per appender: `appenders` appends are
+// kept in flight through AppendAsync, each completion issuing that
+// appender's next append, as vigild's gRPC handlers drive the log. One
+// iteration is kAppendsPerIteration appends; latency is from issue to
+// completion, over every append.
+constexpr int kAppendsPerIteration = 4096;
+
+class AsyncAppenders {
+ public:
+  AsyncAppenders(EventLog& log, int appenders, int events)
+      : log_(log), requests_(appenders) {
+    for (int a = 0; a < appenders; ++a) {
+      requests_[a].stream = "async-" + std::to_string(events) + "-" + std::to_string(a);
+      for (int i = 0; i < events; ++i) {
+        requests_[a].events.push_back(
+            EventData{.type = "TaskProgress", .data = EventJson()});
+      }
+    }
+  }
+
+  // Runs `count` appends with every appender in flight; returns false on
+  // the first failed append.
+  bool Run(int count, std::vector<double>& micros) {
+    remaining_to_issue_ = count;
+    outstanding_ = 0;
+    micros_ = &micros;
+    for (size_t a = 0; a < requests_.size(); ++a) Issue(a);
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](AsyncAppenders* self) { return self->outstanding_ == 0; }, this));
+    return failed_.empty();
+  }
+
+  const std::string& failure() const { return failed_; }
+
+ private:
+  void Issue(size_t appender) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (remaining_to_issue_ == 0 || !failed_.empty()) return;
+      --remaining_to_issue_;
+      ++outstanding_;
+    }
+    const absl::Time start = absl::Now();
+    log_.AppendAsync(requests_[appender], [this, appender, start](
+                                              absl::StatusOr<AppendResult> r) {
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
+      {
+        absl::MutexLock lock(&mu_);
+        micros_->push_back(us);
+        if (!r.ok() && failed_.empty()) failed_ = r.status().ToString();
+      }
+      Issue(appender);
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+    });
+  }
+
+  EventLog& log_;
+  std::vector<AppendRequest> requests_;
+  absl::Mutex mu_;
+  int remaining_to_issue_ ABSL_GUARDED_BY(mu_) = 0;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<double>* micros_ = nullptr;
+  std::string failed_ ABSL_GUARDED_BY(mu_);
+};
+
+void BM_LogAppendAsync(benchmark::State& state) {
+  AsyncAppenders appenders(*Log().log, static_cast<int>(state.range(0)),
+                           static_cast<int>(state.range(1)));
+  std::vector<double> micros;
+  for (auto _ : state) {
+    if (!appenders.Run(kAppendsPerIteration, micros)) {
+      state.SkipWithError(appenders.failure().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kAppendsPerIteration *
+                          state.range(1));
+  ReportLatency(state, micros);
+}
+BENCHMARK(BM_LogAppendAsync)
+    ->ArgNames({"appenders", "events"})
+    ->ArgsProduct({{1, 8, 64}, {1, 10, 100}})
     ->UseRealTime();
 
 struct RawDb {
