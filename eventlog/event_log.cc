@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "eventlog/internal/codec.h"
+#include "eventlog/internal/rocks_db.h"
 #include "eventlog/internal/rocks_options.h"
 #include "eventlog/internal/validation.h"
 #include "eventlog/status_macros.h"
@@ -73,7 +74,7 @@ constexpr size_t kStreamCacheLimit = 65536;
 class RocksEventLog final : public EventLog {
  public:
   RocksEventLog(const Options& options, std::string dir,
-                std::unique_ptr<rocksdb::DB> db, bool writable,
+                std::unique_ptr<internal::RocksDb> db, bool writable,
                 std::string secondary_dir)
       : options_(options),
         dir_(std::move(dir)),
@@ -94,8 +95,7 @@ class RocksEventLog final : public EventLog {
       }
       completer_.join();
     }
-    if (db_ != nullptr) db_->Close().PermitUncheckedError();
-    db_.reset();
+    db_.reset();  // releases the column families, then closes
     if (!secondary_dir_.empty()) {
       std::error_code ignored;
       std::filesystem::remove_all(secondary_dir_, ignored);
@@ -199,6 +199,8 @@ class RocksEventLog final : public EventLog {
           "snapshot position ", position, " is not in 1..head ",
           HeadPosition()));
     }
+    absl::ReaderMutexLock db_lock(&db_mu_);
+    RETURN_IF_ERROR(CheckOpen());
     rocksdb::WriteBatch batch;
     std::string position_bytes;
     internal::PutBigEndian64(&position_bytes, position);
@@ -210,12 +212,11 @@ class RocksEventLog final : public EventLog {
       std::string raw = internal::SnapshotEntryPrefix(name, key);
       raw.push_back('\0');
       raw.append(position_bytes);
-      batch.Put(raw, value);
+      batch.Put(db_->index(), raw, value).PermitUncheckedError();
     }
-    batch.Put(internal::SnapshotKey(name, position), "");
-    absl::ReaderMutexLock db_lock(&db_mu_);
-    RETURN_IF_ERROR(CheckOpen());
-    return FromRocks(db_->Write({}, &batch), "writing a snapshot");
+    batch.Put(db_->index(), internal::SnapshotKey(name, position), "")
+        .PermitUncheckedError();
+    return FromRocks(db_->db()->Write({}, &batch), "writing a snapshot");
   }
 
   absl::StatusOr<uint64_t> FindSnapshot(std::string_view name,
@@ -225,7 +226,7 @@ class RocksEventLog final : public EventLog {
     RETURN_IF_ERROR(CheckOpen());
     const std::string prefix = internal::SnapshotKey(name, 0).substr(
         0, 1 + name.size() + 1);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->index()));
     it->SeekForPrev(internal::SnapshotKey(name, position));
     RETURN_IF_ERROR(FromRocks(it->status(), "finding a snapshot"));
     if (!it->Valid() || !it->key().starts_with(prefix) ||
@@ -246,7 +247,7 @@ class RocksEventLog final : public EventLog {
     prefix.push_back('\0');
     std::string target = prefix;
     internal::PutBigEndian64(&target, position);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->index()));
     it->SeekForPrev(target);
     RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
     if (!it->Valid() || !it->key().starts_with(prefix) ||
@@ -270,7 +271,7 @@ class RocksEventLog final : public EventLog {
     rocksdb::Slice upper_bound(upper);
     rocksdb::ReadOptions read;
     read.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(read, db_->index()));
     // Versions of one key are adjacent, by position. A key with few
     // versions is stepped through; after kStepVersions of them the scan
     // seeks to its last version at or before `position`, then past the key.
@@ -331,7 +332,7 @@ class RocksEventLog final : public EventLog {
     }
     std::vector<uint64_t> positions;
     const std::string prefix = internal::RevisionKeyPrefix(stream);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->index()));
     auto in_stream = [&] {
       return it->Valid() && it->key().starts_with(prefix) &&
              it->key().size() == prefix.size() + 8;
@@ -373,7 +374,7 @@ class RocksEventLog final : public EventLog {
     rocksdb::Slice upper_bound(upper);
     rocksdb::ReadOptions read;
     read.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(read, db_->records()));
     for (it->Seek(internal::RecordKey(next)); it->Valid(); it->Next()) {
       if ((max_count != 0 && events.size() >= max_count) ||
           (max_scan != 0 && scanned >= max_scan)) {
@@ -486,7 +487,7 @@ class RocksEventLog final : public EventLog {
     rocksdb::ReadOptions read;
     read.iterate_upper_bound = &upper_bound;
     read.verify_checksums = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(read, db_->records()));
     uint64_t expected = from;
     for (it->Seek(internal::RecordKey(from)); it->Valid(); it->Next()) {
       const uint64_t key_position =
@@ -509,8 +510,9 @@ class RocksEventLog final : public EventLog {
                    "hash does not match the record and the previous hash");
       }
       std::string indexed;
-      rocksdb::Status s = db_->Get(
-          {}, internal::RevisionKey(event->stream, event->revision), &indexed);
+      rocksdb::Status s = db_->db()->Get(
+          {}, db_->index(),
+          internal::RevisionKey(event->stream, event->revision), &indexed);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "verify");
       if (s.IsNotFound() || indexed.size() != 8 ||
           internal::GetBigEndian64(indexed) != key_position) {
@@ -537,7 +539,7 @@ class RocksEventLog final : public EventLog {
     rocksdb::Slice upper_bound(upper);
     rocksdb::ReadOptions read;
     read.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(read, db_->index()));
     for (it->Seek(std::string(1, internal::kStreamPrefix)); it->Valid();
          it->Next()) {
       ++stats.stream_count;
@@ -554,7 +556,7 @@ class RocksEventLog final : public EventLog {
   absl::Status Refresh() override {
     if (writable_) return absl::OkStatus();
     absl::ReaderMutexLock db_lock(&db_mu_);
-    RETURN_IF_ERROR(FromRocks(db_->TryCatchUpWithPrimary(), "refresh"));
+    RETURN_IF_ERROR(FromRocks(db_->db()->TryCatchUpWithPrimary(), "refresh"));
     ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, LoadLastRecord());
     PublishHead(last.has_value() ? last->position : 0);
     return absl::OkStatus();
@@ -632,7 +634,7 @@ class RocksEventLog final : public EventLog {
 
   absl::StatusOr<std::optional<std::string>> Load(const std::string& key) const {
     std::string value;
-    rocksdb::Status s = db_->Get({}, key, &value);
+    rocksdb::Status s = db_->db()->Get({}, db_->For(key), key, &value);
     if (s.IsNotFound()) return std::nullopt;
     RETURN_IF_ERROR(FromRocks(s, "read"));
     return value;
@@ -651,7 +653,7 @@ class RocksEventLog final : public EventLog {
   }
 
   absl::StatusOr<std::optional<RecordedEvent>> LoadLastRecord() const {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->records()));
     it->SeekForPrev(internal::RecordKey(UINT64_MAX));
     RETURN_IF_ERROR(FromRocks(it->status(), "finding the head"));
     if (!it->Valid() || it->key().size() != 9 ||
@@ -676,7 +678,7 @@ class RocksEventLog final : public EventLog {
     if (!value.has_value()) return std::nullopt;
     std::optional<int64_t> created = internal::DecodeStreamCreated(*value);
     const std::string prefix = internal::RevisionKeyPrefix(stream);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->index()));
     it->SeekForPrev(internal::RevisionKey(stream, UINT64_MAX));
     RETURN_IF_ERROR(FromRocks(it->status(), "reading " + QuoteStream(stream)));
     if (!created.has_value() || !it->Valid() ||
@@ -816,11 +818,11 @@ class RocksEventLog final : public EventLog {
                               "");
     }
     std::sort(group.puts.begin(), group.puts.end());
-    for (const auto& [key, value] : group.puts) group.batch.Put(key, value);
+    for (const auto& [key, value] : group.puts) group.batch.Put(db_->For(key), key, value);
     if (group.batch.Count() == 0) return false;
     rocksdb::WriteOptions write;
     write.sync = true;
-    rocksdb::Status s = db_->Write(write, &group.batch);
+    rocksdb::Status s = db_->db()->Write(write, &group.batch);
     if (!s.ok()) {
       needs_reopen_ = true;
       FailGroup(pending_appends, s.ToString());
@@ -847,15 +849,10 @@ class RocksEventLog final : public EventLog {
   // retry with the same idempotency key is answered from it).
   absl::Status Reopen() {
     absl::WriterMutexLock db_lock(&db_mu_);
-    if (db_ != nullptr) {
-      db_->Close().PermitUncheckedError();
-      db_.reset();
-    }
-    rocksdb::DB* raw = nullptr;
+    db_.reset();
     RETURN_IF_ERROR(FromRocks(
-        rocksdb::DB::Open(internal::ToRocksOptions(options_), dir_, &raw),
+        internal::RocksDb::Open(internal::ToRocksOptions(options_), dir_, &db_),
         "reopening the event log after a storage failure"));
-    db_.reset(raw);
     stream_cache_.clear();  // the failed group may or may not be on disk
     ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, LoadLastRecord());
     if (last.has_value() && last->position >= next_position_) {
@@ -1082,7 +1079,7 @@ class RocksEventLog final : public EventLog {
     rocksdb::Slice upper_bound(upper);
     rocksdb::ReadOptions read;
     read.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(read, db_->index()));
     size_t deleted = 0;
     for (it->Seek(expiry_cursor_.empty()
                       ? std::string(1, internal::kExpiryPrefix)
@@ -1100,9 +1097,9 @@ class RocksEventLog final : public EventLog {
       if (!record.ok()) break;  // try again on the next run
       // A key reused after it expired has a newer record: keep that one.
       if (record->has_value() && (*record)->created_time_us == created) {
-        group->batch.Delete(internal::IdempotencyKey(key));
+        group->batch.Delete(db_->index(), internal::IdempotencyKey(key));
       }
-      group->batch.Delete(expiry_key);
+      group->batch.Delete(db_->index(), expiry_key);
       expiry_cursor_.assign(expiry_key);
       ++deleted;
     }
@@ -1119,7 +1116,7 @@ class RocksEventLog final : public EventLog {
   // exclusively; readers hold it shared. The writer thread itself reads it
   // without the lock, since nobody else changes it.
   mutable absl::Mutex db_mu_;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<internal::RocksDb> db_;
   const bool writable_;
   const std::string secondary_dir_;  // removed on close; empty for a writer
 
@@ -1169,11 +1166,11 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const Options& options,
           absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
     }
   }
-  rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(rocks, dir, &raw),
+  std::unique_ptr<internal::RocksDb> db;
+  RETURN_IF_ERROR(FromRocks(internal::RocksDb::Open(rocks, dir, &db),
                             absl::StrCat("opening the event log in ", dir)));
-  auto log = std::make_unique<RocksEventLog>(
-      options, dir, std::unique_ptr<rocksdb::DB>(raw), /*writable=*/true, "");
+  auto log = std::make_unique<RocksEventLog>(options, dir, std::move(db),
+                                             /*writable=*/true, "");
   RETURN_IF_ERROR(log->Start());
   return log;
 }
@@ -1190,16 +1187,16 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::OpenReader(
   }
   rocksdb::Options rocks = internal::ToRocksOptions(options);
   rocks.create_if_missing = false;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(rocks, dir, pattern, &raw);
+  std::unique_ptr<internal::RocksDb> db;
+  rocksdb::Status s =
+      internal::RocksDb::OpenAsSecondary(rocks, dir, pattern, &db);
   if (!s.ok()) {
     std::error_code ignored;
     std::filesystem::remove_all(pattern, ignored);
     return FromRocks(s, absl::StrCat("opening the event log in ", dir));
   }
-  auto log = std::make_unique<RocksEventLog>(
-      options, dir, std::unique_ptr<rocksdb::DB>(raw), /*writable=*/false,
-      pattern);
+  auto log = std::make_unique<RocksEventLog>(options, dir, std::move(db),
+                                             /*writable=*/false, pattern);
   RETURN_IF_ERROR(log->Start());
   return log;
 }

@@ -91,6 +91,11 @@ rocksdb::Options ToRocksOptions(const Options& options) {
   // Hints are ignored by concurrent memtable writes; the log has a single
   // writer thread anyway.
   rocks.allow_concurrent_memtable_write = false;
+  // A WAL file is kept until every family with data in it has flushed; the
+  // index family fills its memtable far slower than the records, so bound
+  // the WAL (and the replay after a crash) by flushing it when the WALs
+  // reach this size.
+  rocks.max_total_wal_size = 256 << 20;
   rocks.compression = rocksdb::kLZ4Compression;
   rocks.bottommost_compression = rocksdb::kZSTD;
 

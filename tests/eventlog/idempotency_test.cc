@@ -3,6 +3,8 @@
 #include <rocksdb/db.h>
 
 #include "eventlog/event_log.h"
+#include "eventlog/internal/rocks_db.h"
+#include "eventlog/internal/rocks_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/eventlog/log_test_util.h"
@@ -129,11 +131,11 @@ TEST_F(IdempotencyTest, ExpiresAfterTheRetention) {
 
 // Counts the idempotency records ('i' keys, FORMAT.md) in a closed log.
 int CountKeys(const std::string& dir) {
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Options options;
-  EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(options, dir, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}));
+  std::unique_ptr<internal::RocksDb> db;
+  EXPECT_TRUE(
+      internal::RocksDb::Open(internal::ToRocksOptions(Options{}), dir, &db).ok());
+  if (db == nullptr) return -1;
+  std::unique_ptr<rocksdb::Iterator> it(db->db()->NewIterator({}, db->index()));
   int n = 0;
   for (it->Seek("i"); it->Valid() && it->key().starts_with("i"); it->Next()) ++n;
   return n;

@@ -5,6 +5,8 @@
 #include <rocksdb/db.h>
 
 #include "eventlog/event_log.h"
+#include "eventlog/internal/rocks_db.h"
+#include "eventlog/internal/rocks_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/eventlog/log_test_util.h"
@@ -40,17 +42,18 @@ class VerifyTest : public ::testing::Test {
   // Applies `change` to the stored value under `key` in the closed log.
   void Tamper(const std::string& key,
               const std::function<void(std::string*)>& change) {
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Options options;
-    ASSERT_TRUE(rocksdb::DB::Open(options, dir_.path(), &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<internal::RocksDb> db;
+    ASSERT_TRUE(internal::RocksDb::Open(internal::ToRocksOptions(Options{}),
+                                        dir_.path(), &db)
+                    .ok());
+    rocksdb::ColumnFamilyHandle* family = db->For(key);
     std::string value;
-    ASSERT_TRUE(db->Get({}, key, &value).ok());
+    ASSERT_TRUE(db->db()->Get({}, family, key, &value).ok());
     change(&value);
     if (value.empty()) {
-      ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), key).ok());
+      ASSERT_TRUE(db->db()->Delete(rocksdb::WriteOptions(), family, key).ok());
     } else {
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, value).ok());
+      ASSERT_TRUE(db->db()->Put(rocksdb::WriteOptions(), family, key, value).ok());
     }
   }
 
