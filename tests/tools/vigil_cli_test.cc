@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -734,6 +735,18 @@ TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, StartsWith(R"({"bench":"append","calls":)"));
   EXPECT_THAT(run.out, HasSubstr(R"("errors":0,)"));
+  // Paced: 100 calls/s for 1 s over both clients, latency also from sending.
+  run = Vigil({"bench", "append", "--server", address, "--clients", "2",
+               "--events", "1", "--rate", "100", "--duration", "1"},
+              "", false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr(R"("sent_p50_us":)"));
+  EXPECT_THAT(run.out, HasSubstr(R"("sent_p99_us":)"));
+  int calls = 0;
+  ASSERT_EQ(std::sscanf(run.out.c_str(), R"({"bench":"append","calls":%d)", &calls), 1)
+      << run.out;
+  EXPECT_GE(calls, 90) << run.out;   // 100 scheduled; a late one still runs
+  EXPECT_LE(calls, 102) << run.out;  // never more than the schedule
   EXPECT_EQ(vigild.Terminate(), 0);
   // Every event it acknowledged is in the log, chain intact.
   run = Vigil({"verify"});
