@@ -60,7 +60,10 @@ struct PendingAppend {
   AppendRequest request;
   // Set for EventLog::Import: events as another log recorded them.
   std::vector<RecordedEvent> imported;
-  std::vector<EventData> events;  // validated, ids and content types filled
+  // The events' records with position, revision, time and hash still to
+  // fill in (internal::PrepareRecord): encoded on the appending thread,
+  // completed by the writer.
+  std::vector<std::string> records;
   std::string fingerprint;        // set when the request has a key
   size_t bytes = 0;
   absl::StatusOr<AppendResult> result = absl::UnknownError("not committed");
@@ -591,11 +594,16 @@ class RocksEventLog final : public EventLog {
       return;
     }
     auto pending = std::make_unique<PendingAppend>();
+    std::vector<EventData> events;  // validated, ids and content types filled
     if (absl::Status s = internal::ValidateAndPrepare(
-            request, options_, NowUs(), &pending->events, &pending->bytes);
+            request, options_, NowUs(), &events, &pending->bytes);
         !s.ok()) {
       done(std::move(s));
       return;
+    }
+    pending->records.reserve(events.size());
+    for (const EventData& event : events) {
+      pending->records.push_back(internal::PrepareRecord(request.stream, event));
     }
     if (!request.idempotency_key.empty()) {
       pending->fingerprint = internal::RequestFingerprint(request);
@@ -715,10 +723,12 @@ class RocksEventLog final : public EventLog {
 
   // The state of one group commit before it is durable.
   struct Group {
-    rocksdb::WriteBatch batch;   // expiry deletes first, then `puts`
-    // Records and revision keys of the group, sorted before they go into the
-    // batch: RocksDB's memtable skiplist reuses its insertion point for keys
-    // that follow each other, so sorted inserts cost a fraction of
+    // Expiry deletes, then appended records as they are staged (positions
+    // ascend), then `puts`.
+    rocksdb::WriteBatch batch;
+    // Index keys (and imported records) of the group, sorted before they go
+    // into the batch: RocksDB's memtable skiplist reuses its insertion point
+    // for keys that follow each other, so sorted inserts cost a fraction of
     // interleaved ones (measured: the writer's largest cost before).
     std::vector<std::pair<std::string, std::string>> puts;
     absl::flat_hash_map<std::string, StreamMeta> streams;
@@ -876,7 +886,7 @@ class RocksEventLog final : public EventLog {
     }
   }
 
-  absl::StatusOr<AppendResult> ApplyAppend(const PendingAppend& pending,
+  absl::StatusOr<AppendResult> ApplyAppend(PendingAppend& pending,
                                            Group* group) {
     const AppendRequest& request = pending.request;
     const std::string& key = request.idempotency_key;
@@ -917,31 +927,22 @@ class RocksEventLog final : public EventLog {
 
     const uint64_t first_revision = meta.has_value() ? meta->last_revision + 1 : 0;
     const uint64_t first_position = group->next_position;
-    RecordedEvent event;
-    event.stream = request.stream;
-    event.recorded_time_us = group->time_us;
-    for (size_t i = 0; i < pending.events.size(); ++i) {
-      const EventData& data = pending.events[i];
-      event.event_id = data.event_id;
-      event.type = data.type;
-      event.data = data.data;
-      event.content_type = data.content_type;
-      event.metadata = data.metadata;
-      event.revision = first_revision + i;
-      event.position = group->next_position++;
-      std::string record = internal::CanonicalBytes(event);
-      group->last_hash = internal::ChainHash(group->last_hash, record);
-      record.append(group->last_hash);
-      group->puts.emplace_back(internal::RecordKey(event.position),
-                               std::move(record));
+    // Records go into the batch at once, in position order; the revision
+    // keys are sorted with the group's other index keys first.
+    for (size_t i = 0; i < pending.records.size(); ++i) {
+      const uint64_t position = group->next_position++;
+      const uint64_t revision = first_revision + i;
+      std::string& record = pending.records[i];
+      internal::CompleteRecord(position, revision, group->time_us, &record,
+                               &group->last_hash);
+      group->batch.Put(db_->records(), internal::RecordKey(position), record);
       std::string position_value;
-      internal::PutBigEndian64(&position_value, event.position);
-      group->puts.emplace_back(
-          internal::RevisionKey(event.stream, event.revision),
-          std::move(position_value));
+      internal::PutBigEndian64(&position_value, position);
+      group->puts.emplace_back(internal::RevisionKey(request.stream, revision),
+                               std::move(position_value));
     }
     StreamMeta updated{
-        .last_revision = first_revision + pending.events.size() - 1,
+        .last_revision = first_revision + pending.records.size() - 1,
         .last_position = group->next_position - 1,
         .created_time_us = meta.has_value() ? meta->created_time_us
                                             : group->time_us,

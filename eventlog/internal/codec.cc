@@ -165,6 +165,34 @@ std::string CanonicalBytes(const RecordedEvent& event) {
   return out;
 }
 
+std::string PrepareRecord(std::string_view stream, const EventData& event) {
+  std::string out;
+  out.reserve(kMagicBytes + 24 + 6 * 4 + stream.size() + event.event_id.size() +
+              event.type.size() + event.content_type.size() +
+              event.data.size() + event.metadata.size() + kHashBytes);
+  out.append(kRecordMagic, kMagicBytes);
+  out.append(24, '\0');  // position, revision, recorded time: CompleteRecord
+  PutBytes(&out, stream);
+  PutBytes(&out, event.event_id);
+  PutBytes(&out, event.type);
+  PutBytes(&out, event.content_type);
+  PutBytes(&out, event.data);
+  PutBytes(&out, event.metadata);
+  return out;
+}
+
+void CompleteRecord(uint64_t position, uint64_t revision, int64_t time_us,
+                    std::string* record, std::string* hash) {
+  std::string header;
+  header.reserve(24);
+  PutBigEndian64(&header, position);
+  PutBigEndian64(&header, revision);
+  PutBigEndian64(&header, static_cast<uint64_t>(time_us));
+  record->replace(kMagicBytes, 24, header);
+  *hash = ChainHash(*hash, *record);
+  record->append(*hash);
+}
+
 std::string ChainHash(std::string_view previous_hash,
                       std::string_view canonical) {
   Sha256 sha;

@@ -42,6 +42,15 @@ std::string SnapshotEntryPrefix(std::string_view name, std::string_view key);
 // The canonical bytes of an event: what its hash covers.
 std::string CanonicalBytes(const RecordedEvent& event);
 
+// A record in the making, built on the appending thread so the writer does
+// not copy the event's fields: the canonical bytes of `event` in `stream`
+// with position, revision and recorded time left as zeros, and room for the
+// hash. CompleteRecord fills them in and appends the chained hash, which it
+// also stores in *hash; the result equals EncodeRecord of the same event.
+std::string PrepareRecord(std::string_view stream, const EventData& event);
+void CompleteRecord(uint64_t position, uint64_t revision, int64_t time_us,
+                    std::string* record, std::string* hash);
+
 // SHA-256(previous_hash || canonical).
 std::string ChainHash(std::string_view previous_hash,
                       std::string_view canonical);

@@ -1,0 +1,47 @@
+// Records prepared on the appending thread and completed by the writer are
+// byte for byte the records FORMAT.md defines (EncodeRecord).
+
+#include "eventlog/internal/codec.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace vigil::eventlog::internal {
+namespace {
+
+TEST(CodecTest, PreparedThenCompletedRecordEqualsTheEncodedRecord) {
+  const std::string previous_hash(kHashBytes, '\x5a');
+  for (const std::string& metadata : {std::string(), std::string(R"({"k":1})")}) {
+    EventData data;
+    data.event_id = "0190f5a2-7b1c-7d3e-8f40-123456789abc";
+    data.type = "TaskProgress";
+    data.data = R"({"task_id":"t-1","pct":40})";
+    data.content_type = "application/json";
+    data.metadata = metadata;
+    RecordedEvent event;
+    event.event_id = data.event_id;
+    event.stream = "task-t-1";
+    event.revision = 41;
+    event.position = 0x0102030405060708;
+    event.type = data.type;
+    event.data = data.data;
+    event.content_type = data.content_type;
+    event.metadata = data.metadata;
+    event.recorded_time_us = -5;  // any bit pattern
+    event.hash = ChainHash(previous_hash, CanonicalBytes(event));
+
+    std::string record = PrepareRecord(event.stream, data);
+    std::string hash = previous_hash;
+    CompleteRecord(event.position, event.revision, event.recorded_time_us,
+                   &record, &hash);
+    EXPECT_EQ(record, EncodeRecord(event));
+    EXPECT_EQ(hash, event.hash);
+    std::optional<RecordedEvent> decoded = DecodeRecord(record);
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(*decoded, event);
+  }
+}
+
+}  // namespace
+}  // namespace vigil::eventlog::internal
