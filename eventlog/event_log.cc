@@ -594,16 +594,11 @@ class RocksEventLog final : public EventLog {
       return;
     }
     auto pending = std::make_unique<PendingAppend>();
-    std::vector<EventData> events;  // validated, ids and content types filled
     if (absl::Status s = internal::ValidateAndPrepare(
-            request, options_, NowUs(), &events, &pending->bytes);
+            request, options_, NowUs(), &pending->records, &pending->bytes);
         !s.ok()) {
       done(std::move(s));
       return;
-    }
-    pending->records.reserve(events.size());
-    for (const EventData& event : events) {
-      pending->records.push_back(internal::PrepareRecord(request.stream, event));
     }
     if (!request.idempotency_key.empty()) {
       pending->fingerprint = internal::RequestFingerprint(request);

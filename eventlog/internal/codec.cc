@@ -165,17 +165,18 @@ std::string CanonicalBytes(const RecordedEvent& event) {
   return out;
 }
 
-std::string PrepareRecord(std::string_view stream, const EventData& event) {
+std::string PrepareRecord(std::string_view stream, std::string_view event_id,
+                          std::string_view content_type, const EventData& event) {
   std::string out;
-  out.reserve(kMagicBytes + 24 + 6 * 4 + stream.size() + event.event_id.size() +
-              event.type.size() + event.content_type.size() +
-              event.data.size() + event.metadata.size() + kHashBytes);
+  out.reserve(kMagicBytes + 24 + 6 * 4 + stream.size() + event_id.size() +
+              event.type.size() + content_type.size() + event.data.size() +
+              event.metadata.size() + kHashBytes);
   out.append(kRecordMagic, kMagicBytes);
   out.append(24, '\0');  // position, revision, recorded time: CompleteRecord
   PutBytes(&out, stream);
-  PutBytes(&out, event.event_id);
+  PutBytes(&out, event_id);
   PutBytes(&out, event.type);
-  PutBytes(&out, event.content_type);
+  PutBytes(&out, content_type);
   PutBytes(&out, event.data);
   PutBytes(&out, event.metadata);
   return out;

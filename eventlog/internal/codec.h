@@ -47,7 +47,10 @@ std::string CanonicalBytes(const RecordedEvent& event);
 // with position, revision and recorded time left as zeros, and room for the
 // hash. CompleteRecord fills them in and appends the chained hash, which it
 // also stores in *hash; the result equals EncodeRecord of the same event.
-std::string PrepareRecord(std::string_view stream, const EventData& event);
+// `event_id` and `content_type` are recorded in place of the event's own
+// (the log normalises or assigns them).
+std::string PrepareRecord(std::string_view stream, std::string_view event_id,
+                          std::string_view content_type, const EventData& event);
 void CompleteRecord(uint64_t position, uint64_t revision, int64_t time_us,
                     std::string* record, std::string* hash);
 

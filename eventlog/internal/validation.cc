@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "absl/strings/str_cat.h"
+#include "eventlog/internal/codec.h"
 #include "eventlog/internal/uuid.h"
 
 namespace vigil::eventlog::internal {
@@ -84,7 +85,7 @@ bool IsJsonObject(std::string_view json) {
 
 absl::Status ValidateAndPrepare(const AppendRequest& request,
                                 const Options& options, int64_t now_us,
-                                std::vector<EventData>* prepared,
+                                std::vector<std::string>* records,
                                 size_t* total_bytes) {
   if (absl::Status s = ValidateStreamName(request.stream); !s.ok()) return s;
   if (!request.idempotency_key.empty()) {
@@ -103,45 +104,44 @@ absl::Status ValidateAndPrepare(const AppendRequest& request,
         "events: ", request.events.size(), " events in one append, limit is ",
         options.max_append_events));
   }
-  prepared->clear();
-  prepared->reserve(request.events.size());
+  records->clear();
+  records->reserve(request.events.size());
   *total_bytes = 0;
   for (size_t i = 0; i < request.events.size(); ++i) {
     const EventData& in = request.events[i];
-    const std::string where = absl::StrCat("events[", i, "].");
+    auto where = [i] { return absl::StrCat("events[", i, "]."); };
     if (absl::Status s = ValidateEventType(in.type); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, s.message()));
+      return absl::InvalidArgumentError(absl::StrCat(where(), s.message()));
     }
     const size_t bytes = in.data.size() + in.metadata.size();
     if (bytes > options.max_event_bytes) {
       return absl::ResourceExhaustedError(
-          absl::StrCat(where, "data+metadata: ", bytes, " bytes, limit is ",
+          absl::StrCat(where(), "data+metadata: ", bytes, " bytes, limit is ",
                        options.max_event_bytes));
     }
     *total_bytes += bytes;
-    EventData out;
+    std::string event_id;
     if (in.event_id.empty()) {
-      out.event_id = NewUuidV7(now_us);
+      event_id = NewUuidV7(now_us);
     } else if (std::optional<std::string> id = NormalizeUuid(in.event_id)) {
-      out.event_id = *std::move(id);
+      event_id = *std::move(id);
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "event_id: ", Quote(in.event_id), " is not a UUID"));
+          where(), "event_id: ", Quote(in.event_id), " is not a UUID"));
     }
-    out.content_type = in.content_type.empty() ? kJsonContentType
-                                               : in.content_type;
-    if (out.content_type == kJsonContentType && !IsJsonObject(in.data)) {
+    const std::string_view content_type =
+        in.content_type.empty() ? std::string_view(kJsonContentType)
+                                : std::string_view(in.content_type);
+    if (content_type == kJsonContentType && !IsJsonObject(in.data)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "data: content type application/json needs a JSON object"));
+          where(), "data: content type application/json needs a JSON object"));
     }
     if (!in.metadata.empty() && !IsJsonObject(in.metadata)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "metadata: must be a JSON object or empty"));
+          absl::StrCat(where(), "metadata: must be a JSON object or empty"));
     }
-    out.type = in.type;
-    out.data = in.data;
-    out.metadata = in.metadata;
-    prepared->push_back(std::move(out));
+    // Straight into the record: the event's fields are copied once.
+    records->push_back(PrepareRecord(request.stream, event_id, content_type, in));
   }
   if (*total_bytes > options.max_append_bytes) {
     return absl::ResourceExhaustedError(

@@ -26,11 +26,12 @@ absl::Status ValidateIdempotencyKey(std::string_view key);
 // True when `json` is well-formed JSON whose top level is an object.
 bool IsJsonObject(std::string_view json);
 
-// Validates `request` against `options` and returns the events as they will
-// be recorded: content type defaulted, event ids normalised or assigned.
+// Validates `request` against `options` and returns each event's record as
+// PrepareRecord (codec.h) makes it, with the content type defaulted and the
+// event id normalised or assigned; *total_bytes is the data + metadata sum.
 absl::Status ValidateAndPrepare(const AppendRequest& request,
                                 const Options& options, int64_t now_us,
-                                std::vector<EventData>* prepared,
+                                std::vector<std::string>* records,
                                 size_t* total_bytes);
 
 }  // namespace vigil::eventlog::internal

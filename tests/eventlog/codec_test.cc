@@ -31,7 +31,12 @@ TEST(CodecTest, PreparedThenCompletedRecordEqualsTheEncodedRecord) {
     event.recorded_time_us = -5;  // any bit pattern
     event.hash = ChainHash(previous_hash, CanonicalBytes(event));
 
-    std::string record = PrepareRecord(event.stream, data);
+    // The id and content type given to PrepareRecord win over the event's.
+    EventData as_sent = data;
+    as_sent.event_id = "0190F5A2-7B1C-7D3E-8F40-123456789ABC";
+    as_sent.content_type.clear();
+    std::string record = PrepareRecord(event.stream, data.event_id,
+                                       data.content_type, as_sent);
     std::string hash = previous_hash;
     CompleteRecord(event.position, event.revision, event.recorded_time_us,
                    &record, &hash);
