@@ -336,19 +336,37 @@ class RocksEventLog final : public EventLog {
     std::vector<uint64_t> positions;
     const std::string prefix = internal::RevisionKeyPrefix(stream);
     std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->index()));
-    auto in_stream = [&] {
-      return it->Valid() && it->key().starts_with(prefix) &&
-             it->key().size() == prefix.size() + 8;
-    };
+    auto full = [&] { return max_count != 0 && positions.size() >= max_count; };
+    // Each index entry covers one append's revisions (RevisionRange): start
+    // at the entry that holds the first revision wanted, then walk entries.
     if (backwards) {
-      it->SeekForPrev(internal::RevisionKey(
-          stream, std::min(from_revision, meta->last_revision)));
+      const uint64_t start = std::min(from_revision, meta->last_revision);
+      it->SeekForPrev(internal::RevisionKey(stream, start));
+      while (!full()) {
+        ASSIGN_OR_RETURN(std::optional<internal::RevisionRange> range,
+                         RangeAt(*it, prefix, stream));
+        if (!range.has_value()) break;
+        for (uint64_t r = std::min(range->last_revision(), start);; --r) {
+          positions.push_back(range->PositionOf(r));
+          if (full() || r == range->first_revision) break;
+        }
+        it->Prev();
+      }
     } else {
-      it->Seek(internal::RevisionKey(stream, from_revision));
-    }
-    for (; in_stream() && (max_count == 0 || positions.size() < max_count);
-         backwards ? it->Prev() : it->Next()) {
-      positions.push_back(internal::GetBigEndian64(it->value().ToStringView()));
+      it->SeekForPrev(internal::RevisionKey(stream, from_revision));
+      if (!it->Valid() || !it->key().starts_with(prefix)) {
+        it->Seek(internal::RevisionKey(stream, from_revision));
+      }
+      while (!full()) {
+        ASSIGN_OR_RETURN(std::optional<internal::RevisionRange> range,
+                         RangeAt(*it, prefix, stream));
+        if (!range.has_value()) break;
+        for (uint64_t r = std::max(range->first_revision, from_revision);
+             r <= range->last_revision() && !full(); ++r) {
+          positions.push_back(range->PositionOf(r));
+        }
+        it->Next();
+      }
     }
     RETURN_IF_ERROR(FromRocks(it->status(), "reading " + QuoteStream(stream)));
     std::vector<RecordedEvent> events;
@@ -491,6 +509,7 @@ class RocksEventLog final : public EventLog {
     read.iterate_upper_bound = &upper_bound;
     read.verify_checksums = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(read, db_->records()));
+    std::unique_ptr<rocksdb::Iterator> index(db_->db()->NewIterator({}, db_->index()));
     uint64_t expected = from;
     for (it->Seek(internal::RecordKey(from)); it->Valid(); it->Next()) {
       const uint64_t key_position =
@@ -512,13 +531,16 @@ class RocksEventLog final : public EventLog {
         return bad(expected,
                    "hash does not match the record and the previous hash");
       }
-      std::string indexed;
-      rocksdb::Status s = db_->db()->Get(
-          {}, db_->index(),
-          internal::RevisionKey(event->stream, event->revision), &indexed);
-      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "verify");
-      if (s.IsNotFound() || indexed.size() != 8 ||
-          internal::GetBigEndian64(indexed) != key_position) {
+      index->SeekForPrev(internal::RevisionKey(event->stream, event->revision));
+      RETURN_IF_ERROR(FromRocks(index->status(), "verify"));
+      std::optional<internal::RevisionRange> range;
+      if (index->Valid()) {
+        range = internal::DecodeRevisionRange(
+            internal::RevisionKeyPrefix(event->stream),
+            index->key().ToStringView(), index->value().ToStringView());
+      }
+      if (!range.has_value() || !range->Contains(event->revision) ||
+          range->PositionOf(event->revision) != key_position) {
         return bad(expected,
                    absl::StrCat("revision ", event->revision, " of ",
                                 QuoteStream(event->stream),
@@ -684,17 +706,18 @@ class RocksEventLog final : public EventLog {
     std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator({}, db_->index()));
     it->SeekForPrev(internal::RevisionKey(stream, UINT64_MAX));
     RETURN_IF_ERROR(FromRocks(it->status(), "reading " + QuoteStream(stream)));
-    if (!created.has_value() || !it->Valid() ||
-        !it->key().starts_with(prefix) ||
-        it->key().size() != prefix.size() + 8 || it->value().size() != 8) {
+    std::optional<internal::RevisionRange> last_range;
+    if (it->Valid()) {
+      last_range = internal::DecodeRevisionRange(prefix, it->key().ToStringView(),
+                                                 it->value().ToStringView());
+    }
+    if (!created.has_value() || !last_range.has_value()) {
       return absl::DataLossError(
           absl::StrCat("the metadata of ", QuoteStream(stream), " is damaged"));
     }
-    StreamMeta meta{
-        .last_revision = internal::GetBigEndian64(
-            it->key().ToStringView().substr(prefix.size())),
-        .last_position = internal::GetBigEndian64(it->value().ToStringView()),
-        .created_time_us = *created};
+    StreamMeta meta{.last_revision = last_range->last_revision(),
+                    .last_position = last_range->last_position(),
+                    .created_time_us = *created};
     ASSIGN_OR_RETURN(std::optional<RecordedEvent> last,
                      LoadRecord(meta.last_position));
     if (!last.has_value()) {
@@ -704,6 +727,25 @@ class RocksEventLog final : public EventLog {
     }
     meta.updated_time_us = last->recorded_time_us;
     return meta;
+  }
+
+  // The stream-index entry under `it` when it is one of `stream`'s (whose
+  // RevisionKeyPrefix is `prefix`); DataLoss when that entry is damaged.
+  static absl::StatusOr<std::optional<internal::RevisionRange>> RangeAt(
+      const rocksdb::Iterator& it, const std::string& prefix,
+      const std::string& stream) {
+    if (!it.Valid()) return std::nullopt;
+    const std::string_view key = it.key().ToStringView();
+    if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) {
+      return std::nullopt;
+    }
+    std::optional<internal::RevisionRange> range = internal::DecodeRevisionRange(
+        prefix, key, it.value().ToStringView());
+    if (!range.has_value()) {
+      return absl::DataLossError(absl::StrCat(
+          "a stream-index entry of ", QuoteStream(stream), " is damaged"));
+    }
+    return range;
   }
 
   absl::StatusOr<std::optional<IdempotencyRecord>> LoadIdempotency(
@@ -922,20 +964,20 @@ class RocksEventLog final : public EventLog {
 
     const uint64_t first_revision = meta.has_value() ? meta->last_revision + 1 : 0;
     const uint64_t first_position = group->next_position;
-    // Records go into the batch at once, in position order; the revision
-    // keys are sorted with the group's other index keys first.
+    // Records go into the batch at once, in position order; the append's
+    // one stream-index entry is sorted with the group's other index keys
+    // first. One entry per append, not per event: a 100-event append writes
+    // 101 keys instead of 200.
     for (size_t i = 0; i < pending.records.size(); ++i) {
       const uint64_t position = group->next_position++;
-      const uint64_t revision = first_revision + i;
       std::string& record = pending.records[i];
-      internal::CompleteRecord(position, revision, group->time_us, &record,
-                               &group->last_hash);
+      internal::CompleteRecord(position, first_revision + i, group->time_us,
+                               &record, &group->last_hash);
       group->batch.Put(db_->records(), internal::RecordKey(position), record);
-      std::string position_value;
-      internal::PutBigEndian64(&position_value, position);
-      group->puts.emplace_back(internal::RevisionKey(request.stream, revision),
-                               std::move(position_value));
     }
+    group->puts.emplace_back(
+        internal::RevisionKey(request.stream, first_revision),
+        internal::EncodeRevisionRange(first_position, pending.records.size()));
     StreamMeta updated{
         .last_revision = first_revision + pending.records.size() - 1,
         .last_position = group->next_position - 1,
@@ -1016,11 +1058,9 @@ class RocksEventLog final : public EventLog {
       record.append(event.hash);
       group->puts.emplace_back(internal::RecordKey(event.position),
                                std::move(record));
-      std::string position_value;
-      internal::PutBigEndian64(&position_value, event.position);
       group->puts.emplace_back(
           internal::RevisionKey(event.stream, event.revision),
-          std::move(position_value));
+          internal::EncodeRevisionRange(event.position, 1));
       if (event.revision == 0) group->created.push_back(event.stream);
     }
     for (auto& [stream, meta] : metas) {

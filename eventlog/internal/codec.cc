@@ -150,6 +150,38 @@ std::string RevisionKey(std::string_view stream, uint64_t revision) {
   return key;
 }
 
+std::string EncodeRevisionRange(uint64_t first_position, uint64_t count) {
+  std::string value;
+  PutBigEndian64(&value, first_position);
+  if (count > 1) PutBigEndian64(&value, count);
+  return value;
+}
+
+std::optional<RevisionRange> DecodeRevisionRange(std::string_view prefix,
+                                                 std::string_view key,
+                                                 std::string_view value) {
+  if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) {
+    return std::nullopt;
+  }
+  RevisionRange range;
+  range.first_revision = GetBigEndian64(key.substr(prefix.size()));
+  if (value.size() == 8) {
+    range.first_position = GetBigEndian64(value);
+  } else if (value.size() == 16) {
+    range.first_position = GetBigEndian64(value);
+    range.count = GetBigEndian64(value.substr(8));
+    if (range.count < 2) return std::nullopt;  // a single event has 8 bytes
+  } else {
+    return std::nullopt;
+  }
+  if (range.first_position == 0 ||
+      range.first_position + range.count < range.first_position ||
+      range.first_revision + range.count < range.first_revision) {
+    return std::nullopt;
+  }
+  return range;
+}
+
 std::string StreamKey(std::string_view stream) {
   return WithPrefix(kStreamPrefix, stream);
 }

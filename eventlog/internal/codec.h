@@ -66,6 +66,34 @@ std::optional<RecordedEvent> DecodeRecord(std::string_view value);
 // The canonical part of a record value (without the trailing hash).
 std::string_view RecordCanonicalPart(std::string_view value);
 
+// A stream-index entry, under RevisionKey(stream, first_revision): revisions
+// first_revision .. first_revision + count - 1 of the stream, at positions
+// first_position .. first_position + count - 1 (an append's events are
+// contiguous in both, so one entry covers a whole append). The value is
+// BE64(first_position), then BE64(count) when count > 1, so logs written
+// with one 8-byte entry per event read the same (FORMAT.md).
+struct RevisionRange {
+  uint64_t first_revision = 0;
+  uint64_t first_position = 0;
+  uint64_t count = 1;
+
+  uint64_t last_revision() const { return first_revision + count - 1; }
+  uint64_t last_position() const { return first_position + count - 1; }
+  bool Contains(uint64_t revision) const {
+    return revision >= first_revision && revision - first_revision < count;
+  }
+  // REQUIRES: Contains(revision).
+  uint64_t PositionOf(uint64_t revision) const {
+    return first_position + (revision - first_revision);
+  }
+};
+std::string EncodeRevisionRange(uint64_t first_position, uint64_t count);
+// `key` must be a revision key of the stream whose RevisionKeyPrefix is
+// `prefix`; nullopt when it is not, or when the value is malformed.
+std::optional<RevisionRange> DecodeRevisionRange(std::string_view prefix,
+                                                 std::string_view key,
+                                                 std::string_view value);
+
 // What the log knows of a stream. Only `created_time_us` is stored, under
 // StreamKey, once, when the stream is created; the rest is read from the
 // stream's last revision key and record (FORMAT.md).

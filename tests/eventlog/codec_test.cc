@@ -48,5 +48,38 @@ TEST(CodecTest, PreparedThenCompletedRecordEqualsTheEncodedRecord) {
   }
 }
 
+TEST(CodecTest, RevisionRangesRoundTripAndReadPerEventEntries) {
+  const std::string prefix = RevisionKeyPrefix("task-1");
+  // One append of 100 events: 16 bytes.
+  const std::string many = EncodeRevisionRange(501, 100);
+  EXPECT_EQ(many.size(), 16u);
+  auto range = DecodeRevisionRange(prefix, RevisionKey("task-1", 7), many);
+  ASSERT_TRUE(range.has_value());
+  EXPECT_EQ(range->first_revision, 7u);
+  EXPECT_EQ(range->last_revision(), 106u);
+  EXPECT_EQ(range->last_position(), 600u);
+  EXPECT_TRUE(range->Contains(7));
+  EXPECT_TRUE(range->Contains(106));
+  EXPECT_FALSE(range->Contains(6));
+  EXPECT_FALSE(range->Contains(107));
+  EXPECT_EQ(range->PositionOf(50), 544u);
+  // One event: 8 bytes, the layout of logs written before ranges.
+  const std::string one = EncodeRevisionRange(42, 1);
+  EXPECT_EQ(one.size(), 8u);
+  range = DecodeRevisionRange(prefix, RevisionKey("task-1", 3), one);
+  ASSERT_TRUE(range.has_value());
+  EXPECT_EQ(range->count, 1u);
+  EXPECT_EQ(range->PositionOf(3), 42u);
+  // Another stream's key, a damaged value, a 16-byte value of one event.
+  EXPECT_FALSE(DecodeRevisionRange(prefix, RevisionKey("task-10", 3), one));
+  EXPECT_FALSE(DecodeRevisionRange(prefix, RevisionKey("task-1", 3), "1234"));
+  std::string single_as_range = one;
+  PutBigEndian64(&single_as_range, 1);
+  EXPECT_FALSE(DecodeRevisionRange(prefix, RevisionKey("task-1", 3),
+                                   single_as_range));
+  EXPECT_FALSE(DecodeRevisionRange(prefix, RevisionKey("task-1", 3),
+                                   EncodeRevisionRange(0, 1)));
+}
+
 }  // namespace
 }  // namespace vigil::eventlog::internal

@@ -215,6 +215,64 @@ TEST_F(LogAppendTest, ReadStreamBackwardsAndFromRevision) {
   EXPECT_EQ(log_->ReadStream("s", 0, 0, false)->size(), 10u);
 }
 
+// The stream index holds one entry per append (FORMAT.md): reads that
+// start, stop or turn inside an append's range give exactly the revisions a
+// per-event index would.
+TEST_F(LogAppendTest, ReadStreamAcrossMultiEventAppendsMatchesEveryRevision) {
+  std::vector<uint64_t> positions;  // of stream "s", by revision
+  for (int count : {1, 5, 1, 1, 7, 3, 1}) {
+    ASSERT_TRUE(Append("other", ExpectedRevision::Any(), 2).ok());
+    auto result = Append("s", ExpectedRevision::Any(), count);
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (uint64_t p = result->first_position; p <= result->last_position; ++p) {
+      positions.push_back(p);
+    }
+  }
+  const uint64_t revisions = positions.size();
+  auto info = log_->GetStream("s");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_revision, revisions - 1);
+  EXPECT_EQ(info->last_position, positions.back());
+  EXPECT_EQ(info->event_count, revisions);
+  for (uint64_t from = 0; from <= revisions + 1; ++from) {
+    for (uint64_t max_count : {0, 1, 2, 4, 100}) {
+      for (bool backwards : {false, true}) {
+        std::vector<uint64_t> want;
+        if (backwards) {
+          for (int64_t r = std::min(from, revisions - 1);
+               r >= 0 && (max_count == 0 || want.size() < max_count); --r) {
+            want.push_back(static_cast<uint64_t>(r));
+          }
+        } else {
+          for (uint64_t r = from;
+               r < revisions && (max_count == 0 || want.size() < max_count); ++r) {
+            want.push_back(r);
+          }
+        }
+        auto events = log_->ReadStream("s", from, max_count, backwards);
+        ASSERT_TRUE(events.ok()) << events.status();
+        std::vector<uint64_t> got;
+        for (const RecordedEvent& event : *events) {
+          got.push_back(event.revision);
+          EXPECT_EQ(event.position, positions[event.revision]);
+          EXPECT_EQ(event.stream, "s");
+        }
+        EXPECT_EQ(got, want) << "from " << from << " max " << max_count
+                             << (backwards ? " backwards" : " forwards");
+      }
+    }
+  }
+  auto verify = log_->Verify(1, 0);
+  ASSERT_TRUE(verify.ok());
+  EXPECT_TRUE(verify->ok) << verify->problem;
+  // Appends go on from the last revision of a multi-event append.
+  auto next = Append("s", ExpectedRevision::Exact(revisions - 1), 2);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->next_expected_revision, revisions + 1);
+  Reopen();
+  EXPECT_EQ(log_->GetStream("s")->last_revision, revisions + 1);
+}
+
 TEST_F(LogAppendTest, ReadAllFiltersAndBoundsTheScan) {
   ASSERT_TRUE(log_->Append(Request("agent-1", {Json("AgentRegistered")})).ok());
   ASSERT_TRUE(log_->Append(Request("task-1", {Json("TaskCreated")})).ok());

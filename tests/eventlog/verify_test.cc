@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 
 #include "eventlog/event_log.h"
+#include "eventlog/internal/codec.h"
 #include "eventlog/internal/rocks_db.h"
 #include "eventlog/internal/rocks_options.h"
 #include "gmock/gmock.h"
@@ -55,6 +56,16 @@ class VerifyTest : public ::testing::Test {
     } else {
       ASSERT_TRUE(db->db()->Put(rocksdb::WriteOptions(), family, key, value).ok());
     }
+  }
+
+  // One append of `count` events to "task-9", at positions 21 and on.
+  void AppendToTask9(int count) {
+    auto log = EventLog::Open(Options{}, dir_.path());
+    ASSERT_TRUE(log.ok());
+    std::vector<EventData> events(count, Json("TaskProgress"));
+    auto appended = (*log)->Append(Request("task-9", std::move(events)));
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    ASSERT_EQ(appended->first_position, 21u);
   }
 
   VerifyResult VerifyAll() {
@@ -115,6 +126,54 @@ TEST_F(VerifyTest, RangeVerifiesFromAnInnerPosition) {
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->ok);
   EXPECT_EQ(result->checked, 6u);
+}
+
+// One stream-index entry covers a whole append; an entry that no longer
+// covers every event of its append is caught at the first one it misses.
+TEST_F(VerifyTest, ShortenedIndexRangeIsCaught) {
+  AppendToTask9(5);
+  Tamper(internal::RevisionKey("task-9", 0), [](std::string* v) {
+    *v = internal::EncodeRevisionRange(21, 3);
+  });
+  VerifyResult result = VerifyAll();
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.first_bad_position, 24u);
+}
+
+// Logs written before ranges hold one 8-byte entry per event; they read
+// and verify the same.
+TEST_F(VerifyTest, PerEventIndexEntriesStillReadAndVerify) {
+  AppendToTask9(4);
+  Tamper(internal::RevisionKey("task-9", 0), [](std::string* v) {
+    *v = internal::EncodeRevisionRange(21, 1);
+  });
+  for (uint64_t revision = 1; revision < 4; ++revision) {
+    std::unique_ptr<internal::RocksDb> db;
+    ASSERT_TRUE(internal::RocksDb::Open(internal::ToRocksOptions(Options{}),
+                                        dir_.path(), &db)
+                    .ok());
+    const std::string key = internal::RevisionKey("task-9", revision);
+    ASSERT_TRUE(db->db()
+                    ->Put(rocksdb::WriteOptions(), db->For(key), key,
+                          internal::EncodeRevisionRange(21 + revision, 1))
+                    .ok());
+  }
+  EXPECT_TRUE(VerifyAll().ok);
+  auto log = EventLog::Open(Options{}, dir_.path());
+  ASSERT_TRUE(log.ok());
+  auto info = (*log)->GetStream("task-9");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_revision, 3u);
+  EXPECT_EQ(info->last_position, 24u);
+  auto events = (*log)->ReadStream("task-9", 1, 2, false);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].position, 22u);
+  EXPECT_EQ((*events)[1].position, 23u);
+  auto appended = (*log)->Append(
+      Request("task-9", {Json("TaskProgress")}, ExpectedRevision::Exact(3)));
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(appended->first_position, 25u);
 }
 
 }  // namespace
