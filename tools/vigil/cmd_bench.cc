@@ -68,6 +68,10 @@ struct Samples {
   uint64_t calls ABSL_GUARDED_BY(mu) = 0;
   uint64_t errors ABSL_GUARDED_BY(mu) = 0;
   std::string first_error ABSL_GUARDED_BY(mu);
+  // From the start until the last call in flight at the end returned: what
+  // the rates are divided by (the nominal duration would count those last
+  // calls in a window that ended before they did).
+  absl::Duration elapsed ABSL_GUARDED_BY(mu);
 };
 
 // Runs `call` from `clients` threads until `duration` passes; each call
@@ -121,6 +125,8 @@ void RunClients(uint64_t clients, absl::Duration duration, uint64_t rate,
     });
   }
   for (auto& thread : threads) thread.join();
+  absl::MutexLock lock(&samples->mu);
+  samples->elapsed = absl::Now() - begin;
 }
 
 double Percentile(std::vector<double>& sorted, double p) {
@@ -131,12 +137,11 @@ double Percentile(std::vector<double>& sorted, double p) {
 
 // Prints the JSON line; false (after saying so on stderr) when a call
 // failed: the figures then measure failures too, so the run does not count.
-bool Report(const std::string& what, Samples& samples, uint64_t per_call,
-            absl::Duration duration) {
+bool Report(const std::string& what, Samples& samples, uint64_t per_call) {
   absl::MutexLock lock(&samples.mu);
   std::sort(samples.micros.begin(), samples.micros.end());
   std::sort(samples.sent_micros.begin(), samples.sent_micros.end());
-  const double seconds = absl::ToDoubleSeconds(duration);
+  const double seconds = absl::ToDoubleSeconds(samples.elapsed);
   const uint64_t ok = samples.calls - samples.errors;
   std::printf(
       "{\"bench\":\"%s\",\"calls\":%llu,\"errors\":%llu,\"calls_per_s\":%.0f,"
@@ -186,7 +191,7 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
                };
              },
              &samples);
-  if (!Report("append", samples, load.events, load.duration)) {
+  if (!Report("append", samples, load.events)) {
     return kExitFailure;
   }
 
@@ -251,7 +256,7 @@ int RunBenchEcho(const LoadFlags& load) {
                };
              },
              &samples);
-  const bool ok = Report("echo", samples, 1, load.duration);
+  const bool ok = Report("echo", samples, 1);
   server->Shutdown();
   return ok ? kExitOk : kExitFailure;
 }
