@@ -3,6 +3,10 @@
 //   floor:   one synced RocksDB Put per event (no batching at all)
 //   ceiling: one synced RocksDB WriteBatch of 64 events (perfect batching,
 //            no checks, no hashing)
+// and a third, informative one: the ceiling for the log's own keys, one
+// synced WriteBatch of 64 events exactly as the log stores them (hashed
+// records plus stream-index keys, the log's RocksDB options and families),
+// which separates what group commit loses from what the record format costs.
 // The log is driven two ways: BM_LogAppend with one blocked thread per
 // appender (Append), BM_LogAppendAsync with that many appends kept in flight
 // by callbacks (AppendAsync, as vigild's gRPC and HTTP handlers use it).
@@ -23,6 +27,10 @@
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "eventlog/event_log.h"
+#include "eventlog/internal/codec.h"
+#include "eventlog/internal/rocks_db.h"
+#include "eventlog/internal/rocks_options.h"
+#include "eventlog/internal/uuid.h"
 
 namespace vigil::eventlog {
 namespace {
@@ -231,6 +239,54 @@ void BM_RocksSyncBatch64(benchmark::State& state) {
   ReportLatency(state, micros);
 }
 BENCHMARK(BM_RocksSyncBatch64)->UseRealTime();
+
+// The ceiling for the log's own keys: 64 single-event appends of 64 streams
+// as one perfect group, with the log's record encoding, hash chain, stream
+// index and RocksDB options, and nothing else (no queue, no checks, no
+// callers to answer).
+void BM_RocksSyncBatch64LogKeys(benchmark::State& state) {
+  const std::string dir = MakeDir("vigil-bench-logkeys");
+  std::unique_ptr<internal::RocksDb> db;
+  if (!internal::RocksDb::Open(internal::ToRocksOptions(Options{}), dir, &db)
+           .ok()) {
+    std::abort();
+  }
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  const EventData event{.type = "TaskProgress", .data = EventJson()};
+  std::vector<std::string> streams;
+  for (int i = 0; i < 64; ++i) {
+    streams.push_back("async-1-" + std::to_string(i));
+  }
+  std::vector<uint64_t> revisions(64, 0);
+  uint64_t position = 0;
+  std::string hash(32, '\0');
+  std::vector<double> micros;
+  for (auto _ : state) {
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    rocksdb::WriteBatch batch;
+    std::vector<std::pair<std::string, std::string>> index;
+    for (int i = 0; i < 64; ++i) {
+      std::string record = internal::PrepareRecord(
+          streams[i], internal::NewUuidV7(now_us), "application/json", event);
+      internal::CompleteRecord(++position, revisions[i], now_us, &record,
+                               &hash);
+      batch.Put(db->records(), internal::RecordKey(position), record);
+      index.emplace_back(internal::RevisionKey(streams[i], revisions[i]++),
+                         internal::EncodeRevisionRange(position, 1));
+    }
+    std::sort(index.begin(), index.end());
+    for (const auto& [key, value] : index) batch.Put(db->index(), key, value);
+    const absl::Time start = absl::Now();
+    db->db()->Write(sync, &batch).PermitUncheckedError();
+    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+  }
+  state.SetItemsProcessed(state.iterations() * 64);
+  ReportLatency(state, micros);
+  db.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_RocksSyncBatch64LogKeys)->UseRealTime();
 
 }  // namespace
 }  // namespace vigil::eventlog
