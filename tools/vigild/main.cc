@@ -55,8 +55,8 @@
 #include "projections/state_at.h"
 #include "projections/state_json.h"
 #include "tools/vigil/cli.h"
-#include "webhooks/retry_policy.h"
-#include "webhooks/webhook_service.h"
+#include "projections/webhooks/retry_policy.h"
+#include "projections/webhooks/webhook_service.h"
 
 namespace vigil::vigild {
 namespace {

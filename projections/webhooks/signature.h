@@ -4,8 +4,8 @@
 // Pure functions (the secret generator reads OpenSSL's CSPRNG), safe from
 // any thread.
 
-#ifndef VIGIL_WEBHOOKS_SIGNATURE_H_
-#define VIGIL_WEBHOOKS_SIGNATURE_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_SIGNATURE_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_SIGNATURE_H_
 
 #include <cstdint>
 #include <string>
@@ -48,4 +48,4 @@ absl::StatusOr<std::string> Base64Decode(std::string_view text);
 
 }  // namespace vigil::webhooks
 
-#endif  // VIGIL_WEBHOOKS_SIGNATURE_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_SIGNATURE_H_

@@ -1,4 +1,4 @@
-#include "webhooks/internal/registry.h"
+#include "projections/webhooks/internal/registry.h"
 
 #include <simdjson.h>
 

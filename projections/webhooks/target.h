@@ -5,8 +5,8 @@
 // the addresses checked, so DNS cannot swap in a private one later.
 // Functions, safe from any thread; Resolve blocks on DNS.
 
-#ifndef VIGIL_WEBHOOKS_TARGET_H_
-#define VIGIL_WEBHOOKS_TARGET_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_TARGET_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_TARGET_H_
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -58,4 +58,4 @@ absl::StatusOr<std::vector<Address>> Resolve(const Url& url,
 
 }  // namespace vigil::webhooks
 
-#endif  // VIGIL_WEBHOOKS_TARGET_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_TARGET_H_

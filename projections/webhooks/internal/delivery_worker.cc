@@ -1,4 +1,4 @@
-#include "webhooks/internal/delivery_worker.h"
+#include "projections/webhooks/internal/delivery_worker.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,8 +11,8 @@
 #include "absl/time/clock.h"
 #include "api/append_checks.h"
 #include "api/event_json.h"
-#include "webhooks/signature.h"
-#include "webhooks/target.h"
+#include "projections/webhooks/signature.h"
+#include "projections/webhooks/target.h"
 
 namespace vigil::webhooks::internal {
 namespace {

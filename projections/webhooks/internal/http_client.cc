@@ -1,4 +1,4 @@
-#include "webhooks/internal/http_client.h"
+#include "projections/webhooks/internal/http_client.h"
 
 #include <arpa/inet.h>
 

@@ -1,15 +1,15 @@
-// The pure parts of webhooks/: signatures (against the Standard Webhooks
-// reference vector), URL parsing and the forbidden address ranges, the
-// retry policy and circuit breaker, and the `$webhooks` fold.
+// The pure parts of projections/webhooks/: signatures (against the
+// Standard Webhooks reference vector), URL parsing and the forbidden address
+// ranges, the retry policy and circuit breaker, and the `$webhooks` fold.
 
 #include <arpa/inet.h>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "webhooks/internal/registry.h"
-#include "webhooks/retry_policy.h"
-#include "webhooks/signature.h"
-#include "webhooks/target.h"
+#include "projections/webhooks/internal/registry.h"
+#include "projections/webhooks/retry_policy.h"
+#include "projections/webhooks/signature.h"
+#include "projections/webhooks/target.h"
 
 namespace vigil::webhooks {
 namespace {

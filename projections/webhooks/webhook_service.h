@@ -6,7 +6,7 @@
 // and are part of the history. One DeliveryWorker per endpoint sends every
 // matching event, in position order, as one signed POST whose body is the
 // event's JSON as the REST API shows it; retries, the circuit breaker and
-// the dead-letter queue are described in webhooks/README.md.
+// the dead-letter queue are described in projections/webhooks/README.md.
 //
 // Durable state beside the log, in `state_dir`: `key` (seals the secrets
 // in the log) and one `<id>.checkpoint` per endpoint.
@@ -14,8 +14,8 @@
 // Thread safety: Serve and AllowedMethods may be called from any thread;
 // Stop and the destructor from one.
 
-#ifndef VIGIL_WEBHOOKS_WEBHOOK_SERVICE_H_
-#define VIGIL_WEBHOOKS_WEBHOOK_SERVICE_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_WEBHOOK_SERVICE_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_WEBHOOK_SERVICE_H_
 
 #include <map>
 #include <memory>
@@ -29,7 +29,7 @@
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/admin_routes.h"
-#include "webhooks/retry_policy.h"
+#include "projections/webhooks/retry_policy.h"
 
 namespace vigil::webhooks {
 
@@ -137,4 +137,4 @@ class WebhookService : public gateway::AdminRoutes {
 
 }  // namespace vigil::webhooks
 
-#endif  // VIGIL_WEBHOOKS_WEBHOOK_SERVICE_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_WEBHOOK_SERVICE_H_

@@ -7,8 +7,8 @@
 // Thread safety: Post may be called from any number of threads at once;
 // each call runs its own io_context on the calling thread.
 
-#ifndef VIGIL_WEBHOOKS_INTERNAL_HTTP_CLIENT_H_
-#define VIGIL_WEBHOOKS_INTERNAL_HTTP_CLIENT_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_HTTP_CLIENT_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_HTTP_CLIENT_H_
 
 #include <memory>
 #include <string>
@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "webhooks/target.h"
+#include "projections/webhooks/target.h"
 
 namespace vigil::webhooks::internal {
 
@@ -59,4 +59,4 @@ class HttpClient {
 
 }  // namespace vigil::webhooks::internal
 
-#endif  // VIGIL_WEBHOOKS_INTERNAL_HTTP_CLIENT_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_HTTP_CLIENT_H_

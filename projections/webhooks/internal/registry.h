@@ -19,8 +19,8 @@
 //
 // Not thread-safe: the service guards it with its mutex.
 
-#ifndef VIGIL_WEBHOOKS_INTERNAL_REGISTRY_H_
-#define VIGIL_WEBHOOKS_INTERNAL_REGISTRY_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_REGISTRY_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_REGISTRY_H_
 
 #include <cstdint>
 #include <map>
@@ -97,4 +97,4 @@ eventlog::EventData RedeliveredEvent(const std::string& id, uint64_t position);
 
 }  // namespace vigil::webhooks::internal
 
-#endif  // VIGIL_WEBHOOKS_INTERNAL_REGISTRY_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_REGISTRY_H_

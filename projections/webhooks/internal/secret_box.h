@@ -4,8 +4,8 @@
 // file makes the sealed secrets unreadable: rotate the endpoints' secrets.
 // Thread-safe after construction.
 
-#ifndef VIGIL_WEBHOOKS_INTERNAL_SECRET_BOX_H_
-#define VIGIL_WEBHOOKS_INTERNAL_SECRET_BOX_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_SECRET_BOX_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_SECRET_BOX_H_
 
 #include <memory>
 #include <string>
@@ -34,4 +34,4 @@ class SecretBox {
 
 }  // namespace vigil::webhooks::internal
 
-#endif  // VIGIL_WEBHOOKS_INTERNAL_SECRET_BOX_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_SECRET_BOX_H_

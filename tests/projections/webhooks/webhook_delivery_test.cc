@@ -30,7 +30,7 @@
 #include "tests/gateway/http_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
-#include "webhooks/signature.h"
+#include "projections/webhooks/signature.h"
 
 namespace vigil {
 namespace {

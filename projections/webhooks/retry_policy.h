@@ -3,8 +3,8 @@
 // functions (jitter takes its random number as an argument), so the
 // policy is tested without a clock or a network.
 
-#ifndef VIGIL_WEBHOOKS_RETRY_POLICY_H_
-#define VIGIL_WEBHOOKS_RETRY_POLICY_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_RETRY_POLICY_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_RETRY_POLICY_H_
 
 #include <optional>
 #include <string>
@@ -87,4 +87,4 @@ class CircuitBreaker {
 
 }  // namespace vigil::webhooks
 
-#endif  // VIGIL_WEBHOOKS_RETRY_POLICY_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_RETRY_POLICY_H_

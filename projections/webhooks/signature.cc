@@ -1,4 +1,4 @@
-#include "webhooks/signature.h"
+#include "projections/webhooks/signature.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "webhooks/target.h"
+#include "projections/webhooks/target.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

@@ -1,4 +1,4 @@
-#include "webhooks/internal/secret_box.h"
+#include "projections/webhooks/internal/secret_box.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "webhooks/signature.h"
+#include "projections/webhooks/signature.h"
 
 namespace vigil::webhooks::internal {
 namespace {

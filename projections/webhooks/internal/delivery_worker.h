@@ -14,8 +14,8 @@
 // Thread safety: Start, Stop and the destructor from one thread; status()
 // from any.
 
-#ifndef VIGIL_WEBHOOKS_INTERNAL_DELIVERY_WORKER_H_
-#define VIGIL_WEBHOOKS_INTERNAL_DELIVERY_WORKER_H_
+#ifndef VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_DELIVERY_WORKER_H_
+#define VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_DELIVERY_WORKER_H_
 
 #include <cstdint>
 #include <optional>
@@ -29,9 +29,9 @@
 #include "absl/time/time.h"
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
-#include "webhooks/internal/http_client.h"
-#include "webhooks/internal/registry.h"
-#include "webhooks/retry_policy.h"
+#include "projections/webhooks/internal/http_client.h"
+#include "projections/webhooks/internal/registry.h"
+#include "projections/webhooks/retry_policy.h"
 
 namespace vigil::webhooks::internal {
 
@@ -159,4 +159,4 @@ class DeliveryWorker {
 
 }  // namespace vigil::webhooks::internal
 
-#endif  // VIGIL_WEBHOOKS_INTERNAL_DELIVERY_WORKER_H_
+#endif  // VIGIL_PROJECTIONS_WEBHOOKS_INTERNAL_DELIVERY_WORKER_H_

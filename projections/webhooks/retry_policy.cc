@@ -1,4 +1,4 @@
-#include "webhooks/retry_policy.h"
+#include "projections/webhooks/retry_policy.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "webhooks/webhook_service.h"
+#include "projections/webhooks/webhook_service.h"
 
 #include <openssl/rand.h>
 #include <simdjson.h>
@@ -13,12 +13,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
 #include "api/event_json.h"
-#include "webhooks/internal/delivery_worker.h"
-#include "webhooks/internal/http_client.h"
-#include "webhooks/internal/registry.h"
-#include "webhooks/internal/secret_box.h"
-#include "webhooks/signature.h"
-#include "webhooks/target.h"
+#include "projections/webhooks/internal/delivery_worker.h"
+#include "projections/webhooks/internal/http_client.h"
+#include "projections/webhooks/internal/registry.h"
+#include "projections/webhooks/internal/secret_box.h"
+#include "projections/webhooks/signature.h"
+#include "projections/webhooks/target.h"
 
 namespace vigil::webhooks {
 namespace internal {
