@@ -13,6 +13,7 @@
 #include "api/append_checks.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "eventlog/log_cursor.h"
 #include "eventlog/status_macros.h"
 
 namespace vigil::api {
@@ -291,32 +292,21 @@ class EventStoreService::AllReader final : public PagedReader {
   AllReader(EventStoreService* service,
             const vigil::v1::ReadAllRequest& request)
       : PagedReader(service, kMethod, request.max_count()),
-        filter_(FromProto(request.filter())),
-        last_position_(service->log_->HeadPosition()),
-        next_position_(std::max<uint64_t>(request.from_position(), 1)) {}
+        // Up to the head when the call began.
+        cursor_(service->log_, request.from_position(),
+                FromProto(request.filter()),
+                {.page_scan = service->options_.page_scan,
+                 .end_position = service->log_->HeadPosition()}) {}
 
  private:
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
       size_t count, bool* end) override {
-    if (next_position_ <= last_position_) {
-      uint64_t next = next_position_;
-      ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> page,
-                       log()->ReadAll(next_position_, count, filter_,
-                                      options().page_scan, &next));
-      while (!page.empty() && page.back().position > last_position_) {
-        page.pop_back();
-      }
-      next_position_ = next;
-      *end = next_position_ > last_position_;
-      return page;
-    }
-    *end = true;
-    return std::vector<eventlog::RecordedEvent>();
+    ASSIGN_OR_RETURN(eventlog::CursorPage page, cursor_.Next(count));
+    *end = cursor_.AtEnd();
+    return std::move(page.events);
   }
 
-  const eventlog::Filter filter_;
-  const uint64_t last_position_;  // the head when the call began
-  uint64_t next_position_;        // of the next page
+  eventlog::LogCursor cursor_;  // only the page read in flight uses it
 };
 
 namespace {

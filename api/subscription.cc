@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/event_proto.h"
+#include "eventlog/log_cursor.h"
 
 namespace vigil::api {
 
@@ -30,9 +31,11 @@ class SubscriptionHub::Subscriber final
              FinishCallback on_finish)
       : hub_(hub),
         on_finish_(std::move(on_finish)),
-        filter_(FromProto(request.filter())),
         from_time_us_(request.from_time_us()),
-        next_position_(request.from_position() + 1),
+        cursor_(hub->log_, request.from_position() + 1,
+                FromProto(request.filter()),
+                {.page_events = hub->options_.page_events,
+                 .page_scan = hub->options_.page_scan}),
         last_sent_(absl::Now()) {}
 
   ~Subscriber() override { hub_->Released(); }
@@ -76,7 +79,7 @@ class SubscriptionHub::Subscriber final
   void Wake() {
     absl::MutexLock lock(&mu_);
     if (reading_ || writing_ || finished_ || done_ || !buffer_.empty() ||
-        next_position_ > hub_->log_->HeadPosition()) {
+        cursor_.AtEnd()) {
       return;
     }
     reading_ = true;
@@ -178,34 +181,27 @@ class SubscriptionHub::Subscriber final
   // On the executor: where from_time_us starts, then the first page.
   void FirstRead() {
     if (from_time_us_ != 0) {
-      absl::StatusOr<uint64_t> position =
-          hub_->log_->FindPosition(from_time_us_);
-      if (!position.ok()) return AfterRead(position.status(), {}, 0, 0);
-      absl::MutexLock lock(&mu_);
-      next_position_ = *position;
+      // The cursor is this task's while reading_ is set.
+      if (absl::Status sought = cursor_.SeekToTime(from_time_us_);
+          !sought.ok()) {
+        return AfterRead(sought, {}, 0, 0);
+      }
     }
     ReadPage();
   }
 
-  // On the executor: reads the next page and queues it for the client.
+  // On the executor: reads the next page and queues it for the client. The
+  // cursor is this task's while reading_ is set: nothing else touches it.
   void ReadPage() {
-    const SubscriptionOptions& options = hub_->options_;
-    uint64_t from;
-    {
-      absl::MutexLock lock(&mu_);
-      from = next_position_;
-    }
-    uint64_t next = from;
-    absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
-        hub_->log_->ReadAll(from, options.page_events, filter_,
-                            options.page_scan, &next);
+    const uint64_t from = cursor_.next_position();
+    absl::StatusOr<eventlog::CursorPage> page = cursor_.Next();
     if (!page.ok()) return AfterRead(page.status(), {}, from, from);
-    AfterRead(absl::OkStatus(), *std::move(page), from, next);
+    AfterRead(absl::OkStatus(), *std::move(page), from,
+              cursor_.next_position());
   }
 
-  void AfterRead(const absl::Status& status,
-                 std::vector<eventlog::RecordedEvent> page, uint64_t from,
-                 uint64_t next) {
+  void AfterRead(const absl::Status& status, eventlog::CursorPage page,
+                 uint64_t from, uint64_t next) {
     Actions actions;
     bool release;
     {
@@ -215,20 +211,18 @@ class SubscriptionHub::Subscriber final
       if (!status.ok()) {
         FinishLocked(status);
       } else if (!finished_) {
-        next_position_ = next;
         // A full page after the switch to live: the subscriber fell behind
         // and is catching up from the log again.
-        if (live_ && page.size() >= hub_->options_.page_events) {
-          live_ = false;
-          if (hub_->fallbacks_ != nullptr) hub_->fallbacks_->Increment();
+        if (page.fell_behind && hub_->fallbacks_ != nullptr) {
+          hub_->fallbacks_->Increment();
         }
-        for (const eventlog::RecordedEvent& event : page) {
+        for (const eventlog::RecordedEvent& event : page.events) {
           ToProto(event, buffer_.emplace_back().mutable_event());
         }
         // Filtered events were skipped and nothing was said for a while:
         // tell the client how far the log has been examined, so it can
         // resume there.
-        if (page.empty() && next > from &&
+        if (page.events.empty() && next > from &&
             absl::Now() - last_sent_ >= hub_->options_.checkpoint_interval) {
           buffer_.emplace_back().set_checkpoint(next - 1);
           last_sent_ = absl::Now();  // counts from the queueing
@@ -261,12 +255,10 @@ class SubscriptionHub::Subscriber final
   // `caught_up` once and waits for Wake.
   void MaybeReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reading_ || writing_ || finished_ || done_ || !buffer_.empty()) return;
-    const uint64_t head = hub_->log_->HeadPosition();
-    if (next_position_ > head) {
-      live_ = true;
+    if (cursor_.AtEnd()) {
       if (!caught_up_sent_) {
         caught_up_sent_ = true;
-        buffer_.emplace_back().set_caught_up(next_position_ - 1);
+        buffer_.emplace_back().set_caught_up(cursor_.next_position() - 1);
         WriteNextLocked();
       }
       return;
@@ -294,11 +286,11 @@ class SubscriptionHub::Subscriber final
 
   SubscriptionHub* const hub_;
   const FinishCallback on_finish_;
-  const eventlog::Filter filter_;
   const int64_t from_time_us_;
 
   absl::Mutex mu_;
-  uint64_t next_position_ ABSL_GUARDED_BY(mu_);
+  // Read by the executor task while reading_ is set, under mu_ otherwise.
+  eventlog::LogCursor cursor_;
   std::deque<vigil::v1::SubscribeResponse> buffer_ ABSL_GUARDED_BY(mu_);
   vigil::v1::SubscribeResponse current_;  // the write in flight
   const vigil::v1::SubscribeResponse* write_claimed_ ABSL_GUARDED_BY(mu_) =
@@ -309,7 +301,6 @@ class SubscriptionHub::Subscriber final
   int holds_ ABSL_GUARDED_BY(mu_) = 0;  // queued tasks that use `this`
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool caught_up_sent_ ABSL_GUARDED_BY(mu_) = false;
-  bool live_ ABSL_GUARDED_BY(mu_) = false;  // reached the head since it fell behind
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };

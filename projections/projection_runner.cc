@@ -86,7 +86,10 @@ ProjectionRunner::ProjectionRunner(Projection* projection,
       options_(std::move(options)),
       checkpoint_name_(options_.checkpoint_name.empty()
                            ? projection->name()
-                           : options_.checkpoint_name) {
+                           : options_.checkpoint_name),
+      cursor_(log, 1, {},
+              {.page_events = options_.max_batch_events,
+               .page_bytes = options_.max_batch_bytes}) {
   status_.name = checkpoint_name_;
   status_.state = "starting";
   if (options_.metrics != nullptr) {
@@ -239,19 +242,10 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
   // afresh each time costs more in page faults than the parsing.
   std::vector<eventlog::RecordedEvent>& batch = batch_;
   batch.clear();
-  size_t bytes = 0;
-  uint64_t next = from + 1;
-  while (batch.size() < max_events && bytes < options_.max_batch_bytes &&
-         next <= head) {
-    const uint64_t chunk = std::min<uint64_t>(max_events - batch.size(), 500);
-    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> events,
-                     log_->ReadAll(next, chunk, eventlog::Filter()));
-    if (events.empty()) break;
-    for (eventlog::RecordedEvent& event : events) {
-      bytes += event.data.size() + event.metadata.size();
-      batch.push_back(std::move(event));
-    }
-    next = batch.back().position + 1;
+  cursor_.Seek(from + 1);  // the checkpoint is PostgreSQL's
+  ASSIGN_OR_RETURN(eventlog::CursorPage page, cursor_.Next(max_events));
+  for (eventlog::RecordedEvent& event : page.events) {
+    batch.push_back(std::move(event));
   }
   if (batch.empty()) return absl::OkStatus();
   {
@@ -385,7 +379,8 @@ void ProjectionRunner::Loop() {
       if (options_.refresh_log) {
         if (!SleepUnlessStopped(options_.idle_wait)) return;
       } else {
-        log_->WaitForHead(position, absl::Now() + options_.idle_wait);
+        cursor_.Seek(position + 1);
+        cursor_.WaitForMore(absl::Now() + options_.idle_wait);
       }
     }
   }

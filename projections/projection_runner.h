@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
+#include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
 #include "projections/projection.h"
 
@@ -123,6 +124,8 @@ class ProjectionRunner {
   bool checkpoint_loaded_ = false;
   uint64_t isolate_until_ = 0;  // apply one event at a time up to here
   std::vector<eventlog::RecordedEvent> batch_;
+  // Reads the log from the checkpoint; only Run's (or CatchUp's) thread.
+  eventlog::LogCursor cursor_;
   std::vector<DomainEvent> events_;
 
   mutable absl::Mutex mu_;

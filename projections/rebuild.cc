@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "eventlog/log_cursor.h"
 #include "eventlog/status_macros.h"
 #include "projections/domain_event.h"
 #include "projections/projection_runner.h"
@@ -104,18 +105,18 @@ uint64_t Swap(pqxx::connection& connection, Projection& projection,
       throw std::runtime_error(refreshed.ToString());
     }
   }
+  eventlog::LogCursor cursor(
+      log, position + 1, {},
+      {.page_events = 1000, .end_position = live_position});
   while (position < live_position) {
-    absl::StatusOr<std::vector<eventlog::RecordedEvent>> batch =
-        log->ReadAll(position + 1, std::min<uint64_t>(1000, live_position -
-                                                                position),
-                     eventlog::Filter());
-    if (!batch.ok() || batch->empty()) {
+    absl::StatusOr<eventlog::CursorPage> batch = cursor.Next();
+    if (!batch.ok() || batch->events.empty()) {
       throw std::runtime_error(absl::StrCat(
           "reading the log after ", position, ": ",
           batch.ok() ? "no events" : batch.status().ToString()));
     }
     std::vector<DomainEvent> events;
-    for (const eventlog::RecordedEvent& event : *batch) {
+    for (const eventlog::RecordedEvent& event : batch->events) {
       absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
       if (parsed.ok()) {
         events.push_back(*std::move(parsed));
@@ -130,7 +131,7 @@ uint64_t Swap(pqxx::connection& connection, Projection& projection,
       }
     }
     projection.Apply(tx, schema, events);
-    position = batch->back().position;
+    position = batch->events.back().position;
   }
 
   const std::string retired = absl::StrCat("vigil_retired_", live);

@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "eventlog/log_cursor.h"
 #include "eventlog/status_macros.h"
 #include "projections/domain_event.h"
 #include "projections/internal/fold_codec.h"
@@ -274,16 +275,16 @@ absl::Status TimeTravel::Replay(
     const std::function<void(SystemState*)>& each) const {
   ReplayStats ignored;
   if (stats == nullptr) stats = &ignored;
+  eventlog::LogCursor cursor(
+      log_, state->position + 1, {},
+      {.page_events = options_.page_events, .end_position = to});
   while (state->position < to) {
-    const uint64_t count =
-        std::min<uint64_t>(options_.page_events, to - state->position);
-    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> page,
-                     log_->ReadAll(state->position + 1, count, {}));
-    if (page.empty()) {
+    ASSIGN_OR_RETURN(eventlog::CursorPage page, cursor.Next());
+    if (page.events.empty()) {
       return absl::DataLossError(absl::StrCat(
           "no record after position ", state->position, " below ", to));
     }
-    for (const eventlog::RecordedEvent& event : page) {
+    for (const eventlog::RecordedEvent& event : page.events) {
       if (wanted && !wanted(event)) {
         state->position = event.position;
         state->time_us = event.recorded_time_us;
@@ -431,10 +432,11 @@ void TimeTravel::StartSnapshotting() {
         absl::MutexLock lock(&thread_mu_);
         if (stopping_) return;
       }
-      const uint64_t head = log_->WaitForHead(
-          done_up_to + options_.snapshot_interval - 1,
-          absl::Now() + absl::Seconds(1));
-      if (head < done_up_to + options_.snapshot_interval) continue;
+      // Waits for the log to reach the next snapshot's position.
+      const eventlog::LogCursor next_snapshot(
+          log_, done_up_to + options_.snapshot_interval);
+      if (!next_snapshot.WaitForMore(absl::Now() + absl::Seconds(1))) continue;
+      const uint64_t head = log_->HeadPosition();
       if (CatchUpSnapshots().ok()) {
         done_up_to = head - head % options_.snapshot_interval;
       } else {

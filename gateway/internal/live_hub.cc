@@ -10,6 +10,7 @@
 #include "api/event_json.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "eventlog/log_cursor.h"
 #include "gateway/internal/query.h"
 
 namespace vigil::gateway::internal {
@@ -384,13 +385,17 @@ void LiveSubscription::ReadPageNow(uint64_t generation) {
                       hub_->ReadRecent(from, filter, format_,
                                        std::min(room, options.page_events),
                                        &frames, &next);
-  absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
-      from > head || recent
-          ? std::vector<eventlog::RecordedEvent>()
-          : log->ReadAll(from, std::min(room, options.page_events), filter,
-                         options.page_scan, &next);
+  // A cursor for this one read: the position and filter are the
+  // subscription's, taken under its lock, and live offers may move the
+  // position meanwhile (the result is merged below).
+  eventlog::LogCursor cursor(
+      log, from, std::move(filter),
+      {.page_events = options.page_events, .page_scan = options.page_scan});
+  absl::StatusOr<eventlog::CursorPage> page =
+      recent ? eventlog::CursorPage() : cursor.Next(std::min(room, options.page_events));
+  if (!recent) next = cursor.next_position();
   if (page.ok()) {
-    for (const eventlog::RecordedEvent& event : *page) {
+    for (const eventlog::RecordedEvent& event : page->events) {
       std::string payload;
       bool binary = false;
       switch (format_) {
@@ -820,14 +825,16 @@ void LiveHub::PumpNow() {
         continue;
       }
     }
-    absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
-        log_->ReadAll(from, options_.page_events, eventlog::Filter{});
-    if (!page.ok() || page->empty()) return;  // the next head tries again
+    // published_ is the pump's position: a cursor for each page.
+    eventlog::LogCursor cursor(log_, from, {},
+                               {.page_events = options_.page_events});
+    absl::StatusOr<eventlog::CursorPage> page = cursor.Next();
+    if (!page.ok() || page->events.empty()) return;  // the next head tries again
     const bool protobuf = protobuf_subscriptions_.load() > 0;
     const bool sse = sse_subscriptions_.load() > 0;
     auto batch = std::make_shared<LiveSubscription::Batch>();
-    batch->events.reserve(page->size());
-    for (eventlog::RecordedEvent& event : *page) {
+    batch->events.reserve(page->events.size());
+    for (eventlog::RecordedEvent& event : page->events) {
       LiveSubscription::Batch::Event& entry = batch->events.emplace_back();
       std::string json = EventJson(event);
       if (sse) entry.sse = Share(SseRecord("", event.position, json));

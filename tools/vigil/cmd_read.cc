@@ -13,6 +13,7 @@
 #include "api/event_json.h"
 #include "eventlog/event.h"
 #include "eventlog/event_log.h"
+#include "eventlog/log_cursor.h"
 #include "eventlog/status_macros.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
@@ -60,22 +61,15 @@ absl::Status ReadAllForwards(const eventlog::EventLog& log, uint64_t from,
                              EventPrinter& printer) {
   // Up to the head as of now: a writer appending meanwhile cannot keep the
   // read going forever.
-  const uint64_t head = log.HeadPosition();
-  uint64_t position = std::max<uint64_t>(from, 1);
-  while (position <= head && !printer.Done()) {
-    uint64_t next = 0;
-    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> events,
-                     log.ReadAll(position, printer.Want(kPageEvents), filter,
-                                 kPageScan, &next));
-    for (const eventlog::RecordedEvent& event : events) {
-      if (event.position > head) return absl::OkStatus();
+  eventlog::LogCursor cursor(
+      &log, from, filter,
+      {.page_scan = kPageScan, .end_position = log.HeadPosition()});
+  while (!cursor.AtEnd() && !printer.Done()) {
+    ASSIGN_OR_RETURN(eventlog::CursorPage page,
+                     cursor.Next(printer.Want(kPageEvents)));
+    for (const eventlog::RecordedEvent& event : page.events) {
       printer.Print(event);
     }
-    if (next <= position) {  // no progress reported: continue by hand
-      if (events.empty()) break;
-      next = events.back().position + 1;
-    }
-    position = next;
   }
   return absl::OkStatus();
 }

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "api/status_mapping.h"
 #include "eventlog/event_log.h"
+#include "eventlog/log_cursor.h"
 #include "eventlog/status_macros.h"
 #include "tools/vigil/remote.h"
 
@@ -148,21 +149,16 @@ absl::Status ForEachEvent(
     ASSIGN_OR_RETURN(uint64_t after, log->FindPosition(*range.to_time_us + 1));
     to = std::min(to, after - 1);
   }
-  while (position <= to) {
-    uint64_t next = 0;
-    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> events,
-                     log->ReadAll(position,
-                                  std::min(kPageEvents, to - position + 1),
-                                  range.filter, kPageScan, &next));
-    for (const eventlog::RecordedEvent& event : events) {
+  eventlog::LogCursor cursor(log.get(), position, range.filter,
+                            {.page_events = kPageEvents,
+                             .page_scan = kPageScan,
+                             .end_position = to});
+  while (!cursor.AtEnd()) {
+    ASSIGN_OR_RETURN(eventlog::CursorPage page, cursor.Next());
+    for (const eventlog::RecordedEvent& event : page.events) {
       if (past_end(event, to)) return absl::OkStatus();
       if (!each(event, to)) return absl::OkStatus();
     }
-    if (next <= position) {
-      if (events.empty()) break;
-      next = events.back().position + 1;
-    }
-    position = next;
   }
   return absl::OkStatus();
 }

@@ -102,12 +102,15 @@ DeliveryWorker::DeliveryWorker(std::string id, uint64_t start_position,
       metrics_(metrics),
       checkpoint_path_(CheckpointPath(options.state_dir, id_)),
       breaker_(options.retry),
-      random_(std::random_device{}()) {
+      random_(std::random_device{}()),
+      cursor_(log, 1, {},
+              {.page_events = kReadAheadEvents, .page_scan = kMaxScan}) {
   uint64_t checkpoint = start_position;
   std::ifstream file(checkpoint_path_);
   uint64_t saved = 0;
   if (file >> saved && saved > checkpoint) checkpoint = saved;
-  scanned_ = saved_ = checkpoint;
+  saved_ = checkpoint;
+  cursor_.Seek(checkpoint + 1);
   status_.checkpoint = checkpoint;
 }
 
@@ -212,31 +215,29 @@ void DeliveryWorker::Loop() {
     if (queue_next_ == queue_.size()) {
       queue_.clear();
       queue_next_ = 0;
-      uint64_t next = 0;
-      absl::StatusOr<std::vector<eventlog::RecordedEvent>> events =
-          log_->ReadAll(scanned_ + 1, kReadAheadEvents, view->filter, kMaxScan,
-                        &next);
-      if (!events.ok()) {
+      cursor_.SetFilter(view->filter);  // the endpoint's, as it is now
+      const uint64_t from = cursor_.next_position();
+      absl::StatusOr<eventlog::CursorPage> page = cursor_.Next();
+      if (!page.ok()) {
         SleepUntil(absl::Now() + options_.idle_wait);
         continue;
       }
-      if (events->empty()) {
-        if (next > scanned_ + 1) {
-          scanned_ = next - 1;
+      if (page->events.empty()) {
+        const uint64_t scanned = cursor_.next_position() - 1;
+        if (scanned >= from) {  // skipped what the filter does not match
           {
             absl::MutexLock lock(&mu_);
-            status_.checkpoint = scanned_;
+            status_.checkpoint = scanned;
           }
           if (absl::Now() - last_skip_save >= kSkipSaveInterval) {
-            Settle(scanned_);
+            Settle(scanned);
             last_skip_save = absl::Now();
           }
         }
-        log_->WaitForHead(scanned_, absl::Now() + options_.idle_wait);
+        cursor_.WaitForMore(absl::Now() + options_.idle_wait);
         continue;
       }
-      queue_ = *std::move(events);
-      scanned_ = queue_.back().position;
+      queue_ = std::move(page->events);
     }
 
     const eventlog::RecordedEvent& event = queue_[queue_next_];
@@ -254,7 +255,7 @@ void DeliveryWorker::Loop() {
       // Delivered again from here once the endpoint is enabled.
       queue_.clear();
       queue_next_ = 0;
-      scanned_ = event.position - 1;
+      cursor_.Seek(event.position);
       continue;
     }
     if (outcome == Outcome::kFailed) {

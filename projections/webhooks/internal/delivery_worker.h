@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
+#include "eventlog/log_cursor.h"
 #include "projections/webhooks/internal/http_client.h"
 #include "projections/webhooks/internal/registry.h"
 #include "projections/webhooks/retry_policy.h"
@@ -148,7 +149,7 @@ class DeliveryWorker {
   std::mt19937_64 random_;
   std::vector<eventlog::RecordedEvent> queue_;  // read ahead, in order
   size_t queue_next_ = 0;
-  uint64_t scanned_ = 0;  // the log is read up to here
+  eventlog::LogCursor cursor_;  // the log is read up to before it
   uint64_t saved_ = 0;    // the checkpoint file holds this
 
   mutable absl::Mutex mu_;
