@@ -9,11 +9,6 @@
 // which runs the callers' callbacks. After a failed write it reopens the
 // database before the next group (LogDb::ReopenLocked).
 //
-// One concept over ~500 lines: the queue, the group commit and what a group
-// stages (appends, imports, idempotency expiry) share the writer-owned state
-// (next position, last hash and time, the stream cache) and are only
-// correct together; splitting them would spread that state over files.
-//
 // Threads: Append, AppendAsync and Import from any thread, concurrently.
 // Everything else runs on the writer and completion threads it owns; the
 // destructor finishes the appends already queued, then joins both.
