@@ -1,0 +1,161 @@
+#include "eventlog/internal/snapshot_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "eventlog/internal/codec.h"
+#include "eventlog/status_macros.h"
+
+namespace vigil::eventlog::internal {
+namespace {
+
+absl::Status CheckSnapshotName(std::string_view name) {
+  if (name.empty() || name.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "a snapshot name is empty or holds a NUL byte");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SnapshotStore::Write(
+    std::string_view name, uint64_t position,
+    const std::vector<EventLog::SnapshotEntry>& changed) {
+  RETURN_IF_ERROR(CheckSnapshotName(name));
+  if (position == 0 || position > head_->Get()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot position ", position, " is not in 1..head ", head_->Get()));
+  }
+  absl::ReaderMutexLock db_lock(&db_->mu());
+  RETURN_IF_ERROR(db_->CheckOpen());
+  const RocksDb& rocks = *db_->rocks();
+  rocksdb::WriteBatch batch;
+  std::string position_bytes;
+  PutBigEndian64(&position_bytes, position);
+  for (const auto& [key, value] : changed) {
+    if (key.empty() || key.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          "a snapshot key is empty or holds a NUL byte");
+    }
+    std::string raw = SnapshotEntryPrefix(name, key);
+    raw.push_back('\0');
+    raw.append(position_bytes);
+    batch.Put(rocks.index(), raw, value).PermitUncheckedError();
+  }
+  batch.Put(rocks.index(), SnapshotKey(name, position), "")
+      .PermitUncheckedError();
+  return FromRocks(rocks.db()->Write({}, &batch), "writing a snapshot");
+}
+
+absl::StatusOr<uint64_t> SnapshotStore::Find(std::string_view name,
+                                             uint64_t position) const {
+  RETURN_IF_ERROR(CheckSnapshotName(name));
+  absl::ReaderMutexLock db_lock(&db_->mu());
+  RETURN_IF_ERROR(db_->CheckOpen());
+  const std::string prefix =
+      SnapshotKey(name, 0).substr(0, 1 + name.size() + 1);
+  const RocksDb& rocks = *db_->rocks();
+  std::unique_ptr<rocksdb::Iterator> it(
+      rocks.db()->NewIterator({}, rocks.index()));
+  it->SeekForPrev(SnapshotKey(name, position));
+  RETURN_IF_ERROR(FromRocks(it->status(), "finding a snapshot"));
+  if (!it->Valid() || !it->key().starts_with(prefix) ||
+      it->key().size() != prefix.size() + 8) {
+    return 0;
+  }
+  return GetBigEndian64(it->key().ToStringView().substr(prefix.size()));
+}
+
+absl::StatusOr<std::optional<std::string>> SnapshotStore::ReadEntry(
+    std::string_view name, uint64_t position, std::string_view key) const {
+  RETURN_IF_ERROR(CheckSnapshotName(name));
+  absl::ReaderMutexLock db_lock(&db_->mu());
+  RETURN_IF_ERROR(db_->CheckOpen());
+  std::string prefix = SnapshotEntryPrefix(name, key);
+  prefix.push_back('\0');
+  std::string target = prefix;
+  PutBigEndian64(&target, position);
+  const RocksDb& rocks = *db_->rocks();
+  std::unique_ptr<rocksdb::Iterator> it(
+      rocks.db()->NewIterator({}, rocks.index()));
+  it->SeekForPrev(target);
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
+  if (!it->Valid() || !it->key().starts_with(prefix) ||
+      it->key().size() != prefix.size() + 8) {
+    return std::nullopt;
+  }
+  return it->value().ToString();
+}
+
+absl::Status SnapshotStore::Scan(
+    std::string_view name, uint64_t position, std::string_view key_prefix,
+    const std::function<void(std::string_view key, std::string_view value)>&
+        visit) const {
+  RETURN_IF_ERROR(CheckSnapshotName(name));
+  absl::ReaderMutexLock db_lock(&db_->mu());
+  RETURN_IF_ERROR(db_->CheckOpen());
+  const std::string start = SnapshotEntryPrefix(name, key_prefix);
+  const size_t key_begin = 1 + name.size() + 1;
+  std::string upper = SnapshotEntryPrefix(name, "");
+  upper.back() = '\1';  // just past every entry of `name`
+  rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &upper_bound;
+  const RocksDb& rocks = *db_->rocks();
+  std::unique_ptr<rocksdb::Iterator> it(
+      rocks.db()->NewIterator(read, rocks.index()));
+  // Versions of one key are adjacent, by position. A key with few
+  // versions is stepped through; after kStepVersions of them the scan
+  // seeks to its last version at or before `position`, then past the key.
+  constexpr int kStepVersions = 4;
+  std::string current_key;
+  std::string current_value;
+  bool have = false;
+  int stepped = 0;
+  std::string target;
+  it->Seek(start);
+  while (it->Valid()) {
+    const std::string_view raw = it->key().ToStringView();
+    if (!raw.starts_with(start) || raw.size() < key_begin + 9) break;
+    const std::string_view key =
+        raw.substr(key_begin, raw.size() - key_begin - 9);
+    const uint64_t version = GetBigEndian64(raw.substr(raw.size() - 8));
+    if (key != current_key) {
+      if (have) visit(current_key, current_value);
+      have = false;
+      stepped = 0;
+      current_key.assign(key);
+    }
+    if (version > position) {  // the rest of this key is too new
+      target.assign(raw.substr(0, raw.size() - 8));
+      target.append(8, '\xff');
+      it->Seek(target);
+      continue;
+    }
+    if (++stepped > kStepVersions) {
+      target.assign(raw.substr(0, raw.size() - 8));
+      PutBigEndian64(&target, position);
+      it->SeekForPrev(target);  // this key's last version <= position
+      current_value.assign(it->value().ToStringView());
+      have = true;
+      target.resize(target.size() - 8);
+      target.append(8, '\xff');
+      it->Seek(target);
+      continue;
+    }
+    current_value.assign(it->value().ToStringView());
+    have = true;
+    it->Next();
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scanning a snapshot"));
+  if (have) visit(current_key, current_value);
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::eventlog::internal
