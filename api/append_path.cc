@@ -1,0 +1,67 @@
+#include "api/append_path.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/append_checks.h"
+#include "api/status_mapping.h"
+
+namespace vigil::api {
+namespace {
+
+// Data plus metadata: what vigil_append_bytes_total counts.
+size_t PayloadBytes(const std::vector<eventlog::EventData>& events) {
+  size_t bytes = 0;
+  for (const eventlog::EventData& event : events) {
+    bytes += event.data.size() + event.metadata.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+AppendPath::AppendPath(eventlog::EventLog* log, AppendPathOptions options,
+                       RateLimiter* rate_limiter, Metrics* metrics)
+    : log_(log),
+      options_(options),
+      rate_limiter_(rate_limiter),
+      metrics_(metrics == nullptr
+                   ? std::nullopt
+                   : std::optional(AppendMetrics::Register(metrics))) {}
+
+void AppendPath::Append(const Principal& principal,
+                        eventlog::AppendRequest request, Done done) {
+  absl::Status checked = Authenticator::Authorize(principal, Action::kAppend);
+  if (checked.ok()) checked = CheckClientAppend(request);
+  if (checked.ok() && rate_limiter_ != nullptr && !principal.anonymous) {
+    checked = rate_limiter_->Acquire(principal.id, request.events.size());
+  }
+  if (!checked.ok()) return done(checked);
+  if (inflight_.fetch_add(1) >= options_.max_inflight_appends) {
+    inflight_.fetch_sub(1);
+    return done(RateLimitedError(
+        absl::StrCat("too many appends in flight on this server (",
+                     options_.max_inflight_appends, "); retry"),
+        1));
+  }
+  const size_t events = request.events.size();
+  const size_t bytes = PayloadBytes(request.events);
+  log_->AppendAsync(
+      request, [this, events, bytes, start = absl::Now(),
+                done = std::move(done)](
+                   absl::StatusOr<eventlog::AppendResult> result) {
+        if (metrics_.has_value() && result.ok() && !result->deduplicated) {
+          metrics_->Record(events, bytes,
+                           absl::ToDoubleSeconds(absl::Now() - start));
+        }
+        inflight_.fetch_sub(1);
+        // Last: the transport may finish its call here, and with it the
+        // server's shutdown may begin.
+        done(std::move(result));
+      });
+}
+
+}  // namespace vigil::api

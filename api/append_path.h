@@ -1,0 +1,87 @@
+// AppendPath: the one way a client's append reaches the log, whatever the
+// transport (gRPC Append, REST POST /v1/streams/{stream}/events, and the
+// ones to come). A transport authenticates the caller, parses its request
+// into an eventlog::AppendRequest, calls Append and renders the status
+// (status_mapping.h); everything between is here, so the transports cannot
+// drift apart: the caller's role, the client checks (append_checks.h), the
+// per-token rate limit (rate_limiter.h), the bound on appends in flight,
+// the log's AppendAsync, and the append metrics (metrics.h AppendMetrics).
+//
+// One AppendPath per log, shared by every transport of the server, so its
+// in-flight bound is server-wide.
+//
+// Thread-safe: Append may be called from any thread.
+
+#ifndef VIGIL_API_APPEND_PATH_H_
+#define VIGIL_API_APPEND_PATH_H_
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "api/auth.h"
+#include "api/metrics.h"
+#include "api/rate_limiter.h"
+#include "eventlog/event.h"
+#include "eventlog/event_log.h"
+
+namespace vigil::api {
+
+struct AppendPathOptions {
+  // Appends submitted to the log and not yet answered, over every
+  // transport sharing the path. Past it an append is refused as rate
+  // limited, retry after 1 s (HTTP 429 with Retry-After: 1, gRPC
+  // RESOURCE_EXHAUSTED): a concurrency limit, as Stripe's API has. Below
+  // the log's own queue (eventlog::Options::max_queued_appends, 4096), so
+  // clients are told to back off before the log's queue fills.
+  // REQUIRES: >= 1.
+  size_t max_inflight_appends = 1024;
+};
+
+class AppendPath {
+ public:
+  using Done = std::function<void(absl::StatusOr<eventlog::AppendResult>)>;
+
+  // `log` must outlive the path, and so must `rate_limiter` (null: no rate
+  // limit) and `metrics` (null: appends are not counted).
+  AppendPath(eventlog::EventLog* log, AppendPathOptions options,
+             RateLimiter* rate_limiter = nullptr, Metrics* metrics = nullptr);
+  AppendPath(const AppendPath&) = delete;
+  AppendPath& operator=(const AppendPath&) = delete;
+
+  // Appends `request` for `principal` (from auth.h Admit), refusing it, in
+  // this order, with:
+  //   PERMISSION_DENIED when the principal's role may not append;
+  //   PERMISSION_DENIED for a reserved stream, INVALID_ARGUMENT for a
+  //     malformed domain event (CheckClientAppend);
+  //   RateLimitedError when the principal's bucket lacks a token per event,
+  //     RESOURCE_EXHAUSTED for an append larger than the burst (anonymous
+  //     principals are not rate limited: they share no bucket that would
+  //     throttle every local agent together);
+  //   RateLimitedError (retry after 1 s) when max_inflight_appends appends
+  //     are in flight;
+  // and otherwise with what EventLog::AppendAsync answers. Calls `done`
+  // exactly once: on this thread when refused (here or by the log at
+  // once), else on the log's completion thread. An append that succeeded
+  // and was not deduplicated is counted in the append metrics before `done`
+  // runs; once `done` is called the path no longer counts the append as in
+  // flight, and touches nothing of it afterwards.
+  void Append(const Principal& principal, eventlog::AppendRequest request,
+              Done done);
+
+  // Appends submitted to the log and not yet answered.
+  size_t inflight() const { return inflight_.load(); }
+
+ private:
+  eventlog::EventLog* const log_;
+  const AppendPathOptions options_;
+  RateLimiter* const rate_limiter_;
+  const std::optional<AppendMetrics> metrics_;
+  std::atomic<size_t> inflight_{0};
+};
+
+}  // namespace vigil::api
+
+#endif  // VIGIL_API_APPEND_PATH_H_
