@@ -10,7 +10,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "api/append_checks.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
 #include "eventlog/log_cursor.h"
@@ -328,13 +327,18 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                                      const Authenticator* authenticator,
                                      RateLimiter* rate_limiter,
                                      Metrics* metrics,
-                                     StateQueries* state_queries)
+                                     StateQueries* state_queries,
+                                     AppendPath* append_path)
     : log_(log),
       hub_(hub),
       options_(options),
       authenticator_(authenticator),
-      rate_limiter_(rate_limiter),
       state_queries_(state_queries),
+      own_appends_(append_path != nullptr
+                       ? nullptr
+                       : std::make_unique<AppendPath>(
+                             log, AppendPathOptions{}, rate_limiter, metrics)),
+      appends_(append_path != nullptr ? append_path : own_appends_.get()),
       requests_(metrics == nullptr
                     ? nullptr
                     : metrics->AddCounter("vigil_grpc_requests_total",
@@ -346,9 +350,6 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                    : metrics->AddCounter("vigil_grpc_calls_started_total",
                                          "gRPC calls started, by method.",
                                          {"method"})),
-      append_metrics_(metrics == nullptr
-                          ? std::nullopt
-                          : std::optional(AppendMetrics::Register(metrics))),
       readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
 }
 
@@ -363,45 +364,27 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
     reactor->Finish(grpc::Status::CANCELLED);
     return reactor;
   }
+  auto finish = [this, context, reactor](const absl::Status& status) {
+    CountRequest("Append", status);
+    reactor->Finish(ToGrpcStatus(status, context));
+  };
   absl::StatusOr<Principal> principal = Admit(context, Action::kAppend);
   if (!principal.ok()) {
-    CountRequest("Append", principal.status());
-    reactor->Finish(ToGrpcStatus(principal.status(), context));
+    finish(principal.status());
     return reactor;
   }
   absl::StatusOr<eventlog::AppendRequest> append = FromProto(*request);
-  absl::Status checked =
-      append.ok() ? CheckClientAppend(*append) : append.status();
-  // Per token: anonymous callers (no tokens configured, loopback only) share
-  // no bucket that would throttle every local agent together.
-  if (checked.ok() && rate_limiter_ != nullptr && !principal->anonymous) {
-    checked = rate_limiter_->Acquire(principal->id, append->events.size());
-  }
-  if (!checked.ok()) {
-    CountRequest("Append", checked);
-    reactor->Finish(ToGrpcStatus(checked, context));
+  if (!append.ok()) {
+    finish(append.status());
     return reactor;
   }
-  // On the log's completion thread (or here, when refused at once).
-  size_t bytes = 0;
-  for (const eventlog::EventData& event : append->events) {
-    bytes += event.data.size() + event.metadata.size();
-  }
-  // On the log's completion thread (or here, when refused at once).
-  log_->AppendAsync(
-      *append, [this, context, reactor, response, events = append->events.size(),
-                bytes, start = absl::Now()](
-                   absl::StatusOr<eventlog::AppendResult> result) {
-        if (result.ok()) {
-          ToProto(*result, response);
-          if (append_metrics_.has_value() && !result->deduplicated) {
-            append_metrics_->Record(
-                events, bytes, absl::ToDoubleSeconds(absl::Now() - start));
-          }
-        }
-        CountRequest("Append", result.status());
-        reactor->Finish(ToGrpcStatus(result.status(), context));
-      });
+  // On the log's completion thread, or here when refused at once.
+  appends_->Append(*principal, *std::move(append),
+                   [finish, response](
+                       absl::StatusOr<eventlog::AppendResult> result) {
+                     if (result.ok()) ToProto(*result, response);
+                     finish(result.status());
+                   });
   return reactor;
 }
 

@@ -20,9 +20,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string_view>
 
+#include "api/append_path.h"
 #include "api/auth.h"
 #include "api/executor.h"
 #include "api/metrics.h"
@@ -70,26 +71,30 @@ int MaxReceiveMessageBytes(const eventlog::Options& options);
 
 class EventStoreService final : public vigil::v1::EventStore::CallbackService {
  public:
-  // `log`, `hub`, `authenticator` and `rate_limiter` must outlive the
-  // service. Every call presents `authorization: Bearer <token>` metadata
-  // unless `authenticator` is null or in anonymous mode; appends take one
-  // token per event from the caller's bucket in `rate_limiter` (null: no
-  // limit).
+  // `log`, `hub`, `authenticator`, `rate_limiter` and `append_path` must
+  // outlive the service. Every call presents `authorization: Bearer
+  // <token>` metadata unless `authenticator` is null or in anonymous mode.
+  // Appends go through `append_path`, the one the server's other
+  // transports share; null: through one of the service's own over `log`,
+  // with `rate_limiter` (null: no limit), `metrics` and AppendPathOptions'
+  // defaults (`rate_limiter` is unused otherwise).
   EventStoreService(eventlog::EventLog* log, SubscriptionHub* hub,
                     ServiceOptions options,
                     const Authenticator* authenticator = nullptr,
                     RateLimiter* rate_limiter = nullptr,
                     Metrics* metrics = nullptr,
-                    StateQueries* state_queries = nullptr);
+                    StateQueries* state_queries = nullptr,
+                    AppendPath* append_path = nullptr);
   // REQUIRES: the server is shut down (every call is done). Finishes the
   // reads already queued.
   ~EventStoreService() override;
   EventStoreService(const EventStoreService&) = delete;
   EventStoreService& operator=(const EventStoreService&) = delete;
 
-  // Checks (append_checks.h) the request, then appends it. An append
-  // already queued when its call is cancelled or its deadline passes still
-  // happens: retry with the same idempotency key to learn its result.
+  // Parses the request and appends it through the append path
+  // (append_path.h: checks, rate limit, in-flight bound). An append already
+  // queued when its call is cancelled or its deadline passes still happens:
+  // retry with the same idempotency key to learn its result.
   grpc::ServerUnaryReactor* Append(
       grpc::CallbackServerContext* context,
       const vigil::v1::AppendRequest* request,
@@ -147,14 +152,16 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   SubscriptionHub* const hub_;
   const ServiceOptions options_;
   const Authenticator* const authenticator_;
-  RateLimiter* const rate_limiter_;
   StateQueries* const state_queries_;
+  // Null when an append path was given; appends_ points at one or the
+  // other.
+  const std::unique_ptr<AppendPath> own_appends_;
+  AppendPath* const appends_;
   // Null when no registry was given. Unary calls are counted by status,
-  // streaming calls when they start; appends also in the shared append
-  // metrics (the same series the HTTP API counts into).
+  // streaming calls when they start. The append path counts appends in the
+  // shared append metrics (the same series the HTTP API counts into).
   CounterFamily* requests_ = nullptr;  // vigil_grpc_requests_total{method,code}
   CounterFamily* started_ = nullptr;   // vigil_grpc_calls_started_total{method}
-  std::optional<AppendMetrics> append_metrics_;
   void CountRequest(std::string_view method, const absl::Status& status) const;
   void CountStarted(std::string_view method) const;
   std::atomic<size_t> active_reads_{0};
