@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "api/append_path.h"
 #include "api/auth.h"
 #include "api/rate_limiter.h"
 #include "absl/status/statusor.h"
@@ -123,6 +124,13 @@ struct HttpServerOptions {
   const api::Authenticator* authenticator = nullptr;
   api::RateLimiter* rate_limiter = nullptr;
 
+  // The append path POST /v1/streams/{stream}/events goes through, shared
+  // with the server's other transports (gRPC), so its checks, rate limit
+  // and in-flight bound are theirs too; must outlive the server. Null: the
+  // server makes its own over its log, with `rate_limiter`,
+  // `max_inflight_appends` and its metrics (which are otherwise unused).
+  api::AppendPath* append_path = nullptr;
+
   // The read models (GET /v1/agents, /v1/tasks, ... /v1/projections);
   // must outlive the server. Null: those paths are 404.
   ReadModels* read_models = nullptr;
@@ -170,9 +178,11 @@ struct HttpServerOptions {
   // Writing a response (a client that stops reading).
   absl::Duration write_timeout = absl::Seconds(30);
 
-  // Appends submitted to the log and not yet answered, server-wide. Past
-  // it: 429 with Retry-After: 1 (a concurrency limit, as Stripe's API has).
-  size_t max_inflight_appends = 1024;
+  // Appends submitted to the log and not yet answered, when the server
+  // makes its own append path (see append_path;
+  // api::AppendPathOptions::max_inflight_appends, with the same default).
+  // Past it: 429 with Retry-After: 1.
+  size_t max_inflight_appends = api::AppendPathOptions{}.max_inflight_appends;
 
   // Threads doing the reads of GET requests (RocksDB, and the read models:
   // PostgreSQL queries and min_position waits of up to a few seconds, so

@@ -135,14 +135,6 @@ std::string MediaType(std::string_view content_type) {
   return Lower(Trim(content_type.substr(0, content_type.find(';'))));
 }
 
-size_t PayloadBytes(const std::vector<eventlog::EventData>& events) {
-  size_t bytes = 0;
-  for (const eventlog::EventData& event : events) {
-    bytes += event.data.size() + event.metadata.size();
-  }
-  return bytes;
-}
-
 // Reads one page of events with `read_chunk(from, count)`, `kReadChunkEvents`
 // at a time, until `limit` events, the end, or kMaxPageBytes of JSON.
 // `next` gives where the chunk after an event starts.
@@ -232,7 +224,16 @@ RequestHandler::RequestHandler(const HttpServerOptions& options,
                          ->AddGauge("vigil_head_position",
                                     "The event log's last durable position.")
                          ->Get()),
-      append_metrics_(AppendMetrics::Register(metrics)),
+      own_appends_(options.append_path != nullptr
+                       ? nullptr
+                       : std::make_unique<api::AppendPath>(
+                             log,
+                             api::AppendPathOptions{
+                                 .max_inflight_appends =
+                                     options.max_inflight_appends},
+                             options.rate_limiter, metrics)),
+      appends_(options.append_path != nullptr ? options.append_path
+                                              : own_appends_.get()),
       dashboard_(options.dashboard_dir.empty()
                      ? absl::StatusOr<StaticFiles>(absl::NotFoundError(
                            "this server has no dashboard directory "
@@ -476,40 +477,16 @@ void RequestHandler::Append(const HttpRequest& request,
       api::EventBatchFromJson(request.body);
   if (!events.ok()) return done(ErrorResponse(events.status()));
   append.events = *std::move(events);
-  if (absl::Status checked = api::CheckClientAppend(append); !checked.ok()) {
-    return done(ErrorResponse(checked));
-  }
-  // Per token, as on gRPC: anonymous callers share no bucket.
-  if (options_.rate_limiter != nullptr && !principal.anonymous) {
-    if (absl::Status limited = options_.rate_limiter->Acquire(
-            principal.id, append.events.size());
-        !limited.ok()) {
-      return done(ErrorResponse(limited));
-    }
-  }
 
-  if (inflight_appends_.fetch_add(1) >= options_.max_inflight_appends) {
-    inflight_appends_.fetch_sub(1);
-    return done(ErrorResponse(api::RateLimitedError(
-        "too many appends in flight on this server (" +
-            std::to_string(options_.max_inflight_appends) + "); retry",
-        1)));
-  }
   BeginWork();
-  const size_t event_count = append.events.size();
-  const size_t bytes = PayloadBytes(append.events);
-  log_->AppendAsync(
-      append, [this, event_count, bytes, start = absl::Now(),
-               done = std::move(done)](
-                  absl::StatusOr<eventlog::AppendResult> result) {
-        inflight_appends_.fetch_sub(1);
+  // On the log's completion thread, or here when refused at once.
+  appends_->Append(
+      principal, std::move(append),
+      [this, done = std::move(done)](
+          absl::StatusOr<eventlog::AppendResult> result) {
         if (!result.ok()) {
           done(ErrorResponse(result.status()));
         } else {
-          if (!result->deduplicated) {
-            append_metrics_.Record(event_count, bytes,
-                                   absl::ToDoubleSeconds(absl::Now() - start));
-          }
           done(JsonResponse(result->deduplicated ? 200 : 201,
                             api::AppendResultToJson(*result)));
         }

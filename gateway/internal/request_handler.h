@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "api/append_path.h"
 #include "api/executor.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
@@ -172,13 +173,15 @@ class RequestHandler {
   LiveHub* const live_;
   std::vector<std::string> allowed_origins_;  // set before serving
   std::atomic<bool> ready_{true};
-  std::atomic<size_t> inflight_appends_{0};
 
   Metrics* const metrics_;
   CounterFamily* const requests_;
   HistogramFamily* const request_duration_;
   Gauge* const head_position_;
-  const AppendMetrics append_metrics_;
+  // Null when HttpServerOptions::append_path was given; appends_ points at
+  // one or the other.
+  const std::unique_ptr<api::AppendPath> own_appends_;
+  api::AppendPath* const appends_;
   // Loaded from options.dashboard_dir in the constructor; the error says
   // why there is no dashboard.
   const absl::StatusOr<StaticFiles> dashboard_;
