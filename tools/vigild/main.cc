@@ -33,6 +33,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "api/append_path.h"
 #include "api/auth.h"
 #include "api/event_store_service.h"
 #include "api/metrics.h"
@@ -212,6 +213,9 @@ int Serve(const Config& config, const HostPort& listen,
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
   api::Metrics metrics;
+  // One append path for gRPC and HTTP: one in-flight bound, one rate limit.
+  api::AppendPath appends(log->get(), api::AppendPathOptions{}, &rate_limiter,
+                          &metrics);
   auto hub = std::make_unique<api::SubscriptionHub>(
       log->get(), api::SubscriptionOptions{}, &metrics);
   // Time travel needs only the log: snapshots are written beside it.
@@ -221,7 +225,7 @@ int Serve(const Config& config, const HostPort& listen,
   projections::TimeTravelQueries state_queries(&time_travel);
   auto service = std::make_unique<api::EventStoreService>(
       log->get(), hub.get(), config.service, authenticator.get(),
-      &rate_limiter, &metrics, &state_queries);
+      /*rate_limiter=*/nullptr, &metrics, &state_queries, &appends);
   // The read side: PostgreSQL (given or embedded) and the projections.
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
   std::unique_ptr<projections::ProjectionService> read_side;
@@ -283,7 +287,7 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.read_models = read_side.get();
   http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();
-  http_options.rate_limiter = &rate_limiter;
+  http_options.append_path = &appends;
   SetDashboardAndLive(config, &http_options);
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log->get(), &metrics);
