@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "projections/row_columns.h"
 
 namespace vigil::projections::internal {
 namespace {
@@ -105,6 +106,7 @@ class Reader {
     return *this;
   }
   bool ok() const { return ok_ && in_.empty(); }
+  bool at_end() const { return in_.empty(); }
 
  private:
   Reader& Fail() {
@@ -115,6 +117,71 @@ class Reader {
   std::string_view in_;
   bool ok_ = true;
 };
+
+// An entity row: its columns in table order (row_columns.h).
+template <typename Row>
+std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
+  Writer out;
+  for (const RowColumn<Row>& c : table.columns) {
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+      case ColumnType::kJson:
+        out.Str(row.*c.text);
+        break;
+      case ColumnType::kInt:
+      case ColumnType::kTime:
+        out.I64(row.*c.int64);
+        break;
+      case ColumnType::kPosition:
+        out.U64(row.*c.position);
+        break;
+      case ColumnType::kDouble:
+        out.F64(row.*c.real);
+        break;
+      case ColumnType::kOptionalInt:
+        out.Bool(row.*c.present).I64(row.*c.int64);
+        break;
+    }
+  }
+  return out.Done();
+}
+
+// The inverse of EncodeRow. An entry written before a column was added
+// ends after its table's first `snapshot_columns`: the rest keep their
+// defaults. nullopt for bytes that do not decode.
+template <typename Row>
+std::optional<Row> DecodeRow(std::string_view value,
+                             const RowTable<Row>& table) {
+  Row row;
+  Reader in(value);
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    if (i >= table.snapshot_columns && in.at_end()) break;
+    const RowColumn<Row>& c = table.columns[i];
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+      case ColumnType::kJson:
+        in.Str(&(row.*c.text));
+        break;
+      case ColumnType::kInt:
+      case ColumnType::kTime:
+        in.I64(&(row.*c.int64));
+        break;
+      case ColumnType::kPosition:
+        in.U64(&(row.*c.position));
+        break;
+      case ColumnType::kDouble:
+        in.F64(&(row.*c.real));
+        break;
+      case ColumnType::kOptionalInt:
+        in.Bool(&(row.*c.present)).I64(&(row.*c.int64));
+        break;
+    }
+  }
+  if (!in.ok()) return std::nullopt;
+  return row;
+}
 
 absl::Status Damaged(std::string_view key) {
   return absl::DataLossError(
@@ -149,24 +216,12 @@ std::string MinuteKeyOf(char kind, const MinuteKey& minute) {
   return key;
 }
 
-std::string EncodeAgent(const AgentRow& r) {
-  return Writer()
-      .Str(r.agent_id).Str(r.role).Str(r.name).Str(r.model).Str(r.status)
-      .Str(r.stopped_reason).Str(r.current_task_id).I64(r.registered_time_us)
-      .I64(r.last_heartbeat_time_us).F64(r.cpu_pct).I64(r.mem_bytes)
-      .I64(r.queue_depth).I64(r.updated_time_us).U64(r.last_position)
-      .Done();
+std::string EncodeAgent(const AgentRow& row) {
+  return EncodeRow(row, AgentTable());
 }
 
-std::string EncodeTask(const TaskRow& r) {
-  return Writer()
-      .Str(r.task_id).U64(r.first_position).Str(r.manager_id).Str(r.worker_id)
-      .Str(r.title).Bool(r.has_priority).I64(r.priority).Str(r.parent_task_id)
-      .Str(r.status).I64(r.created_time_us).I64(r.assigned_time_us)
-      .I64(r.started_time_us).I64(r.finished_time_us).F64(r.progress)
-      .Str(r.progress_note).Str(r.result).Str(r.error).I64(r.updated_time_us)
-      .U64(r.last_position)
-      .Done();
+std::string EncodeTask(const TaskRow& row) {
+  return EncodeRow(row, TaskTable());
 }
 
 std::string EncodePair(const PairCounts& c) {
@@ -205,29 +260,15 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
   if (key.empty()) return Damaged(key);
   switch (key[0]) {
     case kAgentKind: {
-      AgentRow r;
-      Reader in(value);
-      in.Str(&r.agent_id).Str(&r.role).Str(&r.name).Str(&r.model)
-          .Str(&r.status).Str(&r.stopped_reason).Str(&r.current_task_id)
-          .I64(&r.registered_time_us).I64(&r.last_heartbeat_time_us)
-          .F64(&r.cpu_pct).I64(&r.mem_bytes).I64(&r.queue_depth)
-          .I64(&r.updated_time_us).U64(&r.last_position);
-      if (!in.ok()) return Damaged(key);
-      agents->Seed(std::move(r));
+      std::optional<AgentRow> row = DecodeRow(value, AgentTable());
+      if (!row.has_value()) return Damaged(key);
+      agents->Seed(*std::move(row));
       return absl::OkStatus();
     }
     case kTaskKind: {
-      TaskRow r;
-      Reader in(value);
-      in.Str(&r.task_id).U64(&r.first_position).Str(&r.manager_id)
-          .Str(&r.worker_id).Str(&r.title).Bool(&r.has_priority)
-          .I64(&r.priority).Str(&r.parent_task_id).Str(&r.status)
-          .I64(&r.created_time_us).I64(&r.assigned_time_us)
-          .I64(&r.started_time_us).I64(&r.finished_time_us).F64(&r.progress)
-          .Str(&r.progress_note).Str(&r.result).Str(&r.error)
-          .I64(&r.updated_time_us).U64(&r.last_position);
-      if (!in.ok()) return Damaged(key);
-      tasks->Seed(std::move(r));
+      std::optional<TaskRow> row = DecodeRow(value, TaskTable());
+      if (!row.has_value()) return Damaged(key);
+      tasks->Seed(*std::move(row));
       return absl::OkStatus();
     }
     default:
