@@ -10,6 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "projections/folds.h"
+#include "projections/internal/row_codec.h"
+#include "projections/row_columns.h"
 
 namespace vigil::projections::internal {
 namespace {
@@ -110,6 +112,41 @@ TEST(FoldCodecTest, DamagedEntriesDoNotDecode) {
                         &metrics)
                 .code(),
             absl::StatusCode::kDataLoss);
+}
+
+// A row that gained a column (`added`) after snapshots were written.
+struct GrownRow {
+  std::string id;
+  int64_t count = 0;
+  std::string added = "default";
+};
+constexpr RowColumn<GrownRow> kGrownColumns[] = {
+    {.sql = "id", .json = "id", .type = ColumnType::kKey,
+     .text = &GrownRow::id},
+    {.sql = "count", .json = "count", .type = ColumnType::kInt,
+     .int64 = &GrownRow::count},
+    {.sql = "added", .json = "added", .type = ColumnType::kText,
+     .text = &GrownRow::added},
+};
+constexpr RowTable<GrownRow> kBefore = {
+    "grown", std::span(kGrownColumns).first(2), 2};
+constexpr RowTable<GrownRow> kAfter = {"grown", kGrownColumns, 2};
+
+TEST(RowCodecTest, EntriesFromBeforeAColumnWasAddedStillDecode) {
+  const std::string old_entry = EncodeRow(GrownRow{"x", 5, "lost"}, kBefore);
+  std::optional<GrownRow> row = DecodeRow(old_entry, kAfter);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->id, "x");
+  EXPECT_EQ(row->count, 5);
+  EXPECT_EQ(row->added, "default");
+
+  const std::string new_entry = EncodeRow(GrownRow{"x", 5, "kept"}, kAfter);
+  row = DecodeRow(new_entry, kAfter);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->added, "kept");
+  // Short of the columns every entry holds: damaged.
+  EXPECT_FALSE(DecodeRow(old_entry.substr(0, old_entry.size() - 8), kAfter)
+                   .has_value());
 }
 
 }  // namespace
