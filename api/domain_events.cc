@@ -8,142 +8,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "api/event_json.h"
 #include "api/internal/json.h"
+#include "domain/event_types.h"
 
 namespace vigil::api {
 namespace {
 
-using enum FieldType;
-using enum Presence;
+using domain::DomainEventType;
+using domain::DomainField;
+using domain::ExpectedValue;
+using domain::FieldType;
+using domain::Presence;
 using internal::AsAbsl;
-
-// The SPEC's "Domain events", one row a field, in the SPEC's order.
-// `priority` is not typed by the SPEC: a number, so that tasks sort by it.
-// `result` may be any JSON value.
-// clang-format off
-constexpr std::string_view kRoles[] = {"manager", "worker"};
-
-constexpr DomainField kAgentRegistered[] = {
-    {"agent_id", kString, kRequired},
-    {"role", kString, kRequired, kRoles},
-    {"name", kString, kRequired},
-    {"model", kString, kOptional},
-};
-constexpr DomainField kAgentHeartbeat[] = {
-    {"agent_id", kString, kRequired},
-    {"cpu_pct", kNumber, kRequired},
-    {"mem_bytes", kNumber, kRequired},
-    {"queue_depth", kNumber, kRequired},
-};
-constexpr DomainField kAgentStopped[] = {
-    {"agent_id", kString, kRequired},
-    {"reason", kString, kRequired},
-};
-constexpr DomainField kTaskCreated[] = {
-    {"task_id", kString, kRequired},
-    {"manager_id", kString, kRequired},
-    {"title", kString, kRequired},
-    {"priority", kNumber, kOptional},
-    {"parent_task_id", kString, kOptional},
-};
-constexpr DomainField kTaskAssigned[] = {
-    {"task_id", kString, kRequired},
-    {"manager_id", kString, kRequired},
-    {"worker_id", kString, kRequired},
-};
-constexpr DomainField kTaskStarted[] = {
-    {"task_id", kString, kRequired},
-    {"worker_id", kString, kRequired},
-};
-constexpr DomainField kTaskProgress[] = {
-    {"task_id", kString, kRequired},
-    {"worker_id", kString, kRequired},
-    {"percent", kNumber, kRequired},
-    {"note", kString, kOptional},
-};
-constexpr DomainField kTaskCompleted[] = {
-    {"task_id", kString, kRequired},
-    {"worker_id", kString, kRequired},
-    {"result", kAny, kOptional},
-};
-constexpr DomainField kTaskFailed[] = {
-    {"task_id", kString, kRequired},
-    {"worker_id", kString, kRequired},
-    {"error", kString, kRequired},
-};
-constexpr DomainField kMessageSent[] = {
-    {"from_agent", kString, kRequired},
-    {"to_agent", kString, kRequired},
-    {"task_id", kString, kOptional},
-    {"kind", kString, kRequired},
-    {"summary", kString, kOptional},
-};
-constexpr DomainField kToolCalled[] = {
-    {"agent_id", kString, kRequired},
-    {"task_id", kString, kOptional},
-    {"tool", kString, kRequired},
-    {"duration_ms", kNumber, kRequired},
-    {"ok", kBool, kRequired},
-};
-constexpr DomainField kLlmCallCompleted[] = {
-    {"agent_id", kString, kRequired},
-    {"task_id", kString, kOptional},
-    {"model", kString, kRequired},
-    {"input_tokens", kNumber, kRequired},
-    {"output_tokens", kNumber, kRequired},
-    {"cost_usd", kNumber, kRequired},
-    {"latency_ms", kNumber, kRequired},
-};
-
-constexpr DomainEventType kTypes[] = {
-    {"AgentRegistered", kAgentRegistered},
-    {"AgentHeartbeat", kAgentHeartbeat},
-    {"AgentStopped", kAgentStopped},
-    {"TaskCreated", kTaskCreated},
-    {"TaskAssigned", kTaskAssigned},
-    {"TaskStarted", kTaskStarted},
-    {"TaskProgress", kTaskProgress},
-    {"TaskCompleted", kTaskCompleted},
-    {"TaskFailed", kTaskFailed},
-    {"MessageSent", kMessageSent},
-    {"ToolCalled", kToolCalled},
-    {"LlmCallCompleted", kLlmCallCompleted},
-};
-// clang-format on
-
-// The fields of one type are tracked in a bitset.
-constexpr size_t kMaxFields = 16;
-static_assert([] {
-  for (const DomainEventType& type : kTypes) {
-    if (type.fields.size() > kMaxFields) return false;
-  }
-  return true;
-}());
-
-// `string`, `number`, `bool`, `any JSON value`, or the allowed strings as
-// `"manager"|"worker"`.
-std::string Expected(const DomainField& field) {
-  if (!field.allowed.empty()) {
-    std::vector<std::string> quoted;
-    for (std::string_view value : field.allowed) {
-      AppendJsonString(value, &quoted.emplace_back());
-    }
-    return absl::StrJoin(quoted, "|");
-  }
-  switch (field.type) {
-    case kString:
-      return "string";
-    case kNumber:
-      return "number";
-    case kBool:
-      return "bool";
-    case kAny:
-      break;
-  }
-  return "any JSON value";
-}
 
 std::string_view JsonTypeName(simdjson::dom::element value) {
   switch (value.type()) {
@@ -167,7 +43,7 @@ std::string_view JsonTypeName(simdjson::dom::element value) {
 
 bool HasType(simdjson::dom::element value, const DomainField& field) {
   switch (field.type) {
-    case kString: {
+    case FieldType::kString: {
       std::string_view text;
       if (value.get_string().get(text) != simdjson::SUCCESS) return false;
       if (field.allowed.empty()) return true;
@@ -176,11 +52,12 @@ bool HasType(simdjson::dom::element value, const DomainField& field) {
       }
       return false;
     }
-    case kNumber:
+    case FieldType::kMeasure:
+    case FieldType::kCount:
       return value.is_number();
-    case kBool:
+    case FieldType::kBool:
       return value.is_bool();
-    case kAny:
+    case FieldType::kAny:
       break;
   }
   return true;
@@ -205,29 +82,9 @@ absl::Status FieldError(size_t index, std::string_view field,
 
 }  // namespace
 
-std::span<const DomainEventType> DomainEventTypes() { return kTypes; }
-
-const DomainEventType* FindDomainEventType(std::string_view type) {
-  for (const DomainEventType& known : kTypes) {
-    if (known.type == type) return &known;
-  }
-  return nullptr;
-}
-
-std::string DescribeDomainEventType(const DomainEventType& type) {
-  std::vector<std::string> fields;
-  for (const DomainField& field : type.fields) {
-    fields.push_back(absl::StrCat(AsAbsl(field.name),
-                                  field.presence == kOptional ? "?" : "", ": ",
-                                  Expected(field)));
-  }
-  return absl::StrCat(AsAbsl(type.type), " {", absl::StrJoin(fields, ", "),
-                      "}");
-}
-
 absl::Status ValidateDomainEvent(const eventlog::EventData& event,
                                  size_t index) {
-  const DomainEventType* type = FindDomainEventType(event.type);
+  const DomainEventType* type = domain::FindDomainEventType(event.type);
   if (type == nullptr) return absl::OkStatus();
   if (!event.content_type.empty() &&
       event.content_type != eventlog::kJsonContentType) {
@@ -245,7 +102,7 @@ absl::Status ValidateDomainEvent(const eventlog::EventData& event,
   }
   // Every occurrence of a field is checked, so a repeated key cannot hide
   // a mistyped value from a reader that takes the last one.
-  std::bitset<kMaxFields> present;
+  std::bitset<domain::kMaxDomainFields> present;
   for (const simdjson::dom::key_value_pair member : object) {
     for (size_t i = 0; i < type->fields.size(); ++i) {
       const DomainField& field = type->fields[i];
@@ -254,8 +111,8 @@ absl::Status ValidateDomainEvent(const eventlog::EventData& event,
       if (!HasType(member.value, field)) {
         return FieldError(
             index, field.name,
-            absl::StrCat("must be ", Expected(field), ", not ",
-                         field.type == kString
+            absl::StrCat("must be ", ExpectedValue(field), ", not ",
+                         field.type == FieldType::kString
                              ? Found(member.value)
                              : std::string(JsonTypeName(member.value))));
       }
@@ -265,9 +122,9 @@ absl::Status ValidateDomainEvent(const eventlog::EventData& event,
   }
   for (size_t i = 0; i < type->fields.size(); ++i) {
     const DomainField& field = type->fields[i];
-    if (field.presence == kRequired && !present.test(i)) {
+    if (field.presence == Presence::kRequired && !present.test(i)) {
       return FieldError(index, field.name,
-                        absl::StrCat("required ", Expected(field)));
+                        absl::StrCat("required ", ExpectedValue(field)));
     }
   }
   return absl::OkStatus();

@@ -1,7 +1,6 @@
-// The SPEC's known domain event types ("Domain events": AgentRegistered,
-// TaskCreated, ...) and their check on append. The types are data, one table
-// in domain_events.cc; schemas/events/README.md lists them in the form
-// DescribeDomainEventType prints, and a test keeps the two in step.
+// The check of known domain event types on append. The types are described
+// once, in domain/event_types.h; this walks that table over a client's
+// event and answers in the words of the append API.
 //
 // Only JSON types are checked, not ranges: ids and free text are strings,
 // counts and measures numbers, `ok` a bool, `role` "manager" or "worker".
@@ -13,43 +12,12 @@
 #define VIGIL_API_DOMAIN_EVENTS_H_
 
 #include <cstddef>
-#include <span>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "eventlog/event.h"
 
 namespace vigil::api {
-
-// The JSON type a field must have. kAny takes any JSON value.
-enum class FieldType { kString, kNumber, kBool, kAny };
-
-enum class Presence { kRequired, kOptional };
-
-struct DomainField {
-  std::string_view name;
-  FieldType type;
-  Presence presence;
-  // For a kString field: the only values allowed; empty allows any string.
-  std::span<const std::string_view> allowed = {};
-};
-
-struct DomainEventType {
-  std::string_view type;
-  std::span<const DomainField> fields;
-};
-
-// Every known type, in SPEC order.
-std::span<const DomainEventType> DomainEventTypes();
-
-// The known type named `type`; nullptr for a custom type.
-const DomainEventType* FindDomainEventType(std::string_view type);
-
-// One line: `AgentRegistered {agent_id: string, role: "manager"|"worker",
-// name: string, model?: string}` (optional fields end in `?`).
-std::string DescribeDomainEventType(const DomainEventType& type);
 
 // Checks `event`, the `index`-th of its append, when its type is known and
 // its content type is JSON. INVALID_ARGUMENT naming the event and the field:

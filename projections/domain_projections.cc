@@ -13,21 +13,25 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "projections/folds.h"
+#include "projections/internal/row_sql.h"
 #include "projections/internal/sql.h"
+#include "projections/row_columns.h"
 
 namespace vigil::projections {
 namespace {
 
 using internal::AddAll;
-using internal::MicrosField;
-using internal::MicrosOf;
+using internal::AsAbslView;
+using internal::ColumnNames;
+using internal::ReadRow;
 using internal::ReplaceAll;
+using internal::RowSelectList;
 using internal::SqlDouble;
+using internal::SqlRow;
 using internal::SqlText;
 using internal::SqlTextArray;
 using internal::SqlTextOrNull;
 using internal::SqlTime;
-using internal::TextField;
 
 // Rows per INSERT statement: large enough to amortize the round trip,
 // small enough to keep one statement's text in the low megabytes.
@@ -47,6 +51,32 @@ void InsertRows(pqxx::work& tx, const std::string& head,
   }
 }
 
+// Writes whole entity rows (SqlRow literals) of `table`, replacing stored
+// rows with the same key (the table's first column).
+template <typename Row>
+void Upsert(pqxx::work& tx, const std::string& schema,
+            const RowTable<Row>& table, const std::vector<std::string>& rows) {
+  const std::vector<std::string> columns = ColumnNames(table);
+  InsertRows(tx,
+             absl::StrCat(schema, ".", AsAbslView(table.table), " (",
+                          absl::StrJoin(columns, ","), ")"),
+             rows,
+             absl::StrCat("ON CONFLICT (", columns[0], ") DO UPDATE SET ",
+                          ReplaceAll(columns)));
+}
+
+// Seeds `fold` with the stored rows of `table` whose keys are `ids`.
+template <typename Row, typename Fold>
+void Preload(pqxx::work& tx, const std::string& schema,
+             const RowTable<Row>& table, const std::vector<std::string>& ids,
+             Fold* fold) {
+  const pqxx::result stored = tx.exec(absl::StrCat(
+      "SELECT ", RowSelectList(table), " FROM ", schema, ".",
+      AsAbslView(table.table), " WHERE ", AsAbslView(table.columns[0].sql),
+      " = ANY(", SqlTextArray(tx, ids), ")"));
+  for (const pqxx::row& r : stored) fold->Seed(ReadRow(r, table));
+}
+
 std::vector<std::string> UniqueKeys(
     const std::vector<DomainEvent>& events,
     void (*keys)(const DomainEvent&, std::vector<std::string>*)) {
@@ -59,13 +89,6 @@ std::vector<std::string> UniqueKeys(
 
 // ---------------------------------------------------------------- agents
 
-const std::vector<std::string> kAgentColumns = {
-    "agent_id",      "role",           "name",
-    "model",         "status",         "stopped_reason",
-    "current_task_id", "registered_at", "last_heartbeat_at",
-    "cpu_pct",       "mem_bytes",      "queue_depth",
-    "updated_at",    "last_position"};
-
 class AgentsProjection final : public Projection {
  public:
   const std::string& name() const override { return name_; }
@@ -76,53 +99,15 @@ class AgentsProjection final : public Projection {
     const std::vector<std::string> ids = UniqueKeys(events, &AgentFold::Keys);
     if (ids.empty()) return;
     AgentFold fold;
-    const pqxx::result stored = tx.exec(absl::StrCat(
-        "SELECT agent_id, role, name, model, status, stopped_reason, "
-        "current_task_id, ",
-        MicrosOf("registered_at"), ", ", MicrosOf("last_heartbeat_at"),
-        ", cpu_pct, mem_bytes, queue_depth, ", MicrosOf("updated_at"),
-        ", last_position FROM ", schema,
-        ".agents WHERE agent_id = ANY(", SqlTextArray(tx, ids), ")"));
-    for (const pqxx::row& r : stored) {
-      AgentRow row;
-      row.agent_id = r[0].as<std::string>();
-      row.role = TextField(r[1]);
-      row.name = TextField(r[2]);
-      row.model = TextField(r[3]);
-      row.status = r[4].as<std::string>();
-      row.stopped_reason = TextField(r[5]);
-      row.current_task_id = TextField(r[6]);
-      row.registered_time_us = MicrosField(r[7]);
-      row.last_heartbeat_time_us = MicrosField(r[8]);
-      row.cpu_pct = r[9].as<double>();
-      row.mem_bytes = r[10].as<int64_t>();
-      row.queue_depth = r[11].as<int64_t>();
-      row.updated_time_us = MicrosField(r[12]);
-      row.last_position = r[13].as<uint64_t>();
-      fold.Seed(std::move(row));
-    }
+    Preload(tx, schema, AgentTable(), ids, &fold);
     for (const DomainEvent& event : events) fold.Apply(event);
 
     std::vector<std::string> rows;
     rows.reserve(fold.dirty().size());
     for (const std::string& id : fold.dirty()) {
-      const AgentRow& a = fold.rows().at(id);
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, a.agent_id), ",", SqlTextOrNull(tx, a.role), ",",
-          SqlTextOrNull(tx, a.name), ",", SqlTextOrNull(tx, a.model), ",",
-          SqlText(tx, a.status), ",", SqlTextOrNull(tx, a.stopped_reason), ",",
-          SqlTextOrNull(tx, a.current_task_id), ",",
-          SqlTime(a.registered_time_us), ",",
-          SqlTime(a.last_heartbeat_time_us), ",", SqlDouble(a.cpu_pct), ",",
-          a.mem_bytes, ",", a.queue_depth, ",", SqlTime(a.updated_time_us),
-          ",", a.last_position, ")"));
+      rows.push_back(SqlRow(tx, fold.rows().at(id), AgentTable()));
     }
-    InsertRows(tx,
-               absl::StrCat(schema, ".agents (", absl::StrJoin(kAgentColumns, ","),
-                            ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (agent_id) DO UPDATE SET ",
-                            ReplaceAll(kAgentColumns)));
+    Upsert(tx, schema, AgentTable(), rows);
   }
 
  private:
@@ -130,13 +115,6 @@ class AgentsProjection final : public Projection {
 };
 
 // ---------------------------------------------------------------- tasks
-
-const std::vector<std::string> kTaskColumns = {
-    "task_id",       "first_position", "manager_id",  "worker_id",
-    "title",         "priority",       "parent_task_id", "status",
-    "created_at",    "assigned_at",    "started_at",  "finished_at",
-    "progress",      "progress_note",  "result",      "error",
-    "updated_at",    "last_position"};
 
 const std::vector<std::string> kPairCounters = {
     "tasks_assigned", "tasks_completed", "tasks_failed",
@@ -153,64 +131,14 @@ class TasksProjection final : public Projection {
              const std::vector<DomainEvent>& events) override {
     TaskFold fold;
     const std::vector<std::string> ids = UniqueKeys(events, &TaskFold::Keys);
-    if (!ids.empty()) {
-      const pqxx::result stored = tx.exec(absl::StrCat(
-          "SELECT task_id, first_position, manager_id, worker_id, title, "
-          "priority, parent_task_id, status, ",
-          MicrosOf("created_at"), ", ", MicrosOf("assigned_at"), ", ",
-          MicrosOf("started_at"), ", ", MicrosOf("finished_at"),
-          ", progress, progress_note, result::text, error, ",
-          MicrosOf("updated_at"), ", last_position FROM ", schema,
-          ".tasks WHERE task_id = ANY(", SqlTextArray(tx, ids), ")"));
-      for (const pqxx::row& r : stored) {
-        TaskRow row;
-        row.task_id = r[0].as<std::string>();
-        row.first_position = r[1].as<uint64_t>();
-        row.manager_id = TextField(r[2]);
-        row.worker_id = TextField(r[3]);
-        row.title = TextField(r[4]);
-        row.has_priority = !r[5].is_null();
-        row.priority = row.has_priority ? r[5].as<int64_t>() : 0;
-        row.parent_task_id = TextField(r[6]);
-        row.status = r[7].as<std::string>();
-        row.created_time_us = MicrosField(r[8]);
-        row.assigned_time_us = MicrosField(r[9]);
-        row.started_time_us = MicrosField(r[10]);
-        row.finished_time_us = MicrosField(r[11]);
-        row.progress = r[12].as<double>();
-        row.progress_note = TextField(r[13]);
-        row.result = TextField(r[14]);
-        row.error = TextField(r[15]);
-        row.updated_time_us = MicrosField(r[16]);
-        row.last_position = r[17].as<uint64_t>();
-        fold.Seed(std::move(row));
-      }
-    }
+    if (!ids.empty()) Preload(tx, schema, TaskTable(), ids, &fold);
     for (const DomainEvent& event : events) fold.Apply(event);
 
     std::vector<std::string> rows;
     for (const std::string& id : fold.dirty()) {
-      const TaskRow& t = fold.rows().at(id);
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, t.task_id), ",", t.first_position, ",",
-          SqlTextOrNull(tx, t.manager_id), ",", SqlTextOrNull(tx, t.worker_id),
-          ",", SqlTextOrNull(tx, t.title), ",",
-          t.has_priority ? absl::StrCat(t.priority) : "NULL", ",",
-          SqlTextOrNull(tx, t.parent_task_id), ",", SqlText(tx, t.status), ",",
-          SqlTime(t.created_time_us), ",", SqlTime(t.assigned_time_us), ",",
-          SqlTime(t.started_time_us), ",", SqlTime(t.finished_time_us), ",",
-          SqlDouble(t.progress), ",", SqlTextOrNull(tx, t.progress_note), ",",
-          t.result.empty() ? "NULL" : absl::StrCat(SqlText(tx, t.result),
-                                                   "::jsonb"),
-          ",", SqlTextOrNull(tx, t.error), ",", SqlTime(t.updated_time_us),
-          ",", t.last_position, ")"));
+      rows.push_back(SqlRow(tx, fold.rows().at(id), TaskTable()));
     }
-    InsertRows(tx,
-               absl::StrCat(schema, ".tasks (", absl::StrJoin(kTaskColumns, ","),
-                            ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (task_id) DO UPDATE SET ",
-                            ReplaceAll(kTaskColumns)));
+    Upsert(tx, schema, TaskTable(), rows);
 
     rows.clear();
     for (const auto& [pair, c] : fold.pairs()) {

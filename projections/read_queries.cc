@@ -25,6 +25,7 @@
 #include "api/event_json.h"
 #include "eventlog/status_macros.h"
 #include "projections/internal/sql.h"
+#include "projections/row_columns.h"
 
 namespace vigil::projections {
 namespace {
@@ -51,9 +52,6 @@ struct Column {
 
 Column Text(std::string_view name) { return {name, std::string(name), Kind::kText}; }
 Column Int(std::string_view name) { return {name, std::string(name), Kind::kInt}; }
-Column Double(std::string_view name) {
-  return {name, std::string(name), Kind::kDouble};
-}
 // A timestamptz column as UTC microseconds.
 Column Time(std::string_view name, std::string_view column) {
   return {name, MicrosOf(column), Kind::kInt};
@@ -120,47 +118,44 @@ void AppendArray(const pqxx::result& result, std::span<const Column> columns,
   out->push_back(']');
 }
 
+// The columns of an entity row as row_columns.h describes them.
+template <typename Row>
+std::vector<Column> ColumnsOf(const RowTable<Row>& table) {
+  std::vector<Column> columns;
+  for (const RowColumn<Row>& c : table.columns) {
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+        columns.push_back({c.json, std::string(c.sql), Kind::kText});
+        break;
+      case ColumnType::kInt:
+      case ColumnType::kPosition:
+      case ColumnType::kOptionalInt:
+        columns.push_back({c.json, std::string(c.sql), Kind::kInt});
+        break;
+      case ColumnType::kDouble:
+        columns.push_back({c.json, std::string(c.sql), Kind::kDouble});
+        break;
+      case ColumnType::kTime:
+        columns.push_back(Time(c.json, c.sql));
+        break;
+      case ColumnType::kJson:
+        columns.push_back({c.json, std::string(c.sql), Kind::kJson});
+        break;
+    }
+  }
+  return columns;
+}
+
 const std::vector<Column>& AgentColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      Text("agent_id"),
-      Text("role"),
-      Text("name"),
-      Text("model"),
-      Text("status"),
-      Text("stopped_reason"),
-      Text("current_task_id"),
-      Time("registered_time_us", "registered_at"),
-      Time("last_heartbeat_time_us", "last_heartbeat_at"),
-      Double("cpu_pct"),
-      Int("mem_bytes"),
-      Int("queue_depth"),
-      Time("updated_time_us", "updated_at"),
-      Int("last_position"),
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(AgentTable()));
   return *kColumns;
 }
 
 const std::vector<Column>& TaskColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      Text("task_id"),
-      Int("first_position"),
-      Text("manager_id"),
-      Text("worker_id"),
-      Text("title"),
-      Int("priority"),
-      Text("parent_task_id"),
-      Text("status"),
-      Time("created_time_us", "created_at"),
-      Time("assigned_time_us", "assigned_at"),
-      Time("started_time_us", "started_at"),
-      Time("finished_time_us", "finished_at"),
-      Double("progress"),
-      Text("progress_note"),
-      {"result", "result", Kind::kJson},
-      Text("error"),
-      Time("updated_time_us", "updated_at"),
-      Int("last_position"),
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(TaskTable()));
   return *kColumns;
 }
 

@@ -12,6 +12,7 @@
 #include "api/event_json.h"
 #include "eventlog/status_macros.h"
 #include "projections/internal/fold_codec.h"
+#include "projections/row_columns.h"
 
 namespace vigil::projections {
 namespace {
@@ -84,39 +85,49 @@ class Object {
   bool first_ = true;
 };
 
+// An entity row as row_columns.h describes it: the same fields, in the
+// same order, as the REST reads of read_queries.cc.
+template <typename Row>
+void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
+  Object o(out);
+  for (const RowColumn<Row>& c : table.columns) {
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+        o.Text(c.json, row.*c.text);
+        break;
+      case ColumnType::kInt:
+        o.Int(c.json, row.*c.int64);
+        break;
+      case ColumnType::kPosition:
+        o.Uint(c.json, row.*c.position);
+        break;
+      case ColumnType::kDouble:
+        o.Double(c.json, row.*c.real);
+        break;
+      case ColumnType::kTime:
+        o.Time(c.json, row.*c.int64);
+        break;
+      case ColumnType::kOptionalInt:
+        if (row.*c.present) {
+          o.Int(c.json, row.*c.int64);
+        } else {
+          o.Raw(c.json, "null");
+        }
+        break;
+      case ColumnType::kJson:
+        o.Raw(c.json, row.*c.text);
+        break;
+    }
+  }
+}
+
 void AppendAgent(const AgentRow& r, std::string* out) {
-  Object(out)
-      .Text("agent_id", r.agent_id).Text("role", r.role).Text("name", r.name)
-      .Text("model", r.model).Text("status", r.status)
-      .Text("stopped_reason", r.stopped_reason)
-      .Text("current_task_id", r.current_task_id)
-      .Time("registered_time_us", r.registered_time_us)
-      .Time("last_heartbeat_time_us", r.last_heartbeat_time_us)
-      .Double("cpu_pct", r.cpu_pct).Int("mem_bytes", r.mem_bytes)
-      .Int("queue_depth", r.queue_depth)
-      .Time("updated_time_us", r.updated_time_us)
-      .Uint("last_position", r.last_position);
+  AppendRow(r, AgentTable(), out);
 }
 
 void AppendTask(const TaskRow& r, std::string* out) {
-  Object o(out);
-  o.Text("task_id", r.task_id).Uint("first_position", r.first_position)
-      .Text("manager_id", r.manager_id).Text("worker_id", r.worker_id)
-      .Text("title", r.title);
-  if (r.has_priority) {
-    o.Int("priority", r.priority);
-  } else {
-    o.Raw("priority", "null");
-  }
-  o.Text("parent_task_id", r.parent_task_id).Text("status", r.status)
-      .Time("created_time_us", r.created_time_us)
-      .Time("assigned_time_us", r.assigned_time_us)
-      .Time("started_time_us", r.started_time_us)
-      .Time("finished_time_us", r.finished_time_us)
-      .Double("progress", r.progress).Text("progress_note", r.progress_note)
-      .Raw("result", r.result).Text("error", r.error)
-      .Time("updated_time_us", r.updated_time_us)
-      .Uint("last_position", r.last_position);
+  AppendRow(r, TaskTable(), out);
 }
 
 void AppendPair(const AgentPair& k, const PairCounts& c, std::string* out) {

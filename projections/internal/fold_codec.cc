@@ -1,7 +1,6 @@
 #include "projections/internal/fold_codec.h"
 
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +9,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "projections/internal/row_codec.h"
+#include "projections/row_columns.h"
 
 namespace vigil::projections::internal {
 namespace {
@@ -36,85 +37,6 @@ std::optional<std::vector<std::string>> SplitKey(std::string_view key) {
   }
   return parts;
 }
-
-class Writer {
- public:
-  Writer& I64(int64_t v) {
-    uint64_t u = static_cast<uint64_t>(v);
-    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(u >> (8 * i)));
-    return *this;
-  }
-  Writer& U64(uint64_t v) { return I64(static_cast<int64_t>(v)); }
-  Writer& F64(double v) {
-    uint64_t u;
-    std::memcpy(&u, &v, sizeof u);
-    return U64(u);
-  }
-  Writer& Bool(bool v) {
-    out_.push_back(v ? 1 : 0);
-    return *this;
-  }
-  Writer& Str(std::string_view s) {
-    U64(s.size());
-    out_.append(s);
-    return *this;
-  }
-  std::string Done() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  Reader& I64(int64_t* v) {
-    uint64_t u = 0;
-    U64(&u);
-    *v = static_cast<int64_t>(u);
-    return *this;
-  }
-  Reader& U64(uint64_t* v) {
-    if (in_.size() < 8) return Fail();
-    uint64_t u = 0;
-    for (int i = 0; i < 8; ++i) {
-      u |= static_cast<uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
-    }
-    in_.remove_prefix(8);
-    *v = u;
-    return *this;
-  }
-  Reader& F64(double* v) {
-    uint64_t u = 0;
-    U64(&u);
-    std::memcpy(v, &u, sizeof u);
-    return *this;
-  }
-  Reader& Bool(bool* v) {
-    if (in_.empty()) return Fail();
-    *v = in_[0] != 0;
-    in_.remove_prefix(1);
-    return *this;
-  }
-  Reader& Str(std::string* s) {
-    uint64_t size = 0;
-    U64(&size);
-    if (in_.size() < size) return Fail();
-    s->assign(in_.substr(0, size));
-    in_.remove_prefix(size);
-    return *this;
-  }
-  bool ok() const { return ok_ && in_.empty(); }
-
- private:
-  Reader& Fail() {
-    ok_ = false;
-    in_ = {};
-    return *this;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
 
 absl::Status Damaged(std::string_view key) {
   return absl::DataLossError(
@@ -149,24 +71,12 @@ std::string MinuteKeyOf(char kind, const MinuteKey& minute) {
   return key;
 }
 
-std::string EncodeAgent(const AgentRow& r) {
-  return Writer()
-      .Str(r.agent_id).Str(r.role).Str(r.name).Str(r.model).Str(r.status)
-      .Str(r.stopped_reason).Str(r.current_task_id).I64(r.registered_time_us)
-      .I64(r.last_heartbeat_time_us).F64(r.cpu_pct).I64(r.mem_bytes)
-      .I64(r.queue_depth).I64(r.updated_time_us).U64(r.last_position)
-      .Done();
+std::string EncodeAgent(const AgentRow& row) {
+  return EncodeRow(row, AgentTable());
 }
 
-std::string EncodeTask(const TaskRow& r) {
-  return Writer()
-      .Str(r.task_id).U64(r.first_position).Str(r.manager_id).Str(r.worker_id)
-      .Str(r.title).Bool(r.has_priority).I64(r.priority).Str(r.parent_task_id)
-      .Str(r.status).I64(r.created_time_us).I64(r.assigned_time_us)
-      .I64(r.started_time_us).I64(r.finished_time_us).F64(r.progress)
-      .Str(r.progress_note).Str(r.result).Str(r.error).I64(r.updated_time_us)
-      .U64(r.last_position)
-      .Done();
+std::string EncodeTask(const TaskRow& row) {
+  return EncodeRow(row, TaskTable());
 }
 
 std::string EncodePair(const PairCounts& c) {
@@ -205,29 +115,15 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
   if (key.empty()) return Damaged(key);
   switch (key[0]) {
     case kAgentKind: {
-      AgentRow r;
-      Reader in(value);
-      in.Str(&r.agent_id).Str(&r.role).Str(&r.name).Str(&r.model)
-          .Str(&r.status).Str(&r.stopped_reason).Str(&r.current_task_id)
-          .I64(&r.registered_time_us).I64(&r.last_heartbeat_time_us)
-          .F64(&r.cpu_pct).I64(&r.mem_bytes).I64(&r.queue_depth)
-          .I64(&r.updated_time_us).U64(&r.last_position);
-      if (!in.ok()) return Damaged(key);
-      agents->Seed(std::move(r));
+      std::optional<AgentRow> row = DecodeRow(value, AgentTable());
+      if (!row.has_value()) return Damaged(key);
+      agents->Seed(*std::move(row));
       return absl::OkStatus();
     }
     case kTaskKind: {
-      TaskRow r;
-      Reader in(value);
-      in.Str(&r.task_id).U64(&r.first_position).Str(&r.manager_id)
-          .Str(&r.worker_id).Str(&r.title).Bool(&r.has_priority)
-          .I64(&r.priority).Str(&r.parent_task_id).Str(&r.status)
-          .I64(&r.created_time_us).I64(&r.assigned_time_us)
-          .I64(&r.started_time_us).I64(&r.finished_time_us).F64(&r.progress)
-          .Str(&r.progress_note).Str(&r.result).Str(&r.error)
-          .I64(&r.updated_time_us).U64(&r.last_position);
-      if (!in.ok()) return Damaged(key);
-      tasks->Seed(std::move(r));
+      std::optional<TaskRow> row = DecodeRow(value, TaskTable());
+      if (!row.has_value()) return Damaged(key);
+      tasks->Seed(*std::move(row));
       return absl::OkStatus();
     }
     default:

@@ -4,6 +4,8 @@
 // encoding is deterministic (fixed-width little-endian numbers, doubles by
 // their bit pattern, length-prefixed strings) so equal states give equal
 // bytes; the state digests of `vigil verify --state-at` hash these bytes.
+// Agents and tasks are encoded column by column as row_columns.h describes
+// them, so entries written before a column was added still decode.
 // Pure functions, safe from any thread.
 
 #ifndef VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_

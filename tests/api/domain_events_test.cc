@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "domain/event_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -13,6 +14,11 @@ namespace vigil::api {
 namespace {
 
 using ::testing::HasSubstr;
+// The table the check walks is domain/'s.
+using domain::DescribeDomainEventType;
+using domain::DomainEventType;
+using domain::DomainEventTypes;
+using domain::FindDomainEventType;
 
 struct Case {
   std::string type;

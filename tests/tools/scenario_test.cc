@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/domain_events.h"
+#include "domain/event_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/tools/domain_checks.h"
@@ -154,7 +155,7 @@ TEST(ScenarioTest, EveryEventIsAValidDomainEventAndEveryTypeOccurs) {
         << api::ValidateDomainEvents(step.request.events) << "\n"
         << Describe(step);
     for (const eventlog::EventData& event : step.request.events) {
-      ASSERT_NE(api::FindDomainEventType(event.type), nullptr) << event.type;
+      ASSERT_NE(domain::FindDomainEventType(event.type), nullptr) << event.type;
       ++counts[event.type];
       EXPECT_TRUE(event_ids.insert(event.event_id).second);
       EXPECT_EQ(event.event_id.size(), 36u);
@@ -183,7 +184,7 @@ TEST(ScenarioTest, EveryEventIsAValidDomainEventAndEveryTypeOccurs) {
       EXPECT_NEAR(double(data["cost_usd"]), expected, 1e-6);
     }
   }
-  for (const api::DomainEventType& type : api::DomainEventTypes()) {
+  for (const domain::DomainEventType& type : domain::DomainEventTypes()) {
     EXPECT_GT(counts[std::string(type.type)], 0) << type.type;
   }
   // Realistic proportions: most tasks complete, some fail; some tool calls

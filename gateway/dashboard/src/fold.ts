@@ -2,7 +2,10 @@
 // and manager → worker pairs, MetricsFold's LLM usage per model and minute),
 // ported to TypeScript so that live events change the views exactly as the
 // server's projections change the rows REST returns. Keep the two in step:
-// a change to folds.cc is a change here.
+// a change to folds.cc is a change here, and tests/fixtures/folds/*.json
+// ("given these events, expect these rows") hold both to the same rows
+// (test/fold_fixtures.test.ts here, tests/projections/fold_fixtures_test.cc
+// there).
 //
 // Deduplication: the REST snapshot is taken at (or after) each projection's
 // checkpoint, so an event at or below a projection's gate is already in it.

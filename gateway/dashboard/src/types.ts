@@ -22,6 +22,8 @@ export type LiveFrame =
   | { kind: 'caught_up'; position: number }
   | { kind: 'checkpoint'; position: number };
 
+// The entity rows as projections/row_columns.h describes them (a column
+// added there is a field added here).
 export interface AgentRow {
   agent_id: string;
   role: string | null;

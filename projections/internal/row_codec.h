@@ -1,0 +1,168 @@
+// The snapshot bytes of one value: fixed-width little-endian numbers,
+// doubles by their bit pattern, length-prefixed strings (Writer, Reader),
+// and an entity row as the sequence of its columns in table order
+// (EncodeRow, DecodeRow over projections/row_columns.h). fold_codec.h
+// keys and dispatches the entries. Header-only; pure functions.
+
+#ifndef VIGIL_PROJECTIONS_INTERNAL_ROW_CODEC_H_
+#define VIGIL_PROJECTIONS_INTERNAL_ROW_CODEC_H_
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "projections/row_columns.h"
+
+namespace vigil::projections::internal {
+
+class Writer {
+ public:
+  Writer& I64(int64_t v) {
+    uint64_t u = static_cast<uint64_t>(v);
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(u >> (8 * i)));
+    return *this;
+  }
+  Writer& U64(uint64_t v) { return I64(static_cast<int64_t>(v)); }
+  Writer& F64(double v) {
+    uint64_t u;
+    std::memcpy(&u, &v, sizeof u);
+    return U64(u);
+  }
+  Writer& Bool(bool v) {
+    out_.push_back(v ? 1 : 0);
+    return *this;
+  }
+  Writer& Str(std::string_view s) {
+    U64(s.size());
+    out_.append(s);
+    return *this;
+  }
+  std::string Done() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  Reader& I64(int64_t* v) {
+    uint64_t u = 0;
+    U64(&u);
+    *v = static_cast<int64_t>(u);
+    return *this;
+  }
+  Reader& U64(uint64_t* v) {
+    if (in_.size() < 8) return Fail();
+    uint64_t u = 0;
+    for (int i = 0; i < 8; ++i) {
+      u |= static_cast<uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    }
+    in_.remove_prefix(8);
+    *v = u;
+    return *this;
+  }
+  Reader& F64(double* v) {
+    uint64_t u = 0;
+    U64(&u);
+    std::memcpy(v, &u, sizeof u);
+    return *this;
+  }
+  Reader& Bool(bool* v) {
+    if (in_.empty()) return Fail();
+    *v = in_[0] != 0;
+    in_.remove_prefix(1);
+    return *this;
+  }
+  Reader& Str(std::string* s) {
+    uint64_t size = 0;
+    U64(&size);
+    if (in_.size() < size) return Fail();
+    s->assign(in_.substr(0, size));
+    in_.remove_prefix(size);
+    return *this;
+  }
+  bool ok() const { return ok_ && in_.empty(); }
+  bool at_end() const { return in_.empty(); }
+
+ private:
+  Reader& Fail() {
+    ok_ = false;
+    in_ = {};
+    return *this;
+  }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+// An entity row: its columns in table order.
+template <typename Row>
+std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
+  Writer out;
+  for (const RowColumn<Row>& c : table.columns) {
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+      case ColumnType::kJson:
+        out.Str(row.*c.text);
+        break;
+      case ColumnType::kInt:
+      case ColumnType::kTime:
+        out.I64(row.*c.int64);
+        break;
+      case ColumnType::kPosition:
+        out.U64(row.*c.position);
+        break;
+      case ColumnType::kDouble:
+        out.F64(row.*c.real);
+        break;
+      case ColumnType::kOptionalInt:
+        out.Bool(row.*c.present).I64(row.*c.int64);
+        break;
+    }
+  }
+  return out.Done();
+}
+
+// The inverse of EncodeRow. An entry written before a column was added
+// ends after its table's first `snapshot_columns`: the rest keep their
+// defaults. nullopt for bytes that do not decode.
+template <typename Row>
+std::optional<Row> DecodeRow(std::string_view value,
+                             const RowTable<Row>& table) {
+  Row row;
+  Reader in(value);
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    if (i >= table.snapshot_columns && in.at_end()) break;
+    const RowColumn<Row>& c = table.columns[i];
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+      case ColumnType::kJson:
+        in.Str(&(row.*c.text));
+        break;
+      case ColumnType::kInt:
+      case ColumnType::kTime:
+        in.I64(&(row.*c.int64));
+        break;
+      case ColumnType::kPosition:
+        in.U64(&(row.*c.position));
+        break;
+      case ColumnType::kDouble:
+        in.F64(&(row.*c.real));
+        break;
+      case ColumnType::kOptionalInt:
+        in.Bool(&(row.*c.present)).I64(&(row.*c.int64));
+        break;
+    }
+  }
+  if (!in.ok()) return std::nullopt;
+  return row;
+}
+
+}  // namespace vigil::projections::internal
+
+#endif  // VIGIL_PROJECTIONS_INTERNAL_ROW_CODEC_H_

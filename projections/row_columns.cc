@@ -1,0 +1,134 @@
+#include "projections/row_columns.h"
+
+namespace vigil::projections {
+namespace {
+
+template <typename Row>
+constexpr RowColumn<Row> Key(std::string_view name, std::string Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kKey, .text = m};
+}
+template <typename Row>
+constexpr RowColumn<Row> Text(std::string_view name, std::string Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kText, .text = m};
+}
+template <typename Row>
+constexpr RowColumn<Row> Int(std::string_view name, int64_t Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kInt, .int64 = m};
+}
+template <typename Row>
+constexpr RowColumn<Row> Position(std::string_view name, uint64_t Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kPosition,
+          .position = m};
+}
+template <typename Row>
+constexpr RowColumn<Row> Double(std::string_view name, double Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kDouble, .real = m};
+}
+// A timestamptz column `sql` shown in JSON as µs under `json`.
+template <typename Row>
+constexpr RowColumn<Row> Time(std::string_view sql, std::string_view json,
+                              int64_t Row::*m) {
+  return {.sql = sql, .json = json, .type = ColumnType::kTime, .int64 = m};
+}
+template <typename Row>
+constexpr RowColumn<Row> OptionalInt(std::string_view name, int64_t Row::*m,
+                                     bool Row::*present) {
+  return {.sql = name, .json = name, .type = ColumnType::kOptionalInt,
+          .int64 = m, .present = present};
+}
+template <typename Row>
+constexpr RowColumn<Row> Json(std::string_view name, std::string Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kJson, .text = m};
+}
+
+using A = AgentRow;
+using T = TaskRow;
+
+// clang-format off
+constexpr RowColumn<AgentRow> kAgentColumns[] = {
+    Key("agent_id", &A::agent_id),
+    Text("role", &A::role),
+    Text("name", &A::name),
+    Text("model", &A::model),
+    Key("status", &A::status),
+    Text("stopped_reason", &A::stopped_reason),
+    Text("current_task_id", &A::current_task_id),
+    Time("registered_at", "registered_time_us", &A::registered_time_us),
+    Time("last_heartbeat_at", "last_heartbeat_time_us",
+         &A::last_heartbeat_time_us),
+    Double("cpu_pct", &A::cpu_pct),
+    Int("mem_bytes", &A::mem_bytes),
+    Int("queue_depth", &A::queue_depth),
+    Time("updated_at", "updated_time_us", &A::updated_time_us),
+    Position("last_position", &A::last_position),
+};
+
+constexpr RowColumn<TaskRow> kTaskColumns[] = {
+    Key("task_id", &T::task_id),
+    Position("first_position", &T::first_position),
+    Text("manager_id", &T::manager_id),
+    Text("worker_id", &T::worker_id),
+    Text("title", &T::title),
+    OptionalInt("priority", &T::priority, &T::has_priority),
+    Text("parent_task_id", &T::parent_task_id),
+    Key("status", &T::status),
+    Time("created_at", "created_time_us", &T::created_time_us),
+    Time("assigned_at", "assigned_time_us", &T::assigned_time_us),
+    Time("started_at", "started_time_us", &T::started_time_us),
+    Time("finished_at", "finished_time_us", &T::finished_time_us),
+    Double("progress", &T::progress),
+    Text("progress_note", &T::progress_note),
+    Json("result", &T::result),
+    Text("error", &T::error),
+    Time("updated_at", "updated_time_us", &T::updated_time_us),
+    Position("last_position", &T::last_position),
+};
+// clang-format on
+
+// Every column names the member of its type, and only that one.
+template <typename Row>
+constexpr bool MembersMatchTypes(std::span<const RowColumn<Row>> columns) {
+  for (const RowColumn<Row>& c : columns) {
+    const int members = (c.text != nullptr) + (c.int64 != nullptr) +
+                        (c.position != nullptr) + (c.real != nullptr);
+    if (members != 1 || (c.present != nullptr) !=
+                            (c.type == ColumnType::kOptionalInt)) {
+      return false;
+    }
+    switch (c.type) {
+      case ColumnType::kKey:
+      case ColumnType::kText:
+      case ColumnType::kJson:
+        if (c.text == nullptr) return false;
+        break;
+      case ColumnType::kInt:
+      case ColumnType::kTime:
+      case ColumnType::kOptionalInt:
+        if (c.int64 == nullptr) return false;
+        break;
+      case ColumnType::kPosition:
+        if (c.position == nullptr) return false;
+        break;
+      case ColumnType::kDouble:
+        if (c.real == nullptr) return false;
+        break;
+    }
+  }
+  return true;
+}
+static_assert(MembersMatchTypes<AgentRow>(kAgentColumns));
+static_assert(MembersMatchTypes<TaskRow>(kTaskColumns));
+
+}  // namespace
+
+const RowTable<AgentRow>& AgentTable() {
+  static constexpr RowTable<AgentRow> kTable = {"agents", kAgentColumns, 14};
+  return kTable;
+}
+
+const RowTable<TaskRow>& TaskTable() {
+  static constexpr RowTable<TaskRow> kTable = {"tasks", kTaskColumns, 18};
+  return kTable;
+}
+
+}  // namespace vigil::projections
