@@ -1,17 +1,12 @@
 #include "gateway/internal/live_hub.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
-#include "api/event_json.h"
-#include "api/event_proto.h"
 #include "api/status_mapping.h"
 #include "eventlog/log_cursor.h"
-#include "gateway/internal/query.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -25,143 +20,7 @@ constexpr size_t kRecentBytes = 64 << 20;  // 64 MiB
 // large the events are.
 constexpr size_t kFirstCatchUpPage = 16;
 
-// A filter sent by a client, or in the query: entries per list.
-constexpr size_t kMaxFilterEntries = 100;
-constexpr size_t kMaxFilterEntryBytes = 200;
-
-absl::Status CheckFilterList(std::string_view name,
-                             const std::vector<std::string>& list) {
-  if (list.size() > kMaxFilterEntries) {
-    return absl::InvalidArgumentError(std::string(name) + ": at most " +
-                                      std::to_string(kMaxFilterEntries) +
-                                      " entries");
-  }
-  for (const std::string& entry : list) {
-    if (entry.empty() || entry.size() > kMaxFilterEntryBytes) {
-      return absl::InvalidArgumentError(
-          std::string(name) + ": entries must be 1 to " +
-          std::to_string(kMaxFilterEntryBytes) + " bytes");
-    }
-  }
-  return absl::OkStatus();
-}
-
-std::vector<std::string> SplitCommas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const size_t end = comma == std::string::npos ? text.size() : comma;
-    out.push_back(text.substr(start, end - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::string PositionJson(std::string_view kind, uint64_t position) {
-  std::string out = "{\"kind\":\"";
-  out.append(kind).append("\",\"position\":").append(std::to_string(position));
-  out.push_back('}');
-  return out;
-}
-
-std::string ErrorJson(std::string_view message) {
-  std::string out = "{\"kind\":\"error\",\"message\":";
-  api::AppendJsonString(message, &out);
-  out.push_back('}');
-  return out;
-}
-
-// {"kind":"event", ...the event's JSON}.
-std::string EventJson(const eventlog::RecordedEvent& event) {
-  std::string json = api::RecordedEventToJson(event);
-  std::string out = "{\"kind\":\"event\",";
-  out.append(json, 1, std::string::npos);
-  return out;
-}
-
-// One Server-Sent Events record; `id` 0 = none. `data` is one line.
-std::string SseRecord(std::string_view event, uint64_t id,
-                      std::string_view data) {
-  std::string out;
-  if (id != 0) out.append("id: ").append(std::to_string(id)).push_back('\n');
-  if (!event.empty()) out.append("event: ").append(event).push_back('\n');
-  out.append("data: ").append(data).append("\n\n");
-  return out;
-}
-
-std::shared_ptr<const std::string> Share(std::string text) {
-  return std::make_shared<const std::string>(std::move(text));
-}
-
-// A frame of the kinds other than events, in `format`. `position` also
-// becomes the SSE id, so Last-Event-ID resumes after it.
-LiveFrame ControlFrame(LiveFormat format, std::string_view kind,
-                       uint64_t position) {
-  std::string json = PositionJson(kind, position);
-  if (format == LiveFormat::kSse) json = SseRecord(kind, position, json);
-  return LiveFrame{Share(std::move(json)), false, 0};
-}
-
 }  // namespace
-
-absl::StatusOr<LiveQuery> ParseLiveQuery(std::string_view query) {
-  LiveQuery out;
-  bool seen_streams = false;
-  bool seen_types = false;
-  // The error for a malformed escape names no value: it may be the token.
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      SplitQuery(query);
-  if (!params.ok()) return params.status();
-  for (auto& [name, value] : *params) {
-    if (name == "token") {
-      if (out.token.has_value()) {
-        return absl::InvalidArgumentError("query parameter token given twice");
-      }
-      out.token = std::move(value);
-      continue;
-    }
-    if (name == "from") {
-      std::optional<uint64_t> from = ParseUint(value);
-      if (out.from.has_value() || !from.has_value()) {
-        return absl::InvalidArgumentError(
-            "from must be given once, as a non-negative decimal position");
-      }
-      out.from = from;
-    } else if (name == "from_time") {
-      absl::Time time;
-      std::string error;
-      if (out.from_time_us.has_value() ||
-          !absl::ParseTime(absl::RFC3339_full, value, &time, &error)) {
-        return absl::InvalidArgumentError(
-            "from_time must be given once, as an RFC 3339 time such as "
-            "2026-01-02T03:04:05Z");
-      }
-      out.from_time_us = absl::ToUnixMicros(time);
-    } else if (name == "streams" || name == "types") {
-      bool& seen = name == "streams" ? seen_streams : seen_types;
-      if (seen) {
-        return absl::InvalidArgumentError(name + " given twice");
-      }
-      seen = true;
-      std::vector<std::string> list = SplitCommas(value);
-      if (absl::Status status = CheckFilterList(name, list); !status.ok()) {
-        return status;
-      }
-      (name == "streams" ? out.filter.stream_prefixes
-                          : out.filter.event_types) = std::move(list);
-    } else {
-      return absl::InvalidArgumentError(
-          "unknown query parameter \"" + name.substr(0, 64) +
-          "\" (expected from, from_time, streams, types, token)");
-    }
-  }
-  if (out.from.has_value() && out.from_time_us.has_value()) {
-    return absl::InvalidArgumentError("give from or from_time, not both");
-  }
-  return out;
-}
 
 // The events after a position, read and encoded once by the pump.
 struct LiveSubscription::Batch {
@@ -266,8 +125,7 @@ void LiveSubscription::PushControl(std::string json) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
-    if (format_ == LiveFormat::kSse) json = SseRecord("error", 0, json);
-    replies_.push_back(LiveFrame{Share(std::move(json)), false, 0});
+    replies_.push_back(ReplyFrame(format_, std::move(json)));
     if (want_wake_) {
       want_wake_ = false;
       wake_due_ = true;
@@ -396,25 +254,7 @@ void LiveSubscription::ReadPageNow(uint64_t generation) {
   if (!recent) next = cursor.next_position();
   if (page.ok()) {
     for (const eventlog::RecordedEvent& event : page->events) {
-      std::string payload;
-      bool binary = false;
-      switch (format_) {
-        case LiveFormat::kJson:
-          payload = EventJson(event);
-          break;
-        case LiveFormat::kProtobuf: {
-          vigil::v1::RecordedEvent proto;
-          api::ToProto(event, &proto);
-          payload = proto.SerializeAsString();
-          binary = true;
-          break;
-        }
-        case LiveFormat::kSse:
-          payload = SseRecord("", event.position, EventJson(event));
-          break;
-      }
-      frames.push_back(LiveFrame{Share(std::move(payload)), binary,
-                                 event.position});
+      frames.push_back(EventFrame(event, format_));
     }
   }
   {
@@ -549,69 +389,14 @@ LiveSubscription::Verdict LiveSubscription::OnBinaryMessage(absl::Time now) {
 LiveSubscription::Verdict LiveSubscription::OnClientMessage(
     std::string_view text, absl::Time now) {
   if (CountMessage(now) == Verdict::kTooMany) return Verdict::kTooMany;
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::object object;
-  if (parser.parse(text.data(), text.size(), true).get(object) !=
-      simdjson::SUCCESS) {
-    PushControl(ErrorJson(
-        "messages must be JSON objects: {\"op\":\"ping\"} or "
-        "{\"op\":\"filter\",\"streams\":[...],\"types\":[...]}"));
+  absl::StatusOr<ClientMessage> message = ParseClientMessage(text);
+  if (!message.ok()) {
+    PushControl(ErrorJson(std::string(message.status().message())));
     return Verdict::kOk;
   }
-  std::string_view op;
-  if (object["op"].get(op) != simdjson::SUCCESS) {
-    PushControl(ErrorJson("\"op\" (a string) is required"));
+  if (message->op == ClientMessage::Op::kPing) {
+    PushControl(kPongJson);
     return Verdict::kOk;
-  }
-  if (op == "ping") {
-    PushControl(R"({"kind":"pong"})");
-    return Verdict::kOk;
-  }
-  if (op != "filter") {
-    PushControl(ErrorJson("unknown op \"" + std::string(op.substr(0, 32)) +
-                          "\" (expected ping or filter)"));
-    return Verdict::kOk;
-  }
-  eventlog::Filter filter;
-  for (auto [key, value] : object) {
-    std::vector<std::string>* list = nullptr;
-    if (key == "streams") {
-      list = &filter.stream_prefixes;
-    } else if (key == "types") {
-      list = &filter.event_types;
-    } else if (key == "op") {
-      continue;
-    } else {
-      PushControl(ErrorJson("unknown field \"" +
-                            std::string(key.substr(0, 32)) +
-                            "\" (expected op, streams, types)"));
-      return Verdict::kOk;
-    }
-    simdjson::dom::array array;
-    bool ok = value.get(array) == simdjson::SUCCESS;
-    if (ok) {
-      for (simdjson::dom::element item : array) {
-        std::string_view entry;
-        if (item.get(entry) != simdjson::SUCCESS) {
-          ok = false;
-          break;
-        }
-        list->emplace_back(entry);
-      }
-    }
-    if (!ok) {
-      PushControl(ErrorJson(std::string(key) + " must be an array of strings"));
-      return Verdict::kOk;
-    }
-  }
-  for (const auto& [name, list] :
-       {std::pair<std::string_view, const std::vector<std::string>*>{
-            "streams", &filter.stream_prefixes},
-        {"types", &filter.event_types}}) {
-    if (absl::Status status = CheckFilterList(name, *list); !status.ok()) {
-      PushControl(ErrorJson(std::string(status.message())));
-      return Verdict::kOk;
-    }
   }
   {
     absl::MutexLock lock(&mu_);
@@ -626,19 +411,16 @@ LiveSubscription::Verdict LiveSubscription::OnClientMessage(
       }
     }
     for (const LiveFrame& frame : queue_) {
-      if (frame.position == 0 &&
-          frame.payload->find("\"caught_up\"") != std::string::npos) {
+      if (IsCaughtUpFrame(frame)) {
         caught_up_sent_ = false;  // dropped: said again at the head
       }
     }
     queue_.clear();
     queue_bytes_ = 0;
-    filter_ = std::move(filter);
+    filter_ = std::move(message->filter);
     ++generation_;
     LeaveLiveLocked();
-    std::string ack = PositionJson("filter", next_position_ - 1);
-    if (format_ == LiveFormat::kSse) ack = SseRecord("filter", 0, ack);
-    PushLocked(LiveFrame{Share(std::move(ack)), false, 0});
+    PushLocked(FilterAckFrame(format_, next_position_ - 1));
     StartReadLocked();
   }
   WakeIfNeeded();
@@ -731,12 +513,9 @@ absl::StatusOr<std::shared_ptr<LiveSubscription>> LiveHub::Open(
     fresh.next_position_ = published_ + 1;
     fresh.live_ = true;
     fresh.caught_up_sent_ = true;
-    std::string json = PositionJson("caught_up", published_);
-    if (format == LiveFormat::kSse) {
-      json = SseRecord("caught_up", published_, json);
-    }
-    fresh.queue_bytes_ += json.size();
-    fresh.queue_.push_back(LiveFrame{Share(std::move(json)), false, 0});
+    LiveFrame caught_up = ControlFrame(format, "caught_up", published_);
+    fresh.queue_bytes_ += caught_up.payload->size();
+    fresh.queue_.push_back(std::move(caught_up));
     live_[subscription.get()] = subscription;
   }
   return subscription;
@@ -839,11 +618,7 @@ void LiveHub::PumpNow() {
       std::string json = EventJson(event);
       if (sse) entry.sse = Share(SseRecord("", event.position, json));
       entry.json = Share(std::move(json));
-      if (protobuf) {
-        vigil::v1::RecordedEvent proto;
-        api::ToProto(event, &proto);
-        entry.proto = Share(proto.SerializeAsString());
-      }
+      if (protobuf) entry.proto = Share(EventProtobuf(event));
       entry.event = std::move(event);
     }
     size_t batch_bytes = 0;

@@ -1,6 +1,8 @@
 // LiveHub: the live feed behind GET /v1/live (and /v1/live/sse), without
 // Beast. One per HttpServer; one LiveSubscription per connection.
 //
+// The frames' bytes and the client messages' syntax are live_protocol.h's.
+//
 // Fanout: a single pump thread follows the log's head, reads each new event
 // once, encodes its frame once (JSON, and the protobuf only while some
 // connection asked for it) and offers the batch to every live subscription,
@@ -36,41 +38,9 @@
 #include "api/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
+#include "gateway/internal/live_protocol.h"
 
 namespace vigil::gateway::internal {
-
-// The WebSocket subprotocol that asks for binary frames, each the
-// serialized vigil.v1.RecordedEvent of one event.
-inline constexpr char kProtobufSubprotocol[] = "vigil.v1.protobuf";
-
-// The form of a subscription's frames.
-enum class LiveFormat {
-  kJson,      // text frames, JSON objects with "kind"
-  kProtobuf,  // events as binary RecordedEvent frames, the rest as kJson
-  kSse,       // Server-Sent Events records ("id:", "event:", "data:")
-};
-
-// One frame to write. Event frames of the live feed are shared by every
-// connection that writes them.
-struct LiveFrame {
-  std::shared_ptr<const std::string> payload;
-  bool binary = false;
-  uint64_t position = 0;  // the event's; 0 for the other kinds
-};
-
-// What a client asked for in the query of GET /v1/live.
-struct LiveQuery {
-  std::optional<uint64_t> from;         // deliver positions > from
-  std::optional<int64_t> from_time_us;  // deliver events recorded >= it
-  eventlog::Filter filter;
-  std::optional<std::string> token;  // ?token=, never logged
-};
-
-// Parses `query` (the part after "?", still percent-encoded): `from`,
-// `from_time` (RFC 3339), `streams` and `types` (comma-separated), `token`.
-// INVALID_ARGUMENT for an unknown, repeated or malformed parameter, or
-// both from and from_time. The error never contains the token.
-absl::StatusOr<LiveQuery> ParseLiveQuery(std::string_view query);
 
 class LiveHub;
 
