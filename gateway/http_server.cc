@@ -4,7 +4,9 @@
 // is in this one translation unit, because each Beast TU costs ~40 s and
 // 1.4 GB to compile; what happens to a request once read is in
 // internal/request_handler.cc. Beast is used through its error_code
-// overloads only.
+// overloads only. Over ~500 lines as one concept, the connection's life in
+// Beast (accept, read, write, upgrade, close); splitting it would multiply
+// the Beast translation units that make the build slow.
 
 #include <utility>  // before Asio: Boost 1.74 needs std::exchange declared
 

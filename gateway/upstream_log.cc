@@ -1,3 +1,10 @@
+// UpstreamLog (upstream_log.h): the EventLog interface over a primary's
+// gRPC API. Over ~500 lines as one concept: the Impl's one Subscribe loop
+// (reconnect, resume, keepalive) fills the in-memory window, and every
+// read, the head and its listeners look in that window first (older reads
+// go to the primary's RPCs); both sides keep to the window's one lock and
+// its rule that it stays contiguous.
+
 #include "gateway/upstream_log.h"
 
 #include <algorithm>

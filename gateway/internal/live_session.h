@@ -1,10 +1,10 @@
 // The Beast side of the live feed: a WebSocket session (GET /v1/live) and a
 // Server-Sent Events session (GET /v1/live/sse), each taking over an HTTP
 // connection whose request RequestHandler::AdmitLive admitted. What they
-// write comes from a LiveSubscription (live_hub.h); this file only moves
-// bytes, with one write in flight per connection, on the connection's
-// strand. The second Beast translation unit (with http_server.cc): keep
-// Beast out of every other file.
+// write comes from a LiveSubscription (live_subscription.h); this file
+// only moves bytes, with one write in flight per connection, on the
+// connection's strand. The second Beast translation unit (with
+// http_server.cc): keep Beast out of every other file.
 
 #ifndef VIGIL_GATEWAY_INTERNAL_LIVE_SESSION_H_
 #define VIGIL_GATEWAY_INTERNAL_LIVE_SESSION_H_

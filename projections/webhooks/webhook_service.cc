@@ -1,3 +1,9 @@
+// WebhookService (webhook_service.h). Over ~500 lines as one concept, the
+// endpoints' lifecycle: each admin route (create, list, rotate-secret,
+// enable, delete, dead letters, redeliver) is a few lines of parsing around
+// the `$webhooks` event it records and the DeliveryWorker it starts or
+// stops; the delivery itself is internal/delivery_worker.cc.
+
 #include "projections/webhooks/webhook_service.h"
 
 #include <openssl/rand.h>

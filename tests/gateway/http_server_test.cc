@@ -2,6 +2,10 @@
 // status code of SPEC "HTTP" on the REST mirror, problem+json bodies, reads
 // with from/limit, the operations endpoints, /metrics as Prometheus text,
 // keep-alive and pipelining, timeouts, the connection bound, and Stop.
+//
+// One component under test, HttpServer's REST side (the live feed is
+// live_test.cc's); over ~500 lines because the mirror has many routes and
+// status codes, all driven through the one fixture and socket client.
 
 #include "gateway/http_server.h"
 

@@ -5,6 +5,11 @@
 // (1002, 1007, 1008, 1009, 4008), slow and stalled clients, protobuf
 // frames and Server-Sent Events. The client is Beast's websocket::stream
 // (run with deadlines), or raw bytes where Beast would refuse to send them.
+//
+// One component under test, the live feed end to end (LiveHub,
+// LiveSubscription, LiveSession); its frames' bytes alone are
+// live_protocol_test.cc's. One file because every test shares the Beast
+// client, and each Beast translation unit costs ~40 s to compile.
 
 #include <utility>  // before Asio: Boost 1.74 needs std::exchange declared
 

@@ -9,6 +9,9 @@
 //
 // Labelled e2e: it spawns vigild and nginx processes (the first tests are
 // in-process: a real log, gRPC server and HTTP servers).
+//
+// One component under test, UpstreamLog behind the gateway; its size is the
+// scenarios, which share the fixture that starts a primary and replicas.
 
 #include "tests/gateway/live_client.h"  // first: Beast before the rest
 

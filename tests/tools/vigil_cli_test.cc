@@ -1,4 +1,8 @@
 // Runs the real `vigil` binary (VIGIL_BINARY) on a temporary data directory.
+// One component under test, the `vigil` CLI as a user runs it (append, read,
+// stat, verify, init, the time-travel commands, bench); over ~500 lines
+// because each command's test shares the fixture that spawns the binary and
+// reads its output.
 
 #include <fcntl.h>
 #include <simdjson.h>

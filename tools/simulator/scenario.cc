@@ -1,3 +1,9 @@
+// Scenario (scenario.h). Over ~500 lines as one concept: every action
+// (register, heartbeat, create, assign, work on, finish a task, stop a
+// worker) draws from the one seeded generator and moves the one model of
+// agents and tasks, so that the same seed gives the same steps byte for
+// byte; apart, they would share all of Impl's state.
+
 #include "tools/simulator/scenario.h"
 
 #include <algorithm>

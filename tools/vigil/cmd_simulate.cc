@@ -9,6 +9,10 @@
 // except a step that races its predecessor (Step::races_previous), which is
 // sent alongside it; the loser of that race is appended again before
 // anything later on its stream.
+//
+// Over ~500 lines as one concept, the one client loop of `vigil simulate`:
+// the flags, the Sender (ordering per stream, retries, conflict handling)
+// and the summary all describe that loop, and none is used elsewhere.
 
 #include <signal.h>
 

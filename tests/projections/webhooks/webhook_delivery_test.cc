@@ -9,6 +9,10 @@
 //  - kill -9 of vigild during deliveries: nothing lost, duplicates only of
 //    the request in flight at each kill;
 //  - a tampered body or an old timestamp fails verification (verify.py).
+//
+// One component under test, webhook delivery as an operator sees it; over
+// ~500 lines because each scenario drives the same processes (vigild and
+// receiver.py) through the one fixture that spawns and kills them.
 
 #include <signal.h>
 #include <simdjson.h>
