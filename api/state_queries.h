@@ -42,7 +42,8 @@ struct DiffQuery {
   LogPoint to;    // neither: the head
 };
 
-// The REST query strings, form-decoded:
+// The REST query strings, decoded by api/query_string.h ('+' is a space
+// in agent and task ids, itself in positions and times):
 //   /v1/state?at=<position>|at_time=<time>&agent=<id>|task=<id>&limit=<n>
 //   /v1/diff?from=<position>|from_time=<time>&to=<position>|to_time=<time>
 // Times are RFC 3339 or integer microseconds. INVALID_ARGUMENT naming the

@@ -13,8 +13,8 @@
 #include "absl/time/clock.h"
 #include "api/append_checks.h"
 #include "api/event_json.h"
+#include "api/query_string.h"
 #include "api/status_mapping.h"
-#include "gateway/internal/query.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -94,10 +94,11 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
   Paging paging{.from = 0, .limit = options.default_read_limit};
   bool seen_from = false;
   bool seen_limit = false;
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      SplitQuery(query);
+  absl::StatusOr<std::vector<api::QueryParam>> params = api::SplitQuery(query);
   if (!params.ok()) return params.status();
-  for (const auto& [name, value] : *params) {
+  for (const api::QueryParam& param : *params) {
+    const std::string& name = param.name;
+    const std::string& value = param.literal;  // a number
     bool* seen = name == "from"    ? &seen_from
                  : name == "limit" ? &seen_limit
                                     : nullptr;
@@ -110,21 +111,21 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
                                         " given twice");
     }
     *seen = true;
-    std::optional<uint64_t> number = ParseUint(value);
-    if (!number.has_value()) {
+    uint64_t number = 0;
+    if (!api::ParseDecimal(value, &number)) {
       return absl::InvalidArgumentError(
           name + " must be a non-negative decimal integer, not \"" + value +
           "\"");
     }
     if (name == "from") {
-      paging.from = *number;
+      paging.from = number;
     } else {
-      if (*number == 0 || *number > options.max_read_limit) {
+      if (number == 0 || number > options.max_read_limit) {
         return absl::InvalidArgumentError(
             "limit must be between 1 and " +
             std::to_string(options.max_read_limit));
       }
-      paging.limit = *number;
+      paging.limit = number;
     }
   }
   return paging;
@@ -377,11 +378,9 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
 
   std::string stream;
   if (matched.route == Route::kAppend || matched.route == Route::kReadStream) {
-    std::optional<std::string> decoded = PercentDecode(matched.stream);
-    if (!decoded.has_value()) {
-      return done(ErrorResponse(absl::InvalidArgumentError(
-          "malformed percent-encoding in the stream name")));
-    }
+    absl::StatusOr<std::string> decoded =
+        api::DecodePathSegment(matched.stream, "stream name");
+    if (!decoded.ok()) return done(ErrorResponse(decoded.status()));
     stream = *std::move(decoded);
   }
 
@@ -757,8 +756,8 @@ LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,
     // An EventSource reconnecting sends the last id it saw.
     std::vector<std::string_view> last = request.Header("last-event-id");
     if (last.size() == 1) {
-      std::optional<uint64_t> from = ParseUint(Trim(last[0]));
-      if (!from.has_value()) {
+      uint64_t from = 0;
+      if (!api::ParseDecimal(Trim(last[0]), &from)) {
         return refuse("bad_request",
                       ErrorResponse(absl::InvalidArgumentError(
                           "Last-Event-ID must be a log position")));
