@@ -15,6 +15,8 @@
 #include "api/event_json.h"
 #include "api/query_string.h"
 #include "api/status_mapping.h"
+#include "gateway/internal/read_model_routes.h"
+#include "gateway/internal/webhook_routes.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -265,11 +267,9 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kState;
   } else if (options_.state_queries != nullptr && path == "/v1/diff") {
     matched.route = Route::kDiff;
-  } else if (options_.read_models != nullptr &&
-             options_.read_models->Handles(path)) {
+  } else if (options_.read_models != nullptr && IsReadModelPath(path)) {
     matched.route = Route::kReadModel;
-  } else if (options_.admin_routes != nullptr &&
-             !options_.admin_routes->AllowedMethods(path).empty()) {
+  } else if (options_.webhooks != nullptr && !WebhookMethods(path).empty()) {
     matched.route = Route::kAdmin;
   } else if (constexpr std::string_view kStreams = "/v1/streams/";
              path.substr(0, kStreams.size()) == kStreams) {
@@ -339,7 +339,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       allowed = "POST";
       break;
     case Route::kAdmin:
-      allowed = options_.admin_routes->AllowedMethods(
+      allowed = WebhookMethods(
           std::string_view(request.target).substr(0, request.target.find('?')));
       break;
     default:
@@ -557,14 +557,14 @@ void RequestHandler::ReadAll(std::string_view query, Done done) {
 
 void RequestHandler::ReadModel(std::string_view target, Done done) {
   const size_t question = target.find('?');
-  std::string path(target.substr(0, question));
-  std::string query(question == std::string_view::npos
-                        ? std::string_view()
-                        : target.substr(question + 1));
+  absl::StatusOr<api::ReadModelRequest> request = ParseReadModelRequest(
+      target.substr(0, question), question == std::string_view::npos
+                                      ? std::string_view()
+                                      : target.substr(question + 1));
+  if (!request.ok()) return done(ErrorResponse(request.status()));
   ScheduleRead(
-      [this, path = std::move(path), query = std::move(query)]() {
-        absl::StatusOr<std::string> body =
-            options_.read_models->Get(path, query);
+      [this, request = *std::move(request)]() {
+        absl::StatusOr<std::string> body = options_.read_models->Read(request);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
@@ -572,20 +572,14 @@ void RequestHandler::ReadModel(std::string_view target, Done done) {
 }
 
 void RequestHandler::Admin(HttpRequest request, Done done) {
-  const size_t question = request.target.find('?');
-  gateway::AdminRequest admin{
-      .method = std::move(request.method),
-      .path = request.target.substr(0, question),
-      .query = question == std::string::npos
-                   ? std::string()
-                   : request.target.substr(question + 1),
-      .body = std::move(request.body)};
+  request.target.resize(std::min(request.target.find('?'),
+                                 request.target.size()));  // the path
   ScheduleRead(
-      [this, admin = std::move(admin)]() {
-        absl::StatusOr<gateway::AdminResponse> response =
-            options_.admin_routes->Serve(admin);
-        if (!response.ok()) return ErrorResponse(response.status());
-        return JsonResponse(response->status, std::move(response->body));
+      [this, request = std::move(request)]() {
+        absl::StatusOr<WebhookAnswer> answer = ServeWebhooks(
+            *options_.webhooks, request.method, request.target, request.body);
+        if (!answer.ok()) return ErrorResponse(answer.status());
+        return JsonResponse(answer->status, std::move(answer->body));
       },
       std::move(done));
 }
