@@ -1,10 +1,13 @@
+// ReadQueries: the typed read-model queries planned as SQL and rendered as
+// JSON (projections/read_queries.h). The connections live in
+// internal/read_pool.h; the URLs are parsed by the gateway.
+
 #include "projections/read_queries.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <limits>
 #include <span>
@@ -14,10 +17,9 @@
 
 #include <pqxx/pqxx>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/algorithm/container.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,6 +27,7 @@
 #include "api/event_json.h"
 #include "api/read_models.h"
 #include "eventlog/status_macros.h"
+#include "projections/internal/read_pool.h"
 #include "projections/internal/sql.h"
 
 namespace vigil::projections {
@@ -317,7 +320,7 @@ absl::StatusOr<int64_t> DecodeCursor(const std::string& cursor) {
 
 // ------------------------------------------------------------ endpoints
 
-using Tx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+using Tx = internal::ReadPool::Tx;
 // A planned read: parameters checked, to run in a read-only transaction.
 using Query = std::function<absl::StatusOr<std::string>(Tx&)>;
 
@@ -510,100 +513,19 @@ absl::StatusOr<Query> Plan(const api::ReadModelQuery& query) {
   return std::visit(Planner{}, query);
 }
 
-bool NonEmpty(std::vector<int>* v) { return !v->empty(); }
-
 }  // namespace
-
-// ------------------------------------------------------------ the pool
-
-struct ReadQueries::Slot {
-  std::unique_ptr<pqxx::connection> connection;  // null until opened
-};
-
-// Gives a slot back to the pool when the call ends.
-class ReadQueries::Lease {
- public:
-  Lease(ReadQueries* pool, int slot) : pool_(pool), slot_(slot) {}
-  ~Lease() { pool_->Release(slot_); }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-
- private:
-  ReadQueries* const pool_;
-  const int slot_;
-};
 
 ReadQueries::ReadQueries(std::string pg_url, int connections,
                          absl::Duration wait)
-    : pg_url_(std::move(pg_url)), wait_(wait) {
-  const int n = std::max(connections, 1);
-  absl::MutexLock lock(&mu_);
-  for (int i = 0; i < n; ++i) {
-    slots_.push_back(std::make_unique<Slot>());
-    free_.push_back(n - 1 - i);
-  }
-}
+    : pool_(std::make_unique<internal::ReadPool>(std::move(pg_url),
+                                                 connections, wait)) {}
 
 ReadQueries::~ReadQueries() = default;
-
-absl::StatusOr<int> ReadQueries::Acquire() {
-  if (!mu_.LockWhenWithTimeout(absl::Condition(&NonEmpty, &free_), wait_)) {
-    mu_.Unlock();
-    return absl::UnavailableError(absl::StrCat(
-        "no PostgreSQL connection free within ", absl::FormatDuration(wait_)));
-  }
-  const int slot = free_.back();
-  free_.pop_back();
-  mu_.Unlock();
-  return slot;
-}
-
-void ReadQueries::Release(int slot) {
-  absl::MutexLock lock(&mu_);
-  free_.push_back(slot);
-}
 
 absl::StatusOr<std::string> ReadQueries::Read(
     const api::ReadModelQuery& query) {
   ASSIGN_OR_RETURN(Query run, Plan(query));
-  ASSIGN_OR_RETURN(const int slot_index, Acquire());
-  Lease lease(this, slot_index);
-  Slot& slot = *slots_[static_cast<size_t>(slot_index)];
-  // A pooled connection may have broken while idle (a server restart):
-  // then the read is retried once on a new connection.
-  for (bool retried = false;; retried = true) {
-    bool fresh = false;
-    if (slot.connection == nullptr || !slot.connection->is_open()) {
-      slot.connection.reset();
-      try {
-        slot.connection = std::make_unique<pqxx::connection>(pg_url_);
-      } catch (const std::exception& e) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot connect to PostgreSQL: ", e.what()));
-      }
-      fresh = true;
-    }
-    std::string error;
-    try {
-      Tx tx(*slot.connection);
-      absl::StatusOr<std::string> body = run(tx);
-      tx.commit();
-      return body;
-    } catch (const pqxx::broken_connection& e) {
-      error = e.what();
-    } catch (const std::exception& e) {
-      if (slot.connection->is_open()) {
-        return absl::InternalError(
-            absl::StrCat("read query failed: ", e.what()));
-      }
-      error = e.what();
-    }
-    slot.connection.reset();
-    if (fresh || retried) {
-      return absl::UnavailableError(
-          absl::StrCat("PostgreSQL connection lost: ", error));
-    }
-  }
+  return pool_->Run(run);
 }
 
 }  // namespace vigil::projections

@@ -60,15 +60,16 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/read_models.h"
 
 namespace vigil::projections {
+
+namespace internal {
+class ReadPool;
+}  // namespace internal
 
 class ReadQueries {
  public:
@@ -102,18 +103,7 @@ class ReadQueries {
   absl::StatusOr<std::string> Read(const api::ReadModelQuery& query);
 
  private:
-  struct Slot;  // one connection, opened lazily
-  class Lease;
-
-  absl::StatusOr<int> Acquire();
-  void Release(int slot);
-
-  const std::string pg_url_;
-  const absl::Duration wait_;
-  // Slot i is used only by the call that took i from free_.
-  std::vector<std::unique_ptr<Slot>> slots_;
-  absl::Mutex mu_;
-  std::vector<int> free_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<internal::ReadPool> pool_;
 };
 
 }  // namespace vigil::projections
