@@ -16,6 +16,7 @@
 #include "api/query_string.h"
 #include "api/status_mapping.h"
 #include "gateway/internal/read_model_routes.h"
+#include "gateway/internal/state_routes.h"
 #include "gateway/internal/webhook_routes.h"
 
 namespace vigil::gateway::internal {
@@ -590,11 +591,11 @@ void RequestHandler::TimeTravel(Route route, std::string_view query,
       [this, route, query = std::string(query)]() -> HttpResponse {
         absl::StatusOr<std::string> body;
         if (route == Route::kState) {
-          absl::StatusOr<api::StateQuery> parsed = api::ParseStateQuery(query);
+          absl::StatusOr<api::StateQuery> parsed = ParseStateQuery(query);
           body = parsed.ok() ? options_.state_queries->State(*parsed)
                              : parsed.status();
         } else {
-          absl::StatusOr<api::DiffQuery> parsed = api::ParseDiffQuery(query);
+          absl::StatusOr<api::DiffQuery> parsed = ParseDiffQuery(query);
           body = parsed.ok() ? options_.state_queries->Diff(*parsed)
                              : parsed.status();
         }

@@ -1,4 +1,4 @@
-#include "api/state_queries.h"
+#include "gateway/internal/state_routes.h"
 
 #include <cstdint>
 #include <optional>
@@ -13,7 +13,14 @@
 #include "absl/time/time.h"
 #include "api/query_string.h"
 
-namespace vigil::api {
+namespace vigil::gateway::internal {
+
+using api::DiffQuery;
+using api::LogPoint;
+using api::ParseDecimal;
+using api::QueryParam;
+using api::SplitQuery;
+using api::StateQuery;
 namespace {
 
 // The parameters of `query` with a value, each named once (an empty value
@@ -135,4 +142,4 @@ absl::StatusOr<DiffQuery> ParseDiffQuery(std::string_view raw_query) {
   return query;
 }
 
-}  // namespace vigil::api
+}  // namespace vigil::gateway::internal
