@@ -1,8 +1,9 @@
 // StateQueries: what the gRPC service (StateAt, Diff) and the REST gateway
 // (GET /v1/state, GET /v1/diff) ask of time travel. The projections module
-// implements it (projections/state_json.h); api and gateway only parse,
-// authorize (role "reader" or better) and map errors, so they need neither
-// the folds nor PostgreSQL to build. Both answer with the same JSON bodies,
+// implements it (projections/state_json.h); api and gateway only parse
+// (the REST form: gateway/internal/state_routes.h), authorize (role
+// "reader" or better) and map errors, so they need neither the folds nor
+// PostgreSQL to build. Both answer with the same JSON bodies,
 // described in README.md "Time travel".
 //
 // Thread-safe: implementations take calls from any number of threads. A
@@ -14,7 +15,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -41,14 +41,6 @@ struct DiffQuery {
   LogPoint from;  // neither: position 0 (the empty state)
   LogPoint to;    // neither: the head
 };
-
-// The REST query strings, form-decoded:
-//   /v1/state?at=<position>|at_time=<time>&agent=<id>|task=<id>&limit=<n>
-//   /v1/diff?from=<position>|from_time=<time>&to=<position>|to_time=<time>
-// Times are RFC 3339 or integer microseconds. INVALID_ARGUMENT naming the
-// parameter: unknown or repeated, malformed, or both forms of one point.
-absl::StatusOr<StateQuery> ParseStateQuery(std::string_view raw_query);
-absl::StatusOr<DiffQuery> ParseDiffQuery(std::string_view raw_query);
 
 class StateQueries {
  public:

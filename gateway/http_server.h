@@ -33,9 +33,9 @@
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "api/metrics.h"
-#include "gateway/admin_routes.h"
+#include "api/read_models.h"
 #include "api/state_queries.h"
-#include "gateway/read_models.h"
+#include "api/webhook_admin.h"
 
 namespace vigil::gateway {
 
@@ -132,8 +132,9 @@ struct HttpServerOptions {
   api::AppendPath* append_path = nullptr;
 
   // The read models (GET /v1/agents, /v1/tasks, ... /v1/projections);
-  // must outlive the server. Null: those paths are 404.
-  ReadModels* read_models = nullptr;
+  // must outlive the server. Null: those paths are 404. The paths and
+  // their query strings: gateway/internal/read_model_routes.h.
+  api::ReadModels* read_models = nullptr;
 
   // The dashboard's built files (gateway/dashboard/dist), read once at
   // start and served at `/` and `/assets/...` without a token (they hold
@@ -141,9 +142,10 @@ struct HttpServerOptions {
   // without index.html: those paths answer 404 saying why.
   std::string dashboard_dir;
 
-  // Configuration resources (/v1/webhooks), role "admin"; must outlive the
+  // Webhook administration (/v1/webhooks, see
+  // gateway/internal/webhook_routes.h), role "admin"; must outlive the
   // server. Null: those paths are 404.
-  AdminRoutes* admin_routes = nullptr;
+  api::WebhookAdmin* webhooks = nullptr;
 
   // Time travel (GET /v1/state, GET /v1/diff); must outlive the server.
   // Null: those paths are 404.

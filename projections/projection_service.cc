@@ -1,11 +1,11 @@
 #include "projections/projection_service.h"
 
 #include <algorithm>
-#include <charconv>
 #include <exception>
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -13,8 +13,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "api/event_json.h"
 #include "projections/migrations.h"
@@ -23,41 +21,22 @@
 namespace vigil::projections {
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-// The projections whose read models a path reads.
-std::vector<std::string> ProjectionsFor(std::string_view path) {
-  if (StartsWith(path, "/v1/agents")) return {"agents"};
-  if (StartsWith(path, "/v1/tasks") || path == "/v1/coordination") {
+// The projections whose read models a query reads.
+std::vector<std::string> ProjectionsFor(const api::ReadModelQuery& query) {
+  if (std::holds_alternative<api::AgentListQuery>(query) ||
+      std::holds_alternative<api::AgentQuery>(query)) {
+    return {"agents"};
+  }
+  if (std::holds_alternative<api::TaskListQuery>(query) ||
+      std::holds_alternative<api::TaskQuery>(query) ||
+      std::holds_alternative<api::CoordinationQuery>(query)) {
     return {"tasks"};
   }
-  if (StartsWith(path, "/v1/metrics/") || path == "/v1/usage") {
+  if (std::holds_alternative<api::AgentMetricsQuery>(query) ||
+      std::holds_alternative<api::UsageQuery>(query)) {
     return {"metrics"};
   }
   return {};
-}
-
-// min_position=P from a raw query; 0 when absent.
-absl::StatusOr<uint64_t> MinPosition(std::string_view query) {
-  for (absl::string_view pair :
-       absl::StrSplit(absl::string_view(query.data(), query.size()), '&')) {
-    constexpr absl::string_view kName = "min_position=";
-    if (pair.substr(0, kName.size()) != kName) continue;
-    const absl::string_view value = pair.substr(kName.size());
-    uint64_t position = 0;
-    const auto [end, ec] =
-        std::from_chars(value.data(), value.data() + value.size(), position);
-    if (ec != std::errc() || end != value.data() + value.size() ||
-        value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "min_position must be a log position (a decimal integer), not \"",
-          value.substr(0, 32), "\""));
-    }
-    return position;
-  }
-  return 0;
 }
 
 std::string JsonString(std::string_view value) {
@@ -183,27 +162,23 @@ bool ProjectionService::WaitFor(const std::vector<std::string>& names,
   return true;
 }
 
-bool ProjectionService::Handles(std::string_view path) const {
-  return path == "/v1/projections" || ReadQueries::Handles(path);
-}
-
-absl::StatusOr<std::string> ProjectionService::Get(std::string_view path,
-                                                   std::string_view query) {
-  absl::StatusOr<uint64_t> min_position = MinPosition(query);
-  if (!min_position.ok()) return min_position.status();
-  if (path == "/v1/projections") return ProjectionsJson();
-
-  const std::vector<std::string> names = ProjectionsFor(path);
+absl::StatusOr<std::string> ProjectionService::Read(
+    const api::ReadModelRequest& request) {
+  if (std::holds_alternative<api::ProjectionsQuery>(request.query)) {
+    return ProjectionsJson();
+  }
+  const uint64_t min_position = request.min_position;
+  const std::vector<std::string> names = ProjectionsFor(request.query);
   {
     absl::MutexLock lock(&mu_);
-    if (!migrated_ && *min_position == 0) {
+    if (!migrated_ && min_position == 0) {
       return absl::UnavailableError(absl::StrCat(
           "the read models are not ready yet",
           migration_error_.empty() ? "" : ": ", migration_error_));
     }
   }
-  if (*min_position > 0 &&
-      !WaitFor(names, *min_position,
+  if (min_position > 0 &&
+      !WaitFor(names, min_position,
                absl::Now() + options_.min_position_wait)) {
     std::string where;
     for (const ProjectionStatus& status : Statuses()) {
@@ -213,11 +188,11 @@ absl::StatusOr<std::string> ProjectionService::Get(std::string_view path,
       }
     }
     return absl::UnavailableError(absl::StrCat(
-        "the read models have not reached min_position ", *min_position,
+        "the read models have not reached min_position ", min_position,
         " within ", absl::FormatDuration(options_.min_position_wait), " (",
         where, "); retry"));
   }
-  return queries_->Get(path, query);
+  return queries_->Read(request.query);
 }
 
 std::string ProjectionService::ProjectionsJson() const {

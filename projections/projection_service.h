@@ -1,9 +1,9 @@
 // ProjectionService: the read side as vigild runs it. It applies the SQL
 // migrations, runs one ProjectionRunner per domain projection, drops
-// expired metric partitions every hour, and answers the read-model routes
-// of the HTTP API (gateway::ReadModels): the queries of read_queries.h,
-// `GET /v1/projections`, and `min_position=P` on every read, which waits
-// (bounded) until the projections that read depends on have reached P.
+// expired metric partitions every hour, and answers the read-model queries
+// (api::ReadModels): those of read_queries.h, the projections' own status
+// (ProjectionsQuery), and `min_position` on every read, which waits
+// (bounded) until the projections that read depends on have reached it.
 //
 // PostgreSQL may be down when vigild starts or at any later time: the
 // service keeps retrying (migrations, then the runners) and reads answer
@@ -14,7 +14,6 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,8 +21,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/metrics.h"
+#include "api/read_models.h"
 #include "eventlog/event_log.h"
-#include "gateway/read_models.h"
 #include "projections/domain_projections.h"
 #include "projections/projection_runner.h"
 
@@ -43,7 +42,7 @@ struct ProjectionServiceOptions {
   int read_connections = 4;
 };
 
-class ProjectionService : public gateway::ReadModels {
+class ProjectionService : public api::ReadModels {
  public:
   // Starts the service's threads; never fails for want of PostgreSQL.
   // `log` must outlive the service.
@@ -61,9 +60,8 @@ class ProjectionService : public gateway::ReadModels {
   bool WaitFor(const std::vector<std::string>& names, uint64_t position,
                absl::Time deadline) const;
 
-  bool Handles(std::string_view path) const override;
-  absl::StatusOr<std::string> Get(std::string_view path,
-                                  std::string_view query) override;
+  absl::StatusOr<std::string> Read(
+      const api::ReadModelRequest& request) override;
 
  private:
   void Supervise();

@@ -1,24 +1,22 @@
-// ReadQueries: the SQL behind the REST read endpoints. It answers a GET on
-// one of the paths below with a JSON body read from the read models of
-// schema `vigil` (schemas/sql/0001_read_models.sql).
+// ReadQueries: the SQL behind the read-model queries of api/read_models.h.
+// It answers each with a JSON body read from the read models of schema
+// `vigil` (schemas/sql/0001_read_models.sql); the gateway maps the HTTP
+// paths to the queries (gateway/internal/read_model_routes.h).
 //
-//   /v1/agents                 {"agents":[agent...]} by agent_id, at most
-//                              kMaxListRows (the rest are left out)
-//   /v1/agents/{id}            agent
-//   /v1/tasks                  {"tasks":[task...],"next_cursor":"..."|null}
-//     ?status=&manager=&worker=&limit=&cursor=
-//                              newest first (first_position DESC), keyset
-//                              pages of `limit` (default kDefaultTaskLimit,
-//                              1..kMaxTaskLimit); filters combine with AND;
-//                              status is created|assigned|running|completed
-//                              |failed; cursor is next_cursor of the page
-//                              before, opaque
-//   /v1/tasks/{id}             task
-//   /v1/coordination           {"pairs":[pair...],"messages":[message...]}
-//                              each by its key, at most kMaxListRows
-//   /v1/metrics/agents/{id}    {"agent_id","bucket","points":[metric...]}
-//     ?from=&to=&bucket=
-//   /v1/usage?from=&to=&bucket=  {"bucket","points":[usage...]}
+//   AgentListQuery     {"agents":[agent...]} by agent_id, at most
+//                      kMaxListRows (the rest are left out)
+//   AgentQuery         agent
+//   TaskListQuery      {"tasks":[task...],"next_cursor":"..."|null}
+//                      newest first (first_position DESC), keyset pages of
+//                      `limit` (default kDefaultTaskLimit, 1..kMaxTaskLimit);
+//                      filters combine with AND; status is created|assigned
+//                      |running|completed|failed; cursor is next_cursor of
+//                      the page before, opaque
+//   TaskQuery          task
+//   CoordinationQuery  {"pairs":[pair...],"messages":[message...]}
+//                      each by its key, at most kMaxListRows
+//   AgentMetricsQuery  {"agent_id","bucket","points":[metric...]}
+//   UsageQuery         {"bucket","points":[usage...]}
 //
 //   agent   {agent_id, role, name, model, status, stopped_reason,
 //            current_task_id, registered_time_us, last_heartbeat_time_us,
@@ -49,18 +47,12 @@
 // Metrics and usage: `bucket` is 1m (the default), 5m or 1h; buckets are
 // aligned to the Unix epoch (date_bin). The 1-minute rows whose minute
 // starts in [from, to) are summed per bucket; buckets without rows are left
-// out, and points come by bucket_time_us (then model). `from` and `to` are
-// RFC 3339 times ("2026-12-01T10:00:00Z"; send a '+' offset as %2B) or
-// integer microseconds; `to` defaults to now and `from` to one hour before
-// `to`. A range touching more than kMaxBuckets buckets, or usage with more
-// than kMaxUsagePoints points, is INVALID_ARGUMENT.
+// out, and points come by bucket_time_us (then model). `to` defaults to now
+// and `from` to one hour before `to`. A range touching more than kMaxBuckets
+// buckets, or usage with more than kMaxUsagePoints points, is
+// INVALID_ARGUMENT.
 //
-// Query strings are form-encoded ('+' is a space, %XX a byte); the id in a
-// path is percent-decoded ('+' is itself). A parameter given with an empty
-// value counts as not given. Every endpoint also accepts `min_position`,
-// and ignores it: the caller waits for the projections to reach it first.
-//
-// Thread-safe: any number of threads may call Get at once; each call takes
+// Thread-safe: any number of threads may call Read at once; each call takes
 // one connection of the pool for its duration.
 
 #ifndef VIGIL_PROJECTIONS_READ_QUERIES_H_
@@ -68,15 +60,16 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/read_models.h"
 
 namespace vigil::projections {
+
+namespace internal {
+class ReadPool;
+}  // namespace internal
 
 class ReadQueries {
  public:
@@ -100,32 +93,17 @@ class ReadQueries {
   ReadQueries(const ReadQueries&) = delete;
   ReadQueries& operator=(const ReadQueries&) = delete;
 
-  // True for the paths above (`path` without its query string).
-  static bool Handles(std::string_view path);
-
-  // The JSON body answering GET `path` with the raw (percent-encoded) query
-  // string `query`, the part after '?'. Errors: INVALID_ARGUMENT naming the
-  // parameter (malformed or out of range, unknown or repeated); NOT_FOUND
-  // for an unknown agent or task id, or a path Handles rejects; UNAVAILABLE
-  // when no connection is free within `wait` or PostgreSQL cannot be
-  // reached (a connection that broke is retried once on a new one);
-  // INTERNAL when a query fails otherwise.
-  absl::StatusOr<std::string> Get(std::string_view path,
-                                  std::string_view query);
+  // The JSON body answering `query`. Errors: INVALID_ARGUMENT naming the
+  // field (out of range, unknown status or bucket, malformed cursor);
+  // NOT_FOUND for an unknown agent or task id; UNAVAILABLE when no
+  // connection is free within `wait` or PostgreSQL cannot be reached (a
+  // connection that broke is retried once on a new one); UNIMPLEMENTED for
+  // ProjectionsQuery (ProjectionService answers it); INTERNAL when a query
+  // fails otherwise. Fields are checked before any connection is taken.
+  absl::StatusOr<std::string> Read(const api::ReadModelQuery& query);
 
  private:
-  struct Slot;  // one connection, opened lazily
-  class Lease;
-
-  absl::StatusOr<int> Acquire();
-  void Release(int slot);
-
-  const std::string pg_url_;
-  const absl::Duration wait_;
-  // Slot i is used only by the call that took i from free_.
-  std::vector<std::unique_ptr<Slot>> slots_;
-  absl::Mutex mu_;
-  std::vector<int> free_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<internal::ReadPool> pool_;
 };
 
 }  // namespace vigil::projections

@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "api/event_json.h"
 #include "api/event_proto.h"
-#include "gateway/internal/query.h"
+#include "api/query_string.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -49,10 +49,11 @@ absl::StatusOr<LiveQuery> ParseLiveQuery(std::string_view query) {
   bool seen_streams = false;
   bool seen_types = false;
   // The error for a malformed escape names no value: it may be the token.
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      SplitQuery(query);
+  absl::StatusOr<std::vector<api::QueryParam>> params = api::SplitQuery(query);
   if (!params.ok()) return params.status();
-  for (auto& [name, value] : *params) {
+  for (api::QueryParam& param : *params) {
+    const std::string& name = param.name;
+    std::string& value = param.value;
     if (name == "token") {
       if (out.token.has_value()) {
         return absl::InvalidArgumentError("query parameter token given twice");
@@ -61,8 +62,8 @@ absl::StatusOr<LiveQuery> ParseLiveQuery(std::string_view query) {
       continue;
     }
     if (name == "from") {
-      std::optional<uint64_t> from = ParseUint(value);
-      if (out.from.has_value() || !from.has_value()) {
+      uint64_t from = 0;
+      if (out.from.has_value() || !api::ParseDecimal(param.literal, &from)) {
         return absl::InvalidArgumentError(
             "from must be given once, as a non-negative decimal position");
       }
@@ -71,7 +72,8 @@ absl::StatusOr<LiveQuery> ParseLiveQuery(std::string_view query) {
       absl::Time time;
       std::string error;
       if (out.from_time_us.has_value() ||
-          !absl::ParseTime(absl::RFC3339_full, value, &time, &error)) {
+          !absl::ParseTime(absl::RFC3339_full, param.literal, &time,
+                           &error)) {
         return absl::InvalidArgumentError(
             "from_time must be given once, as an RFC 3339 time such as "
             "2026-01-02T03:04:05Z");

@@ -13,8 +13,11 @@
 #include "absl/time/clock.h"
 #include "api/append_checks.h"
 #include "api/event_json.h"
+#include "api/query_string.h"
 #include "api/status_mapping.h"
-#include "gateway/internal/query.h"
+#include "gateway/internal/read_model_routes.h"
+#include "gateway/internal/state_routes.h"
+#include "gateway/internal/webhook_routes.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -94,10 +97,11 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
   Paging paging{.from = 0, .limit = options.default_read_limit};
   bool seen_from = false;
   bool seen_limit = false;
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      SplitQuery(query);
+  absl::StatusOr<std::vector<api::QueryParam>> params = api::SplitQuery(query);
   if (!params.ok()) return params.status();
-  for (const auto& [name, value] : *params) {
+  for (const api::QueryParam& param : *params) {
+    const std::string& name = param.name;
+    const std::string& value = param.literal;  // a number
     bool* seen = name == "from"    ? &seen_from
                  : name == "limit" ? &seen_limit
                                     : nullptr;
@@ -110,21 +114,21 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
                                         " given twice");
     }
     *seen = true;
-    std::optional<uint64_t> number = ParseUint(value);
-    if (!number.has_value()) {
+    uint64_t number = 0;
+    if (!api::ParseDecimal(value, &number)) {
       return absl::InvalidArgumentError(
           name + " must be a non-negative decimal integer, not \"" + value +
           "\"");
     }
     if (name == "from") {
-      paging.from = *number;
+      paging.from = number;
     } else {
-      if (*number == 0 || *number > options.max_read_limit) {
+      if (number == 0 || number > options.max_read_limit) {
         return absl::InvalidArgumentError(
             "limit must be between 1 and " +
             std::to_string(options.max_read_limit));
       }
-      paging.limit = *number;
+      paging.limit = number;
     }
   }
   return paging;
@@ -265,11 +269,9 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kState;
   } else if (options_.state_queries != nullptr && path == "/v1/diff") {
     matched.route = Route::kDiff;
-  } else if (options_.read_models != nullptr &&
-             options_.read_models->Handles(path)) {
+  } else if (options_.read_models != nullptr && IsReadModelPath(path)) {
     matched.route = Route::kReadModel;
-  } else if (options_.admin_routes != nullptr &&
-             !options_.admin_routes->AllowedMethods(path).empty()) {
+  } else if (options_.webhooks != nullptr && !WebhookMethods(path).empty()) {
     matched.route = Route::kAdmin;
   } else if (constexpr std::string_view kStreams = "/v1/streams/";
              path.substr(0, kStreams.size()) == kStreams) {
@@ -339,7 +341,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       allowed = "POST";
       break;
     case Route::kAdmin:
-      allowed = options_.admin_routes->AllowedMethods(
+      allowed = WebhookMethods(
           std::string_view(request.target).substr(0, request.target.find('?')));
       break;
     default:
@@ -378,11 +380,9 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
 
   std::string stream;
   if (matched.route == Route::kAppend || matched.route == Route::kReadStream) {
-    std::optional<std::string> decoded = PercentDecode(matched.stream);
-    if (!decoded.has_value()) {
-      return done(ErrorResponse(absl::InvalidArgumentError(
-          "malformed percent-encoding in the stream name")));
-    }
+    absl::StatusOr<std::string> decoded =
+        api::DecodePathSegment(matched.stream, "stream name");
+    if (!decoded.ok()) return done(ErrorResponse(decoded.status()));
     stream = *std::move(decoded);
   }
 
@@ -535,14 +535,14 @@ void RequestHandler::ReadAll(std::string_view query, Done done) {
 
 void RequestHandler::ReadModel(std::string_view target, Done done) {
   const size_t question = target.find('?');
-  std::string path(target.substr(0, question));
-  std::string query(question == std::string_view::npos
-                        ? std::string_view()
-                        : target.substr(question + 1));
+  absl::StatusOr<api::ReadModelRequest> request = ParseReadModelRequest(
+      target.substr(0, question), question == std::string_view::npos
+                                      ? std::string_view()
+                                      : target.substr(question + 1));
+  if (!request.ok()) return done(ErrorResponse(request.status()));
   ScheduleRead(
-      [this, path = std::move(path), query = std::move(query)]() {
-        absl::StatusOr<std::string> body =
-            options_.read_models->Get(path, query);
+      [this, request = *std::move(request)]() {
+        absl::StatusOr<std::string> body = options_.read_models->Read(request);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
@@ -550,20 +550,14 @@ void RequestHandler::ReadModel(std::string_view target, Done done) {
 }
 
 void RequestHandler::Admin(HttpRequest request, Done done) {
-  const size_t question = request.target.find('?');
-  gateway::AdminRequest admin{
-      .method = std::move(request.method),
-      .path = request.target.substr(0, question),
-      .query = question == std::string::npos
-                   ? std::string()
-                   : request.target.substr(question + 1),
-      .body = std::move(request.body)};
+  request.target.resize(std::min(request.target.find('?'),
+                                 request.target.size()));  // the path
   ScheduleRead(
-      [this, admin = std::move(admin)]() {
-        absl::StatusOr<gateway::AdminResponse> response =
-            options_.admin_routes->Serve(admin);
-        if (!response.ok()) return ErrorResponse(response.status());
-        return JsonResponse(response->status, std::move(response->body));
+      [this, request = std::move(request)]() {
+        absl::StatusOr<WebhookAnswer> answer = ServeWebhooks(
+            *options_.webhooks, request.method, request.target, request.body);
+        if (!answer.ok()) return ErrorResponse(answer.status());
+        return JsonResponse(answer->status, std::move(answer->body));
       },
       std::move(done));
 }
@@ -574,11 +568,11 @@ void RequestHandler::TimeTravel(Route route, std::string_view query,
       [this, route, query = std::string(query)]() -> HttpResponse {
         absl::StatusOr<std::string> body;
         if (route == Route::kState) {
-          absl::StatusOr<api::StateQuery> parsed = api::ParseStateQuery(query);
+          absl::StatusOr<api::StateQuery> parsed = ParseStateQuery(query);
           body = parsed.ok() ? options_.state_queries->State(*parsed)
                              : parsed.status();
         } else {
-          absl::StatusOr<api::DiffQuery> parsed = api::ParseDiffQuery(query);
+          absl::StatusOr<api::DiffQuery> parsed = ParseDiffQuery(query);
           body = parsed.ok() ? options_.state_queries->Diff(*parsed)
                              : parsed.status();
         }
@@ -734,8 +728,8 @@ LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,
     // An EventSource reconnecting sends the last id it saw.
     std::vector<std::string_view> last = request.Header("last-event-id");
     if (last.size() == 1) {
-      std::optional<uint64_t> from = ParseUint(Trim(last[0]));
-      if (!from.has_value()) {
+      uint64_t from = 0;
+      if (!api::ParseDecimal(Trim(last[0]), &from)) {
         return refuse("bad_request",
                       ErrorResponse(absl::InvalidArgumentError(
                           "Last-Event-ID must be a log position")));

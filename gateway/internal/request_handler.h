@@ -127,7 +127,7 @@ class RequestHandler {
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
     kReadModel,   // HttpServerOptions::read_models
-    kAdmin,       // HttpServerOptions::admin_routes
+    kAdmin,       // HttpServerOptions::webhooks
     kState,       // /v1/state (HttpServerOptions::state_queries)
     kDiff,        // /v1/diff
     kHealthz,

@@ -7,13 +7,14 @@
 #include "projections/webhooks/webhook_service.h"
 
 #include <openssl/rand.h>
-#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -30,7 +31,7 @@ namespace vigil::webhooks {
 namespace internal {
 
 // The service as its workers see it; a separate object so the service's
-// own interface stays the REST one.
+// own interface stays the admin one.
 class ServiceHost : public DeliveryHost {
  public:
   explicit ServiceHost(WebhookService* service) : service_(service) {}
@@ -62,7 +63,6 @@ using internal::DeadLetter;
 using internal::Endpoint;
 using internal::kWebhooksStream;
 
-constexpr std::string_view kCollection = "/v1/webhooks";
 // `$webhooks` is read back in chunks of this many events at start.
 constexpr uint64_t kReplayChunk = 1000;
 
@@ -94,107 +94,23 @@ std::string NewId() {
                      reinterpret_cast<char*>(bytes), sizeof(bytes))));
 }
 
-// The path after /v1/webhooks, split on '/': {} for the collection.
-std::optional<std::vector<std::string_view>> Segments(std::string_view path) {
-  if (path.substr(0, kCollection.size()) != kCollection) return std::nullopt;
-  std::string_view rest = path.substr(kCollection.size());
-  std::vector<std::string_view> segments;
-  if (rest.empty()) return segments;
-  if (rest.front() != '/') return std::nullopt;
-  rest.remove_prefix(1);
-  while (true) {
-    const size_t slash = rest.find('/');
-    std::string_view segment = rest.substr(0, slash);
-    if (segment.empty()) return std::nullopt;
-    segments.push_back(segment);
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  return segments;
-}
-
-absl::StatusOr<std::vector<std::string>> StringList(
-    simdjson::dom::element value, std::string_view name, size_t max_entries) {
-  simdjson::dom::array array;
-  if (value.get(array) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("filter." + std::string(name) +
-                                      " must be an array of strings");
-  }
-  std::vector<std::string> out;
-  for (simdjson::dom::element item : array) {
-    std::string_view text;
-    if (item.get(text) != simdjson::SUCCESS || text.empty() ||
-        text.size() > 200) {
+// Entries of a filter list: non-empty, at most 200 bytes, at most
+// `max_entries`.
+absl::Status CheckFilterList(const std::vector<std::string>& list,
+                             std::string_view name, size_t max_entries) {
+  for (const std::string& entry : list) {
+    if (entry.empty() || entry.size() > 200) {
       return absl::InvalidArgumentError(
           "filter." + std::string(name) +
           " must hold non-empty strings of at most 200 bytes");
     }
-    out.emplace_back(text);
   }
-  if (out.size() > max_entries) {
+  if (list.size() > max_entries) {
     return absl::InvalidArgumentError("filter." + std::string(name) +
                                       " has more than " +
                                       std::to_string(max_entries) + " entries");
   }
-  return out;
-}
-
-struct CreateRequest {
-  std::string url;
-  eventlog::Filter filter;
-};
-
-absl::StatusOr<CreateRequest> ParseCreate(std::string_view body,
-                                          size_t max_entries) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::object root;
-  if (parser.parse(body.data(), body.size(), true).get(root) !=
-      simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(
-        "the body must be a JSON object {\"url\", \"filter\"?}");
-  }
-  CreateRequest request;
-  bool has_url = false;
-  for (auto [key, value] : root) {
-    if (key == "url") {
-      std::string_view url;
-      if (value.get(url) != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError("url must be a string");
-      }
-      request.url = std::string(url);
-      has_url = true;
-    } else if (key == "filter") {
-      if (value.is_null()) continue;
-      simdjson::dom::object filter;
-      if (value.get(filter) != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError("filter must be an object");
-      }
-      for (auto [name, list] : filter) {
-        std::vector<std::string>* out =
-            name == "stream_prefixes" ? &request.filter.stream_prefixes
-            : name == "event_types"   ? &request.filter.event_types
-                                      : nullptr;
-        if (out == nullptr) {
-          return absl::InvalidArgumentError(
-              "filter: unknown field \"" + std::string(name) +
-              "\" (expected stream_prefixes, event_types)");
-        }
-        absl::StatusOr<std::vector<std::string>> parsed =
-            StringList(list, name, max_entries);
-        if (!parsed.ok()) return parsed.status();
-        *out = *std::move(parsed);
-      }
-    } else {
-      return absl::InvalidArgumentError("unknown field \"" + std::string(key) +
-                                        "\" (expected url, filter)");
-    }
-  }
-  if (!has_url) return absl::InvalidArgumentError("url is required");
-  return request;
-}
-
-gateway::AdminResponse Json(int status, std::string body) {
-  return gateway::AdminResponse{.status = status, .body = std::move(body)};
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -369,52 +285,18 @@ void WebhookService::UpdateDeadLetterGauge(const std::string& id) {
                           : static_cast<double>(endpoint->dead_letters.size()));
 }
 
-std::string WebhookService::AllowedMethods(std::string_view path) const {
-  std::optional<std::vector<std::string_view>> segments = Segments(path);
-  if (!segments.has_value()) return "";
-  const std::vector<std::string_view>& s = *segments;
-  switch (s.size()) {
-    case 0:
-      return "GET, POST";
-    case 1:
-      return "GET, DELETE";
-    case 2:
-      if (s[1] == "rotate-secret" || s[1] == "enable") return "POST";
-      if (s[1] == "dead-letters") return "GET";
-      return "";
-    case 3:
-      return s[1] == "dead-letters" && s[2] == "redeliver" ? "POST" : "";
-    case 4:
-      return s[1] == "dead-letters" && s[3] == "redeliver" ? "POST" : "";
+absl::StatusOr<std::string> WebhookService::Register(
+    const api::WebhookRegistration& registration) {
+  for (const auto& [list, name] :
+       {std::pair(&registration.filter.stream_prefixes, "stream_prefixes"),
+        std::pair(&registration.filter.event_types, "event_types")}) {
+    if (absl::Status checked =
+            CheckFilterList(*list, name, options_.max_filter_entries);
+        !checked.ok()) {
+      return checked;
+    }
   }
-  return "";
-}
-
-absl::StatusOr<gateway::AdminResponse> WebhookService::Serve(
-    const gateway::AdminRequest& request) {
-  std::optional<std::vector<std::string_view>> segments =
-      Segments(request.path);
-  if (!segments.has_value() || AllowedMethods(request.path).empty()) {
-    return absl::NotFoundError("no resource at " + request.path);
-  }
-  const std::vector<std::string_view>& s = *segments;
-  const bool post = request.method == "POST";
-  if (s.empty()) return post ? Create(request.body) : List();
-  const std::string id(s[0]);
-  if (s.size() == 1) return request.method == "DELETE" ? Delete(id) : Get(id);
-  if (s[1] == "rotate-secret") return Rotate(id);
-  if (s[1] == "enable") return Enable(id);
-  if (s.size() == 2) return DeadLetters(id);
-  if (s.size() == 3) return Redeliver(id, std::nullopt);
-  return Redeliver(id, std::string(s[2]));
-}
-
-absl::StatusOr<gateway::AdminResponse> WebhookService::Create(
-    std::string_view body) {
-  absl::StatusOr<CreateRequest> request =
-      ParseCreate(body, options_.max_filter_entries);
-  if (!request.ok()) return request.status();
-  absl::StatusOr<Url> url = ParseUrl(request->url);
+  absl::StatusOr<Url> url = ParseUrl(registration.url);
   if (!url.ok()) return url.status();
   // Refused now, not at the first delivery (and checked again at each).
   absl::StatusOr<std::vector<Address>> addresses =
@@ -431,7 +313,7 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Create(
   const std::string id = NewId();
   const std::string secret = GenerateSecret();
   if (absl::Status recorded = Record(internal::RegisteredEvent(
-          id, request->url, request->filter, box_->Seal(secret)));
+          id, registration.url, registration.filter, box_->Seal(secret)));
       !recorded.ok()) {
     return recorded;
   }
@@ -443,10 +325,10 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Create(
   std::string out = EndpointJson(id);
   // The secret is shown this once; only its sealed form is kept.
   out.insert(out.size() - 1, ",\"secret\":" + Quoted(secret));
-  return Json(201, std::move(out));
+  return out;
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::List() {
+absl::StatusOr<std::string> WebhookService::List() {
   absl::ReaderMutexLock lock(&mu_);
   std::string out = "{\"webhooks\":[";
   bool first = true;
@@ -456,19 +338,19 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::List() {
     out.append(EndpointJson(id));
   }
   out.append("]}");
-  return Json(200, std::move(out));
+  return out;
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::Get(
+absl::StatusOr<std::string> WebhookService::Get(
     const std::string& id) {
   absl::ReaderMutexLock lock(&mu_);
   if (registry_->Find(id) == nullptr) {
     return absl::NotFoundError("no webhook " + id);
   }
-  return Json(200, EndpointJson(id));
+  return EndpointJson(id);
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::Delete(
+absl::StatusOr<std::string> WebhookService::Delete(
     const std::string& id) {
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -494,10 +376,10 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Delete(
   if (worker != nullptr) worker->Stop();
   std::remove(
       internal::DeliveryWorker::CheckpointPath(options_.state_dir, id).c_str());
-  return Json(200, "{\"id\":" + Quoted(id) + ",\"deleted\":true}");
+  return "{\"id\":" + Quoted(id) + ",\"deleted\":true}";
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::Rotate(
+absl::StatusOr<std::string> WebhookService::RotateSecret(
     const std::string& id) {
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -513,28 +395,28 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Rotate(
       !recorded.ok()) {
     return recorded;
   }
-  return Json(200, "{\"id\":" + Quoted(id) + ",\"secret\":" + Quoted(secret) +
-                       ",\"previous_secret_expires_time_us\":" +
-                       std::to_string(expires) + "}");
+  return "{\"id\":" + Quoted(id) + ",\"secret\":" + Quoted(secret) +
+         ",\"previous_secret_expires_time_us\":" + std::to_string(expires) +
+         "}";
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::Enable(
+absl::StatusOr<std::string> WebhookService::Enable(
     const std::string& id) {
   {
     absl::ReaderMutexLock lock(&mu_);
     const Endpoint* endpoint = registry_->Find(id);
     if (endpoint == nullptr) return absl::NotFoundError("no webhook " + id);
-    if (!endpoint->disabled) return Json(200, EndpointJson(id));
+    if (!endpoint->disabled) return EndpointJson(id);
   }
   if (absl::Status recorded = Record(internal::EnabledEvent(id));
       !recorded.ok()) {
     return recorded;
   }
   absl::ReaderMutexLock lock(&mu_);
-  return Json(200, EndpointJson(id));
+  return EndpointJson(id);
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::DeadLetters(
+absl::StatusOr<std::string> WebhookService::DeadLetters(
     const std::string& id) {
   absl::ReaderMutexLock lock(&mu_);
   const Endpoint* endpoint = registry_->Find(id);
@@ -556,10 +438,10 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::DeadLetters(
                (letter.redelivery_pending ? "true" : "false") + "}");
   }
   out.append("]}");
-  return Json(200, std::move(out));
+  return out;
 }
 
-absl::StatusOr<gateway::AdminResponse> WebhookService::Redeliver(
+absl::StatusOr<std::string> WebhookService::Redeliver(
     const std::string& id, const std::optional<std::string>& event_id) {
   std::vector<uint64_t> positions;
   {
@@ -584,8 +466,8 @@ absl::StatusOr<gateway::AdminResponse> WebhookService::Redeliver(
       return recorded;
     }
   }
-  return Json(202, "{\"id\":" + Quoted(id) +
-                       ",\"queued\":" + std::to_string(positions.size()) + "}");
+  return "{\"id\":" + Quoted(id) +
+         ",\"queued\":" + std::to_string(positions.size()) + "}";
 }
 
 std::string WebhookService::EndpointJson(const std::string& id) const {

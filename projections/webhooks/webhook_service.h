@@ -1,6 +1,6 @@
 // WebhookService: tells external systems what happened, per the Standard
-// Webhooks specification. Endpoints are registered over REST (it is the
-// gateway's AdminRoutes for /v1/webhooks, role "admin"); registrations,
+// Webhooks specification. Endpoints are registered through api::WebhookAdmin
+// (over REST: /v1/webhooks, role "admin"); registrations,
 // secret rotations, deletions and dead letters are events of the system
 // stream `$webhooks`, appended by this service, so they survive restarts
 // and are part of the history. One DeliveryWorker per endpoint sends every
@@ -11,7 +11,7 @@
 // Durable state beside the log, in `state_dir`: `key` (seals the secrets
 // in the log) and one `<id>.checkpoint` per endpoint.
 //
-// Thread safety: Serve and AllowedMethods may be called from any thread;
+// Thread safety: the WebhookAdmin methods may be called from any thread;
 // Stop and the destructor from one.
 
 #ifndef VIGIL_PROJECTIONS_WEBHOOKS_WEBHOOK_SERVICE_H_
@@ -21,14 +21,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/metrics.h"
+#include "api/webhook_admin.h"
 #include "eventlog/event_log.h"
-#include "gateway/admin_routes.h"
 #include "projections/webhooks/retry_policy.h"
 
 namespace vigil::webhooks {
@@ -71,7 +70,7 @@ struct WebhookOptions {
   api::Metrics* metrics = nullptr;  // required
 };
 
-class WebhookService : public gateway::AdminRoutes {
+class WebhookService : public api::WebhookAdmin {
  public:
   // Replays `$webhooks` and starts a worker per endpoint. `log` must
   // outlive the service. UNAVAILABLE when state_dir or its key cannot be
@@ -88,9 +87,17 @@ class WebhookService : public gateway::AdminRoutes {
   // later requests answer 503. Idempotent.
   void Stop();
 
-  std::string AllowedMethods(std::string_view path) const override;
-  absl::StatusOr<gateway::AdminResponse> Serve(
-      const gateway::AdminRequest& request) override;
+  absl::StatusOr<std::string> Register(
+      const api::WebhookRegistration& registration) override;
+  absl::StatusOr<std::string> List() override;
+  absl::StatusOr<std::string> Get(const std::string& id) override;
+  absl::StatusOr<std::string> Delete(const std::string& id) override;
+  absl::StatusOr<std::string> RotateSecret(const std::string& id) override;
+  absl::StatusOr<std::string> Enable(const std::string& id) override;
+  absl::StatusOr<std::string> DeadLetters(const std::string& id) override;
+  absl::StatusOr<std::string> Redeliver(
+      const std::string& id,
+      const std::optional<std::string>& event_id) override;
 
  private:
   friend class internal::ServiceHost;
@@ -107,15 +114,6 @@ class WebhookService : public gateway::AdminRoutes {
   void UpdateDeadLetterGauge(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::StatusOr<gateway::AdminResponse> Create(std::string_view body);
-  absl::StatusOr<gateway::AdminResponse> List();
-  absl::StatusOr<gateway::AdminResponse> Get(const std::string& id);
-  absl::StatusOr<gateway::AdminResponse> Delete(const std::string& id);
-  absl::StatusOr<gateway::AdminResponse> Rotate(const std::string& id);
-  absl::StatusOr<gateway::AdminResponse> Enable(const std::string& id);
-  absl::StatusOr<gateway::AdminResponse> DeadLetters(const std::string& id);
-  absl::StatusOr<gateway::AdminResponse> Redeliver(
-      const std::string& id, const std::optional<std::string>& event_id);
   std::string EndpointJson(const std::string& id) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 

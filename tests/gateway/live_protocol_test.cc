@@ -63,7 +63,8 @@ TEST(ParseLiveQueryTest, FromTimeIsRfc3339AndPlusStaysLiteral) {
   absl::StatusOr<LiveQuery> utc = ParseLiveQuery("from_time=2026-01-02T03:04:05Z");
   ASSERT_TRUE(utc.ok()) << utc.status();
   EXPECT_EQ(utc->from_time_us, 1767323045000000);
-  // "+" is not a space on /v1/live: an offset works unencoded.
+  // "+" stays itself in a time (api/query_string.h): an offset works
+  // unencoded.
   absl::StatusOr<LiveQuery> offset =
       ParseLiveQuery("from_time=2026-01-02T05:04:05+02:00");
   ASSERT_TRUE(offset.ok()) << offset.status();

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "gateway/internal/read_model_routes.h"
 #include "projections/migrations.h"
 #include "tests/testing/pg_database.h"
 
@@ -94,6 +95,16 @@ void ExpectObject(simdjson::dom::element object,
 
 std::string Q(const std::string& text) { return "\"" + text + "\""; }
 
+// GET `path`?`query` as the gateway answers it: parsed into a request
+// (gateway/internal/read_model_routes.h), then read.
+absl::StatusOr<std::string> Get(ReadQueries& reads, std::string_view path,
+                                std::string_view query) {
+  absl::StatusOr<api::ReadModelRequest> request =
+      gateway::internal::ParseReadModelRequest(path, query);
+  if (!request.ok()) return request.status();
+  return reads.Read(request->query);
+}
+
 class ReadQueriesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -118,7 +129,7 @@ class ReadQueriesTest : public ::testing::Test {
 
   // The body of a GET that must succeed.
   std::string Ok(std::string_view path, std::string_view query = "") {
-    absl::StatusOr<std::string> body = reads_.Get(path, query);
+    absl::StatusOr<std::string> body = Get(reads_, path, query);
     EXPECT_TRUE(body.ok()) << path << "?" << query << ": " << body.status();
     return body.ok() ? *body : "null";
   }
@@ -137,18 +148,18 @@ std::string At0(int64_t offset_us) {
       "'");
 }
 
-TEST(ReadQueriesHandles, ThePathsOfTheReadEndpoints) {
+TEST(ReadModelRoutes, ThePathsOfTheReadEndpoints) {
   for (const char* path :
        {"/v1/agents", "/v1/agents/a1", "/v1/agents/a%2F1", "/v1/tasks",
         "/v1/tasks/t1", "/v1/coordination", "/v1/metrics/agents/a1",
         "/v1/usage"}) {
-    EXPECT_TRUE(ReadQueries::Handles(path)) << path;
+    EXPECT_TRUE(gateway::internal::IsReadModelPath(path)) << path;
   }
   for (const char* path :
        {"", "/", "/v1", "/v1/agents/", "/v1/agents/a/b", "/v1/tasks/",
         "/v1/metrics", "/v1/metrics/agents", "/v1/metrics/agents/",
         "/v1/usage/x", "/v1/streams/s", "/v1/agentsx", "/v2/agents"}) {
-    EXPECT_FALSE(ReadQueries::Handles(path)) << path;
+    EXPECT_FALSE(gateway::internal::IsReadModelPath(path)) << path;
   }
 }
 
@@ -214,10 +225,10 @@ TEST_F(ReadQueriesTest, OneAgentByPercentDecodedIdOrNotFound) {
   EXPECT_EQ(Value(json.root(), "status"), Q("idle"));
   EXPECT_EQ(Value(Json(Ok("/v1/agents/%C3%A9")).root(), "agent_id"), Q("é"));
 
-  absl::StatusOr<std::string> missing = reads_.Get("/v1/agents/nobody", "");
+  absl::StatusOr<std::string> missing = Get(reads_, "/v1/agents/nobody", "");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("nobody"));
-  EXPECT_EQ(reads_.Get("/v1/nothing", "").status().code(),
+  EXPECT_EQ(Get(reads_, "/v1/nothing", "").status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -255,7 +266,7 @@ TEST_F(ReadQueriesTest, OneTaskWithItsResultInline) {
   EXPECT_EQ(Value(t2.root(), "result"), "null");
   EXPECT_EQ(Value(t2.root(), "priority"), "null");
   EXPECT_EQ(Value(t2.root(), "created_time_us"), "null");
-  EXPECT_EQ(reads_.Get("/v1/tasks/t3", "").status().code(),
+  EXPECT_EQ(Get(reads_, "/v1/tasks/t3", "").status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -418,17 +429,17 @@ TEST_F(TaskListTest, BadParametersAreInvalidArguments) {
       {"/v1/metrics/agents/a1", "status=idle", "status"},
   };
   for (const auto& c : kCases) {
-    absl::StatusOr<std::string> body = reads_.Get(c.path, c.query);
+    absl::StatusOr<std::string> body = Get(reads_, c.path, c.query);
     EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument)
         << c.path << "?" << c.query;
     EXPECT_THAT(body.status().message(), HasSubstr(c.names))
         << c.path << "?" << c.query;
   }
   // The largest ranges allowed.
-  EXPECT_TRUE(reads_.Get("/v1/usage", "from=0&to=600000000000").ok());
-  EXPECT_TRUE(reads_.Get("/v1/usage", "from=1&to=600000000000").ok());
+  EXPECT_TRUE(Get(reads_, "/v1/usage", "from=0&to=600000000000").ok());
+  EXPECT_TRUE(Get(reads_, "/v1/usage", "from=1&to=600000000000").ok());
   EXPECT_TRUE(
-      reads_.Get("/v1/usage", "from=0&to=36000000000000&bucket=1h").ok());
+      Get(reads_, "/v1/usage", "from=0&to=36000000000000&bucket=1h").ok());
 }
 
 TEST_F(ReadQueriesTest, CoordinationPairsAndMessages) {
@@ -606,7 +617,7 @@ TEST_F(MetricsTest, RangesSelectMinutesAndSpanPartitions) {
 }
 
 TEST_F(MetricsTest, UnknownAgentIsNotFound) {
-  absl::StatusOr<std::string> body = reads_.Get("/v1/metrics/agents/zz", "");
+  absl::StatusOr<std::string> body = Get(reads_, "/v1/metrics/agents/zz", "");
   EXPECT_EQ(body.status().code(), absl::StatusCode::kNotFound);
   // An agent with an agents row and no metrics, and one with metrics only.
   Exec(absl::StrCat(
@@ -665,7 +676,7 @@ TEST_F(ReadQueriesTest, TooManyUsagePointsIsInvalidArgument) {
       "INSERT INTO vigil.llm_usage (model, bucket, calls) SELECT 'm' || n, ",
       At0(0), ", 1 FROM generate_series(1, 10001) n"));
   absl::StatusOr<std::string> body =
-      reads_.Get("/v1/usage", absl::StrCat("from=", kT0, "&to=", kT0 + kMinute));
+      Get(reads_, "/v1/usage", absl::StrCat("from=", kT0, "&to=", kT0 + kMinute));
   EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(body.status().message(), HasSubstr("from, to"));
   Exec("DELETE FROM vigil.llm_usage WHERE model = 'm1'");
@@ -691,10 +702,10 @@ TEST_F(ReadQueriesTest, AgentListIsBounded) {
 TEST(ReadQueriesUnavailable, UnreachableServer) {
   // Port 1 on localhost: nothing listens there.
   ReadQueries reads("postgresql://vigil@127.0.0.1:1/vigil?connect_timeout=5");
-  absl::StatusOr<std::string> body = reads.Get("/v1/agents", "");
+  absl::StatusOr<std::string> body = Get(reads, "/v1/agents", "");
   EXPECT_EQ(body.status().code(), absl::StatusCode::kUnavailable);
   // Parameters are checked before any connection.
-  EXPECT_EQ(reads.Get("/v1/tasks", "limit=0").status().code(),
+  EXPECT_EQ(Get(reads, "/v1/tasks", "limit=0").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -720,20 +731,20 @@ TEST_F(ReadQueriesTest, ReconnectsAfterTheServerDropsItsConnections) {
 
 TEST_F(ReadQueriesTest, WaitsAtMostWaitForAFreeConnection) {
   ReadQueries one(db_.url(), 1, absl::Milliseconds(200));
-  ASSERT_TRUE(one.Get("/v1/agents", "").ok());
+  ASSERT_TRUE(Get(one, "/v1/agents", "").ok());
   // Hold the pool's only connection: its query waits for a table lock.
   pqxx::connection locker{db_.url()};
   pqxx::work lock_tx{locker};
   lock_tx.exec("LOCK TABLE vigil.agents IN ACCESS EXCLUSIVE MODE");
   absl::StatusOr<std::string> blocked;
-  std::thread reader([&] { blocked = one.Get("/v1/agents", ""); });
+  std::thread reader([&] { blocked = Get(one, "/v1/agents", ""); });
   absl::SleepFor(absl::Milliseconds(300));
-  absl::StatusOr<std::string> waited = one.Get("/v1/coordination", "");
+  absl::StatusOr<std::string> waited = Get(one, "/v1/coordination", "");
   EXPECT_EQ(waited.status().code(), absl::StatusCode::kUnavailable);
   lock_tx.commit();
   reader.join();
   EXPECT_TRUE(blocked.ok()) << blocked.status();
-  EXPECT_TRUE(one.Get("/v1/coordination", "").ok());
+  EXPECT_TRUE(Get(one, "/v1/coordination", "").ok());
 }
 
 TEST_F(ReadQueriesTest, ManyThreadsShareTwoConnections) {
@@ -746,7 +757,7 @@ TEST_F(ReadQueriesTest, ManyThreadsShareTwoConnections) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 25; ++i) {
-        if (two.Get("/v1/agents/a1", "").ok()) ++ok;
+        if (Get(two, "/v1/agents/a1", "").ok()) ++ok;
       }
     });
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "eventlog/event_log.h"
+#include "gateway/internal/state_routes.h"
 #include "gtest/gtest.h"
 #include "projections/domain_event.h"
 #include "projections/state_json.h"
@@ -190,7 +191,7 @@ TEST_F(StateAtTest, QueriesAnswerJsonByPositionOrTime) {
   AppendEvents(1'500);
   TimeTravel time_travel(log_.get(), {.snapshot_interval = 1'000});
   TimeTravelQueries queries(&time_travel);
-  auto at = api::ParseStateQuery("at=1200&limit=5");
+  auto at = gateway::internal::ParseStateQuery("at=1200&limit=5");
   ASSERT_TRUE(at.ok());
   auto body = queries.State(*at);
   ASSERT_TRUE(body.ok()) << body.status();
@@ -210,9 +211,9 @@ TEST_F(StateAtTest, QueriesAnswerJsonByPositionOrTime) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
-  EXPECT_FALSE(api::ParseStateQuery("at=1&at_time=2").ok());
-  EXPECT_FALSE(api::ParseStateQuery("when=1").ok());
-  auto diff = api::ParseDiffQuery("from=10&to_time=2026-12-01T10:00:00Z");
+  EXPECT_FALSE(gateway::internal::ParseStateQuery("at=1&at_time=2").ok());
+  EXPECT_FALSE(gateway::internal::ParseStateQuery("when=1").ok());
+  auto diff = gateway::internal::ParseDiffQuery("from=10&to_time=2026-12-01T10:00:00Z");
   ASSERT_TRUE(diff.ok());
   EXPECT_EQ(*diff->from.position, 10u);
   EXPECT_EQ(*diff->to.time_us, 1'796'119'200'000'000);

@@ -283,7 +283,7 @@ int Serve(const Config& config, const HostPort& listen,
 
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
-  http_options.admin_routes = hooks.get();
+  http_options.webhooks = hooks.get();
   http_options.read_models = read_side.get();
   http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();

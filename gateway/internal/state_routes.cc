@@ -1,6 +1,5 @@
-#include "api/state_queries.h"
+#include "gateway/internal/state_routes.h"
 
-#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,55 +11,32 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "api/query_string.h"
 
-namespace vigil::api {
+namespace vigil::gateway::internal {
+
+using api::DiffQuery;
+using api::LogPoint;
+using api::ParseDecimal;
+using api::QueryParam;
+using api::SplitQuery;
+using api::StateQuery;
 namespace {
 
-// Form decoding: '+' is a space, %XX a byte. nullopt for a bad escape.
-std::optional<std::string> FormDecode(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] != '%') {
-      out.push_back(text[i]);
-    } else {
-      unsigned value = 0;
-      if (i + 2 >= text.size()) return std::nullopt;
-      auto [end, ec] =
-          std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-      if (ec != std::errc() || end != text.data() + i + 3) return std::nullopt;
-      out.push_back(static_cast<char>(value));
-      i += 2;
-    }
-  }
-  return out;
-}
-
-// name → value pairs; an empty value counts as not given.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SplitQuery(
-    std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (part.empty()) continue;
-    const size_t eq = part.find('=');
-    std::optional<std::string> name = FormDecode(part.substr(0, eq));
-    std::optional<std::string> value = FormDecode(
-        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
-    if (!name.has_value() || !value.has_value()) {
-      return absl::InvalidArgumentError("malformed percent-encoding in query");
-    }
-    for (const auto& [seen, ignored] : out) {
-      if (seen == *name) {
+// The parameters of `query` with a value, each named once (an empty value
+// counts as not given).
+absl::StatusOr<std::vector<QueryParam>> NonEmptyParams(std::string_view query) {
+  absl::StatusOr<std::vector<QueryParam>> params = SplitQuery(query);
+  if (!params.ok()) return params.status();
+  std::vector<QueryParam> out;
+  for (QueryParam& param : *params) {
+    for (const QueryParam& seen : out) {
+      if (seen.name == param.name) {
         return absl::InvalidArgumentError(
-            absl::StrCat("query parameter ", *name, " given twice"));
+            absl::StrCat("query parameter ", param.name, " given twice"));
       }
     }
-    if (!value->empty()) out.emplace_back(*std::move(name), *std::move(value));
+    if (!param.value.empty()) out.push_back(std::move(param));
   }
   return out;
 }
@@ -68,8 +44,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SplitQuery(
 absl::StatusOr<uint64_t> ParsePosition(const std::string& name,
                                        const std::string& text) {
   uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
+  if (!ParseDecimal(text, &value)) {
     return absl::InvalidArgumentError(absl::StrCat(
         name, " must be a non-negative decimal integer, not \"", text, "\""));
   }
@@ -114,20 +89,21 @@ absl::Status SetPoint(const std::string& name, const std::string& value,
 }  // namespace
 
 absl::StatusOr<StateQuery> ParseStateQuery(std::string_view raw_query) {
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      SplitQuery(raw_query);
+  absl::StatusOr<std::vector<QueryParam>> params = NonEmptyParams(raw_query);
   if (!params.ok()) return params.status();
   StateQuery query;
-  for (const auto& [name, value] : *params) {
+  for (const QueryParam& param : *params) {
+    const std::string& name = param.name;
+    const std::string& value = param.literal;  // a position or a time
     if (name == "at" || name == "at_time") {
       if (absl::Status s = SetPoint(name, value, "at", "at_time", &query.at);
           !s.ok()) {
         return s;
       }
     } else if (name == "agent") {
-      query.agent_id = value;
+      query.agent_id = param.value;
     } else if (name == "task") {
-      query.task_id = value;
+      query.task_id = param.value;
     } else if (name == "limit") {
       absl::StatusOr<uint64_t> limit = ParsePosition(name, value);
       if (!limit.ok()) return limit.status();
@@ -145,11 +121,12 @@ absl::StatusOr<StateQuery> ParseStateQuery(std::string_view raw_query) {
 }
 
 absl::StatusOr<DiffQuery> ParseDiffQuery(std::string_view raw_query) {
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      SplitQuery(raw_query);
+  absl::StatusOr<std::vector<QueryParam>> params = NonEmptyParams(raw_query);
   if (!params.ok()) return params.status();
   DiffQuery query;
-  for (const auto& [name, value] : *params) {
+  for (const QueryParam& param : *params) {
+    const std::string& name = param.name;
+    const std::string& value = param.literal;  // a position or a time
     absl::Status s;
     if (name == "from" || name == "from_time") {
       s = SetPoint(name, value, "from", "from_time", &query.from);
@@ -165,4 +142,4 @@ absl::StatusOr<DiffQuery> ParseDiffQuery(std::string_view raw_query) {
   return query;
 }
 
-}  // namespace vigil::api
+}  // namespace vigil::gateway::internal
