@@ -19,8 +19,8 @@ using enum FieldType;
 using enum Presence;
 using internal::AsAbsl;
 
-// The SPEC's "Domain events", one row a field, in the SPEC's order.
-// `priority` is not typed by the SPEC: a number, so that tasks sort by it.
+// docs/contract.md "Domain events", one row a field, in its order.
+// `priority` is not typed by the contract: a number, so that tasks sort by it.
 // `result` may be any JSON value.
 // clang-format off
 constexpr std::string_view kRoles[] = {"manager", "worker"};

@@ -1,7 +1,7 @@
-// The SPEC's known domain event types ("Domain events": AgentRegistered,
-// TaskCreated, ...) and their check on append. The types are data, one table
-// in domain_events.cc; schemas/events/README.md lists them in the form
-// DescribeDomainEventType prints, and a test keeps the two in step.
+// The known domain event types (docs/contract.md "Domain events":
+// AgentRegistered, TaskCreated, ...) and their check on append. The types are
+// data, one table in domain_events.cc; schemas/events/README.md lists them in
+// the form DescribeDomainEventType prints, and a test keeps the two in step.
 //
 // Only JSON types are checked, not ranges: ids and free text are strings,
 // counts and measures numbers, `ok` a bool, `role` "manager" or "worker".
@@ -41,7 +41,7 @@ struct DomainEventType {
   std::span<const DomainField> fields;
 };
 
-// Every known type, in SPEC order.
+// Every known type, in the order of docs/contract.md.
 std::span<const DomainEventType> DomainEventTypes();
 
 // The known type named `type`; nullptr for a custom type.

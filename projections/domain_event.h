@@ -1,6 +1,6 @@
-// The domain events of SPEC "Domain events", parsed out of a RecordedEvent
-// into one flat value the read-model folds switch on. Parsing is separate
-// from folding so that every fold (the PostgreSQL projections, and the
+// The domain events of docs/contract.md "Domain events", parsed out of a
+// RecordedEvent into one flat value the read-model folds switch on. Parsing is
+// separate from folding so that every fold (the PostgreSQL projections, and the
 // in-memory replays of time travel) reads the same fields the same way.
 
 #ifndef VIGIL_PROJECTIONS_DOMAIN_EVENT_H_
@@ -78,8 +78,8 @@ struct DomainEvent {
 };
 
 // Parses `event`. A custom type gives kOther without looking at its data.
-// A known type whose data is not what SPEC says (not JSON, a missing
-// required field, a wrong JSON type, a count that is not a whole number
+// A known type whose data is not what docs/contract.md says (not JSON, a
+// missing required field, a wrong JSON type, a count that is not a whole number
 // within int64, a non-finite or negative measurement) is INVALID_ARGUMENT
 // naming the field: a projection parks such an event (a poison event)
 // rather than guess. The server validates known types on append, so this
