@@ -3,7 +3,7 @@
 // implements it (projections/state_json.h); api and gateway only parse,
 // authorize (role "reader" or better) and map errors, so they need neither
 // the folds nor PostgreSQL to build. Both answer with the same JSON bodies,
-// described in README.md "Time travel".
+// described in docs/time-travel.md.
 //
 // Thread-safe: implementations take calls from any number of threads. A
 // call may block (it reads the log), so callers run it on reader threads.

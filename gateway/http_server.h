@@ -48,7 +48,7 @@ using api::LatencyBuckets;
 using api::Metrics;
 
 // GET /v1/live (WebSocket) and GET /v1/live/sse: the live feed
-// (docs/contract.md "HTTP", README "Live feed"). Every bound is here with its
+// (docs/contract.md "HTTP", docs/live-feed.md). Every bound is here with its
 // default.
 struct LiveOptions {
   // Origins allowed to open the WebSocket, compared as exact strings

@@ -140,7 +140,8 @@ absl::StatusOr<std::string> UpstreamToken(const Config& config) {
 }
 
 // vigild --gateway-only: the live feed, the REST log reads and the
-// dashboard, from the primary at --upstream (README "Gateway replicas").
+// dashboard, from the primary at --upstream (docs/operations.md "Gateway
+// replicas").
 int ServeGateway(const Config& config, const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<api::Authenticator>> authenticator =
       LoadTokens(config);
