@@ -12,7 +12,7 @@
 
 namespace vigil::api {
 
-// Streams whose names start with `$` are the system's own (SPEC
+// Streams whose names start with `$` are the system's own (docs/contract.md
 // "Concepts").
 bool IsReservedStream(std::string_view stream);
 

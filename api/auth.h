@@ -1,5 +1,5 @@
-// Who may do what (SPEC "Security"). A tokens file maps bearer tokens to
-// roles: `agent` (append, read), `reader` (read, subscribe), `admin`
+// Who may do what (docs/contract.md "Security"). A tokens file maps bearer
+// tokens to roles: `agent` (append, read), `reader` (read, subscribe), `admin`
 // (everything). With no tokens configured every caller is anonymous and may
 // do everything; the server then listens on loopback only (the caller of
 // Authenticator checks that, see RequiresLoopback). Thread-safe after

@@ -1,6 +1,6 @@
-// The JSON form of events and append results (SPEC "HTTP"), shared by the
-// REST gateway, the live WebSocket and the `vigil` CLI so that all of them
-// speak the same JSON. Pure functions, safe from any thread.
+// The JSON form of events and append results (docs/contract.md "HTTP"), shared
+// by the REST gateway, the live WebSocket and the `vigil` CLI so that all of
+// them speak the same JSON. Pure functions, safe from any thread.
 
 #ifndef VIGIL_API_EVENT_JSON_H_
 #define VIGIL_API_EVENT_JSON_H_

@@ -1,7 +1,7 @@
 // Conversions between the event log's value types and the vigil.v1
 // messages of schemas/vigil/v1/event_store.proto, both ways, so that the
-// server and its clients share them. Field for field, with the SPEC's
-// defaults: an unset expected revision is `any`. Pure functions, safe
+// server and its clients share them. Field for field, with the defaults of
+// docs/contract.md: an unset expected revision is `any`. Pure functions, safe
 // from any thread.
 
 #ifndef VIGIL_API_EVENT_PROTO_H_

@@ -1,5 +1,5 @@
-// The gRPC EventStore service (SPEC "gRPC", vigil.v1.EventStore) over an
-// EventLog. Handlers are thin: parse, call the core, map the status
+// The gRPC EventStore service (docs/contract.md "gRPC", vigil.v1.EventStore)
+// over an EventLog. Handlers are thin: parse, call the core, map the status
 // (status_mapping.h). No handler touches RocksDB on a gRPC thread: appends
 // go through EventLog::AppendAsync and are answered from the log's
 // completion thread; reads run on the service's own reader threads.

@@ -1,4 +1,4 @@
-// Per-token append rate limits: a token bucket per principal (SPEC
+// Per-token append rate limits: a token bucket per principal (docs/contract.md
 // "Security": "per-token append rate (token bucket)"). Each append takes
 // one token per event; a bucket holds at most `burst` and refills at `rate`
 // per second. Thread-safe; the number of buckets is bounded.

@@ -4,7 +4,7 @@
 // (the REST form: gateway/internal/state_routes.h), authorize (role
 // "reader" or better) and map errors, so they need neither the folds nor
 // PostgreSQL to build. Both answer with the same JSON bodies,
-// described in README.md "Time travel".
+// described in docs/time-travel.md.
 //
 // Thread-safe: implementations take calls from any number of threads. A
 // call may block (it reads the log), so callers run it on reader threads.

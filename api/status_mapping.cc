@@ -25,7 +25,7 @@ struct Problem {
   const char* title;
 };
 
-// The one table behind HttpStatusFor and ProblemJson (SPEC "HTTP").
+// The one table behind HttpStatusFor and ProblemJson (docs/contract.md "HTTP").
 constexpr Problem kProblems[] = {
     {absl::StatusCode::kInvalidArgument, false, 400, "invalid-argument",
      "Invalid request"},

@@ -1,8 +1,9 @@
 // How an absl::Status from the core becomes an answer on the wire: a gRPC
 // status (same code, same message, plus the `vigil-actual-revision` trailer
-// of SPEC "gRPC") and an HTTP status with an RFC 9457 problem body (SPEC
-// "HTTP"). One table in status_mapping.cc serves both, so gRPC and the REST
-// mirror cannot disagree. Pure functions, safe from any thread.
+// of docs/contract.md "gRPC") and an HTTP status with an RFC 9457 problem body
+// (docs/contract.md "HTTP"). One table in status_mapping.cc serves both, so
+// gRPC and the REST mirror cannot disagree. Pure functions, safe from any
+// thread.
 
 #ifndef VIGIL_API_STATUS_MAPPING_H_
 #define VIGIL_API_STATUS_MAPPING_H_
@@ -26,7 +27,7 @@ namespace vigil::api {
 inline constexpr const char* kRateLimitedPayload = eventlog::kRetryAfterPayload;
 
 // The gRPC trailing metadata key naming the stream's actual last revision on
-// an ABORTED append (SPEC "gRPC": a revision, or `none`).
+// an ABORTED append (docs/contract.md "gRPC": a revision, or `none`).
 inline constexpr char kActualRevisionTrailer[] = "vigil-actual-revision";
 
 // RESOURCE_EXHAUSTED with kRateLimitedPayload = `retry_after_seconds`.
@@ -47,7 +48,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
 absl::Status FromGrpcStatus(const grpc::Status& status,
                             const grpc::ClientContext* context);
 
-// The HTTP status of SPEC "HTTP" for `status`:
+// The HTTP status of docs/contract.md "HTTP" for `status`:
 //   OK 200; INVALID_ARGUMENT, OUT_OF_RANGE 400; UNAUTHENTICATED 401;
 //   PERMISSION_DENIED 403; NOT_FOUND 404; ALREADY_EXISTS 409;
 //   ABORTED 412 (expected revision mismatch); RESOURCE_EXHAUSTED 413, or

@@ -1,5 +1,5 @@
-// Subscriptions (SPEC "Subscribe"): every event matching a filter with
-// position > from_position, history first, then live, with no gap and no
+// Subscriptions (docs/contract.md "Subscribe"): every event matching a filter
+// with position > from_position, history first, then live, with no gap and no
 // duplicate at the switch. One SubscriptionHub per server; each Subscribe
 // call gets a reactor from Start().
 //

@@ -24,7 +24,8 @@ struct EventData {
   std::string metadata;  // a JSON object, or empty
 };
 
-// The optimistic-concurrency check of an append (SPEC "Expected revision").
+// The optimistic-concurrency check of an append (docs/contract.md "Expected
+// revision").
 class ExpectedRevision {
  public:
   enum class Kind { kAny, kNoStream, kStreamExists, kExact };
@@ -111,9 +112,9 @@ struct Filter {
   bool Matches(const RecordedEvent& event) const;
 };
 
-// The hash chain (SPEC "Concepts", FORMAT.md), for a client that checks a
-// log it has read (vigil verify --server) without trusting the server's
-// own Verify: an event's `hash` must equal ChainedHash(the previous
+// The hash chain (docs/contract.md "Concepts", FORMAT.md), for a client that
+// checks a log it has read (vigil verify --server) without trusting the
+// server's own Verify: an event's `hash` must equal ChainedHash(the previous
 // event's hash, event), and the event at position 1 chains from
 // GenesisHash() (32 zero bytes). Both raw bytes, not hex.
 std::string GenesisHash();

@@ -1,6 +1,6 @@
 // EventLog: Vigil's single source of truth, an append-only log of events in
 // RocksDB. Every event gets a global log position (1, 2, 3, ... no gaps) and
-// a revision within its stream (0, 1, 2, ...). See ../shared/SPEC.md
+// a revision within its stream (0, 1, 2, ...). See docs/contract.md
 // "Concepts" for the semantics and FORMAT.md for the bytes on disk.
 //
 // Thread safety: every method may be called from any thread concurrently.

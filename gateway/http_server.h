@@ -1,5 +1,5 @@
-// HttpServer: Vigil's HTTP/1.1 server on port 7601 (SPEC "HTTP"): the REST
-// mirror of the gRPC API (`POST /v1/streams/{stream}/events`,
+// HttpServer: Vigil's HTTP/1.1 server on port 7601 (docs/contract.md "HTTP"):
+// the REST mirror of the gRPC API (`POST /v1/streams/{stream}/events`,
 // `GET /v1/streams/{stream}`, `GET /v1/all`) and the operations endpoints
 // (`/healthz`, `/readyz`, `/metrics`), and the dashboard's files at `/`.
 // Plain HTTP with keep-alive; every
@@ -48,8 +48,9 @@ using api::HistogramFamily;
 using api::LatencyBuckets;
 using api::Metrics;
 
-// GET /v1/live (WebSocket) and GET /v1/live/sse: the live feed (SPEC
-// "HTTP", README "Live feed"). Every bound is here with its default.
+// GET /v1/live (WebSocket) and GET /v1/live/sse: the live feed
+// (docs/contract.md "HTTP", docs/live-feed.md). Every bound is here with its
+// default.
 struct LiveOptions {
   // Origins allowed to open the WebSocket, compared as exact strings
   // ("https://dash.example.com"; no wildcards, no prefix or suffix match).
@@ -113,7 +114,7 @@ struct LiveOptions {
 struct HttpServerOptions {
   // "host:port" to listen on ("[::1]:7601" for IPv6). Port 0 picks a free
   // port (see HttpServer::port()). Without tokens only loopback addresses
-  // are accepted (SPEC "Security").
+  // are accepted (docs/contract.md "Security").
   std::string listen = "127.0.0.1:7601";
 
   // Bearer tokens and roles for the API routes (/v1/...), and the

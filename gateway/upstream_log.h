@@ -1,5 +1,5 @@
 // UpstreamLog: a primary's event log as a gateway replica sees it
-// (`vigild --gateway-only --upstream HOST:PORT`, README "Gateway
+// (`vigild --gateway-only --upstream HOST:PORT`, docs/operations.md "Gateway
 // replicas"). It holds no data of its own: one gRPC Subscribe to the
 // primary, kept open (reconnecting with backoff and resuming from the last
 // position received), feeds a bounded window of the most recent events in

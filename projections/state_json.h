@@ -1,4 +1,4 @@
-// The JSON of time travel (README.md "Time travel"), and TimeTravelQueries,
+// The JSON of time travel (docs/time-travel.md), and TimeTravelQueries,
 // the api::StateQueries that the gRPC service and the REST gateway call.
 // Rows use the field names of the REST read models (read_queries.h): an
 // empty text is null, a zero time is null, doubles always carry a '.' or

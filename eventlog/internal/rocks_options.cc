@@ -77,9 +77,10 @@ class StderrLogger final : public rocksdb::Logger {
 rocksdb::Options ToRocksOptions(const Options& options) {
   rocksdb::Options rocks;
   rocks.create_if_missing = options.create_if_missing;
-  // Durability (SPEC "Durability"): every acknowledged append was written to
-  // the WAL and synced. On recovery, replay the WAL up to the first torn
-  // record: a torn tail can only hold appends that were never acknowledged.
+  // Durability (docs/contract.md "Durability"): every acknowledged append was
+  // written to the WAL and synced. On recovery, replay the WAL up to the first
+  // torn record: a torn tail can only hold appends that were never
+  // acknowledged.
   rocks.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   rocks.paranoid_checks = true;
   rocks.manual_wal_flush = false;

@@ -1,6 +1,7 @@
 // Checks of what a client proposes, before an append reaches the writer:
-// names, types, ids, JSON and sizes (SPEC "Concepts"). Every failure is an
-// absl::Status whose message names the offending field. Thread-safe.
+// names, types, ids, JSON and sizes (docs/contract.md "Concepts"). Every
+// failure is an absl::Status whose message names the offending field.
+// Thread-safe.
 
 #ifndef VIGIL_EVENTLOG_INTERNAL_VALIDATION_H_
 #define VIGIL_EVENTLOG_INTERNAL_VALIDATION_H_

@@ -194,8 +194,8 @@ class RequestHandler {
 };
 
 // An HttpResponse for a failed `status`: HttpStatusFor, ProblemJson, and
-// the headers SPEC "HTTP" adds (Vigil-Actual-Revision on 412, Retry-After
-// on 429 and 503).
+// the headers docs/contract.md "HTTP" adds (Vigil-Actual-Revision on 412,
+// Retry-After on 429 and 503).
 HttpResponse ErrorResponse(const absl::Status& status);
 
 }  // namespace vigil::gateway::internal

@@ -1,7 +1,8 @@
 // HttpServer over real sockets on 127.0.0.1 with a real event log: every
-// status code of SPEC "HTTP" on the REST mirror, problem+json bodies, reads
-// with from/limit, the operations endpoints, /metrics as Prometheus text,
-// keep-alive and pipelining, timeouts, the connection bound, and Stop.
+// status code of docs/contract.md "HTTP" on the REST mirror, problem+json
+// bodies, reads with from/limit, the operations endpoints, /metrics as
+// Prometheus text, keep-alive and pipelining, timeouts, the connection bound,
+// and Stop.
 //
 // One component under test, HttpServer's REST side (the live feed is
 // live_test.cc's); over ~500 lines because the mirror has many routes and

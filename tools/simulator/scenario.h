@@ -1,7 +1,7 @@
 // A deterministic Manager/Worker workload: the appends a team of AI agents
-// would make, in SPEC "Domain events" vocabulary, without a server. Managers
-// create tasks (some as subtasks) and assign them to workers; workers start
-// them, call LLMs and tools, report progress, message their manager, and
+// would make, in docs/contract.md "Domain events" vocabulary, without a server.
+// Managers create tasks (some as subtasks) and assign them to workers; workers
+// start them, call LLMs and tools, report progress, message their manager, and
 // complete or fail them; every agent heartbeats; idle workers are sometimes
 // stopped and replaced. `vigil simulate` sends it to a vigild, benchmarks
 // append it straight into a log, tests feed it to read models.

@@ -500,7 +500,7 @@ Command SimulateCommand() {
           "heartbeat; managers create tasks (some subtasks) and assign them;\n"
           "workers start them, call LLMs and tools, report progress, message\n"
           "their manager, and complete or fail them; idle workers are\n"
-          "stopped and replaced. Every SPEC domain event type, on\n"
+          "stopped and replaced. Every known domain event type, on\n"
           "agent-<id> and task-<id> streams with exact expected revisions.\n"
           "Appends go out at --rate per second with an idempotency key each,\n"
           "retried with backoff on UNAVAILABLE, RESOURCE_EXHAUSTED and\n"

@@ -1,7 +1,7 @@
 // vigil state and vigil diff: time travel (projections/state_at.h) from the
 // command line, on --data-dir (snapshots vigild wrote, then a replay) or
 // through --server (StateAt, Diff). Both print the JSON of GET /v1/state
-// and GET /v1/diff (README.md "Time travel").
+// and GET /v1/diff (docs/time-travel.md).
 
 #include <chrono>
 #include <cstdint>

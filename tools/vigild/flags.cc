@@ -329,8 +329,8 @@ absl::StatusOr<HostPort> SplitAddress(std::string_view address) {
   return split;
 }
 
-// SPEC "Security": with no tokens configured the server listens on loopback
-// only, and bound to any other address it refuses to start.
+// docs/contract.md "Security": with no tokens configured the server listens on
+// loopback only, and bound to any other address it refuses to start.
 absl::Status CheckLoopback(const HostPort& address) {
   if (api::IsLoopbackHost(address.host)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(

@@ -1,7 +1,8 @@
-// vigild: the Vigil server. Serves the gRPC EventStore (SPEC "gRPC") over the
-// event log in --data-dir until SIGTERM or SIGINT, then stops gracefully:
-// subscriptions end (UNAVAILABLE: clients resume from the last position they
-// saw), in-flight appends finish and are acknowledged, the log is closed.
+// vigild: the Vigil server. Serves the gRPC EventStore (docs/contract.md
+// "gRPC") over the event log in --data-dir until SIGTERM or SIGINT, then stops
+// gracefully: subscriptions end (UNAVAILABLE: clients resume from the last
+// position they saw), in-flight appends finish and are acknowledged, the log is
+// closed.
 //
 // This file wires the server together from a checked Config and runs it;
 // every setting, its flag, environment variable, parsing and --help row is
@@ -140,7 +141,8 @@ absl::StatusOr<std::string> UpstreamToken(const Config& config) {
 }
 
 // vigild --gateway-only: the live feed, the REST log reads and the
-// dashboard, from the primary at --upstream (README "Gateway replicas").
+// dashboard, from the primary at --upstream (docs/operations.md "Gateway
+// replicas").
 int ServeGateway(const Config& config, const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<api::Authenticator>> authenticator =
       LoadTokens(config);

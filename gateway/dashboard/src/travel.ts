@@ -1,4 +1,4 @@
-// Time travel (README "Time travel"): the JSON of GET /v1/state and
+// Time travel (docs/time-travel.md): the JSON of GET /v1/state and
 // GET /v1/diff (projections/state_json.cc), turned into what the views show.
 // A whole-system state becomes a PastView, the same shape as the live model
 // (agents, tasks, pairs, usage, events, eventRate), so every view reads one or

@@ -1,6 +1,7 @@
 // The JSON shapes the dashboard reads: recorded events (api/event_json.h),
 // the read models (projections/read_queries.h), /v1/projections
-// (projections/projection_service.cc) and the /v1/live frames (SPEC "HTTP").
+// (projections/projection_service.cc) and the /v1/live frames (docs/contract.md
+// "HTTP").
 
 export interface RecordedEvent {
   event_id: string;

@@ -1,4 +1,4 @@
-// Webhook endpoints as GET /v1/webhooks describes them (webhooks/README.md),
+// Webhook endpoints as GET /v1/webhooks describes them (docs/webhooks.md),
 // and the one-word health the dashboard shows for each.
 
 export interface WebhookDelivery {

@@ -48,7 +48,7 @@ function harness(random = () => 0.5) {
 }
 
 describe('LiveClient', () => {
-  it('builds the SPEC URL with from, filters and token', () => {
+  it('builds the docs/contract.md URL with from, filters and token', () => {
     expect(liveUrl('ws://h:1', 7, 't k', ['agent-', 'task-'], ['TaskCreated'])).toBe(
       'ws://h:1/v1/live?from=7&streams=agent-%2Ctask-&types=TaskCreated&token=t+k');
     expect(liveUrl('ws://h:1', 0, '')).toBe('ws://h:1/v1/live?from=0');
@@ -114,7 +114,7 @@ describe('LiveClient', () => {
     expect(h.sockets[1].url).toContain('from=30');
   });
 
-  it('ignores frames that are not SPEC\'s event, caught_up or checkpoint', () => {
+  it('ignores frames that are not docs/contract.md\'s event, caught_up or checkpoint', () => {
     const h = harness();
     h.client.start();
     h.sockets[0].open();

@@ -1,6 +1,6 @@
-// LiveClient: the /v1/live WebSocket (SPEC "HTTP"), outside React. Opens
-// with from=<last position applied>, hands every frame to `onFrame`, and on
-// any close (4008 slow consumer, a server restart, a network error)
+// LiveClient: the /v1/live WebSocket (docs/contract.md "HTTP"), outside React.
+// Opens with from=<last position applied>, hands every frame to `onFrame`, and
+// on any close (4008 slow consumer, a server restart, a network error)
 // reconnects after an exponential backoff with full jitter, again from the
 // last position applied, so nothing is lost; the store drops anything at or
 // below that position, so nothing is applied twice.
@@ -131,8 +131,9 @@ export class LiveClient {
       } catch {
         return; // not JSON: ignore rather than guess
       }
-      // SPEC's three kinds; others (a server's pong, error or filter
-      // answers to messages this client never sends) are not for the store.
+      // The three kinds of docs/contract.md "HTTP"; others (a server's pong,
+      // error or filter answers to messages this client never sends) are not
+      // for the store.
       if (!isLiveFrame(frame)) return;
       if (frame.kind === 'caught_up') {
         this.attempt = 0; // a healthy connection resets the backoff
