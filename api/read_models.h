@@ -6,7 +6,7 @@
 // needs the other to build.
 //
 // The JSON bodies and the limits are described in projections/read_queries.h
-// and README.md "REST reads".
+// and docs/read-models.md "REST reads".
 //
 // Thread-safe: implementations take calls from any number of threads. A call
 // may block (it waits for min_position and queries PostgreSQL), so callers

@@ -1,0 +1,151 @@
+// The modules' include graph, checked against the layering every module's
+// README states (docs/architecture.md): dependencies point one way, so no
+// module includes a module above it and there are no cycles; PostgreSQL's
+// client library stays inside projections/internal/; projections/ knows
+// nothing of the HTTP gateway. Reads the source tree as text, like a
+// reviewer would: an `#include "module/..."` is an edge.
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace vigil {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Each module and the modules it may include. Listed bottom up: a module
+// may only name modules listed before it.
+const std::vector<std::pair<std::string, std::set<std::string>>>& Layers() {
+  static const auto* layers =
+      new std::vector<std::pair<std::string, std::set<std::string>>>{
+          {"base", {}},
+          {"schemas", {}},
+          {"eventlog", {"base"}},
+          {"domain", {"base", "eventlog"}},
+          {"api", {"base", "eventlog", "domain", "schemas"}},
+          {"projections", {"base", "eventlog", "domain", "api", "schemas"}},
+          {"gateway", {"base", "eventlog", "domain", "api", "schemas"}},
+          {"tools",
+           {"base", "eventlog", "domain", "api", "schemas", "projections",
+            "gateway"}},
+          {"benchmarks",
+           {"base", "eventlog", "domain", "api", "schemas", "projections",
+            "gateway", "tools"}},
+      };
+  return *layers;
+}
+
+struct Include {
+  std::string file;  // relative to the source tree
+  std::string target;
+};
+
+bool IsSource(const fs::path& path) {
+  const std::string ext = path.extension().string();
+  return ext == ".cc" || ext == ".h" || ext == ".in";
+}
+
+// Every quoted and angled include of the module's sources.
+std::vector<Include> IncludesOf(const std::string& module) {
+  static const std::regex include_re(R"re(^\s*#\s*include\s*["<]([^">]+)[">])re");
+  std::vector<Include> includes;
+  const fs::path root = fs::path(VIGIL_SOURCE_DIR) / module;
+  if (!fs::exists(root)) return includes;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    const std::string relative =
+        fs::relative(entry.path(), VIGIL_SOURCE_DIR).string();
+    if (relative.find("node_modules") != std::string::npos) continue;
+    if (!entry.is_regular_file() || !IsSource(entry.path())) continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    std::smatch match;
+    while (std::getline(in, line)) {
+      if (std::regex_search(line, match, include_re)) {
+        includes.push_back({relative, match[1]});
+      }
+    }
+  }
+  return includes;
+}
+
+std::string ModuleOf(const std::string& include) {
+  const size_t slash = include.find('/');
+  if (slash == std::string::npos) return "";
+  const std::string first = include.substr(0, slash);
+  for (const auto& [module, allowed] : Layers()) {
+    if (module == first) return module;
+  }
+  return "";
+}
+
+TEST(LayersTest, NoModuleIncludesAModuleAboveIt) {
+  std::vector<std::string> violations;
+  for (const auto& [module, allowed] : Layers()) {
+    for (const Include& include : IncludesOf(module)) {
+      const std::string target = ModuleOf(include.target);
+      if (target.empty() || target == module) continue;
+      if (allowed.count(target) == 0) {
+        violations.push_back(include.file + " includes " + include.target);
+      }
+    }
+  }
+  EXPECT_TRUE(violations.empty())
+      << "includes against the layering:\n  "
+      << [&] {
+           std::string all;
+           for (const std::string& v : violations) all += v + "\n  ";
+           return all;
+         }();
+}
+
+TEST(LayersTest, TheLayeringHasNoCycles) {
+  // Allowed edges only point to modules listed earlier.
+  std::vector<std::string> seen;
+  for (const auto& [module, allowed] : Layers()) {
+    for (const std::string& below : allowed) {
+      EXPECT_NE(std::find(seen.begin(), seen.end(), below), seen.end())
+          << module << " may include " << below << ", listed above it";
+    }
+    seen.push_back(module);
+  }
+}
+
+TEST(LayersTest, PostgresClientStaysInsideProjectionsInternal) {
+  std::vector<std::string> violations;
+  for (const auto& [module, allowed] : Layers()) {
+    for (const Include& include : IncludesOf(module)) {
+      const bool pqxx = include.target.rfind("pqxx/", 0) == 0 ||
+                        include.target == "libpq-fe.h";
+      const bool header = include.file.size() > 2 &&
+                          include.file.substr(include.file.size() - 2) == ".h";
+      if (pqxx && header &&
+          include.file.rfind("projections/internal/", 0) != 0) {
+        violations.push_back(include.file);
+      }
+    }
+  }
+  EXPECT_TRUE(violations.empty())
+      << "headers outside projections/internal/ that include pqxx: "
+      << ::testing::PrintToString(violations);
+}
+
+// A control: the check sees a real include (so a broken regex or a wrong
+// source directory cannot make the tests above pass vacuously).
+TEST(LayersTest, SeesTheIncludesItChecks) {
+  bool found = false;
+  for (const Include& include : IncludesOf("api")) {
+    if (include.target.rfind("eventlog/", 0) == 0) found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace vigil
