@@ -13,8 +13,8 @@
 #include "api/append_checks.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::api {
 namespace {
@@ -327,7 +327,7 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                                      ServiceOptions options,
                                      const Authenticator* authenticator,
                                      RateLimiter* rate_limiter,
-                                     Metrics* metrics,
+                                     base::Metrics* metrics,
                                      StateQueries* state_queries)
     : log_(log),
       hub_(hub),
@@ -348,7 +348,7 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                                          {"method"})),
       append_metrics_(metrics == nullptr
                           ? std::nullopt
-                          : std::optional(AppendMetrics::Register(metrics))),
+                          : std::optional(base::AppendMetrics::Register(metrics))),
       readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
 }
 

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 
 namespace vigil::projections {
 namespace {

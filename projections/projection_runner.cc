@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 #include "projections/domain_event.h"
 
 namespace vigil::projections {
@@ -93,7 +93,7 @@ ProjectionRunner::ProjectionRunner(Projection* projection,
   status_.name = checkpoint_name_;
   status_.state = "starting";
   if (options_.metrics != nullptr) {
-    api::Metrics& m = *options_.metrics;
+    base::Metrics& m = *options_.metrics;
     const std::vector<std::string_view> labels = {checkpoint_name_};
     checkpoint_gauge_ =
         m.AddGauge("vigil_projection_checkpoint",

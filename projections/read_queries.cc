@@ -23,7 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "api/event_json.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 #include "projections/internal/sql.h"
 
 namespace vigil::projections {

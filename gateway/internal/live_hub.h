@@ -32,8 +32,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/executor.h"
-#include "api/metrics.h"
+#include "base/executor.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 
@@ -176,7 +176,7 @@ struct LiveMetrics {
   Gauge* connections;
   Counter* frames;
   Counter* bytes;
-  api::Histogram* queue_depth;
+  base::Histogram* queue_depth;
   Counter* fallbacks;
   Counter* slow_consumer_closes;
   CounterFamily* rejected;  // {reason}
@@ -262,8 +262,8 @@ class LiveHub {
   size_t recent_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Last: destroyed (their queued tasks run) while the rest is alive.
-  api::Executor pump_;
-  api::Executor readers_;
+  base::Executor pump_;
+  base::Executor readers_;
 };
 
 }  // namespace vigil::gateway::internal

@@ -22,12 +22,12 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "api/executor.h"
+#include "base/executor.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
-#include "gateway/internal/static_files.h"
 #include "gateway/internal/live_hub.h"
-#include "api/metrics.h"
+#include "gateway/internal/static_files.h"
 
 namespace vigil::gateway::internal {
 
@@ -187,7 +187,7 @@ class RequestHandler {
   size_t work_ ABSL_GUARDED_BY(work_mu_) = 0;
 
   // Last: destroyed first, so queued reads finish while the rest is alive.
-  api::Executor readers_;
+  base::Executor readers_;
 };
 
 // An HttpResponse for a failed `status`: HttpStatusFor, ProblemJson, and

@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/metrics.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/admin_routes.h"
 #include "projections/webhooks/retry_policy.h"
@@ -68,7 +68,7 @@ struct WebhookOptions {
   // HTTPS: verify certificates (chain and host name); extra CA file (PEM).
   bool verify_certificates = true;
   std::string ca_file;
-  api::Metrics* metrics = nullptr;  // required
+  base::Metrics* metrics = nullptr;  // required
 };
 
 class WebhookService : public gateway::AdminRoutes {

@@ -35,9 +35,9 @@
 #include "absl/synchronization/mutex.h"
 #include "api/auth.h"
 #include "api/event_store_service.h"
-#include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gateway/upstream_log.h"
@@ -153,7 +153,7 @@ int ServeGateway(const Config& config, const std::string& http_host) {
     std::fprintf(stderr, "vigild: %s\n", token.status().ToString().c_str());
     return kExitUsage;
   }
-  api::Metrics metrics;
+  base::Metrics metrics;
   absl::StatusOr<std::unique_ptr<gateway::UpstreamLog>> upstream =
       gateway::UpstreamLog::Start({.target = config.upstream,
                                    .token = *std::move(token),
@@ -211,7 +211,7 @@ int Serve(const Config& config, const HostPort& listen,
   api::RateLimiter rate_limiter(
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
-  api::Metrics metrics;
+  base::Metrics metrics;
   auto hub = std::make_unique<api::SubscriptionHub>(
       log->get(), api::SubscriptionOptions{}, &metrics);
   // Time travel needs only the log: snapshots are written beside it.
