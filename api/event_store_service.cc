@@ -346,9 +346,10 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                    : metrics->AddCounter("vigil_grpc_calls_started_total",
                                          "gRPC calls started, by method.",
                                          {"method"})),
-      append_metrics_(metrics == nullptr
-                          ? std::nullopt
-                          : std::optional(base::AppendMetrics::Register(metrics))),
+      append_metrics_(
+          metrics == nullptr
+              ? std::nullopt
+              : std::optional(base::AppendMetrics::Register(metrics))),
       readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
 }
 

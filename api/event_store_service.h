@@ -152,8 +152,10 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   // Null when no registry was given. Unary calls are counted by status,
   // streaming calls when they start; appends also in the shared append
   // metrics (the same series the HTTP API counts into).
-  base::CounterFamily* requests_ = nullptr;  // vigil_grpc_requests_total{method,code}
-  base::CounterFamily* started_ = nullptr;   // vigil_grpc_calls_started_total{method}
+  // vigil_grpc_requests_total{method,code}, vigil_grpc_calls_started_total
+  // {method}.
+  base::CounterFamily* requests_ = nullptr;
+  base::CounterFamily* started_ = nullptr;
   std::optional<base::AppendMetrics> append_metrics_;
   void CountRequest(std::string_view method, const absl::Status& status) const;
   void CountStarted(std::string_view method) const;

@@ -38,7 +38,7 @@
 
 namespace vigil::gateway {
 
-// The registry is api's: gRPC and HTTP count into the same one.
+// The registry is base's: gRPC and HTTP count into the same one.
 using base::AppendMetrics;
 using base::Counter;
 using base::CounterFamily;
