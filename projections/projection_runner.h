@@ -39,7 +39,7 @@
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
-#include "projections/projection.h"
+#include "projections/internal/projection.h"
 
 namespace vigil::projections {
 

@@ -24,7 +24,7 @@
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/read_models.h"
-#include "projections/domain_projections.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/projection_runner.h"
 
 namespace vigil::projections {

@@ -3,8 +3,8 @@
 // transaction, retries and poison events; a Projection only turns a batch of
 // parsed events into writes on its own tables.
 
-#ifndef VIGIL_PROJECTIONS_PROJECTION_H_
-#define VIGIL_PROJECTIONS_PROJECTION_H_
+#ifndef VIGIL_PROJECTIONS_INTERNAL_PROJECTION_H_
+#define VIGIL_PROJECTIONS_INTERNAL_PROJECTION_H_
 
 #include <string>
 #include <vector>
@@ -41,4 +41,4 @@ class Projection {
 
 }  // namespace vigil::projections
 
-#endif  // VIGIL_PROJECTIONS_PROJECTION_H_
+#endif  // VIGIL_PROJECTIONS_INTERNAL_PROJECTION_H_

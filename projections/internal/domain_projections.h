@@ -5,15 +5,15 @@
 // Each preloads the rows its batch touches, folds the batch with folds.h
 // and writes the result with one multi-row upsert per table.
 
-#ifndef VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
-#define VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
+#ifndef VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_
+#define VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
-#include "projections/projection.h"
+#include "projections/internal/projection.h"
 
 namespace vigil::projections {
 
@@ -42,4 +42,4 @@ int DropExpiredMetricPartitions(pqxx::work& tx, const std::string& schema,
 
 }  // namespace vigil::projections
 
-#endif  // VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
+#endif  // VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_
