@@ -14,6 +14,8 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "projections/domain_event.h"
+#include "projections/internal/pg_connection.h"
+#include "projections/internal/projection.h"
 
 namespace vigil::projections {
 namespace {
@@ -191,7 +193,7 @@ void ProjectionRunner::Publish() {
 
 absl::Status ProjectionRunner::Connect() {
   try {
-    connection_ = std::make_unique<pqxx::connection>(options_.pg_url);
+    connection_ = std::make_unique<internal::PgConnection>(options_.pg_url);
     // A commit need not wait for its WAL flush: writes and checkpoint are
     // one transaction, so a PostgreSQL crash can only lose both together,
     // and the projection then applies those events again. Exactly once

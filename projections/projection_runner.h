@@ -30,8 +30,6 @@
 #include <thread>
 #include <vector>
 
-#include <pqxx/pqxx>
-
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -39,9 +37,13 @@
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
-#include "projections/internal/projection.h"
 
 namespace vigil::projections {
+
+class Projection;  // internal/projection.h: libpqxx stays out of this header
+namespace internal {
+class PgConnection;  // internal/pg_connection.h
+}  // namespace internal
 
 struct RunnerOptions {
   std::string pg_url;
@@ -120,7 +122,7 @@ class ProjectionRunner {
   const std::string checkpoint_name_;
 
   // Touched only by the thread running Step.
-  std::unique_ptr<pqxx::connection> connection_;
+  std::unique_ptr<internal::PgConnection> connection_;
   bool checkpoint_loaded_ = false;
   uint64_t isolate_until_ = 0;  // apply one event at a time up to here
   std::vector<eventlog::RecordedEvent> batch_;

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "api/event_json.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/migrations.h"
 #include "projections/read_queries.h"
 

@@ -24,11 +24,12 @@
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/read_models.h"
-#include "projections/internal/domain_projections.h"
+#include "projections/domain_projection_options.h"
 #include "projections/projection_runner.h"
 
 namespace vigil::projections {
 
+class Projection;  // internal/projection.h
 class ReadQueries;
 
 struct ProjectionServiceOptions {

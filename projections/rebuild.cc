@@ -16,6 +16,7 @@
 #include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/projection_runner.h"
 
 namespace vigil::projections {
