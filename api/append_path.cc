@@ -24,13 +24,13 @@ size_t PayloadBytes(const std::vector<eventlog::EventData>& events) {
 }  // namespace
 
 AppendPath::AppendPath(eventlog::EventLog* log, AppendPathOptions options,
-                       RateLimiter* rate_limiter, Metrics* metrics)
+                       RateLimiter* rate_limiter, base::Metrics* metrics)
     : log_(log),
       options_(options),
       rate_limiter_(rate_limiter),
       metrics_(metrics == nullptr
                    ? std::nullopt
-                   : std::optional(AppendMetrics::Register(metrics))) {}
+                   : std::optional(base::AppendMetrics::Register(metrics))) {}
 
 void AppendPath::Append(const Principal& principal,
                         eventlog::AppendRequest request, Done done) {

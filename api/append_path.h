@@ -22,8 +22,8 @@
 
 #include "absl/status/statusor.h"
 #include "api/auth.h"
-#include "api/metrics.h"
 #include "api/rate_limiter.h"
+#include "base/metrics.h"
 #include "eventlog/event.h"
 #include "eventlog/event_log.h"
 
@@ -47,7 +47,7 @@ class AppendPath {
   // `log` must outlive the path, and so must `rate_limiter` (null: no rate
   // limit) and `metrics` (null: appends are not counted).
   AppendPath(eventlog::EventLog* log, AppendPathOptions options,
-             RateLimiter* rate_limiter = nullptr, Metrics* metrics = nullptr);
+             RateLimiter* rate_limiter = nullptr, base::Metrics* metrics = nullptr);
   AppendPath(const AppendPath&) = delete;
   AppendPath& operator=(const AppendPath&) = delete;
 
@@ -78,7 +78,7 @@ class AppendPath {
   eventlog::EventLog* const log_;
   const AppendPathOptions options_;
   RateLimiter* const rate_limiter_;
-  const std::optional<AppendMetrics> metrics_;
+  const std::optional<base::AppendMetrics> metrics_;
   std::atomic<size_t> inflight_{0};
 };
 

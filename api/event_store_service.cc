@@ -12,8 +12,8 @@
 #include "absl/synchronization/mutex.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::api {
 namespace {
@@ -326,7 +326,7 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                                      ServiceOptions options,
                                      const Authenticator* authenticator,
                                      RateLimiter* rate_limiter,
-                                     Metrics* metrics,
+                                     base::Metrics* metrics,
                                      StateQueries* state_queries,
                                      AppendPath* append_path)
     : log_(log),

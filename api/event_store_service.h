@@ -25,11 +25,11 @@
 
 #include "api/append_path.h"
 #include "api/auth.h"
-#include "api/executor.h"
-#include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/state_queries.h"
 #include "api/subscription.h"
+#include "base/executor.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
 #include "grpcpp/grpcpp.h"
@@ -82,7 +82,7 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
                     ServiceOptions options,
                     const Authenticator* authenticator = nullptr,
                     RateLimiter* rate_limiter = nullptr,
-                    Metrics* metrics = nullptr,
+                    base::Metrics* metrics = nullptr,
                     StateQueries* state_queries = nullptr,
                     AppendPath* append_path = nullptr);
   // REQUIRES: the server is shut down (every call is done). Finishes the
@@ -160,13 +160,13 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   // Null when no registry was given. Unary calls are counted by status,
   // streaming calls when they start. The append path counts appends in the
   // shared append metrics (the same series the HTTP API counts into).
-  CounterFamily* requests_ = nullptr;  // vigil_grpc_requests_total{method,code}
-  CounterFamily* started_ = nullptr;   // vigil_grpc_calls_started_total{method}
+  base::CounterFamily* requests_ = nullptr;  // vigil_grpc_requests_total{method,code}
+  base::CounterFamily* started_ = nullptr;   // vigil_grpc_calls_started_total{method}
   void CountRequest(std::string_view method, const absl::Status& status) const;
   void CountStarted(std::string_view method) const;
   std::atomic<size_t> active_reads_{0};
   // Last: its destructor runs the queued reads, which use the members above.
-  Executor readers_;
+  base::Executor readers_;
 };
 
 }  // namespace vigil::api

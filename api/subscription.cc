@@ -306,7 +306,8 @@ class SubscriptionHub::Subscriber final
 };
 
 SubscriptionHub::SubscriptionHub(eventlog::EventLog* log,
-                                 SubscriptionOptions options, Metrics* metrics)
+                                 SubscriptionOptions options,
+                                 base::Metrics* metrics)
     : log_(log),
       options_(options),
       readers_("vigil-subscribe", options.reader_threads,

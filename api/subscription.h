@@ -21,8 +21,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/executor.h"
-#include "api/metrics.h"
+#include "base/executor.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "grpcpp/grpcpp.h"
 #include "vigil/v1/event_store.grpc.pb.h"
@@ -51,7 +51,7 @@ class SubscriptionHub {
   // (a subscriber that was live fell more than a page behind the head and
   // reads the log to catch up again).
   SubscriptionHub(eventlog::EventLog* log, SubscriptionOptions options,
-                  Metrics* metrics = nullptr);
+                  base::Metrics* metrics = nullptr);
   // Stop()s, then waits (up to 30 s) until gRPC has finished with every
   // subscription. The gRPC server must still be running, or be shut down.
   ~SubscriptionHub();
@@ -86,12 +86,12 @@ class SubscriptionHub {
 
   eventlog::EventLog* const log_;
   const SubscriptionOptions options_;
-  Executor readers_;
+  base::Executor readers_;
   uint64_t listener_ = 0;
 
   std::atomic<bool> wake_pending_{false};
-  Gauge* open_gauge_ = nullptr;
-  Counter* fallbacks_ = nullptr;
+  base::Gauge* open_gauge_ = nullptr;
+  base::Counter* fallbacks_ = nullptr;
 
   mutable absl::Mutex mu_;
   std::vector<Subscriber*> subscribers_ ABSL_GUARDED_BY(mu_);

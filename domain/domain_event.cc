@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "base/status_macros.h"
 #include "domain/event_types.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::domain {
 namespace {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "eventlog/internal/log_db.h"
 #include "eventlog/internal/log_head.h"
 #include "eventlog/internal/log_reader.h"
@@ -25,7 +26,6 @@
 #include "eventlog/internal/rocks_options.h"
 #include "eventlog/internal/snapshot_store.h"
 #include "eventlog/internal/verify.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::eventlog {
 namespace {

@@ -26,27 +26,27 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "api/append_path.h"
 #include "api/auth.h"
 #include "api/rate_limiter.h"
-#include "absl/status/statusor.h"
-#include "absl/time/time.h"
-#include "eventlog/event_log.h"
-#include "api/metrics.h"
 #include "api/read_models.h"
 #include "api/state_queries.h"
 #include "api/webhook_admin.h"
+#include "base/metrics.h"
+#include "eventlog/event_log.h"
 
 namespace vigil::gateway {
 
 // The registry is api's: gRPC and HTTP count into the same one.
-using api::AppendMetrics;
-using api::Counter;
-using api::CounterFamily;
-using api::Gauge;
-using api::HistogramFamily;
-using api::LatencyBuckets;
-using api::Metrics;
+using base::AppendMetrics;
+using base::Counter;
+using base::CounterFamily;
+using base::Gauge;
+using base::HistogramFamily;
+using base::LatencyBuckets;
+using base::Metrics;
 
 // GET /v1/live (WebSocket) and GET /v1/live/sse: the live feed
 // (docs/contract.md "HTTP", docs/live-feed.md). Every bound is here with its

@@ -79,7 +79,7 @@ class UpstreamLog::Impl {
                                            ChannelArguments(options_))),
         stub_(vigil::v1::EventStore::NewStub(channel_)) {
     if (options_.metrics != nullptr) {
-      api::Metrics* m = options_.metrics;
+      base::Metrics* m = options_.metrics;
       connected_gauge_ =
           m->AddGauge("vigil_upstream_connected",
                       "1 while this gateway replica is subscribed to its "
@@ -430,11 +430,11 @@ class UpstreamLog::Impl {
   const UpstreamOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vigil::v1::EventStore::Stub> stub_;
-  api::Gauge* connected_gauge_ = nullptr;
-  api::Gauge* head_gauge_ = nullptr;
-  api::Counter* events_ = nullptr;
-  api::Counter* reconnects_ = nullptr;
-  api::Counter* remote_reads_ = nullptr;
+  base::Gauge* connected_gauge_ = nullptr;
+  base::Gauge* head_gauge_ = nullptr;
+  base::Counter* events_ = nullptr;
+  base::Counter* reconnects_ = nullptr;
+  base::Counter* remote_reads_ = nullptr;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -26,7 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "api/metrics.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 
 namespace vigil::gateway {
@@ -55,7 +55,7 @@ struct UpstreamOptions {
   absl::Duration max_backoff = absl::Seconds(1);
 
   // vigil_upstream_* series; may be null.
-  api::Metrics* metrics = nullptr;
+  base::Metrics* metrics = nullptr;
 };
 
 class UpstreamLog final : public eventlog::EventLog {

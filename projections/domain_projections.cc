@@ -1,4 +1,4 @@
-#include "projections/domain_projections.h"
+#include "projections/internal/domain_projections.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -27,7 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 
 namespace vigil::projections {
 namespace {

@@ -12,8 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 #include "projections/domain_event.h"
+#include "projections/internal/pg_connection.h"
+#include "projections/internal/projection.h"
 
 namespace vigil::projections {
 namespace {
@@ -93,7 +95,7 @@ ProjectionRunner::ProjectionRunner(Projection* projection,
   status_.name = checkpoint_name_;
   status_.state = "starting";
   if (options_.metrics != nullptr) {
-    api::Metrics& m = *options_.metrics;
+    base::Metrics& m = *options_.metrics;
     const std::vector<std::string_view> labels = {checkpoint_name_};
     checkpoint_gauge_ =
         m.AddGauge("vigil_projection_checkpoint",
@@ -191,7 +193,7 @@ void ProjectionRunner::Publish() {
 
 absl::Status ProjectionRunner::Connect() {
   try {
-    connection_ = std::make_unique<pqxx::connection>(options_.pg_url);
+    connection_ = std::make_unique<internal::PgConnection>(options_.pg_url);
     // A commit need not wait for its WAL flush: writes and checkpoint are
     // one transaction, so a PostgreSQL crash can only lose both together,
     // and the projection then applies those events again. Exactly once

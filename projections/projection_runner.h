@@ -30,18 +30,20 @@
 #include <thread>
 #include <vector>
 
-#include <pqxx/pqxx>
-
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/metrics.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
-#include "projections/projection.h"
 
 namespace vigil::projections {
+
+class Projection;  // internal/projection.h: libpqxx stays out of this header
+namespace internal {
+class PgConnection;  // internal/pg_connection.h
+}  // namespace internal
 
 struct RunnerOptions {
   std::string pg_url;
@@ -58,7 +60,7 @@ struct RunnerOptions {
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
   // Optional: per-projection series in the shared registry.
-  api::Metrics* metrics = nullptr;
+  base::Metrics* metrics = nullptr;
   // For a log opened with EventLog::OpenReader (the CLI's rebuild): call
   // Refresh() to see what the writer appended.
   bool refresh_log = false;
@@ -120,7 +122,7 @@ class ProjectionRunner {
   const std::string checkpoint_name_;
 
   // Touched only by the thread running Step.
-  std::unique_ptr<pqxx::connection> connection_;
+  std::unique_ptr<internal::PgConnection> connection_;
   bool checkpoint_loaded_ = false;
   uint64_t isolate_until_ = 0;  // apply one event at a time up to here
   std::vector<eventlog::RecordedEvent> batch_;
@@ -134,13 +136,13 @@ class ProjectionRunner {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 
-  api::Gauge* checkpoint_gauge_ = nullptr;
-  api::Gauge* lag_events_gauge_ = nullptr;
-  api::Gauge* lag_seconds_gauge_ = nullptr;
-  api::Counter* events_counter_ = nullptr;
-  api::Counter* parked_counter_ = nullptr;
-  api::Counter* retries_counter_ = nullptr;
-  api::Gauge* parked_gauge_ = nullptr;
+  base::Gauge* checkpoint_gauge_ = nullptr;
+  base::Gauge* lag_events_gauge_ = nullptr;
+  base::Gauge* lag_seconds_gauge_ = nullptr;
+  base::Counter* events_counter_ = nullptr;
+  base::Counter* parked_counter_ = nullptr;
+  base::Counter* retries_counter_ = nullptr;
+  base::Gauge* parked_gauge_ = nullptr;
 };
 
 }  // namespace vigil::projections

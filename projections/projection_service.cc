@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "api/event_json.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/migrations.h"
 #include "projections/read_queries.h"
 

@@ -20,10 +20,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/metrics.h"
 #include "api/read_models.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
-#include "projections/domain_projections.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/projection_runner.h"
 
 namespace vigil::projections {
@@ -35,7 +35,7 @@ struct ProjectionServiceOptions {
   DomainProjectionOptions domain;
   // Batch bounds and backoff of the runners (pg_url, metrics are set here).
   RunnerOptions runner;
-  api::Metrics* metrics = nullptr;
+  base::Metrics* metrics = nullptr;
   // The longest a read waits for min_position; past it, 503.
   absl::Duration min_position_wait = absl::Seconds(5);
   // Connections for reads.

@@ -29,7 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "api/event_json.h"
 #include "api/read_models.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 #include "projections/internal/read_pool.h"
 #include "projections/internal/sql.h"
 #include "projections/row_columns.h"

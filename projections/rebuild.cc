@@ -13,9 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
-#include "eventlog/status_macros.h"
 #include "projections/domain_event.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/projection_runner.h"
 
 namespace vigil::projections {

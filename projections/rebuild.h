@@ -24,7 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
-#include "projections/domain_projections.h"
+#include "projections/domain_projection_options.h"
 
 namespace vigil::projections {
 

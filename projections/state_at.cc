@@ -15,8 +15,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
-#include "eventlog/status_macros.h"
 #include "projections/domain_event.h"
 #include "projections/internal/fold_codec.h"
 

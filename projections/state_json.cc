@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/event_json.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 #include "projections/internal/fold_codec.h"
 #include "projections/row_columns.h"
 

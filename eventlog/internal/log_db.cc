@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "eventlog/internal/rocks_options.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::eventlog::internal {
 

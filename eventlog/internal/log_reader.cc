@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "eventlog/internal/codec.h"
 #include "eventlog/internal/validation.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::eventlog::internal {
 namespace {

@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "eventlog/internal/validation.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::eventlog::internal {
 

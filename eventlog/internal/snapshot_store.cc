@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "eventlog/internal/codec.h"
-#include "eventlog/status_macros.h"
 
 namespace vigil::eventlog::internal {
 namespace {

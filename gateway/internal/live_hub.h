@@ -33,8 +33,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/executor.h"
-#include "api/metrics.h"
+#include "base/executor.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gateway/internal/live_protocol.h"
@@ -48,7 +48,7 @@ struct LiveMetrics {
   Gauge* connections;
   Counter* frames;
   Counter* bytes;
-  api::Histogram* queue_depth;
+  base::Histogram* queue_depth;
   Counter* fallbacks;
   Counter* slow_consumer_closes;
   CounterFamily* rejected;  // {reason}
@@ -134,8 +134,8 @@ class LiveHub {
   size_t recent_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Last: destroyed (their queued tasks run) while the rest is alive.
-  api::Executor pump_;
-  api::Executor readers_;
+  base::Executor pump_;
+  base::Executor readers_;
 };
 
 }  // namespace vigil::gateway::internal

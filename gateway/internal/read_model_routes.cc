@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "api/query_string.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 
 namespace vigil::gateway::internal {
 namespace {

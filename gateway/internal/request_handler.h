@@ -23,12 +23,12 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/append_path.h"
-#include "api/executor.h"
+#include "base/executor.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
-#include "gateway/internal/static_files.h"
 #include "gateway/internal/live_hub.h"
-#include "api/metrics.h"
+#include "gateway/internal/static_files.h"
 
 namespace vigil::gateway::internal {
 
@@ -190,7 +190,7 @@ class RequestHandler {
   size_t work_ ABSL_GUARDED_BY(work_mu_) = 0;
 
   // Last: destroyed first, so queued reads finish while the rest is alive.
-  api::Executor readers_;
+  base::Executor readers_;
 };
 
 // An HttpResponse for a failed `status`: HttpStatusFor, ProblemJson, and

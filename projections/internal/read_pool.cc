@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 
 namespace vigil::projections::internal {
 namespace {

@@ -25,8 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/metrics.h"
 #include "api/webhook_admin.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "projections/webhooks/retry_policy.h"
 
@@ -67,7 +67,7 @@ struct WebhookOptions {
   // HTTPS: verify certificates (chain and host name); extra CA file (PEM).
   bool verify_certificates = true;
   std::string ca_file;
-  api::Metrics* metrics = nullptr;  // required
+  base::Metrics* metrics = nullptr;  // required
 };
 
 class WebhookService : public api::WebhookAdmin {

@@ -16,9 +16,9 @@
 #include "absl/strings/cord.h"
 #include "absl/types/optional.h"
 #include "api/auth.h"
-#include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/status_mapping.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -114,9 +114,9 @@ class AppendPathTest : public ::testing::Test {
 
   vigil::testing::TempDir dir_;
   std::unique_ptr<GatedLog> log_;
-  Metrics metrics_;
+  base::Metrics metrics_;
   // The same series the path records into (Register returns them again).
-  AppendMetrics counted_ = AppendMetrics::Register(&metrics_);
+  base::AppendMetrics counted_ = base::AppendMetrics::Register(&metrics_);
 };
 
 TEST_F(AppendPathTest, AppendsAndCountsEachAppendOnce) {

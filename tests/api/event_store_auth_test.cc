@@ -105,7 +105,7 @@ class EventStoreAuthTest : public ::testing::Test {
   }
 
   vigil::testing::TempDir dir_;
-  Metrics metrics_;
+  base::Metrics metrics_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<RateLimiter> limiter_;

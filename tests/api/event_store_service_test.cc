@@ -179,7 +179,7 @@ class EventStoreServiceTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<eventlog::EventLog> log_;
-  Metrics metrics_;  // before the service, which counts into it
+  base::Metrics metrics_;  // before the service, which counts into it
   std::unique_ptr<SubscriptionHub> hub_;
   std::unique_ptr<EventStoreService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -73,7 +73,7 @@ class SubscriptionTest : public ::testing::Test {
   }
 
   vigil::testing::TempDir dir_;
-  Metrics metrics_;
+  base::Metrics metrics_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<SubscriptionHub> hub_;
   std::unique_ptr<SubscribeOnly> service_;

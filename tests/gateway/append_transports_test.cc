@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "api/append_path.h"
 #include "api/event_store_service.h"
-#include "api/metrics.h"
 #include "api/subscription.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gmock/gmock.h"
@@ -127,7 +127,7 @@ class AppendTransportsTest : public ::testing::Test {
 
   vigil::testing::TempDir dir_;
   std::unique_ptr<GatedLog> log_;
-  api::Metrics metrics_;
+  base::Metrics metrics_;
   std::unique_ptr<api::AppendPath> appends_;
   std::unique_ptr<api::SubscriptionHub> hub_;
   std::unique_ptr<api::EventStoreService> service_;

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
-#include "api/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/http_client.h"

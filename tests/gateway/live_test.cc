@@ -37,7 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "api/auth.h"
-#include "api/metrics.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gmock/gmock.h"
@@ -122,7 +122,7 @@ class LiveTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<eventlog::EventLog> log_;
-  api::Metrics metrics_;
+  base::Metrics metrics_;
   std::unique_ptr<HttpServer> server_;
 };
 

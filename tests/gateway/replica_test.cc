@@ -28,14 +28,14 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/event_store_service.h"
-#include "api/metrics.h"
 #include "api/subscription.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gateway/upstream_log.h"
@@ -191,7 +191,7 @@ class Primary {
   const int grpc_port_;
   int appended_ = 0;
   std::unique_ptr<eventlog::EventLog> log_;
-  api::Metrics metrics_;
+  base::Metrics metrics_;
   std::unique_ptr<api::SubscriptionHub> hub_;
   std::unique_ptr<api::EventStoreService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -226,7 +226,7 @@ class Replica {
   std::string Metrics() const { return metrics_.Render(); }
 
  private:
-  api::Metrics metrics_;
+  base::Metrics metrics_;
   std::unique_ptr<UpstreamLog> log_;
   std::unique_ptr<HttpServer> http_;
 };

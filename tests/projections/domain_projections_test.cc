@@ -13,7 +13,7 @@
 #include "eventlog/options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/domain_projections.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
 #include "tests/testing/pg_database.h"

@@ -12,7 +12,7 @@
 #include "eventlog/options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/domain_projections.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
 #include "projections/rebuild.h"

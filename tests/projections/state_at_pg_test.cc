@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "eventlog/event_log.h"
 #include "gtest/gtest.h"
-#include "projections/domain_projections.h"
+#include "projections/internal/domain_projections.h"
 #include "projections/internal/sql.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"

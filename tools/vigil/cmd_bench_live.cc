@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "eventlog/status_macros.h"
+#include "base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/vigil/remote.h"
 

@@ -11,14 +11,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "api/event_json.h"
+#include "api/event_proto.h"
+#include "api/status_mapping.h"
+#include "base/status_macros.h"
 #include "eventlog/event.h"
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"
-#include "eventlog/status_macros.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
-#include "api/event_proto.h"
-#include "api/status_mapping.h"
 #include "tools/vigil/remote.h"
 
 namespace vigil::cli {

@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "api/status_mapping.h"
+#include "base/status_macros.h"
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"
-#include "eventlog/status_macros.h"
 #include "tools/vigil/remote.h"
 
 namespace vigil::cli {

@@ -37,9 +37,9 @@
 #include "api/append_path.h"
 #include "api/auth.h"
 #include "api/event_store_service.h"
-#include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gateway/upstream_log.h"
@@ -156,7 +156,7 @@ int ServeGateway(const Config& config, const std::string& http_host) {
     std::fprintf(stderr, "vigild: %s\n", token.status().ToString().c_str());
     return kExitUsage;
   }
-  api::Metrics metrics;
+  base::Metrics metrics;
   absl::StatusOr<std::unique_ptr<gateway::UpstreamLog>> upstream =
       gateway::UpstreamLog::Start({.target = config.upstream,
                                    .token = *std::move(token),
@@ -214,7 +214,7 @@ int Serve(const Config& config, const HostPort& listen,
   api::RateLimiter rate_limiter(
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
-  api::Metrics metrics;
+  base::Metrics metrics;
   // One append path for gRPC and HTTP: one in-flight bound, one rate limit.
   api::AppendPath appends(log->get(), api::AppendPathOptions{}, &rate_limiter,
                           &metrics);

@@ -57,7 +57,7 @@ int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
 }  // namespace
 
-WebhookMetrics WebhookMetrics::Register(api::Metrics* metrics) {
+WebhookMetrics WebhookMetrics::Register(base::Metrics* metrics) {
   WebhookMetrics m;
   m.deliveries = metrics->AddCounter(
       "vigil_webhook_deliveries_total",
@@ -73,7 +73,7 @@ WebhookMetrics WebhookMetrics::Register(api::Metrics* metrics) {
       "vigil_webhook_attempt_duration_seconds",
       "Time of one webhook request (DNS, connect, TLS, response), by "
       "endpoint.",
-      {"webhook"}, api::LatencyBuckets());
+      {"webhook"}, base::LatencyBuckets());
   m.dead_letters = metrics->AddGauge(
       "vigil_webhook_dead_letters",
       "Deliveries in an endpoint's dead-letter queue.", {"webhook"});

@@ -27,7 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/metrics.h"
+#include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"
 #include "projections/webhooks/internal/http_client.h"
@@ -59,14 +59,14 @@ class DeliveryHost {
                                       const std::string& reason) = 0;
 };
 
-// The series the workers record into (api::Metrics is process-wide).
+// The series the workers record into (base::Metrics is process-wide).
 struct WebhookMetrics {
-  static WebhookMetrics Register(api::Metrics* metrics);
-  api::CounterFamily* deliveries = nullptr;  // {webhook, outcome}
-  api::CounterFamily* attempts = nullptr;    // {webhook, result}
-  api::HistogramFamily* duration = nullptr;  // {webhook}
-  api::GaugeFamily* dead_letters = nullptr;  // {webhook}
-  api::Gauge* open_circuits = nullptr;
+  static WebhookMetrics Register(base::Metrics* metrics);
+  base::CounterFamily* deliveries = nullptr;  // {webhook, outcome}
+  base::CounterFamily* attempts = nullptr;    // {webhook, result}
+  base::HistogramFamily* duration = nullptr;  // {webhook}
+  base::GaugeFamily* dead_letters = nullptr;  // {webhook}
+  base::Gauge* open_circuits = nullptr;
 };
 
 struct WorkerOptions {

@@ -2,7 +2,7 @@
 // escaping, histogram buckets, sharing of families, the series bound, and
 // concurrent recording.
 
-#include "api/metrics.h"
+#include "base/metrics.h"
 
 #include <string>
 #include <thread>
@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace vigil::api {
+namespace vigil::base {
 namespace {
 
 using ::testing::HasSubstr;
@@ -210,4 +210,4 @@ TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
 }
 
 }  // namespace
-}  // namespace vigil::api
+}  // namespace vigil::base

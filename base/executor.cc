@@ -1,8 +1,8 @@
-#include "api/executor.h"
+#include "base/executor.h"
 
 #include <pthread.h>
 
-namespace vigil::api {
+namespace vigil::base {
 
 Executor::Executor(std::string name, int threads, size_t max_queue)
     : name_(std::move(name)), max_queue_(max_queue) {
@@ -47,4 +47,4 @@ void Executor::Run() {
   }
 }
 
-}  // namespace vigil::api
+}  // namespace vigil::base

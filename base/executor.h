@@ -2,8 +2,8 @@
 // HTTP handlers must not do on their network threads: RocksDB reads.
 // Thread-safe; the destructor runs what is queued, then joins.
 
-#ifndef VIGIL_API_EXECUTOR_H_
-#define VIGIL_API_EXECUTOR_H_
+#ifndef VIGIL_BASE_EXECUTOR_H_
+#define VIGIL_BASE_EXECUTOR_H_
 
 #include <cstddef>
 #include <deque>
@@ -15,7 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 
-namespace vigil::api {
+namespace vigil::base {
 
 class Executor {
  public:
@@ -40,6 +40,6 @@ class Executor {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace vigil::api
+}  // namespace vigil::base
 
-#endif  // VIGIL_API_EXECUTOR_H_
+#endif  // VIGIL_BASE_EXECUTOR_H_

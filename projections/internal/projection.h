@@ -1,10 +1,11 @@
 // A projection: a named fold of the log into PostgreSQL read models. The
 // ProjectionRunner (projection_runner.h) owns the loop, the checkpoint, the
 // transaction, retries and poison events; a Projection only turns a batch of
-// parsed events into writes on its own tables.
+// parsed events into writes on its own tables. Internal, as libpqxx is:
+// only projections/ (and its tests and benchmarks) implement or run one.
 
-#ifndef VIGIL_PROJECTIONS_PROJECTION_H_
-#define VIGIL_PROJECTIONS_PROJECTION_H_
+#ifndef VIGIL_PROJECTIONS_INTERNAL_PROJECTION_H_
+#define VIGIL_PROJECTIONS_INTERNAL_PROJECTION_H_
 
 #include <string>
 #include <vector>
@@ -41,4 +42,4 @@ class Projection {
 
 }  // namespace vigil::projections
 
-#endif  // VIGIL_PROJECTIONS_PROJECTION_H_
+#endif  // VIGIL_PROJECTIONS_INTERNAL_PROJECTION_H_

@@ -3,28 +3,20 @@
 //   tasks    vigil.tasks, vigil.coordination, vigil.agent_messages
 //   metrics  vigil.agent_metrics (partitioned by day), vigil.llm_usage
 // Each preloads the rows its batch touches, folds the batch with folds.h
-// and writes the result with one multi-row upsert per table.
+// and writes the result with one multi-row upsert per table. Internal:
+// Projection::Apply and the partition retention write through libpqxx.
 
-#ifndef VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
-#define VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
+#ifndef VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_
+#define VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/time/time.h"
-#include "projections/projection.h"
+#include "projections/domain_projection_options.h"
+#include "projections/internal/projection.h"
 
 namespace vigil::projections {
-
-struct DomainProjectionOptions {
-  // vigil.agent_metrics keeps this many days (whole UTC days, counted back
-  // from today's); older partitions are dropped and older events are not
-  // counted when replayed. vigil.llm_usage is small and kept whole.
-  int metrics_retention_days = 30;
-  // The clock for the retention (tests move it).
-  absl::Time (*now)() = &absl::Now;
-};
 
 std::unique_ptr<Projection> NewAgentsProjection();
 std::unique_ptr<Projection> NewTasksProjection();
@@ -42,4 +34,4 @@ int DropExpiredMetricPartitions(pqxx::work& tx, const std::string& schema,
 
 }  // namespace vigil::projections
 
-#endif  // VIGIL_PROJECTIONS_DOMAIN_PROJECTIONS_H_
+#endif  // VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_

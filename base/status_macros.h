@@ -1,8 +1,8 @@
 // RETURN_IF_ERROR / ASSIGN_OR_RETURN: Debian's Abseil 20220623 has no
 // status macros of its own, so Vigil keeps these two here.
 
-#ifndef VIGIL_EVENTLOG_STATUS_MACROS_H_
-#define VIGIL_EVENTLOG_STATUS_MACROS_H_
+#ifndef VIGIL_BASE_STATUS_MACROS_H_
+#define VIGIL_BASE_STATUS_MACROS_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,4 +26,4 @@
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 
-#endif  // VIGIL_EVENTLOG_STATUS_MACROS_H_
+#endif  // VIGIL_BASE_STATUS_MACROS_H_

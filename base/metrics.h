@@ -11,8 +11,8 @@
 // for the registry's lifetime. Depends only on Abseil, so any module can
 // record into it.
 
-#ifndef VIGIL_API_METRICS_H_
-#define VIGIL_API_METRICS_H_
+#ifndef VIGIL_BASE_METRICS_H_
+#define VIGIL_BASE_METRICS_H_
 
 #include <atomic>
 #include <cstddef>
@@ -26,7 +26,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
-namespace vigil::api {
+namespace vigil::base {
 
 // A monotonically increasing count.
 class Counter {
@@ -186,6 +186,6 @@ struct AppendMetrics {
   Histogram* duration = nullptr;  // vigil_append_duration_seconds
 };
 
-}  // namespace vigil::api
+}  // namespace vigil::base
 
-#endif  // VIGIL_API_METRICS_H_
+#endif  // VIGIL_BASE_METRICS_H_

@@ -1,4 +1,4 @@
-#include "api/metrics.h"
+#include "base/metrics.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <utility>
 
-namespace vigil::api {
+namespace vigil::base {
 namespace {
 
 // Registration mistakes are programming errors, found the first time the
@@ -390,4 +390,4 @@ void AppendMetrics::Record(size_t events_appended, size_t bytes_appended,
   duration->Observe(seconds);
 }
 
-}  // namespace vigil::api
+}  // namespace vigil::base
