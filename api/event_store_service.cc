@@ -1,3 +1,9 @@
+// The vigil.v1.EventStore gRPC service (event_store_service.h): its RPCs
+// parse their messages, call the append path, the log (through a LogCursor
+// for ReadAll), the subscription hub or time travel, and map the status.
+// One concept, the service; over ~500 lines because the paged streaming
+// reads need their reactor (flow control, bounded pages, cancellation).
+
 #include "api/event_store_service.h"
 
 #include <algorithm>

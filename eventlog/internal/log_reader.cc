@@ -111,13 +111,8 @@ absl::StatusOr<std::vector<RecordedEvent>> LogReader::ReadAll(
   std::vector<RecordedEvent> events;
   uint64_t next = std::max<uint64_t>(from_position, 1);
   uint64_t scanned = 0;
-  const std::string upper(1, kRecordPrefix + 1);
-  rocksdb::Slice upper_bound(upper);
-  rocksdb::ReadOptions read;
-  read.iterate_upper_bound = &upper_bound;
   const RocksDb& rocks = *db_->rocks();
-  std::unique_ptr<rocksdb::Iterator> it(
-      rocks.db()->NewIterator(read, rocks.records()));
+  BoundedIterator it(rocks, rocks.records(), std::string(1, kRecordPrefix + 1));
   for (it->Seek(RecordKey(next)); it->Valid(); it->Next()) {
     if ((max_count != 0 && events.size() >= max_count) ||
         (max_scan != 0 && scanned >= max_scan)) {
@@ -182,13 +177,8 @@ absl::StatusOr<LogStats> LogReader::Stats() const {
   RETURN_IF_ERROR(db_->CheckOpen());
   LogStats stats;
   stats.head_position = head_->Get();
-  const std::string upper(1, kStreamPrefix + 1);
-  rocksdb::Slice upper_bound(upper);
-  rocksdb::ReadOptions read;
-  read.iterate_upper_bound = &upper_bound;
   const RocksDb& rocks = *db_->rocks();
-  std::unique_ptr<rocksdb::Iterator> it(
-      rocks.db()->NewIterator(read, rocks.index()));
+  BoundedIterator it(rocks, rocks.index(), std::string(1, kStreamPrefix + 1));
   for (it->Seek(std::string(1, kStreamPrefix)); it->Valid(); it->Next()) {
     ++stats.stream_count;
   }

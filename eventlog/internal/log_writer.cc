@@ -545,11 +545,8 @@ void LogWriter::ExpireIdempotencyKeys(Group* group) {
   if (group->time_us - last_expiry_run_us_ < kExpiryIntervalUs) return;
   last_expiry_run_us_ = group->time_us;
   const int64_t cutoff = group->time_us - options_.idempotency_retention_us;
-  const std::string upper(1, kExpiryPrefix + 1);
-  rocksdb::Slice upper_bound(upper);
-  rocksdb::ReadOptions read;
-  read.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->rocks()->db()->NewIterator(read, db_->rocks()->index()));
+  BoundedIterator it(*db_->rocks(), db_->rocks()->index(),
+                     std::string(1, kExpiryPrefix + 1));
   size_t deleted = 0;
   for (it->Seek(expiry_cursor_.empty()
                     ? std::string(1, kExpiryPrefix)

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vigil::eventlog::internal {
@@ -57,6 +58,29 @@ class RocksDb {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* records_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_ = nullptr;
+};
+
+// An iterator over one family of `rocks` that stops before `upper_bound` (a
+// key just past every key it should visit), kept alive beside it. Used like
+// the iterator itself: it->Seek(key), it->Valid(), ...
+class BoundedIterator {
+ public:
+  BoundedIterator(const RocksDb& rocks, rocksdb::ColumnFamilyHandle* family,
+                  std::string upper_bound)
+      : upper_(std::move(upper_bound)), slice_(upper_) {
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &slice_;
+    it_.reset(rocks.db()->NewIterator(read, family));
+  }
+  BoundedIterator(const BoundedIterator&) = delete;
+  BoundedIterator& operator=(const BoundedIterator&) = delete;
+
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  const std::string upper_;
+  const rocksdb::Slice slice_;  // RocksDB reads the bound through it
+  std::unique_ptr<rocksdb::Iterator> it_;
 };
 
 }  // namespace vigil::eventlog::internal

@@ -5,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -104,12 +105,8 @@ absl::Status SnapshotStore::Scan(
   const size_t key_begin = 1 + name.size() + 1;
   std::string upper = SnapshotEntryPrefix(name, "");
   upper.back() = '\1';  // just past every entry of `name`
-  rocksdb::Slice upper_bound(upper);
-  rocksdb::ReadOptions read;
-  read.iterate_upper_bound = &upper_bound;
   const RocksDb& rocks = *db_->rocks();
-  std::unique_ptr<rocksdb::Iterator> it(
-      rocks.db()->NewIterator(read, rocks.index()));
+  BoundedIterator it(rocks, rocks.index(), std::move(upper));
   // Versions of one key are adjacent, by position. A key with few
   // versions is stepped through; after kStepVersions of them the scan
   // seeks to its last version at or before `position`, then past the key.

@@ -1,3 +1,11 @@
+// The REST mirror's router (request_handler.h): matching a target to a
+// route, authorizing it, and answering each route by calling the one piece
+// that owns it (api::AppendPath, the log for the two event reads,
+// read_model_routes / state_routes / webhook_routes for the typed cores,
+// the live hub's admission), plus problem+json and the request metrics.
+// One concept, the dispatch table and what every route shares; it is over
+// ~500 lines because the mirror has many routes, each a few lines here.
+
 #include "gateway/internal/request_handler.h"
 
 #include <algorithm>

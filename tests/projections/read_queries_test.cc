@@ -1,3 +1,7 @@
+// ReadQueries (projections/read_queries.h) against a real PostgreSQL: every
+// read-model query, its paging, filters, bounds and min_position waits. One
+// component under test; over ~500 lines because it has many queries.
+
 #include "projections/read_queries.h"
 
 #include <simdjson.h>
