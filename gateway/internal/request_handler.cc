@@ -1,6 +1,6 @@
 // The REST mirror's router (request_handler.h): matching a target to a
 // route, authorizing it, and answering each route by calling the one piece
-// that owns it (api::AppendPath, the log for the two event reads,
+// that owns it (api::AppendPath, event_reads.h for the two event reads,
 // read_model_routes / state_routes / webhook_routes for the typed cores,
 // the live hub's admission), plus problem+json and the request metrics.
 // One concept, the dispatch table and what every route shares; it is over
@@ -23,6 +23,7 @@
 #include "api/event_json.h"
 #include "api/query_string.h"
 #include "api/status_mapping.h"
+#include "gateway/internal/event_reads.h"
 #include "gateway/internal/read_model_routes.h"
 #include "gateway/internal/state_routes.h"
 #include "gateway/internal/webhook_routes.h"
@@ -33,12 +34,6 @@ namespace {
 constexpr char kJson[] = "application/json";
 constexpr char kProblemJson[] = "application/problem+json";
 constexpr char kPrometheusText[] = "text/plain; version=0.0.4; charset=utf-8";
-
-// Events read from the log at a time for one GET, and the JSON a page aims
-// at: with events of up to 1 MiB, `limit` = 1000 must not mean a gigabyte
-// in memory. A page stops early at the byte bound (always >= 1 event).
-constexpr uint64_t kReadChunkEvents = 32;
-constexpr size_t kMaxPageBytes = 8 << 20;  // 8 MiB
 
 // The problems of HTTP itself, which have no absl::StatusCode (and so no row
 // in api/status_mapping.cc): same RFC 9457 members, same `type` scheme.
@@ -92,85 +87,9 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-struct Paging {
-  uint64_t from = 0;
-  uint64_t limit = 0;
-};
-
-// `from` and `limit`, the only query parameters of the two GETs: unknown,
-// repeated or malformed ones are refused rather than ignored, so a typo
-// cannot silently read something else.
-absl::StatusOr<Paging> ParsePaging(std::string_view query,
-                                   const HttpServerOptions& options) {
-  Paging paging{.from = 0, .limit = options.default_read_limit};
-  bool seen_from = false;
-  bool seen_limit = false;
-  absl::StatusOr<std::vector<api::QueryParam>> params = api::SplitQuery(query);
-  if (!params.ok()) return params.status();
-  for (const api::QueryParam& param : *params) {
-    const std::string& name = param.name;
-    const std::string& value = param.literal;  // a number
-    bool* seen = name == "from"    ? &seen_from
-                 : name == "limit" ? &seen_limit
-                                    : nullptr;
-    if (seen == nullptr) {
-      return absl::InvalidArgumentError(
-          "unknown query parameter \"" + name + "\" (expected from, limit)");
-    }
-    if (*seen) {
-      return absl::InvalidArgumentError("query parameter " + name +
-                                        " given twice");
-    }
-    *seen = true;
-    uint64_t number = 0;
-    if (!api::ParseDecimal(value, &number)) {
-      return absl::InvalidArgumentError(
-          name + " must be a non-negative decimal integer, not \"" + value +
-          "\"");
-    }
-    if (name == "from") {
-      paging.from = number;
-    } else {
-      if (number == 0 || number > options.max_read_limit) {
-        return absl::InvalidArgumentError(
-            "limit must be between 1 and " +
-            std::to_string(options.max_read_limit));
-      }
-      paging.limit = number;
-    }
-  }
-  return paging;
-}
-
 // The media type of a Content-Type value, lowercase, parameters dropped.
 std::string MediaType(std::string_view content_type) {
   return Lower(Trim(content_type.substr(0, content_type.find(';'))));
-}
-
-// Reads one page of events with `read_chunk(from, count)`, `kReadChunkEvents`
-// at a time, until `limit` events, the end, or kMaxPageBytes of JSON.
-// `next` gives where the chunk after an event starts.
-template <typename ReadChunk, typename Next>
-absl::StatusOr<std::string> ReadPage(uint64_t from, uint64_t limit,
-                                     ReadChunk read_chunk, Next next) {
-  std::string body = "{\"events\":[";
-  uint64_t count = 0;
-  while (count < limit && body.size() < kMaxPageBytes) {
-    const uint64_t want = std::min(kReadChunkEvents, limit - count);
-    absl::StatusOr<std::vector<eventlog::RecordedEvent>> chunk =
-        read_chunk(from, want);
-    if (!chunk.ok()) return chunk.status();
-    for (const eventlog::RecordedEvent& event : *chunk) {
-      if (count > 0 && body.size() >= kMaxPageBytes) break;
-      if (count > 0) body.push_back(',');
-      body.append(api::RecordedEventToJson(event));
-      ++count;
-      from = next(event);
-    }
-    if (chunk->size() < want) break;  // the end of the stream or log
-  }
-  body.append("]}");
-  return body;
 }
 
 // True when `method` is one of the comma-separated `allowed`.
@@ -508,16 +427,13 @@ void RequestHandler::ReadStream(std::string stream, std::string_view query,
     return done(ErrorResponse(absl::PermissionDeniedError(
         "stream names starting with $ are reserved for the system")));
   }
-  absl::StatusOr<Paging> paging = ParsePaging(query, options_);
+  absl::StatusOr<Paging> paging = ParsePaging(
+      query, options_.default_read_limit, options_.max_read_limit);
   if (!paging.ok()) return done(ErrorResponse(paging.status()));
   ScheduleRead(
       [this, stream = std::move(stream), paging = *paging]() {
-        absl::StatusOr<std::string> body = ReadPage(
-            paging.from, paging.limit,
-            [&](uint64_t from, uint64_t count) {
-              return log_->ReadStream(stream, from, count, /*backwards=*/false);
-            },
-            [](const eventlog::RecordedEvent& e) { return e.revision + 1; });
+        absl::StatusOr<std::string> body =
+            ReadStreamPage(*log_, stream, paging);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
@@ -525,16 +441,12 @@ void RequestHandler::ReadStream(std::string stream, std::string_view query,
 }
 
 void RequestHandler::ReadAll(std::string_view query, Done done) {
-  absl::StatusOr<Paging> paging = ParsePaging(query, options_);
+  absl::StatusOr<Paging> paging = ParsePaging(
+      query, options_.default_read_limit, options_.max_read_limit);
   if (!paging.ok()) return done(ErrorResponse(paging.status()));
   ScheduleRead(
       [this, paging = *paging]() {
-        absl::StatusOr<std::string> body = ReadPage(
-            paging.from, paging.limit,
-            [&](uint64_t from, uint64_t count) {
-              return log_->ReadAll(from, count, eventlog::Filter{});
-            },
-            [](const eventlog::RecordedEvent& e) { return e.position + 1; });
+        absl::StatusOr<std::string> body = ReadAllPage(*log_, paging);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
