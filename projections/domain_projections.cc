@@ -23,14 +23,14 @@ namespace {
 using internal::AddAll;
 using internal::AsAbslView;
 using internal::ColumnNames;
+using internal::KeyColumns;
+using internal::MergeColumns;
 using internal::ReadRow;
-using internal::ReplaceAll;
 using internal::RowSelectList;
 using internal::SqlDouble;
 using internal::SqlRow;
 using internal::SqlText;
 using internal::SqlTextArray;
-using internal::SqlTextOrNull;
 using internal::SqlTime;
 
 // Rows per INSERT statement: large enough to amortize the round trip,
@@ -51,18 +51,18 @@ void InsertRows(pqxx::work& tx, const std::string& head,
   }
 }
 
-// Writes whole entity rows (SqlRow literals) of `table`, replacing stored
-// rows with the same key (the table's first column).
+// Writes rows (SqlRow literals) of `table`: an entity row replaces the
+// stored row with its key, a counter row is merged into it column by
+// column (row_columns.h, Merge).
 template <typename Row>
 void Upsert(pqxx::work& tx, const std::string& schema,
             const RowTable<Row>& table, const std::vector<std::string>& rows) {
-  const std::vector<std::string> columns = ColumnNames(table);
   InsertRows(tx,
-             absl::StrCat(schema, ".", AsAbslView(table.table), " (",
-                          absl::StrJoin(columns, ","), ")"),
+             absl::StrCat(schema, ".", AsAbslView(table.table), " AS t (",
+                          absl::StrJoin(ColumnNames(table), ","), ")"),
              rows,
-             absl::StrCat("ON CONFLICT (", columns[0], ") DO UPDATE SET ",
-                          ReplaceAll(columns)));
+             absl::StrCat("ON CONFLICT (", KeyColumns(table),
+                          ") DO UPDATE SET ", MergeColumns(table, "t")));
 }
 
 // Seeds `fold` with the stored rows of `table` whose keys are `ids`.
@@ -116,10 +116,6 @@ class AgentsProjection final : public Projection {
 
 // ---------------------------------------------------------------- tasks
 
-const std::vector<std::string> kPairCounters = {
-    "tasks_assigned", "tasks_completed", "tasks_failed",
-    "complete_time_sum_us", "complete_time_count"};
-
 class TasksProjection final : public Projection {
  public:
   const std::string& name() const override { return name_; }
@@ -142,38 +138,15 @@ class TasksProjection final : public Projection {
 
     rows.clear();
     for (const auto& [pair, c] : fold.pairs()) {
-      rows.push_back(absl::StrCat("(", SqlText(tx, pair.first), ",",
-                                  SqlText(tx, pair.second), ",", c.assigned,
-                                  ",", c.completed, ",", c.failed, ",",
-                                  c.complete_time_sum_us, ",",
-                                  c.complete_time_count, ")"));
+      rows.push_back(SqlRow(tx, pair, c, CoordinationTable()));
     }
-    InsertRows(tx,
-               absl::StrCat(schema,
-                            ".coordination AS t (manager_id, worker_id, ",
-                            absl::StrJoin(kPairCounters, ","), ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (manager_id, worker_id) DO UPDATE SET ",
-                            AddAll(kPairCounters, "t")));
+    Upsert(tx, schema, CoordinationTable(), rows);
 
     rows.clear();
     for (const auto& [pair, m] : fold.messages()) {
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, pair.first), ",", SqlText(tx, pair.second), ",",
-          m.messages, ",", SqlText(tx, m.last_kind), ",",
-          SqlTextOrNull(tx, m.last_summary), ",", SqlTime(m.last_time_us), ",",
-          m.last_position, ")"));
+      rows.push_back(SqlRow(tx, pair, m, MessageTable()));
     }
-    InsertRows(
-        tx,
-        absl::StrCat(schema,
-                     ".agent_messages AS t (from_agent, to_agent, messages, "
-                     "last_kind, last_summary, last_at, last_position)"),
-        rows,
-        "ON CONFLICT (from_agent, to_agent) DO UPDATE SET "
-        "messages = t.messages + EXCLUDED.messages, "
-        "last_kind = EXCLUDED.last_kind, last_summary = EXCLUDED.last_summary, "
-        "last_at = EXCLUDED.last_at, last_position = EXCLUDED.last_position");
+    Upsert(tx, schema, MessageTable(), rows);
   }
 
  private:

@@ -58,7 +58,6 @@ struct Column {
 };
 
 Column Text(std::string_view name) { return {name, std::string(name), Kind::kText}; }
-Column Int(std::string_view name) { return {name, std::string(name), Kind::kInt}; }
 // A timestamptz column as UTC microseconds.
 Column Time(std::string_view name, std::string_view column) {
   return {name, MicrosOf(column), Kind::kInt};
@@ -125,11 +124,14 @@ void AppendArray(const pqxx::result& result, std::span<const Column> columns,
   out->push_back(']');
 }
 
-// The columns of an entity row as row_columns.h describes them.
+// The columns of a row as row_columns.h describes them: a counter row's
+// key first, then the columns shown in JSON.
 template <typename Row>
 std::vector<Column> ColumnsOf(const RowTable<Row>& table) {
   std::vector<Column> columns;
+  for (std::string_view key : table.key) columns.push_back(Text(key));
   for (const RowColumn<Row>& c : table.columns) {
+    if (c.json.empty()) continue;
     switch (c.type) {
       case ColumnType::kKey:
       case ColumnType::kText:
@@ -149,6 +151,19 @@ std::vector<Column> ColumnsOf(const RowTable<Row>& table) {
       case ColumnType::kJson:
         columns.push_back({c.json, std::string(c.sql), Kind::kJson});
         break;
+      case ColumnType::kMean: {
+        const absl::string_view sum =
+            AsAbsl(StoredColumnOf(table, c.int64, c.real));
+        const absl::string_view count = AsAbsl(StoredColumnOf(table, c.count));
+        columns.push_back(
+            {c.json,
+             absl::StrCat("CASE WHEN ", count, " > 0 THEN ", sum,
+                          "::double precision / ", count,
+                          c.divisor == 1 ? "" : absl::StrCat(" / ", c.divisor),
+                          " END"),
+             Kind::kDouble});
+        break;
+      }
     }
   }
   return columns;
@@ -167,25 +182,14 @@ const std::vector<Column>& TaskColumns() {
 }
 
 const std::vector<Column>& PairColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      Text("manager_id"),
-      Text("worker_id"),
-      Int("tasks_assigned"),
-      Int("tasks_completed"),
-      Int("tasks_failed"),
-      {"mean_time_to_complete_ms",
-       "CASE WHEN complete_time_count > 0 THEN complete_time_sum_us::double "
-       "precision / complete_time_count / 1000 END",
-       Kind::kDouble},
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(CoordinationTable()));
   return *kColumns;
 }
 
 const std::vector<Column>& MessageColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      Text("from_agent"),   Text("to_agent"),     Int("messages"),
-      Text("last_kind"),    Text("last_summary"), Time("last_time_us", "last_at"),
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(MessageTable()));
   return *kColumns;
 }
 

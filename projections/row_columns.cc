@@ -36,6 +36,25 @@ constexpr RowColumn<Row> OptionalInt(std::string_view name, int64_t Row::*m,
   return {.sql = name, .json = name, .type = ColumnType::kOptionalInt,
           .int64 = m, .present = present};
 }
+// A bigint increment, added to the stored value.
+template <typename Row>
+constexpr RowColumn<Row> Count(std::string_view name, int64_t Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kInt, .int64 = m,
+          .merge = Merge::kAdd};
+}
+// A Count not shown in JSON (the sum or count of a Mean).
+template <typename Row>
+constexpr RowColumn<Row> HiddenCount(std::string_view name, int64_t Row::*m) {
+  return {.sql = name, .json = {}, .type = ColumnType::kInt, .int64 = m,
+          .merge = Merge::kAdd};
+}
+// JSON only: sum / divisor / count.
+template <typename Row>
+constexpr RowColumn<Row> Mean(std::string_view json, int64_t Row::*sum,
+                              int64_t Row::*count, double divisor) {
+  return {.sql = {}, .json = json, .type = ColumnType::kMean, .int64 = sum,
+          .count = count, .divisor = divisor};
+}
 template <typename Row>
 constexpr RowColumn<Row> Json(std::string_view name, std::string Row::*m) {
   return {.sql = name, .json = name, .type = ColumnType::kJson, .text = m};
@@ -43,6 +62,8 @@ constexpr RowColumn<Row> Json(std::string_view name, std::string Row::*m) {
 
 using A = AgentRow;
 using T = TaskRow;
+using P = PairCounts;
+using M = MessageCounts;
 
 // clang-format off
 constexpr RowColumn<AgentRow> kAgentColumns[] = {
@@ -83,6 +104,27 @@ constexpr RowColumn<TaskRow> kTaskColumns[] = {
     Time("updated_at", "updated_time_us", &T::updated_time_us),
     Position("last_position", &T::last_position),
 };
+
+constexpr std::string_view kPairKey[] = {"manager_id", "worker_id"};
+constexpr RowColumn<PairCounts> kPairColumns[] = {
+    Count("tasks_assigned", &P::assigned),
+    Count("tasks_completed", &P::completed),
+    Count("tasks_failed", &P::failed),
+    HiddenCount("complete_time_sum_us", &P::complete_time_sum_us),
+    HiddenCount("complete_time_count", &P::complete_time_count),
+    Mean("mean_time_to_complete_ms", &P::complete_time_sum_us,
+         &P::complete_time_count, 1000),
+};
+
+constexpr std::string_view kMessageKey[] = {"from_agent", "to_agent"};
+constexpr RowColumn<MessageCounts> kMessageColumns[] = {
+    Count("messages", &M::messages),
+    Key("last_kind", &M::last_kind),
+    Text("last_summary", &M::last_summary),
+    Time("last_at", "last_time_us", &M::last_time_us),
+    {.sql = "last_position", .json = {}, .type = ColumnType::kPosition,
+     .position = &M::last_position},
+};
 // clang-format on
 
 // Every column names the member of its type, and only that one.
@@ -91,8 +133,10 @@ constexpr bool MembersMatchTypes(std::span<const RowColumn<Row>> columns) {
   for (const RowColumn<Row>& c : columns) {
     const int members = (c.text != nullptr) + (c.int64 != nullptr) +
                         (c.position != nullptr) + (c.real != nullptr);
-    if (members != 1 || (c.present != nullptr) !=
-                            (c.type == ColumnType::kOptionalInt)) {
+    if (members != 1 ||
+        (c.present != nullptr) != (c.type == ColumnType::kOptionalInt) ||
+        (c.count != nullptr) != (c.type == ColumnType::kMean) ||
+        c.sql.empty() != (c.type == ColumnType::kMean)) {
       return false;
     }
     switch (c.type) {
@@ -112,12 +156,41 @@ constexpr bool MembersMatchTypes(std::span<const RowColumn<Row>> columns) {
       case ColumnType::kDouble:
         if (c.real == nullptr) return false;
         break;
+      case ColumnType::kMean:
+        if (c.text != nullptr || c.position != nullptr) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+// kMean columns come last, and their sum and count are stored columns.
+template <typename Row>
+constexpr bool MeansLastAndStored(const RowTable<Row>& table) {
+  bool mean_seen = false;
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type != ColumnType::kMean) {
+      if (mean_seen) return false;
+      continue;
+    }
+    mean_seen = true;
+    if (StoredColumnOf(table, c.int64, c.real).empty() ||
+        StoredColumnOf(table, c.count).empty()) {
+      return false;
     }
   }
   return true;
 }
 static_assert(MembersMatchTypes<AgentRow>(kAgentColumns));
 static_assert(MembersMatchTypes<TaskRow>(kTaskColumns));
+static_assert(MembersMatchTypes<PairCounts>(kPairColumns));
+static_assert(MembersMatchTypes<MessageCounts>(kMessageColumns));
+
+constexpr RowTable<PairCounts> kPairTable = {"coordination", kPairColumns, 5,
+                                             kPairKey};
+static_assert(MeansLastAndStored(kPairTable));
+constexpr RowTable<MessageCounts> kMessageTable = {
+    "agent_messages", kMessageColumns, 5, kMessageKey};
 
 }  // namespace
 
@@ -130,5 +203,9 @@ const RowTable<TaskRow>& TaskTable() {
   static constexpr RowTable<TaskRow> kTable = {"tasks", kTaskColumns, 18};
   return kTable;
 }
+
+const RowTable<PairCounts>& CoordinationTable() { return kPairTable; }
+
+const RowTable<MessageCounts>& MessageTable() { return kMessageTable; }
 
 }  // namespace vigil::projections

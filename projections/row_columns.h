@@ -1,5 +1,6 @@
-// The entity rows of the read models (AgentRow, TaskRow of folds.h), each
-// described once: for every column its SQL name (schemas/sql), its JSON
+// The rows of the read models, each described once: the entity rows
+// (AgentRow, TaskRow of folds.h) and the counter rows of coordination
+// (PairCounts, MessageCounts, keyed by an AgentPair). for every column its SQL name (schemas/sql), its JSON
 // name, its type, and the struct member that holds it. The projections'
 // upserts and preloads (internal/row_sql.h), the JSON of the REST reads
 // (read_queries.cc) and of time travel (state_json.cc), and the snapshot
@@ -36,12 +37,22 @@ enum class ColumnType {
   kTime,      // int64_t µs; timestamptz, NULL when 0; JSON µs or null
   kOptionalInt,  // int64_t and its `present` flag; bigint NULL when absent
   kJson,      // std::string of JSON text; jsonb, NULL when empty; inline JSON
+  // Not stored, JSON only (the one computed kind): the mean of `int64` (or
+  // `real`) over `count`, divided by `divisor`, null when `count` is 0.
+  // Both members are stored columns of the same table.
+  kMean,
+};
+
+// How an upsert merges a stored column with the written one (ON CONFLICT).
+enum class Merge {
+  kReplace,  // col = EXCLUDED.col
+  kAdd,      // col = t.col + EXCLUDED.col: the written value is an increment
 };
 
 template <typename Row>
 struct RowColumn {
-  std::string_view sql;   // the column of the table
-  std::string_view json;  // the field of the JSON object
+  std::string_view sql;   // the column of the table; empty for kMean
+  std::string_view json;  // the field of the JSON object; empty: not shown
   ColumnType type;
   // The member that holds the value: the one of `type`'s C++ type.
   std::string Row::*text = nullptr;   // kKey, kText, kJson
@@ -49,21 +60,52 @@ struct RowColumn {
   uint64_t Row::*position = nullptr;  // kPosition
   double Row::*real = nullptr;        // kDouble
   bool Row::*present = nullptr;       // kOptionalInt
+  Merge merge = Merge::kReplace;
+  int64_t Row::*count = nullptr;      // kMean
+  double divisor = 1;                 // kMean
 };
 
+// An entity row holds its key (columns[0]); a counter row does not: its
+// key is the fold's map key, an AgentPair whose two strings are the text
+// NOT NULL columns `key[0]` and `key[1]` (same SQL and JSON names), written
+// and shown before `columns`. A projection writes a counter row's
+// increments, merged per column (`merge`) with the stored row.
 template <typename Row>
 struct RowTable {
   std::string_view table;  // in schema vigil (or a rebuild's schema)
-  std::span<const RowColumn<Row>> columns;  // columns[0] is the primary key
+  // Entity rows: columns[0] is the primary key. kMean columns come last.
+  std::span<const RowColumn<Row>> columns;
   // Columns every snapshot entry holds (those of the first snapshot
   // format); columns after them may be missing from older entries.
   size_t snapshot_columns;
+  // Counter rows only: the names of the key's (first, second).
+  std::span<const std::string_view> key = {};
 };
 
 // The `agents` table: one row per agent.
 const RowTable<AgentRow>& AgentTable();
 // The `tasks` table: one row per task.
 const RowTable<TaskRow>& TaskTable();
+// The `coordination` table: tasks per (manager_id, worker_id).
+const RowTable<PairCounts>& CoordinationTable();
+// The `agent_messages` table: messages per (from_agent, to_agent).
+const RowTable<MessageCounts>& MessageTable();
+
+// The column of `table` whose member is `int64` or `real` (not a kMean):
+// the stored sum or count a kMean column names. Empty when none.
+template <typename Row>
+constexpr std::string_view StoredColumnOf(const RowTable<Row>& table,
+                                          int64_t Row::*int64,
+                                          double Row::*real = nullptr) {
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type == ColumnType::kMean) continue;
+    if ((int64 != nullptr && c.int64 == int64) ||
+        (real != nullptr && c.real == real)) {
+      return c.sql;
+    }
+  }
+  return {};
+}
 
 }  // namespace vigil::projections
 

@@ -85,12 +85,12 @@ class Object {
   bool first_ = true;
 };
 
-// An entity row as row_columns.h describes it: the same fields, in the
-// same order, as the REST reads of read_queries.cc.
+// The columns of a row as row_columns.h describes them, into `o`: the
+// same fields, in the same order, as the REST reads of read_queries.cc.
 template <typename Row>
-void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
-  Object o(out);
+void AppendColumns(const Row& row, const RowTable<Row>& table, Object& o) {
   for (const RowColumn<Row>& c : table.columns) {
+    if (c.json.empty()) continue;
     switch (c.type) {
       case ColumnType::kKey:
       case ColumnType::kText:
@@ -118,8 +118,31 @@ void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
       case ColumnType::kJson:
         o.Raw(c.json, row.*c.text);
         break;
+      case ColumnType::kMean: {
+        const double sum = c.int64 != nullptr
+                               ? static_cast<double>(row.*c.int64)
+                               : row.*c.real;
+        o.Mean(c.json, sum / c.divisor, row.*c.count);
+        break;
+      }
     }
   }
+}
+
+// An entity row.
+template <typename Row>
+void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
+  Object o(out);
+  AppendColumns(row, table, o);
+}
+
+// A counter row: its key, then its columns.
+template <typename Row>
+void AppendRow(const AgentPair& key, const Row& row,
+               const RowTable<Row>& table, std::string* out) {
+  Object o(out);
+  o.Text(table.key[0], key.first).Text(table.key[1], key.second);
+  AppendColumns(row, table, o);
 }
 
 void AppendAgent(const AgentRow& r, std::string* out) {
@@ -131,22 +154,12 @@ void AppendTask(const TaskRow& r, std::string* out) {
 }
 
 void AppendPair(const AgentPair& k, const PairCounts& c, std::string* out) {
-  Object(out)
-      .Text("manager_id", k.first).Text("worker_id", k.second)
-      .Int("tasks_assigned", c.assigned).Int("tasks_completed", c.completed)
-      .Int("tasks_failed", c.failed)
-      .Mean("mean_time_to_complete_ms",
-            static_cast<double>(c.complete_time_sum_us) / 1000.0,
-            c.complete_time_count);
+  AppendRow(k, c, CoordinationTable(), out);
 }
 
 void AppendMessages(const AgentPair& k, const MessageCounts& c,
                     std::string* out) {
-  Object(out)
-      .Text("from_agent", k.first).Text("to_agent", k.second)
-      .Int("messages", c.messages).Text("last_kind", c.last_kind)
-      .Text("last_summary", c.last_summary)
-      .Time("last_time_us", c.last_time_us);
+  AppendRow(k, c, MessageTable(), out);
 }
 
 void AppendAgentMinute(const MinuteKey& k, const AgentMinute& m,
@@ -244,10 +257,14 @@ void AppendRefKey(const EntityRef& ref, std::string* out) {
       Object(out).Text("task_id", ref.id);
       break;
     case internal::kPairKind:
-      Object(out).Text("manager_id", ref.id).Text("worker_id", ref.id2);
+      Object(out)
+          .Text(CoordinationTable().key[0], ref.id)
+          .Text(CoordinationTable().key[1], ref.id2);
       break;
     case internal::kMessageKind:
-      Object(out).Text("from_agent", ref.id).Text("to_agent", ref.id2);
+      Object(out)
+          .Text(MessageTable().key[0], ref.id)
+          .Text(MessageTable().key[1], ref.id2);
       break;
     case internal::kAgentMinuteKind:
       Object(out).Text("agent_id", ref.id).Int("bucket_time_us", ref.minute);

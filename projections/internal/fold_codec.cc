@@ -80,17 +80,11 @@ std::string EncodeTask(const TaskRow& row) {
 }
 
 std::string EncodePair(const PairCounts& c) {
-  return Writer()
-      .I64(c.assigned).I64(c.completed).I64(c.failed)
-      .I64(c.complete_time_sum_us).I64(c.complete_time_count)
-      .Done();
+  return EncodeRow(c, CoordinationTable());
 }
 
 std::string EncodeMessages(const MessageCounts& c) {
-  return Writer()
-      .I64(c.messages).Str(c.last_kind).Str(c.last_summary)
-      .I64(c.last_time_us).U64(c.last_position)
-      .Done();
+  return EncodeRow(c, MessageTable());
 }
 
 std::string EncodeAgentMinute(const AgentMinute& m) {
@@ -135,21 +129,15 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
   std::string& second = (*parts)[1];
   switch (key[0]) {
     case kPairKind: {
-      PairCounts c;
-      Reader in(value);
-      in.I64(&c.assigned).I64(&c.completed).I64(&c.failed)
-          .I64(&c.complete_time_sum_us).I64(&c.complete_time_count);
-      if (!in.ok()) return Damaged(key);
-      tasks->SeedPair({std::move(first), std::move(second)}, c);
+      std::optional<PairCounts> c = DecodeRow(value, CoordinationTable());
+      if (!c.has_value()) return Damaged(key);
+      tasks->SeedPair({std::move(first), std::move(second)}, *c);
       return absl::OkStatus();
     }
     case kMessageKind: {
-      MessageCounts c;
-      Reader in(value);
-      in.I64(&c.messages).Str(&c.last_kind).Str(&c.last_summary)
-          .I64(&c.last_time_us).U64(&c.last_position);
-      if (!in.ok()) return Damaged(key);
-      tasks->SeedMessages({std::move(first), std::move(second)}, c);
+      std::optional<MessageCounts> c = DecodeRow(value, MessageTable());
+      if (!c.has_value()) return Damaged(key);
+      tasks->SeedMessages({std::move(first), std::move(second)}, *c);
       return absl::OkStatus();
     }
     case kAgentMinuteKind:

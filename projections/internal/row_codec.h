@@ -98,7 +98,8 @@ class Reader {
   bool ok_ = true;
 };
 
-// An entity row: its columns in table order.
+// A row: its stored columns in table order (a counter row's key is the
+// entry's key, not part of these bytes; kMean columns are not stored).
 template <typename Row>
 std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
   Writer out;
@@ -121,6 +122,8 @@ std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
         break;
       case ColumnType::kOptionalInt:
         out.Bool(row.*c.present).I64(row.*c.int64);
+        break;
+      case ColumnType::kMean:
         break;
     }
   }
@@ -156,6 +159,8 @@ std::optional<Row> DecodeRow(std::string_view value,
         break;
       case ColumnType::kOptionalInt:
         in.Bool(&(row.*c.present)).I64(&(row.*c.int64));
+        break;
+      case ColumnType::kMean:
         break;
     }
   }

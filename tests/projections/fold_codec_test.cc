@@ -1,4 +1,4 @@
-// The snapshot bytes of agents and tasks stay what they were before the
+// The snapshot bytes of agents, tasks, coordination pairs and messages stay what they were before the
 // rows were described in projections/row_columns.h: snapshots on disk
 // (eventlog/FORMAT.md "Snapshots", "folds-v1") must still decode, and equal
 // states must keep giving equal bytes (the digests of verify --state-at).
@@ -56,6 +56,33 @@ const std::string kTaskBytes = absl::HexStringToBytes(
       "0e00000000000000"  // last_position 14
 );
 
+// Written by the codec of commit b70c4f9 (Writer calls), field by field.
+const std::string kPairBytes = absl::HexStringToBytes(
+      "0300000000000000"  // assigned 3
+      "0200000000000000"  // completed 2
+      "0100000000000000"  // failed 1
+      "404b4c0000000000"  // complete_time_sum_us 5000000
+      "0200000000000000"  // complete_time_count 2
+);
+
+const std::string kMessageBytes = absl::HexStringToBytes(
+      "0400000000000000"  // messages 4
+      "04000000000000006e6f7465"  // last_kind "note"
+      "02000000000000006869"  // last_summary "hi"
+      "c00fcd4159440600"  // last_time_us
+      "0900000000000000"  // last_position 9
+);
+
+PairCounts Pair() {
+  return {.assigned = 3, .completed = 2, .failed = 1,
+          .complete_time_sum_us = 5000000, .complete_time_count = 2};
+}
+
+MessageCounts Messages() {
+  return {.messages = 4, .last_kind = "note", .last_summary = "hi",
+          .last_time_us = 1764000007000000, .last_position = 9};
+}
+
 AgentRow Agent() {
   return {.agent_id = "w1", .role = "worker", .name = "Coder",
           .status = "busy", .current_task_id = "t1",
@@ -80,6 +107,34 @@ TaskRow Task() {
 TEST(FoldCodecTest, EncodesAsBefore) {
   EXPECT_EQ(EncodeAgent(Agent()), kAgentBytes);
   EXPECT_EQ(EncodeTask(Task()), kTaskBytes);
+  EXPECT_EQ(EncodePair(Pair()), kPairBytes);
+  EXPECT_EQ(EncodeMessages(Messages()), kMessageBytes);
+}
+
+TEST(FoldCodecTest, DecodesOldCoordinationEntries) {
+  AgentFold agents;
+  TaskFold tasks;
+  MetricsFold metrics;
+  ASSERT_TRUE(DecodeEntry(PairKey(kPairKind, {"m1", "w1"}), kPairBytes,
+                          &agents, &tasks, &metrics)
+                  .ok());
+  ASSERT_TRUE(DecodeEntry(PairKey(kMessageKind, {"m1", "w1"}), kMessageBytes,
+                          &agents, &tasks, &metrics)
+                  .ok());
+  EXPECT_EQ(tasks.pairs().at({"m1", "w1"}), Pair());
+  EXPECT_EQ(tasks.messages().at({"m1", "w1"}), Messages());
+  // Cut short or with bytes left over: damaged.
+  for (const std::string& value :
+       {kPairBytes.substr(0, kPairBytes.size() - 8), kPairBytes + "x"}) {
+    EXPECT_EQ(DecodeEntry(PairKey(kPairKind, {"m1", "w1"}), value, &agents,
+                          &tasks, &metrics)
+                  .code(),
+              absl::StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(DecodeEntry(PairKey(kMessageKind, {"m1", "w1"}),
+                        kMessageBytes.substr(0, 20), &agents, &tasks, &metrics)
+                .code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(FoldCodecTest, DecodesOldSnapshots) {
