@@ -161,9 +161,6 @@ const std::vector<std::string> kAgentMinuteCounters = {
     "cost_usd",     "tool_calls",    "tool_failures", "tasks_completed",
     "tasks_failed"};
 
-const std::vector<std::string> kUsageCounters = {
-    "calls", "input_tokens", "output_tokens", "cost_usd", "latency_ms_sum"};
-
 constexpr int64_t kDayUs = 86'400'000'000;
 
 int64_t DayOf(int64_t time_us) {
@@ -236,17 +233,9 @@ class MetricsProjection final : public Projection {
 
     rows.clear();
     for (const auto& [key, u] : fold.usage_minutes()) {
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, key.first), ",", SqlTime(key.second), ",", u.calls,
-          ",", u.input_tokens, ",", u.output_tokens, ",",
-          SqlDouble(u.cost_usd), ",", SqlDouble(u.latency_ms_sum), ")"));
+      rows.push_back(SqlRow(tx, key, u, UsageTable()));
     }
-    InsertRows(tx,
-               absl::StrCat(schema, ".llm_usage AS t (model, bucket, ",
-                            absl::StrJoin(kUsageCounters, ","), ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (model, bucket) DO UPDATE SET ",
-                            AddAll(kUsageCounters, "t")));
+    Upsert(tx, schema, UsageTable(), rows);
   }
 
  private:

@@ -48,12 +48,31 @@ constexpr RowColumn<Row> HiddenCount(std::string_view name, int64_t Row::*m) {
   return {.sql = name, .json = {}, .type = ColumnType::kInt, .int64 = m,
           .merge = Merge::kAdd};
 }
+// A double precision increment, added to the stored value.
+template <typename Row>
+constexpr RowColumn<Row> DoubleCount(std::string_view name, double Row::*m) {
+  return {.sql = name, .json = name, .type = ColumnType::kDouble, .real = m,
+          .merge = Merge::kAdd};
+}
+// A DoubleCount not shown in JSON (the sum of a Mean).
+template <typename Row>
+constexpr RowColumn<Row> HiddenDoubleCount(std::string_view name,
+                                           double Row::*m) {
+  return {.sql = name, .json = {}, .type = ColumnType::kDouble, .real = m,
+          .merge = Merge::kAdd};
+}
 // JSON only: sum / divisor / count.
 template <typename Row>
 constexpr RowColumn<Row> Mean(std::string_view json, int64_t Row::*sum,
                               int64_t Row::*count, double divisor) {
   return {.sql = {}, .json = json, .type = ColumnType::kMean, .int64 = sum,
           .count = count, .divisor = divisor};
+}
+template <typename Row>
+constexpr RowColumn<Row> Mean(std::string_view json, double Row::*sum,
+                              int64_t Row::*count) {
+  return {.sql = {}, .json = json, .type = ColumnType::kMean, .real = sum,
+          .count = count};
 }
 template <typename Row>
 constexpr RowColumn<Row> Json(std::string_view name, std::string Row::*m) {
@@ -64,6 +83,7 @@ using A = AgentRow;
 using T = TaskRow;
 using P = PairCounts;
 using M = MessageCounts;
+using U = UsageMinute;
 
 // clang-format off
 constexpr RowColumn<AgentRow> kAgentColumns[] = {
@@ -105,7 +125,8 @@ constexpr RowColumn<TaskRow> kTaskColumns[] = {
     Position("last_position", &T::last_position),
 };
 
-constexpr std::string_view kPairKey[] = {"manager_id", "worker_id"};
+constexpr KeyColumn kPairKey[] = {{"manager_id", "manager_id", 0},
+                                  {"worker_id", "worker_id", 1}};
 constexpr RowColumn<PairCounts> kPairColumns[] = {
     Count("tasks_assigned", &P::assigned),
     Count("tasks_completed", &P::completed),
@@ -116,7 +137,8 @@ constexpr RowColumn<PairCounts> kPairColumns[] = {
          &P::complete_time_count, 1000),
 };
 
-constexpr std::string_view kMessageKey[] = {"from_agent", "to_agent"};
+constexpr KeyColumn kMessageKey[] = {{"from_agent", "from_agent", 0},
+                                     {"to_agent", "to_agent", 1}};
 constexpr RowColumn<MessageCounts> kMessageColumns[] = {
     Count("messages", &M::messages),
     Key("last_kind", &M::last_kind),
@@ -124,6 +146,18 @@ constexpr RowColumn<MessageCounts> kMessageColumns[] = {
     Time("last_at", "last_time_us", &M::last_time_us),
     {.sql = "last_position", .json = {}, .type = ColumnType::kPosition,
      .position = &M::last_position},
+};
+
+constexpr KeyColumn kUsageKey[] = {
+    {"bucket", "bucket_time_us", 1, /*minute=*/true},
+    {"model", "model", 0}};
+constexpr RowColumn<UsageMinute> kUsageColumns[] = {
+    Count("calls", &U::calls),
+    Count("input_tokens", &U::input_tokens),
+    Count("output_tokens", &U::output_tokens),
+    DoubleCount("cost_usd", &U::cost_usd),
+    HiddenDoubleCount("latency_ms_sum", &U::latency_ms_sum),
+    Mean("latency_ms_avg", &U::latency_ms_sum, &U::calls),
 };
 // clang-format on
 
@@ -191,6 +225,10 @@ constexpr RowTable<PairCounts> kPairTable = {"coordination", kPairColumns, 5,
 static_assert(MeansLastAndStored(kPairTable));
 constexpr RowTable<MessageCounts> kMessageTable = {
     "agent_messages", kMessageColumns, 5, kMessageKey};
+static_assert(MembersMatchTypes<UsageMinute>(kUsageColumns));
+constexpr RowTable<UsageMinute> kUsageTable = {"llm_usage", kUsageColumns, 5,
+                                               kUsageKey};
+static_assert(MeansLastAndStored(kUsageTable));
 
 }  // namespace
 
@@ -207,5 +245,7 @@ const RowTable<TaskRow>& TaskTable() {
 const RowTable<PairCounts>& CoordinationTable() { return kPairTable; }
 
 const RowTable<MessageCounts>& MessageTable() { return kMessageTable; }
+
+const RowTable<UsageMinute>& UsageTable() { return kUsageTable; }
 
 }  // namespace vigil::projections

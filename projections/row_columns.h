@@ -1,17 +1,20 @@
 // The rows of the read models, each described once: the entity rows
 // (AgentRow, TaskRow of folds.h) and the counter rows of coordination
-// (PairCounts, MessageCounts, keyed by an AgentPair). for every column its SQL name (schemas/sql), its JSON
-// name, its type, and the struct member that holds it. The projections'
-// upserts and preloads (internal/row_sql.h), the JSON of the REST reads
-// (read_queries.cc) and of time travel (state_json.cc), and the snapshot
-// bytes (internal/fold_codec.h) all walk these tables, so adding a column
-// to `agents` is a member of AgentRow, a row here, a new SQL migration and
-// the dashboard's types.
+// (PairCounts, MessageCounts, keyed by an AgentPair) and of LLM usage
+// (UsageMinute, keyed by a MinuteKey); agent_metrics is not described yet.
+// For every column: its SQL name (schemas/sql), its JSON name, its type,
+// the struct member that holds it, and how an upsert merges it. The
+// projections' upserts and preloads (internal/row_sql.h), the JSON of the
+// REST reads (read_queries.cc) and of time travel (state_json.cc), and the
+// snapshot bytes (internal/fold_codec.h) all walk these tables, so adding
+// a column to `agents` is a member of AgentRow, a row here, a new SQL
+// migration and the dashboard's types.
 //
-// Rules for a new column: append it to the END of its table (snapshot
-// entries hold the columns in table order, and entries written before the
-// column existed end early: the first `snapshot_columns` are the ones every
-// entry holds). Immutable; safe from any thread.
+// Rules for a new column: append it to the END of its table, before any
+// kMean column (snapshot entries hold the columns in table order, and
+// entries written before the column existed end early: the first
+// `snapshot_columns` are the ones every entry holds). Immutable; safe from
+// any thread.
 
 #ifndef VIGIL_PROJECTIONS_ROW_COLUMNS_H_
 #define VIGIL_PROJECTIONS_ROW_COLUMNS_H_
@@ -38,7 +41,8 @@ enum class ColumnType {
   kOptionalInt,  // int64_t and its `present` flag; bigint NULL when absent
   kJson,      // std::string of JSON text; jsonb, NULL when empty; inline JSON
   // Not stored, JSON only (the one computed kind): the mean of `int64` (or
-  // `real`) over `count`, divided by `divisor`, null when `count` is 0.
+  // `real`) over `count`, divided by `divisor`, null when `count` is 0
+  // (per-minute buckets summed over a wider bucket: sum(a) / sum(count)).
   // Both members are stored columns of the same table.
   kMean,
 };
@@ -66,10 +70,17 @@ struct RowColumn {
 };
 
 // An entity row holds its key (columns[0]); a counter row does not: its
-// key is the fold's map key, an AgentPair whose two strings are the text
-// NOT NULL columns `key[0]` and `key[1]` (same SQL and JSON names), written
-// and shown before `columns`. A projection writes a counter row's
-// increments, merged per column (`merge`) with the stored row.
+// key is the fold's map key, a std::pair (AgentPair or MinuteKey) whose
+// parts are the columns `key`, written and shown before `columns`, in the
+// order listed. A projection writes a counter row's increments, merged per
+// column (`merge`) with the stored row.
+struct KeyColumn {
+  std::string_view sql;   // text NOT NULL; timestamptz for a minute
+  std::string_view json;
+  int part;               // 0: the pair's first, 1: its second
+  bool minute = false;    // an int64_t µs minute start; JSON µs (never null)
+};
+
 template <typename Row>
 struct RowTable {
   std::string_view table;  // in schema vigil (or a rebuild's schema)
@@ -78,8 +89,8 @@ struct RowTable {
   // Columns every snapshot entry holds (those of the first snapshot
   // format); columns after them may be missing from older entries.
   size_t snapshot_columns;
-  // Counter rows only: the names of the key's (first, second).
-  std::span<const std::string_view> key = {};
+  // Counter rows only: the key's columns.
+  std::span<const KeyColumn> key = {};
 };
 
 // The `agents` table: one row per agent.
@@ -90,6 +101,8 @@ const RowTable<TaskRow>& TaskTable();
 const RowTable<PairCounts>& CoordinationTable();
 // The `agent_messages` table: messages per (from_agent, to_agent).
 const RowTable<MessageCounts>& MessageTable();
+// The `llm_usage` table: LLM calls per (model, minute).
+const RowTable<UsageMinute>& UsageTable();
 
 // The column of `table` whose member is `int64` or `real` (not a kMean):
 // the stored sum or count a kMean column names. Empty when none.

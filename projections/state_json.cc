@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -136,12 +138,27 @@ void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
   AppendColumns(row, table, o);
 }
 
+// The key of a counter row (an AgentPair or a MinuteKey), into `o`.
+template <typename Second, typename Row>
+void AppendKey(const std::string& first, const Second& second,
+               const RowTable<Row>& table, Object& o) {
+  for (const KeyColumn& k : table.key) {
+    if (k.part == 0) {
+      o.Text(k.json, first);
+    } else if constexpr (std::is_same_v<Second, std::string>) {
+      o.Text(k.json, second);
+    } else {
+      o.Int(k.json, second);
+    }
+  }
+}
+
 // A counter row: its key, then its columns.
-template <typename Row>
-void AppendRow(const AgentPair& key, const Row& row,
+template <typename Second, typename Row>
+void AppendRow(const std::pair<std::string, Second>& key, const Row& row,
                const RowTable<Row>& table, std::string* out) {
   Object o(out);
-  o.Text(table.key[0], key.first).Text(table.key[1], key.second);
+  AppendKey(key.first, key.second, table, o);
   AppendColumns(row, table, o);
 }
 
@@ -179,11 +196,7 @@ void AppendAgentMinute(const MinuteKey& k, const AgentMinute& m,
 
 void AppendUsageMinute(const MinuteKey& k, const UsageMinute& u,
                        std::string* out) {
-  Object(out)
-      .Int("bucket_time_us", k.second).Text("model", k.first)
-      .Int("calls", u.calls).Int("input_tokens", u.input_tokens)
-      .Int("output_tokens", u.output_tokens).Double("cost_usd", u.cost_usd)
-      .Mean("latency_ms_avg", u.latency_ms_sum, u.calls);
+  AppendRow(k, u, UsageTable(), out);
 }
 
 void AppendPoint(const SystemState& state, std::string* out) {
@@ -256,20 +269,21 @@ void AppendRefKey(const EntityRef& ref, std::string* out) {
     case internal::kTaskKind:
       Object(out).Text("task_id", ref.id);
       break;
-    case internal::kPairKind:
-      Object(out)
-          .Text(CoordinationTable().key[0], ref.id)
-          .Text(CoordinationTable().key[1], ref.id2);
+    case internal::kPairKind: {
+      Object o(out);
+      AppendKey(ref.id, ref.id2, CoordinationTable(), o);
       break;
-    case internal::kMessageKind:
-      Object(out)
-          .Text(MessageTable().key[0], ref.id)
-          .Text(MessageTable().key[1], ref.id2);
+    }
+    case internal::kMessageKind: {
+      Object o(out);
+      AppendKey(ref.id, ref.id2, MessageTable(), o);
       break;
+    }
     case internal::kAgentMinuteKind:
       Object(out).Text("agent_id", ref.id).Int("bucket_time_us", ref.minute);
       break;
     case internal::kUsageMinuteKind:
+      // Model first: a diff's key order, unlike the row's (UsageTable).
       Object(out).Text("model", ref.id).Int("bucket_time_us", ref.minute);
       break;
   }

@@ -97,10 +97,7 @@ std::string EncodeAgentMinute(const AgentMinute& m) {
 }
 
 std::string EncodeUsageMinute(const UsageMinute& u) {
-  return Writer()
-      .I64(u.calls).I64(u.input_tokens).I64(u.output_tokens).F64(u.cost_usd)
-      .F64(u.latency_ms_sum)
-      .Done();
+  return EncodeRow(u, UsageTable());
 }
 
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
@@ -144,8 +141,8 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
     case kUsageMinuteKind: {
       int64_t minute = 0;
       if (!absl::SimpleAtoi(second, &minute)) return Damaged(key);
-      Reader in(value);
       if (key[0] == kAgentMinuteKind) {
+        Reader in(value);
         AgentMinute m;
         in.I64(&m.events).I64(&m.heartbeats).F64(&m.cpu_pct_sum)
             .F64(&m.mem_bytes_sum).F64(&m.queue_depth_sum).I64(&m.llm_calls)
@@ -155,11 +152,9 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
         if (!in.ok()) return Damaged(key);
         metrics->SeedAgentMinute({std::move(first), minute}, m);
       } else {
-        UsageMinute u;
-        in.I64(&u.calls).I64(&u.input_tokens).I64(&u.output_tokens)
-            .F64(&u.cost_usd).F64(&u.latency_ms_sum);
-        if (!in.ok()) return Damaged(key);
-        metrics->SeedUsageMinute({std::move(first), minute}, u);
+        std::optional<UsageMinute> u = DecodeRow(value, UsageTable());
+        if (!u.has_value()) return Damaged(key);
+        metrics->SeedUsageMinute({std::move(first), minute}, *u);
       }
       return absl::OkStatus();
     }

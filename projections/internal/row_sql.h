@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -28,7 +30,8 @@ inline absl::string_view AsAbslView(std::string_view s) {
 // The stored column names, in table order: a counter row's key first.
 template <typename Row>
 std::vector<std::string> ColumnNames(const RowTable<Row>& table) {
-  std::vector<std::string> names(table.key.begin(), table.key.end());
+  std::vector<std::string> names;
+  for (const KeyColumn& k : table.key) names.emplace_back(k.sql);
   for (const RowColumn<Row>& c : table.columns) {
     if (c.type != ColumnType::kMean) names.emplace_back(c.sql);
   }
@@ -40,8 +43,8 @@ template <typename Row>
 std::string KeyColumns(const RowTable<Row>& table) {
   if (table.key.empty()) return std::string(table.columns[0].sql);
   std::string out;
-  for (std::string_view key : table.key) {
-    absl::StrAppend(&out, out.empty() ? "" : ", ", AsAbslView(key));
+  for (const KeyColumn& k : table.key) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", AsAbslView(k.sql));
   }
   return out;
 }
@@ -179,12 +182,22 @@ std::string SqlRow(const pqxx::transaction_base& tx, const Row& row,
   return out;
 }
 
-// "(k1,k2,v1,...)": a counter row and its key as the literal of an INSERT.
-template <typename Row>
-std::string SqlRow(const pqxx::transaction_base& tx, const AgentPair& key,
-                   const Row& row, const RowTable<Row>& table) {
-  std::string out = absl::StrCat("(", SqlText(tx, key.first), ",",
-                                 SqlText(tx, key.second), ",");
+// "(k1,k2,v1,...)": a counter row and its key (an AgentPair or a
+// MinuteKey) as the literal of an INSERT.
+template <typename Second, typename Row>
+std::string SqlRow(const pqxx::transaction_base& tx,
+                   const std::pair<std::string, Second>& key, const Row& row,
+                   const RowTable<Row>& table) {
+  std::string out = "(";
+  for (const KeyColumn& k : table.key) {
+    if (k.part == 0) {
+      absl::StrAppend(&out, SqlText(tx, key.first), ",");
+    } else if constexpr (std::is_same_v<Second, std::string>) {
+      absl::StrAppend(&out, SqlText(tx, key.second), ",");
+    } else {
+      absl::StrAppend(&out, SqlTime(key.second), ",");
+    }
+  }
   AppendSqlValues(tx, row, table, &out);
   out.push_back(')');
   return out;

@@ -73,6 +73,19 @@ const std::string kMessageBytes = absl::HexStringToBytes(
       "0900000000000000"  // last_position 9
 );
 
+const std::string kUsageBytes = absl::HexStringToBytes(
+      "0300000000000000"  // calls 3
+      "6400000000000000"  // input_tokens 100
+      "c800000000000000"  // output_tokens 200
+      "000000000000f83f"  // cost_usd 1.5
+      "0000000000c07240"  // latency_ms_sum 300
+);
+
+UsageMinute Usage() {
+  return {.calls = 3, .input_tokens = 100, .output_tokens = 200,
+          .cost_usd = 1.5, .latency_ms_sum = 300};
+}
+
 PairCounts Pair() {
   return {.assigned = 3, .completed = 2, .failed = 1,
           .complete_time_sum_us = 5000000, .complete_time_count = 2};
@@ -109,6 +122,22 @@ TEST(FoldCodecTest, EncodesAsBefore) {
   EXPECT_EQ(EncodeTask(Task()), kTaskBytes);
   EXPECT_EQ(EncodePair(Pair()), kPairBytes);
   EXPECT_EQ(EncodeMessages(Messages()), kMessageBytes);
+  EXPECT_EQ(EncodeUsageMinute(Usage()), kUsageBytes);
+}
+
+TEST(FoldCodecTest, DecodesOldUsageEntries) {
+  AgentFold agents;
+  TaskFold tasks;
+  MetricsFold metrics;
+  const MinuteKey minute = {"gpt", 1764000000000000};
+  ASSERT_TRUE(DecodeEntry(MinuteKeyOf(kUsageMinuteKind, minute), kUsageBytes,
+                          &agents, &tasks, &metrics)
+                  .ok());
+  EXPECT_EQ(metrics.usage_minutes().at(minute), Usage());
+  EXPECT_EQ(DecodeEntry(MinuteKeyOf(kUsageMinuteKind, minute),
+                        kUsageBytes.substr(0, 32), &agents, &tasks, &metrics)
+                .code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(FoldCodecTest, DecodesOldCoordinationEntries) {

@@ -1,4 +1,5 @@
-// The time-travel JSON of the coordination rows (pairs and messages) stays
+// The time-travel JSON of the coordination rows (pairs and messages) and of
+// LLM usage stays
 // byte for byte what it was before they were described in
 // projections/row_columns.h: the expected text below was written by the
 // hand-built renderer of commit b70c4f9.
@@ -44,6 +45,26 @@ TEST(StateJsonTest, CoordinationRowsRenderAsBefore) {
             "{\"from_agent\":\"w1\",\"to_agent\":\"m\\\"1\",\"messages\":1,"
             "\"last_kind\":null,\"last_summary\":null,\"last_time_us\":null}]},"
             "\"agent_metrics\":[],\"usage\":[]}");
+}
+
+TEST(StateJsonTest, UsageRowsRenderAsBefore) {
+  SystemState state;
+  state.time_us = 1764000000000000;
+  state.metrics.SeedUsageMinute({"gpt", 1764000000000000},
+                                {.calls = 3, .input_tokens = 100,
+                                 .output_tokens = 200, .cost_usd = 1.5,
+                                 .latency_ms_sum = 300});
+  state.metrics.SeedUsageMinute({"idle", 1764000000000000}, {});
+  const std::string json = SystemStateJson(state, ReplayStats{}, 10);
+  const std::string usage =
+      ",\"usage\":[{\"bucket_time_us\":1764000000000000,\"model\":\"gpt\","
+      "\"calls\":3,\"input_tokens\":100,\"output_tokens\":200,"
+      "\"cost_usd\":1.5,\"latency_ms_avg\":100.0},"
+      "{\"bucket_time_us\":1764000000000000,\"model\":\"idle\","
+      "\"calls\":0,\"input_tokens\":0,\"output_tokens\":0,"
+      "\"cost_usd\":0.0,\"latency_ms_avg\":null}]}";
+  ASSERT_GE(json.size(), usage.size());
+  EXPECT_EQ(json.substr(json.size() - usage.size()), usage) << json;
 }
 
 }  // namespace
