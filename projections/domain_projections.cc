@@ -20,16 +20,13 @@
 namespace vigil::projections {
 namespace {
 
-using internal::AddAll;
 using internal::AsAbslView;
 using internal::ColumnNames;
 using internal::KeyColumns;
 using internal::MergeColumns;
 using internal::ReadRow;
 using internal::RowSelectList;
-using internal::SqlDouble;
 using internal::SqlRow;
-using internal::SqlText;
 using internal::SqlTextArray;
 using internal::SqlTime;
 
@@ -155,12 +152,6 @@ class TasksProjection final : public Projection {
 
 // ---------------------------------------------------------------- metrics
 
-const std::vector<std::string> kAgentMinuteCounters = {
-    "events",       "heartbeats",    "cpu_pct_sum",   "mem_bytes_sum",
-    "queue_depth_sum", "llm_calls",  "input_tokens",  "output_tokens",
-    "cost_usd",     "tool_calls",    "tool_failures", "tasks_completed",
-    "tasks_failed"};
-
 constexpr int64_t kDayUs = 86'400'000'000;
 
 int64_t DayOf(int64_t time_us) {
@@ -202,13 +193,7 @@ class MetricsProjection final : public Projection {
       const int64_t day = DayOf(key.second);
       if (day < first_kept_day) continue;  // past the retention
       days.insert(day);
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, key.first), ",", SqlTime(key.second), ",", m.events,
-          ",", m.heartbeats, ",", SqlDouble(m.cpu_pct_sum), ",",
-          SqlDouble(m.mem_bytes_sum), ",", SqlDouble(m.queue_depth_sum), ",",
-          m.llm_calls, ",", m.input_tokens, ",", m.output_tokens, ",",
-          SqlDouble(m.cost_usd), ",", m.tool_calls, ",", m.tool_failures, ",",
-          m.tasks_completed, ",", m.tasks_failed, ")"));
+      rows.push_back(SqlRow(tx, key, m, AgentMinuteTable()));
     }
     // Create the missing day partitions. Looked up first: CREATE TABLE ...
     // PARTITION OF locks the parent even when the partition exists.
@@ -224,12 +209,7 @@ class MetricsProjection final : public Projection {
                              ") TO (", SqlTime(day + kDayUs), ")"));
       }
     }
-    InsertRows(tx,
-               absl::StrCat(schema, ".agent_metrics AS t (agent_id, bucket, ",
-                            absl::StrJoin(kAgentMinuteCounters, ","), ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (agent_id, bucket) DO UPDATE SET ",
-                            AddAll(kAgentMinuteCounters, "t")));
+    Upsert(tx, schema, AgentMinuteTable(), rows);
 
     rows.clear();
     for (const auto& [key, u] : fold.usage_minutes()) {

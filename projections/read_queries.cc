@@ -1,9 +1,7 @@
 // ReadQueries: the typed read-model queries planned as SQL and rendered as
 // JSON (projections/read_queries.h). The connections live in
 // internal/read_pool.h; the URLs are parsed by the gateway. The column
-// lists come from the row descriptions (row_columns.h), but for the
-// per-agent metrics, which are not described yet and are spelled out here.
-// A little over 500 lines, one concept: each read query's plan (SQL and
+// lists come from the row descriptions (row_columns.h). A little over 500 lines, one concept: each read query's plan (SQL and
 // parameter checks) and its rendering as JSON.
 
 #include "projections/read_queries.h"
@@ -204,9 +202,6 @@ constexpr char kInRange[] =
     "'1 microsecond' AND bucket < TIMESTAMPTZ '1970-01-01 00:00:00+00' + "
     "$3::bigint * INTERVAL '1 microsecond'";
 
-Column Sum(std::string_view name) {
-  return {name, absl::StrCat("sum(", AsAbsl(name), ")"), Kind::kInt};
-}
 // sum(numerator) / sum(denominator), null when the latter is 0.
 Column Average(std::string_view name, std::string_view numerator,
                std::string_view denominator) {
@@ -216,36 +211,18 @@ Column Average(std::string_view name, std::string_view numerator,
           Kind::kDouble};
 }
 
-const std::vector<Column>& MetricColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      {"bucket_time_us", MicrosOf(kBin), Kind::kInt},
-      Sum("events"),
-      Sum("heartbeats"),
-      Average("cpu_pct_avg", "cpu_pct_sum", "heartbeats"),
-      Average("mem_bytes_avg", "mem_bytes_sum", "heartbeats"),
-      Average("queue_depth_avg", "queue_depth_sum", "heartbeats"),
-      Sum("llm_calls"),
-      Sum("input_tokens"),
-      Sum("output_tokens"),
-      {"cost_usd", "sum(cost_usd)", Kind::kDouble},
-      Sum("tool_calls"),
-      Sum("tool_failures"),
-      Sum("tasks_completed"),
-      Sum("tasks_failed"),
-  };
-  return *kColumns;
-}
-
 // The columns of a counter row summed over wider buckets (GROUP BY the
 // key): its minute binned by kBin, its increments summed, a mean as the
-// sum over the summed count.
+// sum over the summed count. `with_text_key`: the text part of the key is
+// selected too (not when the query is about one agent).
 template <typename Row>
-std::vector<Column> SummedColumnsOf(const RowTable<Row>& table) {
+std::vector<Column> SummedColumnsOf(const RowTable<Row>& table,
+                                    bool with_text_key) {
   std::vector<Column> columns;
   for (const KeyColumn& k : table.key) {
     if (k.minute) {
       columns.push_back({k.json, MicrosOf(kBin), Kind::kInt});
-    } else {
+    } else if (with_text_key) {
       columns.push_back({k.json, std::string(k.sql), Kind::kText});
     }
   }
@@ -261,7 +238,7 @@ std::vector<Column> SummedColumnsOf(const RowTable<Row>& table) {
                            Kind::kDouble});
         break;
       case ColumnType::kMean:
-        // divisor 1: the only mean summed so far is llm_usage's.
+        // The summed means (llm_usage, agent_metrics) have divisor 1.
         columns.push_back(Average(c.json,
                                   StoredColumnOf(table, c.int64, c.real),
                                   StoredColumnOf(table, c.count)));
@@ -273,9 +250,15 @@ std::vector<Column> SummedColumnsOf(const RowTable<Row>& table) {
   return columns;
 }
 
+const std::vector<Column>& MetricColumns() {
+  static const auto* const kColumns =
+      new std::vector<Column>(SummedColumnsOf(AgentMinuteTable(), false));
+  return *kColumns;
+}
+
 const std::vector<Column>& UsageColumns() {
   static const auto* const kColumns =
-      new std::vector<Column>(SummedColumnsOf(UsageTable()));
+      new std::vector<Column>(SummedColumnsOf(UsageTable(), true));
   return *kColumns;
 }
 

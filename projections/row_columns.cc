@@ -84,6 +84,7 @@ using T = TaskRow;
 using P = PairCounts;
 using M = MessageCounts;
 using U = UsageMinute;
+using AM = AgentMinute;
 
 // clang-format off
 constexpr RowColumn<AgentRow> kAgentColumns[] = {
@@ -159,6 +160,28 @@ constexpr RowColumn<UsageMinute> kUsageColumns[] = {
     HiddenDoubleCount("latency_ms_sum", &U::latency_ms_sum),
     Mean("latency_ms_avg", &U::latency_ms_sum, &U::calls),
 };
+
+constexpr KeyColumn kAgentMinuteKey[] = {
+    {"agent_id", "agent_id", 0},
+    {"bucket", "bucket_time_us", 1, /*minute=*/true}};
+constexpr RowColumn<AgentMinute> kAgentMinuteColumns[] = {
+    Count("events", &AM::events),
+    Count("heartbeats", &AM::heartbeats),
+    HiddenDoubleCount("cpu_pct_sum", &AM::cpu_pct_sum),
+    HiddenDoubleCount("mem_bytes_sum", &AM::mem_bytes_sum),
+    HiddenDoubleCount("queue_depth_sum", &AM::queue_depth_sum),
+    Mean("cpu_pct_avg", &AM::cpu_pct_sum, &AM::heartbeats),
+    Mean("mem_bytes_avg", &AM::mem_bytes_sum, &AM::heartbeats),
+    Mean("queue_depth_avg", &AM::queue_depth_sum, &AM::heartbeats),
+    Count("llm_calls", &AM::llm_calls),
+    Count("input_tokens", &AM::input_tokens),
+    Count("output_tokens", &AM::output_tokens),
+    DoubleCount("cost_usd", &AM::cost_usd),
+    Count("tool_calls", &AM::tool_calls),
+    Count("tool_failures", &AM::tool_failures),
+    Count("tasks_completed", &AM::tasks_completed),
+    Count("tasks_failed", &AM::tasks_failed),
+};
 // clang-format on
 
 // Every column names the member of its type, and only that one.
@@ -198,16 +221,11 @@ constexpr bool MembersMatchTypes(std::span<const RowColumn<Row>> columns) {
   return true;
 }
 
-// kMean columns come last, and their sum and count are stored columns.
+// The sum and count of each kMean column are stored columns.
 template <typename Row>
-constexpr bool MeansLastAndStored(const RowTable<Row>& table) {
-  bool mean_seen = false;
+constexpr bool MeansStored(const RowTable<Row>& table) {
   for (const RowColumn<Row>& c : table.columns) {
-    if (c.type != ColumnType::kMean) {
-      if (mean_seen) return false;
-      continue;
-    }
-    mean_seen = true;
+    if (c.type != ColumnType::kMean) continue;
     if (StoredColumnOf(table, c.int64, c.real).empty() ||
         StoredColumnOf(table, c.count).empty()) {
       return false;
@@ -222,13 +240,17 @@ static_assert(MembersMatchTypes<MessageCounts>(kMessageColumns));
 
 constexpr RowTable<PairCounts> kPairTable = {"coordination", kPairColumns, 5,
                                              kPairKey};
-static_assert(MeansLastAndStored(kPairTable));
+static_assert(MeansStored(kPairTable));
 constexpr RowTable<MessageCounts> kMessageTable = {
     "agent_messages", kMessageColumns, 5, kMessageKey};
 static_assert(MembersMatchTypes<UsageMinute>(kUsageColumns));
 constexpr RowTable<UsageMinute> kUsageTable = {"llm_usage", kUsageColumns, 5,
                                                kUsageKey};
-static_assert(MeansLastAndStored(kUsageTable));
+static_assert(MeansStored(kUsageTable));
+static_assert(MembersMatchTypes<AgentMinute>(kAgentMinuteColumns));
+constexpr RowTable<AgentMinute> kAgentMinuteTable = {
+    "agent_metrics", kAgentMinuteColumns, 13, kAgentMinuteKey};
+static_assert(MeansStored(kAgentMinuteTable));
 
 }  // namespace
 
@@ -247,5 +269,7 @@ const RowTable<PairCounts>& CoordinationTable() { return kPairTable; }
 const RowTable<MessageCounts>& MessageTable() { return kMessageTable; }
 
 const RowTable<UsageMinute>& UsageTable() { return kUsageTable; }
+
+const RowTable<AgentMinute>& AgentMinuteTable() { return kAgentMinuteTable; }
 
 }  // namespace vigil::projections

@@ -1,7 +1,7 @@
 // The rows of the read models, each described once: the entity rows
 // (AgentRow, TaskRow of folds.h) and the counter rows of coordination
 // (PairCounts, MessageCounts, keyed by an AgentPair) and of LLM usage
-// (UsageMinute, keyed by a MinuteKey); agent_metrics is not described yet.
+// (UsageMinute) and per-agent metrics (AgentMinute), keyed by a MinuteKey.
 // For every column: its SQL name (schemas/sql), its JSON name, its type,
 // the struct member that holds it, and how an upsert merges it. The
 // projections' upserts and preloads (internal/row_sql.h), the JSON of the
@@ -10,8 +10,8 @@
 // a column to `agents` is a member of AgentRow, a row here, a new SQL
 // migration and the dashboard's types.
 //
-// Rules for a new column: append it to the END of its table, before any
-// kMean column (snapshot entries hold the columns in table order, and
+// Rules for a new stored column: append it to the END of its table
+// (snapshot entries hold the columns in table order, and
 // entries written before the column existed end early: the first
 // `snapshot_columns` are the ones every entry holds). Immutable; safe from
 // any thread.
@@ -84,10 +84,10 @@ struct KeyColumn {
 template <typename Row>
 struct RowTable {
   std::string_view table;  // in schema vigil (or a rebuild's schema)
-  // Entity rows: columns[0] is the primary key. kMean columns come last.
+  // Entity rows: columns[0] is the primary key.
   std::span<const RowColumn<Row>> columns;
-  // Columns every snapshot entry holds (those of the first snapshot
-  // format); columns after them may be missing from older entries.
+  // Stored columns every snapshot entry holds (those of the first snapshot
+  // format); stored columns after them may be missing from older entries.
   size_t snapshot_columns;
   // Counter rows only: the key's columns.
   std::span<const KeyColumn> key = {};
@@ -103,6 +103,8 @@ const RowTable<PairCounts>& CoordinationTable();
 const RowTable<MessageCounts>& MessageTable();
 // The `llm_usage` table: LLM calls per (model, minute).
 const RowTable<UsageMinute>& UsageTable();
+// The `agent_metrics` table (partitioned by day): per (agent_id, minute).
+const RowTable<AgentMinute>& AgentMinuteTable();
 
 // The column of `table` whose member is `int64` or `real` (not a kMean):
 // the stored sum or count a kMean column names. Empty when none.

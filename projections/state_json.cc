@@ -181,17 +181,7 @@ void AppendMessages(const AgentPair& k, const MessageCounts& c,
 
 void AppendAgentMinute(const MinuteKey& k, const AgentMinute& m,
                        std::string* out) {
-  Object(out)
-      .Text("agent_id", k.first).Int("bucket_time_us", k.second)
-      .Int("events", m.events).Int("heartbeats", m.heartbeats)
-      .Mean("cpu_pct_avg", m.cpu_pct_sum, m.heartbeats)
-      .Mean("mem_bytes_avg", m.mem_bytes_sum, m.heartbeats)
-      .Mean("queue_depth_avg", m.queue_depth_sum, m.heartbeats)
-      .Int("llm_calls", m.llm_calls).Int("input_tokens", m.input_tokens)
-      .Int("output_tokens", m.output_tokens).Double("cost_usd", m.cost_usd)
-      .Int("tool_calls", m.tool_calls).Int("tool_failures", m.tool_failures)
-      .Int("tasks_completed", m.tasks_completed)
-      .Int("tasks_failed", m.tasks_failed);
+  AppendRow(k, m, AgentMinuteTable(), out);
 }
 
 void AppendUsageMinute(const MinuteKey& k, const UsageMinute& u,

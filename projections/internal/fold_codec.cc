@@ -88,12 +88,7 @@ std::string EncodeMessages(const MessageCounts& c) {
 }
 
 std::string EncodeAgentMinute(const AgentMinute& m) {
-  return Writer()
-      .I64(m.events).I64(m.heartbeats).F64(m.cpu_pct_sum).F64(m.mem_bytes_sum)
-      .F64(m.queue_depth_sum).I64(m.llm_calls).I64(m.input_tokens)
-      .I64(m.output_tokens).F64(m.cost_usd).I64(m.tool_calls)
-      .I64(m.tool_failures).I64(m.tasks_completed).I64(m.tasks_failed)
-      .Done();
+  return EncodeRow(m, AgentMinuteTable());
 }
 
 std::string EncodeUsageMinute(const UsageMinute& u) {
@@ -142,15 +137,9 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
       int64_t minute = 0;
       if (!absl::SimpleAtoi(second, &minute)) return Damaged(key);
       if (key[0] == kAgentMinuteKind) {
-        Reader in(value);
-        AgentMinute m;
-        in.I64(&m.events).I64(&m.heartbeats).F64(&m.cpu_pct_sum)
-            .F64(&m.mem_bytes_sum).F64(&m.queue_depth_sum).I64(&m.llm_calls)
-            .I64(&m.input_tokens).I64(&m.output_tokens).F64(&m.cost_usd)
-            .I64(&m.tool_calls).I64(&m.tool_failures).I64(&m.tasks_completed)
-            .I64(&m.tasks_failed);
-        if (!in.ok()) return Damaged(key);
-        metrics->SeedAgentMinute({std::move(first), minute}, m);
+        std::optional<AgentMinute> m = DecodeRow(value, AgentMinuteTable());
+        if (!m.has_value()) return Damaged(key);
+        metrics->SeedAgentMinute({std::move(first), minute}, *m);
       } else {
         std::optional<UsageMinute> u = DecodeRow(value, UsageTable());
         if (!u.has_value()) return Damaged(key);

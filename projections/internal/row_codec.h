@@ -131,16 +131,17 @@ std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
 }
 
 // The inverse of EncodeRow. An entry written before a column was added
-// ends after its table's first `snapshot_columns`: the rest keep their
-// defaults. nullopt for bytes that do not decode.
+// ends after its table's first `snapshot_columns` stored columns: the rest
+// keep their defaults. nullopt for bytes that do not decode.
 template <typename Row>
 std::optional<Row> DecodeRow(std::string_view value,
                              const RowTable<Row>& table) {
   Row row;
   Reader in(value);
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    if (i >= table.snapshot_columns && in.at_end()) break;
-    const RowColumn<Row>& c = table.columns[i];
+  size_t stored = 0;  // stored columns read so far (kMean ones are not)
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type == ColumnType::kMean) continue;
+    if (stored++ >= table.snapshot_columns && in.at_end()) break;
     switch (c.type) {
       case ColumnType::kKey:
       case ColumnType::kText:

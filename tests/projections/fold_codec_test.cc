@@ -81,6 +81,29 @@ const std::string kUsageBytes = absl::HexStringToBytes(
       "0000000000c07240"  // latency_ms_sum 300
 );
 
+const std::string kAgentMinuteBytes = absl::HexStringToBytes(
+      "0500000000000000"  // events 5
+      "0200000000000000"  // heartbeats 2
+      "0000000000804e40"  // cpu_pct_sum 61
+      "000000000070b740"  // mem_bytes_sum 6000
+      "0000000000001040"  // queue_depth_sum 4
+      "0100000000000000"  // llm_calls 1
+      "0a00000000000000"  // input_tokens 10
+      "1400000000000000"  // output_tokens 20
+      "000000000000d03f"  // cost_usd 0.25
+      "0300000000000000"  // tool_calls 3
+      "0100000000000000"  // tool_failures 1
+      "0100000000000000"  // tasks_completed 1
+      "0000000000000000"  // tasks_failed 0
+);
+
+AgentMinute Minute() {
+  return {.events = 5, .heartbeats = 2, .cpu_pct_sum = 61,
+          .mem_bytes_sum = 6000, .queue_depth_sum = 4, .llm_calls = 1,
+          .input_tokens = 10, .output_tokens = 20, .cost_usd = 0.25,
+          .tool_calls = 3, .tool_failures = 1, .tasks_completed = 1};
+}
+
 UsageMinute Usage() {
   return {.calls = 3, .input_tokens = 100, .output_tokens = 200,
           .cost_usd = 1.5, .latency_ms_sum = 300};
@@ -123,9 +146,10 @@ TEST(FoldCodecTest, EncodesAsBefore) {
   EXPECT_EQ(EncodePair(Pair()), kPairBytes);
   EXPECT_EQ(EncodeMessages(Messages()), kMessageBytes);
   EXPECT_EQ(EncodeUsageMinute(Usage()), kUsageBytes);
+  EXPECT_EQ(EncodeAgentMinute(Minute()), kAgentMinuteBytes);
 }
 
-TEST(FoldCodecTest, DecodesOldUsageEntries) {
+TEST(FoldCodecTest, DecodesOldMinuteEntries) {
   AgentFold agents;
   TaskFold tasks;
   MetricsFold metrics;
@@ -134,6 +158,16 @@ TEST(FoldCodecTest, DecodesOldUsageEntries) {
                           &agents, &tasks, &metrics)
                   .ok());
   EXPECT_EQ(metrics.usage_minutes().at(minute), Usage());
+  const MinuteKey agent_minute = {"w1", 1764000000000000};
+  ASSERT_TRUE(DecodeEntry(MinuteKeyOf(kAgentMinuteKind, agent_minute),
+                          kAgentMinuteBytes, &agents, &tasks, &metrics)
+                  .ok());
+  EXPECT_EQ(metrics.agent_minutes().at(agent_minute), Minute());
+  EXPECT_EQ(DecodeEntry(MinuteKeyOf(kAgentMinuteKind, agent_minute),
+                        kAgentMinuteBytes.substr(0, 96), &agents, &tasks,
+                        &metrics)
+                .code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(DecodeEntry(MinuteKeyOf(kUsageMinuteKind, minute),
                         kUsageBytes.substr(0, 32), &agents, &tasks, &metrics)
                 .code(),

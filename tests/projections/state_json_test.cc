@@ -1,5 +1,5 @@
-// The time-travel JSON of the coordination rows (pairs and messages) and of
-// LLM usage stays
+// The time-travel JSON of the coordination rows (pairs and messages), of
+// LLM usage and of per-agent metrics stays
 // byte for byte what it was before they were described in
 // projections/row_columns.h: the expected text below was written by the
 // hand-built renderer of commit b70c4f9.
@@ -47,7 +47,7 @@ TEST(StateJsonTest, CoordinationRowsRenderAsBefore) {
             "\"agent_metrics\":[],\"usage\":[]}");
 }
 
-TEST(StateJsonTest, UsageRowsRenderAsBefore) {
+TEST(StateJsonTest, MinuteRowsRenderAsBefore) {
   SystemState state;
   state.time_us = 1764000000000000;
   state.metrics.SeedUsageMinute({"gpt", 1764000000000000},
@@ -55,16 +55,35 @@ TEST(StateJsonTest, UsageRowsRenderAsBefore) {
                                  .output_tokens = 200, .cost_usd = 1.5,
                                  .latency_ms_sum = 300});
   state.metrics.SeedUsageMinute({"idle", 1764000000000000}, {});
+  state.metrics.SeedAgentMinute(
+      {"w1", 1764000000000000},
+      {.events = 5, .heartbeats = 2, .cpu_pct_sum = 61,
+       .mem_bytes_sum = 6000, .queue_depth_sum = 4, .llm_calls = 1,
+       .input_tokens = 10, .output_tokens = 20, .cost_usd = 0.25,
+       .tool_calls = 3, .tool_failures = 1, .tasks_completed = 1});
+  state.metrics.SeedAgentMinute({"w2", 1764000000000000}, {.events = 1});
   const std::string json = SystemStateJson(state, ReplayStats{}, 10);
-  const std::string usage =
+  const std::string rows =
+      ",\"agent_metrics\":[{\"agent_id\":\"w1\","
+      "\"bucket_time_us\":1764000000000000,\"events\":5,\"heartbeats\":2,"
+      "\"cpu_pct_avg\":30.5,\"mem_bytes_avg\":3000.0,"
+      "\"queue_depth_avg\":2.0,\"llm_calls\":1,\"input_tokens\":10,"
+      "\"output_tokens\":20,\"cost_usd\":0.25,\"tool_calls\":3,"
+      "\"tool_failures\":1,\"tasks_completed\":1,\"tasks_failed\":0},"
+      "{\"agent_id\":\"w2\",\"bucket_time_us\":1764000000000000,"
+      "\"events\":1,\"heartbeats\":0,\"cpu_pct_avg\":null,"
+      "\"mem_bytes_avg\":null,\"queue_depth_avg\":null,\"llm_calls\":0,"
+      "\"input_tokens\":0,\"output_tokens\":0,\"cost_usd\":0.0,"
+      "\"tool_calls\":0,\"tool_failures\":0,\"tasks_completed\":0,"
+      "\"tasks_failed\":0}]"
       ",\"usage\":[{\"bucket_time_us\":1764000000000000,\"model\":\"gpt\","
       "\"calls\":3,\"input_tokens\":100,\"output_tokens\":200,"
       "\"cost_usd\":1.5,\"latency_ms_avg\":100.0},"
       "{\"bucket_time_us\":1764000000000000,\"model\":\"idle\","
       "\"calls\":0,\"input_tokens\":0,\"output_tokens\":0,"
       "\"cost_usd\":0.0,\"latency_ms_avg\":null}]}";
-  ASSERT_GE(json.size(), usage.size());
-  EXPECT_EQ(json.substr(json.size() - usage.size()), usage) << json;
+  ASSERT_GE(json.size(), rows.size());
+  EXPECT_EQ(json.substr(json.size() - rows.size()), rows) << json;
 }
 
 }  // namespace
