@@ -269,9 +269,11 @@ void AppendRefKey(const EntityRef& ref, std::string* out) {
       AppendKey(ref.id, ref.id2, MessageTable(), o);
       break;
     }
-    case internal::kAgentMinuteKind:
-      Object(out).Text("agent_id", ref.id).Int("bucket_time_us", ref.minute);
+    case internal::kAgentMinuteKind: {
+      Object o(out);
+      AppendKey(ref.id, ref.minute, AgentMinuteTable(), o);
       break;
+    }
     case internal::kUsageMinuteKind:
       // Model first: a diff's key order, unlike the row's (UsageTable).
       Object(out).Text("model", ref.id).Int("bucket_time_us", ref.minute);
