@@ -20,17 +20,14 @@
 namespace vigil::projections {
 namespace {
 
-using internal::AddAll;
 using internal::AsAbslView;
 using internal::ColumnNames;
+using internal::KeyColumns;
+using internal::MergeColumns;
 using internal::ReadRow;
-using internal::ReplaceAll;
 using internal::RowSelectList;
-using internal::SqlDouble;
 using internal::SqlRow;
-using internal::SqlText;
 using internal::SqlTextArray;
-using internal::SqlTextOrNull;
 using internal::SqlTime;
 
 // Rows per INSERT statement: large enough to amortize the round trip,
@@ -51,18 +48,18 @@ void InsertRows(pqxx::work& tx, const std::string& head,
   }
 }
 
-// Writes whole entity rows (SqlRow literals) of `table`, replacing stored
-// rows with the same key (the table's first column).
+// Writes rows (SqlRow literals) of `table`: an entity row replaces the
+// stored row with its key, a counter row is merged into it column by
+// column (row_columns.h, Merge).
 template <typename Row>
 void Upsert(pqxx::work& tx, const std::string& schema,
             const RowTable<Row>& table, const std::vector<std::string>& rows) {
-  const std::vector<std::string> columns = ColumnNames(table);
   InsertRows(tx,
-             absl::StrCat(schema, ".", AsAbslView(table.table), " (",
-                          absl::StrJoin(columns, ","), ")"),
+             absl::StrCat(schema, ".", AsAbslView(table.table), " AS t (",
+                          absl::StrJoin(ColumnNames(table), ","), ")"),
              rows,
-             absl::StrCat("ON CONFLICT (", columns[0], ") DO UPDATE SET ",
-                          ReplaceAll(columns)));
+             absl::StrCat("ON CONFLICT (", KeyColumns(table),
+                          ") DO UPDATE SET ", MergeColumns(table, "t")));
 }
 
 // Seeds `fold` with the stored rows of `table` whose keys are `ids`.
@@ -116,10 +113,6 @@ class AgentsProjection final : public Projection {
 
 // ---------------------------------------------------------------- tasks
 
-const std::vector<std::string> kPairCounters = {
-    "tasks_assigned", "tasks_completed", "tasks_failed",
-    "complete_time_sum_us", "complete_time_count"};
-
 class TasksProjection final : public Projection {
  public:
   const std::string& name() const override { return name_; }
@@ -142,38 +135,15 @@ class TasksProjection final : public Projection {
 
     rows.clear();
     for (const auto& [pair, c] : fold.pairs()) {
-      rows.push_back(absl::StrCat("(", SqlText(tx, pair.first), ",",
-                                  SqlText(tx, pair.second), ",", c.assigned,
-                                  ",", c.completed, ",", c.failed, ",",
-                                  c.complete_time_sum_us, ",",
-                                  c.complete_time_count, ")"));
+      rows.push_back(SqlRow(tx, pair, c, CoordinationTable()));
     }
-    InsertRows(tx,
-               absl::StrCat(schema,
-                            ".coordination AS t (manager_id, worker_id, ",
-                            absl::StrJoin(kPairCounters, ","), ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (manager_id, worker_id) DO UPDATE SET ",
-                            AddAll(kPairCounters, "t")));
+    Upsert(tx, schema, CoordinationTable(), rows);
 
     rows.clear();
     for (const auto& [pair, m] : fold.messages()) {
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, pair.first), ",", SqlText(tx, pair.second), ",",
-          m.messages, ",", SqlText(tx, m.last_kind), ",",
-          SqlTextOrNull(tx, m.last_summary), ",", SqlTime(m.last_time_us), ",",
-          m.last_position, ")"));
+      rows.push_back(SqlRow(tx, pair, m, MessageTable()));
     }
-    InsertRows(
-        tx,
-        absl::StrCat(schema,
-                     ".agent_messages AS t (from_agent, to_agent, messages, "
-                     "last_kind, last_summary, last_at, last_position)"),
-        rows,
-        "ON CONFLICT (from_agent, to_agent) DO UPDATE SET "
-        "messages = t.messages + EXCLUDED.messages, "
-        "last_kind = EXCLUDED.last_kind, last_summary = EXCLUDED.last_summary, "
-        "last_at = EXCLUDED.last_at, last_position = EXCLUDED.last_position");
+    Upsert(tx, schema, MessageTable(), rows);
   }
 
  private:
@@ -181,15 +151,6 @@ class TasksProjection final : public Projection {
 };
 
 // ---------------------------------------------------------------- metrics
-
-const std::vector<std::string> kAgentMinuteCounters = {
-    "events",       "heartbeats",    "cpu_pct_sum",   "mem_bytes_sum",
-    "queue_depth_sum", "llm_calls",  "input_tokens",  "output_tokens",
-    "cost_usd",     "tool_calls",    "tool_failures", "tasks_completed",
-    "tasks_failed"};
-
-const std::vector<std::string> kUsageCounters = {
-    "calls", "input_tokens", "output_tokens", "cost_usd", "latency_ms_sum"};
 
 constexpr int64_t kDayUs = 86'400'000'000;
 
@@ -232,13 +193,7 @@ class MetricsProjection final : public Projection {
       const int64_t day = DayOf(key.second);
       if (day < first_kept_day) continue;  // past the retention
       days.insert(day);
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, key.first), ",", SqlTime(key.second), ",", m.events,
-          ",", m.heartbeats, ",", SqlDouble(m.cpu_pct_sum), ",",
-          SqlDouble(m.mem_bytes_sum), ",", SqlDouble(m.queue_depth_sum), ",",
-          m.llm_calls, ",", m.input_tokens, ",", m.output_tokens, ",",
-          SqlDouble(m.cost_usd), ",", m.tool_calls, ",", m.tool_failures, ",",
-          m.tasks_completed, ",", m.tasks_failed, ")"));
+      rows.push_back(SqlRow(tx, key, m, AgentMinuteTable()));
     }
     // Create the missing day partitions. Looked up first: CREATE TABLE ...
     // PARTITION OF locks the parent even when the partition exists.
@@ -254,26 +209,13 @@ class MetricsProjection final : public Projection {
                              ") TO (", SqlTime(day + kDayUs), ")"));
       }
     }
-    InsertRows(tx,
-               absl::StrCat(schema, ".agent_metrics AS t (agent_id, bucket, ",
-                            absl::StrJoin(kAgentMinuteCounters, ","), ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (agent_id, bucket) DO UPDATE SET ",
-                            AddAll(kAgentMinuteCounters, "t")));
+    Upsert(tx, schema, AgentMinuteTable(), rows);
 
     rows.clear();
     for (const auto& [key, u] : fold.usage_minutes()) {
-      rows.push_back(absl::StrCat(
-          "(", SqlText(tx, key.first), ",", SqlTime(key.second), ",", u.calls,
-          ",", u.input_tokens, ",", u.output_tokens, ",",
-          SqlDouble(u.cost_usd), ",", SqlDouble(u.latency_ms_sum), ")"));
+      rows.push_back(SqlRow(tx, key, u, UsageTable()));
     }
-    InsertRows(tx,
-               absl::StrCat(schema, ".llm_usage AS t (model, bucket, ",
-                            absl::StrJoin(kUsageCounters, ","), ")"),
-               rows,
-               absl::StrCat("ON CONFLICT (model, bucket) DO UPDATE SET ",
-                            AddAll(kUsageCounters, "t")));
+    Upsert(tx, schema, UsageTable(), rows);
   }
 
  private:

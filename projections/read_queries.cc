@@ -1,9 +1,8 @@
 // ReadQueries: the typed read-model queries planned as SQL and rendered as
 // JSON (projections/read_queries.h). The connections live in
-// internal/read_pool.h; the URLs are parsed by the gateway. A little over
-// 500 lines because the column lists of each read model are spelled out
-// here; they belong with the row descriptions (issue 16, "one description
-// per domain concept") and leave with them.
+// internal/read_pool.h; the URLs are parsed by the gateway. The column
+// lists come from the row descriptions (row_columns.h). A little over 500 lines, one concept: each read query's plan (SQL and
+// parameter checks) and its rendering as JSON.
 
 #include "projections/read_queries.h"
 
@@ -57,8 +56,6 @@ struct Column {
   Kind kind;
 };
 
-Column Text(std::string_view name) { return {name, std::string(name), Kind::kText}; }
-Column Int(std::string_view name) { return {name, std::string(name), Kind::kInt}; }
 // A timestamptz column as UTC microseconds.
 Column Time(std::string_view name, std::string_view column) {
   return {name, MicrosOf(column), Kind::kInt};
@@ -125,11 +122,16 @@ void AppendArray(const pqxx::result& result, std::span<const Column> columns,
   out->push_back(']');
 }
 
-// The columns of an entity row as row_columns.h describes them.
+// The columns of a row as row_columns.h describes them: a counter row's
+// key first, then the columns shown in JSON.
 template <typename Row>
 std::vector<Column> ColumnsOf(const RowTable<Row>& table) {
   std::vector<Column> columns;
+  for (const KeyColumn& k : table.key) {
+    columns.push_back({k.json, std::string(k.sql), Kind::kText});
+  }
   for (const RowColumn<Row>& c : table.columns) {
+    if (c.json.empty()) continue;
     switch (c.type) {
       case ColumnType::kKey:
       case ColumnType::kText:
@@ -149,6 +151,19 @@ std::vector<Column> ColumnsOf(const RowTable<Row>& table) {
       case ColumnType::kJson:
         columns.push_back({c.json, std::string(c.sql), Kind::kJson});
         break;
+      case ColumnType::kMean: {
+        const absl::string_view sum =
+            AsAbsl(StoredColumnOf(table, c.int64, c.real));
+        const absl::string_view count = AsAbsl(StoredColumnOf(table, c.count));
+        columns.push_back(
+            {c.json,
+             absl::StrCat("CASE WHEN ", count, " > 0 THEN ", sum,
+                          "::double precision / ", count,
+                          c.divisor == 1 ? "" : absl::StrCat(" / ", c.divisor),
+                          " END"),
+             Kind::kDouble});
+        break;
+      }
     }
   }
   return columns;
@@ -167,25 +182,14 @@ const std::vector<Column>& TaskColumns() {
 }
 
 const std::vector<Column>& PairColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      Text("manager_id"),
-      Text("worker_id"),
-      Int("tasks_assigned"),
-      Int("tasks_completed"),
-      Int("tasks_failed"),
-      {"mean_time_to_complete_ms",
-       "CASE WHEN complete_time_count > 0 THEN complete_time_sum_us::double "
-       "precision / complete_time_count / 1000 END",
-       Kind::kDouble},
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(CoordinationTable()));
   return *kColumns;
 }
 
 const std::vector<Column>& MessageColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      Text("from_agent"),   Text("to_agent"),     Int("messages"),
-      Text("last_kind"),    Text("last_summary"), Time("last_time_us", "last_at"),
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(MessageTable()));
   return *kColumns;
 }
 
@@ -198,9 +202,6 @@ constexpr char kInRange[] =
     "'1 microsecond' AND bucket < TIMESTAMPTZ '1970-01-01 00:00:00+00' + "
     "$3::bigint * INTERVAL '1 microsecond'";
 
-Column Sum(std::string_view name) {
-  return {name, absl::StrCat("sum(", AsAbsl(name), ")"), Kind::kInt};
-}
 // sum(numerator) / sum(denominator), null when the latter is 0.
 Column Average(std::string_view name, std::string_view numerator,
                std::string_view denominator) {
@@ -210,36 +211,54 @@ Column Average(std::string_view name, std::string_view numerator,
           Kind::kDouble};
 }
 
+// The columns of a counter row summed over wider buckets (GROUP BY the
+// key): its minute binned by kBin, its increments summed, a mean as the
+// sum over the summed count. `with_text_key`: the text part of the key is
+// selected too (not when the query is about one agent).
+template <typename Row>
+std::vector<Column> SummedColumnsOf(const RowTable<Row>& table,
+                                    bool with_text_key) {
+  std::vector<Column> columns;
+  for (const KeyColumn& k : table.key) {
+    if (k.minute) {
+      columns.push_back({k.json, MicrosOf(kBin), Kind::kInt});
+    } else if (with_text_key) {
+      columns.push_back({k.json, std::string(k.sql), Kind::kText});
+    }
+  }
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.json.empty()) continue;
+    switch (c.type) {
+      case ColumnType::kInt:
+        columns.push_back({c.json, absl::StrCat("sum(", AsAbsl(c.sql), ")"),
+                           Kind::kInt});
+        break;
+      case ColumnType::kDouble:
+        columns.push_back({c.json, absl::StrCat("sum(", AsAbsl(c.sql), ")"),
+                           Kind::kDouble});
+        break;
+      case ColumnType::kMean:
+        // The summed means (llm_usage, agent_metrics) have divisor 1.
+        columns.push_back(Average(c.json,
+                                  StoredColumnOf(table, c.int64, c.real),
+                                  StoredColumnOf(table, c.count)));
+        break;
+      default:  // not a counter
+        break;
+    }
+  }
+  return columns;
+}
+
 const std::vector<Column>& MetricColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      {"bucket_time_us", MicrosOf(kBin), Kind::kInt},
-      Sum("events"),
-      Sum("heartbeats"),
-      Average("cpu_pct_avg", "cpu_pct_sum", "heartbeats"),
-      Average("mem_bytes_avg", "mem_bytes_sum", "heartbeats"),
-      Average("queue_depth_avg", "queue_depth_sum", "heartbeats"),
-      Sum("llm_calls"),
-      Sum("input_tokens"),
-      Sum("output_tokens"),
-      {"cost_usd", "sum(cost_usd)", Kind::kDouble},
-      Sum("tool_calls"),
-      Sum("tool_failures"),
-      Sum("tasks_completed"),
-      Sum("tasks_failed"),
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(SummedColumnsOf(AgentMinuteTable(), false));
   return *kColumns;
 }
 
 const std::vector<Column>& UsageColumns() {
-  static const auto* const kColumns = new std::vector<Column>{
-      {"bucket_time_us", MicrosOf(kBin), Kind::kInt},
-      Text("model"),
-      Sum("calls"),
-      Sum("input_tokens"),
-      Sum("output_tokens"),
-      {"cost_usd", "sum(cost_usd)", Kind::kDouble},
-      Average("latency_ms_avg", "latency_ms_sum", "calls"),
-  };
+  static const auto* const kColumns =
+      new std::vector<Column>(SummedColumnsOf(UsageTable(), true));
   return *kColumns;
 }
 

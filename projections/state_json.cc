@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -85,12 +87,12 @@ class Object {
   bool first_ = true;
 };
 
-// An entity row as row_columns.h describes it: the same fields, in the
-// same order, as the REST reads of read_queries.cc.
+// The columns of a row as row_columns.h describes them, into `o`: the
+// same fields, in the same order, as the REST reads of read_queries.cc.
 template <typename Row>
-void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
-  Object o(out);
+void AppendColumns(const Row& row, const RowTable<Row>& table, Object& o) {
   for (const RowColumn<Row>& c : table.columns) {
+    if (c.json.empty()) continue;
     switch (c.type) {
       case ColumnType::kKey:
       case ColumnType::kText:
@@ -118,8 +120,46 @@ void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
       case ColumnType::kJson:
         o.Raw(c.json, row.*c.text);
         break;
+      case ColumnType::kMean: {
+        const double sum = c.int64 != nullptr
+                               ? static_cast<double>(row.*c.int64)
+                               : row.*c.real;
+        o.Mean(c.json, sum / c.divisor, row.*c.count);
+        break;
+      }
     }
   }
+}
+
+// An entity row.
+template <typename Row>
+void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
+  Object o(out);
+  AppendColumns(row, table, o);
+}
+
+// The key of a counter row (an AgentPair or a MinuteKey), into `o`.
+template <typename Second, typename Row>
+void AppendKey(const std::string& first, const Second& second,
+               const RowTable<Row>& table, Object& o) {
+  for (const KeyColumn& k : table.key) {
+    if (k.part == 0) {
+      o.Text(k.json, first);
+    } else if constexpr (std::is_same_v<Second, std::string>) {
+      o.Text(k.json, second);
+    } else {
+      o.Int(k.json, second);
+    }
+  }
+}
+
+// A counter row: its key, then its columns.
+template <typename Second, typename Row>
+void AppendRow(const std::pair<std::string, Second>& key, const Row& row,
+               const RowTable<Row>& table, std::string* out) {
+  Object o(out);
+  AppendKey(key.first, key.second, table, o);
+  AppendColumns(row, table, o);
 }
 
 void AppendAgent(const AgentRow& r, std::string* out) {
@@ -131,46 +171,22 @@ void AppendTask(const TaskRow& r, std::string* out) {
 }
 
 void AppendPair(const AgentPair& k, const PairCounts& c, std::string* out) {
-  Object(out)
-      .Text("manager_id", k.first).Text("worker_id", k.second)
-      .Int("tasks_assigned", c.assigned).Int("tasks_completed", c.completed)
-      .Int("tasks_failed", c.failed)
-      .Mean("mean_time_to_complete_ms",
-            static_cast<double>(c.complete_time_sum_us) / 1000.0,
-            c.complete_time_count);
+  AppendRow(k, c, CoordinationTable(), out);
 }
 
 void AppendMessages(const AgentPair& k, const MessageCounts& c,
                     std::string* out) {
-  Object(out)
-      .Text("from_agent", k.first).Text("to_agent", k.second)
-      .Int("messages", c.messages).Text("last_kind", c.last_kind)
-      .Text("last_summary", c.last_summary)
-      .Time("last_time_us", c.last_time_us);
+  AppendRow(k, c, MessageTable(), out);
 }
 
 void AppendAgentMinute(const MinuteKey& k, const AgentMinute& m,
                        std::string* out) {
-  Object(out)
-      .Text("agent_id", k.first).Int("bucket_time_us", k.second)
-      .Int("events", m.events).Int("heartbeats", m.heartbeats)
-      .Mean("cpu_pct_avg", m.cpu_pct_sum, m.heartbeats)
-      .Mean("mem_bytes_avg", m.mem_bytes_sum, m.heartbeats)
-      .Mean("queue_depth_avg", m.queue_depth_sum, m.heartbeats)
-      .Int("llm_calls", m.llm_calls).Int("input_tokens", m.input_tokens)
-      .Int("output_tokens", m.output_tokens).Double("cost_usd", m.cost_usd)
-      .Int("tool_calls", m.tool_calls).Int("tool_failures", m.tool_failures)
-      .Int("tasks_completed", m.tasks_completed)
-      .Int("tasks_failed", m.tasks_failed);
+  AppendRow(k, m, AgentMinuteTable(), out);
 }
 
 void AppendUsageMinute(const MinuteKey& k, const UsageMinute& u,
                        std::string* out) {
-  Object(out)
-      .Int("bucket_time_us", k.second).Text("model", k.first)
-      .Int("calls", u.calls).Int("input_tokens", u.input_tokens)
-      .Int("output_tokens", u.output_tokens).Double("cost_usd", u.cost_usd)
-      .Mean("latency_ms_avg", u.latency_ms_sum, u.calls);
+  AppendRow(k, u, UsageTable(), out);
 }
 
 void AppendPoint(const SystemState& state, std::string* out) {
@@ -243,16 +259,23 @@ void AppendRefKey(const EntityRef& ref, std::string* out) {
     case internal::kTaskKind:
       Object(out).Text("task_id", ref.id);
       break;
-    case internal::kPairKind:
-      Object(out).Text("manager_id", ref.id).Text("worker_id", ref.id2);
+    case internal::kPairKind: {
+      Object o(out);
+      AppendKey(ref.id, ref.id2, CoordinationTable(), o);
       break;
-    case internal::kMessageKind:
-      Object(out).Text("from_agent", ref.id).Text("to_agent", ref.id2);
+    }
+    case internal::kMessageKind: {
+      Object o(out);
+      AppendKey(ref.id, ref.id2, MessageTable(), o);
       break;
-    case internal::kAgentMinuteKind:
-      Object(out).Text("agent_id", ref.id).Int("bucket_time_us", ref.minute);
+    }
+    case internal::kAgentMinuteKind: {
+      Object o(out);
+      AppendKey(ref.id, ref.minute, AgentMinuteTable(), o);
       break;
+    }
     case internal::kUsageMinuteKind:
+      // Model first: a diff's key order, unlike the row's (UsageTable).
       Object(out).Text("model", ref.id).Int("bucket_time_us", ref.minute);
       break;
   }

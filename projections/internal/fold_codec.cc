@@ -80,33 +80,19 @@ std::string EncodeTask(const TaskRow& row) {
 }
 
 std::string EncodePair(const PairCounts& c) {
-  return Writer()
-      .I64(c.assigned).I64(c.completed).I64(c.failed)
-      .I64(c.complete_time_sum_us).I64(c.complete_time_count)
-      .Done();
+  return EncodeRow(c, CoordinationTable());
 }
 
 std::string EncodeMessages(const MessageCounts& c) {
-  return Writer()
-      .I64(c.messages).Str(c.last_kind).Str(c.last_summary)
-      .I64(c.last_time_us).U64(c.last_position)
-      .Done();
+  return EncodeRow(c, MessageTable());
 }
 
 std::string EncodeAgentMinute(const AgentMinute& m) {
-  return Writer()
-      .I64(m.events).I64(m.heartbeats).F64(m.cpu_pct_sum).F64(m.mem_bytes_sum)
-      .F64(m.queue_depth_sum).I64(m.llm_calls).I64(m.input_tokens)
-      .I64(m.output_tokens).F64(m.cost_usd).I64(m.tool_calls)
-      .I64(m.tool_failures).I64(m.tasks_completed).I64(m.tasks_failed)
-      .Done();
+  return EncodeRow(m, AgentMinuteTable());
 }
 
 std::string EncodeUsageMinute(const UsageMinute& u) {
-  return Writer()
-      .I64(u.calls).I64(u.input_tokens).I64(u.output_tokens).F64(u.cost_usd)
-      .F64(u.latency_ms_sum)
-      .Done();
+  return EncodeRow(u, UsageTable());
 }
 
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
@@ -135,43 +121,29 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
   std::string& second = (*parts)[1];
   switch (key[0]) {
     case kPairKind: {
-      PairCounts c;
-      Reader in(value);
-      in.I64(&c.assigned).I64(&c.completed).I64(&c.failed)
-          .I64(&c.complete_time_sum_us).I64(&c.complete_time_count);
-      if (!in.ok()) return Damaged(key);
-      tasks->SeedPair({std::move(first), std::move(second)}, c);
+      std::optional<PairCounts> c = DecodeRow(value, CoordinationTable());
+      if (!c.has_value()) return Damaged(key);
+      tasks->SeedPair({std::move(first), std::move(second)}, *c);
       return absl::OkStatus();
     }
     case kMessageKind: {
-      MessageCounts c;
-      Reader in(value);
-      in.I64(&c.messages).Str(&c.last_kind).Str(&c.last_summary)
-          .I64(&c.last_time_us).U64(&c.last_position);
-      if (!in.ok()) return Damaged(key);
-      tasks->SeedMessages({std::move(first), std::move(second)}, c);
+      std::optional<MessageCounts> c = DecodeRow(value, MessageTable());
+      if (!c.has_value()) return Damaged(key);
+      tasks->SeedMessages({std::move(first), std::move(second)}, *c);
       return absl::OkStatus();
     }
     case kAgentMinuteKind:
     case kUsageMinuteKind: {
       int64_t minute = 0;
       if (!absl::SimpleAtoi(second, &minute)) return Damaged(key);
-      Reader in(value);
       if (key[0] == kAgentMinuteKind) {
-        AgentMinute m;
-        in.I64(&m.events).I64(&m.heartbeats).F64(&m.cpu_pct_sum)
-            .F64(&m.mem_bytes_sum).F64(&m.queue_depth_sum).I64(&m.llm_calls)
-            .I64(&m.input_tokens).I64(&m.output_tokens).F64(&m.cost_usd)
-            .I64(&m.tool_calls).I64(&m.tool_failures).I64(&m.tasks_completed)
-            .I64(&m.tasks_failed);
-        if (!in.ok()) return Damaged(key);
-        metrics->SeedAgentMinute({std::move(first), minute}, m);
+        std::optional<AgentMinute> m = DecodeRow(value, AgentMinuteTable());
+        if (!m.has_value()) return Damaged(key);
+        metrics->SeedAgentMinute({std::move(first), minute}, *m);
       } else {
-        UsageMinute u;
-        in.I64(&u.calls).I64(&u.input_tokens).I64(&u.output_tokens)
-            .F64(&u.cost_usd).F64(&u.latency_ms_sum);
-        if (!in.ok()) return Damaged(key);
-        metrics->SeedUsageMinute({std::move(first), minute}, u);
+        std::optional<UsageMinute> u = DecodeRow(value, UsageTable());
+        if (!u.has_value()) return Damaged(key);
+        metrics->SeedUsageMinute({std::move(first), minute}, *u);
       }
       return absl::OkStatus();
     }

@@ -98,7 +98,8 @@ class Reader {
   bool ok_ = true;
 };
 
-// An entity row: its columns in table order.
+// A row: its stored columns in table order (a counter row's key is the
+// entry's key, not part of these bytes; kMean columns are not stored).
 template <typename Row>
 std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
   Writer out;
@@ -122,22 +123,25 @@ std::string EncodeRow(const Row& row, const RowTable<Row>& table) {
       case ColumnType::kOptionalInt:
         out.Bool(row.*c.present).I64(row.*c.int64);
         break;
+      case ColumnType::kMean:
+        break;
     }
   }
   return out.Done();
 }
 
 // The inverse of EncodeRow. An entry written before a column was added
-// ends after its table's first `snapshot_columns`: the rest keep their
-// defaults. nullopt for bytes that do not decode.
+// ends after its table's first `snapshot_columns` stored columns: the rest
+// keep their defaults. nullopt for bytes that do not decode.
 template <typename Row>
 std::optional<Row> DecodeRow(std::string_view value,
                              const RowTable<Row>& table) {
   Row row;
   Reader in(value);
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    if (i >= table.snapshot_columns && in.at_end()) break;
-    const RowColumn<Row>& c = table.columns[i];
+  size_t stored = 0;  // stored columns read so far (kMean ones are not)
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type == ColumnType::kMean) continue;
+    if (stored++ >= table.snapshot_columns && in.at_end()) break;
     switch (c.type) {
       case ColumnType::kKey:
       case ColumnType::kText:
@@ -156,6 +160,8 @@ std::optional<Row> DecodeRow(std::string_view value,
         break;
       case ColumnType::kOptionalInt:
         in.Bool(&(row.*c.present)).I64(&(row.*c.int64));
+        break;
+      case ColumnType::kMean:
         break;
     }
   }

@@ -1,18 +1,23 @@
-// The SQL of an entity row, from its description (projections/
-// row_columns.h): the column list of an upsert, the literal of one row, and
-// the select list and reading of a preload. Header-only.
+// The SQL of a row, from its description (projections/row_columns.h): the
+// column list and merge clause of an upsert, the literal of one row (an
+// entity row, or a counter row with its key), and the select list and
+// reading of a preload. kMean columns are not stored and appear in none of
+// these. Header-only.
 
 #ifndef VIGIL_PROJECTIONS_INTERNAL_ROW_SQL_H_
 #define VIGIL_PROJECTIONS_INTERNAL_ROW_SQL_H_
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "projections/folds.h"
 #include "projections/internal/sql.h"
 #include "projections/row_columns.h"
 
@@ -22,12 +27,43 @@ inline absl::string_view AsAbslView(std::string_view s) {
   return {s.data(), s.size()};
 }
 
-// The column names, in table order.
+// The stored column names, in table order: a counter row's key first.
 template <typename Row>
 std::vector<std::string> ColumnNames(const RowTable<Row>& table) {
   std::vector<std::string> names;
-  for (const RowColumn<Row>& c : table.columns) names.emplace_back(c.sql);
+  for (const KeyColumn& k : table.key) names.emplace_back(k.sql);
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type != ColumnType::kMean) names.emplace_back(c.sql);
+  }
   return names;
+}
+
+// The conflict target of an upsert: the primary key's columns.
+template <typename Row>
+std::string KeyColumns(const RowTable<Row>& table) {
+  if (table.key.empty()) return std::string(table.columns[0].sql);
+  std::string out;
+  for (const KeyColumn& k : table.key) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", AsAbslView(k.sql));
+  }
+  return out;
+}
+
+// The SET list of an upsert into `table AS alias`: every stored column but
+// the key, merged as its description says.
+template <typename Row>
+std::string MergeColumns(const RowTable<Row>& table, std::string_view alias) {
+  std::string out;
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type == ColumnType::kMean) continue;
+    const absl::string_view name = AsAbslView(c.sql);
+    absl::StrAppend(&out, out.empty() ? "" : ", ", name, " = ");
+    if (c.merge == Merge::kAdd) {
+      absl::StrAppend(&out, AsAbslView(alias), ".", name, " + ");
+    }
+    absl::StrAppend(&out, "EXCLUDED.", name);
+  }
+  return out;
 }
 
 // The select list ReadRow reads: times as UTC µs, jsonb as its text.
@@ -35,6 +71,7 @@ template <typename Row>
 std::string RowSelectList(const RowTable<Row>& table) {
   std::string out;
   for (const RowColumn<Row>& c : table.columns) {
+    if (c.type == ColumnType::kMean) continue;
     absl::StrAppend(&out, out.empty() ? "" : ", ");
     switch (c.type) {
       case ColumnType::kTime:
@@ -55,9 +92,10 @@ std::string RowSelectList(const RowTable<Row>& table) {
 template <typename Row>
 Row ReadRow(const pqxx::row& r, const RowTable<Row>& table) {
   Row row;
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    const RowColumn<Row>& c = table.columns[i];
-    const pqxx::field f = r[static_cast<pqxx::row::size_type>(i)];
+  pqxx::row::size_type i = 0;
+  for (const RowColumn<Row>& c : table.columns) {
+    if (c.type == ColumnType::kMean) continue;
+    const pqxx::field f = r[i++];
     switch (c.type) {
       case ColumnType::kKey:
         row.*c.text = f.as<std::string>();
@@ -82,18 +120,23 @@ Row ReadRow(const pqxx::row& r, const RowTable<Row>& table) {
         row.*c.present = !f.is_null();
         row.*c.int64 = f.is_null() ? 0 : f.as<int64_t>();
         break;
+      case ColumnType::kMean:
+        break;
     }
   }
   return row;
 }
 
-// "(v1,v2,...)": `row` as the literal of a multi-row INSERT.
+// "v1,v2,...": the stored columns of `row`, appended to `out`.
 template <typename Row>
-std::string SqlRow(const pqxx::transaction_base& tx, const Row& row,
-                   const RowTable<Row>& table) {
-  std::string out = "(";
+void AppendSqlValues(const pqxx::transaction_base& tx, const Row& row,
+                     const RowTable<Row>& table, std::string* out_text) {
+  std::string& out = *out_text;
+  bool first = true;
   for (const RowColumn<Row>& c : table.columns) {
-    if (out.size() > 1) out.push_back(',');
+    if (c.type == ColumnType::kMean) continue;
+    if (!first) out.push_back(',');
+    first = false;
     switch (c.type) {
       case ColumnType::kKey:
         absl::StrAppend(&out, SqlText(tx, row.*c.text));
@@ -123,8 +166,39 @@ std::string SqlRow(const pqxx::transaction_base& tx, const Row& row,
                                   : absl::StrCat(SqlText(tx, row.*c.text),
                                                  "::jsonb"));
         break;
+      case ColumnType::kMean:
+        break;
     }
   }
+}
+
+// "(v1,v2,...)": `row` as the literal of a multi-row INSERT.
+template <typename Row>
+std::string SqlRow(const pqxx::transaction_base& tx, const Row& row,
+                   const RowTable<Row>& table) {
+  std::string out = "(";
+  AppendSqlValues(tx, row, table, &out);
+  out.push_back(')');
+  return out;
+}
+
+// "(k1,k2,v1,...)": a counter row and its key (an AgentPair or a
+// MinuteKey) as the literal of an INSERT.
+template <typename Second, typename Row>
+std::string SqlRow(const pqxx::transaction_base& tx,
+                   const std::pair<std::string, Second>& key, const Row& row,
+                   const RowTable<Row>& table) {
+  std::string out = "(";
+  for (const KeyColumn& k : table.key) {
+    if (k.part == 0) {
+      absl::StrAppend(&out, SqlText(tx, key.first), ",");
+    } else if constexpr (std::is_same_v<Second, std::string>) {
+      absl::StrAppend(&out, SqlText(tx, key.second), ",");
+    } else {
+      absl::StrAppend(&out, SqlTime(key.second), ",");
+    }
+  }
+  AppendSqlValues(tx, row, table, &out);
   out.push_back(')');
   return out;
 }

@@ -79,27 +79,6 @@ inline std::string TextField(const pqxx::field& field) {
   return field.is_null() ? std::string() : field.as<std::string>();
 }
 
-// "col = EXCLUDED.col, ..." for an upsert that replaces whole rows.
-inline std::string ReplaceAll(const std::vector<std::string>& columns) {
-  std::string out;
-  for (const std::string& c : columns) {
-    absl::StrAppend(&out, out.empty() ? "" : ", ", c, " = EXCLUDED.", c);
-  }
-  return out;
-}
-
-// "t.col + EXCLUDED.col"-style sums for an upsert of increments.
-inline std::string AddAll(const std::vector<std::string>& columns,
-                          std::string_view table) {
-  std::string out;
-  absl::string_view t(table.data(), table.size());
-  for (const std::string& c : columns) {
-    absl::StrAppend(&out, out.empty() ? "" : ", ", c, " = ", t, ".", c,
-                    " + EXCLUDED.", c);
-  }
-  return out;
-}
-
 }  // namespace vigil::projections::internal
 
 #endif  // VIGIL_PROJECTIONS_INTERNAL_SQL_H_

@@ -1,4 +1,4 @@
-// The snapshot bytes of agents and tasks stay what they were before the
+// The snapshot bytes of agents, tasks, coordination pairs and messages stay what they were before the
 // rows were described in projections/row_columns.h: snapshots on disk
 // (eventlog/FORMAT.md "Snapshots", "folds-v1") must still decode, and equal
 // states must keep giving equal bytes (the digests of verify --state-at).
@@ -56,6 +56,69 @@ const std::string kTaskBytes = absl::HexStringToBytes(
       "0e00000000000000"  // last_position 14
 );
 
+// Written by the codec of commit b70c4f9 (Writer calls), field by field.
+const std::string kPairBytes = absl::HexStringToBytes(
+      "0300000000000000"  // assigned 3
+      "0200000000000000"  // completed 2
+      "0100000000000000"  // failed 1
+      "404b4c0000000000"  // complete_time_sum_us 5000000
+      "0200000000000000"  // complete_time_count 2
+);
+
+const std::string kMessageBytes = absl::HexStringToBytes(
+      "0400000000000000"  // messages 4
+      "04000000000000006e6f7465"  // last_kind "note"
+      "02000000000000006869"  // last_summary "hi"
+      "c00fcd4159440600"  // last_time_us
+      "0900000000000000"  // last_position 9
+);
+
+const std::string kUsageBytes = absl::HexStringToBytes(
+      "0300000000000000"  // calls 3
+      "6400000000000000"  // input_tokens 100
+      "c800000000000000"  // output_tokens 200
+      "000000000000f83f"  // cost_usd 1.5
+      "0000000000c07240"  // latency_ms_sum 300
+);
+
+const std::string kAgentMinuteBytes = absl::HexStringToBytes(
+      "0500000000000000"  // events 5
+      "0200000000000000"  // heartbeats 2
+      "0000000000804e40"  // cpu_pct_sum 61
+      "000000000070b740"  // mem_bytes_sum 6000
+      "0000000000001040"  // queue_depth_sum 4
+      "0100000000000000"  // llm_calls 1
+      "0a00000000000000"  // input_tokens 10
+      "1400000000000000"  // output_tokens 20
+      "000000000000d03f"  // cost_usd 0.25
+      "0300000000000000"  // tool_calls 3
+      "0100000000000000"  // tool_failures 1
+      "0100000000000000"  // tasks_completed 1
+      "0000000000000000"  // tasks_failed 0
+);
+
+AgentMinute Minute() {
+  return {.events = 5, .heartbeats = 2, .cpu_pct_sum = 61,
+          .mem_bytes_sum = 6000, .queue_depth_sum = 4, .llm_calls = 1,
+          .input_tokens = 10, .output_tokens = 20, .cost_usd = 0.25,
+          .tool_calls = 3, .tool_failures = 1, .tasks_completed = 1};
+}
+
+UsageMinute Usage() {
+  return {.calls = 3, .input_tokens = 100, .output_tokens = 200,
+          .cost_usd = 1.5, .latency_ms_sum = 300};
+}
+
+PairCounts Pair() {
+  return {.assigned = 3, .completed = 2, .failed = 1,
+          .complete_time_sum_us = 5000000, .complete_time_count = 2};
+}
+
+MessageCounts Messages() {
+  return {.messages = 4, .last_kind = "note", .last_summary = "hi",
+          .last_time_us = 1764000007000000, .last_position = 9};
+}
+
 AgentRow Agent() {
   return {.agent_id = "w1", .role = "worker", .name = "Coder",
           .status = "busy", .current_task_id = "t1",
@@ -80,6 +143,61 @@ TaskRow Task() {
 TEST(FoldCodecTest, EncodesAsBefore) {
   EXPECT_EQ(EncodeAgent(Agent()), kAgentBytes);
   EXPECT_EQ(EncodeTask(Task()), kTaskBytes);
+  EXPECT_EQ(EncodePair(Pair()), kPairBytes);
+  EXPECT_EQ(EncodeMessages(Messages()), kMessageBytes);
+  EXPECT_EQ(EncodeUsageMinute(Usage()), kUsageBytes);
+  EXPECT_EQ(EncodeAgentMinute(Minute()), kAgentMinuteBytes);
+}
+
+TEST(FoldCodecTest, DecodesOldMinuteEntries) {
+  AgentFold agents;
+  TaskFold tasks;
+  MetricsFold metrics;
+  const MinuteKey minute = {"gpt", 1764000000000000};
+  ASSERT_TRUE(DecodeEntry(MinuteKeyOf(kUsageMinuteKind, minute), kUsageBytes,
+                          &agents, &tasks, &metrics)
+                  .ok());
+  EXPECT_EQ(metrics.usage_minutes().at(minute), Usage());
+  const MinuteKey agent_minute = {"w1", 1764000000000000};
+  ASSERT_TRUE(DecodeEntry(MinuteKeyOf(kAgentMinuteKind, agent_minute),
+                          kAgentMinuteBytes, &agents, &tasks, &metrics)
+                  .ok());
+  EXPECT_EQ(metrics.agent_minutes().at(agent_minute), Minute());
+  EXPECT_EQ(DecodeEntry(MinuteKeyOf(kAgentMinuteKind, agent_minute),
+                        kAgentMinuteBytes.substr(0, 96), &agents, &tasks,
+                        &metrics)
+                .code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeEntry(MinuteKeyOf(kUsageMinuteKind, minute),
+                        kUsageBytes.substr(0, 32), &agents, &tasks, &metrics)
+                .code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(FoldCodecTest, DecodesOldCoordinationEntries) {
+  AgentFold agents;
+  TaskFold tasks;
+  MetricsFold metrics;
+  ASSERT_TRUE(DecodeEntry(PairKey(kPairKind, {"m1", "w1"}), kPairBytes,
+                          &agents, &tasks, &metrics)
+                  .ok());
+  ASSERT_TRUE(DecodeEntry(PairKey(kMessageKind, {"m1", "w1"}), kMessageBytes,
+                          &agents, &tasks, &metrics)
+                  .ok());
+  EXPECT_EQ(tasks.pairs().at({"m1", "w1"}), Pair());
+  EXPECT_EQ(tasks.messages().at({"m1", "w1"}), Messages());
+  // Cut short or with bytes left over: damaged.
+  for (const std::string& value :
+       {kPairBytes.substr(0, kPairBytes.size() - 8), kPairBytes + "x"}) {
+    EXPECT_EQ(DecodeEntry(PairKey(kPairKind, {"m1", "w1"}), value, &agents,
+                          &tasks, &metrics)
+                  .code(),
+              absl::StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(DecodeEntry(PairKey(kMessageKind, {"m1", "w1"}),
+                        kMessageBytes.substr(0, 20), &agents, &tasks, &metrics)
+                .code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(FoldCodecTest, DecodesOldSnapshots) {
