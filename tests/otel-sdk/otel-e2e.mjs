@@ -4,8 +4,9 @@
 // For each exporter (OTLP/HTTP protobuf, OTLP/HTTP JSON, OTLP/gRPC) the SDK
 // records a realistic multi-agent run (docs/otlp.md): a manager agent
 // invoking two workers, each with a chat span and a tool span, one worker's
-// tool failing and the worker failing with it. Spans are exported as they
-// end (children before parents, across several exports). The test then
+// tool failing and the worker failing with it. A BatchSpanProcessor exports
+// the spans as they end, flushed after each worker: children before parents,
+// across several exports. The test then
 // checks, through vigild's REST reads with a reader token:
 //  1. the log holds one SpanRecorded per span, on stream trace-<trace id>;
 //  2. the agents (with names), the runs (tasks run-<span id>, with manager
@@ -27,6 +28,7 @@ import { context, trace, SpanStatusCode, SpanKind } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  BatchSpanProcessor,
   InMemorySpanExporter,
   SimpleSpanProcessor,
   TracerProvider,
@@ -283,7 +285,7 @@ try {
     const memory = new InMemorySpanExporter();
     const provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'otel-e2e' }),
-      spanProcessors: [new SimpleSpanProcessor(exporter), new SimpleSpanProcessor(memory)],
+      spanProcessors: [new BatchSpanProcessor({ exporter }), new SimpleSpanProcessor({ exporter: memory })],
     });
     const tracer = provider.getTracer('vigil-otel-e2e', '1.0.0');
     const tag = name.replace(/[^A-Za-z]/g, '').toLowerCase();
@@ -321,7 +323,7 @@ try {
   const reader = new ProtoExporter({ url: `${base}/v1/traces`,
     headers: { Authorization: `Bearer ${readerToken}` } });
   const memory = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
   const s = provider.getTracer('t').startSpan('not allowed');
   s.end();
   const headBefore = await headPosition();
