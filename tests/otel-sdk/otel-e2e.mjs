@@ -16,13 +16,17 @@
 //     with parents, durations, tokens and the error;
 //  4. the same export sent again answers success and appends nothing;
 //  5. a token of role reader may not export (the exporter reports failure)
-//     and nothing is appended.
+//     and nothing is appended;
+//  6. the README's example (example-agent.mjs), configured only by the
+//     OTEL_EXPORTER_OTLP_* environment variables, shows up as an agent run.
 // Exits 0 when all hold; non-zero with the first difference.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import { context, trace, SpanStatusCode, SpanKind } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -331,7 +335,21 @@ try {
   check('a reader token cannot export', denied.code === ExportResultCode.FAILED, denied);
   const headAfter = await headPosition();
   check('a refused export appends nothing', headAfter === headBefore, { headBefore, headAfter });
-  log('all checks passed');
+  log('a reader token cannot export: OK');
+
+  // 6. The README's example, configured by the environment only.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [join(here, 'example-agent.mjs')], {
+    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: base,
+      OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${agentToken}` },
+  });
+  const runId = /run (run-[0-9a-f]{16})/.exec(stdout)?.[1];
+  check('the example prints its run', runId, stdout);
+  await waitFor(`the example's ${runId} completed by agent helper`, async () => {
+    const t = await get(`/v1/tasks/${runId}`).catch(() => null);
+    return t && t.status === 'completed' && t.worker_id === 'helper';
+  });
+  log('README example OK; all checks passed');
 } catch (e) {
   failed = true;
   console.error('[otel-e2e] FAILED:', e.stack ?? e);
