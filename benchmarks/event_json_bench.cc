@@ -6,8 +6,12 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <string_view>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "api/event_json.h"
+#include "base/json.h"
 #include "eventlog/event.h"
 
 namespace vigil::api {
@@ -44,6 +48,54 @@ void BM_RecordedEventToJson(benchmark::State& state) {
                           static_cast<int64_t>(event.data.size()));
 }
 BENCHMARK(BM_RecordedEventToJson);
+
+// The alternatives RecordedEventToJson was chosen against (RESULTS.md).
+
+// The same members, each string a base::Json dumped by the library (what
+// AppendJsonString does for text that needs escaping), data spliced.
+void BM_EventJsonStringsAsJsonValues(benchmark::State& state) {
+  const eventlog::RecordedEvent event = SampleEvent();
+  const auto quoted = [](std::string_view text) {
+    return base::DumpJson(base::Json(text));
+  };
+  for (auto _ : state) {
+    std::string out = absl::StrCat(
+        "{\"event_id\":", quoted(event.event_id), ",\"stream\":",
+        quoted(event.stream), ",\"revision\":", event.revision,
+        ",\"position\":", event.position, ",\"type\":", quoted(event.type),
+        ",\"data\":", event.data, ",\"content_type\":",
+        quoted(event.content_type), ",\"metadata\":", event.metadata,
+        ",\"recorded_time_us\":", event.recorded_time_us, ",\"hash\":",
+        quoted(absl::BytesToHexString(event.hash)), "}");
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(event.data.size()));
+}
+BENCHMARK(BM_EventJsonStringsAsJsonValues);
+
+// The whole event as one base::Json document: data and metadata parsed
+// into the tree (JsonFromText) and dumped again.
+void BM_EventJsonAsDocument(benchmark::State& state) {
+  const eventlog::RecordedEvent event = SampleEvent();
+  for (auto _ : state) {
+    std::string out = base::DumpJson(
+        {{"event_id", event.event_id},
+         {"stream", event.stream},
+         {"revision", event.revision},
+         {"position", event.position},
+         {"type", event.type},
+         {"data", *base::JsonFromText(event.data)},
+         {"content_type", event.content_type},
+         {"metadata", *base::JsonFromText(event.metadata)},
+         {"recorded_time_us", event.recorded_time_us},
+         {"hash", absl::BytesToHexString(event.hash)}});
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(event.data.size()));
+}
+BENCHMARK(BM_EventJsonAsDocument);
 
 }  // namespace
 }  // namespace vigil::api
