@@ -149,7 +149,7 @@ absl::StatusOr<eventlog::EventData> EventFromElement(
 
 // The one exception to building documents as base::Json (base/json.h):
 // `data` and `metadata` are JSON the log validated on append and are
-// spliced in as they are; the other members are written by the library.
+// spliced in as they are; text members are written by AppendJsonString.
 std::string RecordedEventToJson(const eventlog::RecordedEvent& event) {
   const bool inline_data = IsJsonContentType(event.content_type);
   std::string out;
@@ -168,8 +168,9 @@ std::string RecordedEventToJson(const eventlog::RecordedEvent& event) {
     out.append(",\"data\":");
     out.append(event.data.empty() ? "null" : event.data);
   } else {
-    out.append(",\"data_base64\":");
-    base::AppendJsonString(absl::Base64Escape(AsAbsl(event.data)), &out);
+    // Base64 and hex (below) need no escaping: copied between quotes.
+    absl::StrAppend(&out, ",\"data_base64\":\"",
+                    absl::Base64Escape(AsAbsl(event.data)), "\"");
   }
   out.append(",\"content_type\":");
   base::AppendJsonString(event.content_type.empty()
@@ -179,9 +180,8 @@ std::string RecordedEventToJson(const eventlog::RecordedEvent& event) {
   out.append(",\"metadata\":");
   out.append(event.metadata.empty() ? "{}" : event.metadata);
   absl::StrAppend(&out, ",\"recorded_time_us\":", event.recorded_time_us,
-                  ",\"hash\":");
-  base::AppendJsonString(absl::BytesToHexString(AsAbsl(event.hash)), &out);
-  out.push_back('}');
+                  ",\"hash\":\"", absl::BytesToHexString(AsAbsl(event.hash)),
+                  "\"}");
   return out;
 }
 
