@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/domain_events.h"
-#include "api/event_json.h"
+#include "base/json.h"
 
 namespace vigil::api {
 
@@ -12,10 +12,8 @@ bool IsReservedStream(std::string_view stream) {
 
 absl::Status CheckClientAppend(const eventlog::AppendRequest& request) {
   if (IsReservedStream(request.stream)) {
-    std::string name;
-    AppendJsonString(request.stream, &name);
     return absl::PermissionDeniedError(
-        absl::StrCat("stream ", name,
+        absl::StrCat("stream ", base::JsonString(request.stream),
                      " is reserved for the system (names starting with $)"));
   }
   return ValidateDomainEvents(request.events);

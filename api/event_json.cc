@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "api/internal/json.h"
+#include "base/json.h"
 
 namespace vigil::api {
 namespace {
@@ -23,26 +24,6 @@ using internal::Quote;
 
 bool IsJsonContentType(std::string_view content_type) {
   return content_type.empty() || content_type == eventlog::kJsonContentType;
-}
-
-// The length of the well-formed UTF-8 sequence (RFC 3629) starting at
-// s[i], or 0 when the bytes there are not one.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto byte = [&](size_t k) -> unsigned {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
-  };
-  const auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xbf) {
-    return byte(k) >= lo && byte(k) <= hi;
-  };
-  const unsigned b0 = byte(0);
-  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
-  if (b0 == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-  if (b0 == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
-  if (b0 >= 0xe1 && b0 <= 0xef) return cont(1) && cont(2) ? 3 : 0;
-  if (b0 == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 >= 0xf1 && b0 <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
 }
 
 absl::Status InvalidField(std::string_view path, std::string_view field,
@@ -166,62 +147,9 @@ absl::StatusOr<eventlog::EventData> EventFromElement(
 
 }  // namespace
 
-void AppendJsonString(std::string_view value, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t run = 0;  // start of the bytes not yet copied
-  size_t i = 0;
-  while (i < value.size()) {
-    const unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      if (const size_t n = Utf8SequenceLength(value, i); n > 0) {
-        i += n;
-        continue;
-      }
-    }
-    out->append(value.data() + run, i - run);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          // Not UTF-8: U+FFFD keeps the output valid JSON.
-          out->append("\xef\xbf\xbd");
-        }
-    }
-    run = ++i;
-  }
-  out->append(value.data() + run, value.size() - run);
-  out->push_back('"');
-}
-
+// The one exception to building documents as base::Json (base/json.h):
+// `data` and `metadata` are JSON the log validated on append and are
+// spliced in as they are; text members are written by AppendJsonString.
 std::string RecordedEventToJson(const eventlog::RecordedEvent& event) {
   const bool inline_data = IsJsonContentType(event.content_type);
   std::string out;
@@ -230,25 +158,25 @@ std::string RecordedEventToJson(const eventlog::RecordedEvent& event) {
       event.content_type.size() + event.metadata.size() +
       (inline_data ? event.data.size() : event.data.size() / 3 * 4 + 4));
   out.append("{\"event_id\":");
-  AppendJsonString(event.event_id, &out);
+  base::AppendJsonString(event.event_id, &out);
   out.append(",\"stream\":");
-  AppendJsonString(event.stream, &out);
+  base::AppendJsonString(event.stream, &out);
   absl::StrAppend(&out, ",\"revision\":", event.revision,
                   ",\"position\":", event.position, ",\"type\":");
-  AppendJsonString(event.type, &out);
+  base::AppendJsonString(event.type, &out);
   if (inline_data) {
-    // Already validated JSON when it was appended: copied, not re-parsed.
     out.append(",\"data\":");
     out.append(event.data.empty() ? "null" : event.data);
   } else {
-    out.append(",\"data_base64\":\"");
-    out.append(absl::Base64Escape(AsAbsl(event.data)));
-    out.push_back('"');
+    // Base64 and hex (below) need no escaping: copied between quotes.
+    absl::StrAppend(&out, ",\"data_base64\":\"",
+                    absl::Base64Escape(AsAbsl(event.data)), "\"");
   }
   out.append(",\"content_type\":");
-  AppendJsonString(event.content_type.empty() ? eventlog::kJsonContentType
-                                              : event.content_type,
-                   &out);
+  base::AppendJsonString(event.content_type.empty()
+                             ? eventlog::kJsonContentType
+                             : event.content_type,
+                         &out);
   out.append(",\"metadata\":");
   out.append(event.metadata.empty() ? "{}" : event.metadata);
   absl::StrAppend(&out, ",\"recorded_time_us\":", event.recorded_time_us,
@@ -293,11 +221,11 @@ absl::StatusOr<std::vector<eventlog::EventData>> EventBatchFromJson(
 }
 
 std::string AppendResultToJson(const eventlog::AppendResult& result) {
-  return absl::StrCat(
-      "{\"first_position\":", result.first_position,
-      ",\"last_position\":", result.last_position,
-      ",\"next_expected_revision\":", result.next_expected_revision,
-      ",\"deduplicated\":", result.deduplicated ? "true" : "false", "}");
+  return base::DumpJson(
+      {{"first_position", result.first_position},
+       {"last_position", result.last_position},
+       {"next_expected_revision", result.next_expected_revision},
+       {"deduplicated", result.deduplicated}});
 }
 
 absl::StatusOr<eventlog::ExpectedRevision> ParseExpectedRevision(

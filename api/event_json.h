@@ -19,7 +19,9 @@ namespace vigil::api {
 // content type is application/json (the log only records JSON objects
 // then); for any other content type it is "data_base64" with the bytes in
 // standard base64. `metadata` is inline (`{}` when empty), `hash` lowercase
-// hex. One line, no trailing newline.
+// hex. One line, no trailing newline. Strings are escaped by the one JSON
+// writer (base/json.h); `data` and `metadata` are the log's validated text,
+// spliced in unparsed (the writer's one exception, for speed).
 std::string RecordedEventToJson(const eventlog::RecordedEvent& event);
 
 // Parses one proposed event:
@@ -46,11 +48,6 @@ std::string AppendResultToJson(const eventlog::AppendResult& result);
 // --expected-revision. INVALID_ARGUMENT for anything else.
 absl::StatusOr<eventlog::ExpectedRevision> ParseExpectedRevision(
     std::string_view text);
-
-// Appends `value` to `out` as a JSON string literal, quotes included:
-// quote, backslash and control characters escaped, UTF-8 as it is. Bytes
-// that are not UTF-8 become U+FFFD, so the output is always valid JSON.
-void AppendJsonString(std::string_view value, std::string* out);
 
 }  // namespace vigil::api
 

@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
-#include "api/event_json.h"
+#include "base/json.h"
 #include "api/internal/json.h"
 #include "eventlog/event_log.h"
 
@@ -127,19 +127,20 @@ int HttpStatusFor(const absl::Status& status) {
 
 std::string ProblemJson(const absl::Status& status, int http_status) {
   const Problem& problem = ProblemFor(status);
-  std::string out = absl::StrCat(R"({"type":"urn:vigil:problem:)", problem.name,
-                                 R"(","title":)");
-  AppendJsonString(problem.title, &out);
-  absl::StrAppend(&out, R"(,"status":)", http_status, R"(,"detail":)");
-  AppendJsonString(std::string(status.message()), &out);
+  base::Json json = {
+      {"type", absl::StrCat("urn:vigil:problem:", problem.name)},
+      {"title", problem.title},
+      {"status", http_status},
+      {"detail", std::string(status.message())}};
   if (std::optional<std::string> revision = ActualRevision(status)) {
     uint64_t number = 0;
-    const bool known = absl::SimpleAtoi(*revision, &number);
-    absl::StrAppend(&out, R"(,"actual_revision":)",
-                    known ? absl::StrCat(number) : "null");
+    if (absl::SimpleAtoi(*revision, &number)) {
+      json["actual_revision"] = number;
+    } else {
+      json["actual_revision"] = nullptr;
+    }
   }
-  out.push_back('}');
-  return out;
+  return base::DumpJson(json);
 }
 
 }  // namespace vigil::api

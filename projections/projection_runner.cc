@@ -16,6 +16,7 @@
 #include "projections/domain_event.h"
 #include "projections/internal/pg_connection.h"
 #include "projections/internal/projection.h"
+#include "projections/internal/sql.h"
 
 namespace vigil::projections {
 namespace {
@@ -68,14 +69,6 @@ bool AdvanceCheckpoint(pqxx::work& tx, const std::string& name, uint64_t from,
       ", updated_at = now() WHERE name = ", tx.quote(name),
       " AND position = ", from));
   return r.affected_rows() == 1;
-}
-
-void Notify(pqxx::work& tx, const std::string& name, uint64_t checkpoint) {
-  tx.exec(absl::StrCat("SELECT pg_notify('vigil_projections', ",
-                       tx.quote(absl::StrCat("{\"projection\":\"", name,
-                                             "\",\"checkpoint\":", checkpoint,
-                                             "}")),
-                       ")"));
 }
 
 }  // namespace
@@ -281,7 +274,7 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
     }
     projection_->Apply(tx, options_.schema, events);
     InsertParked(tx, checkpoint_name_, parked);
-    Notify(tx, checkpoint_name_, to);
+    internal::NotifyCheckpoint(tx, checkpoint_name_, to);
     tx.commit();
   } catch (const pqxx::broken_connection& e) {
     connection_.reset();
@@ -315,7 +308,7 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
                    {{batch[0].position, batch[0].stream, batch[0].type,
                      absl::StrCat("SQL error ", e.sqlstate(), ": ",
                                   OneLine(e.what()))}});
-      Notify(tx, checkpoint_name_, to);
+      internal::NotifyCheckpoint(tx, checkpoint_name_, to);
       tx.commit();
       parked.assign(1, Parked{});
       events.clear();

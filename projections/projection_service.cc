@@ -12,9 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "api/event_json.h"
+#include "base/json.h"
 #include "projections/internal/domain_projections.h"
 #include "projections/migrations.h"
 #include "projections/read_queries.h"
@@ -38,12 +37,6 @@ std::vector<std::string> ProjectionsFor(const api::ReadModelQuery& query) {
     return {"metrics"};
   }
   return {};
-}
-
-std::string JsonString(std::string_view value) {
-  std::string out;
-  api::AppendJsonString(value, &out);
-  return out;
 }
 
 }  // namespace
@@ -197,23 +190,23 @@ absl::StatusOr<std::string> ProjectionService::Read(
 }
 
 std::string ProjectionService::ProjectionsJson() const {
-  std::string json = "{\"projections\":[";
-  bool first = true;
+  base::Json projections = base::Json::array();
   for (const ProjectionStatus& s : Statuses()) {
-    absl::StrAppend(
-        &json, first ? "" : ",", "{\"name\":", JsonString(s.name),
-        ",\"checkpoint\":", s.checkpoint, ",\"head\":", s.head,
-        ",\"lag_events\":", s.lag_events, ",\"lag_seconds\":",
-        absl::StrFormat("%.3f", s.lag_seconds), ",\"status\":",
-        JsonString(s.state), ",\"parked\":", s.parked,
-        ",\"retries\":", s.retries, ",\"events_applied\":", s.events_applied,
-        ",\"last_error\":",
-        s.last_error.empty() ? std::string("null") : JsonString(s.last_error),
-        "}");
-    first = false;
+    projections.push_back(
+        {{"name", s.name},
+         {"checkpoint", s.checkpoint},
+         {"head", s.head},
+         {"lag_events", s.lag_events},
+         // To the millisecond, as it was always shown.
+         {"lag_seconds", base::RoundedNumber(s.lag_seconds, 3)},
+         {"status", s.state},
+         {"parked", s.parked},
+         {"retries", s.retries},
+         {"events_applied", s.events_applied},
+         {"last_error",
+          s.last_error.empty() ? base::Json() : base::Json(s.last_error)}});
   }
-  json += "]}";
-  return json;
+  return base::DumpJson({{"projections", std::move(projections)}});
 }
 
 }  // namespace vigil::projections

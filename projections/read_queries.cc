@@ -7,8 +7,6 @@
 #include "projections/read_queries.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -26,8 +24,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "api/event_json.h"
 #include "api/read_models.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "projections/internal/read_pool.h"
 #include "projections/internal/sql.h"
@@ -36,6 +34,7 @@
 namespace vigil::projections {
 namespace {
 
+using base::Json;
 using internal::MicrosOf;
 
 absl::string_view AsAbsl(std::string_view s) { return {s.data(), s.size()}; }
@@ -69,57 +68,64 @@ std::string SelectList(std::span<const Column> columns) {
   return out;
 }
 
-void AppendDouble(double value, std::string* out) {
-  if (!std::isfinite(value)) {
-    out->append("null");
-    return;
-  }
-  char buffer[32];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  const std::string_view text(buffer, static_cast<size_t>(end - buffer));
-  out->append(text);
-  // "10.0", not "10": a client reading untyped JSON gets a float every time.
-  if (text.find_first_of(".e") == std::string_view::npos) out->append(".0");
+// The text of a kInt column as a JSON number: bigint, or numeric without a
+// fraction (a sum); one beyond 64 bits becomes the nearest double.
+Json IntegerJson(std::string_view text) {
+  if (int64_t value = 0; absl::SimpleAtoi(AsAbsl(text), &value)) return value;
+  if (uint64_t value = 0; absl::SimpleAtoi(AsAbsl(text), &value)) return value;
+  double value = 0;
+  if (absl::SimpleAtod(AsAbsl(text), &value)) return value;
+  return Json();
 }
 
-// `row`, selected with SelectList(columns), as a JSON object.
-void AppendObject(const pqxx::row& row, std::span<const Column> columns,
-                  std::string* out) {
-  out->push_back('{');
+// `row`, selected with SelectList(columns), as a JSON object. A jsonb
+// column's text is PostgreSQL's, so it parses; INTERNAL if it does not.
+absl::StatusOr<Json> ObjectOf(const pqxx::row& row,
+                              std::span<const Column> columns) {
+  Json object = Json::object();
   for (size_t i = 0; i < columns.size(); ++i) {
     const Column& column = columns[i];
     const pqxx::field field = row[static_cast<pqxx::row::size_type>(i)];
-    absl::StrAppend(out, i == 0 ? "\"" : ",\"", AsAbsl(column.json), "\":");
-    if (field.is_null()) {
-      out->append("null");
-      continue;
-    }
+    Json& value = object[std::string(column.json)];
+    if (field.is_null()) continue;  // null
+    const std::string_view text(field.c_str(), field.size());
     switch (column.kind) {
       case Kind::kText:
-        api::AppendJsonString(std::string_view(field.c_str(), field.size()),
-                              out);
+        value = text;
         break;
       case Kind::kInt:
-      case Kind::kJson:
-        out->append(field.c_str(), field.size());
+        value = IntegerJson(text);
         break;
+      case Kind::kJson: {
+        absl::StatusOr<Json> json = base::JsonFromText(text);
+        if (!json.ok()) {
+          return absl::InternalError(absl::StrCat(
+              AsAbsl(column.json), ": ", json.status().message()));
+        }
+        value = *std::move(json);
+        break;
+      }
       case Kind::kDouble:
-        AppendDouble(field.as<double>(), out);
+        // Not finite: null (the library writes it so).
+        value = field.as<double>();
         break;
     }
   }
-  out->push_back('}');
+  return object;
 }
 
-// "[obj,obj,...]" of the first `max_rows` rows of `result`.
-void AppendArray(const pqxx::result& result, std::span<const Column> columns,
-                 size_t max_rows, std::string* out) {
-  out->push_back('[');
+// The first `max_rows` rows of `result` as a JSON array of objects.
+absl::StatusOr<Json> ArrayOf(const pqxx::result& result,
+                             std::span<const Column> columns,
+                             size_t max_rows) {
+  Json array = Json::array();
   for (size_t i = 0; i < result.size() && i < max_rows; ++i) {
-    if (i > 0) out->push_back(',');
-    AppendObject(result[static_cast<pqxx::result::size_type>(i)], columns, out);
+    ASSIGN_OR_RETURN(
+        Json object,
+        ObjectOf(result[static_cast<pqxx::result::size_type>(i)], columns));
+    array.push_back(std::move(object));
   }
-  out->push_back(']');
+  return array;
 }
 
 // The columns of a row as row_columns.h describes them: a counter row's
@@ -346,10 +352,9 @@ Query ListAgents() {
     const pqxx::result rows = tx.exec(absl::StrCat(
         "SELECT ", SelectList(AgentColumns()),
         " FROM vigil.agents ORDER BY agent_id LIMIT ", ReadQueries::kMaxListRows));
-    std::string out = "{\"agents\":";
-    AppendArray(rows, AgentColumns(), rows.size(), &out);
-    out.push_back('}');
-    return out;
+    ASSIGN_OR_RETURN(Json agents,
+                     ArrayOf(rows, AgentColumns(), rows.size()));
+    return base::DumpJson({{"agents", std::move(agents)}});
   };
 }
 
@@ -366,9 +371,8 @@ Query GetOne(std::string_view noun, std::string_view table,
       return absl::NotFoundError(
           absl::StrCat("no ", AsAbsl(noun), " \"", id, "\""));
     }
-    std::string out;
-    AppendObject(rows[0], columns, &out);
-    return out;
+    ASSIGN_OR_RETURN(Json object, ObjectOf(rows[0], columns));
+    return base::DumpJson(object);
   };
 }
 
@@ -406,20 +410,16 @@ absl::StatusOr<Query> ListTasks(const api::TaskListQuery& query) {
                      " ORDER BY first_position DESC LIMIT $5"),
         status, manager, worker, before, limit + 1);
     const size_t page = std::min(rows.size(), static_cast<size_t>(limit));
-    std::string out = "{\"tasks\":";
-    AppendArray(rows, TaskColumns(), page, &out);
-    out.append(",\"next_cursor\":");
+    ASSIGN_OR_RETURN(Json tasks, ArrayOf(rows, TaskColumns(), page));
+    Json next_cursor;  // null on the last page
     if (rows.size() > page) {
       // Column 1 is first_position.
-      api::AppendJsonString(
-          EncodeCursor(rows[static_cast<pqxx::result::size_type>(page - 1)][1]
-                           .as<int64_t>()),
-          &out);
-    } else {
-      out.append("null");
+      next_cursor = EncodeCursor(
+          rows[static_cast<pqxx::result::size_type>(page - 1)][1]
+              .as<int64_t>());
     }
-    out.push_back('}');
-    return out;
+    return base::DumpJson(
+        {{"tasks", std::move(tasks)}, {"next_cursor", std::move(next_cursor)}});
   };
 }
 
@@ -434,12 +434,12 @@ Query Coordination() {
         "SELECT ", SelectList(MessageColumns()),
         " FROM vigil.agent_messages ORDER BY from_agent, to_agent LIMIT ",
         ReadQueries::kMaxListRows));
-    std::string out = "{\"pairs\":";
-    AppendArray(pairs, PairColumns(), pairs.size(), &out);
-    out.append(",\"messages\":");
-    AppendArray(messages, MessageColumns(), messages.size(), &out);
-    out.push_back('}');
-    return out;
+    ASSIGN_OR_RETURN(Json pair_rows,
+                     ArrayOf(pairs, PairColumns(), pairs.size()));
+    ASSIGN_OR_RETURN(Json message_rows,
+                     ArrayOf(messages, MessageColumns(), messages.size()));
+    return base::DumpJson({{"pairs", std::move(pair_rows)},
+                           {"messages", std::move(message_rows)}});
   };
 }
 
@@ -460,14 +460,11 @@ absl::StatusOr<Query> AgentMetrics(const api::AgentMetricsQuery& query) {
                      " FROM vigil.agent_metrics WHERE agent_id = $4 AND ",
                      kInRange, " GROUP BY 1 ORDER BY 1"),
         range.interval, range.from_us, range.to_us, id);
-    std::string out = "{\"agent_id\":";
-    api::AppendJsonString(id, &out);
-    out.append(",\"bucket\":");
-    api::AppendJsonString(range.bucket, &out);
-    out.append(",\"points\":");
-    AppendArray(rows, MetricColumns(), rows.size(), &out);
-    out.push_back('}');
-    return out;
+    ASSIGN_OR_RETURN(Json points,
+                     ArrayOf(rows, MetricColumns(), rows.size()));
+    return base::DumpJson({{"agent_id", id},
+                           {"bucket", range.bucket},
+                           {"points", std::move(points)}});
   };
 }
 
@@ -485,12 +482,9 @@ absl::StatusOr<Query> Usage(const api::UsageQuery& query) {
           "from, to: more than ", ReadQueries::kMaxUsagePoints,
           " usage points; narrow the range or widen the bucket"));
     }
-    std::string out = "{\"bucket\":";
-    api::AppendJsonString(range.bucket, &out);
-    out.append(",\"points\":");
-    AppendArray(rows, UsageColumns(), rows.size(), &out);
-    out.push_back('}');
-    return out;
+    ASSIGN_OR_RETURN(Json points, ArrayOf(rows, UsageColumns(), rows.size()));
+    return base::DumpJson(
+        {{"bucket", range.bucket}, {"points", std::move(points)}});
   };
 }
 

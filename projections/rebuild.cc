@@ -17,6 +17,7 @@
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
 #include "projections/internal/domain_projections.h"
+#include "projections/internal/sql.h"
 #include "projections/projection_runner.h"
 
 namespace vigil::projections {
@@ -154,11 +155,7 @@ uint64_t Swap(pqxx::connection& connection, Projection& projection,
       ", updated_at = now() WHERE name = ", tx.quote(live)));
   tx.exec(absl::StrCat("DELETE FROM vigil.projection_checkpoints WHERE name = ",
                        tx.quote(checkpoint)));
-  tx.exec(absl::StrCat(
-      "SELECT pg_notify('vigil_projections', ",
-      tx.quote(absl::StrCat("{\"projection\":\"", live,
-                            "\",\"checkpoint\":", position, "}")),
-      ")"));
+  internal::NotifyCheckpoint(tx, live, position);
   tx.commit();
   return position;
 }

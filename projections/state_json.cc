@@ -1,8 +1,6 @@
 #include "projections/state_json.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "api/event_json.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "projections/internal/fold_codec.h"
 #include "projections/row_columns.h"
@@ -19,78 +17,55 @@
 namespace vigil::projections {
 namespace {
 
-// Appends `"name":` and a value to an object being built.
+using base::Json;
+
+// Members of a row, added to a Json object by the rules of
+// state_json.h: an empty text and a zero time are null.
 class Object {
  public:
-  explicit Object(std::string* out) : out_(out) { out_->push_back('{'); }
-  ~Object() { out_->push_back('}'); }
+  explicit Object(Json* json) : json_(json) {
+    if (!json_->is_object()) *json_ = Json::object();
+  }
   Object& Text(std::string_view name, std::string_view value) {
-    Key(name);
-    if (value.empty()) {
-      out_->append("null");
-    } else {
-      api::AppendJsonString(value, out_);
-    }
-    return *this;
+    return Set(name, value.empty() ? Json() : Json(value));
   }
-  Object& Int(std::string_view name, int64_t value) {
-    Key(name);
-    absl::StrAppend(out_, value);
-    return *this;
-  }
+  Object& Int(std::string_view name, int64_t value) { return Set(name, value); }
   Object& Uint(std::string_view name, uint64_t value) {
-    Key(name);
-    absl::StrAppend(out_, value);
-    return *this;
+    return Set(name, value);
   }
   Object& Time(std::string_view name, int64_t time_us) {
-    Key(name);
-    if (time_us == 0) {
-      out_->append("null");
-    } else {
-      absl::StrAppend(out_, time_us);
-    }
-    return *this;
+    return Set(name, time_us == 0 ? Json() : Json(time_us));
   }
+  // Not finite: null (the library writes it so).
   Object& Double(std::string_view name, double value) {
-    Key(name);
-    if (!std::isfinite(value)) {
-      out_->append("null");
-      return *this;
-    }
-    char buffer[64];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    std::string_view text(buffer, end - buffer);
-    out_->append(text);
-    if (text.find_first_of(".e") == std::string_view::npos) out_->append(".0");
-    return *this;
+    return Set(name, value);
   }
   // The mean sum / count, null when count is 0.
   Object& Mean(std::string_view name, double sum, int64_t count) {
-    if (count == 0) return Raw(name, "null");
+    if (count == 0) return Set(name, Json());
     return Double(name, sum / static_cast<double>(count));
   }
-  Object& Raw(std::string_view name, std::string_view json) {
-    Key(name);
-    out_->append(json.empty() ? std::string_view("null") : json);
+  // JSON text a fold kept (a task's result): null when empty. The text
+  // came from the log's validated data, so it parses; if it ever did not,
+  // it would show as null rather than as broken JSON.
+  Object& Inline(std::string_view name, std::string_view json) {
+    if (json.empty()) return Set(name, Json());
+    absl::StatusOr<Json> value = base::JsonFromText(json);
+    return Set(name, value.ok() ? *std::move(value) : Json());
+  }
+  Object& Set(std::string_view name, Json value) {
+    (*json_)[std::string(name)] = std::move(value);
     return *this;
   }
 
  private:
-  void Key(std::string_view name) {
-    if (!first_) out_->push_back(',');
-    first_ = false;
-    api::AppendJsonString(name, out_);
-    out_->push_back(':');
-  }
-  std::string* out_;
-  bool first_ = true;
+  Json* json_;
 };
 
 // The columns of a row as row_columns.h describes them, into `o`: the
 // same fields, in the same order, as the REST reads of read_queries.cc.
 template <typename Row>
-void AppendColumns(const Row& row, const RowTable<Row>& table, Object& o) {
+void AddColumns(const Row& row, const RowTable<Row>& table, Object& o) {
   for (const RowColumn<Row>& c : table.columns) {
     if (c.json.empty()) continue;
     switch (c.type) {
@@ -114,11 +89,11 @@ void AppendColumns(const Row& row, const RowTable<Row>& table, Object& o) {
         if (row.*c.present) {
           o.Int(c.json, row.*c.int64);
         } else {
-          o.Raw(c.json, "null");
+          o.Set(c.json, Json());
         }
         break;
       case ColumnType::kJson:
-        o.Raw(c.json, row.*c.text);
+        o.Inline(c.json, row.*c.text);
         break;
       case ColumnType::kMean: {
         const double sum = c.int64 != nullptr
@@ -133,15 +108,17 @@ void AppendColumns(const Row& row, const RowTable<Row>& table, Object& o) {
 
 // An entity row.
 template <typename Row>
-void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
-  Object o(out);
-  AppendColumns(row, table, o);
+Json RowJson(const Row& row, const RowTable<Row>& table) {
+  Json json;
+  Object o(&json);
+  AddColumns(row, table, o);
+  return json;
 }
 
 // The key of a counter row (an AgentPair or a MinuteKey), into `o`.
 template <typename Second, typename Row>
-void AppendKey(const std::string& first, const Second& second,
-               const RowTable<Row>& table, Object& o) {
+void AddKey(const std::string& first, const Second& second,
+            const RowTable<Row>& table, Object& o) {
   for (const KeyColumn& k : table.key) {
     if (k.part == 0) {
       o.Text(k.json, first);
@@ -155,130 +132,120 @@ void AppendKey(const std::string& first, const Second& second,
 
 // A counter row: its key, then its columns.
 template <typename Second, typename Row>
-void AppendRow(const std::pair<std::string, Second>& key, const Row& row,
-               const RowTable<Row>& table, std::string* out) {
-  Object o(out);
-  AppendKey(key.first, key.second, table, o);
-  AppendColumns(row, table, o);
+Json RowJson(const std::pair<std::string, Second>& key, const Row& row,
+             const RowTable<Row>& table) {
+  Json json;
+  Object o(&json);
+  AddKey(key.first, key.second, table, o);
+  AddColumns(row, table, o);
+  return json;
 }
 
-void AppendAgent(const AgentRow& r, std::string* out) {
-  AppendRow(r, AgentTable(), out);
+Json Agent(const AgentRow& r) { return RowJson(r, AgentTable()); }
+
+Json Task(const TaskRow& r) { return RowJson(r, TaskTable()); }
+
+Json Pair(const AgentPair& k, const PairCounts& c) {
+  return RowJson(k, c, CoordinationTable());
 }
 
-void AppendTask(const TaskRow& r, std::string* out) {
-  AppendRow(r, TaskTable(), out);
+Json Messages(const AgentPair& k, const MessageCounts& c) {
+  return RowJson(k, c, MessageTable());
 }
 
-void AppendPair(const AgentPair& k, const PairCounts& c, std::string* out) {
-  AppendRow(k, c, CoordinationTable(), out);
+Json AgentMinuteJson(const MinuteKey& k, const AgentMinute& m) {
+  return RowJson(k, m, AgentMinuteTable());
 }
 
-void AppendMessages(const AgentPair& k, const MessageCounts& c,
-                    std::string* out) {
-  AppendRow(k, c, MessageTable(), out);
+Json UsageMinuteJson(const MinuteKey& k, const UsageMinute& u) {
+  return RowJson(k, u, UsageTable());
 }
 
-void AppendAgentMinute(const MinuteKey& k, const AgentMinute& m,
-                       std::string* out) {
-  AppendRow(k, m, AgentMinuteTable(), out);
+Json Point(const SystemState& state) {
+  Json json;
+  Object(&json).Uint("position", state.position).Time("time_us", state.time_us);
+  return json;
 }
 
-void AppendUsageMinute(const MinuteKey& k, const UsageMinute& u,
-                       std::string* out) {
-  AppendRow(k, u, UsageTable(), out);
-}
-
-void AppendPoint(const SystemState& state, std::string* out) {
-  Object(out).Uint("position", state.position).Time("time_us", state.time_us);
-}
-
-// Appends `"name":[...]` (with a leading comma) of at most `limit` items.
+// A JSON array of at most `limit` items, each rendered by `render`.
 template <typename Range, typename Render>
-void AppendList(std::string_view name, const Range& items, size_t limit,
-                Render render, std::string* out) {
-  absl::StrAppend(out, ",\"", std::string(name), "\":[");
-  size_t n = 0;
+Json List(const Range& items, size_t limit, Render render) {
+  Json list = Json::array();
   for (const auto& item : items) {
-    if (n == limit) break;
-    if (n++ > 0) out->push_back(',');
-    render(item, out);
+    if (list.size() == limit) break;
+    list.push_back(render(item));
   }
-  out->push_back(']');
+  return list;
 }
 
-// The row of `ref` in `state` as JSON, "null" when it has none.
-std::string EntityJson(const SystemState& state, const EntityRef& ref) {
-  std::string out;
+// The row of `ref` in `state`, null when it has none.
+Json EntityJson(const SystemState& state, const EntityRef& ref) {
   switch (ref.kind) {
     case internal::kAgentKind:
       if (auto it = state.agents.rows().find(ref.id);
           it != state.agents.rows().end()) {
-        AppendAgent(it->second, &out);
+        return Agent(it->second);
       }
       break;
     case internal::kTaskKind:
       if (auto it = state.tasks.rows().find(ref.id);
           it != state.tasks.rows().end()) {
-        AppendTask(it->second, &out);
+        return Task(it->second);
       }
       break;
     case internal::kPairKind:
       if (auto it = state.tasks.pairs().find({ref.id, ref.id2});
           it != state.tasks.pairs().end()) {
-        AppendPair(it->first, it->second, &out);
+        return Pair(it->first, it->second);
       }
       break;
     case internal::kMessageKind:
       if (auto it = state.tasks.messages().find({ref.id, ref.id2});
           it != state.tasks.messages().end()) {
-        AppendMessages(it->first, it->second, &out);
+        return Messages(it->first, it->second);
       }
       break;
     case internal::kAgentMinuteKind:
       if (auto it = state.metrics.agent_minutes().find({ref.id, ref.minute});
           it != state.metrics.agent_minutes().end()) {
-        AppendAgentMinute(it->first, it->second, &out);
+        return AgentMinuteJson(it->first, it->second);
       }
       break;
     case internal::kUsageMinuteKind:
       if (auto it = state.metrics.usage_minutes().find({ref.id, ref.minute});
           it != state.metrics.usage_minutes().end()) {
-        AppendUsageMinute(it->first, it->second, &out);
+        return UsageMinuteJson(it->first, it->second);
       }
       break;
   }
-  return out.empty() ? "null" : out;
+  return Json();
 }
 
-void AppendRefKey(const EntityRef& ref, std::string* out) {
+Json RefKey(const EntityRef& ref) {
+  Json json;
+  Object o(&json);
   switch (ref.kind) {
     case internal::kAgentKind:
-      Object(out).Text("agent_id", ref.id);
+      o.Text("agent_id", ref.id);
       break;
     case internal::kTaskKind:
-      Object(out).Text("task_id", ref.id);
+      o.Text("task_id", ref.id);
       break;
-    case internal::kPairKind: {
-      Object o(out);
-      AppendKey(ref.id, ref.id2, CoordinationTable(), o);
+    case internal::kPairKind:
+      AddKey(ref.id, ref.id2, CoordinationTable(), o);
       break;
-    }
-    case internal::kMessageKind: {
-      Object o(out);
-      AppendKey(ref.id, ref.id2, MessageTable(), o);
+    case internal::kMessageKind:
+      AddKey(ref.id, ref.id2, MessageTable(), o);
       break;
-    }
-    case internal::kAgentMinuteKind: {
-      Object o(out);
-      AppendKey(ref.id, ref.minute, AgentMinuteTable(), o);
+    case internal::kAgentMinuteKind:
+      AddKey(ref.id, ref.minute, AgentMinuteTable(), o);
       break;
-    }
     case internal::kUsageMinuteKind:
       // Model first: a diff's key order, unlike the row's (UsageTable).
-      Object(out).Text("model", ref.id).Int("bucket_time_us", ref.minute);
+      o.Text("model", ref.id).Int("bucket_time_us", ref.minute);
       break;
   }
+  return json;
 }
 
 const char* KindName(char kind) {
@@ -293,44 +260,35 @@ const char* KindName(char kind) {
   return "unknown";
 }
 
-std::string StatsPrefix(const SystemState& state, const ReplayStats& stats) {
-  std::string out = absl::StrCat("{\"position\":", state.position,
-                                 ",\"time_us\":");
-  if (state.time_us == 0) {
-    out.append("null");
-  } else {
-    absl::StrAppend(&out, state.time_us);
-  }
-  absl::StrAppend(&out, ",\"snapshot_position\":", stats.snapshot_position,
-                  ",\"replayed_events\":", stats.replayed_events,
-                  ",\"skipped_events\":", stats.skipped_events);
-  return out;
+// The members every state answer starts with.
+Json StatsJson(const SystemState& state, const ReplayStats& stats) {
+  Json json;
+  Object(&json)
+      .Uint("position", state.position)
+      .Time("time_us", state.time_us)
+      .Uint("snapshot_position", stats.snapshot_position)
+      .Uint("replayed_events", stats.replayed_events)
+      .Uint("skipped_events", stats.skipped_events);
+  return json;
 }
 
 }  // namespace
 
 std::string AgentJson(const AgentRow& row) {
-  std::string out;
-  AppendAgent(row, &out);
-  return out;
+  return base::DumpJson(Agent(row));
 }
 
-std::string TaskJson(const TaskRow& row) {
-  std::string out;
-  AppendTask(row, &out);
-  return out;
-}
+std::string TaskJson(const TaskRow& row) { return base::DumpJson(Task(row)); }
 
 std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
                             uint64_t task_limit) {
-  std::string out = StatsPrefix(state, stats);
+  Json json = StatsJson(state, stats);
   std::vector<const AgentRow*> agents;
   for (const auto& [id, row] : state.agents.rows()) agents.push_back(&row);
   std::sort(agents.begin(), agents.end(),
             [](auto* a, auto* b) { return a->agent_id < b->agent_id; });
-  AppendList("agents", agents, kMaxStateListRows,
-             [](const AgentRow* r, std::string* o) { AppendAgent(*r, o); },
-             &out);
+  json["agents"] = List(agents, kMaxStateListRows,
+                        [](const AgentRow* r) { return Agent(*r); });
   std::vector<const TaskRow*> tasks;
   for (const auto& [id, row] : state.tasks.rows()) tasks.push_back(&row);
   const size_t shown = std::min<size_t>(tasks.size(), task_limit);
@@ -339,70 +297,48 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
                     [](auto* a, auto* b) {
                       return a->first_position > b->first_position;
                     });
-  absl::StrAppend(&out, ",\"task_count\":", tasks.size());
-  AppendList("tasks", tasks, shown,
-             [](const TaskRow* r, std::string* o) { AppendTask(*r, o); },
-             &out);
-  out.append(",\"coordination\":{");
-  std::string lists;
-  AppendList("pairs", state.tasks.pairs(), kMaxStateListRows,
-             [](const auto& kv, std::string* o) {
-               AppendPair(kv.first, kv.second, o);
-             },
-             &lists);
-  AppendList("messages", state.tasks.messages(), kMaxStateListRows,
-             [](const auto& kv, std::string* o) {
-               AppendMessages(kv.first, kv.second, o);
-             },
-             &lists);
-  out.append(lists.substr(1));  // without the first list's comma
-  out.push_back('}');
+  json["task_count"] = tasks.size();
+  json["tasks"] =
+      List(tasks, shown, [](const TaskRow* r) { return Task(*r); });
+  json["coordination"] = {
+      {"pairs", List(state.tasks.pairs(), kMaxStateListRows,
+                     [](const auto& kv) { return Pair(kv.first, kv.second); })},
+      {"messages",
+       List(state.tasks.messages(), kMaxStateListRows, [](const auto& kv) {
+         return Messages(kv.first, kv.second);
+       })}};
   const int64_t since = state.time_us - kStateMetricsWindowUs;
   std::vector<std::pair<const MinuteKey*, const AgentMinute*>> minutes;
   for (const auto& [k, m] : state.metrics.agent_minutes()) {
     if (k.second >= since) minutes.emplace_back(&k, &m);
   }
-  AppendList("agent_metrics", minutes, SIZE_MAX,
-             [](const auto& kv, std::string* o) {
-               AppendAgentMinute(*kv.first, *kv.second, o);
-             },
-             &out);
+  json["agent_metrics"] = List(minutes, SIZE_MAX, [](const auto& kv) {
+    return AgentMinuteJson(*kv.first, *kv.second);
+  });
   std::vector<std::pair<const MinuteKey*, const UsageMinute*>> usage;
   for (const auto& [k, u] : state.metrics.usage_minutes()) {
     if (k.second >= since) usage.emplace_back(&k, &u);
   }
-  AppendList("usage", usage, SIZE_MAX,
-             [](const auto& kv, std::string* o) {
-               AppendUsageMinute(*kv.first, *kv.second, o);
-             },
-             &out);
-  out.push_back('}');
-  return out;
+  json["usage"] = List(usage, SIZE_MAX, [](const auto& kv) {
+    return UsageMinuteJson(*kv.first, *kv.second);
+  });
+  return base::DumpJson(json);
 }
 
 std::string DiffJson(const StateDiff& diff) {
-  std::string out = "{\"from\":";
-  AppendPoint(diff.before, &out);
-  out.append(",\"to\":");
-  AppendPoint(diff.after, &out);
-  absl::StrAppend(&out, ",\"change_count\":", diff.changes.size(),
-                  ",\"changes\":[");
-  bool first = true;
+  Json changes = Json::array();
   for (const auto& [ref, change] : diff.changes) {
-    if (!first) out.push_back(',');
-    first = false;
-    absl::StrAppend(&out, "{\"kind\":\"", KindName(ref.kind), "\",\"key\":");
-    AppendRefKey(ref, &out);
-    absl::StrAppend(&out, ",\"before\":", EntityJson(diff.before, ref),
-                    ",\"after\":", EntityJson(diff.after, ref),
-                    ",\"positions\":[");
-    for (size_t i = 0; i < change.positions.size(); ++i) {
-      absl::StrAppend(&out, i == 0 ? "" : ",", change.positions[i]);
-    }
-    absl::StrAppend(&out, "],\"position_count\":", change.position_count, "}");
+    changes.push_back({{"kind", KindName(ref.kind)},
+                       {"key", RefKey(ref)},
+                       {"before", EntityJson(diff.before, ref)},
+                       {"after", EntityJson(diff.after, ref)},
+                       {"positions", change.positions},
+                       {"position_count", change.position_count}});
   }
-  out.append("]}");
-  return out;
+  return base::DumpJson({{"from", Point(diff.before)},
+                         {"to", Point(diff.after)},
+                         {"change_count", diff.changes.size()},
+                         {"changes", std::move(changes)}});
 }
 
 absl::StatusOr<uint64_t> TimeTravelQueries::Resolve(const api::LogPoint& point,
@@ -421,17 +357,17 @@ absl::StatusOr<std::string> TimeTravelQueries::State(
   ReplayStats stats;
   if (!query.agent_id.empty() || !query.task_id.empty()) {
     const bool agent = !query.agent_id.empty();
-    std::string row;
+    Json row;
     if (agent) {
       ASSIGN_OR_RETURN(std::optional<AgentRow> found,
                        time_travel_->AgentAt(position, query.agent_id, &stats));
-      if (found.has_value()) row = AgentJson(*found);
+      if (found.has_value()) row = Agent(*found);
     } else {
       ASSIGN_OR_RETURN(std::optional<TaskRow> found,
                        time_travel_->TaskAt(position, query.task_id, &stats));
-      if (found.has_value()) row = TaskJson(*found);
+      if (found.has_value()) row = Task(*found);
     }
-    if (row.empty()) {
+    if (row.is_null()) {
       return absl::NotFoundError(absl::StrCat(
           agent ? "agent \"" : "task \"",
           agent ? query.agent_id : query.task_id,
@@ -440,9 +376,9 @@ absl::StatusOr<std::string> TimeTravelQueries::State(
     SystemState point;
     point.position = position;
     ASSIGN_OR_RETURN(point.time_us, time_travel_->TimeAt(position));
-    std::string out = StatsPrefix(point, stats);
-    absl::StrAppend(&out, agent ? ",\"agent\":" : ",\"task\":", row, "}");
-    return out;
+    Json json = StatsJson(point, stats);
+    json[agent ? "agent" : "task"] = std::move(row);
+    return base::DumpJson(json);
   }
   uint64_t limit = query.task_limit == 0 ? kDefaultStateTasks : query.task_limit;
   if (limit > kMaxStateTasks) {

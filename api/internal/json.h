@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "api/event_json.h"
+#include "base/json.h"
 
 namespace vigil::api::internal {
 
@@ -27,7 +27,7 @@ inline absl::string_view AsAbsl(std::string_view s) {
 // `shown` bytes.
 inline std::string Quote(std::string_view value, size_t shown = 64) {
   std::string out;
-  AppendJsonString(value.substr(0, shown), &out);
+  base::AppendJsonString(value.substr(0, shown), &out);
   if (value.size() > shown) out.insert(out.size() - 1, "...");
   return out;
 }

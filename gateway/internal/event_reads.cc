@@ -14,6 +14,9 @@ namespace {
 // Reads one page of events with `read_chunk(from, count)`, `kReadChunkEvents`
 // at a time, until `limit` events, the end, or kMaxPageBytes of JSON.
 // `next` gives where the chunk after an event starts.
+// The events' JSON is spliced in as api::RecordedEventToJson writes it (the
+// one writer's exception, base/json.h: a page is up to kMaxPageBytes of
+// event JSON, not worth a tree).
 template <typename ReadChunk, typename Next>
 absl::StatusOr<std::string> ReadPage(uint64_t from, uint64_t limit,
                                      ReadChunk read_chunk, Next next) {

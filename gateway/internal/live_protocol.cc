@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "api/event_json.h"
+#include "base/json.h"
 #include "api/event_proto.h"
 #include "api/query_string.h"
 
@@ -170,19 +171,15 @@ absl::StatusOr<ClientMessage> ParseClientMessage(std::string_view text) {
 }
 
 std::string PositionJson(std::string_view kind, uint64_t position) {
-  std::string out = "{\"kind\":\"";
-  out.append(kind).append("\",\"position\":").append(std::to_string(position));
-  out.push_back('}');
-  return out;
+  return base::DumpJson({{"kind", kind}, {"position", position}});
 }
 
 std::string ErrorJson(std::string_view message) {
-  std::string out = "{\"kind\":\"error\",\"message\":";
-  api::AppendJsonString(message, &out);
-  out.push_back('}');
-  return out;
+  return base::DumpJson({{"kind", "error"}, {"message", message}});
 }
 
+// The hot path: the event's JSON (api::RecordedEventToJson, the one
+// writer's exception, base/json.h) with "kind" put in front, not re-parsed.
 std::string EventJson(const eventlog::RecordedEvent& event) {
   std::string json = api::RecordedEventToJson(event);
   std::string out = "{\"kind\":\"event\",";

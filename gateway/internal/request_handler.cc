@@ -23,6 +23,7 @@
 #include "api/event_json.h"
 #include "api/query_string.h"
 #include "api/status_mapping.h"
+#include "base/json.h"
 #include "gateway/internal/event_reads.h"
 #include "gateway/internal/read_model_routes.h"
 #include "gateway/internal/state_routes.h"
@@ -42,15 +43,11 @@ HttpResponse ProtocolProblem(int status, std::string_view name,
   HttpResponse response;
   response.status = status;
   response.content_type = kProblemJson;
-  std::string& out = response.body;
-  out = "{\"type\":\"urn:vigil:problem:";
-  out.append(name);
-  out.append("\",\"title\":");
-  api::AppendJsonString(title, &out);
-  out.append(",\"status\":").append(std::to_string(status));
-  out.append(",\"detail\":");
-  api::AppendJsonString(detail, &out);
-  out.push_back('}');
+  response.body = base::DumpJson(
+      {{"type", std::string("urn:vigil:problem:").append(name)},
+       {"title", title},
+       {"status", status},
+       {"detail", detail}});
   return response;
 }
 
@@ -328,7 +325,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     case Route::kDiff:
       return TimeTravel(matched.route, matched.query, std::move(done));
     case Route::kHealthz:
-      return done(JsonResponse(200, R"({"status":"ok"})"));
+      return done(JsonResponse(200, base::DumpJson({{"status", "ok"}})));
     case Route::kReadyz:
       if (!ready_.load()) {
         return done(ErrorResponse(
@@ -340,7 +337,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
               absl::UnavailableError(status.message())));
         }
       }
-      return done(JsonResponse(200, R"({"status":"ready"})"));
+      return done(JsonResponse(200, base::DumpJson({{"status", "ready"}})));
     case Route::kMetrics:
       return done(MetricsPage());
     case Route::kDashboard:

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/json.h"
 
 namespace vigil::projections::internal {
 
@@ -77,6 +78,17 @@ inline int64_t MicrosField(const pqxx::field& field) {
 
 inline std::string TextField(const pqxx::field& field) {
   return field.is_null() ? std::string() : field.as<std::string>();
+}
+
+// Sends `NOTIFY vigil_projections` with {"projection":NAME,"checkpoint":P}
+// when `tx` commits (projection_runner.h).
+inline void NotifyCheckpoint(pqxx::work& tx, std::string_view projection,
+                             uint64_t checkpoint) {
+  tx.exec(absl::StrCat(
+      "SELECT pg_notify('vigil_projections', ",
+      tx.quote(base::DumpJson(
+          {{"projection", projection}, {"checkpoint", checkpoint}})),
+      ")"));
 }
 
 }  // namespace vigil::projections::internal

@@ -19,7 +19,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
-#include "api/event_json.h"
 #include "projections/webhooks/internal/delivery_worker.h"
 #include "projections/webhooks/internal/http_client.h"
 #include "projections/webhooks/internal/registry.h"
@@ -66,25 +65,11 @@ using internal::kWebhooksStream;
 // `$webhooks` is read back in chunks of this many events at start.
 constexpr uint64_t kReplayChunk = 1000;
 
-std::string Quoted(std::string_view text) {
-  std::string out;
-  api::AppendJsonString(text, &out);
-  return out;
-}
+using base::Json;
 
-std::string StringsJson(const std::vector<std::string>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    api::AppendJsonString(values[i], &out);
-  }
-  out.push_back(']');
-  return out;
-}
-
-std::string FilterJson(const eventlog::Filter& filter) {
-  return "{\"stream_prefixes\":" + StringsJson(filter.stream_prefixes) +
-         ",\"event_types\":" + StringsJson(filter.event_types) + "}";
+Json FilterJson(const eventlog::Filter& filter) {
+  return {{"stream_prefixes", filter.stream_prefixes},
+          {"event_types", filter.event_types}};
 }
 
 std::string NewId() {
@@ -322,23 +307,19 @@ absl::StatusOr<std::string> WebhookService::Register(
   if (endpoint == nullptr) return absl::InternalError("registration lost");
   if (stopped_) return absl::UnavailableError("the server is stopping");
   StartWorker(id, endpoint->registered_position);
-  std::string out = EndpointJson(id);
+  Json json = EndpointJson(id);
   // The secret is shown this once; only its sealed form is kept.
-  out.insert(out.size() - 1, ",\"secret\":" + Quoted(secret));
-  return out;
+  json["secret"] = secret;
+  return base::DumpJson(json);
 }
 
 absl::StatusOr<std::string> WebhookService::List() {
   absl::ReaderMutexLock lock(&mu_);
-  std::string out = "{\"webhooks\":[";
-  bool first = true;
+  Json webhooks = Json::array();
   for (const auto& [id, endpoint] : registry_->endpoints()) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.append(EndpointJson(id));
+    webhooks.push_back(EndpointJson(id));
   }
-  out.append("]}");
-  return out;
+  return base::DumpJson({{"webhooks", std::move(webhooks)}});
 }
 
 absl::StatusOr<std::string> WebhookService::Get(
@@ -347,7 +328,7 @@ absl::StatusOr<std::string> WebhookService::Get(
   if (registry_->Find(id) == nullptr) {
     return absl::NotFoundError("no webhook " + id);
   }
-  return EndpointJson(id);
+  return base::DumpJson(EndpointJson(id));
 }
 
 absl::StatusOr<std::string> WebhookService::Delete(
@@ -376,7 +357,7 @@ absl::StatusOr<std::string> WebhookService::Delete(
   if (worker != nullptr) worker->Stop();
   std::remove(
       internal::DeliveryWorker::CheckpointPath(options_.state_dir, id).c_str());
-  return "{\"id\":" + Quoted(id) + ",\"deleted\":true}";
+  return base::DumpJson({{"id", id}, {"deleted", true}});
 }
 
 absl::StatusOr<std::string> WebhookService::RotateSecret(
@@ -395,9 +376,9 @@ absl::StatusOr<std::string> WebhookService::RotateSecret(
       !recorded.ok()) {
     return recorded;
   }
-  return "{\"id\":" + Quoted(id) + ",\"secret\":" + Quoted(secret) +
-         ",\"previous_secret_expires_time_us\":" + std::to_string(expires) +
-         "}";
+  return base::DumpJson({{"id", id},
+                         {"secret", secret},
+                         {"previous_secret_expires_time_us", expires}});
 }
 
 absl::StatusOr<std::string> WebhookService::Enable(
@@ -406,14 +387,14 @@ absl::StatusOr<std::string> WebhookService::Enable(
     absl::ReaderMutexLock lock(&mu_);
     const Endpoint* endpoint = registry_->Find(id);
     if (endpoint == nullptr) return absl::NotFoundError("no webhook " + id);
-    if (!endpoint->disabled) return EndpointJson(id);
+    if (!endpoint->disabled) return base::DumpJson(EndpointJson(id));
   }
   if (absl::Status recorded = Record(internal::EnabledEvent(id));
       !recorded.ok()) {
     return recorded;
   }
   absl::ReaderMutexLock lock(&mu_);
-  return EndpointJson(id);
+  return base::DumpJson(EndpointJson(id));
 }
 
 absl::StatusOr<std::string> WebhookService::DeadLetters(
@@ -421,24 +402,19 @@ absl::StatusOr<std::string> WebhookService::DeadLetters(
   absl::ReaderMutexLock lock(&mu_);
   const Endpoint* endpoint = registry_->Find(id);
   if (endpoint == nullptr) return absl::NotFoundError("no webhook " + id);
-  std::string out = "{\"dead_letters\":[";
-  bool first = true;
+  Json letters = Json::array();
   for (const auto& [position, letter] : endpoint->dead_letters) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.append("{\"event_id\":" + Quoted(letter.event_id) +
-               ",\"position\":" + std::to_string(letter.position) +
-               ",\"stream\":" + Quoted(letter.stream) +
-               ",\"type\":" + Quoted(letter.type) +
-               ",\"attempts\":" + std::to_string(letter.attempts) +
-               ",\"last_status\":" + std::to_string(letter.last_status) +
-               ",\"last_error\":" + Quoted(letter.last_error) +
-               ",\"dead_lettered_time_us\":" + std::to_string(letter.time_us) +
-               ",\"redelivery_pending\":" +
-               (letter.redelivery_pending ? "true" : "false") + "}");
+    letters.push_back({{"event_id", letter.event_id},
+                       {"position", letter.position},
+                       {"stream", letter.stream},
+                       {"type", letter.type},
+                       {"attempts", letter.attempts},
+                       {"last_status", letter.last_status},
+                       {"last_error", letter.last_error},
+                       {"dead_lettered_time_us", letter.time_us},
+                       {"redelivery_pending", letter.redelivery_pending}});
   }
-  out.append("]}");
-  return out;
+  return base::DumpJson({{"dead_letters", std::move(letters)}});
 }
 
 absl::StatusOr<std::string> WebhookService::Redeliver(
@@ -466,54 +442,47 @@ absl::StatusOr<std::string> WebhookService::Redeliver(
       return recorded;
     }
   }
-  return "{\"id\":" + Quoted(id) +
-         ",\"queued\":" + std::to_string(positions.size()) + "}";
+  return base::DumpJson({{"id", id}, {"queued", positions.size()}});
 }
 
-std::string WebhookService::EndpointJson(const std::string& id) const {
+Json WebhookService::EndpointJson(const std::string& id) const {
   const Endpoint& endpoint = *registry_->Find(id);
   size_t pending = 0;
   for (const auto& [position, letter] : endpoint.dead_letters) {
     if (letter.redelivery_pending) ++pending;
   }
-  std::string out =
-      "{\"id\":" + Quoted(id) + ",\"url\":" + Quoted(endpoint.url) +
-      ",\"filter\":" + FilterJson(endpoint.filter) +
-      ",\"status\":" + (endpoint.disabled ? "\"disabled\"" : "\"active\"");
-  if (endpoint.disabled) {
-    out.append(",\"disabled_reason\":" + Quoted(endpoint.disabled_reason));
-  }
-  out.append(
-      ",\"created_time_us\":" + std::to_string(endpoint.created_time_us) +
-      ",\"registered_position\":" +
-      std::to_string(endpoint.registered_position));
+  Json json = {{"id", id},
+               {"url", endpoint.url},
+               {"filter", FilterJson(endpoint.filter)},
+               {"status", endpoint.disabled ? "disabled" : "active"}};
+  if (endpoint.disabled) json["disabled_reason"] = endpoint.disabled_reason;
+  json["created_time_us"] = endpoint.created_time_us;
+  json["registered_position"] = endpoint.registered_position;
   if (!endpoint.previous_secret_sealed.empty()) {
-    out.append(",\"previous_secret_expires_time_us\":" +
-               std::to_string(endpoint.previous_secret_expires_time_us));
+    json["previous_secret_expires_time_us"] =
+        endpoint.previous_secret_expires_time_us;
   }
-  out.append(
-      ",\"dead_letters\":" + std::to_string(endpoint.dead_letters.size()) +
-      ",\"pending_redeliveries\":" + std::to_string(pending));
+  json["dead_letters"] = endpoint.dead_letters.size();
+  json["pending_redeliveries"] = pending;
   auto worker = workers_.find(id);
   if (worker != workers_.end()) {
     const internal::WorkerStatus s = worker->second->status();
-    out.append(
-        ",\"delivery\":{\"checkpoint\":" + std::to_string(s.checkpoint) +
-        ",\"head_position\":" + std::to_string(log_->HeadPosition()) +
-        ",\"circuit\":" + Quoted(s.circuit) +
-        ",\"consecutive_failures\":" + std::to_string(s.consecutive_failures) +
-        ",\"delivering_position\":" + std::to_string(s.delivering_position) +
-        ",\"attempt\":" + std::to_string(s.attempt) +
-        ",\"last_status\":" + std::to_string(s.last_status) +
-        ",\"last_error\":" + Quoted(s.last_error) +
-        ",\"last_attempt_time_us\":" + std::to_string(s.last_attempt_time_us) +
-        ",\"last_success_time_us\":" + std::to_string(s.last_success_time_us) +
-        ",\"next_attempt_time_us\":" + std::to_string(s.next_attempt_time_us) +
-        ",\"delivered\":" + std::to_string(s.delivered) +
-        ",\"failed_attempts\":" + std::to_string(s.failed_attempts) + "}");
+    json["delivery"] = {
+        {"checkpoint", s.checkpoint},
+        {"head_position", log_->HeadPosition()},
+        {"circuit", s.circuit},
+        {"consecutive_failures", s.consecutive_failures},
+        {"delivering_position", s.delivering_position},
+        {"attempt", s.attempt},
+        {"last_status", s.last_status},
+        {"last_error", s.last_error},
+        {"last_attempt_time_us", s.last_attempt_time_us},
+        {"last_success_time_us", s.last_success_time_us},
+        {"next_attempt_time_us", s.next_attempt_time_us},
+        {"delivered", s.delivered},
+        {"failed_attempts", s.failed_attempts}};
   }
-  out.push_back('}');
-  return out;
+  return json;
 }
 
 }  // namespace vigil::webhooks

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/webhook_admin.h"
+#include "base/json.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "projections/webhooks/retry_policy.h"
@@ -114,7 +115,8 @@ class WebhookService : public api::WebhookAdmin {
   void UpdateDeadLetterGauge(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::string EndpointJson(const std::string& id) const
+  // Endpoint `id` as its admin JSON object (docs/webhooks.md).
+  base::Json EndpointJson(const std::string& id) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const WebhookOptions options_;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -44,7 +45,7 @@ simdjson::dom::element ParseJson(simdjson::dom::parser& parser,
 
 std::string JsonString(std::string_view value) {
   std::string out;
-  AppendJsonString(value, &out);
+  base::AppendJsonString(value, &out);
   return out;
 }
 

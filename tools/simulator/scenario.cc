@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "api/event_json.h"
+#include "base/json.h"
 
 namespace vigil::simulator {
 namespace {
@@ -119,43 +119,29 @@ absl::string_view A(std::string_view text) { return {text.data(), text.size()}; 
 
 bool ValidShare(double share) { return share >= 0 && share <= 1; }
 
-// A JSON object written field by field.
+// A JSON object (base::Json) built field by field.
 class Json {
  public:
   Json& Str(std::string_view key, std::string_view value) {
-    Key(key);
-    api::AppendJsonString(value, &out_);
-    return *this;
+    return Set(key, value);
   }
-  Json& Int(std::string_view key, int64_t value) {
-    Key(key);
-    absl::StrAppend(&out_, value);
-    return *this;
-  }
+  Json& Int(std::string_view key, int64_t value) { return Set(key, value); }
+  // Rounded to `decimals` places, as a sensor or a bill would show it.
   Json& Num(std::string_view key, double value, int decimals) {
-    Key(key);
-    absl::StrAppendFormat(&out_, "%.*f", decimals, value);
-    return *this;
+    return Set(key, base::RoundedNumber(value, decimals));
   }
-  Json& Bool(std::string_view key, bool value) {
-    Key(key);
-    out_ += value ? "true" : "false";
-    return *this;
+  Json& Bool(std::string_view key, bool value) { return Set(key, value); }
+  Json& Obj(std::string_view key, Json object) {
+    return Set(key, std::move(object.json_));
   }
-  Json& Raw(std::string_view key, std::string_view json) {
-    Key(key);
-    out_ += json;
-    return *this;
-  }
-  std::string Done() { return out_ + "}"; }
+  std::string Done() const { return base::DumpJson(json_); }
 
  private:
-  void Key(std::string_view key) {
-    if (out_.size() > 1) out_ += ',';
-    api::AppendJsonString(key, &out_);
-    out_ += ':';
+  Json& Set(std::string_view key, base::Json value) {
+    json_[std::string(key)] = std::move(value);
+    return *this;
   }
-  std::string out_ = "{";
+  base::Json json_ = base::Json::object();
 };
 
 }  // namespace
@@ -622,10 +608,9 @@ void Scenario::Impl::FinishTask(Agent& worker, Task& task, Step* step) {
         Json()
             .Str("task_id", task.id)
             .Str("worker_id", worker.id)
-            .Raw("result", Json()
+            .Obj("result", Json()
                                .Str("summary", "Done: " + task.title)
-                               .Int("artifacts", Between(0, 4))
-                               .Done())
+                               .Int("artifacts", Between(0, 4)))
             .Done(),
         task.correlation_id, task.last_event_id);
   }

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/vigil/bench_live.h"
@@ -143,17 +144,19 @@ bool Report(const std::string& what, Samples& samples, uint64_t per_call) {
   std::sort(samples.sent_micros.begin(), samples.sent_micros.end());
   const double seconds = absl::ToDoubleSeconds(samples.elapsed);
   const uint64_t ok = samples.calls - samples.errors;
-  std::printf(
-      "{\"bench\":\"%s\",\"calls\":%llu,\"errors\":%llu,\"calls_per_s\":%.0f,"
-      "\"events_per_s\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,"
-      "\"sent_p50_us\":%.0f,\"sent_p99_us\":%.0f}\n",
-      what.c_str(), static_cast<unsigned long long>(samples.calls),
-      static_cast<unsigned long long>(samples.errors),
-      static_cast<double>(ok) / seconds,
-      static_cast<double>(ok * per_call) / seconds,
-      Percentile(samples.micros, 0.50), Percentile(samples.micros, 0.99),
-      Percentile(samples.micros, 0.999), Percentile(samples.sent_micros, 0.50),
-      Percentile(samples.sent_micros, 0.99));
+  const auto whole = [](double value) { return base::RoundedNumber(value, 0); };
+  const std::string line = base::DumpJson(
+      {{"bench", what},
+       {"calls", samples.calls},
+       {"errors", samples.errors},
+       {"calls_per_s", whole(static_cast<double>(ok) / seconds)},
+       {"events_per_s", whole(static_cast<double>(ok * per_call) / seconds)},
+       {"p50_us", whole(Percentile(samples.micros, 0.50))},
+       {"p99_us", whole(Percentile(samples.micros, 0.99))},
+       {"p999_us", whole(Percentile(samples.micros, 0.999))},
+       {"sent_p50_us", whole(Percentile(samples.sent_micros, 0.50))},
+       {"sent_p99_us", whole(Percentile(samples.sent_micros, 0.99))}});
+  std::printf("%s\n", line.c_str());
   if (samples.errors > 0) {
     std::fprintf(stderr, "vigil: bench: %llu calls failed, first: %s\n",
                  static_cast<unsigned long long>(samples.errors),
@@ -211,10 +214,14 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   context.TryCancel();
   reader->Finish();
-  std::printf("{\"bench\":\"subscribe_catch_up\",\"events\":%llu,"
-              "\"seconds\":%.2f,\"events_per_s\":%.0f}\n",
-              static_cast<unsigned long long>(events), seconds,
-              seconds > 0 ? static_cast<double>(events) / seconds : 0);
+  const std::string line = base::DumpJson(
+      {{"bench", "subscribe_catch_up"},
+       {"events", events},
+       {"seconds", base::RoundedNumber(seconds, 2)},
+       {"events_per_s",
+        base::RoundedNumber(
+            seconds > 0 ? static_cast<double>(events) / seconds : 0, 0)}});
+  std::printf("%s\n", line.c_str());
   return kExitOk;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/vigil/remote.h"
@@ -243,23 +244,26 @@ int RunBenchLive(const FlagValues& flags) {
     if (!client->failed && got < acked.size()) missing += acked.size() - got;
   }
   std::sort(micros.begin(), micros.end());
-  std::printf(
-      "{\"bench\":\"live\",\"connections\":%llu,\"failed_connections\":%llu,"
-      "\"rate\":%llu,\"seconds\":%llu,\"appended\":%zu,\"append_errors\":%llu,"
-      "\"deliveries\":%zu,\"missing\":%llu,\"frames_per_s\":%.0f,"
-      "\"latency_us\":{\"p50\":%.0f,\"p99\":%.0f,\"max\":%.0f},"
-      "\"vigild_rss_bytes\":{\"connected_idle\":%llu,\"end_of_load\":%llu}}\n",
-      static_cast<unsigned long long>(*connections),
-      static_cast<unsigned long long>(failed),
-      static_cast<unsigned long long>(*rate),
-      static_cast<unsigned long long>(*seconds), acked.size(),
-      static_cast<unsigned long long>(errors.load()), micros.size(),
-      static_cast<unsigned long long>(missing),
-      static_cast<double>(frames) / static_cast<double>(*seconds),
-      Percentile(micros, 0.5), Percentile(micros, 0.99),
-      micros.empty() ? 0.0 : micros.back(),
-      static_cast<unsigned long long>(rss_idle),
-      static_cast<unsigned long long>(rss_loaded));
+  const auto whole = [](double value) { return base::RoundedNumber(value, 0); };
+  const std::string line = base::DumpJson(
+      {{"bench", "live"},
+       {"connections", *connections},
+       {"failed_connections", failed},
+       {"rate", *rate},
+       {"seconds", *seconds},
+       {"appended", acked.size()},
+       {"append_errors", errors.load()},
+       {"deliveries", micros.size()},
+       {"missing", missing},
+       {"frames_per_s",
+        whole(static_cast<double>(frames) / static_cast<double>(*seconds))},
+       {"latency_us",
+        {{"p50", whole(Percentile(micros, 0.5))},
+         {"p99", whole(Percentile(micros, 0.99))},
+         {"max", whole(micros.empty() ? 0.0 : micros.back())}}},
+       {"vigild_rss_bytes",
+        {{"connected_idle", rss_idle}, {"end_of_load", rss_loaded}}}});
+  std::printf("%s\n", line.c_str());
   return failed == 0 && missing == 0 ? kExitOk : 1;
 }
 

@@ -19,7 +19,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "api/event_json.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "eventlog/event_log.h"
 #include "tools/vigil/cli.h"
@@ -35,19 +35,17 @@ constexpr size_t kImportBatchEvents = 1000;
 constexpr size_t kImportBatchBytes = 4 << 20;
 
 std::string ExportLine(const eventlog::RecordedEvent& e) {
-  std::string out = absl::StrCat("{\"position\":", e.position, ",\"stream\":");
-  api::AppendJsonString(e.stream, &out);
-  absl::StrAppend(&out, ",\"revision\":", e.revision, ",\"event_id\":");
-  api::AppendJsonString(e.event_id, &out);
-  out.append(",\"type\":");
-  api::AppendJsonString(e.type, &out);
-  out.append(",\"content_type\":");
-  api::AppendJsonString(e.content_type, &out);
-  absl::StrAppend(&out, ",\"recorded_time_us\":", e.recorded_time_us,
-                  ",\"data_base64\":\"", absl::Base64Escape(e.data),
-                  "\",\"metadata_base64\":\"", absl::Base64Escape(e.metadata),
-                  "\",\"hash\":\"", absl::BytesToHexString(e.hash), "\"}\n");
-  return out;
+  return base::DumpJson({{"position", e.position},
+                         {"stream", e.stream},
+                         {"revision", e.revision},
+                         {"event_id", e.event_id},
+                         {"type", e.type},
+                         {"content_type", e.content_type},
+                         {"recorded_time_us", e.recorded_time_us},
+                         {"data_base64", absl::Base64Escape(e.data)},
+                         {"metadata_base64", absl::Base64Escape(e.metadata)},
+                         {"hash", absl::BytesToHexString(e.hash)}}) +
+         "\n";
 }
 
 absl::StatusOr<eventlog::RecordedEvent> ParseLine(simdjson::dom::parser& parser,

@@ -4,8 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
-#include "api/event_json.h"
+#include "base/json.h"
 #include "eventlog/event_log.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
@@ -17,10 +16,9 @@ int RunInit(const Command& /*command*/, const FlagValues& flags) {
   absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
       eventlog::EventLog::Open(eventlog::Options(), DataDir(flags));
   if (!log.ok()) return OpenFailed(flags, log.status());
-  std::string out = "{\"data_dir\":";
-  api::AppendJsonString(DataDir(flags), &out);
-  absl::StrAppend(&out, ",\"head_position\":", (*log)->HeadPosition(), "}\n");
-  WriteStdout(out);
+  WriteStdout(base::DumpJson({{"data_dir", DataDir(flags)},
+                              {"head_position", (*log)->HeadPosition()}}) +
+              "\n");
   return FinishStdout();
 }
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/json.h"
 #include "eventlog/event_log.h"
 #include "projections/embedded_postgres.h"
 #include "projections/rebuild.h"
@@ -79,10 +80,13 @@ int RunProjections(const Command& command, const FlagValues& flags) {
     }
     return Fail(absl::StrCat("rebuild ", name), status);
   }
-  WriteStdout(absl::StrFormat(
-      "{\"projection\":\"%s\",\"swapped\":true,\"resumed\":%s,"
-      "\"checkpoint\":%d,\"events_per_second\":%.0f}\n",
-      name, resumed ? "true" : "false", final_position, rate));
+  WriteStdout(base::DumpJson({{"projection", name},
+                              {"swapped", true},
+                              {"resumed", resumed},
+                              {"checkpoint", final_position},
+                              {"events_per_second",
+                               base::RoundedNumber(rate, 0)}}) +
+              "\n");
   return FinishStdout();
 }
 

@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "api/event_proto.h"
 #include "api/status_mapping.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "eventlog/event_log.h"
 #include "grpcpp/grpcpp.h"
@@ -403,23 +404,23 @@ absl::Status Probe(const FlagValues& flags) {
 void PrintSummary(const SimulateFlags& sim, const Totals& totals,
                   absl::Duration elapsed) {
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
-  std::printf(
-      "{\"simulate\":\"summary\",\"prefix\":\"%s\",\"seed\":%llu,"
-      "\"steps\":%llu,\"appends\":%llu,\"events\":%llu,"
-      "\"deduplicated\":%llu,\"retries\":%llu,\"conflicts\":%llu,"
-      "\"errors\":%llu,\"seconds\":%.2f,\"appends_per_s\":%.1f,"
-      "\"events_per_s\":%.1f}\n",
-      sim.scenario.id_prefix.c_str(),
-      static_cast<unsigned long long>(sim.scenario.seed),
-      static_cast<unsigned long long>(totals.steps),
-      static_cast<unsigned long long>(totals.appends),
-      static_cast<unsigned long long>(totals.events),
-      static_cast<unsigned long long>(totals.deduplicated),
-      static_cast<unsigned long long>(totals.retries),
-      static_cast<unsigned long long>(totals.conflicts),
-      static_cast<unsigned long long>(totals.errors), seconds,
-      static_cast<double>(totals.appends) / seconds,
-      static_cast<double>(totals.events) / seconds);
+  const std::string line = base::DumpJson(
+      {{"simulate", "summary"},
+       {"prefix", sim.scenario.id_prefix},
+       {"seed", sim.scenario.seed},
+       {"steps", totals.steps},
+       {"appends", totals.appends},
+       {"events", totals.events},
+       {"deduplicated", totals.deduplicated},
+       {"retries", totals.retries},
+       {"conflicts", totals.conflicts},
+       {"errors", totals.errors},
+       {"seconds", base::RoundedNumber(seconds, 2)},
+       {"appends_per_s",
+        base::RoundedNumber(static_cast<double>(totals.appends) / seconds, 1)},
+       {"events_per_s",
+        base::RoundedNumber(static_cast<double>(totals.events) / seconds, 1)}});
+  std::printf("%s\n", line.c_str());
 }
 
 int RunSimulate(const Command& command, const FlagValues& flags) {

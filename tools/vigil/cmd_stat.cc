@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
+#include "base/json.h"
 #include "eventlog/event_log.h"
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
@@ -17,9 +17,10 @@ int RunStat(const Command& /*command*/, const FlagValues& flags) {
   if (!log.ok()) return OpenFailed(flags, log.status());
   absl::StatusOr<eventlog::LogStats> stats = (*log)->Stats();
   if (!stats.ok()) return Fail("stat failed", stats.status());
-  WriteStdout(absl::StrCat("{\"head_position\":", stats->head_position,
-                           ",\"stream_count\":", stats->stream_count,
-                           ",\"disk_bytes\":", stats->disk_bytes, "}\n"));
+  WriteStdout(base::DumpJson({{"head_position", stats->head_position},
+                              {"stream_count", stats->stream_count},
+                              {"disk_bytes", stats->disk_bytes}}) +
+              "\n");
   return FinishStdout();
 }
 

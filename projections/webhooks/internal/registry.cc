@@ -2,43 +2,19 @@
 
 #include <simdjson.h>
 
-#include "api/event_json.h"
+#include "base/json.h"
 
 namespace vigil::webhooks::internal {
 namespace {
 
 using simdjson::dom::element;
 
-void Field(std::string_view name, std::string_view value, std::string* out) {
-  if (out->size() > 1) out->push_back(',');
-  api::AppendJsonString(name, out);
-  out->push_back(':');
-  api::AppendJsonString(value, out);
-}
+using base::Json;
 
-void Number(std::string_view name, int64_t value, std::string* out) {
-  if (out->size() > 1) out->push_back(',');
-  api::AppendJsonString(name, out);
-  out->push_back(':');
-  out->append(std::to_string(value));
-}
-
-void Strings(std::string_view name, const std::vector<std::string>& values,
-             std::string* out) {
-  if (out->size() > 1) out->push_back(',');
-  api::AppendJsonString(name, out);
-  out->append(":[");
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    api::AppendJsonString(values[i], out);
-  }
-  out->push_back(']');
-}
-
-eventlog::EventData Event(std::string type, std::string data) {
+eventlog::EventData Event(std::string type, const Json& data) {
   eventlog::EventData event;
   event.type = std::move(type);
-  event.data = std::move(data);
+  event.data = base::DumpJson(data);
   event.content_type = eventlog::kJsonContentType;
   return event;
 }
@@ -184,84 +160,58 @@ eventlog::EventData RegisteredEvent(const std::string& id,
                                     const std::string& url,
                                     const eventlog::Filter& filter,
                                     const std::string& secret_sealed) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  Field("url", url, &data);
-  Strings("stream_prefixes", filter.stream_prefixes, &data);
-  Strings("event_types", filter.event_types, &data);
-  Field("secret_sealed", secret_sealed, &data);
-  data.push_back('}');
-  return Event("WebhookRegistered", std::move(data));
+  return Event("WebhookRegistered",
+               {{"webhook_id", id},
+                {"url", url},
+                {"stream_prefixes", filter.stream_prefixes},
+                {"event_types", filter.event_types},
+                {"secret_sealed", secret_sealed}});
 }
 
 eventlog::EventData SecretRotatedEvent(const std::string& id,
                                        const std::string& secret_sealed,
                                        int64_t previous_expires_time_us) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  Field("secret_sealed", secret_sealed, &data);
-  Number("previous_secret_expires_time_us", previous_expires_time_us, &data);
-  data.push_back('}');
-  return Event("WebhookSecretRotated", std::move(data));
+  return Event("WebhookSecretRotated",
+               {{"webhook_id", id},
+                {"secret_sealed", secret_sealed},
+                {"previous_secret_expires_time_us", previous_expires_time_us}});
 }
 
 eventlog::EventData DeletedEvent(const std::string& id) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  data.push_back('}');
-  return Event("WebhookDeleted", std::move(data));
+  return Event("WebhookDeleted", {{"webhook_id", id}});
 }
 
 eventlog::EventData DisabledEvent(const std::string& id,
                                   const std::string& reason) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  Field("reason", reason, &data);
-  data.push_back('}');
-  return Event("WebhookDisabled", std::move(data));
+  return Event("WebhookDisabled", {{"webhook_id", id}, {"reason", reason}});
 }
 
 eventlog::EventData EnabledEvent(const std::string& id) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  data.push_back('}');
-  return Event("WebhookEnabled", std::move(data));
+  return Event("WebhookEnabled", {{"webhook_id", id}});
 }
 
 eventlog::EventData DeadLetteredEvent(const std::string& id,
                                       const DeadLetter& letter) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  Field("event_id", letter.event_id, &data);
-  Number("position", static_cast<int64_t>(letter.position), &data);
-  Field("stream", letter.stream, &data);
-  Field("type", letter.type, &data);
-  Number("attempts", letter.attempts, &data);
-  Number("last_status", letter.last_status, &data);
-  Field("last_error", letter.last_error, &data);
-  data.push_back('}');
-  return Event("WebhookDeadLettered", std::move(data));
+  return Event("WebhookDeadLettered",
+               {{"webhook_id", id},
+                {"event_id", letter.event_id},
+                {"position", letter.position},
+                {"stream", letter.stream},
+                {"type", letter.type},
+                {"attempts", letter.attempts},
+                {"last_status", letter.last_status},
+                {"last_error", letter.last_error}});
 }
 
 eventlog::EventData RedeliveryRequestedEvent(
     const std::string& id, const std::vector<uint64_t>& positions) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  data.append(",\"positions\":[");
-  for (size_t i = 0; i < positions.size(); ++i) {
-    if (i > 0) data.push_back(',');
-    data.append(std::to_string(positions[i]));
-  }
-  data.append("]}");
-  return Event("WebhookRedeliveryRequested", std::move(data));
+  return Event("WebhookRedeliveryRequested",
+               {{"webhook_id", id}, {"positions", positions}});
 }
 
 eventlog::EventData RedeliveredEvent(const std::string& id, uint64_t position) {
-  std::string data = "{";
-  Field("webhook_id", id, &data);
-  Number("position", static_cast<int64_t>(position), &data);
-  data.push_back('}');
-  return Event("WebhookRedelivered", std::move(data));
+  return Event("WebhookRedelivered",
+               {{"webhook_id", id}, {"position", position}});
 }
 
 }  // namespace vigil::webhooks::internal
