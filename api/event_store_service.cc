@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/event_proto.h"
+#include "api/grpc_status.h"
 #include "api/status_mapping.h"
 #include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
