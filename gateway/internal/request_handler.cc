@@ -163,8 +163,13 @@ RequestHandler::RequestHandler(const HttpServerOptions& options,
                                  .max_inflight_appends =
                                      options.max_inflight_appends},
                              options.rate_limiter, metrics)),
-      appends_(options.append_path != nullptr ? options.append_path
-                                              : own_appends_.get()),
+      core_({.log = log,
+             .append_path = options.append_path != nullptr
+                                ? options.append_path
+                                : own_appends_.get(),
+             .read_models = options.read_models,
+             .state_queries = options.state_queries,
+             .webhooks = options.webhooks}),
       dashboard_(options.dashboard_dir.empty()
                      ? absl::StatusOr<StaticFiles>(absl::NotFoundError(
                            "this server has no dashboard directory "
@@ -192,13 +197,13 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kLive;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
-  } else if (options_.state_queries != nullptr && path == "/v1/state") {
+  } else if (core_.has_state_queries() && path == "/v1/state") {
     matched.route = Route::kState;
-  } else if (options_.state_queries != nullptr && path == "/v1/diff") {
+  } else if (core_.has_state_queries() && path == "/v1/diff") {
     matched.route = Route::kDiff;
-  } else if (options_.read_models != nullptr && IsReadModelPath(path)) {
+  } else if (core_.has_read_models() && IsReadModelPath(path)) {
     matched.route = Route::kReadModel;
-  } else if (options_.webhooks != nullptr && !WebhookMethods(path).empty()) {
+  } else if (core_.has_webhooks() && !WebhookMethods(path).empty()) {
     matched.route = Route::kAdmin;
   } else if (constexpr std::string_view kStreams = "/v1/streams/";
              path.substr(0, kStreams.size()) == kStreams) {
@@ -234,6 +239,19 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kUnmatched: break;
   }
   return "unmatched";
+}
+
+std::optional<api::Operation> RequestHandler::OperationOf(Route route) {
+  switch (route) {
+    case Route::kAppend: return api::Operation::kAppend;
+    case Route::kReadStream: return api::Operation::kReadStream;
+    case Route::kReadAll: return api::Operation::kReadAll;
+    case Route::kReadModel: return api::Operation::kReadModel;
+    case Route::kAdmin: return api::Operation::kAdministerWebhooks;
+    case Route::kState: return api::Operation::kState;
+    case Route::kDiff: return api::Operation::kDiff;
+    default: return std::nullopt;  // not the core's: no caller needed
+  }
 }
 
 void RequestHandler::Record(std::string_view method, Route route,
@@ -282,22 +300,19 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     return done(std::move(response));
   }
 
-  // The API routes need a caller who may do what they ask (auth.h Admit).
+  // The API routes need a caller (auth.h) who may do what the route asks
+  // of the core (principal.h): refused before anything is parsed.
   api::Principal principal;
-  if (matched.route == Route::kAppend || matched.route == Route::kReadStream ||
-      matched.route == Route::kReadAll || matched.route == Route::kReadModel ||
-      matched.route == Route::kAdmin || matched.route == Route::kState ||
-      matched.route == Route::kDiff) {
+  if (std::optional<api::Operation> operation = OperationOf(matched.route)) {
     std::vector<std::string_view> authorization = request.Header("authorization");
-    absl::StatusOr<api::Principal> admitted = api::Admit(
+    absl::StatusOr<api::Principal> admitted = api::Authenticate(
         options_.authenticator,
-        authorization.size() == 1 ? authorization[0] : std::string_view(),
-        matched.route == Route::kAppend  ? api::Action::kAppend
-        : matched.route == Route::kAdmin ? api::Action::kAdmin
-                                         : api::Action::kRead);
-    if (!admitted.ok()) {
-      HttpResponse response = ErrorResponse(admitted.status());
-      if (admitted.status().code() == absl::StatusCode::kUnauthenticated) {
+        authorization.size() == 1 ? authorization[0] : std::string_view());
+    absl::Status allowed = admitted.status();
+    if (allowed.ok()) allowed = api::Authorize(*admitted, *operation);
+    if (!allowed.ok()) {
+      HttpResponse response = ErrorResponse(allowed);
+      if (allowed.code() == absl::StatusCode::kUnauthenticated) {
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
       }
       return done(std::move(response));
@@ -317,16 +332,18 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     case Route::kAppend:
       return Append(request, principal, std::move(stream), std::move(done));
     case Route::kReadStream:
-      return ReadStream(std::move(stream), matched.query, std::move(done));
+      return ReadStream(std::move(principal), std::move(stream), matched.query,
+                        std::move(done));
     case Route::kReadAll:
-      return ReadAll(matched.query, std::move(done));
+      return ReadAll(std::move(principal), matched.query, std::move(done));
     case Route::kReadModel:
-      return ReadModel(request.target, std::move(done));
+      return ReadModel(std::move(principal), request.target, std::move(done));
     case Route::kAdmin:
-      return Admin(std::move(request), std::move(done));
+      return Admin(std::move(principal), std::move(request), std::move(done));
     case Route::kState:
     case Route::kDiff:
-      return TimeTravel(matched.route, matched.query, std::move(done));
+      return TimeTravel(std::move(principal), matched.route, matched.query,
+                        std::move(done));
     case Route::kHealthz:
       return done(JsonResponse(200, R"({"status":"ok"})"));
     case Route::kReadyz:
@@ -407,7 +424,7 @@ void RequestHandler::Append(const HttpRequest& request,
 
   BeginWork();
   // On the log's completion thread, or here when refused at once.
-  appends_->Append(
+  core_.Append(
       principal, std::move(append),
       [this, done = std::move(done)](
           absl::StatusOr<eventlog::AppendResult> result) {
@@ -421,8 +438,8 @@ void RequestHandler::Append(const HttpRequest& request,
       });
 }
 
-void RequestHandler::ReadStream(std::string stream, std::string_view query,
-                                Done done) {
+void RequestHandler::ReadStream(api::Principal principal, std::string stream,
+                                std::string_view query, Done done) {
   if (api::IsReservedStream(stream)) {
     return done(ErrorResponse(absl::PermissionDeniedError(
         "stream names starting with $ are reserved for the system")));
@@ -431,29 +448,33 @@ void RequestHandler::ReadStream(std::string stream, std::string_view query,
       query, options_.default_read_limit, options_.max_read_limit);
   if (!paging.ok()) return done(ErrorResponse(paging.status()));
   ScheduleRead(
-      [this, stream = std::move(stream), paging = *paging]() {
+      [this, principal = std::move(principal), stream = std::move(stream),
+       paging = *paging]() {
         absl::StatusOr<std::string> body =
-            ReadStreamPage(*log_, stream, paging);
+            ReadStreamPage(core_, principal, stream, paging);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
       std::move(done));
 }
 
-void RequestHandler::ReadAll(std::string_view query, Done done) {
+void RequestHandler::ReadAll(api::Principal principal, std::string_view query,
+                             Done done) {
   absl::StatusOr<Paging> paging = ParsePaging(
       query, options_.default_read_limit, options_.max_read_limit);
   if (!paging.ok()) return done(ErrorResponse(paging.status()));
   ScheduleRead(
-      [this, paging = *paging]() {
-        absl::StatusOr<std::string> body = ReadAllPage(*log_, paging);
+      [this, principal = std::move(principal), paging = *paging]() {
+        absl::StatusOr<std::string> body =
+            ReadAllPage(core_, principal, paging);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
       std::move(done));
 }
 
-void RequestHandler::ReadModel(std::string_view target, Done done) {
+void RequestHandler::ReadModel(api::Principal principal,
+                               std::string_view target, Done done) {
   const size_t question = target.find('?');
   absl::StatusOr<api::ReadModelRequest> request = ParseReadModelRequest(
       target.substr(0, question), question == std::string_view::npos
@@ -461,39 +482,43 @@ void RequestHandler::ReadModel(std::string_view target, Done done) {
                                       : target.substr(question + 1));
   if (!request.ok()) return done(ErrorResponse(request.status()));
   ScheduleRead(
-      [this, request = *std::move(request)]() {
-        absl::StatusOr<std::string> body = options_.read_models->Read(request);
+      [this, principal = std::move(principal), request = *std::move(request)]() {
+        absl::StatusOr<std::string> body = core_.ReadModel(principal, request);
         if (!body.ok()) return ErrorResponse(body.status());
         return JsonResponse(200, *std::move(body));
       },
       std::move(done));
 }
 
-void RequestHandler::Admin(HttpRequest request, Done done) {
+void RequestHandler::Admin(api::Principal principal, HttpRequest request,
+                           Done done) {
   request.target.resize(std::min(request.target.find('?'),
                                  request.target.size()));  // the path
   ScheduleRead(
-      [this, request = std::move(request)]() {
+      [this, principal = std::move(principal), request = std::move(request)]() {
+        absl::StatusOr<api::WebhookAdmin*> admin = core_.Webhooks(principal);
+        if (!admin.ok()) return ErrorResponse(admin.status());
         absl::StatusOr<WebhookAnswer> answer = ServeWebhooks(
-            *options_.webhooks, request.method, request.target, request.body);
+            **admin, request.method, request.target, request.body);
         if (!answer.ok()) return ErrorResponse(answer.status());
         return JsonResponse(answer->status, std::move(answer->body));
       },
       std::move(done));
 }
 
-void RequestHandler::TimeTravel(Route route, std::string_view query,
-                                Done done) {
+void RequestHandler::TimeTravel(api::Principal principal, Route route,
+                                std::string_view query, Done done) {
   ScheduleRead(
-      [this, route, query = std::string(query)]() -> HttpResponse {
+      [this, principal = std::move(principal), route,
+       query = std::string(query)]() -> HttpResponse {
         absl::StatusOr<std::string> body;
         if (route == Route::kState) {
           absl::StatusOr<api::StateQuery> parsed = ParseStateQuery(query);
-          body = parsed.ok() ? options_.state_queries->State(*parsed)
+          body = parsed.ok() ? core_.State(principal, *parsed)
                              : parsed.status();
         } else {
           absl::StatusOr<api::DiffQuery> parsed = ParseDiffQuery(query);
-          body = parsed.ok() ? options_.state_queries->Diff(*parsed)
+          body = parsed.ok() ? core_.Diff(principal, *parsed)
                              : parsed.status();
         }
         if (!body.ok()) return ErrorResponse(body.status());
@@ -667,12 +692,14 @@ LiveAdmission RequestHandler::AdmitLive(const HttpRequest& request,
     credentials = from_query;
   }
   query->token.reset();
-  absl::StatusOr<api::Principal> principal = api::Admit(
-      options_.authenticator, credentials, api::Action::kSubscribe);
-  if (!principal.ok()) {
+  absl::StatusOr<api::Principal> principal =
+      api::Authenticate(options_.authenticator, credentials);
+  absl::Status allowed = principal.status();
+  if (allowed.ok()) allowed = core_.Subscribe(*principal);
+  if (!allowed.ok()) {
     const bool unauthenticated =
-        principal.status().code() == absl::StatusCode::kUnauthenticated;
-    HttpResponse response = ErrorResponse(principal.status());
+        allowed.code() == absl::StatusCode::kUnauthenticated;
+    HttpResponse response = ErrorResponse(allowed);
     if (unauthenticated) {
       response.headers.emplace_back("WWW-Authenticate", "Bearer");
     }

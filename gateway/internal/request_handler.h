@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/append_path.h"
+#include "api/core.h"
 #include "base/executor.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
@@ -152,13 +154,21 @@ class RequestHandler {
   // counted but not timed).
   void Record(std::string_view method, Route route, int status);
 
+  // The operation of the core a route calls, if any: what the caller must
+  // be allowed (principal.h Authorize).
+  static std::optional<api::Operation> OperationOf(Route route);
+
+  // The API routes: parse, call the core for `principal`, render.
   void Append(const HttpRequest& request, const api::Principal& principal,
               std::string stream, Done done);
-  void ReadStream(std::string stream, std::string_view query, Done done);
-  void ReadAll(std::string_view query, Done done);
-  void ReadModel(std::string_view target, Done done);
-  void Admin(HttpRequest request, Done done);
-  void TimeTravel(Route route, std::string_view query, Done done);
+  void ReadStream(api::Principal principal, std::string stream,
+                  std::string_view query, Done done);
+  void ReadAll(api::Principal principal, std::string_view query, Done done);
+  void ReadModel(api::Principal principal, std::string_view target,
+                 Done done);
+  void Admin(api::Principal principal, HttpRequest request, Done done);
+  void TimeTravel(api::Principal principal, Route route,
+                  std::string_view query, Done done);
   HttpResponse MetricsPage();
   HttpResponse DashboardFile(std::string_view path) const;
   // Runs `read` on a reader thread; 503 when their queue is full.
@@ -178,10 +188,10 @@ class RequestHandler {
   CounterFamily* const requests_;
   HistogramFamily* const request_duration_;
   Gauge* const head_position_;
-  // Null when HttpServerOptions::append_path was given; appends_ points at
-  // one or the other.
+  // Null when HttpServerOptions::append_path was given; the core uses one
+  // or the other.
   const std::unique_ptr<api::AppendPath> own_appends_;
-  api::AppendPath* const appends_;
+  const api::Core core_;
   // Loaded from options.dashboard_dir in the constructor; the error says
   // why there is no dashboard.
   const absl::StatusOr<StaticFiles> dashboard_;
