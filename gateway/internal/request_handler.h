@@ -1,6 +1,10 @@
 // RequestHandler: everything HttpServer does with a request once it has been
-// read, without Beast: routing, the REST mirror, /healthz, /readyz,
-// /metrics, the dashboard's files, problem+json errors, and the request metrics. The Beast session
+// read, without Beast: routing (one table of routes), authentication, the
+// REST mirror over the core (api/core.h), /healthz, /readyz, /metrics, the
+// dashboard's files, and the request metrics. The pieces it routes to live
+// beside it: append_route.h, event_reads.h, read_model_routes.h,
+// state_routes.h, webhook_routes.h, the live feed's door (live_admission.h),
+// and the answers they share (http_message.h). The Beast session
 // (http_server.cc) turns bytes into an HttpRequest and an HttpResponse back
 // into bytes; keeping the rest here keeps Beast in one translation unit.
 //
@@ -29,51 +33,18 @@
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
+#include "gateway/internal/http_message.h"
+#include "gateway/internal/live_admission.h"
 #include "gateway/internal/live_hub.h"
 #include "gateway/internal/static_files.h"
 
 namespace vigil::gateway::internal {
-
-struct HttpRequest {
-  std::string method;  // as sent: "GET", "POST", ...
-  std::string target;  // origin form: path, then "?" and the query
-  // Header fields in arrival order, names lowercase.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-
-  // The values of every `name` (lowercase) field.
-  std::vector<std::string_view> Header(std::string_view name) const;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type;
-  // Fields besides Content-Type, Content-Length, Connection and Server,
-  // which the session sets.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-};
 
 // Why a session could not read a request.
 enum class ReadError {
   kHeaderTooLarge,  // 431
   kBodyTooLarge,    // 413
   kMalformed,       // 400
-};
-
-// Which live feed a request asks for.
-enum class LiveKind {
-  kNone,       // not the live feed: Handle it
-  kWebSocket,  // GET /v1/live with Upgrade: websocket
-  kSse,        // GET /v1/live/sse
-};
-
-// A live feed request admitted (subscription set) or refused (answer
-// `refusal`, then close).
-struct LiveAdmission {
-  std::shared_ptr<LiveSubscription> subscription;
-  HttpResponse refusal;
-  std::string subprotocol;  // echoed in Sec-WebSocket-Protocol; "" = none
 };
 
 class RequestHandler {
@@ -84,15 +55,14 @@ class RequestHandler {
   RequestHandler(const HttpServerOptions& options, eventlog::EventLog* log,
                  LiveHub* live, Metrics* metrics);
 
-  // The origins allowed to open the WebSocket, from the options and the
-  // port bound (see LiveOptions::allowed_origins). Before serving.
-  void SetPort(uint16_t port);
+  // The origins allowed to open the WebSocket (LiveDoor::SetPort). Before
+  // serving.
+  void SetPort(uint16_t port) { live_door_.SetPort(port); }
 
-  LiveKind Live(const HttpRequest& request) const;
-  // The checks before the upgrade, in this order: Origin (403), the query
-  // (400), the token from Authorization or ?token= (401, 403), then a slot
-  // in the hub (503, 429). Each refusal is counted by reason; the token is
-  // never part of an answer or a metric.
+  LiveKind Live(const HttpRequest& request) const {
+    return live_door_.Kind(request);
+  }
+  // LiveDoor::Admit, and a refusal counted in the request metrics.
   LiveAdmission AdmitLive(const HttpRequest& request, LiveKind kind);
   // Counts the outcome of a live request (101, 200, or a refusal).
   void RecordLive(LiveKind kind, int status);
@@ -124,6 +94,8 @@ class RequestHandler {
   void WaitIdle();
 
  private:
+  // To add a route: a value here, its row in kRoutes
+  // (request_handler.cc), a line in Match and a case in Handle.
   enum class Route {
     kAppend,      // /v1/streams/{stream}/events
     kReadStream,  // /v1/streams/{stream}
@@ -138,25 +110,31 @@ class RequestHandler {
     kDashboard,  // /, /index.html, /assets/...
     kLive,     // /v1/live: the WebSocket (without an upgrade: 426)
     kLiveSse,  // /v1/live/sse (only for the metrics; Live() routes it)
-    kUnmatched,
+    kUnmatched,  // last
   };
+  // What the table says of a route.
+  struct RouteInfo {
+    std::string_view label;    // in the metrics; no ids, so series stay few
+    // Allowed, comma-separated; "" for webhooks, whose methods depend on
+    // the path (webhook_routes.h WebhookMethods).
+    std::string_view methods;
+    // The operation of the core it calls: the caller must be authenticated
+    // and allowed it before anything is parsed. None: no caller needed.
+    std::optional<api::Operation> operation;
+  };
+  static const RouteInfo& Info(Route route);
   struct Matched {
     Route route = Route::kUnmatched;
     std::string_view stream;  // still percent-encoded
     std::string_view query;
   };
   Matched Match(std::string_view target) const;
-  static std::string_view RouteLabel(Route route);
 
   // Wraps `done` to record the request's count and duration first.
   Done Recorded(std::string_view method, Route route, Done done);
   // Counts one answered request (requests the session could not read are
   // counted but not timed).
   void Record(std::string_view method, Route route, int status);
-
-  // The operation of the core a route calls, if any: what the caller must
-  // be allowed (principal.h Authorize).
-  static std::optional<api::Operation> OperationOf(Route route);
 
   // The API routes: parse, call the core for `principal`, render.
   void Append(const HttpRequest& request, const api::Principal& principal,
@@ -180,8 +158,6 @@ class RequestHandler {
 
   const HttpServerOptions options_;
   eventlog::EventLog* const log_;
-  LiveHub* const live_;
-  std::vector<std::string> allowed_origins_;  // set before serving
   std::atomic<bool> ready_{true};
 
   Metrics* const metrics_;
@@ -192,6 +168,7 @@ class RequestHandler {
   // or the other.
   const std::unique_ptr<api::AppendPath> own_appends_;
   const api::Core core_;
+  LiveDoor live_door_;
   // Loaded from options.dashboard_dir in the constructor; the error says
   // why there is no dashboard.
   const absl::StatusOr<StaticFiles> dashboard_;
@@ -202,11 +179,6 @@ class RequestHandler {
   // Last: destroyed first, so queued reads finish while the rest is alive.
   base::Executor readers_;
 };
-
-// An HttpResponse for a failed `status`: HttpStatusFor, ProblemJson, and
-// the headers docs/contract.md "HTTP" adds (Vigil-Actual-Revision on 412,
-// Retry-After on 429 and 503).
-HttpResponse ErrorResponse(const absl::Status& status);
 
 }  // namespace vigil::gateway::internal
 
