@@ -34,7 +34,7 @@ AppendPath::AppendPath(eventlog::EventLog* log, AppendPathOptions options,
 
 void AppendPath::Append(const Principal& principal,
                         eventlog::AppendRequest request, Done done) {
-  absl::Status checked = Authenticator::Authorize(principal, Action::kAppend);
+  absl::Status checked = Authorize(principal, Operation::kAppend);
   if (checked.ok()) checked = CheckClientAppend(request);
   if (checked.ok() && rate_limiter_ != nullptr && !principal.anonymous) {
     checked = rate_limiter_->Acquire(principal.id, request.events.size());

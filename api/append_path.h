@@ -21,7 +21,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
-#include "api/auth.h"
+#include "api/principal.h"
 #include "api/rate_limiter.h"
 #include "base/metrics.h"
 #include "eventlog/event.h"
@@ -51,7 +51,7 @@ class AppendPath {
   AppendPath(const AppendPath&) = delete;
   AppendPath& operator=(const AppendPath&) = delete;
 
-  // Appends `request` for `principal` (from auth.h Admit), refusing it, in
+  // Appends `request` for `principal` (from auth.h Authenticate), refusing it, in
   // this order, with:
   //   PERMISSION_DENIED when the principal's role may not append;
   //   PERMISSION_DENIED for a reserved stream, INVALID_ARGUMENT for a

@@ -36,18 +36,6 @@ bool ValidToken(std::string_view token) {
 
 }  // namespace
 
-std::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kAgent:
-      return "agent";
-    case Role::kReader:
-      return "reader";
-    case Role::kAdmin:
-      return "admin";
-  }
-  return "admin";
-}
-
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(
     const std::string& path) {
   std::ifstream in(path);
@@ -118,37 +106,10 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
                    .id = absl::BytesToHexString(digest.substr(0, 4))};
 }
 
-absl::Status Authenticator::Authorize(const Principal& principal,
-                                      Action action) {
-  bool allowed = false;
-  switch (principal.role) {
-    case Role::kAdmin:
-      allowed = true;
-      break;
-    case Role::kAgent:
-      allowed = action == Action::kAppend || action == Action::kRead;
-      break;
-    case Role::kReader:
-      allowed = action == Action::kRead || action == Action::kSubscribe;
-      break;
-  }
-  if (allowed) return absl::OkStatus();
-  static constexpr const char* kActions[] = {"append", "read", "subscribe",
-                                             "administer"};
-  return absl::PermissionDeniedError(
-      absl::StrCat("the role ", std::string(RoleName(principal.role)),
-                   " may not ", kActions[static_cast<int>(action)]));
-}
-
-absl::StatusOr<Principal> Admit(const Authenticator* authenticator,
-                                std::string_view authorization, Action action) {
+absl::StatusOr<Principal> Authenticate(const Authenticator* authenticator,
+                                       std::string_view authorization) {
   if (authenticator == nullptr) return Principal{};
-  absl::StatusOr<Principal> principal =
-      authenticator->Authenticate(authorization);
-  if (!principal.ok()) return principal;
-  absl::Status allowed = Authenticator::Authorize(*principal, action);
-  if (!allowed.ok()) return allowed;
-  return principal;
+  return authenticator->Authenticate(authorization);
 }
 
 bool IsLoopbackHost(std::string_view host) {

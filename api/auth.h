@@ -1,9 +1,10 @@
-// Who may do what (docs/contract.md "Security"). A tokens file maps bearer
-// tokens to roles: `agent` (append, read), `reader` (read, subscribe), `admin`
-// (everything). With no tokens configured every caller is anonymous and may
-// do everything; the server then listens on loopback only (the caller of
-// Authenticator checks that, see RequiresLoopback). Thread-safe after
-// construction.
+// Who is calling (docs/contract.md "Security"): a tokens file maps bearer
+// tokens to roles (principal.h), and Authenticate turns a transport's
+// credentials into a Principal. What the principal may do is decided by
+// the core (core.h), not here. With no tokens configured every caller is
+// anonymous and may do everything; the server then listens on loopback only
+// (the caller of Authenticator checks that, see IsLoopbackHost).
+// Thread-safe after construction.
 
 #ifndef VIGIL_API_AUTH_H_
 #define VIGIL_API_AUTH_H_
@@ -15,22 +16,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "api/principal.h"
 
 namespace vigil::api {
-
-enum class Role { kAgent, kReader, kAdmin };
-enum class Action { kAppend, kRead, kSubscribe, kAdmin };
-
-// "agent", "reader", "admin".
-std::string_view RoleName(Role role);
-
-struct Principal {
-  Role role = Role::kAdmin;
-  bool anonymous = true;
-  // A stable, non-secret name for the token (the first 8 hex digits of its
-  // SHA-256): for rate limits and logs, which never see the token itself.
-  std::string id = "anonymous";
-};
 
 class Authenticator {
  public:
@@ -53,21 +41,17 @@ class Authenticator {
   // configured and the header is missing, malformed or unknown.
   absl::StatusOr<Principal> Authenticate(std::string_view authorization) const;
 
-  // PERMISSION_DENIED when `principal`'s role does not allow `action`.
-  static absl::Status Authorize(const Principal& principal, Action action);
-
  private:
   // SHA-256 of the token -> role. Looking tokens up by digest means the
   // comparison time says nothing about the token's bytes.
   absl::flat_hash_map<std::string, Role> roles_;
 };
 
-// What every front door (gRPC, HTTP, WebSocket) asks before it acts: who is
-// calling (from the `Authorization` value) and may they do `action`.
-// `authenticator` null means anonymous mode. UNAUTHENTICATED or
-// PERMISSION_DENIED otherwise.
-absl::StatusOr<Principal> Admit(const Authenticator* authenticator,
-                                std::string_view authorization, Action action);
+// What every front door (gRPC, HTTP, WebSocket) asks first: who is calling,
+// from the `Authorization` value. `authenticator` null means anonymous
+// mode. UNAUTHENTICATED as Authenticator::Authenticate.
+absl::StatusOr<Principal> Authenticate(const Authenticator* authenticator,
+                                       std::string_view authorization);
 
 // True when `host` (an IP literal or "localhost") is a loopback address:
 // 127.0.0.0/8, ::1, localhost.

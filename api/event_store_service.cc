@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/event_proto.h"
+#include "api/grpc_status.h"
 #include "api/status_mapping.h"
 #include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
@@ -111,7 +112,7 @@ class EventStoreService::PagedReader
   virtual absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
       size_t count, bool* end) = 0;
 
-  eventlog::EventLog* log() const { return service_->log_; }
+  const Core& core() const { return service_->core_; }
   const ServiceOptions& options() const { return service_->options_; }
 
  private:
@@ -264,9 +265,10 @@ class EventStoreService::PagedReader
 class EventStoreService::StreamReader final : public PagedReader {
  public:
   static constexpr std::string_view kMethod = "ReadStream";
-  StreamReader(EventStoreService* service,
+  StreamReader(EventStoreService* service, Principal principal,
                const vigil::v1::ReadStreamRequest& request)
       : PagedReader(service, kMethod, request.max_count()),
+        principal_(std::move(principal)),
         stream_(request.stream()),
         backwards_(request.backwards()),
         from_revision_(request.from_revision()) {}
@@ -274,9 +276,12 @@ class EventStoreService::StreamReader final : public PagedReader {
  private:
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
       size_t count, bool* end) override {
-    ASSIGN_OR_RETURN(
-        std::vector<eventlog::RecordedEvent> page,
-        log()->ReadStream(stream_, from_revision_, count, backwards_));
+    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> page,
+                     core().ReadStream(principal_,
+                                       {.stream = stream_,
+                                        .from_revision = from_revision_,
+                                        .max_count = count,
+                                        .backwards = backwards_}));
     if (page.size() < count || (backwards_ && page.back().revision == 0)) {
       *end = true;
     } else {
@@ -286,6 +291,7 @@ class EventStoreService::StreamReader final : public PagedReader {
     return page;
   }
 
+  const Principal principal_;
   const std::string stream_;
   const bool backwards_;
   uint64_t from_revision_;  // of the next page
@@ -294,14 +300,12 @@ class EventStoreService::StreamReader final : public PagedReader {
 class EventStoreService::AllReader final : public PagedReader {
  public:
   static constexpr std::string_view kMethod = "ReadAll";
+  // `cursor`: from Core::ReadAll.
   AllReader(EventStoreService* service,
-            const vigil::v1::ReadAllRequest& request)
+            const vigil::v1::ReadAllRequest& request,
+            eventlog::LogCursor cursor)
       : PagedReader(service, kMethod, request.max_count()),
-        // Up to the head when the call began.
-        cursor_(service->log_, request.from_position(),
-                FromProto(request.filter()),
-                {.page_scan = service->options_.page_scan,
-                 .end_position = service->log_->HeadPosition()}) {}
+        cursor_(std::move(cursor)) {}
 
  private:
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadMore(
@@ -339,12 +343,14 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
       hub_(hub),
       options_(options),
       authenticator_(authenticator),
-      state_queries_(state_queries),
       own_appends_(append_path != nullptr
                        ? nullptr
                        : std::make_unique<AppendPath>(
                              log, AppendPathOptions{}, rate_limiter, metrics)),
-      appends_(append_path != nullptr ? append_path : own_appends_.get()),
+      core_({.log = log,
+             .append_path =
+                 append_path != nullptr ? append_path : own_appends_.get(),
+             .state_queries = state_queries}),
       requests_(metrics == nullptr
                     ? nullptr
                     : metrics->AddCounter("vigil_grpc_requests_total",
@@ -374,7 +380,7 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
     CountRequest("Append", status);
     reactor->Finish(ToGrpcStatus(status, context));
   };
-  absl::StatusOr<Principal> principal = Admit(context, Action::kAppend);
+  absl::StatusOr<Principal> principal = Admit(context, Operation::kAppend);
   if (!principal.ok()) {
     finish(principal.status());
     return reactor;
@@ -385,7 +391,7 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
     return reactor;
   }
   // On the log's completion thread, or here when refused at once.
-  appends_->Append(*principal, *std::move(append),
+  core_.Append(*principal, *std::move(append),
                    [finish, response](
                        absl::StatusOr<eventlog::AppendResult> result) {
                      if (result.ok()) ToProto(*result, response);
@@ -398,11 +404,13 @@ grpc::ServerWriteReactor<vigil::v1::RecordedEvent>*
 EventStoreService::ReadStream(grpc::CallbackServerContext* context,
                               const vigil::v1::ReadStreamRequest* request) {
   CountStarted("ReadStream");
-  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
-    CountRequest("ReadStream", p.status());
-    return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
+  absl::StatusOr<Principal> principal = Admit(context, Operation::kReadStream);
+  if (!principal.ok()) {
+    CountRequest("ReadStream", principal.status());
+    return new Refusal<vigil::v1::RecordedEvent>(
+        ToGrpcStatus(principal.status(), context));
   }
-  auto* reader = new StreamReader(this, *request);
+  auto* reader = new StreamReader(this, *std::move(principal), *request);
   reader->Begin();
   return reader;
 }
@@ -411,11 +419,22 @@ grpc::ServerWriteReactor<vigil::v1::RecordedEvent>* EventStoreService::ReadAll(
     grpc::CallbackServerContext* context,
     const vigil::v1::ReadAllRequest* request) {
   CountStarted("ReadAll");
-  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
-    CountRequest("ReadAll", p.status());
-    return new Refusal<vigil::v1::RecordedEvent>(ToGrpcStatus(p.status(), context));
+  absl::StatusOr<Principal> principal = Admit(context, Operation::kReadAll);
+  absl::StatusOr<eventlog::LogCursor> cursor =
+      !principal.ok()
+          ? absl::StatusOr<eventlog::LogCursor>(principal.status())
+          // Up to the head when the call began.
+          : core_.ReadAll(*principal,
+                          {.from_position = request->from_position(),
+                           .filter = FromProto(request->filter()),
+                           .options = {.page_scan = options_.page_scan,
+                                       .end_position = log_->HeadPosition()}});
+  if (!cursor.ok()) {
+    CountRequest("ReadAll", cursor.status());
+    return new Refusal<vigil::v1::RecordedEvent>(
+        ToGrpcStatus(cursor.status(), context));
   }
-  auto* reader = new AllReader(this, *request);
+  auto* reader = new AllReader(this, *request, *std::move(cursor));
   reader->Begin();
   return reader;
 }
@@ -424,7 +443,7 @@ grpc::ServerWriteReactor<vigil::v1::SubscribeResponse>*
 EventStoreService::Subscribe(grpc::CallbackServerContext* context,
                              const vigil::v1::SubscribeRequest* request) {
   CountStarted("Subscribe");
-  if (absl::StatusOr<Principal> p = Admit(context, Action::kSubscribe);
+  if (absl::StatusOr<Principal> p = Admit(context, Operation::kSubscribe);
       !p.ok()) {
     CountRequest("Subscribe", p.status());
     return new Refusal<vigil::v1::SubscribeResponse>(
@@ -440,19 +459,21 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
     const vigil::v1::GetStreamRequest* request,
     vigil::v1::StreamInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
-    CountRequest("GetStream", p.status());
-    reactor->Finish(ToGrpcStatus(p.status(), context));
+  absl::StatusOr<Principal> principal = Admit(context, Operation::kGetStream);
+  if (!principal.ok()) {
+    CountRequest("GetStream", principal.status());
+    reactor->Finish(ToGrpcStatus(principal.status(), context));
     return reactor;
   }
-  const bool queued =
-      readers_.Schedule([this, context, request, response, reactor] {
+  const bool queued = readers_.Schedule(
+      [this, context, request, response, reactor,
+       principal = *std::move(principal)] {
         if (context->IsCancelled()) {  // no read for a call that is over
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
         absl::StatusOr<eventlog::StreamInfo> info =
-            log_->GetStream(request->stream());
+            core_.GetStream(principal, request->stream());
         if (info.ok()) ToProto(*info, response);
         CountRequest("GetStream", info.status());
         reactor->Finish(ToGrpcStatus(info.status(), context));
@@ -466,12 +487,11 @@ grpc::ServerUnaryReactor* EventStoreService::GetStream(
 
 grpc::ServerUnaryReactor* EventStoreService::ReadUnary(
     grpc::CallbackServerContext* context, std::string_view method,
-    std::function<absl::Status()> query) {
+    Operation operation, std::function<absl::Status(const Principal&)> query) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status refused;
-  if (absl::StatusOr<Principal> p = Admit(context, Action::kRead); !p.ok()) {
-    refused = p.status();
-  } else if (state_queries_ == nullptr) {
+  absl::StatusOr<Principal> principal = Admit(context, operation);
+  absl::Status refused = principal.status();
+  if (refused.ok() && !core_.has_state_queries()) {
     refused = absl::UnimplementedError("this server runs without time travel");
   }
   if (!refused.ok()) {
@@ -480,12 +500,13 @@ grpc::ServerUnaryReactor* EventStoreService::ReadUnary(
     return reactor;
   }
   const bool queued = readers_.Schedule(
-      [this, context, reactor, method, query = std::move(query)] {
+      [this, context, reactor, method, query = std::move(query),
+       principal = *std::move(principal)] {
         if (context->IsCancelled()) {  // no read for a call that is over
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        const absl::Status status = query();
+        const absl::Status status = query(principal);
         CountRequest(method, status);
         reactor->Finish(ToGrpcStatus(status, context));
       });
@@ -514,11 +535,13 @@ grpc::ServerUnaryReactor* EventStoreService::StateAt(
     grpc::CallbackServerContext* context,
     const vigil::v1::StateAtRequest* request,
     vigil::v1::StateAtResponse* response) {
-  return ReadUnary(context, "StateAt", [this, request, response] {
+  return ReadUnary(context, "StateAt", Operation::kState,
+                   [this, request, response](const Principal& principal) {
     if (!request->agent_id().empty() && !request->task_id().empty()) {
       return absl::InvalidArgumentError("give one of agent_id and task_id");
     }
-    absl::StatusOr<std::string> json = state_queries_->State(
+    absl::StatusOr<std::string> json = core_.State(
+        principal,
         {.at = FromProto(request->at()),
          .agent_id = request->agent_id(),
          .task_id = request->task_id(),
@@ -532,9 +555,10 @@ grpc::ServerUnaryReactor* EventStoreService::StateAt(
 grpc::ServerUnaryReactor* EventStoreService::Diff(
     grpc::CallbackServerContext* context, const vigil::v1::DiffRequest* request,
     vigil::v1::DiffResponse* response) {
-  return ReadUnary(context, "Diff", [this, request, response] {
-    absl::StatusOr<std::string> json = state_queries_->Diff(
-        {.from = FromProto(request->from()), .to = FromProto(request->to())});
+  return ReadUnary(context, "Diff", Operation::kDiff,
+                   [this, request, response](const Principal& principal) {
+    absl::StatusOr<std::string> json = core_.Diff(
+        principal, {.from = FromProto(request->from()), .to = FromProto(request->to())});
     if (!json.ok()) return json.status();
     response->set_json(*std::move(json));
     return absl::OkStatus();
@@ -555,13 +579,17 @@ void EventStoreService::CountStarted(std::string_view method) const {
 }
 
 absl::StatusOr<Principal> EventStoreService::Admit(
-    grpc::CallbackServerContext* context, Action action) const {
+    grpc::CallbackServerContext* context, Operation operation) const {
   std::string_view authorization;
   const auto& metadata = context->client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization = std::string_view(it->second.data(), it->second.size());
   }
-  return api::Admit(authenticator_, authorization, action);
+  absl::StatusOr<Principal> principal =
+      Authenticate(authenticator_, authorization);
+  if (!principal.ok()) return principal.status();
+  RETURN_IF_ERROR(Authorize(*principal, operation));
+  return principal;
 }
 
 }  // namespace vigil::api

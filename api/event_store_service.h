@@ -1,6 +1,7 @@
 // The gRPC EventStore service (docs/contract.md "gRPC", vigil.v1.EventStore)
-// over an EventLog. Handlers are thin: parse, call the core, map the status
-// (status_mapping.h). No handler touches RocksDB on a gRPC thread: appends
+// over an EventLog. Handlers are thin: authenticate (auth.h), parse, call
+// the core (core.h, which decides what the caller's role may do), map the
+// status (grpc_status.h). No handler touches RocksDB on a gRPC thread: appends
 // go through EventLog::AppendAsync and are answered from the log's
 // completion thread; reads run on the service's own reader threads.
 //
@@ -25,6 +26,7 @@
 
 #include "api/append_path.h"
 #include "api/auth.h"
+#include "api/core.h"
 #include "api/rate_limiter.h"
 #include "api/state_queries.h"
 #include "api/subscription.h"
@@ -138,25 +140,26 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   class StreamReader;
   class AllReader;
 
-  // Admits a reader, then runs `query` on a reader thread and finishes
-  // with its status; `query` fills the response.
+  // Admits a caller who may do `operation`, then runs `query` for them on
+  // a reader thread and finishes with its status; `query` fills the
+  // response.
   grpc::ServerUnaryReactor* ReadUnary(
       grpc::CallbackServerContext* context, std::string_view method,
-      std::function<absl::Status()> query);
+      Operation operation,
+      std::function<absl::Status(const Principal&)> query);
 
-  // Who the caller is, if they may do `action` (auth.h Admit).
+  // Who the caller is (auth.h Authenticate), if they may do `operation`
+  // (principal.h Authorize): asked before the request is parsed.
   absl::StatusOr<Principal> Admit(grpc::CallbackServerContext* context,
-                                  Action action) const;
+                                  Operation operation) const;
 
   eventlog::EventLog* const log_;
   SubscriptionHub* const hub_;
   const ServiceOptions options_;
   const Authenticator* const authenticator_;
-  StateQueries* const state_queries_;
-  // Null when an append path was given; appends_ points at one or the
-  // other.
+  // Null when an append path was given; the core uses one or the other.
   const std::unique_ptr<AppendPath> own_appends_;
-  AppendPath* const appends_;
+  const Core core_;
   // Null when no registry was given. Unary calls are counted by status,
   // streaming calls when they start. The append path counts appends in the
   // shared append metrics (the same series the HTTP API counts into).

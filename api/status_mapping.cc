@@ -71,16 +71,6 @@ const Problem& ProblemFor(const absl::Status& status) {
   return kInternalProblem;
 }
 
-// The stream's actual revision of an ABORTED append: decimal text or
-// "none"; nullopt when the status does not carry it.
-std::optional<std::string> ActualRevision(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kAborted) return std::nullopt;
-  absl::optional<absl::Cord> payload =
-      status.GetPayload(eventlog::kActualRevisionPayload);
-  if (!payload.has_value()) return std::nullopt;
-  return std::string(*payload);
-}
-
 }  // namespace
 
 absl::Status RateLimitedError(std::string_view message,
@@ -91,34 +81,14 @@ absl::Status RateLimitedError(std::string_view message,
   return status;
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status,
-                          grpc::ServerContextBase* context) {
-  if (status.ok()) return grpc::Status::OK;
-  if (context != nullptr) {
-    if (std::optional<std::string> revision = ActualRevision(status)) {
-      context->AddTrailingMetadata(kActualRevisionTrailer, *revision);
-    }
-  }
-  // absl::StatusCode and grpc::StatusCode are both google.rpc.Code.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+std::optional<std::string> ActualRevision(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kAborted) return std::nullopt;
+  absl::optional<absl::Cord> payload =
+      status.GetPayload(eventlog::kActualRevisionPayload);
+  if (!payload.has_value()) return std::nullopt;
+  return std::string(*payload);
 }
 
-absl::Status FromGrpcStatus(const grpc::Status& status,
-                            const grpc::ClientContext* context) {
-  if (status.ok()) return absl::OkStatus();
-  absl::Status result(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-  if (context != nullptr && result.code() == absl::StatusCode::kAborted) {
-    const auto& trailers = context->GetServerTrailingMetadata();
-    if (auto it = trailers.find(kActualRevisionTrailer); it != trailers.end()) {
-      result.SetPayload(
-          eventlog::kActualRevisionPayload,
-          absl::Cord(absl::string_view(it->second.data(), it->second.size())));
-    }
-  }
-  return result;
-}
 
 int HttpStatusFor(const absl::Status& status) {
   if (status.ok()) return 200;

@@ -1,21 +1,20 @@
-// How an absl::Status from the core becomes an answer on the wire: a gRPC
-// status (same code, same message, plus the `vigil-actual-revision` trailer
-// of docs/contract.md "gRPC") and an HTTP status with an RFC 9457 problem body
-// (docs/contract.md "HTTP"). One table in status_mapping.cc serves both, so
-// gRPC and the REST mirror cannot disagree. Pure functions, safe from any
-// thread.
+// How an absl::Status from the core becomes an HTTP answer: an HTTP status
+// with an RFC 9457 problem body (docs/contract.md "HTTP"), from one table in
+// status_mapping.cc. The gRPC form (same code, same message, plus the
+// `vigil-actual-revision` trailer) is grpc_status.h, which uses
+// ActualRevision below, so gRPC and the REST mirror cannot disagree. No gRPC
+// here: the core library (vigil::api_core) holds this file. Pure functions,
+// safe from any thread.
 
 #ifndef VIGIL_API_STATUS_MAPPING_H_
 #define VIGIL_API_STATUS_MAPPING_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "eventlog/event_log.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/server_context.h"
-#include "grpcpp/support/status.h"
 
 namespace vigil::api {
 
@@ -26,27 +25,14 @@ namespace vigil::api {
 // The log uses the same key for a full append queue.
 inline constexpr const char* kRateLimitedPayload = eventlog::kRetryAfterPayload;
 
-// The gRPC trailing metadata key naming the stream's actual last revision on
-// an ABORTED append (docs/contract.md "gRPC": a revision, or `none`).
-inline constexpr char kActualRevisionTrailer[] = "vigil-actual-revision";
-
 // RESOURCE_EXHAUSTED with kRateLimitedPayload = `retry_after_seconds`.
 absl::Status RateLimitedError(std::string_view message,
                               int retry_after_seconds);
 
-// Same code, same message. When `status` is ABORTED and carries
-// eventlog::kActualRevisionPayload, adds the `vigil-actual-revision`
-// trailer to `context` (which may be null: then no trailer). REQUIRES: the
-// call of `context` is not finished yet.
-grpc::Status ToGrpcStatus(const absl::Status& status,
-                          grpc::ServerContextBase* context);
-
-// The client's direction, the inverse of ToGrpcStatus: same code and
-// message, and when `context` (may be null) holds the
-// `vigil-actual-revision` trailer of an ABORTED call, the status carries it
-// again as eventlog::kActualRevisionPayload.
-absl::Status FromGrpcStatus(const grpc::Status& status,
-                            const grpc::ClientContext* context);
+// The stream's actual revision an ABORTED status carries
+// (eventlog::kActualRevisionPayload): decimal text or "none"; nullopt when
+// the status is not ABORTED or carries none.
+std::optional<std::string> ActualRevision(const absl::Status& status);
 
 // The HTTP status of docs/contract.md "HTTP" for `status`:
 //   OK 200; INVALID_ARGUMENT, OUT_OF_RANGE 400; UNAUTHENTICATED 401;

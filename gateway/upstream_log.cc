@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/event_proto.h"
-#include "api/status_mapping.h"
+#include "api/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 #include "vigil/v1/event_store.grpc.pb.h"
 

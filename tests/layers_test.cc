@@ -2,7 +2,9 @@
 // README states (docs/architecture.md): dependencies point one way, so no
 // module includes a module above it and there are no cycles; PostgreSQL's
 // client library stays inside projections/internal/; projections/ knows
-// nothing of the HTTP gateway. Reads the source tree as text, like a
+// nothing of the HTTP gateway; the core of api/ (library vigil::api_core),
+// projections/ and the gateway's typed routes include nothing of gRPC.
+// Reads the source tree as text, like a
 // reviewer would: an `#include "module/..."` is an edge.
 
 #include <algorithm>
@@ -135,6 +137,64 @@ TEST(LayersTest, PostgresClientStaysInsideProjectionsInternal) {
   EXPECT_TRUE(violations.empty())
       << "headers outside projections/internal/ that include pqxx: "
       << ::testing::PrintToString(violations);
+}
+
+// The files of api/ that make up the gRPC library (vigil::api, see
+// api/CMakeLists.txt); every other file of api/ is the gRPC-free core.
+const std::set<std::string>& GrpcApiFiles() {
+  static const auto* files = new std::set<std::string>{
+      "api/event_proto.h",         "api/event_proto.cc",
+      "api/event_store_service.h", "api/event_store_service.cc",
+      "api/grpc_status.h",         "api/grpc_status.cc",
+      "api/subscription.h",        "api/subscription.cc",
+  };
+  return *files;
+}
+
+bool IsGrpcHeader(const std::string& include) {
+  return include.rfind("grpcpp/", 0) == 0 || include.rfind("grpc/", 0) == 0 ||
+         include.rfind("google/protobuf/", 0) == 0 ||
+         include.rfind("vigil/v1/", 0) == 0 ||
+         GrpcApiFiles().count(include) != 0;
+}
+
+// Files that must build without gRPC: the core of api/, projections/
+// (webhooks included), and the gateway's routes onto the typed core with
+// the HTTP messages they answer with.
+bool MustBeGrpcFree(const std::string& file) {
+  if (file.rfind("api/", 0) == 0) return GrpcApiFiles().count(file) == 0;
+  if (file.rfind("projections/", 0) == 0) return true;
+  static const std::regex routes_re(
+      R"(^gateway/internal/([a-z_]*_routes?|event_reads|http_message)\.(h|cc)$)");
+  return std::regex_match(file, routes_re);
+}
+
+TEST(LayersTest, TheCoreAndItsUsersIncludeNoGrpc) {
+  std::vector<std::string> violations;
+  size_t checked = 0;
+  for (const std::string module : {"api", "projections", "gateway"}) {
+    for (const Include& include : IncludesOf(module)) {
+      if (!MustBeGrpcFree(include.file)) continue;
+      ++checked;
+      if (IsGrpcHeader(include.target)) {
+        violations.push_back(include.file + " includes " + include.target);
+      }
+    }
+  }
+  EXPECT_GT(checked, 100u);  // the rule saw the files it is about
+  EXPECT_TRUE(violations.empty())
+      << "gRPC in files that link only vigil::api_core:\n  "
+      << ::testing::PrintToString(violations);
+}
+
+// The list above names files that exist and do include gRPC, so it cannot
+// silently exempt a core file.
+TEST(LayersTest, TheGrpcFilesOfApiAreTheOnesListed) {
+  std::set<std::string> including;
+  for (const Include& include : IncludesOf("api")) {
+    if (IsGrpcHeader(include.target)) including.insert(include.file);
+  }
+  EXPECT_EQ(including, GrpcApiFiles());
 }
 
 // A control: the check sees a real include (so a broken regex or a wrong

@@ -83,23 +83,35 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
   return paging;
 }
 
-absl::StatusOr<std::string> ReadStreamPage(const eventlog::EventLog& log,
+absl::StatusOr<std::string> ReadStreamPage(const api::Core& core,
+                                           const api::Principal& principal,
                                            const std::string& stream,
                                            const Paging& paging) {
   return ReadPage(
       paging.from, paging.limit,
       [&](uint64_t from, uint64_t count) {
-        return log.ReadStream(stream, from, count, /*backwards=*/false);
+        return core.ReadStream(principal, {.stream = stream,
+                                           .from_revision = from,
+                                           .max_count = count});
       },
       [](const eventlog::RecordedEvent& e) { return e.revision + 1; });
 }
 
-absl::StatusOr<std::string> ReadAllPage(const eventlog::EventLog& log,
+absl::StatusOr<std::string> ReadAllPage(const api::Core& core,
+                                        const api::Principal& principal,
                                         const Paging& paging) {
+  absl::StatusOr<eventlog::LogCursor> cursor =
+      core.ReadAll(principal, {.from_position = paging.from});
+  if (!cursor.ok()) return cursor.status();
   return ReadPage(
       paging.from, paging.limit,
-      [&](uint64_t from, uint64_t count) {
-        return log.ReadAll(from, count, eventlog::Filter{});
+      // The cursor knows where it stands: `from` is where ReadPage thinks
+      // it does, the same position.
+      [&](uint64_t /*from*/, uint64_t count)
+          -> absl::StatusOr<std::vector<eventlog::RecordedEvent>> {
+        absl::StatusOr<eventlog::CursorPage> page = cursor->Next(count);
+        if (!page.ok()) return page.status();
+        return std::move(page->events);
       },
       [](const eventlog::RecordedEvent& e) { return e.position + 1; });
 }

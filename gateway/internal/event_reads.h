@@ -1,7 +1,8 @@
 // The REST event reads, GET /v1/streams/{stream} and GET /v1/all: their
 // query (`from`, `limit`, nothing else) and one page of events as JSON,
-// bounded in events and bytes. Pure functions over an EventLog; they block
-// on the log, so the request handler runs them on its reader threads.
+// bounded in events and bytes. Pure functions over the core's reads
+// (api/core.h, which checks the caller's role); they block on the log, so
+// the request handler runs them on its reader threads.
 
 #ifndef VIGIL_GATEWAY_INTERNAL_EVENT_READS_H_
 #define VIGIL_GATEWAY_INTERNAL_EVENT_READS_H_
@@ -12,7 +13,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "eventlog/event_log.h"
+#include "api/core.h"
+#include "api/principal.h"
 
 namespace vigil::gateway::internal {
 
@@ -35,13 +37,15 @@ absl::StatusOr<Paging> ParsePaging(std::string_view query,
                                    uint64_t default_limit, uint64_t max_limit);
 
 // {"events":[...]}: the stream's events from revision `paging.from`.
-// NOT_FOUND when the stream does not exist.
-absl::StatusOr<std::string> ReadStreamPage(const eventlog::EventLog& log,
+// NOT_FOUND when the stream does not exist; the core's errors.
+absl::StatusOr<std::string> ReadStreamPage(const api::Core& core,
+                                           const api::Principal& principal,
                                            const std::string& stream,
                                            const Paging& paging);
 
 // {"events":[...]}: the log's events from position `paging.from`.
-absl::StatusOr<std::string> ReadAllPage(const eventlog::EventLog& log,
+absl::StatusOr<std::string> ReadAllPage(const api::Core& core,
+                                        const api::Principal& principal,
                                         const Paging& paging);
 
 }  // namespace vigil::gateway::internal

@@ -1,6 +1,10 @@
 // RequestHandler: everything HttpServer does with a request once it has been
-// read, without Beast: routing, the REST mirror, /healthz, /readyz,
-// /metrics, the dashboard's files, problem+json errors, and the request metrics. The Beast session
+// read, without Beast: routing (one table of routes), authentication, the
+// REST mirror over the core (api/core.h), /healthz, /readyz, /metrics, the
+// dashboard's files, and the request metrics. The pieces it routes to live
+// beside it: append_route.h, event_reads.h, read_model_routes.h,
+// state_routes.h, webhook_routes.h, the live feed's door (live_admission.h),
+// and the answers they share (http_message.h). The Beast session
 // (http_server.cc) turns bytes into an HttpRequest and an HttpResponse back
 // into bytes; keeping the rest here keeps Beast in one translation unit.
 //
@@ -15,6 +19,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,55 +28,23 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/append_path.h"
+#include "api/core.h"
 #include "base/executor.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
+#include "gateway/internal/http_message.h"
+#include "gateway/internal/live_admission.h"
 #include "gateway/internal/live_hub.h"
 #include "gateway/internal/static_files.h"
 
 namespace vigil::gateway::internal {
-
-struct HttpRequest {
-  std::string method;  // as sent: "GET", "POST", ...
-  std::string target;  // origin form: path, then "?" and the query
-  // Header fields in arrival order, names lowercase.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-
-  // The values of every `name` (lowercase) field.
-  std::vector<std::string_view> Header(std::string_view name) const;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type;
-  // Fields besides Content-Type, Content-Length, Connection and Server,
-  // which the session sets.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-};
 
 // Why a session could not read a request.
 enum class ReadError {
   kHeaderTooLarge,  // 431
   kBodyTooLarge,    // 413
   kMalformed,       // 400
-};
-
-// Which live feed a request asks for.
-enum class LiveKind {
-  kNone,       // not the live feed: Handle it
-  kWebSocket,  // GET /v1/live with Upgrade: websocket
-  kSse,        // GET /v1/live/sse
-};
-
-// A live feed request admitted (subscription set) or refused (answer
-// `refusal`, then close).
-struct LiveAdmission {
-  std::shared_ptr<LiveSubscription> subscription;
-  HttpResponse refusal;
-  std::string subprotocol;  // echoed in Sec-WebSocket-Protocol; "" = none
 };
 
 class RequestHandler {
@@ -82,15 +55,14 @@ class RequestHandler {
   RequestHandler(const HttpServerOptions& options, eventlog::EventLog* log,
                  LiveHub* live, Metrics* metrics);
 
-  // The origins allowed to open the WebSocket, from the options and the
-  // port bound (see LiveOptions::allowed_origins). Before serving.
-  void SetPort(uint16_t port);
+  // The origins allowed to open the WebSocket (LiveDoor::SetPort). Before
+  // serving.
+  void SetPort(uint16_t port) { live_door_.SetPort(port); }
 
-  LiveKind Live(const HttpRequest& request) const;
-  // The checks before the upgrade, in this order: Origin (403), the query
-  // (400), the token from Authorization or ?token= (401, 403), then a slot
-  // in the hub (503, 429). Each refusal is counted by reason; the token is
-  // never part of an answer or a metric.
+  LiveKind Live(const HttpRequest& request) const {
+    return live_door_.Kind(request);
+  }
+  // LiveDoor::Admit, and a refusal counted in the request metrics.
   LiveAdmission AdmitLive(const HttpRequest& request, LiveKind kind);
   // Counts the outcome of a live request (101, 200, or a refusal).
   void RecordLive(LiveKind kind, int status);
@@ -122,6 +94,8 @@ class RequestHandler {
   void WaitIdle();
 
  private:
+  // To add a route: a value here, its row in kRoutes
+  // (request_handler.cc), a line in Match and a case in Handle.
   enum class Route {
     kAppend,      // /v1/streams/{stream}/events
     kReadStream,  // /v1/streams/{stream}
@@ -136,15 +110,25 @@ class RequestHandler {
     kDashboard,  // /, /index.html, /assets/...
     kLive,     // /v1/live: the WebSocket (without an upgrade: 426)
     kLiveSse,  // /v1/live/sse (only for the metrics; Live() routes it)
-    kUnmatched,
+    kUnmatched,  // last
   };
+  // What the table says of a route.
+  struct RouteInfo {
+    std::string_view label;    // in the metrics; no ids, so series stay few
+    // Allowed, comma-separated; "" for webhooks, whose methods depend on
+    // the path (webhook_routes.h WebhookMethods).
+    std::string_view methods;
+    // The operation of the core it calls: the caller must be authenticated
+    // and allowed it before anything is parsed. None: no caller needed.
+    std::optional<api::Operation> operation;
+  };
+  static const RouteInfo& Info(Route route);
   struct Matched {
     Route route = Route::kUnmatched;
     std::string_view stream;  // still percent-encoded
     std::string_view query;
   };
   Matched Match(std::string_view target) const;
-  static std::string_view RouteLabel(Route route);
 
   // Wraps `done` to record the request's count and duration first.
   Done Recorded(std::string_view method, Route route, Done done);
@@ -152,13 +136,17 @@ class RequestHandler {
   // counted but not timed).
   void Record(std::string_view method, Route route, int status);
 
+  // The API routes: parse, call the core for `principal`, render.
   void Append(const HttpRequest& request, const api::Principal& principal,
               std::string stream, Done done);
-  void ReadStream(std::string stream, std::string_view query, Done done);
-  void ReadAll(std::string_view query, Done done);
-  void ReadModel(std::string_view target, Done done);
-  void Admin(HttpRequest request, Done done);
-  void TimeTravel(Route route, std::string_view query, Done done);
+  void ReadStream(api::Principal principal, std::string stream,
+                  std::string_view query, Done done);
+  void ReadAll(api::Principal principal, std::string_view query, Done done);
+  void ReadModel(api::Principal principal, std::string_view target,
+                 Done done);
+  void Admin(api::Principal principal, HttpRequest request, Done done);
+  void TimeTravel(api::Principal principal, Route route,
+                  std::string_view query, Done done);
   HttpResponse MetricsPage();
   HttpResponse DashboardFile(std::string_view path) const;
   // Runs `read` on a reader thread; 503 when their queue is full.
@@ -170,18 +158,17 @@ class RequestHandler {
 
   const HttpServerOptions options_;
   eventlog::EventLog* const log_;
-  LiveHub* const live_;
-  std::vector<std::string> allowed_origins_;  // set before serving
   std::atomic<bool> ready_{true};
 
   Metrics* const metrics_;
   CounterFamily* const requests_;
   HistogramFamily* const request_duration_;
   Gauge* const head_position_;
-  // Null when HttpServerOptions::append_path was given; appends_ points at
-  // one or the other.
+  // Null when HttpServerOptions::append_path was given; the core uses one
+  // or the other.
   const std::unique_ptr<api::AppendPath> own_appends_;
-  api::AppendPath* const appends_;
+  const api::Core core_;
+  LiveDoor live_door_;
   // Loaded from options.dashboard_dir in the constructor; the error says
   // why there is no dashboard.
   const absl::StatusOr<StaticFiles> dashboard_;
@@ -192,11 +179,6 @@ class RequestHandler {
   // Last: destroyed first, so queued reads finish while the rest is alive.
   base::Executor readers_;
 };
-
-// An HttpResponse for a failed `status`: HttpStatusFor, ProblemJson, and
-// the headers docs/contract.md "HTTP" adds (Vigil-Actual-Revision on 412,
-// Retry-After on 429 and 503).
-HttpResponse ErrorResponse(const absl::Status& status);
 
 }  // namespace vigil::gateway::internal
 

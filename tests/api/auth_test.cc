@@ -24,7 +24,7 @@ TEST(AuthTest, AnonymousModeAllowsEverything) {
   auto principal = auth.Authenticate("");
   ASSERT_TRUE(principal.ok());
   EXPECT_TRUE(principal->anonymous);
-  EXPECT_TRUE(Authenticator::Authorize(*principal, Action::kAdmin).ok());
+  EXPECT_TRUE(Authorize(*principal, Action::kAdmin).ok());
 }
 
 TEST(AuthTest, BearerTokensMapToRoles) {
@@ -65,7 +65,7 @@ class RoleTest : public ::testing::TestWithParam<RoleCase> {};
 TEST_P(RoleTest, FollowsTheSpec) {
   const RoleCase& c = GetParam();
   Principal principal{.role = c.role, .anonymous = false, .id = "x"};
-  absl::Status status = Authenticator::Authorize(principal, c.action);
+  absl::Status status = Authorize(principal, c.action);
   EXPECT_EQ(status.ok(), c.allowed) << status;
   if (!c.allowed) {
     EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);

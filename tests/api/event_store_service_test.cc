@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "api/status_mapping.h"
+#include "api/grpc_status.h"
 #include "api/subscription.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"

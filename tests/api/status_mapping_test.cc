@@ -1,3 +1,4 @@
+#include "api/grpc_status.h"
 #include "api/status_mapping.h"
 
 #include <simdjson.h>

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "api/append_path.h"
+#include "api/core.h"
 #include "eventlog/event_log.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -40,9 +42,13 @@ TEST(EventPagesTest, ReadsAStreamAndTheLogFromWhereAsked) {
                                 .events = {{.type = "T", .data = "{}"}}})
                     .ok());
   }
+  // The pages read through the core, as the request handler calls them.
+  api::AppendPath append_path(log->get(), {});
+  const api::Core core({.log = log->get(), .append_path = &append_path});
+  const api::Principal reader{.role = api::Role::kReader, .anonymous = false};
   simdjson::dom::parser parser;
   absl::StatusOr<std::string> stream =
-      ReadStreamPage(**log, "a", Paging{.from = 1, .limit = 100});
+      ReadStreamPage(core, reader, "a", Paging{.from = 1, .limit = 100});
   ASSERT_TRUE(stream.ok()) << stream.status();
   simdjson::dom::array events = parser.parse(*stream)["events"].get_array();
   ASSERT_EQ(events.size(), 2u);
@@ -50,14 +56,14 @@ TEST(EventPagesTest, ReadsAStreamAndTheLogFromWhereAsked) {
   EXPECT_EQ(events.at(1)["position"].get_uint64().value(), 4u);
 
   absl::StatusOr<std::string> all =
-      ReadAllPage(**log, Paging{.from = 2, .limit = 2});
+      ReadAllPage(core, reader, Paging{.from = 2, .limit = 2});
   ASSERT_TRUE(all.ok()) << all.status();
   events = parser.parse(*all)["events"].get_array();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events.at(0)["position"].get_uint64().value(), 2u);
   EXPECT_EQ(events.at(1)["position"].get_uint64().value(), 3u);
 
-  EXPECT_EQ(ReadStreamPage(**log, "missing", Paging{.limit = 1})
+  EXPECT_EQ(ReadStreamPage(core, reader, "missing", Paging{.limit = 1})
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);

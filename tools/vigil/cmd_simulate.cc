@@ -37,6 +37,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/event_proto.h"
+#include "api/grpc_status.h"
 #include "api/status_mapping.h"
 #include "base/json.h"
 #include "base/status_macros.h"

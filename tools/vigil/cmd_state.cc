@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "api/state_queries.h"
-#include "api/status_mapping.h"
+#include "api/grpc_status.h"
 #include "base/status_macros.h"
 #include "eventlog/event_log.h"
 #include "projections/state_at.h"

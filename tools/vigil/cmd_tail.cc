@@ -11,7 +11,7 @@
 #include "tools/vigil/cli.h"
 #include "tools/vigil/commands.h"
 #include "api/event_proto.h"
-#include "api/status_mapping.h"
+#include "api/grpc_status.h"
 #include "tools/vigil/remote.h"
 
 namespace vigil::cli {

@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "api/status_mapping.h"
+#include "api/grpc_status.h"
 #include "base/status_macros.h"
 #include "eventlog/event_log.h"
 #include "eventlog/log_cursor.h"

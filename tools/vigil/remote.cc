@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "api/event_proto.h"
-#include "api/status_mapping.h"
+#include "api/grpc_status.h"
 
 namespace vigil::cli {
 

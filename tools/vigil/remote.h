@@ -1,6 +1,6 @@
 // The CLI's side of a running vigild: a gRPC channel to --server and the
 // bearer token (--token, else $VIGIL_TOKEN). Conversions between the log's
-// types and the wire's are api/event_proto.h, statuses api/status_mapping.h.
+// types and the wire's are api/event_proto.h, statuses api/grpc_status.h.
 
 #ifndef VIGIL_TOOLS_VIGIL_REMOTE_H_
 #define VIGIL_TOOLS_VIGIL_REMOTE_H_
