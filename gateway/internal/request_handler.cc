@@ -24,6 +24,7 @@
 #include "api/query_string.h"
 #include "api/status_mapping.h"
 #include "gateway/internal/event_reads.h"
+#include "gateway/internal/otlp_route.h"
 #include "gateway/internal/read_model_routes.h"
 #include "gateway/internal/state_routes.h"
 #include "gateway/internal/webhook_routes.h"
@@ -34,25 +35,6 @@ namespace {
 constexpr char kJson[] = "application/json";
 constexpr char kProblemJson[] = "application/problem+json";
 constexpr char kPrometheusText[] = "text/plain; version=0.0.4; charset=utf-8";
-
-// The problems of HTTP itself, which have no absl::StatusCode (and so no row
-// in api/status_mapping.cc): same RFC 9457 members, same `type` scheme.
-HttpResponse ProtocolProblem(int status, std::string_view name,
-                             std::string_view title, std::string_view detail) {
-  HttpResponse response;
-  response.status = status;
-  response.content_type = kProblemJson;
-  std::string& out = response.body;
-  out = "{\"type\":\"urn:vigil:problem:";
-  out.append(name);
-  out.append("\",\"title\":");
-  api::AppendJsonString(title, &out);
-  out.append(",\"status\":").append(std::to_string(status));
-  out.append(",\"detail\":");
-  api::AppendJsonString(detail, &out);
-  out.push_back('}');
-  return response;
-}
 
 HttpResponse JsonResponse(int status, std::string body) {
   HttpResponse response;
@@ -87,11 +69,6 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-// The media type of a Content-Type value, lowercase, parameters dropped.
-std::string MediaType(std::string_view content_type) {
-  return Lower(Trim(content_type.substr(0, content_type.find(';'))));
-}
-
 // True when `method` is one of the comma-separated `allowed`.
 bool MethodAllowed(std::string_view method, std::string_view allowed) {
   while (!allowed.empty()) {
@@ -104,6 +81,29 @@ bool MethodAllowed(std::string_view method, std::string_view allowed) {
 }
 
 }  // namespace
+
+// The problems of HTTP itself, which have no absl::StatusCode (and so no row
+// in api/status_mapping.cc): same RFC 9457 members, same `type` scheme.
+HttpResponse ProtocolProblem(int status, std::string_view name,
+                             std::string_view title, std::string_view detail) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = kProblemJson;
+  std::string& out = response.body;
+  out = "{\"type\":\"urn:vigil:problem:";
+  out.append(name);
+  out.append("\",\"title\":");
+  api::AppendJsonString(title, &out);
+  out.append(",\"status\":").append(std::to_string(status));
+  out.append(",\"detail\":");
+  api::AppendJsonString(detail, &out);
+  out.push_back('}');
+  return response;
+}
+
+std::string MediaType(std::string_view content_type) {
+  return Lower(Trim(content_type.substr(0, content_type.find(';'))));
+}
 
 std::vector<std::string_view> HttpRequest::Header(std::string_view name) const {
   std::vector<std::string_view> values;
@@ -192,6 +192,8 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kLive;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
+  } else if (options_.traces != nullptr && path == "/v1/traces") {
+    matched.route = Route::kTraces;
   } else if (options_.state_queries != nullptr && path == "/v1/state") {
     matched.route = Route::kState;
   } else if (options_.state_queries != nullptr && path == "/v1/diff") {
@@ -220,6 +222,7 @@ std::string_view RequestHandler::RouteLabel(Route route) {
     case Route::kAppend: return "/v1/streams/{stream}/events";
     case Route::kReadStream: return "/v1/streams/{stream}";
     case Route::kReadAll: return "/v1/all";
+    case Route::kTraces: return "/v1/traces";
     case Route::kState: return "/v1/state";
     case Route::kDiff: return "/v1/diff";
     // One label for all of them: ids in paths would make series unbounded.
@@ -265,6 +268,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
           "no resource at " + std::string(request.target.substr(
                                   0, request.target.find('?'))))));
     case Route::kAppend:
+    case Route::kTraces:
       allowed = "POST";
       break;
     case Route::kAdmin:
@@ -284,7 +288,9 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
 
   // The API routes need a caller who may do what they ask (auth.h Admit).
   api::Principal principal;
-  if (matched.route == Route::kAppend || matched.route == Route::kReadStream ||
+  const bool appends =
+      matched.route == Route::kAppend || matched.route == Route::kTraces;
+  if (appends || matched.route == Route::kReadStream ||
       matched.route == Route::kReadAll || matched.route == Route::kReadModel ||
       matched.route == Route::kAdmin || matched.route == Route::kState ||
       matched.route == Route::kDiff) {
@@ -292,7 +298,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     absl::StatusOr<api::Principal> admitted = api::Admit(
         options_.authenticator,
         authorization.size() == 1 ? authorization[0] : std::string_view(),
-        matched.route == Route::kAppend  ? api::Action::kAppend
+        appends                          ? api::Action::kAppend
         : matched.route == Route::kAdmin ? api::Action::kAdmin
                                          : api::Action::kRead);
     if (!admitted.ok()) {
@@ -320,6 +326,14 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
       return ReadStream(std::move(stream), matched.query, std::move(done));
     case Route::kReadAll:
       return ReadAll(matched.query, std::move(done));
+    case Route::kTraces:
+      BeginWork();
+      return ServeOtlpTraces(
+          *options_.traces, options_.otlp_max_body_bytes, request, principal,
+          [this, done = std::move(done)](HttpResponse response) {
+            done(std::move(response));
+            EndWork();
+          });
     case Route::kReadModel:
       return ReadModel(request.target, std::move(done));
     case Route::kAdmin:
@@ -564,7 +578,10 @@ HttpResponse RequestHandler::Unreadable(ReadError error,
     case ReadError::kBodyTooLarge:
       response = ErrorResponse(absl::ResourceExhaustedError(
           "the request body exceeds " +
-          std::to_string(options_.max_body_bytes) + " bytes"));
+          std::to_string(Match(target).route == Route::kTraces
+                             ? options_.otlp_max_body_bytes
+                             : options_.max_body_bytes) +
+          " bytes"));
       break;
     case ReadError::kMalformed:
       response = ErrorResponse(

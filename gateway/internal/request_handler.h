@@ -126,6 +126,7 @@ class RequestHandler {
     kAppend,      // /v1/streams/{stream}/events
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
+    kTraces,      // /v1/traces (OTLP/HTTP, otlp_route.h)
     kReadModel,   // HttpServerOptions::read_models
     kAdmin,       // HttpServerOptions::webhooks
     kState,       // /v1/state (HttpServerOptions::state_queries)
@@ -197,6 +198,14 @@ class RequestHandler {
 // the headers docs/contract.md "HTTP" adds (Vigil-Actual-Revision on 412,
 // Retry-After on 429 and 503).
 HttpResponse ErrorResponse(const absl::Status& status);
+
+// The problems of HTTP itself, which have no absl::StatusCode (and so no row
+// in api/status_mapping.cc): same RFC 9457 members, same `type` scheme.
+HttpResponse ProtocolProblem(int status, std::string_view name,
+                             std::string_view title, std::string_view detail);
+
+// The media type of a Content-Type value, lowercase, parameters dropped.
+std::string MediaType(std::string_view content_type);
 
 }  // namespace vigil::gateway::internal
 

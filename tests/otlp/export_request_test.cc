@@ -3,13 +3,13 @@
 // lowerCamelCase or proto names, integer enums, int64 as strings, unknown
 // fields ignored).
 
-#include <zlib.h>
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "otlp/export_request.h"
+#include "tests/testing/gzip.h"
 
 namespace vigil::otlp {
 namespace {
@@ -19,20 +19,7 @@ using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
 using opentelemetry::proto::trace::v1::Span;
 using ::testing::HasSubstr;
 
-std::string Gzip(const std::string& text) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 9,
-               Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, text.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
+using vigil::testing::Gzip;
 
 TEST(GunzipTest, InflatesWithinItsBound) {
   const std::string text(100000, 'x');
