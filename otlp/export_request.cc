@@ -105,20 +105,19 @@ absl::StatusOr<std::string> Gunzip(std::string_view body, size_t max_bytes) {
       "the gzip body inflates past ", max_bytes, " bytes"));
 }
 
-absl::StatusOr<ExportTraceServiceRequest> ParseExportRequest(
-    std::string_view body, BodyFormat format) {
-  ExportTraceServiceRequest request;
+absl::Status ParseExportRequest(std::string_view body, BodyFormat format,
+                                ExportTraceServiceRequest* request) {
   if (format == BodyFormat::kProtobuf) {
-    if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    if (!request->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
       return absl::InvalidArgumentError(
           "the body is not a valid ExportTraceServiceRequest (protobuf)");
     }
-    return request;
+    return absl::OkStatus();
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(body.data(), body.size()), &request,
+      google::protobuf::StringPiece(body.data(), body.size()), request,
       options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
@@ -126,8 +125,7 @@ absl::StatusOr<ExportTraceServiceRequest> ParseExportRequest(
                      "(OTLP JSON): ",
                      std::string(status.message())));
   }
-  RETURN_IF_ERROR(HexIds(&request));
-  return request;
+  return HexIds(request);
 }
 
 std::string SerializeExportResponse(const ExportTraceServiceResponse& response,

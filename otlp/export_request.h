@@ -34,10 +34,14 @@ enum class BodyFormat { kProtobuf, kJson };
 // stream or bytes after it.
 absl::StatusOr<std::string> Gunzip(std::string_view body, size_t max_bytes);
 
-// INVALID_ARGUMENT saying why for a body that does not parse (a malformed
-// or truncated message, bad JSON, an id that is not hex).
-absl::StatusOr<opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest>
-ParseExportRequest(std::string_view body, BodyFormat format);
+// Parses `body` into `request` (which may live on a protobuf Arena: a
+// large export is tens of thousands of small strings). INVALID_ARGUMENT
+// saying why for a body that does not parse (a malformed or truncated
+// message, bad JSON, an id that is not hex).
+absl::Status ParseExportRequest(
+    std::string_view body, BodyFormat format,
+    opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest*
+        request);
 
 // The answer in the same format: protobuf bytes, or JSON
 // (util::MessageToJsonString, lowerCamelCase, "{}" when all was accepted).

@@ -47,7 +47,8 @@ class TraceIngest {
   TraceIngest(const TraceIngest&) = delete;
   TraceIngest& operator=(const TraceIngest&) = delete;
 
-  // Maps `request` and appends it for `principal` (auth.h Admit). Calls
+  // Maps `request` and appends it for `principal` (auth.h Admit); `request`
+  // is not used once Export returns (it may live on an arena). Calls
   // `done` exactly once: on this thread, or on the log's completion thread
   // once the last append is answered.
   void Export(const api::Principal& principal, const Request& request,

@@ -62,14 +62,14 @@ TEST(ParseExportRequestTest, ProtobufThatDoesNotParseIsInvalid) {
   span->set_trace_id(std::string(16, '\x01'));
   span->set_name(std::string(300, 'n'));
   const std::string bytes = request.SerializeAsString();
-  ASSERT_TRUE(ParseExportRequest(bytes, BodyFormat::kProtobuf).ok());
+  ExportTraceServiceRequest parsed;
+  ASSERT_TRUE(ParseExportRequest(bytes, BodyFormat::kProtobuf, &parsed).ok());
   EXPECT_EQ(ParseExportRequest(bytes.substr(0, bytes.size() - 10),
-                               BodyFormat::kProtobuf)
-                .status()
+                               BodyFormat::kProtobuf, &parsed)
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseExportRequest("\xff\xff\xff\xff", BodyFormat::kProtobuf)
-                .status()
+  EXPECT_EQ(ParseExportRequest("\xff\xff\xff\xff", BodyFormat::kProtobuf,
+                               &parsed)
                 .code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -99,10 +99,10 @@ TEST(ParseExportRequestTest, OtlpJsonHasHexIdsAndTolerantFields) {
       }]
     }]
   })";
-  absl::StatusOr<ExportTraceServiceRequest> parsed =
-      ParseExportRequest(json, BodyFormat::kJson);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  const Span& span = parsed->resource_spans(0).scope_spans(0).spans(0);
+  ExportTraceServiceRequest parsed;
+  const absl::Status status = ParseExportRequest(json, BodyFormat::kJson, &parsed);
+  ASSERT_TRUE(status.ok()) << status;
+  const Span& span = parsed.resource_spans(0).scope_spans(0).spans(0);
   EXPECT_EQ(span.trace_id(),
             std::string("\x5b\x8e\xff\xf7\x98\x03\x81\x03\xd2\x69\xb6\x33\x81"
                         "\x3f\xc6\x0c",
@@ -124,9 +124,9 @@ TEST(ParseExportRequestTest, JsonThatIsNotOtlpIsInvalid) {
            R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA=="}]}]}]})",
            R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"zzzzzzzzzzzzzzzz"}]}]}]})",
        }) {
-    absl::StatusOr<ExportTraceServiceRequest> parsed =
-        ParseExportRequest(bad, BodyFormat::kJson);
-    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+    ExportTraceServiceRequest parsed;
+    EXPECT_EQ(ParseExportRequest(bad, BodyFormat::kJson, &parsed).code(),
+              absl::StatusCode::kInvalidArgument)
         << bad;
   }
 }
