@@ -1,7 +1,12 @@
 // OTLP ingest in the real vigild (VIGILD_BINARY): POST /v1/traces and
 // TraceService/Export on its ports with its tokens, the cost priced by
-// --otlp-prices, --otlp-max-body-bytes, and a refused price file.
+// --otlp-prices, --otlp-max-body-bytes, a refused price file, and the
+// OpenTelemetry JS SDK's own exporters (tests/otlp/js, from npm) over
+// OTLP/HTTP protobuf, OTLP/HTTP JSON and OTLP/gRPC, each export sent twice.
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -166,6 +171,71 @@ TEST(VigildOtlpTest, AMalformedPriceFileIsRefusedAtStart) {
   EXPECT_EQ(vigild.Terminate(), 64);  // EX_USAGE
   EXPECT_THAT(ReadFile(dir.path() + "/vigild.log"),
               HasSubstr("--otlp-prices"));
+}
+
+// stdout of `command`, and whether it exited 0.
+std::pair<std::string, bool> Shell(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {"", false};
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  const int status = pclose(pipe);
+  return {out, WIFEXITED(status) && WEXITSTATUS(status) == 0};
+}
+
+TEST(VigildOtlpTest, TheOpenTelemetryJsSdkIsRecordedOnceOverEachTransport) {
+  const std::string js = std::string(VIGIL_SOURCE_DIR) + "/tests/otlp/js";
+  if (!Shell("node --version >/dev/null 2>&1").second) {
+    GTEST_SKIP() << "no node (tools/install-deps installs nodejs and npm)";
+  }
+  if (!std::filesystem::exists(js + "/node_modules/@opentelemetry/sdk-trace-base") &&
+      !Shell("npm ci --prefix " + js + " --no-audit --no-fund >/dev/null 2>&1").second) {
+    GTEST_SKIP() << "npm ci in " << js << " failed (no registry?)";
+  }
+  TempDir dir;
+  std::ofstream(dir.path() + "/tokens") << kToken << " agent\n";
+  const int grpc = FreePort(), http = FreePort();
+  VigildProcess vigild(
+      VIGILD_BINARY,
+      {"--data-dir", dir.path() + "/data", "--projections", "off",
+       "--webhooks", "off", "--tokens-file", dir.path() + "/tokens",
+       "--grpc-listen", absl::StrCat("127.0.0.1:", grpc),
+       "--http-listen", absl::StrCat("127.0.0.1:", http)},
+      dir.path() + "/vigild.log");
+  ASSERT_TRUE(vigild.started());
+  ASSERT_TRUE(AwaitHealthy(http)) << ReadFile(dir.path() + "/vigild.log");
+
+  for (const std::string kind : {"proto", "json", "grpc"}) {
+    auto [out, ok] = Shell(absl::StrCat("cd ", js, " && VIGIL_TOKEN=", kToken,
+                                      " node export.mjs ", kind, " ", http,
+                                      " ", grpc, " 2>&1"));
+    ASSERT_TRUE(ok) << kind << ": " << out;
+    const std::string trace_id = out.substr(0, out.find('\n'));
+    ASSERT_EQ(trace_id.size(), 32u) << kind << ": " << out;
+    HttpResponse stream =
+        Request(http, "GET", "/v1/streams/trace-" + trace_id,
+                {{"Authorization", std::string("Bearer ") + kToken}});
+    ASSERT_EQ(stream.status, 200) << kind << ": " << stream.body;
+    const std::string& body = stream.body;
+    size_t spans = 0;
+    for (size_t at = body.find("\"SpanRecorded\""); at != std::string::npos;
+         at = body.find("\"SpanRecorded\"", at + 1)) {
+      ++spans;
+    }
+    EXPECT_EQ(spans, 3u) << kind << " (exported twice): " << body;
+    EXPECT_THAT(body, HasSubstr(R"("operation":"invoke_agent","agent_id":"manager","agent_name":"manager")"))
+        << kind;
+    // 1200 × 0.15 + 300 × 0.60 per million (the built-in gpt-4o-mini price).
+    EXPECT_THAT(body, HasSubstr(R"("operation":"chat","provider":"openai","model":"gpt-4o-mini","input_tokens":1200,"output_tokens":300,"cost_usd":0.00036,)"))
+        << kind;
+    EXPECT_THAT(body, HasSubstr(R"("status":"error","error":"timeout","operation":"execute_tool","tool":"search")"))
+        << kind;
+    EXPECT_THAT(body, HasSubstr(absl::StrCat(R"("resource":{"service.name":"js-)", kind, R"(")")))
+        << kind;
+  }
+  EXPECT_EQ(vigild.Terminate(), 0);
 }
 
 }  // namespace
