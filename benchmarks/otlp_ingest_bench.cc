@@ -14,9 +14,9 @@
 // Usage: otlp_ingest_bench [--vigild=PATH] [--rounds=N] [--seconds=S]
 //                          [--exporters=N] [--only=otlp|native]
 
-#include <sys/wait.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,8 +24,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <regex>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,7 +68,8 @@ ExportTraceServiceRequest TemplateBatch() {
   service->set_key("service.name");
   service->mutable_value()->set_string_value("bench-agents");
   auto* scope = resource->add_scope_spans();
-  scope->mutable_scope()->set_name("opentelemetry.instrumentation.openai_agents");
+  scope->mutable_scope()->set_name(
+      "opentelemetry.instrumentation.openai_agents");
   scope->mutable_scope()->set_version("0.1.0");
   const int per_trace = kSpansPerBatch / kTracesPerBatch;
   const uint64_t t0 = 1765000000000000000;
@@ -89,7 +90,8 @@ ExportTraceServiceRequest TemplateBatch() {
       }
       span->set_start_time_unix_nano(t0 + i * 1000000);
       span->set_end_time_unix_nano(t0 + i * 1000000 + 750000);
-      span->set_kind(i == 0 ? Span::SPAN_KIND_INTERNAL : Span::SPAN_KIND_CLIENT);
+      span->set_kind(i == 0 ? Span::SPAN_KIND_INTERNAL
+                            : Span::SPAN_KIND_CLIENT);
       if (i == 0) {
         span->set_name("invoke_agent researcher");
         Attribute(span, "gen_ai.operation.name", "invoke_agent");
@@ -138,7 +140,9 @@ std::string NativeBody(const ExportTraceServiceRequest& batch) {
   for (const auto& append : mapped.appends) {
     for (const auto& event : append.events) {
       if (body.size() > 1) body.push_back(',');
-      body.append(R"({"type":"BenchSpan","data":)").append(event.data).push_back('}');
+      body.append(R"({"type":"BenchSpan","data":)")
+          .append(event.data)
+          .push_back('}');
     }
   }
   body.push_back(']');
@@ -238,13 +242,15 @@ int Main(int argc, char** argv) {
   const std::vector<size_t> offsets = MarkerOffsets(otlp_template);
   const std::string native_body = NativeBody(batch);
   if (offsets.size() != static_cast<size_t>(kSpansPerBatch)) {
-    std::fprintf(stderr, "found %zu trace ids in the template\n", offsets.size());
+    std::fprintf(stderr, "found %zu trace ids in the template\n",
+                 offsets.size());
     return 1;
   }
-  std::printf("batch: %d spans in %d traces; OTLP protobuf body %zu B; native "
-              "JSON body %zu B (%zu B of event data per span on average)\n",
-              kSpansPerBatch, kTracesPerBatch, otlp_template.size(),
-              native_body.size(), native_body.size() / kSpansPerBatch);
+  std::printf(
+      "batch: %d spans in %d traces; OTLP protobuf body %zu B; native "
+      "JSON body %zu B (%zu B of event data per span on average)\n",
+      kSpansPerBatch, kTracesPerBatch, otlp_template.size(), native_body.size(),
+      native_body.size() / kSpansPerBatch);
 
   testing::TempDir dir;
   int out[2];
@@ -253,10 +259,17 @@ int Main(int argc, char** argv) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> args = {
-      vigild, "--data-dir", dir.path() + "/data", "--grpc-listen",
-      "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--projections", "off",
-      "--webhooks", "off"};
+  std::vector<std::string> args = {vigild,
+                                   "--data-dir",
+                                   dir.path() + "/data",
+                                   "--grpc-listen",
+                                   "127.0.0.1:0",
+                                   "--http-listen",
+                                   "127.0.0.1:0",
+                                   "--projections",
+                                   "off",
+                                   "--webhooks",
+                                   "off"};
   std::vector<char*> argv_v;
   for (std::string& arg : args) argv_v.push_back(arg.data());
   argv_v.push_back(nullptr);
@@ -309,14 +322,16 @@ int Main(int argc, char** argv) {
   // stopped.
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
-  auto log = eventlog::EventLog::Open(eventlog::Options{}, dir.path() + "/data");
+  auto log =
+      eventlog::EventLog::Open(eventlog::Options{}, dir.path() + "/data");
   const uint64_t head_position = log.ok() ? (*log)->HeadPosition() : 0;
 
   if (otlp_rates.empty()) otlp_rates.push_back(0);
   if (native_rates.empty()) native_rates.push_back(0);
   const double otlp = Median(otlp_rates), native = Median(native_rates);
-  std::printf("\nOTLP/HTTP protobuf: median %.0f spans/s over %d phases of %.0f s\n",
-              otlp, rounds, seconds);
+  std::printf(
+      "\nOTLP/HTTP protobuf: median %.0f spans/s over %d phases of %.0f s\n",
+      otlp, rounds, seconds);
   std::printf("native REST bulk:   median %.0f events/s\n", native);
   std::printf("ratio OTLP/native:  %.2f\n", otlp / native);
   std::printf("acknowledged %llu, head position %llu%s, errors %llu\n",

@@ -79,16 +79,17 @@ void AppendTrace(Trace trace, const MappingOptions& options,
   while (begin < trace.spans.size()) {
     size_t end = begin;
     size_t bytes = 0;
-    while (end < trace.spans.size() && end - begin < options.max_append_events &&
-           (end == begin ||
-            bytes + trace.spans[end].event.data.size() <=
-                options.max_append_bytes)) {
+    while (end < trace.spans.size() &&
+           end - begin < options.max_append_events &&
+           (end == begin || bytes + trace.spans[end].event.data.size() <=
+                                options.max_append_bytes)) {
       bytes += trace.spans[end].event.data.size();
       ++end;
     }
     eventlog::AppendRequest append;
     append.stream = stream;
-    append.idempotency_key = IdempotencyKey(trace.trace_id, trace.spans, begin, end);
+    append.idempotency_key =
+        IdempotencyKey(trace.trace_id, trace.spans, begin, end);
     append.events.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) {
       append.events.push_back(std::move(trace.spans[i].event));
@@ -111,9 +112,9 @@ MappedExport MapExport(const ExportTraceServiceRequest& request,
   absl::flat_hash_map<std::string, size_t> trace_index;
   for (const ResourceSpans& resource_spans : request.resource_spans()) {
     std::string resource_json;
-    const absl::Status resource = AppendAttributesJson(
-        resource_spans.resource().attributes(), options.span_limits,
-        &resource_json);
+    const absl::Status resource =
+        AppendAttributesJson(resource_spans.resource().attributes(),
+                             options.span_limits, &resource_json);
     for (const ScopeSpans& scope_spans : resource_spans.scope_spans()) {
       const std::string scope_json = ScopeJson(scope_spans.scope());
       for (const Span& span : scope_spans.spans()) {
@@ -121,14 +122,15 @@ MappedExport MapExport(const ExportTraceServiceRequest& request,
           rejections.Add(span, absl::StrCat("resource: ", resource.message()));
           continue;
         }
-        absl::StatusOr<std::string> data = SpanRecordedJson(
-            span, resource_json, scope_json, *options.prices,
-            options.span_limits);
+        absl::StatusOr<std::string> data =
+            SpanRecordedJson(span, resource_json, scope_json, *options.prices,
+                             options.span_limits);
         if (!data.ok()) {
           rejections.Add(span, data.status().message());
           continue;
         }
-        auto [it, added] = trace_index.try_emplace(span.trace_id(), traces.size());
+        auto [it, added] =
+            trace_index.try_emplace(span.trace_id(), traces.size());
         if (added) {
           traces.emplace_back();
           traces.back().trace_id = span.trace_id();

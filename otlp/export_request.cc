@@ -28,7 +28,7 @@ struct Inflater {
 };
 
 // An id parsed from JSON as base64, back to the bytes its hex text names.
-absl::Status HexId(absl::string_view field, std::string* id) {
+absl::Status HexFromBase64(absl::string_view field, std::string* id) {
   if (id->empty()) return absl::OkStatus();
   const std::string text = absl::Base64Escape(*id);
   const bool hex = std::all_of(text.begin(), text.end(), [](char c) {
@@ -47,12 +47,15 @@ absl::Status HexIds(ExportTraceServiceRequest* request) {
   for (ResourceSpans& resource : *request->mutable_resource_spans()) {
     for (ScopeSpans& scope : *resource.mutable_scope_spans()) {
       for (Span& span : *scope.mutable_spans()) {
-        RETURN_IF_ERROR(HexId("traceId", span.mutable_trace_id()));
-        RETURN_IF_ERROR(HexId("spanId", span.mutable_span_id()));
-        RETURN_IF_ERROR(HexId("parentSpanId", span.mutable_parent_span_id()));
+        RETURN_IF_ERROR(HexFromBase64("traceId", span.mutable_trace_id()));
+        RETURN_IF_ERROR(HexFromBase64("spanId", span.mutable_span_id()));
+        RETURN_IF_ERROR(
+            HexFromBase64("parentSpanId", span.mutable_parent_span_id()));
         for (Span::Link& link : *span.mutable_links()) {
-          RETURN_IF_ERROR(HexId("links.traceId", link.mutable_trace_id()));
-          RETURN_IF_ERROR(HexId("links.spanId", link.mutable_span_id()));
+          RETURN_IF_ERROR(
+              HexFromBase64("links.traceId", link.mutable_trace_id()));
+          RETURN_IF_ERROR(
+              HexFromBase64("links.spanId", link.mutable_span_id()));
         }
       }
     }
@@ -73,8 +76,8 @@ absl::StatusOr<std::string> Gunzip(std::string_view body, size_t max_bytes) {
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
   stream.avail_in = static_cast<uInt>(body.size());
   std::string out;
-  out.resize(std::min<size_t>(std::max<size_t>(body.size() * 4, 4096),
-                              max_bytes + 1));
+  out.resize(
+      std::min<size_t>(std::max<size_t>(body.size() * 4, 4096), max_bytes + 1));
   while (true) {
     if (stream.total_out == out.size()) {
       if (out.size() > max_bytes) break;
@@ -96,13 +99,13 @@ absl::StatusOr<std::string> Gunzip(std::string_view body, size_t max_bytes) {
       return absl::InvalidArgumentError("the gzip body is truncated");
     }
     if (result != Z_OK && result != Z_BUF_ERROR) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the gzip body is corrupt: ",
-          stream.msg != nullptr ? stream.msg : "inflate failed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the gzip body is corrupt: ",
+                       stream.msg != nullptr ? stream.msg : "inflate failed"));
     }
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the gzip body inflates past ", max_bytes, " bytes"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the gzip body inflates past ", max_bytes, " bytes"));
 }
 
 absl::Status ParseExportRequest(std::string_view body, BodyFormat format,

@@ -46,8 +46,8 @@ absl::Status ParseExportRequest(
 // The answer in the same format: protobuf bytes, or JSON
 // (util::MessageToJsonString, lowerCamelCase, "{}" when all was accepted).
 std::string SerializeExportResponse(
-    const opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse&
-        response,
+    const opentelemetry::proto::collector::trace::v1::
+        ExportTraceServiceResponse& response,
     BodyFormat format);
 
 }  // namespace vigil::otlp

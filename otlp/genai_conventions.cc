@@ -12,9 +12,9 @@ using opentelemetry::proto::common::v1::KeyValue;
 
 enum class Field {
   kOperation,
-  kTraceloopKind,    // traceloop.span.kind: agent, tool, workflow
-  kLlmRequestType,   // llm.request.type: chat, completion, embedding
-  kEntityName,       // traceloop.entity.name: the agent's or tool's name
+  kTraceloopKind,   // traceloop.span.kind: agent, tool, workflow
+  kLlmRequestType,  // llm.request.type: chat, completion, embedding
+  kEntityName,      // traceloop.entity.name: the agent's or tool's name
   kAgentId,
   kAgentName,
   kCaller,
@@ -130,9 +130,12 @@ GenAiFields ReadGenAiFields(
     const AnyValue* value = found[static_cast<size_t>(field)];
     if (value == nullptr) return "";
     switch (value->value_case()) {
-      case AnyValue::kStringValue: return value->string_value();
-      case AnyValue::kIntValue: return std::to_string(value->int_value());
-      default: return "";
+      case AnyValue::kStringValue:
+        return value->string_value();
+      case AnyValue::kIntValue:
+        return std::to_string(value->int_value());
+      default:
+        return "";
     }
   };
   auto count = [&](Field field) -> std::optional<uint64_t> {

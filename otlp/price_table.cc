@@ -50,7 +50,8 @@ PriceTable PriceTable::BuiltIn() {
 absl::StatusOr<PriceTable> PriceTable::FromFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the price file ", path));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the price file ", path));
   }
   std::string text(kMaxPriceFileBytes + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
@@ -91,7 +92,8 @@ absl::StatusOr<PriceTable> PriceTable::FromJson(std::string_view json) {
     simdjson::dom::object fields;
     if (value.get(fields) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "\"", model, "\": must be {\"input\", \"output\", \"cached_input\"?}"));
+          "\"", model,
+          "\": must be {\"input\", \"output\", \"cached_input\"?}"));
     }
     ModelPrice price;
     bool has_input = false, has_output = false, has_cached = false;

@@ -164,20 +164,29 @@ void AppendCountField(std::string_view name, std::optional<uint64_t> value,
 
 absl::string_view KindName(Span::SpanKind kind) {
   switch (kind) {
-    case Span::SPAN_KIND_INTERNAL: return "internal";
-    case Span::SPAN_KIND_SERVER: return "server";
-    case Span::SPAN_KIND_CLIENT: return "client";
-    case Span::SPAN_KIND_PRODUCER: return "producer";
-    case Span::SPAN_KIND_CONSUMER: return "consumer";
-    default: return "unspecified";  // and values of a newer protocol
+    case Span::SPAN_KIND_INTERNAL:
+      return "internal";
+    case Span::SPAN_KIND_SERVER:
+      return "server";
+    case Span::SPAN_KIND_CLIENT:
+      return "client";
+    case Span::SPAN_KIND_PRODUCER:
+      return "producer";
+    case Span::SPAN_KIND_CONSUMER:
+      return "consumer";
+    default:
+      return "unspecified";  // and values of a newer protocol
   }
 }
 
 absl::string_view StatusName(Status::StatusCode code) {
   switch (code) {
-    case Status::STATUS_CODE_OK: return "ok";
-    case Status::STATUS_CODE_ERROR: return "error";
-    default: return "unset";
+    case Status::STATUS_CODE_OK:
+      return "ok";
+    case Status::STATUS_CODE_ERROR:
+      return "error";
+    default:
+      return "unset";
   }
 }
 
@@ -272,8 +281,8 @@ absl::StatusOr<std::string> SpanRecordedJson(const Span& span,
   out.append(",\"name\":");
   api::AppendJsonString(span.name(), &out);
   absl::StrAppend(&out, ",\"kind\":\"", KindName(span.kind()),
-                  "\",\"start_time_us\":", start_us, ",\"end_time_us\":",
-                  end_us, ",\"duration_ms\":");
+                  "\",\"start_time_us\":", start_us,
+                  ",\"end_time_us\":", end_us, ",\"duration_ms\":");
   AppendDouble(static_cast<double>(span.end_time_unix_nano() -
                                    span.start_time_unix_nano()) /
                    1e6,

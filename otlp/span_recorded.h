@@ -61,7 +61,8 @@ absl::Status AppendAttributesJson(
     const SpanLimits& limits, std::string* out);
 
 // The instrumentation scope as {"name","version"}; "" when it has neither.
-std::string ScopeJson(const opentelemetry::proto::common::v1::InstrumentationScope& scope);
+std::string ScopeJson(
+    const opentelemetry::proto::common::v1::InstrumentationScope& scope);
 
 // The SpanRecorded data of `span`. `resource_json` is its resource's
 // attributes (AppendAttributesJson), `scope_json` its scope (ScopeJson;

@@ -57,7 +57,8 @@ class Pending {
       }
     }
     if (recorded_ != nullptr) recorded_->Increment(recorded);
-    if (rejected_ != nullptr) rejected_->Increment(static_cast<uint64_t>(rejected));
+    if (rejected_ != nullptr)
+      rejected_->Increment(static_cast<uint64_t>(rejected));
     TraceIngest::Response response;
     if (rejected > 0) {
       response.mutable_partial_success()->set_rejected_spans(rejected);
@@ -99,17 +100,16 @@ void TraceIngest::Export(const api::Principal& principal,
   MappedExport mapped = MapExport(request, options_);
   std::vector<eventlog::AppendRequest> appends = std::move(mapped.appends);
   mapped.appends.clear();
-  auto pending = std::make_shared<Pending>(appends.size(), std::move(mapped),
-                                           std::move(done), recorded_,
-                                           rejected_);
+  auto pending = std::make_shared<Pending>(
+      appends.size(), std::move(mapped), std::move(done), recorded_, rejected_);
   if (appends.empty()) return pending->Finish();
   for (size_t i = 0; i < appends.size(); ++i) {
     const size_t spans = appends[i].events.size();
-    appends_->Append(principal, std::move(appends[i]),
-                     [pending, i, spans](
-                         absl::StatusOr<eventlog::AppendResult> result) {
-                       pending->Answer(i, spans, result.status());
-                     });
+    appends_->Append(
+        principal, std::move(appends[i]),
+        [pending, i, spans](absl::StatusOr<eventlog::AppendResult> result) {
+          pending->Answer(i, spans, result.status());
+        });
   }
 }
 

@@ -30,13 +30,13 @@ grpc::ServerUnaryReactor* TraceService::Export(
     return reactor;
   }
   // On the log's completion thread, or here.
-  ingest_->Export(*principal, *request,
-                  [context, reactor, response](
-                      absl::StatusOr<TraceIngest::Response> answer) {
-                    if (answer.ok()) *response = *std::move(answer);
-                    reactor->Finish(
-                        api::ToGrpcStatus(answer.status(), context));
-                  });
+  ingest_->Export(
+      *principal, *request,
+      [context, reactor,
+       response](absl::StatusOr<TraceIngest::Response> answer) {
+        if (answer.ok()) *response = *std::move(answer);
+        reactor->Finish(api::ToGrpcStatus(answer.status(), context));
+      });
   return reactor;
 }
 

@@ -17,9 +17,8 @@
 
 namespace vigil::otlp {
 
-class TraceService final
-    : public opentelemetry::proto::collector::trace::v1::TraceService::
-          CallbackService {
+class TraceService final : public opentelemetry::proto::collector::trace::v1::
+                               TraceService::CallbackService {
  public:
   // `ingest` and `authenticator` (null: anonymous) must outlive the service.
   TraceService(TraceIngest* ingest, const api::Authenticator* authenticator)
@@ -27,8 +26,8 @@ class TraceService final
 
   grpc::ServerUnaryReactor* Export(
       grpc::CallbackServerContext* context,
-      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest*
-          request,
+      const opentelemetry::proto::collector::trace::v1::
+          ExportTraceServiceRequest* request,
       opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse*
           response) override;
 

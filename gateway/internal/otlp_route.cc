@@ -70,19 +70,18 @@ void ServeOtlpTraces(otlp::TraceIngest& ingest, size_t max_body_bytes,
       !status.ok()) {
     return done(ErrorResponse(status));
   }
-  const std::string answer_type = format == otlp::BodyFormat::kProtobuf
-                                      ? kProtobuf
-                                      : kJson;
-  ingest.Export(
-      principal, *parsed,
-      [format, answer_type, done = std::move(done)](
-          absl::StatusOr<otlp::TraceIngest::Response> answer) {
-        if (!answer.ok()) return done(ErrorResponse(answer.status()));
-        HttpResponse response;
-        response.content_type = answer_type;
-        response.body = otlp::SerializeExportResponse(*answer, format);
-        done(std::move(response));
-      });
+  const std::string answer_type =
+      format == otlp::BodyFormat::kProtobuf ? kProtobuf : kJson;
+  ingest.Export(principal, *parsed,
+                [format, answer_type, done = std::move(done)](
+                    absl::StatusOr<otlp::TraceIngest::Response> answer) {
+                  if (!answer.ok()) return done(ErrorResponse(answer.status()));
+                  HttpResponse response;
+                  response.content_type = answer_type;
+                  response.body =
+                      otlp::SerializeExportResponse(*answer, format);
+                  done(std::move(response));
+                });
 }
 
 }  // namespace vigil::gateway::internal

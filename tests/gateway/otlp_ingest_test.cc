@@ -96,8 +96,8 @@ class OtlpIngestTest : public ::testing::Test {
     ASSERT_TRUE(auth.ok());
     auth_ = *std::move(auth);
     appends_ = std::make_unique<api::AppendPath>(
-        log_.get(), api::AppendPathOptions{.max_inflight_appends = 2},
-        nullptr, &metrics_);
+        log_.get(), api::AppendPathOptions{.max_inflight_appends = 2}, nullptr,
+        &metrics_);
     ingest_ = std::make_unique<otlp::TraceIngest>(
         appends_.get(), otlp::MappingOptions{.prices = &prices_}, &metrics_);
 
@@ -134,7 +134,8 @@ class OtlpIngestTest : public ::testing::Test {
   static Headers With(std::string content_type,
                       std::string token = kAgentToken) {
     Headers headers = {{"Content-Type", std::move(content_type)}};
-    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    if (!token.empty())
+      headers.emplace_back("Authorization", "Bearer " + token);
     return headers;
   }
 
@@ -148,8 +149,7 @@ class OtlpIngestTest : public ::testing::Test {
   }
 
   HttpResponse PostProto(const ExportTraceServiceRequest& request) {
-    return Post(request.SerializeAsString(),
-                With("application/x-protobuf"));
+    return Post(request.SerializeAsString(), With("application/x-protobuf"));
   }
 
   grpc::Status GrpcExport(const ExportTraceServiceRequest& request,
@@ -161,8 +161,8 @@ class OtlpIngestTest : public ::testing::Test {
   }
 
   std::vector<eventlog::RecordedEvent> Stream(char trace) {
-    auto events = log_->ReadStream(otlp::TraceStream(TraceId(trace)), 0, 1000,
-                                   false);
+    auto events =
+        log_->ReadStream(otlp::TraceStream(TraceId(trace)), 0, 1000, false);
     if (!events.ok()) return {};
     return *events;
   }
@@ -177,7 +177,8 @@ class OtlpIngestTest : public ::testing::Test {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<otlp::TraceService> service_;
   std::unique_ptr<grpc::Server> grpc_;
-  std::unique_ptr<opentelemetry::proto::collector::trace::v1::TraceService::Stub>
+  std::unique_ptr<
+      opentelemetry::proto::collector::trace::v1::TraceService::Stub>
       stub_;
 };
 
@@ -226,24 +227,26 @@ TEST_F(OtlpIngestTest, JsonExportIsAnsweredInJson) {
       "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},
                     {"key":"gen_ai.tool.name","value":{"stringValue":"search"}}],
       "status":{"code":1},"droppedLinksCount":0,"futureField":true}]}]}]})";
-  HttpResponse response =
-      Post(body, With("application/json; charset=utf-8"));
+  HttpResponse response = Post(body, With("application/json; charset=utf-8"));
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.Header("content-type"), "application/json");
   EXPECT_EQ(response.body, "{}");
-  auto events = log_->ReadStream("trace-0af7651916cd43dd8448eb211c80319c", 0,
-                                 10, false);
+  auto events =
+      log_->ReadStream("trace-0af7651916cd43dd8448eb211c80319c", 0, 10, false);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);
-  EXPECT_THAT((*events)[0].data,
-              HasSubstr(R"("span_id":"b7ad6b7169203331","name":"execute_tool search",)"
-                        R"("kind":"internal","start_time_us":1700000000000000,)"
-                        R"("end_time_us":1700000000002000,"duration_ms":2,"status":"ok",)"
-                        R"("operation":"execute_tool","tool":"search")"));
+  EXPECT_THAT(
+      (*events)[0].data,
+      HasSubstr(
+          R"("span_id":"b7ad6b7169203331","name":"execute_tool search",)"
+          R"("kind":"internal","start_time_us":1700000000000000,)"
+          R"("end_time_us":1700000000002000,"duration_ms":2,"status":"ok",)"
+          R"("operation":"execute_tool","tool":"search")"));
 
   // Base64 ids (protobuf's own JSON mapping) are not OTLP JSON.
-  response = Post(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA=="}]}]}]})",
-                  With("application/json"));
+  response = Post(
+      R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA=="}]}]}]})",
+      With("application/json"));
   EXPECT_EQ(response.status, 400);
   EXPECT_THAT(response.body, HasSubstr("must be hex"));
 }
@@ -277,8 +280,9 @@ TEST_F(OtlpIngestTest, GzipBodiesAndBombs) {
 
 TEST_F(OtlpIngestTest, BadSpansAreRejectedInPartialSuccess) {
   ExportTraceServiceRequest request = Export('e', 1, 3);
-  auto* spans =
-      request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans();
+  auto* spans = request.mutable_resource_spans(0)
+                    ->mutable_scope_spans(0)
+                    ->mutable_spans();
   spans->Mutable(0)->set_trace_id(std::string(16, '\0'));  // all zero
   spans->Mutable(1)->set_end_time_unix_nano(
       spans->Get(1).start_time_unix_nano() - 1);
@@ -305,39 +309,53 @@ TEST_F(OtlpIngestTest, RefusalsGetTheirStatusAndLoseNothing) {
   ASSERT_EQ(log_->HeadPosition(), 5u);
 
   const std::string good = Export('g', 1, 3).SerializeAsString();
-  EXPECT_EQ(Post(good.substr(0, good.size() - 7), With("application/x-protobuf")).status, 400);
-  EXPECT_EQ(Post("\x0a\xff\xff\xff\x0f", With("application/x-protobuf")).status, 400);
-  HttpResponse bad_json = Post(R"({"resourceSpans":[)", With("application/json"));
+  EXPECT_EQ(
+      Post(good.substr(0, good.size() - 7), With("application/x-protobuf"))
+          .status,
+      400);
+  EXPECT_EQ(Post("\x0a\xff\xff\xff\x0f", With("application/x-protobuf")).status,
+            400);
+  HttpResponse bad_json =
+      Post(R"({"resourceSpans":[)", With("application/json"));
   EXPECT_EQ(bad_json.status, 400);
   EXPECT_EQ(bad_json.Header("content-type"), "application/problem+json");
   EXPECT_EQ(Post(good, With("text/plain")).status, 415);
-  EXPECT_EQ(Post(good, {{"Authorization", std::string("Bearer ") + kAgentToken}}).status, 415);
+  EXPECT_EQ(
+      Post(good, {{"Authorization", std::string("Bearer ") + kAgentToken}})
+          .status,
+      415);
   HttpResponse anonymous = Post(good, With("application/x-protobuf", ""));
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(anonymous.Header("www-authenticate"), "Bearer");
-  EXPECT_EQ(Post(good, With("application/x-protobuf", "wrong-token-0123456789")).status, 401);
-  EXPECT_EQ(Post(good, With("application/x-protobuf", kReaderToken)).status, 403);
+  EXPECT_EQ(Post(good, With("application/x-protobuf", "wrong-token-0123456789"))
+                .status,
+            401);
+  EXPECT_EQ(Post(good, With("application/x-protobuf", kReaderToken)).status,
+            403);
   {
     HttpConnection connection(http_->port());
-    auto get = connection.Request("GET", "/v1/traces",
-                                  With("application/json"));
+    auto get =
+        connection.Request("GET", "/v1/traces", With("application/json"));
     ASSERT_TRUE(get.has_value());
     EXPECT_EQ(get->status, 405);
   }
   // Over the bound: 413 (uncompressed here), and over the bound of the
   // other routes but within this one's: accepted.
   ExportTraceServiceRequest big = Export('g', 1, 1);
-  big.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_name(
-      std::string(kMaxBody, 'n'));
-  HttpResponse too_big = Post(big.SerializeAsString(), With("application/x-protobuf"));
+  big.mutable_resource_spans(0)
+      ->mutable_scope_spans(0)
+      ->mutable_spans(0)
+      ->set_name(std::string(kMaxBody, 'n'));
+  HttpResponse too_big =
+      Post(big.SerializeAsString(), With("application/x-protobuf"));
   EXPECT_EQ(too_big.status, 413);
   EXPECT_THAT(too_big.body, HasSubstr("exceeds 262144 bytes"));
   HttpConnection append(http_->port());
-  std::optional<HttpResponse> append_too_big = append.Request(
-      "POST", "/v1/streams/s/events",
-      {{"Content-Type", "application/json"},
-       {"Authorization", std::string("Bearer ") + kAgentToken}},
-      std::string(kMaxBody / 2, ' '));
+  std::optional<HttpResponse> append_too_big =
+      append.Request("POST", "/v1/streams/s/events",
+                     {{"Content-Type", "application/json"},
+                      {"Authorization", std::string("Bearer ") + kAgentToken}},
+                     std::string(kMaxBody / 2, ' '));
   ASSERT_TRUE(append_too_big.has_value());
   EXPECT_EQ(append_too_big->status, 413);
 
@@ -355,8 +373,10 @@ TEST_F(OtlpIngestTest, RefusalsGetTheirStatusAndLoseNothing) {
   EXPECT_EQ(log_->HeadPosition(), 8u);
   // Larger than the other routes may take, within this one's bound.
   ExportTraceServiceRequest large = Export('l', 1, 1);
-  large.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_name(
-      std::string(kMaxBody / 2, 'n'));
+  large.mutable_resource_spans(0)
+      ->mutable_scope_spans(0)
+      ->mutable_spans(0)
+      ->set_name(std::string(kMaxBody / 2, 'n'));
   EXPECT_EQ(PostProto(large).status, 200);
   EXPECT_EQ(log_->HeadPosition(), 9u);
 }

@@ -3,12 +3,12 @@
 // lowerCamelCase or proto names, integer enums, int64 as strings, unknown
 // fields ignored).
 
+#include "otlp/export_request.h"
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "otlp/export_request.h"
 #include "tests/testing/gzip.h"
 
 namespace vigil::otlp {
@@ -68,10 +68,10 @@ TEST(ParseExportRequestTest, ProtobufThatDoesNotParseIsInvalid) {
                                BodyFormat::kProtobuf, &parsed)
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseExportRequest("\xff\xff\xff\xff", BodyFormat::kProtobuf,
-                               &parsed)
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ParseExportRequest("\xff\xff\xff\xff", BodyFormat::kProtobuf, &parsed)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParseExportRequestTest, OtlpJsonHasHexIdsAndTolerantFields) {
@@ -100,7 +100,8 @@ TEST(ParseExportRequestTest, OtlpJsonHasHexIdsAndTolerantFields) {
     }]
   })";
   ExportTraceServiceRequest parsed;
-  const absl::Status status = ParseExportRequest(json, BodyFormat::kJson, &parsed);
+  const absl::Status status =
+      ParseExportRequest(json, BodyFormat::kJson, &parsed);
   ASSERT_TRUE(status.ok()) << status;
   const Span& span = parsed.resource_spans(0).scope_spans(0).spans(0);
   EXPECT_EQ(span.trace_id(),
@@ -118,12 +119,15 @@ TEST(ParseExportRequestTest, OtlpJsonHasHexIdsAndTolerantFields) {
 }
 
 TEST(ParseExportRequestTest, JsonThatIsNotOtlpIsInvalid) {
-  for (const char* bad : {
-           "{", "[]", R"({"resourceSpans": 3})",
-           // base64 ids (protobuf's JSON mapping), not OTLP's hex
-           R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA=="}]}]}]})",
-           R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"zzzzzzzzzzzzzzzz"}]}]}]})",
-       }) {
+  for (
+      const char* bad : {
+          "{",
+          "[]",
+          R"({"resourceSpans": 3})",
+          // base64 ids (protobuf's JSON mapping), not OTLP's hex
+          R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA=="}]}]}]})",
+          R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"zzzzzzzzzzzzzzzz"}]}]}]})",
+      }) {
     ExportTraceServiceRequest parsed;
     EXPECT_EQ(ParseExportRequest(bad, BodyFormat::kJson, &parsed).code(),
               absl::StatusCode::kInvalidArgument)
@@ -137,8 +141,9 @@ TEST(SerializeExportResponseTest, AnswersInTheRequestsFormat) {
   EXPECT_EQ(SerializeExportResponse(response, BodyFormat::kProtobuf), "");
   response.mutable_partial_success()->set_rejected_spans(2);
   response.mutable_partial_success()->set_error_message("bad ids");
-  EXPECT_EQ(SerializeExportResponse(response, BodyFormat::kJson),
-            R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad ids"}})");
+  EXPECT_EQ(
+      SerializeExportResponse(response, BodyFormat::kJson),
+      R"({"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad ids"}})");
   ExportTraceServiceResponse back;
   ASSERT_TRUE(back.ParseFromString(
       SerializeExportResponse(response, BodyFormat::kProtobuf)));

@@ -5,8 +5,10 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <fstream>
 #include <functional>
 #include <limits>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,8 @@ using opentelemetry::proto::common::v1::KeyValue;
 using opentelemetry::proto::trace::v1::Span;
 using ::testing::HasSubstr;
 
-const std::string kTrace("\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c", 16);
+const std::string kTrace(
+    "\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c", 16);
 const std::string kSpan("\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
 const std::string kParent("\x00\xf0\x67\xaa\x0b\xa9\x02\xb7", 8);
 
@@ -37,7 +40,9 @@ KeyValue* Attr(google::protobuf::RepeatedPtrField<KeyValue>* attributes,
   return kv;
 }
 void Str(Span* span, const std::string& key, const std::string& value) {
-  Attr(span->mutable_attributes(), key)->mutable_value()->set_string_value(value);
+  Attr(span->mutable_attributes(), key)
+      ->mutable_value()
+      ->set_string_value(value);
 }
 void Int(Span* span, const std::string& key, int64_t value) {
   Attr(span->mutable_attributes(), key)->mutable_value()->set_int_value(value);
@@ -85,12 +90,14 @@ TEST(SpanRecordedTest, AModelCallWithRenamedNamesIsNormalised) {
       R"("duration_ms":12.345678,"status":"unset","operation":"chat",)"
       R"("provider":"openai","model":"gpt-4o-mini-2024-07-18",)"
       R"("input_tokens":1000,"output_tokens":500,"cached_tokens":200,)"
-      R"("cost_usd":)" + std::string(cost_text) + ","
-      R"("attributes":{"gen_ai.operation.name":"chat","gen_ai.system":"openai",)"
-      R"("gen_ai.request.model":"gpt-4o-mini-2024-07-18",)"
-      R"("gen_ai.usage.prompt_tokens":1000,"gen_ai.usage.completion_tokens":500,)"
-      R"("gen_ai.usage.cache_read_input_tokens":200},)"
-      R"("resource":{"service.name":"svc"}})");
+      R"("cost_usd":)" +
+          std::string(cost_text) +
+          ","
+          R"("attributes":{"gen_ai.operation.name":"chat","gen_ai.system":"openai",)"
+          R"("gen_ai.request.model":"gpt-4o-mini-2024-07-18",)"
+          R"("gen_ai.usage.prompt_tokens":1000,"gen_ai.usage.completion_tokens":500,)"
+          R"("gen_ai.usage.cache_read_input_tokens":200},)"
+          R"("resource":{"service.name":"svc"}})");
 }
 
 TEST(SpanRecordedTest, CurrentNamesWinWhateverTheirOrder) {
@@ -154,8 +161,9 @@ TEST(SpanRecordedTest, AgentIdFallsBackToItsName) {
   EXPECT_EQ(fields.agent_name, "Writer");
   EXPECT_EQ(fields.caller_agent_id, "agent-1");
   const std::string json = Json(named);
-  EXPECT_THAT(json, HasSubstr(R"("operation":"invoke_agent","agent_id":"agent-7",)"
-                              R"("agent_name":"Writer","caller_agent_id":"agent-1")"));
+  EXPECT_THAT(
+      json, HasSubstr(R"("operation":"invoke_agent","agent_id":"agent-7",)"
+                      R"("agent_name":"Writer","caller_agent_id":"agent-1")"));
   EXPECT_THAT(json, ::testing::Not(HasSubstr("cost_usd")));  // not a model call
 }
 
@@ -166,11 +174,15 @@ TEST(SpanRecordedTest, ToolCallsAndErrors) {
   Str(&span, "gen_ai.tool.name", "search");
   Str(&span, "gen_ai.tool.call.id", "call_1");
   Str(&span, "error.type", "TimeoutError");
-  span.mutable_status()->set_code(opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  span.mutable_status()->set_code(
+      opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
   std::string json = Json(span);
   EXPECT_THAT(json, ::testing::Not(HasSubstr("parent_span_id")));
-  EXPECT_THAT(json, HasSubstr(R"("status":"error","error":"TimeoutError","operation":"execute_tool",)"
-                              R"("tool":"search","tool_call_id":"call_1")"));
+  EXPECT_THAT(
+      json,
+      HasSubstr(
+          R"("status":"error","error":"TimeoutError","operation":"execute_tool",)"
+          R"("tool":"search","tool_call_id":"call_1")"));
   span.mutable_status()->set_message("deadline exceeded");
   EXPECT_THAT(Json(span), HasSubstr(R"("error":"deadline exceeded")"));
 }
@@ -182,9 +194,12 @@ TEST(SpanRecordedTest, AttributesKeepEveryValueType) {
   Int(&span, "neg", -3);
   Attr(span.mutable_attributes(), "ok")->mutable_value()->set_bool_value(true);
   Attr(span.mutable_attributes(), "d")->mutable_value()->set_double_value(0.5);
-  Attr(span.mutable_attributes(), "nan")->mutable_value()->set_double_value(
-      std::numeric_limits<double>::quiet_NaN());
-  Attr(span.mutable_attributes(), "b")->mutable_value()->set_bytes_value("\x01\x02\x03");
+  Attr(span.mutable_attributes(), "nan")
+      ->mutable_value()
+      ->set_double_value(std::numeric_limits<double>::quiet_NaN());
+  Attr(span.mutable_attributes(), "b")
+      ->mutable_value()
+      ->set_bytes_value("\x01\x02\x03");
   AnyValue* list = Attr(span.mutable_attributes(), "list")->mutable_value();
   list->mutable_array_value()->add_values()->set_string_value("x");
   list->mutable_array_value()->add_values()->set_int_value(2);
@@ -201,12 +216,14 @@ TEST(SpanRecordedTest, AttributesKeepEveryValueType) {
   link->set_trace_id(kTrace);
   link->set_span_id(kParent);
   const std::string json = Json(span);
-  EXPECT_THAT(json, HasSubstr(
-      R"("attributes":{"big":"1152921504606846976","neg":-3,"ok":true,"d":0.5,)"
-      R"("nan":"NaN","b":"AQID","list":["x",2],"kv":{"q\"uote":"v"},"empty":null},)"
-      R"("events":[{"name":"retry","time_us":1700000000001000,"attributes":{}}],)"
-      R"("links":[{"trace_id":"0af7651916cd43dd8448eb211c80319c",)"
-      R"("span_id":"00f067aa0ba902b7","attributes":{}}],)"));
+  EXPECT_THAT(
+      json,
+      HasSubstr(
+          R"("attributes":{"big":"1152921504606846976","neg":-3,"ok":true,"d":0.5,)"
+          R"("nan":"NaN","b":"AQID","list":["x",2],"kv":{"q\"uote":"v"},"empty":null},)"
+          R"("events":[{"name":"retry","time_us":1700000000001000,"attributes":{}}],)"
+          R"("links":[{"trace_id":"0af7651916cd43dd8448eb211c80319c",)"
+          R"("span_id":"00f067aa0ba902b7","attributes":{}}],)"));
   simdjson::dom::parser parser;
   EXPECT_EQ(parser.parse(json).error(), simdjson::SUCCESS) << json;
 }
@@ -218,19 +235,23 @@ TEST(SpanRecordedTest, SpansToRejectSayWhy) {
   };
   for (const Case& c : std::vector<Case>{
            {"trace_id", [](Span* s) { s->set_trace_id(std::string(8, 'x')); }},
-           {"trace_id", [](Span* s) { s->set_trace_id(std::string(16, '\0')); }},
+           {"trace_id",
+            [](Span* s) { s->set_trace_id(std::string(16, '\0')); }},
            {"span_id", [](Span* s) { s->set_span_id(std::string(8, '\0')); }},
            {"span_id", [](Span* s) { s->clear_span_id(); }},
            {"parent_span_id", [](Span* s) { s->set_parent_span_id("abc"); }},
            {"before its start",
-            [](Span* s) { s->set_end_time_unix_nano(s->start_time_unix_nano() - 1); }},
+            [](Span* s) {
+              s->set_end_time_unix_nano(s->start_time_unix_nano() - 1);
+            }},
            {"over the limit of 256",
             [](Span* s) {
               for (int i = 0; i < 257; ++i) Int(s, "a" + std::to_string(i), i);
             }},
            {"nest deeper",
             [](Span* s) {
-              AnyValue* v = Attr(s->mutable_attributes(), "deep")->mutable_value();
+              AnyValue* v =
+                  Attr(s->mutable_attributes(), "deep")->mutable_value();
               for (int i = 0; i < 20; ++i) {
                 v = v->mutable_array_value()->add_values();
               }
@@ -240,8 +261,8 @@ TEST(SpanRecordedTest, SpansToRejectSayWhy) {
        }) {
     Span span = BaseSpan();
     c.change(&span);
-    absl::StatusOr<std::string> json = SpanRecordedJson(
-        span, "{}", "", PriceTable::BuiltIn(), SpanLimits{});
+    absl::StatusOr<std::string> json =
+        SpanRecordedJson(span, "{}", "", PriceTable::BuiltIn(), SpanLimits{});
     ASSERT_FALSE(json.ok()) << c.why;
     EXPECT_EQ(json.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(json.status().message()), HasSubstr(c.why));
@@ -250,8 +271,8 @@ TEST(SpanRecordedTest, SpansToRejectSayWhy) {
 
 TEST(SpanRecordedTest, EventIdIsAUuidOfTheTraceAndSpan) {
   const std::string id = SpanEventId(kTrace, kSpan);
-  EXPECT_THAT(id, ::testing::MatchesRegex(
-                      "[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
+  EXPECT_THAT(id, ::testing::MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}"
+                                          "-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
   EXPECT_EQ(id, SpanEventId(kTrace, kSpan));
   EXPECT_NE(id, SpanEventId(kTrace, kParent));
 }
@@ -267,18 +288,47 @@ TEST(PriceTableTest, LongestPrefixWins) {
   EXPECT_DOUBLE_EQ(table.CostUsd("gpt-4o", 100, 0, 1000), 100 * 1.25 / 1e6);
 }
 
+// docs/otlp.md lists the built-in table; every row is the code's price.
+TEST(PriceTableTest, TheDocumentedTableIsTheBuiltInOne) {
+  std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/docs/otlp.md");
+  ASSERT_TRUE(in) << "docs/otlp.md";
+  const std::regex row(
+      R"(^\| `([^`]+)` \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|$)");
+  const PriceTable table = PriceTable::BuiltIn();
+  std::string line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::smatch match;
+    if (!std::regex_match(line, match, row)) continue;
+    ++rows;
+    const std::string model = match[1];
+    const ModelPrice* price = table.Find(model);
+    ASSERT_NE(price, nullptr) << model;
+    EXPECT_EQ(price->input, std::stod(match[2])) << model;
+    EXPECT_EQ(price->output, std::stod(match[3])) << model;
+    EXPECT_EQ(price->cached_input, std::stod(match[4])) << model;
+    // The row is the entry itself, not a shorter prefix of it.
+    EXPECT_EQ(table.Find(model.substr(0, model.size() - 1)) == price, false)
+        << model;
+  }
+  EXPECT_EQ(rows, 22);  // every built-in entry
+}
+
 TEST(PriceTableTest, AFileReplacesTheBuiltInTable) {
   absl::StatusOr<PriceTable> table = PriceTable::FromJson(
       R"({"my-model":{"input":1,"output":2},"my-model-large":{"input":10,"output":20,"cached_input":5}})");
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_EQ(table->Find("gpt-4o"), nullptr);
-  EXPECT_DOUBLE_EQ(table->CostUsd("my-model-v2", 1e6, 1e6, 5e5), 3.0);  // cached at input price
+  EXPECT_DOUBLE_EQ(table->CostUsd("my-model-v2", 1e6, 1e6, 5e5),
+                   3.0);  // cached at input price
   EXPECT_DOUBLE_EQ(table->CostUsd("my-model-large", 1e6, 0, 1e6), 5.0);
-  for (const char* bad : {"[]", "{", R"({"m":{"input":1}})", R"({"m":{"input":-1,"output":1}})",
-                          R"({"m":{"input":1,"output":1,"extra":1}})", R"({"m":3})",
-                          R"({"":{"input":1,"output":1}})"}) {
+  for (const char* bad :
+       {"[]", "{", R"({"m":{"input":1}})", R"({"m":{"input":-1,"output":1}})",
+        R"({"m":{"input":1,"output":1,"extra":1}})", R"({"m":3})",
+        R"({"":{"input":1,"output":1}})"}) {
     absl::StatusOr<PriceTable> refused = PriceTable::FromJson(bad);
-    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
   }
   EXPECT_EQ(PriceTable::FromFile("/nonexistent/prices.json").status().code(),
             absl::StatusCode::kNotFound);
@@ -308,29 +358,35 @@ TEST(ExportMappingTest, OneAppendPerTraceIdempotentBySpanIds) {
   const std::string other(16, '\x22');
   Span bad = SpanOf(kTrace, '9');
   bad.set_end_time_unix_nano(0);
-  const MappedExport mapped = MapExport(
-      Export({SpanOf(kTrace, '1'), SpanOf(other, '1'), SpanOf(kTrace, '2'),
-              bad, SpanOf(kTrace, '1')}),
-      {.prices = &prices});
+  const MappedExport mapped =
+      MapExport(Export({SpanOf(kTrace, '1'), SpanOf(other, '1'),
+                        SpanOf(kTrace, '2'), bad, SpanOf(kTrace, '1')}),
+                {.prices = &prices});
   ASSERT_EQ(mapped.appends.size(), 2u);
   EXPECT_EQ(mapped.appends[0].stream, "trace-0af7651916cd43dd8448eb211c80319c");
   ASSERT_EQ(mapped.appends[0].events.size(), 2u);  // the repeated span once
   EXPECT_EQ(mapped.appends[0].events[0].type, "SpanRecorded");
-  EXPECT_EQ(mapped.appends[0].events[0].event_id, SpanEventId(kTrace, std::string(7, 'a') + '1'));
-  EXPECT_THAT(mapped.appends[0].events[0].data,
-              HasSubstr(R"("resource":{"service.name":"svc"},"scope":{"name":"lib","version":""}})"));
+  EXPECT_EQ(mapped.appends[0].events[0].event_id,
+            SpanEventId(kTrace, std::string(7, 'a') + '1'));
+  EXPECT_THAT(
+      mapped.appends[0].events[0].data,
+      HasSubstr(
+          R"("resource":{"service.name":"svc"},"scope":{"name":"lib","version":""}})"));
   EXPECT_EQ(mapped.appends[1].stream, "trace-22222222222222222222222222222222");
   EXPECT_THAT(mapped.appends[0].idempotency_key,
-              ::testing::MatchesRegex("otlp:0af7651916cd43dd8448eb211c80319c:[0-9a-f]{64}"));
+              ::testing::MatchesRegex(
+                  "otlp:0af7651916cd43dd8448eb211c80319c:[0-9a-f]{64}"));
   EXPECT_EQ(mapped.rejected_spans, 1);
   EXPECT_THAT(mapped.error_message,
-              HasSubstr("span 0af7651916cd43dd8448eb211c80319c/61616161616161" "39: "
+              HasSubstr("span 0af7651916cd43dd8448eb211c80319c/61616161616161"
+                        "39: "
                         "end_time_unix_nano is before its start"));
 
   // The same spans in another order: the same key (a retry appends nothing).
   const MappedExport again = MapExport(
       Export({SpanOf(kTrace, '2'), SpanOf(kTrace, '1')}), {.prices = &prices});
-  EXPECT_EQ(again.appends[0].idempotency_key, mapped.appends[0].idempotency_key);
+  EXPECT_EQ(again.appends[0].idempotency_key,
+            mapped.appends[0].idempotency_key);
   EXPECT_EQ(again.rejected_spans, 0);
   EXPECT_EQ(again.error_message, "");
 }
@@ -339,12 +395,13 @@ TEST(ExportMappingTest, ALargeTraceIsCutToTheLogsBounds) {
   const PriceTable prices = PriceTable::BuiltIn();
   std::vector<Span> spans;
   for (char c = '1'; c <= '5'; ++c) spans.push_back(SpanOf(kTrace, c));
-  const MappedExport mapped = MapExport(
-      Export(spans), {.prices = &prices, .max_append_events = 2});
+  const MappedExport mapped =
+      MapExport(Export(spans), {.prices = &prices, .max_append_events = 2});
   ASSERT_EQ(mapped.appends.size(), 3u);
   EXPECT_EQ(mapped.appends[0].events.size(), 2u);
   EXPECT_EQ(mapped.appends[2].events.size(), 1u);
-  EXPECT_NE(mapped.appends[0].idempotency_key, mapped.appends[1].idempotency_key);
+  EXPECT_NE(mapped.appends[0].idempotency_key,
+            mapped.appends[1].idempotency_key);
 
   const size_t one = mapped.appends[0].events[0].data.size();
   const MappedExport by_bytes = MapExport(

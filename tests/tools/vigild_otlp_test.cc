@@ -4,10 +4,10 @@
 // OpenTelemetry JS SDK's own exporters (tests/otlp/js, from npm) over
 // OTLP/HTTP protobuf, OTLP/HTTP JSON and OTLP/gRPC, each export sent twice.
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <chrono>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -44,10 +44,10 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-HttpResponse Request(int port, const std::string& method,
-                     const std::string& target,
-                     std::vector<std::pair<std::string, std::string>> headers = {},
-                     const std::string& body = "") {
+HttpResponse Request(
+    int port, const std::string& method, const std::string& target,
+    std::vector<std::pair<std::string, std::string>> headers = {},
+    const std::string& body = "") {
   HttpConnection connection(static_cast<uint16_t>(port));
   std::optional<HttpResponse> response =
       connection.Request(method, target, headers, body);
@@ -92,11 +92,11 @@ TEST(VigildOtlpTest, HttpAndGrpcExportsWithTokensAndPrices) {
   const int grpc = FreePort(), http = FreePort();
   VigildProcess vigild(
       VIGILD_BINARY,
-      {"--data-dir", dir.path() + "/data", "--projections", "off",
-       "--webhooks", "off", "--tokens-file", dir.path() + "/tokens",
-       "--otlp-prices", dir.path() + "/prices.json", "--otlp-max-body-bytes",
-       "4096", "--grpc-listen", absl::StrCat("127.0.0.1:", grpc),
-       "--http-listen", absl::StrCat("127.0.0.1:", http)},
+      {"--data-dir", dir.path() + "/data", "--projections", "off", "--webhooks",
+       "off", "--tokens-file", dir.path() + "/tokens", "--otlp-prices",
+       dir.path() + "/prices.json", "--otlp-max-body-bytes", "4096",
+       "--grpc-listen", absl::StrCat("127.0.0.1:", grpc), "--http-listen",
+       absl::StrCat("127.0.0.1:", http)},
       dir.path() + "/vigild.log");
   ASSERT_TRUE(vigild.started());
   ASSERT_TRUE(AwaitHealthy(http)) << ReadFile(dir.path() + "/vigild.log");
@@ -137,16 +137,20 @@ TEST(VigildOtlpTest, HttpAndGrpcExportsWithTokensAndPrices) {
               grpc::StatusCode::UNAUTHENTICATED);
   }
 
-  HttpResponse stream = Request(
-      http, "GET", "/v1/streams/trace-42424242424242424242424242424242",
-      {{"Authorization", std::string("Bearer ") + kToken}});
+  HttpResponse stream =
+      Request(http, "GET", "/v1/streams/trace-42424242424242424242424242424242",
+              {{"Authorization", std::string("Bearer ") + kToken}});
   ASSERT_EQ(stream.status, 200) << stream.body;
-  EXPECT_THAT(stream.body, HasSubstr(R"("model":"house-model-v2","input_tokens":3,"cost_usd":3,)"));
+  EXPECT_THAT(
+      stream.body,
+      HasSubstr(R"("model":"house-model-v2","input_tokens":3,"cost_usd":3,)"));
   // The file replaced the built-in table: gpt-4o costs nothing here.
-  EXPECT_THAT(stream.body, HasSubstr(R"("model":"gpt-4o","input_tokens":3,"cost_usd":0,)"));
+  EXPECT_THAT(stream.body,
+              HasSubstr(R"("model":"gpt-4o","input_tokens":3,"cost_usd":0,)"));
   EXPECT_EQ(stream.body.find("0101010101010103"), std::string::npos);
   size_t spans = 0;
-  for (size_t at = stream.body.find("\"SpanRecorded\""); at != std::string::npos;
+  for (size_t at = stream.body.find("\"SpanRecorded\"");
+       at != std::string::npos;
        at = stream.body.find("\"SpanRecorded\"", at + 1)) {
     ++spans;
   }
@@ -156,21 +160,22 @@ TEST(VigildOtlpTest, HttpAndGrpcExportsWithTokensAndPrices) {
 
 TEST(VigildOtlpTest, AMalformedPriceFileIsRefusedAtStart) {
   TempDir dir;
-  std::ofstream(dir.path() + "/prices.json") << R"({"m": {"input": -1, "output": 1}})";
+  std::ofstream(dir.path() + "/prices.json")
+      << R"({"m": {"input": -1, "output": 1}})";
   VigildProcess vigild(
       VIGILD_BINARY,
-      {"--data-dir", dir.path() + "/data", "--projections", "off",
-       "--webhooks", "off", "--otlp-prices", dir.path() + "/prices.json",
-       "--grpc-listen", absl::StrCat("127.0.0.1:", FreePort()),
-       "--http-listen", absl::StrCat("127.0.0.1:", FreePort())},
+      {"--data-dir", dir.path() + "/data", "--projections", "off", "--webhooks",
+       "off", "--otlp-prices", dir.path() + "/prices.json", "--grpc-listen",
+       absl::StrCat("127.0.0.1:", FreePort()), "--http-listen",
+       absl::StrCat("127.0.0.1:", FreePort())},
       dir.path() + "/vigild.log");
   ASSERT_TRUE(vigild.started());
-  for (int i = 0; i < 200 && ReadFile(dir.path() + "/vigild.log").empty(); ++i) {
+  for (int i = 0; i < 200 && ReadFile(dir.path() + "/vigild.log").empty();
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(vigild.Terminate(), 64);  // EX_USAGE
-  EXPECT_THAT(ReadFile(dir.path() + "/vigild.log"),
-              HasSubstr("--otlp-prices"));
+  EXPECT_THAT(ReadFile(dir.path() + "/vigild.log"), HasSubstr("--otlp-prices"));
 }
 
 // stdout of `command`, and whether it exited 0.
@@ -180,7 +185,8 @@ std::pair<std::string, bool> Shell(const std::string& command) {
   std::string out;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
   const int status = pclose(pipe);
   return {out, WIFEXITED(status) && WEXITSTATUS(status) == 0};
 }
@@ -190,8 +196,10 @@ TEST(VigildOtlpTest, TheOpenTelemetryJsSdkIsRecordedOnceOverEachTransport) {
   if (!Shell("node --version >/dev/null 2>&1").second) {
     GTEST_SKIP() << "no node (tools/install-deps installs nodejs and npm)";
   }
-  if (!std::filesystem::exists(js + "/node_modules/@opentelemetry/sdk-trace-base") &&
-      !Shell("npm ci --prefix " + js + " --no-audit --no-fund >/dev/null 2>&1").second) {
+  if (!std::filesystem::exists(js +
+                               "/node_modules/@opentelemetry/sdk-trace-base") &&
+      !Shell("npm ci --prefix " + js + " --no-audit --no-fund >/dev/null 2>&1")
+           .second) {
     GTEST_SKIP() << "npm ci in " << js << " failed (no registry?)";
   }
   TempDir dir;
@@ -199,18 +207,18 @@ TEST(VigildOtlpTest, TheOpenTelemetryJsSdkIsRecordedOnceOverEachTransport) {
   const int grpc = FreePort(), http = FreePort();
   VigildProcess vigild(
       VIGILD_BINARY,
-      {"--data-dir", dir.path() + "/data", "--projections", "off",
-       "--webhooks", "off", "--tokens-file", dir.path() + "/tokens",
-       "--grpc-listen", absl::StrCat("127.0.0.1:", grpc),
-       "--http-listen", absl::StrCat("127.0.0.1:", http)},
+      {"--data-dir", dir.path() + "/data", "--projections", "off", "--webhooks",
+       "off", "--tokens-file", dir.path() + "/tokens", "--grpc-listen",
+       absl::StrCat("127.0.0.1:", grpc), "--http-listen",
+       absl::StrCat("127.0.0.1:", http)},
       dir.path() + "/vigild.log");
   ASSERT_TRUE(vigild.started());
   ASSERT_TRUE(AwaitHealthy(http)) << ReadFile(dir.path() + "/vigild.log");
 
   for (const std::string kind : {"proto", "json", "grpc"}) {
     auto [out, ok] = Shell(absl::StrCat("cd ", js, " && VIGIL_TOKEN=", kToken,
-                                      " node export.mjs ", kind, " ", http,
-                                      " ", grpc, " 2>&1"));
+                                        " node export.mjs ", kind, " ", http,
+                                        " ", grpc, " 2>&1"));
     ASSERT_TRUE(ok) << kind << ": " << out;
     const std::string trace_id = out.substr(0, out.find('\n'));
     ASSERT_EQ(trace_id.size(), 32u) << kind << ": " << out;
@@ -225,14 +233,24 @@ TEST(VigildOtlpTest, TheOpenTelemetryJsSdkIsRecordedOnceOverEachTransport) {
       ++spans;
     }
     EXPECT_EQ(spans, 3u) << kind << " (exported twice): " << body;
-    EXPECT_THAT(body, HasSubstr(R"("operation":"invoke_agent","agent_id":"manager","agent_name":"manager")"))
+    EXPECT_THAT(
+        body,
+        HasSubstr(
+            R"("operation":"invoke_agent","agent_id":"manager","agent_name":"manager")"))
         << kind;
     // 1200 × 0.15 + 300 × 0.60 per million (the built-in gpt-4o-mini price).
-    EXPECT_THAT(body, HasSubstr(R"("operation":"chat","provider":"openai","model":"gpt-4o-mini","input_tokens":1200,"output_tokens":300,"cost_usd":0.00036,)"))
+    EXPECT_THAT(
+        body,
+        HasSubstr(
+            R"("operation":"chat","provider":"openai","model":"gpt-4o-mini","input_tokens":1200,"output_tokens":300,"cost_usd":0.00036,)"))
         << kind;
-    EXPECT_THAT(body, HasSubstr(R"("status":"error","error":"timeout","operation":"execute_tool","tool":"search")"))
+    EXPECT_THAT(
+        body,
+        HasSubstr(
+            R"("status":"error","error":"timeout","operation":"execute_tool","tool":"search")"))
         << kind;
-    EXPECT_THAT(body, HasSubstr(absl::StrCat(R"("resource":{"service.name":"js-)", kind, R"(")")))
+    EXPECT_THAT(body, HasSubstr(absl::StrCat(
+                          R"("resource":{"service.name":"js-)", kind, R"(")")))
         << kind;
   }
   EXPECT_EQ(vigild.Terminate(), 0);
