@@ -209,7 +209,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     target_.clear();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options.max_header_bytes));
-    parser_->body_limit(options.max_body_bytes);
+    parser_->body_limit(options.traces != nullptr
+                            ? std::max(options.max_body_bytes,
+                                       options.otlp_max_body_bytes)
+                            : options.max_body_bytes);
     stream_.expires_after(ToChrono(options.idle_timeout));
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -223,6 +226,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     method_ = std::string(header.method_string().data(),
                           header.method_string().size());
     target_ = std::string(header.target().data(), header.target().size());
+    // The body limit of the route (ReadHeader set the larger of the two,
+    // which Beast checked against Content-Length already).
+    const HttpServerOptions& options = state_->options();
+    const size_t limit =
+        options.traces != nullptr &&
+                std::string_view(target_).substr(0, target_.find('?')) ==
+                    "/v1/traces"
+            ? options.otlp_max_body_bytes
+            : options.max_body_bytes;
+    if (const auto length = parser_->content_length();
+        length.has_value() && *length > limit) {
+      return Unreadable(ReadError::kBodyTooLarge);
+    }
+    parser_->body_limit(limit);
     if (parser_->is_done()) return Dispatch();
     const auto expect = header[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {

@@ -36,6 +36,7 @@
 #include "api/webhook_admin.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
+#include "otlp/trace_ingest.h"
 
 namespace vigil::gateway {
 
@@ -147,6 +148,14 @@ struct HttpServerOptions {
   // gateway/internal/webhook_routes.h), role "admin"; must outlive the
   // server. Null: those paths are 404.
   api::WebhookAdmin* webhooks = nullptr;
+
+  // OTLP/HTTP trace ingest, POST /v1/traces (docs/otlp.md,
+  // gateway/internal/otlp_route.h), role "agent" or "admin" as for appends;
+  // must outlive the server. Null: that path is 404.
+  otlp::TraceIngest* traces = nullptr;
+  // The largest body of POST /v1/traces, compressed or inflated (it
+  // replaces max_body_bytes for that path). Over it: 413.
+  size_t otlp_max_body_bytes = 16 << 20;  // 16 MiB
 
   // Time travel (GET /v1/state, GET /v1/diff); must outlive the server.
   // Null: those paths are 404.

@@ -33,14 +33,16 @@ const std::vector<std::pair<std::string, std::set<std::string>>>& Layers() {
           {"eventlog", {"base"}},
           {"domain", {"base", "eventlog"}},
           {"api", {"base", "eventlog", "domain", "schemas"}},
+          {"otlp", {"base", "eventlog", "domain", "api", "schemas"}},
           {"projections", {"base", "eventlog", "domain", "api", "schemas"}},
-          {"gateway", {"base", "eventlog", "domain", "api", "schemas"}},
+          {"gateway",
+           {"base", "eventlog", "domain", "api", "schemas", "otlp"}},
           {"tools",
-           {"base", "eventlog", "domain", "api", "schemas", "projections",
-            "gateway"}},
+           {"base", "eventlog", "domain", "api", "schemas", "otlp",
+            "projections", "gateway"}},
           {"benchmarks",
-           {"base", "eventlog", "domain", "api", "schemas", "projections",
-            "gateway", "tools"}},
+           {"base", "eventlog", "domain", "api", "schemas", "otlp",
+            "projections", "gateway", "tools"}},
       };
   return *layers;
 }

@@ -13,10 +13,7 @@ std::optional<HttpResponse> ParseAppend(const HttpRequest& request,
                                         std::string stream,
                                         eventlog::AppendRequest* append) {
   std::vector<std::string_view> content_type = request.Header("content-type");
-  // The media type, parameters dropped.
-  if (content_type.size() != 1 ||
-      Lower(TrimSpace(content_type[0].substr(0, content_type[0].find(';')))) !=
-          kJson) {
+  if (content_type.size() != 1 || MediaType(content_type[0]) != kJson) {
     return ProtocolProblem(
         415, "unsupported-media-type", "Unsupported media type",
         "the body must be sent as Content-Type: application/json");

@@ -88,6 +88,10 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
+std::string MediaType(std::string_view content_type) {
+  return Lower(TrimSpace(content_type.substr(0, content_type.find(';'))));
+}
+
 bool ListHas(std::string_view list, std::string_view item) {
   while (!list.empty()) {
     const size_t comma = list.find(',');

@@ -61,6 +61,8 @@ HttpResponse ProtocolProblem(int status, std::string_view name,
 std::string_view TrimSpace(std::string_view text);
 // ASCII lowercase.
 std::string Lower(std::string_view text);
+// The media type of a Content-Type value, lowercase, parameters dropped.
+std::string MediaType(std::string_view content_type);
 // True when the comma-separated `list` (a header value) holds `item`.
 bool ListHas(std::string_view list, std::string_view item);
 

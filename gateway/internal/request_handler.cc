@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "gateway/internal/append_route.h"
 #include "gateway/internal/event_reads.h"
+#include "gateway/internal/otlp_route.h"
 #include "gateway/internal/read_model_routes.h"
 #include "gateway/internal/state_routes.h"
 #include "gateway/internal/webhook_routes.h"
@@ -104,6 +105,8 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kLive;
   } else if (path == "/v1/all") {
     matched.route = Route::kReadAll;
+  } else if (options_.traces != nullptr && path == "/v1/traces") {
+    matched.route = Route::kTraces;
   } else if (core_.has_state_queries() && path == "/v1/state") {
     matched.route = Route::kState;
   } else if (core_.has_state_queries() && path == "/v1/diff") {
@@ -134,6 +137,8 @@ const RequestHandler::RouteInfo& RequestHandler::Info(Route route) {
       {"/v1/streams/{stream}/events", "POST", Operation::kAppend},
       {"/v1/streams/{stream}", "GET", Operation::kReadStream},
       {"/v1/all", "GET", Operation::kReadAll},
+      // OTLP/HTTP: spans are appended, so the caller must be allowed to.
+      {"/v1/traces", "POST", Operation::kAppend},
       // One label for all of them: ids in paths would make series unbounded.
       {"/v1/{read model}", "GET", Operation::kReadModel},
       {"/v1/{admin resource}", "", Operation::kAdministerWebhooks},
@@ -227,6 +232,14 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
                         std::move(done));
     case Route::kReadAll:
       return ReadAll(std::move(principal), matched.query, std::move(done));
+    case Route::kTraces:
+      BeginWork();
+      return ServeOtlpTraces(
+          *options_.traces, options_.otlp_max_body_bytes, request, principal,
+          [this, done = std::move(done)](HttpResponse response) {
+            done(std::move(response));
+            EndWork();
+          });
     case Route::kReadModel:
       return ReadModel(std::move(principal), request.target, std::move(done));
     case Route::kAdmin:
@@ -436,7 +449,10 @@ HttpResponse RequestHandler::Unreadable(ReadError error,
     case ReadError::kBodyTooLarge:
       response = ErrorResponse(absl::ResourceExhaustedError(
           "the request body exceeds " +
-          std::to_string(options_.max_body_bytes) + " bytes"));
+          std::to_string(Match(target).route == Route::kTraces
+                             ? options_.otlp_max_body_bytes
+                             : options_.max_body_bytes) +
+          " bytes"));
       break;
     case ReadError::kMalformed:
       response = ErrorResponse(

@@ -100,6 +100,7 @@ class RequestHandler {
     kAppend,      // /v1/streams/{stream}/events
     kReadStream,  // /v1/streams/{stream}
     kReadAll,     // /v1/all
+    kTraces,      // /v1/traces (OTLP/HTTP, otlp_route.h)
     kReadModel,   // HttpServerOptions::read_models
     kAdmin,       // HttpServerOptions::webhooks
     kState,       // /v1/state (HttpServerOptions::state_queries)

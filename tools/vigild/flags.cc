@@ -220,6 +220,16 @@ const std::vector<Setting>& Settings() {
              "to reach P before answering 503"},
             "VIGIL_MIN_POSITION_WAIT_MS",
             [](Config& c) -> uint64_t& { return c.min_position_wait_ms; }),
+      Count({"otlp-max-body-bytes", "N",
+             "largest OTLP export: a POST /v1/traces body, compressed or "
+             "inflated, and an OTLP/gRPC message"},
+            "VIGIL_OTLP_MAX_BODY_BYTES",
+            [](Config& c) -> size_t& { return c.otlp_max_body_bytes; }),
+      Text({"otlp-prices", "FILE",
+            "model prices for the cost of OTLP model-call spans, replacing "
+            "the built-in table: JSON {\"<model prefix>\": {\"input\", "
+            "\"output\", \"cached_input\"}} in USD per million tokens"},
+           "VIGIL_OTLP_PRICES", &Config::otlp_prices_file),
       Text({"dashboard-dir", "DIR",
             "the dashboard's built files (index.html, assets/), served at "
             "/ on the HTTP port; read once at start"},

@@ -59,6 +59,10 @@ struct Config {
   size_t webhook_max_dead_letters = 10000;
   bool webhook_verify_tls = true;
   std::string webhook_ca_file;
+  // OTLP ingest (docs/otlp.md): the largest export body, and a price file
+  // replacing the built-in table (empty: the built-in one).
+  size_t otlp_max_body_bytes = gateway::HttpServerOptions{}.otlp_max_body_bytes;
+  std::string otlp_prices_file;
   // Comma-separated; empty: the HTTP server's own origins.
   std::string allowed_origins;
   gateway::LiveOptions live;

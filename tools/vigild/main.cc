@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +45,9 @@
 #include "gateway/http_server.h"
 #include "gateway/upstream_log.h"
 #include "grpcpp/grpcpp.h"
+#include "otlp/price_table.h"
+#include "otlp/trace_ingest.h"
+#include "otlp/trace_service.h"
 #include "projections/embedded_postgres.h"
 #include "projections/projection_service.h"
 #include "projections/state_at.h"
@@ -228,6 +232,23 @@ int Serve(const Config& config, const HostPort& listen,
   auto service = std::make_unique<api::EventStoreService>(
       log->get(), hub.get(), config.service, authenticator.get(),
       /*rate_limiter=*/nullptr, &metrics, &state_queries, &appends);
+  // OTLP trace ingest (docs/otlp.md), over the same append path.
+  absl::StatusOr<otlp::PriceTable> prices =
+      config.otlp_prices_file.empty()
+          ? otlp::PriceTable::BuiltIn()
+          : otlp::PriceTable::FromFile(config.otlp_prices_file);
+  if (!prices.ok()) {
+    std::fprintf(stderr, "vigild: --otlp-prices: %s\n",
+                 prices.status().ToString().c_str());
+    return kExitUsage;
+  }
+  otlp::MappingOptions otlp_options;
+  otlp_options.prices = &*prices;
+  otlp_options.span_limits.max_event_bytes = config.log.max_event_bytes;
+  otlp_options.max_append_events = config.log.max_append_events;
+  otlp_options.max_append_bytes = config.log.max_append_bytes;
+  otlp::TraceIngest traces(&appends, otlp_options, &metrics);
+  otlp::TraceService trace_service(&traces, authenticator.get());
   // The read side: PostgreSQL (given or embedded) and the projections.
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
   std::unique_ptr<projections::ProjectionService> read_side;
@@ -290,6 +311,8 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();
   http_options.append_path = &appends;
+  http_options.traces = &traces;
+  http_options.otlp_max_body_bytes = config.otlp_max_body_bytes;
   SetDashboardAndLive(config, &http_options);
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log->get(), &metrics);
@@ -304,7 +327,12 @@ int Serve(const Config& config, const HostPort& listen,
   builder.AddListeningPort(config.grpc_listen,
                            grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service.get());
-  builder.SetMaxReceiveMessageSize(api::MaxReceiveMessageBytes(config.log));
+  builder.RegisterService(&trace_service);
+  // An OTLP export may be larger than an append (it becomes several).
+  builder.SetMaxReceiveMessageSize(
+      std::max(api::MaxReceiveMessageBytes(config.log),
+               static_cast<int>(std::min<size_t>(config.otlp_max_body_bytes,
+                                                 INT32_MAX))));
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // share the port and silently take half the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -1,0 +1,43 @@
+#include "otlp/trace_service.h"
+
+#include <string_view>
+
+#include "api/status_mapping.h"
+
+namespace vigil::otlp {
+
+grpc::ServerUnaryReactor* TraceService::Export(
+    grpc::CallbackServerContext* context,
+    const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest*
+        request,
+    opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse*
+        response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (context->IsCancelled()) {  // nothing appended for a call that is over
+    reactor->Finish(grpc::Status::CANCELLED);
+    return reactor;
+  }
+  const auto& metadata = context->client_metadata();
+  std::string_view authorization;
+  if (metadata.count("authorization") == 1) {
+    const auto value = metadata.find("authorization")->second;
+    authorization = std::string_view(value.data(), value.size());
+  }
+  absl::StatusOr<api::Principal> principal =
+      api::Admit(authenticator_, authorization, api::Action::kAppend);
+  if (!principal.ok()) {
+    reactor->Finish(api::ToGrpcStatus(principal.status(), context));
+    return reactor;
+  }
+  // On the log's completion thread, or here.
+  ingest_->Export(
+      *principal, *request,
+      [context, reactor,
+       response](absl::StatusOr<TraceIngest::Response> answer) {
+        if (answer.ok()) *response = *std::move(answer);
+        reactor->Finish(api::ToGrpcStatus(answer.status(), context));
+      });
+  return reactor;
+}
+
+}  // namespace vigil::otlp
