@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "api/event_json.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "otlp/genai_conventions.h"
 
@@ -37,7 +37,7 @@ void AppendDouble(double value, std::string* out) {
 }
 
 void AppendKey(std::string_view key, std::string* out) {
-  api::AppendJsonString(key, out);
+  base::AppendJsonString(key, out);
   out->push_back(':');
 }
 
@@ -81,7 +81,7 @@ absl::Status AppendValue(const AnyValue& value, const SpanLimits& limits,
                          int depth, std::string* out) {
   switch (value.value_case()) {
     case AnyValue::kStringValue:
-      api::AppendJsonString(value.string_value(), out);
+      base::AppendJsonString(value.string_value(), out);
       break;
     case AnyValue::kBoolValue:
       out->append(value.bool_value() ? "true" : "false");
@@ -151,7 +151,7 @@ void AppendStringField(std::string_view name, std::string_view value,
   if (value.empty()) return;
   out->push_back(',');
   AppendKey(name, out);
-  api::AppendJsonString(value, out);
+  base::AppendJsonString(value, out);
 }
 
 void AppendCountField(std::string_view name, std::optional<uint64_t> value,
@@ -230,9 +230,9 @@ std::string ScopeJson(
     const opentelemetry::proto::common::v1::InstrumentationScope& scope) {
   if (scope.name().empty() && scope.version().empty()) return "";
   std::string out = "{\"name\":";
-  api::AppendJsonString(scope.name(), &out);
+  base::AppendJsonString(scope.name(), &out);
   out.append(",\"version\":");
-  api::AppendJsonString(scope.version(), &out);
+  base::AppendJsonString(scope.version(), &out);
   out.push_back('}');
   return out;
 }
@@ -279,7 +279,7 @@ absl::StatusOr<std::string> SpanRecordedJson(const Span& span,
     out.append(",\"parent_span_id\":\"").append(HexId(parent)).push_back('"');
   }
   out.append(",\"name\":");
-  api::AppendJsonString(span.name(), &out);
+  base::AppendJsonString(span.name(), &out);
   absl::StrAppend(&out, ",\"kind\":\"", KindName(span.kind()),
                   "\",\"start_time_us\":", start_us,
                   ",\"end_time_us\":", end_us, ",\"duration_ms\":");
@@ -321,7 +321,7 @@ absl::StatusOr<std::string> SpanRecordedJson(const Span& span,
       const Span::Event& event = span.events(i);
       if (i > 0) out.push_back(',');
       out.append("{\"name\":");
-      api::AppendJsonString(event.name(), &out);
+      base::AppendJsonString(event.name(), &out);
       absl::StrAppend(&out, ",\"time_us\":", event.time_unix_nano() / 1000,
                       ",\"attributes\":");
       RETURN_IF_ERROR(AppendAttributesJson(event.attributes(), limits, &out));

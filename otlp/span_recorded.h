@@ -4,6 +4,11 @@
 // from the price table), its event id derived from trace id + span id, and
 // the bounds a span must stay within.
 //
+// The JSON is written member by member (strings through base/json.h's
+// AppendJsonString, which escapes with the library) rather than built as a
+// base::Json tree: it runs once per ingested span, on the OTLP hot path,
+// like the event JSON of api/event_json.h.
+//
 // Pure functions, safe from any thread.
 
 #ifndef VIGIL_OTLP_SPAN_RECORDED_H_

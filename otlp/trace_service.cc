@@ -2,7 +2,9 @@
 
 #include <string_view>
 
-#include "api/status_mapping.h"
+#include "api/auth.h"
+#include "api/grpc_status.h"
+#include "api/principal.h"
 
 namespace vigil::otlp {
 
@@ -24,7 +26,13 @@ grpc::ServerUnaryReactor* TraceService::Export(
     authorization = std::string_view(value.data(), value.size());
   }
   absl::StatusOr<api::Principal> principal =
-      api::Admit(authenticator_, authorization, api::Action::kAppend);
+      api::Authenticate(authenticator_, authorization);
+  if (principal.ok()) {
+    if (absl::Status allowed = api::Authorize(*principal, api::Action::kAppend);
+        !allowed.ok()) {
+      principal = allowed;
+    }
+  }
   if (!principal.ok()) {
     reactor->Finish(api::ToGrpcStatus(principal.status(), context));
     return reactor;

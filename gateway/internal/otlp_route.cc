@@ -11,7 +11,6 @@ namespace vigil::gateway::internal {
 namespace {
 
 constexpr char kProtobuf[] = "application/x-protobuf";
-constexpr char kJson[] = "application/json";
 
 HttpResponse UnsupportedMediaType(std::string detail) {
   return ProtocolProblem(415, "unsupported-media-type",
