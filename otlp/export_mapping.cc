@@ -1,7 +1,5 @@
 #include "otlp/export_mapping.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -51,25 +49,6 @@ class Rejections {
   std::string message_;
 };
 
-std::string IdempotencyKey(std::string_view trace_id,
-                           const std::vector<MappedSpan>& spans, size_t begin,
-                           size_t end) {
-  std::vector<std::string_view> ids;
-  ids.reserve(end - begin);
-  for (size_t i = begin; i < end; ++i) ids.push_back(spans[i].span_id);
-  std::sort(ids.begin(), ids.end());
-  std::string sorted;
-  sorted.reserve(ids.size() * 8);
-  for (std::string_view id : ids) sorted.append(id);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(sorted.data()), sorted.size(),
-         digest);
-  return absl::StrCat(
-      "otlp:", HexId(trace_id), ":",
-      HexId(std::string_view(reinterpret_cast<const char*>(digest),
-                             sizeof(digest))));
-}
-
 // A trace's spans, in request order, cut into appends within the log's
 // bounds.
 void AppendTrace(Trace trace, const MappingOptions& options,
@@ -88,8 +67,6 @@ void AppendTrace(Trace trace, const MappingOptions& options,
     }
     eventlog::AppendRequest append;
     append.stream = stream;
-    append.idempotency_key =
-        IdempotencyKey(trace.trace_id, trace.spans, begin, end);
     append.events.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) {
       append.events.push_back(std::move(trace.spans[i].event));

@@ -1,10 +1,11 @@
 // ExportMapping: an OTLP ExportTraceServiceRequest as appends to the log
 // (docs/otlp.md "Idempotency"): the spans grouped by trace, each trace's
 // SpanRecorded events appended to stream `trace-<trace_id>`, split into as
-// few appends as the log's per-append bounds allow, each append with an
-// idempotency key made of the trace id and the sorted span ids it holds,
-// so a retried export appends nothing. Spans to reject are counted, with
-// the first few reasons, for the answer's partial_success.
+// few appends as the log's per-append bounds allow, a trace's appends next
+// to each other. Each event's id is derived from trace id + span id, which
+// is how the ingest (trace_ingest.h, recorded_spans.h) appends a span once.
+// Spans to reject are counted, with the first few reasons, for the answer's
+// partial_success.
 //
 // Pure functions, safe from any thread.
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/notification.h"
 #include "api/append_path.h"
 #include "api/auth.h"
 #include "base/metrics.h"
@@ -99,7 +101,8 @@ class OtlpIngestTest : public ::testing::Test {
         log_.get(), api::AppendPathOptions{.max_inflight_appends = 2}, nullptr,
         &metrics_);
     ingest_ = std::make_unique<otlp::TraceIngest>(
-        appends_.get(), otlp::MappingOptions{.prices = &prices_}, &metrics_);
+        log_.get(), appends_.get(), otlp::MappingOptions{.prices = &prices_},
+        &metrics_);
 
     HttpServerOptions options;
     options.listen = "127.0.0.1:0";
@@ -421,9 +424,46 @@ TEST_F(OtlpIngestTest, GrpcExportIsRecordedOnceWhenRetried) {
   status = GrpcExport(Export('k', 1, 6), &answer);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(log_->HeadPosition(), 6u);
-  // The same spans over HTTP: the same idempotency key, nothing appended.
+  // The same spans over HTTP: nothing appended.
   EXPECT_EQ(PostProto(Export('k', 1, 6)).status, 200);
   EXPECT_EQ(log_->HeadPosition(), 6u);
+}
+
+// Exporters and collectors may batch differently when they re-send: each
+// span (trace id + span id) is still appended once.
+TEST_F(OtlpIngestTest, SpansAreRecordedOnceHoweverTheyAreBatched) {
+  ASSERT_EQ(PostProto(Export('m', 1, 6)).status, 200);
+  ASSERT_EQ(Stream('m').size(), 6u);
+  // Spans 4..9: three already recorded, three new.
+  ASSERT_EQ(PostProto(Export('m', 4, 6)).status, 200);
+  EXPECT_EQ(Stream('m').size(), 9u);
+  // Two spans, one at a time, then all nine together.
+  ASSERT_EQ(PostProto(Export('m', 2, 1)).status, 200);
+  ASSERT_EQ(PostProto(Export('m', 9, 1)).status, 200);
+  ASSERT_EQ(PostProto(Export('m', 1, 9)).status, 200);
+  const std::vector<eventlog::RecordedEvent> events = Stream('m');
+  ASSERT_EQ(events.size(), 9u);
+  absl::flat_hash_set<std::string> ids;
+  for (const eventlog::RecordedEvent& event : events) ids.insert(event.event_id);
+  EXPECT_EQ(ids.size(), 9u);
+  EXPECT_EQ(log_->HeadPosition(), 9u);
+}
+
+// After a restart nothing is known in memory: what the log holds is read.
+TEST_F(OtlpIngestTest, ARestartedIngestReadsWhatTheLogHolds) {
+  ASSERT_EQ(PostProto(Export('r', 1, 4)).status, 200);
+  otlp::TraceIngest fresh(log_.get(), appends_.get(),
+                          otlp::MappingOptions{.prices = &prices_});
+  absl::Notification answered;
+  absl::StatusOr<otlp::TraceIngest::Response> answer;
+  fresh.Export(api::Principal{}, Export('r', 1, 5),
+               [&](absl::StatusOr<otlp::TraceIngest::Response> a) {
+                 answer = std::move(a);
+                 answered.Notify();
+               });
+  answered.WaitForNotification();
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(Stream('r').size(), 5u);
 }
 
 }  // namespace

@@ -247,7 +247,7 @@ int Serve(const Config& config, const HostPort& listen,
   otlp_options.span_limits.max_event_bytes = config.log.max_event_bytes;
   otlp_options.max_append_events = config.log.max_append_events;
   otlp_options.max_append_bytes = config.log.max_append_bytes;
-  otlp::TraceIngest traces(&appends, otlp_options, &metrics);
+  otlp::TraceIngest traces(log->get(), &appends, otlp_options, &metrics);
   otlp::TraceService trace_service(&traces, authenticator.get());
   // The read side: PostgreSQL (given or embedded) and the projections.
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
