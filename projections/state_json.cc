@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -170,6 +171,10 @@ void AppendTask(const TaskRow& r, std::string* out) {
   AppendRow(r, TaskTable(), out);
 }
 
+void AppendSpan(const SpanRow& r, std::string* out) {
+  AppendRow(r, SpanTable(), out);
+}
+
 void AppendPair(const AgentPair& k, const PairCounts& c, std::string* out) {
   AppendRow(k, c, CoordinationTable(), out);
 }
@@ -247,6 +252,12 @@ std::string EntityJson(const SystemState& state, const EntityRef& ref) {
         AppendUsageMinute(it->first, it->second, &out);
       }
       break;
+    case internal::kSpanKind:
+      if (auto it = state.traces.rows().find({ref.id, ref.id2});
+          it != state.traces.rows().end()) {
+        AppendSpan(it->second, &out);
+      }
+      break;
   }
   return out.empty() ? "null" : out;
 }
@@ -278,6 +289,9 @@ void AppendRefKey(const EntityRef& ref, std::string* out) {
       // Model first: a diff's key order, unlike the row's (UsageTable).
       Object(out).Text("model", ref.id).Int("bucket_time_us", ref.minute);
       break;
+    case internal::kSpanKind:
+      Object(out).Text("trace_id", ref.id).Text("span_id", ref.id2);
+      break;
   }
 }
 
@@ -289,6 +303,7 @@ const char* KindName(char kind) {
     case internal::kMessageKind: return "agent_messages";
     case internal::kAgentMinuteKind: return "agent_metrics";
     case internal::kUsageMinuteKind: return "llm_usage";
+    case internal::kSpanKind: return "span";
   }
   return "unknown";
 }
@@ -321,8 +336,14 @@ std::string TaskJson(const TaskRow& row) {
   return out;
 }
 
+std::string SpanJson(const SpanRow& row) {
+  std::string out;
+  AppendSpan(row, &out);
+  return out;
+}
+
 std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
-                            uint64_t task_limit) {
+                            uint64_t task_limit, const std::string& trace_id) {
   std::string out = StatsPrefix(state, stats);
   std::vector<const AgentRow*> agents;
   for (const auto& [id, row] : state.agents.rows()) agents.push_back(&row);
@@ -337,7 +358,8 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
   // Newest first, as /v1/tasks lists them.
   std::partial_sort(tasks.begin(), tasks.begin() + shown, tasks.end(),
                     [](auto* a, auto* b) {
-                      return a->first_position > b->first_position;
+                      return std::tie(a->first_position, a->task_id) >
+                             std::tie(b->first_position, b->task_id);
                     });
   absl::StrAppend(&out, ",\"task_count\":", tasks.size());
   AppendList("tasks", tasks, shown,
@@ -375,6 +397,29 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
              [](const auto& kv, std::string* o) {
                AppendUsageMinute(*kv.first, *kv.second, o);
              },
+             &out);
+  // As GET /v1/traces/{id} lists a trace: by start time, then span id.
+  std::vector<const SpanRow*> spans;
+  const auto& rows = state.traces.rows();
+  for (auto it = trace_id.empty() ? rows.begin()
+                                  : rows.lower_bound(SpanKey{trace_id, ""});
+       it != rows.end() && (trace_id.empty() || it->first.first == trace_id);
+       ++it) {
+    spans.push_back(&it->second);
+  }
+  std::stable_sort(spans.begin(), spans.end(), [](auto* a, auto* b) {
+    return std::tie(a->trace_id, a->start_time_us, a->span_id) <
+           std::tie(b->trace_id, b->start_time_us, b->span_id);
+  });
+  // Left out of a state without spans (the shape before traces existed),
+  // unless a trace was asked for.
+  if (spans.empty() && trace_id.empty()) {
+    out.push_back('}');
+    return out;
+  }
+  absl::StrAppend(&out, ",\"span_count\":", spans.size());
+  AppendList("spans", spans, kMaxStateSpans,
+             [](const SpanRow* r, std::string* o) { AppendSpan(*r, o); },
              &out);
   out.push_back('}');
   return out;
@@ -450,7 +495,7 @@ absl::StatusOr<std::string> TimeTravelQueries::State(
         absl::StrCat("limit must be 1..", kMaxStateTasks));
   }
   ASSIGN_OR_RETURN(SystemState state, time_travel_->StateAt(position, &stats));
-  return SystemStateJson(state, stats, limit);
+  return SystemStateJson(state, stats, limit, query.trace_id);
 }
 
 absl::StatusOr<std::string> TimeTravelQueries::Diff(

@@ -41,8 +41,14 @@ std::vector<std::string> ColumnNames(const RowTable<Row>& table) {
 // The conflict target of an upsert: the primary key's columns.
 template <typename Row>
 std::string KeyColumns(const RowTable<Row>& table) {
-  if (table.key.empty()) return std::string(table.columns[0].sql);
   std::string out;
+  if (table.key.empty()) {
+    for (size_t i = 0; i < table.key_columns; ++i) {
+      absl::StrAppend(&out, out.empty() ? "" : ", ",
+                      AsAbslView(table.columns[i].sql));
+    }
+    return out;
+  }
   for (const KeyColumn& k : table.key) {
     absl::StrAppend(&out, out.empty() ? "" : ", ", AsAbslView(k.sql));
   }

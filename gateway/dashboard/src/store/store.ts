@@ -159,7 +159,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   eventRate: {},
   loadSnapshot: (s) =>
     set({
-      agents: s.agents, tasks: s.tasks, pairs: s.pairs, usage: s.usage, gates: s.gates,
+      agents: s.agents, tasks: s.tasks, pairs: s.pairs, usage: s.usage, spans: s.spans, gates: s.gates,
       lastPosition: minGate(s.gates), snapshotLoaded: true, caughtUp: false,
       events: s.recent.slice(-MAX_TIMELINE_EVENTS), eventRate: {},
     }),
