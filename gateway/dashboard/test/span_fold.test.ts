@@ -4,7 +4,9 @@
 // fixture tests/fixtures/folds/spans.json (children first), reordered.
 import { describe, expect, it } from 'vitest';
 import { emptyFoldState, foldEvents, type FoldState } from '../src/fold';
-import type { RecordedEvent } from '../src/types';
+import { createDashboardStore, MAX_SPAN_TRACES } from '../src/store/store';
+import type { LiveFrame, RecordedEvent } from '../src/types';
+import { ev } from './helpers';
 
 const fixture = Object.values(
   import.meta.glob<{ events: Array<Record<string, unknown>> }>('../../../tests/fixtures/folds/spans.json', {
@@ -100,3 +102,22 @@ describe('the span fold (the port of TraceFold)', () => {
     expect(later.tasks['run-a000000000000005'].worker_id).toBe('researcher');
   });
 });
+
+describe('the live spans slice', () => {
+  it('keeps the spans of the MAX_SPAN_TRACES latest traces', () => {
+    const store = createDashboardStore();
+    store.getState().loadSnapshot({ ...emptyFoldState(), gates: noGates, recent: [] });
+    const span = fixture.events[0].data as Record<string, unknown>;
+    const frames: LiveFrame[] = [];
+    for (let t = 0; t <= MAX_SPAN_TRACES; t++) {
+      const trace = t.toString(16).padStart(32, '0');
+      frames.push({ kind: 'event', ...ev(t + 1, 'SpanRecorded', { ...span, trace_id: trace }, `trace-${trace}`) });
+    }
+    store.getState().applyFrames(frames);
+    const traces = Object.keys(store.getState().spans);
+    expect(traces.length).toBe(MAX_SPAN_TRACES);
+    expect(traces).not.toContain('0'.repeat(32)); // the oldest went
+    expect(traces).toContain(MAX_SPAN_TRACES.toString(16).padStart(32, '0'));
+  });
+});
+
