@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <string>
@@ -14,6 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "api/read_models.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
@@ -44,14 +47,16 @@ class Store {
     EXPECT_TRUE(applied.ok()) << applied.status();
   }
 
-  // Appends `spans` in this order, `per_append` to an append (an export).
-  void Append(const std::vector<TraceSpan>& spans, size_t per_append) {
+  // Appends `spans` of `trace` in this order, `per_append` to an append
+  // (an export).
+  void Append(const std::vector<TraceSpan>& spans, size_t per_append,
+              const std::string& trace = testing::kTraceId) {
     for (size_t i = 0; i < spans.size(); i += per_append) {
       eventlog::AppendRequest request;
-      request.stream = absl::StrCat("trace-", testing::kTraceId);
+      request.stream = absl::StrCat("trace-", trace);
       for (size_t j = i; j < std::min(spans.size(), i + per_append); ++j) {
-        request.events.push_back(
-            {.type = "SpanRecorded", .data = SpanRecordedJson(spans[j])});
+        request.events.push_back({.type = "SpanRecorded",
+                                  .data = SpanRecordedJson(spans[j], trace)});
       }
       auto result = log_->Append(request);
       ASSERT_TRUE(result.ok()) << result.status();
@@ -163,6 +168,65 @@ TEST(TraceProjectionsTest, ARunWhoseChildrenArrivedFirstIsRunningThenDone) {
             (std::vector<std::string>{
                 "run-a000000000000001|completed|planner|∅",
                 "run-a000000000000005|completed|researcher|planner"}));
+}
+
+// 20 traces of 1,051 spans (a manager's run, 50 worker runs, 20 calls
+// each), children first in exports of 512, through the three projections
+// in their default batches. The figure (spans/s of the three together) is
+// printed; the rows are checked.
+TEST(TraceProjectionsTest, ManySpansChildrenFirst) {
+  Store store;
+  size_t total = 0;
+  for (int t = 0; t < 20; ++t) {
+    const std::string trace =
+        absl::StrCat("8888888888888888", absl::Hex(t, absl::kZeroPad16));
+    // Span ids are unique across traces, as random ones are.
+    const auto id = [&](int n) {
+      return absl::StrCat(absl::Hex(t * 100000 + n, absl::kZeroPad16));
+    };
+    std::vector<TraceSpan> spans;
+    spans.push_back({.span_id = id(1), .name = "root",
+                     .operation = "invoke_agent", .start_ms = 0,
+                     .end_ms = 90000, .agent_id = "boss"});
+    for (int w = 1; w <= 50; ++w) {
+      spans.push_back({.span_id = id(w * 100), .parent_span_id = id(1),
+                       .name = "worker", .operation = "invoke_agent",
+                       .start_ms = w, .end_ms = 80000,
+                       .agent_id = absl::StrCat("w", w)});
+      for (int c = 1; c <= 20; ++c) {
+        spans.push_back({.span_id = id(w * 100 + c),
+                         .parent_span_id = id(w * 100), .name = "call",
+                         .operation = c % 2 ? "chat" : "execute_tool",
+                         .start_ms = w + c, .end_ms = w + c + 1, .model = "m",
+                         .input_tokens = 1, .output_tokens = 1,
+                         .cost_usd = 0.5});
+      }
+    }
+    std::reverse(spans.begin(), spans.end());
+    total += spans.size();
+    store.Append(spans, 512, trace);
+  }
+  const absl::Time start = absl::Now();
+  store.Project(20000);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << total << " spans through the three projections in " << seconds
+            << " s: " << total / seconds << " spans/s\n";
+  EXPECT_EQ(testing::QueryRows(store.url(),
+                               "SELECT count(*), count(DISTINCT trace_id) "
+                               "FROM vigil.spans"),
+            std::vector<std::string>{"21020|20"});
+  EXPECT_EQ(testing::QueryRows(store.url(),
+                               "SELECT status, count(*) FROM vigil.tasks "
+                               "GROUP BY status"),
+            std::vector<std::string>{"completed|1020"});
+  EXPECT_EQ(testing::QueryRows(store.url(),
+                               "SELECT sum(tool_calls), sum(llm_calls) "
+                               "FROM vigil.agent_metrics"),
+            std::vector<std::string>{"10000|10000"});
+  EXPECT_EQ(testing::QueryRows(store.url(),
+                               "SELECT sum(tasks_assigned) FROM "
+                               "vigil.coordination WHERE manager_id = 'boss'"),
+            std::vector<std::string>{"1000"});
 }
 
 class TraceReadsTest : public ::testing::Test {
