@@ -257,7 +257,7 @@ class MetricsFold {
 
   // From traces (TraceFold), each in the minute of the span's end: an
   // agent run that ended; a tool call, a model call of an agent; a model
-  // call's usage (`span` is the SpanRecorded event or its row's fields).
+  // call's usage.
   void SpanRun(const std::string& agent_id, int64_t minute, bool completed);
   void SpanTool(const std::string& agent_id, int64_t minute, bool ok);
   void SpanModel(const std::string& agent_id, int64_t minute,
