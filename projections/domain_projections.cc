@@ -1,12 +1,16 @@
 #include "projections/internal/domain_projections.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <pqxx/stream_to>
 
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +26,7 @@ namespace {
 
 using internal::AsAbslView;
 using internal::ColumnNames;
+using internal::CopyValues;
 using internal::KeyColumns;
 using internal::MergeColumns;
 using internal::ReadRow;
@@ -101,13 +106,18 @@ bool PreloadTraces(pqxx::work& tx, const std::string& schema,
   return true;
 }
 
-// Writes the spans `traces` recorded into `table`; the trace-state copies
-// leave out the JSON columns, which no fold reads.
+// Writes the spans `traces` recorded into `table` with COPY: they are new
+// to it (the fold was seeded with every stored span of their traces, and
+// the checkpoint's compare-and-set keeps a second runner out), and a span
+// is one row per event, so the rows are many. The trace-state copies leave
+// out the JSON columns, which no fold reads.
 void WriteSpans(pqxx::work& tx, const std::string& schema,
                 const RowTable<SpanRow>& table, const TraceFold& traces,
                 bool with_json) {
-  std::vector<std::string> rows;
-  rows.reserve(traces.dirty().size());
+  if (traces.dirty().empty()) return;
+  pqxx::stream_to copy(tx, absl::StrCat(schema, ".", AsAbslView(table.table)),
+                       ColumnNames(table));
+  std::array<const char*, kSpanStoredColumns> line;  // nullptr: NULL
   for (const SpanKey& key : traces.dirty()) {
     SpanRow span = traces.rows().at(key);
     if (!with_json) {
@@ -117,9 +127,14 @@ void WriteSpans(pqxx::work& tx, const std::string& schema,
       span.resource.clear();
       span.scope.clear();
     }
-    rows.push_back(SqlRow(tx, span, table));
+    const std::vector<std::optional<std::string>> values =
+        CopyValues(span, table);
+    for (size_t i = 0; i < line.size(); ++i) {
+      line[i] = values[i].has_value() ? values[i]->c_str() : nullptr;
+    }
+    copy << line;
   }
-  Upsert(tx, schema, table, rows);
+  copy.complete();
 }
 
 // ---------------------------------------------------------------- agents

@@ -276,6 +276,7 @@ static_assert(MembersMatchTypes<PairCounts>(kPairColumns));
 static_assert(MembersMatchTypes<MessageCounts>(kMessageColumns));
 static_assert(MembersMatchTypes<SpanRow>(kSpanColumns));
 constexpr size_t kSpanColumnCount = std::size(kSpanColumns);
+static_assert(kSpanColumnCount == kSpanStoredColumns);
 
 constexpr RowTable<PairCounts> kPairTable = {"coordination", kPairColumns, 5,
                                              kPairKey};

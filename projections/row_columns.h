@@ -101,6 +101,8 @@ struct RowTable {
 // (without the JSON columns) as the trace state their folds derive from,
 // in `agents_spans` and `metrics_spans`.
 const RowTable<SpanRow>& SpanTable();
+// Its columns, all stored (a COPY line of spans is this long).
+inline constexpr size_t kSpanStoredColumns = 29;
 const RowTable<SpanRow>& AgentSpanTable();
 const RowTable<SpanRow>& MetricSpanTable();
 // The `agents` table: one row per agent.
