@@ -1,5 +1,5 @@
 // ReadModels: the queries of the PostgreSQL read models (agents, tasks,
-// coordination, metrics, usage, the projections' own status), typed and
+// coordination, metrics, usage, spans, the projections' own status), typed and
 // transport-neutral. The projections module implements it
 // (projections/projection_service.h); the HTTP gateway parses a request
 // into a ReadModelRequest and renders the answer or the error, so neither
@@ -61,11 +61,19 @@ struct UsageQuery {
 };
 // {"projections":[...]}: each projection's checkpoint, lag and state.
 struct ProjectionsQuery {};
+// {"trace_id","spans":[...]}: the spans of one trace, by start time.
+struct TraceQuery {
+  std::string trace_id;
+};
+// {"task_id","trace_id","spans":[...]}: the spans of a run's subtree.
+struct TaskSpansQuery {
+  std::string task_id;
+};
 
 using ReadModelQuery =
     std::variant<AgentListQuery, AgentQuery, TaskListQuery, TaskQuery,
                  CoordinationQuery, AgentMetricsQuery, UsageQuery,
-                 ProjectionsQuery>;
+                 ProjectionsQuery, TraceQuery, TaskSpansQuery>;
 
 struct ReadModelRequest {
   ReadModelQuery query;
@@ -80,7 +88,7 @@ class ReadModels {
 
   // The JSON body answering `request`. INVALID_ARGUMENT naming the field
   // (out of range, unknown status or bucket, malformed cursor); NOT_FOUND
-  // for an unknown agent or task; UNAVAILABLE when PostgreSQL cannot be
+  // for an unknown agent, task or trace; UNAVAILABLE when PostgreSQL cannot be
   // reached, the read models are not ready, or min_position was not reached
   // in time; INTERNAL when a query fails otherwise.
   virtual absl::StatusOr<std::string> Read(const ReadModelRequest& request) = 0;

@@ -35,6 +35,9 @@ struct StateQuery {
   std::string task_id;
   // Tasks listed in a whole-system answer (newest first); 0: the default.
   uint64_t task_limit = 0;
+  // The spans listed in a whole-system answer: this trace's; "": all
+  // (bounded).
+  std::string trace_id;
 };
 
 struct DiffQuery {

@@ -31,6 +31,7 @@ enum class DomainType {
   kMessageSent,
   kToolCalled,
   kLlmCallCompleted,
+  kSpanRecorded,
 };
 
 // DomainType for an event type name; kOther for anything else.
@@ -77,6 +78,29 @@ struct DomainEvent {
   int64_t output_tokens = 0;
   double cost_usd = 0;
   double latency_ms = 0;
+
+  // SpanRecorded (docs/otlp.md): also name, kind, error, agent_id, tool,
+  // model, duration_ms, input_tokens, output_tokens and cost_usd above.
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;
+  int64_t start_time_us = 0;
+  int64_t end_time_us = 0;
+  std::string status;  // "unset" | "ok" | "error"
+  std::string operation;
+  std::string agent_name;
+  std::string caller_agent_id;
+  std::string tool_call_id;
+  std::string provider;
+  bool has_input_tokens = false;
+  bool has_output_tokens = false;
+  bool has_cached_tokens = false;
+  int64_t cached_tokens = 0;
+  std::string attributes;  // JSON text, as sent
+  std::string span_events;  // JSON text of `events`
+  std::string links;        // JSON text
+  std::string resource;     // JSON text
+  std::string scope;        // JSON text
 };
 
 // Parses `event`. A custom type gives kOther without looking at its data.

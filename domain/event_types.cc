@@ -123,6 +123,42 @@ constexpr DomainField kLlmCallCompleted[] = {
     Measure("latency_ms", kRequired, &E::latency_ms),
 };
 
+// SpanRecorded: one OpenTelemetry span (docs/otlp.md "SpanRecorded"); the
+// OTLP ingest writes it, stream `trace-<trace_id>`.
+constexpr std::string_view kSpanKinds[] = {"unspecified", "internal", "server",
+                                           "client",      "producer", "consumer"};
+constexpr std::string_view kSpanStatuses[] = {"unset", "ok", "error"};
+
+constexpr DomainField kSpanRecorded[] = {
+    String("trace_id", kRequired, &E::trace_id),
+    String("span_id", kRequired, &E::span_id),
+    String("parent_span_id", kOptional, &E::parent_span_id),
+    String("name", kRequired, &E::name),
+    String("kind", kRequired, &E::kind, kSpanKinds),
+    Count("start_time_us", kRequired, &E::start_time_us),
+    Count("end_time_us", kRequired, &E::end_time_us),
+    Measure("duration_ms", kRequired, &E::duration_ms),
+    String("status", kRequired, &E::status, kSpanStatuses),
+    String("error", kOptional, &E::error),
+    String("operation", kOptional, &E::operation),
+    String("agent_id", kOptional, &E::agent_id),
+    String("agent_name", kOptional, &E::agent_name),
+    String("caller_agent_id", kOptional, &E::caller_agent_id),
+    String("tool", kOptional, &E::tool),
+    String("tool_call_id", kOptional, &E::tool_call_id),
+    String("provider", kOptional, &E::provider),
+    String("model", kOptional, &E::model),
+    Count("input_tokens", kOptional, &E::input_tokens, &E::has_input_tokens),
+    Count("output_tokens", kOptional, &E::output_tokens, &E::has_output_tokens),
+    Count("cached_tokens", kOptional, &E::cached_tokens, &E::has_cached_tokens),
+    Measure("cost_usd", kOptional, &E::cost_usd),
+    Any("attributes", kRequired, &E::attributes),
+    Any("events", kOptional, &E::span_events),
+    Any("links", kOptional, &E::links),
+    Any("resource", kRequired, &E::resource),
+    Any("scope", kOptional, &E::scope),
+};
+
 constexpr DomainEventType kTypes[] = {
     {"AgentRegistered", DomainType::kAgentRegistered, kAgentRegistered},
     {"AgentHeartbeat", DomainType::kAgentHeartbeat, kAgentHeartbeat},
@@ -136,6 +172,7 @@ constexpr DomainEventType kTypes[] = {
     {"MessageSent", DomainType::kMessageSent, kMessageSent},
     {"ToolCalled", DomainType::kToolCalled, kToolCalled},
     {"LlmCallCompleted", DomainType::kLlmCallCompleted, kLlmCallCompleted},
+    {"SpanRecorded", DomainType::kSpanRecorded, kSpanRecorded},
 };
 // clang-format on
 

@@ -51,7 +51,7 @@ struct DomainField {
 };
 
 // No type has more fields (the check on append tracks them in a bitset).
-inline constexpr size_t kMaxDomainFields = 16;
+inline constexpr size_t kMaxDomainFields = 32;
 
 struct DomainEventType {
   std::string_view type;  // its name, e.g. "AgentRegistered"

@@ -1,12 +1,16 @@
 #include "projections/internal/domain_projections.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <pqxx/stream_to>
 
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +26,7 @@ namespace {
 
 using internal::AsAbslView;
 using internal::ColumnNames;
+using internal::CopyValues;
 using internal::KeyColumns;
 using internal::MergeColumns;
 using internal::ReadRow;
@@ -74,14 +79,62 @@ void Preload(pqxx::work& tx, const std::string& schema,
   for (const pqxx::row& r : stored) fold->Seed(ReadRow(r, table));
 }
 
+// Sorted, without duplicates or empty ids.
+std::vector<std::string> Unique(std::vector<std::string> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (!ids.empty() && ids.front().empty()) ids.erase(ids.begin());
+  return ids;
+}
+
 std::vector<std::string> UniqueKeys(
     const std::vector<DomainEvent>& events,
     void (*keys)(const DomainEvent&, std::vector<std::string>*)) {
   std::vector<std::string> ids;
   for (const DomainEvent& event : events) keys(event, &ids);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return ids;
+  return Unique(std::move(ids));
+}
+
+// Seeds `traces` with the stored spans (in `table`) of the traces `events`
+// touch; false when they touch none.
+bool PreloadTraces(pqxx::work& tx, const std::string& schema,
+                   const RowTable<SpanRow>& table,
+                   const std::vector<DomainEvent>& events, TraceFold* traces) {
+  const std::vector<std::string> ids = UniqueKeys(events, &TraceFold::Keys);
+  if (ids.empty()) return false;
+  Preload(tx, schema, table, ids, traces);
+  return true;
+}
+
+// Writes the spans `traces` recorded into `table` with COPY: they are new
+// to it (the fold was seeded with every stored span of their traces, and
+// the checkpoint's compare-and-set keeps a second runner out), and a span
+// is one row per event, so the rows are many. The trace-state copies leave
+// out the JSON columns, which no fold reads.
+void WriteSpans(pqxx::work& tx, const std::string& schema,
+                const RowTable<SpanRow>& table, const TraceFold& traces,
+                bool with_json) {
+  if (traces.dirty().empty()) return;
+  pqxx::stream_to copy(tx, absl::StrCat(schema, ".", AsAbslView(table.table)),
+                       ColumnNames(table));
+  std::array<const char*, kSpanStoredColumns> line;  // nullptr: NULL
+  for (const SpanKey& key : traces.dirty()) {
+    SpanRow span = traces.rows().at(key);
+    if (!with_json) {
+      span.attributes.clear();
+      span.events.clear();
+      span.links.clear();
+      span.resource.clear();
+      span.scope.clear();
+    }
+    const std::vector<std::optional<std::string>> values =
+        CopyValues(span, table);
+    for (size_t i = 0; i < line.size(); ++i) {
+      line[i] = values[i].has_value() ? values[i]->c_str() : nullptr;
+    }
+    copy << line;
+  }
+  copy.complete();
 }
 
 // ---------------------------------------------------------------- agents
@@ -89,15 +142,27 @@ std::vector<std::string> UniqueKeys(
 class AgentsProjection final : public Projection {
  public:
   const std::string& name() const override { return name_; }
-  std::vector<TableSpec> tables() const override { return {{"agents"}}; }
+  std::vector<TableSpec> tables() const override {
+    return {{"agents"}, {"agents_spans"}};
+  }
 
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<DomainEvent>& events) override {
-    const std::vector<std::string> ids = UniqueKeys(events, &AgentFold::Keys);
-    if (ids.empty()) return;
+    TraceFold traces;
+    const bool spans =
+        PreloadTraces(tx, schema, AgentSpanTable(), events, &traces);
+    std::vector<std::string> ids;
+    for (const DomainEvent& event : events) AgentFold::Keys(event, &ids);
+    if (spans) traces.AgentKeys(events, &ids);
+    ids = Unique(std::move(ids));
+    if (ids.empty() && !spans) return;
     AgentFold fold;
-    Preload(tx, schema, AgentTable(), ids, &fold);
-    for (const DomainEvent& event : events) fold.Apply(event);
+    if (!ids.empty()) Preload(tx, schema, AgentTable(), ids, &fold);
+    for (const DomainEvent& event : events) {
+      fold.Apply(event);
+      traces.Apply(event, &fold, nullptr, nullptr);
+    }
+    if (spans) WriteSpans(tx, schema, AgentSpanTable(), traces, false);
 
     std::vector<std::string> rows;
     rows.reserve(fold.dirty().size());
@@ -117,16 +182,33 @@ class TasksProjection final : public Projection {
  public:
   const std::string& name() const override { return name_; }
   std::vector<TableSpec> tables() const override {
-    return {{"tasks"}, {"coordination"}, {"agent_messages"}};
+    return {{"tasks"}, {"coordination"}, {"agent_messages"}, {"spans"}};
   }
 
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<DomainEvent>& events) override {
+    TraceFold traces;
+    const bool spans = PreloadTraces(tx, schema, SpanTable(), events, &traces);
+    std::vector<std::string> ids;
+    for (const DomainEvent& event : events) TaskFold::Keys(event, &ids);
+    if (spans) traces.TaskKeys(events, &ids);
+    ids = Unique(std::move(ids));
     TaskFold fold;
-    const std::vector<std::string> ids = UniqueKeys(events, &TaskFold::Keys);
     if (!ids.empty()) Preload(tx, schema, TaskTable(), ids, &fold);
-    for (const DomainEvent& event : events) fold.Apply(event);
+    for (const DomainEvent& event : events) {
+      fold.Apply(event);
+      traces.Apply(event, nullptr, &fold, nullptr);
+    }
+    if (spans) WriteSpans(tx, schema, SpanTable(), traces, true);
 
+    if (!fold.removed().empty()) {
+      tx.exec(absl::StrCat(
+          "DELETE FROM ", schema, ".", AsAbslView(TaskTable().table),
+          " WHERE task_id = ANY(",
+          SqlTextArray(tx, std::vector<std::string>(fold.removed().begin(),
+                                                    fold.removed().end())),
+          ")"));
+    }
     std::vector<std::string> rows;
     for (const std::string& id : fold.dirty()) {
       rows.push_back(SqlRow(tx, fold.rows().at(id), TaskTable()));
@@ -178,13 +260,22 @@ class MetricsProjection final : public Projection {
 
   const std::string& name() const override { return name_; }
   std::vector<TableSpec> tables() const override {
-    return {{"agent_metrics", /*partitioned=*/true}, {"llm_usage"}};
+    return {{"agent_metrics", /*partitioned=*/true},
+            {"llm_usage"},
+            {"metrics_spans"}};
   }
 
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<DomainEvent>& events) override {
+    TraceFold traces;
+    const bool spans =
+        PreloadTraces(tx, schema, MetricSpanTable(), events, &traces);
     MetricsFold fold;
-    for (const DomainEvent& event : events) fold.Apply(event);
+    for (const DomainEvent& event : events) {
+      fold.Apply(event);
+      traces.Apply(event, nullptr, nullptr, &fold);
+    }
+    if (spans) WriteSpans(tx, schema, MetricSpanTable(), traces, false);
 
     const int64_t first_kept_day = FirstKeptDay(options_);
     absl::btree_set<int64_t> days;

@@ -1,8 +1,12 @@
 #include "projections/folds.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace vigil::projections {
 
@@ -92,6 +96,24 @@ void AgentFold::Apply(const DomainEvent& event) {
   }
 }
 
+void AgentFold::SpanAgent(const std::string& agent_id, const std::string& name,
+                          const std::string& model, int64_t start_time_us,
+                          const DomainEvent& event) {
+  AgentRow& row = Row(agent_id, event);
+  if (row.role.empty()) row.role = "worker";
+  // The greatest value, the earliest time: the same row in any order.
+  if (name > row.name) row.name = name;
+  if (model > row.model) row.model = model;
+  if (row.registered_time_us == 0 || start_time_us < row.registered_time_us) {
+    row.registered_time_us = start_time_us;
+  }
+}
+
+void AgentFold::SpanManager(const std::string& agent_id,
+                            const DomainEvent& event) {
+  Row(agent_id, event).role = "manager";
+}
+
 // ---------------------------------------------------------------- tasks
 
 void TaskFold::Keys(const DomainEvent& event, std::vector<std::string>* ids) {
@@ -134,7 +156,65 @@ TaskRow& TaskFold::Row(const std::string& task_id, const DomainEvent& event) {
   row.updated_time_us = event.time_us;
   row.last_position = event.position;
   dirty_.insert(task_id);
+  removed_.erase(task_id);
   return row;
+}
+
+void TaskFold::SpanRun(const TaskRow& run, const DomainEvent& event) {
+  TaskRow& row = Row(run.task_id, event);
+  row.manager_id = run.manager_id;
+  row.worker_id = run.worker_id;
+  row.title = run.title;
+  row.has_priority = false;
+  row.priority = 0;
+  row.parent_task_id = run.parent_task_id;
+  row.status = run.status;
+  row.created_time_us = run.created_time_us;
+  row.assigned_time_us = run.assigned_time_us;
+  row.started_time_us = run.started_time_us;
+  row.finished_time_us = run.finished_time_us;
+  row.progress = run.progress;
+  row.progress_note.clear();
+  row.result.clear();
+  row.error = run.error;
+}
+
+void TaskFold::SpanPlaceholder(const std::string& task_id,
+                               int64_t start_time_us,
+                               const DomainEvent& event) {
+  // A task of that id that is not running is no placeholder (the
+  // dashboard's port, which may not hold every span of a trace, relies on
+  // this; here it only guards against a task of native events).
+  if (auto it = rows_.find(task_id);
+      it != rows_.end() && it->second.status != "running") {
+    return;
+  }
+  TaskRow& row = Row(task_id, event);
+  row.status = "running";
+  if (row.started_time_us == 0 || start_time_us < row.started_time_us) {
+    row.started_time_us = start_time_us;
+  }
+}
+
+void TaskFold::Remove(const std::string& task_id) {
+  rows_.erase(task_id);
+  dirty_.erase(task_id);
+  removed_.insert(task_id);
+}
+
+void TaskFold::SpanPair(const std::string& manager, const std::string& worker,
+                        bool completed, int64_t duration_us) {
+  AgentPair key{manager, worker};
+  dirty_pairs_.insert(key);
+  PairCounts& pair = pairs_[std::move(key)];
+  ++pair.assigned;
+  if (completed) {
+    ++pair.completed;
+    pair.complete_time_sum_us += std::max<int64_t>(0, duration_us);
+    ++pair.complete_time_count;
+  } else {
+    ++pair.failed;
+  }
 }
 
 void TaskFold::Finish(TaskRow& task, const DomainEvent& event,
@@ -251,6 +331,7 @@ const std::string& ActingAgent(const DomainEvent& event) {
     case DomainType::kMessageSent:
       return event.from_agent;
     case DomainType::kOther:
+    case DomainType::kSpanRecorded:  // TraceFold settles who it is about
       break;
   }
   return kNone;
@@ -307,6 +388,341 @@ void MetricsFold::Apply(const DomainEvent& event) {
     default:
       break;
   }
+}
+
+void MetricsFold::SpanRun(const std::string& agent_id, int64_t minute,
+                          bool completed) {
+  dirty_agent_minutes_.insert({agent_id, minute});
+  AgentMinute& m = agent_minutes_[{agent_id, minute}];
+  ++m.events;
+  ++(completed ? m.tasks_completed : m.tasks_failed);
+}
+
+void MetricsFold::SpanTool(const std::string& agent_id, int64_t minute,
+                           bool ok) {
+  dirty_agent_minutes_.insert({agent_id, minute});
+  AgentMinute& m = agent_minutes_[{agent_id, minute}];
+  ++m.events;
+  ++m.tool_calls;
+  if (!ok) ++m.tool_failures;
+}
+
+void MetricsFold::SpanModel(const std::string& agent_id, int64_t minute,
+                            int64_t input_tokens, int64_t output_tokens,
+                            double cost_usd) {
+  dirty_agent_minutes_.insert({agent_id, minute});
+  AgentMinute& m = agent_minutes_[{agent_id, minute}];
+  ++m.events;
+  ++m.llm_calls;
+  m.input_tokens += input_tokens;
+  m.output_tokens += output_tokens;
+  m.cost_usd += cost_usd;
+}
+
+void MetricsFold::SpanUsage(const std::string& model, int64_t minute,
+                            int64_t input_tokens, int64_t output_tokens,
+                            double cost_usd, double latency_ms) {
+  dirty_usage_minutes_.insert({model, minute});
+  UsageMinute& u = usage_minutes_[{model, minute}];
+  ++u.calls;
+  u.input_tokens += input_tokens;
+  u.output_tokens += output_tokens;
+  u.cost_usd += cost_usd;
+  u.latency_ms_sum += latency_ms;
+}
+
+// ---------------------------------------------------------------- traces
+
+namespace {
+
+// Ancestors a walk up a trace visits at most: a longer chain (or a cycle
+// of parent ids) ends as if it reached a root.
+constexpr int kMaxSpanDepth = 256;
+
+bool IsAgentRun(const SpanRow& s) {
+  return s.operation == "invoke_agent" || s.operation == "create_agent";
+}
+bool IsRun(const SpanRow& s) {
+  return IsAgentRun(s) || s.operation == "invoke_workflow";
+}
+bool IsToolCall(const SpanRow& s) { return s.operation == "execute_tool"; }
+bool IsModelCall(const SpanRow& s) {
+  return s.operation == "chat" || s.operation == "text_completion" ||
+         s.operation == "generate_content" || s.operation == "embeddings";
+}
+// Spans whose facts depend on the agent of the run they are in.
+bool NeedsContext(const SpanRow& s) {
+  return IsRun(s) || IsToolCall(s) || IsModelCall(s);
+}
+bool Failed(const SpanRow& s) { return s.status == "error"; }
+
+SpanRow SpanOf(const DomainEvent& e) {
+  SpanRow row;
+  row.trace_id = e.trace_id;
+  row.span_id = e.span_id;
+  row.parent_span_id = e.parent_span_id;
+  row.name = e.name;
+  row.kind = e.kind;
+  row.start_time_us = e.start_time_us;
+  row.end_time_us = e.end_time_us;
+  row.duration_ms = e.duration_ms;
+  row.status = e.status;
+  row.error = e.error;
+  row.operation = e.operation;
+  row.agent_id = e.agent_id;
+  row.agent_name = e.agent_name;
+  row.caller_agent_id = e.caller_agent_id;
+  row.tool = e.tool;
+  row.tool_call_id = e.tool_call_id;
+  row.provider = e.provider;
+  row.model = e.model;
+  row.has_input_tokens = e.has_input_tokens;
+  row.input_tokens = e.input_tokens;
+  row.has_output_tokens = e.has_output_tokens;
+  row.output_tokens = e.output_tokens;
+  row.has_cached_tokens = e.has_cached_tokens;
+  row.cached_tokens = e.cached_tokens;
+  row.cost_usd = e.cost_usd;
+  row.attributes = e.attributes;
+  row.events = e.span_events;
+  row.links = e.links;
+  row.resource = e.resource;
+  row.scope = e.scope;
+  row.position = e.position;
+  row.recorded_time_us = e.time_us;
+  return row;
+}
+
+}  // namespace
+
+std::string RunTaskId(std::string_view span_id) {
+  return absl::StrCat("run-", absl::string_view(span_id.data(), span_id.size()));
+}
+
+// Where a walk up a trace ends: at a run span, at a span that has not
+// arrived (`missing`), or past the root.
+struct TraceFold::Context {
+  enum State { kRoot, kMissing, kRun } state = kRoot;
+  const SpanRow* run = nullptr;
+  std::string missing;
+};
+
+struct TraceFold::Sinks {
+  AgentFold* agents;
+  TaskFold* tasks;
+  MetricsFold* metrics;
+  const DomainEvent& event;
+};
+
+void TraceFold::Keys(const DomainEvent& event, std::vector<std::string>* ids) {
+  if (event.type == DomainType::kSpanRecorded) ids->push_back(event.trace_id);
+}
+
+void TraceFold::Seed(SpanRow row) {
+  traces_[row.trace_id].indexed = false;
+  SpanKey key{row.trace_id, row.span_id};
+  rows_.insert_or_assign(std::move(key), std::move(row));
+}
+
+const SpanRow* TraceFold::Find(const std::string& trace_id,
+                               const std::string& span_id) const {
+  auto it = rows_.find(SpanKey{trace_id, span_id});
+  return it == rows_.end() ? nullptr : &it->second;
+}
+
+// The nearest run above `span` (any kind of run).
+TraceFold::Context TraceFold::Up(const SpanRow& span) const {
+  Context c;
+  const SpanRow* at = &span;
+  for (int depth = 0; depth < kMaxSpanDepth && !at->parent_span_id.empty();
+       ++depth) {
+    const SpanRow* parent = Find(span.trace_id, at->parent_span_id);
+    if (parent == nullptr) {
+      c.state = Context::kMissing;
+      c.missing = at->parent_span_id;
+      return c;
+    }
+    if (IsRun(*parent)) {
+      c.state = Context::kRun;
+      c.run = parent;
+      return c;
+    }
+    at = parent;
+  }
+  return c;
+}
+
+// The nearest agent run above `span`: workflows are passed through.
+TraceFold::Context TraceFold::AgentContext(const SpanRow& span) const {
+  const SpanRow* at = &span;
+  for (int depth = 0; depth < kMaxSpanDepth; ++depth) {
+    Context c = Up(*at);
+    if (c.state != Context::kRun || IsAgentRun(*c.run)) return c;
+    at = c.run;
+  }
+  return {};
+}
+
+void TraceFold::Index(const std::string& trace_id, Trace& trace) {
+  trace.waiting.clear();
+  for (auto it = rows_.lower_bound(SpanKey{trace_id, ""});
+       it != rows_.end() && it->first.first == trace_id; ++it) {
+    if (!NeedsContext(it->second)) continue;
+    Context c = AgentContext(it->second);
+    if (c.state == Context::kMissing) {
+      trace.waiting[c.missing].push_back(it->second.span_id);
+    }
+  }
+  trace.indexed = true;
+}
+
+// Passes what `span` settles, given the spans there are now; a span whose
+// context is not known yet waits on the first missing one.
+void TraceFold::Settle(const SpanRow& span, Trace& trace, const Sinks& sinks) {
+  if (!NeedsContext(span)) return;
+  const Context agent = AgentContext(span);
+  if (agent.state == Context::kMissing) {
+    trace.waiting[agent.missing].push_back(span.span_id);
+    if (sinks.tasks != nullptr) {
+      sinks.tasks->SpanPlaceholder(RunTaskId(agent.missing),
+                                   span.start_time_us, sinks.event);
+    }
+  }
+  const bool settled = agent.state != Context::kMissing;
+  // The agent of the run `span` is in: its worker, or its manager.
+  const std::string& above =
+      agent.state == Context::kRun ? agent.run->agent_id : span.caller_agent_id;
+  if (IsRun(span)) {
+    const std::string manager = settled ? above : std::string();
+    if (sinks.tasks != nullptr) {
+      TaskRow run;
+      run.task_id = RunTaskId(span.span_id);
+      const Context up = Up(span);
+      if (up.state == Context::kRun) run.parent_task_id = RunTaskId(up.run->span_id);
+      if (up.state == Context::kMissing) run.parent_task_id = RunTaskId(up.missing);
+      run.manager_id = manager;
+      if (IsAgentRun(span)) run.worker_id = span.agent_id;
+      run.title = span.agent_name.empty() ? span.name : span.agent_name;
+      run.status = Failed(span) ? "failed" : "completed";
+      run.created_time_us = span.start_time_us;
+      run.assigned_time_us = manager.empty() ? 0 : span.start_time_us;
+      run.started_time_us = span.start_time_us;
+      run.finished_time_us = span.end_time_us;
+      run.progress = Failed(span) ? 0 : 100;
+      if (Failed(span)) run.error = span.error.empty() ? "error" : span.error;
+      sinks.tasks->SpanRun(run, sinks.event);
+    }
+    if (settled && IsAgentRun(span) && !manager.empty() &&
+        !span.agent_id.empty()) {
+      if (sinks.tasks != nullptr) {
+        sinks.tasks->SpanPair(manager, span.agent_id, !Failed(span),
+                              span.end_time_us - span.start_time_us);
+      }
+      if (sinks.agents != nullptr) {
+        sinks.agents->SpanManager(manager, sinks.event);
+      }
+    }
+    return;
+  }
+  // A tool or model call: a fact about the run's agent, if it has one.
+  if (!settled || agent.state != Context::kRun || above.empty() ||
+      sinks.metrics == nullptr) {
+    return;
+  }
+  const int64_t minute = MinuteOf(span.end_time_us);
+  if (IsToolCall(span)) {
+    sinks.metrics->SpanTool(above, minute, !Failed(span));
+  } else {
+    sinks.metrics->SpanModel(above, minute, span.input_tokens,
+                             span.output_tokens, span.cost_usd);
+  }
+}
+
+void TraceFold::Apply(const DomainEvent& event, AgentFold* agents,
+                      TaskFold* tasks, MetricsFold* metrics) {
+  if (event.type != DomainType::kSpanRecorded) return;
+  Trace& trace = traces_[event.trace_id];
+  if (!trace.indexed) Index(event.trace_id, trace);
+  SpanKey key{event.trace_id, event.span_id};
+  if (rows_.contains(key)) return;  // recorded again: folded once
+  dirty_.insert(key);
+  const SpanRow& span =
+      rows_.insert_or_assign(std::move(key), SpanOf(event)).first->second;
+  const Sinks sinks{agents, tasks, metrics, event};
+
+  // What the span says by itself.
+  if (IsAgentRun(span) && !span.agent_id.empty()) {
+    if (agents != nullptr) {
+      agents->SpanAgent(span.agent_id,
+                        span.agent_name.empty() ? span.agent_id
+                                                : span.agent_name,
+                        span.model, span.start_time_us, event);
+    }
+    if (metrics != nullptr) {
+      metrics->SpanRun(span.agent_id, MinuteOf(span.end_time_us),
+                       !Failed(span));
+    }
+  }
+  if (IsModelCall(span) && metrics != nullptr) {
+    metrics->SpanUsage(span.model, MinuteOf(span.end_time_us),
+                       span.input_tokens, span.output_tokens, span.cost_usd,
+                       span.duration_ms);
+  }
+
+  // The spans that waited for this one.
+  std::vector<std::string> waiters;
+  if (auto it = trace.waiting.find(span.span_id); it != trace.waiting.end()) {
+    waiters = std::move(it->second);
+    trace.waiting.erase(it);
+  }
+  if (!waiters.empty() && !IsRun(span) && tasks != nullptr) {
+    tasks->Remove(RunTaskId(span.span_id));  // no run after all
+  }
+  Settle(span, trace, sinks);
+  for (const std::string& id : waiters) {
+    Settle(*Find(span.trace_id, id), trace, sinks);
+  }
+}
+
+void TraceFold::VisitTouched(
+    const std::vector<DomainEvent>& events,
+    const std::function<void(const std::string& span_id,
+                             const std::string& parent_span_id,
+                             const std::string& agent_id,
+                             const std::string& caller_agent_id)>& visit)
+    const {
+  absl::btree_set<std::string> traces;
+  for (const DomainEvent& e : events) {
+    if (e.type != DomainType::kSpanRecorded) continue;
+    traces.insert(e.trace_id);
+    visit(e.span_id, e.parent_span_id, e.agent_id, e.caller_agent_id);
+  }
+  for (const std::string& trace_id : traces) {
+    for (auto it = rows_.lower_bound(SpanKey{trace_id, ""});
+         it != rows_.end() && it->first.first == trace_id; ++it) {
+      const SpanRow& s = it->second;
+      visit(s.span_id, s.parent_span_id, s.agent_id, s.caller_agent_id);
+    }
+  }
+}
+
+void TraceFold::TaskKeys(const std::vector<DomainEvent>& events,
+                         std::vector<std::string>* ids) const {
+  VisitTouched(events, [ids](const std::string& span, const std::string& parent,
+                             const std::string&, const std::string&) {
+    ids->push_back(RunTaskId(span));
+    if (!parent.empty()) ids->push_back(RunTaskId(parent));
+  });
+}
+
+void TraceFold::AgentKeys(const std::vector<DomainEvent>& events,
+                          std::vector<std::string>* ids) const {
+  VisitTouched(events, [ids](const std::string&, const std::string&,
+                             const std::string& agent,
+                             const std::string& caller) {
+    ids->push_back(agent);
+    ids->push_back(caller);
+  });
 }
 
 }  // namespace vigil::projections

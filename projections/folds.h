@@ -11,6 +11,11 @@
 //    a fold keeps what happened since it started, as increments; a
 //    projection adds them to the stored rows, an in-memory replay from
 //    position 1 simply has the totals.
+//  - traces (TraceFold): the spans of each trace, kept whole; the domain
+//    rows a span changes depend on the other spans of its trace, so a
+//    projection seeds the fold with every stored span of the traces a
+//    batch touches (Keys: trace ids), and the fold passes what each new
+//    span settles to the three folds above (Apply's sinks).
 //
 // Not thread-safe; one fold per projection batch or replay.
 
@@ -18,7 +23,9 @@
 #define VIGIL_PROJECTIONS_FOLDS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,12 +61,23 @@ struct AgentRow {
 
 class AgentFold {
  public:
-  // The agent ids `event` may change.
+  // The agent ids `event` may change (SpanRecorded: TraceFold::AgentKeys).
   static void Keys(const DomainEvent& event, std::vector<std::string>* ids);
 
   // Seeds the fold with a stored row (before Apply).
   void Seed(AgentRow row);
   void Apply(const DomainEvent& event);
+
+  // From traces (TraceFold): an agent run of `agent_id` started at
+  // `start_time_us`. Registers the agent (role worker unless it has one);
+  // keeps the earliest start as registered_time_us and, of the names and
+  // models given, the greatest non-empty one, so that the row does not
+  // depend on the order runs arrive in.
+  void SpanAgent(const std::string& agent_id, const std::string& name,
+                 const std::string& model, int64_t start_time_us,
+                 const DomainEvent& event);
+  // From traces: `agent_id` delegated a run; its role becomes manager.
+  void SpanManager(const std::string& agent_id, const DomainEvent& event);
 
   const absl::flat_hash_map<std::string, AgentRow>& rows() const {
     return rows_;
@@ -132,6 +150,7 @@ using AgentPair = std::pair<std::string, std::string>;  // (from, to)
 // messages per pair).
 class TaskFold {
  public:
+  // The task ids `event` may change (SpanRecorded: TraceFold::TaskKeys).
   static void Keys(const DomainEvent& event, std::vector<std::string>* ids);
 
   void Seed(TaskRow row);
@@ -141,10 +160,26 @@ class TaskFold {
   void SeedMessages(const AgentPair& key, const MessageCounts& counts);
   void Apply(const DomainEvent& event);
 
+  // From traces (TraceFold). The run task `run` (its derived columns; the
+  // bookkeeping ones are the fold's) replaces the row of its id.
+  void SpanRun(const TaskRow& run, const DomainEvent& event);
+  // A run some spans of which arrived before it: task `task_id` is running
+  // since the earliest of their starts (unless a task of that id is there
+  // and not running).
+  void SpanPlaceholder(const std::string& task_id, int64_t start_time_us,
+                       const DomainEvent& event);
+  // The placeholder `task_id` was no run after all: the row goes.
+  void Remove(const std::string& task_id);
+  // A run of `worker` delegated by `manager` that took `duration_us` ended.
+  void SpanPair(const std::string& manager, const std::string& worker,
+                bool completed, int64_t duration_us);
+
   const absl::flat_hash_map<std::string, TaskRow>& rows() const {
     return rows_;
   }
   const absl::btree_set<std::string>& dirty() const { return dirty_; }
+  // Ids of the rows removed since the last ClearDirty, sorted.
+  const absl::btree_set<std::string>& removed() const { return removed_; }
   // Keyed by (manager, worker).
   const absl::btree_map<AgentPair, PairCounts>& pairs() const {
     return pairs_;
@@ -160,6 +195,7 @@ class TaskFold {
   }
   void ClearDirty() {
     dirty_.clear();
+    removed_.clear();
     dirty_pairs_.clear();
     dirty_messages_.clear();
   }
@@ -170,6 +206,7 @@ class TaskFold {
 
   absl::flat_hash_map<std::string, TaskRow> rows_;
   absl::btree_set<std::string> dirty_;
+  absl::btree_set<std::string> removed_;
   absl::btree_map<AgentPair, PairCounts> pairs_;
   absl::btree_map<AgentPair, MessageCounts> messages_;
   absl::btree_set<AgentPair> dirty_pairs_;
@@ -218,6 +255,17 @@ class MetricsFold {
   void SeedUsageMinute(const MinuteKey& key, const UsageMinute& minute);
   void Apply(const DomainEvent& event);
 
+  // From traces (TraceFold), each in the minute of the span's end: an
+  // agent run that ended; a tool call, a model call of an agent; a model
+  // call's usage.
+  void SpanRun(const std::string& agent_id, int64_t minute, bool completed);
+  void SpanTool(const std::string& agent_id, int64_t minute, bool ok);
+  void SpanModel(const std::string& agent_id, int64_t minute,
+                 int64_t input_tokens, int64_t output_tokens, double cost_usd);
+  void SpanUsage(const std::string& model, int64_t minute,
+                 int64_t input_tokens, int64_t output_tokens, double cost_usd,
+                 double latency_ms);
+
   const absl::btree_map<MinuteKey, AgentMinute>& agent_minutes() const {
     return agent_minutes_;
   }
@@ -251,6 +299,120 @@ const std::string& ActingAgent(const DomainEvent& event);
 inline int64_t MinuteOf(int64_t time_us) {
   return time_us - ((time_us % kMinuteUs) + kMinuteUs) % kMinuteUs;
 }
+
+// ---------------------------------------------------------------- traces
+
+// One span (SpanRecorded, docs/otlp.md): the event's fields, and the
+// position and recorded time of the event that first recorded it. Rows
+// never change once written: a span recorded again is the same span.
+struct SpanRow {
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;
+  std::string name;
+  std::string kind;
+  int64_t start_time_us = 0;
+  int64_t end_time_us = 0;
+  double duration_ms = 0;
+  std::string status;
+  std::string error;
+  std::string operation;
+  std::string agent_id;
+  std::string agent_name;
+  std::string caller_agent_id;
+  std::string tool;
+  std::string tool_call_id;
+  std::string provider;
+  std::string model;
+  bool has_input_tokens = false;
+  int64_t input_tokens = 0;
+  bool has_output_tokens = false;
+  int64_t output_tokens = 0;
+  bool has_cached_tokens = false;
+  int64_t cached_tokens = 0;
+  double cost_usd = 0;
+  std::string attributes;  // JSON text
+  std::string events;      // JSON text
+  std::string links;       // JSON text
+  std::string resource;    // JSON text
+  std::string scope;       // JSON text
+  uint64_t position = 0;
+  int64_t recorded_time_us = 0;
+
+  friend bool operator==(const SpanRow&, const SpanRow&) = default;
+};
+
+using SpanKey = std::pair<std::string, std::string>;  // (trace, span)
+
+// The task of the run span `span_id`: "run-<span_id>".
+std::string RunTaskId(std::string_view span_id);
+
+// The spans read model, and how spans fold into the domain read models
+// (docs/otlp.md "How spans fold"). Every domain row a trace gives is a
+// function of the set of its spans, not of their order: a span's context
+// (the agent whose run it belongs to, the manager of a run) is settled
+// once every span between it and the nearest agent run has arrived; until
+// then it waits in its trace's state on the first missing ancestor, whose
+// task shows as a running placeholder. Each fact is passed to the sinks
+// exactly once, when it is settled.
+class TraceFold {
+ public:
+  // The trace id of a SpanRecorded event.
+  static void Keys(const DomainEvent& event, std::vector<std::string>* ids);
+
+  // Seeds the fold with a stored span (before Apply). What seeded spans
+  // settled is taken as already folded.
+  void Seed(SpanRow row);
+
+  // Folds a SpanRecorded event (others are ignored): records the span,
+  // once per (trace id, span id), and passes what it settles to the sinks
+  // that are not null.
+  void Apply(const DomainEvent& event, AgentFold* agents, TaskFold* tasks,
+             MetricsFold* metrics);
+
+  // After seeding: the task ids and agent ids Apply of `events` may touch
+  // (every run and placeholder of their traces), for a projection's
+  // preload.
+  void TaskKeys(const std::vector<DomainEvent>& events,
+                std::vector<std::string>* ids) const;
+  void AgentKeys(const std::vector<DomainEvent>& events,
+                 std::vector<std::string>* ids) const;
+
+  // Every span, by trace id then span id.
+  const absl::btree_map<SpanKey, SpanRow>& rows() const { return rows_; }
+  // Keys of the spans Apply recorded.
+  const absl::btree_set<SpanKey>& dirty() const { return dirty_; }
+  void ClearDirty() { dirty_.clear(); }
+
+ private:
+  struct Trace {
+    // Span ids waiting on a span that has not arrived, by its id.
+    absl::flat_hash_map<std::string, std::vector<std::string>> waiting;
+    bool indexed = false;
+  };
+  struct Context;
+  struct Sinks;
+
+  const SpanRow* Find(const std::string& trace_id,
+                      const std::string& span_id) const;
+  Context Up(const SpanRow& span) const;
+  Context AgentContext(const SpanRow& span) const;
+  void Index(const std::string& trace_id, Trace& trace);
+  // Calls `visit` for every span `events` record and every stored span of
+  // their traces.
+  void VisitTouched(
+      const std::vector<DomainEvent>& events,
+      const std::function<void(const std::string& span_id,
+                               const std::string& parent_span_id,
+                               const std::string& agent_id,
+                               const std::string& caller_agent_id)>& visit)
+      const;
+  void Settle(const SpanRow& span, Trace& trace, const Sinks& sinks);
+
+  absl::btree_map<SpanKey, SpanRow> rows_;
+  absl::flat_hash_map<std::string, Trace> traces_;
+  absl::btree_set<SpanKey> dirty_;
+};
 
 }  // namespace vigil::projections
 

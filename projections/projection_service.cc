@@ -29,7 +29,9 @@ std::vector<std::string> ProjectionsFor(const api::ReadModelQuery& query) {
   }
   if (std::holds_alternative<api::TaskListQuery>(query) ||
       std::holds_alternative<api::TaskQuery>(query) ||
-      std::holds_alternative<api::CoordinationQuery>(query)) {
+      std::holds_alternative<api::CoordinationQuery>(query) ||
+      std::holds_alternative<api::TraceQuery>(query) ||
+      std::holds_alternative<api::TaskSpansQuery>(query)) {
     return {"tasks"};
   }
   if (std::holds_alternative<api::AgentMetricsQuery>(query) ||

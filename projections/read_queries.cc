@@ -187,6 +187,12 @@ const std::vector<Column>& TaskColumns() {
   return *kColumns;
 }
 
+const std::vector<Column>& SpanColumns() {
+  static const auto* const kColumns =
+      new std::vector<Column>(ColumnsOf(SpanTable()));
+  return *kColumns;
+}
+
 const std::vector<Column>& PairColumns() {
   static const auto* const kColumns =
       new std::vector<Column>(ColumnsOf(CoordinationTable()));
@@ -321,24 +327,42 @@ absl::StatusOr<Range> CheckRange(const api::BucketRange& given) {
   return range;
 }
 
-// Task cursors: web-safe base64 of "p<first_position>", opaque to clients.
-std::string EncodeCursor(int64_t first_position) {
+// Task cursors: web-safe base64 of "p<first_position>" and, when given,
+// ":<task_id>" (tasks from spans may share a first_position), opaque to
+// clients. The last task of a page: the next one lists the tasks before it
+// in (first_position, task_id) order.
+struct Cursor {
+  int64_t first_position = 0;
+  std::string task_id;  // "": before every task of first_position
+};
+
+std::string EncodeCursor(const Cursor& cursor) {
   std::string out;
-  absl::WebSafeBase64Escape(absl::StrCat("p", first_position), &out);
+  absl::WebSafeBase64Escape(
+      absl::StrCat("p", cursor.first_position,
+                   cursor.task_id.empty() ? "" : ":", cursor.task_id),
+      &out);
   return out;
 }
 
-absl::StatusOr<int64_t> DecodeCursor(const std::string& cursor) {
+absl::StatusOr<Cursor> DecodeCursor(const std::string& cursor) {
   std::string text;
-  int64_t position = 0;
-  if (!absl::WebSafeBase64Unescape(cursor, &text) || text.size() < 2 ||
-      text[0] != 'p' ||
-      !absl::c_all_of(text.substr(1), [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
-      !absl::SimpleAtoi(text.substr(1), &position) ||
-      EncodeCursor(position) != cursor) {
+  Cursor decoded;
+  if (!absl::WebSafeBase64Unescape(cursor, &text)) {
     return absl::InvalidArgumentError("cursor: malformed");
   }
-  return position;
+  const size_t colon = text.find(':');
+  const std::string digits = text.substr(1, colon == std::string::npos
+                                                ? std::string::npos
+                                                : colon - 1);
+  if (colon != std::string::npos) decoded.task_id = text.substr(colon + 1);
+  if (text.size() < 2 || text[0] != 'p' || digits.empty() ||
+      !absl::c_all_of(digits, [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
+      !absl::SimpleAtoi(digits, &decoded.first_position) ||
+      EncodeCursor(decoded) != cursor) {
+    return absl::InvalidArgumentError("cursor: malformed");
+  }
+  return decoded;
 }
 
 // ------------------------------------------------------------ endpoints
@@ -392,7 +416,7 @@ absl::StatusOr<Query> ListTasks(const api::TaskListQuery& query) {
         "limit: must be an integer from 1 to ", ReadQueries::kMaxTaskLimit,
         ", not ", limit));
   }
-  int64_t before = std::numeric_limits<int64_t>::max();
+  Cursor before{std::numeric_limits<int64_t>::max(), ""};
   if (!query.cursor.empty()) {
     ASSIGN_OR_RETURN(before, DecodeCursor(query.cursor));
   }
@@ -406,17 +430,19 @@ absl::StatusOr<Query> ListTasks(const api::TaskListQuery& query) {
                      " WHERE ($1::text = '' OR status = $1)"
                      " AND ($2::text = '' OR manager_id = $2)"
                      " AND ($3::text = '' OR worker_id = $3)"
-                     " AND first_position < $4"
-                     " ORDER BY first_position DESC LIMIT $5"),
-        status, manager, worker, before, limit + 1);
+                     " AND (first_position, task_id) < ($4, $6)"
+                     " ORDER BY first_position DESC, task_id DESC LIMIT $5"),
+        status, manager, worker, before.first_position, limit + 1,
+        before.task_id);
     const size_t page = std::min(rows.size(), static_cast<size_t>(limit));
     ASSIGN_OR_RETURN(Json tasks, ArrayOf(rows, TaskColumns(), page));
     Json next_cursor;  // null on the last page
     if (rows.size() > page) {
-      // Column 1 is first_position.
-      next_cursor = EncodeCursor(
-          rows[static_cast<pqxx::result::size_type>(page - 1)][1]
-              .as<int64_t>());
+      // Column 0 is task_id, column 1 first_position.
+      const pqxx::row last =
+          rows[static_cast<pqxx::result::size_type>(page - 1)];
+      next_cursor =
+          EncodeCursor({last[1].as<int64_t>(), last[0].as<std::string>()});
     }
     return base::DumpJson(
         {{"tasks", std::move(tasks)}, {"next_cursor", std::move(next_cursor)}});
@@ -488,6 +514,69 @@ absl::StatusOr<Query> Usage(const api::UsageQuery& query) {
   };
 }
 
+// {"trace_id","spans":[...]}: by start time, then span id.
+Query Trace(std::string trace_id) {
+  return [id = std::move(trace_id)](Tx& tx) -> absl::StatusOr<std::string> {
+    const pqxx::result rows = tx.exec_params(
+        absl::StrCat("SELECT ", SelectList(SpanColumns()),
+                     " FROM vigil.spans WHERE trace_id = $1"
+                     " ORDER BY start_at, span_id LIMIT ",
+                     ReadQueries::kMaxTraceSpans),
+        id);
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("no trace \"", id, "\""));
+    }
+    ASSIGN_OR_RETURN(Json spans, ArrayOf(rows, SpanColumns(), rows.size()));
+    return base::DumpJson({{"trace_id", id}, {"spans", std::move(spans)}});
+  };
+}
+
+// {"task_id","trace_id","spans":[...]}: the span of run task
+// "run-<span_id>" and every span below it (for a run that has not arrived
+// yet, the spans below it that have); a task of native events has none.
+Query TaskSpans(std::string task_id) {
+  return [id = std::move(task_id)](Tx& tx) -> absl::StatusOr<std::string> {
+    if (!tx.exec_params1(
+               "SELECT EXISTS (SELECT 1 FROM vigil.tasks WHERE task_id = $1)",
+               id)[0]
+             .as<bool>()) {
+      return absl::NotFoundError(absl::StrCat("no task \"", id, "\""));
+    }
+    constexpr std::string_view kRunPrefix = "run-";
+    const std::string span_id =
+        id.starts_with(kRunPrefix) ? id.substr(kRunPrefix.size()) : "";
+    std::string trace_id;
+    if (!span_id.empty()) {
+      const pqxx::result trace = tx.exec_params(
+          "SELECT trace_id FROM vigil.spans WHERE span_id = $1"
+          " OR parent_span_id = $1 ORDER BY trace_id LIMIT 1",
+          span_id);
+      if (!trace.empty()) trace_id = trace[0][0].as<std::string>();
+    }
+    if (trace_id.empty()) {
+      return base::DumpJson(
+          {{"task_id", id}, {"trace_id", nullptr}, {"spans", Json::array()}});
+    }
+    // UNION, not UNION ALL: a cycle of parent ids ends.
+    const pqxx::result rows = tx.exec_params(
+        absl::StrCat(
+            "WITH RECURSIVE below(span_id) AS ("
+            " SELECT span_id FROM vigil.spans WHERE trace_id = $1"
+            " AND (span_id = $2 OR parent_span_id = $2)"
+            " UNION SELECT s.span_id FROM vigil.spans s JOIN below b"
+            " ON s.trace_id = $1 AND s.parent_span_id = b.span_id)"
+            " SELECT ", SelectList(SpanColumns()),
+            " FROM vigil.spans WHERE trace_id = $1"
+            " AND span_id IN (SELECT span_id FROM below)"
+            " ORDER BY start_at, span_id LIMIT ", ReadQueries::kMaxTraceSpans),
+        trace_id, span_id);
+    ASSIGN_OR_RETURN(Json spans, ArrayOf(rows, SpanColumns(), rows.size()));
+    return base::DumpJson({{"task_id", id},
+                           {"trace_id", trace_id},
+                           {"spans", std::move(spans)}});
+  };
+}
+
 // ------------------------------------------------------------ dispatch
 
 // Checks `query` and plans its read.
@@ -515,6 +604,12 @@ absl::StatusOr<Query> Plan(const api::ReadModelQuery& query) {
     }
     absl::StatusOr<Query> operator()(const api::UsageQuery& q) const {
       return Usage(q);
+    }
+    absl::StatusOr<Query> operator()(const api::TraceQuery& q) const {
+      return Trace(q.trace_id);
+    }
+    absl::StatusOr<Query> operator()(const api::TaskSpansQuery& q) const {
+      return TaskSpans(q.task_id);
     }
     absl::StatusOr<Query> operator()(const api::ProjectionsQuery&) const {
       return absl::UnimplementedError(

@@ -7,7 +7,8 @@
 //                      kMaxListRows (the rest are left out)
 //   AgentQuery         agent
 //   TaskListQuery      {"tasks":[task...],"next_cursor":"..."|null}
-//                      newest first (first_position DESC), keyset pages of
+//                      newest first (first_position DESC, then task_id
+//                      DESC), keyset pages of
 //                      `limit` (default kDefaultTaskLimit, 1..kMaxTaskLimit);
 //                      filters combine with AND; status is created|assigned
 //                      |running|completed|failed; cursor is next_cursor of
@@ -17,6 +18,13 @@
 //                      each by its key, at most kMaxListRows
 //   AgentMetricsQuery  {"agent_id","bucket","points":[metric...]}
 //   UsageQuery         {"bucket","points":[usage...]}
+//   TraceQuery         {"trace_id","spans":[span...]} by start time, then
+//                      span id, at most kMaxTraceSpans; NOT_FOUND for a
+//                      trace without spans
+//   TaskSpansQuery     {"task_id","trace_id"|null,"spans":[span...]}: the
+//                      span of run task "run-<span_id>" and every span
+//                      below it, ordered and bounded as a trace; a task
+//                      not from spans has none
 //
 //   agent   {agent_id, role, name, model, status, stopped_reason,
 //            current_task_id, registered_time_us, last_heartbeat_time_us,
@@ -38,6 +46,12 @@
 //            tool_failures, tasks_completed, tasks_failed}
 //   usage   {bucket_time_us, model, calls, input_tokens, output_tokens,
 //            cost_usd, latency_ms_avg (null without calls)}
+//   span    {trace_id, span_id, parent_span_id, name, kind, start_time_us,
+//            end_time_us, duration_ms, status, error, operation, agent_id,
+//            agent_name, caller_agent_id, tool, tool_call_id, provider,
+//            model, input_tokens, output_tokens, cached_tokens, cost_usd,
+//            attributes, events, links, resource, scope (inline JSON),
+//            position, recorded_time_us} (docs/otlp.md "Reads")
 //
 // Every column that is NULL in PostgreSQL is null in JSON. Times are
 // integer UTC microseconds in fields named *_time_us. Counts are integers;
@@ -81,6 +95,8 @@ class ReadQueries {
   static constexpr int64_t kMaxBuckets = 10'000;
   // Points (bucket × model) of one usage answer.
   static constexpr int kMaxUsagePoints = 10'000;
+  // Spans of one trace or task answer (the rest are left out).
+  static constexpr int kMaxTraceSpans = 10'000;
 
   // A pool of at most `connections` (>= 1) connections to `pg_url`, opened
   // when first needed and reopened after one breaks. A call waits at most

@@ -1,5 +1,7 @@
 #include "projections/row_columns.h"
 
+#include <iterator>
+
 namespace vigil::projections {
 namespace {
 
@@ -85,6 +87,7 @@ using P = PairCounts;
 using M = MessageCounts;
 using U = UsageMinute;
 using AM = AgentMinute;
+using S = SpanRow;
 
 // clang-format off
 constexpr RowColumn<AgentRow> kAgentColumns[] = {
@@ -124,6 +127,40 @@ constexpr RowColumn<TaskRow> kTaskColumns[] = {
     Text("error", &T::error),
     Time("updated_at", "updated_time_us", &T::updated_time_us),
     Position("last_position", &T::last_position),
+};
+
+// The fields of SpanRecorded (docs/otlp.md), then the event's position and
+// recorded time.
+constexpr RowColumn<SpanRow> kSpanColumns[] = {
+    Key("trace_id", &S::trace_id),
+    Key("span_id", &S::span_id),
+    Text("parent_span_id", &S::parent_span_id),
+    Key("name", &S::name),
+    Key("kind", &S::kind),
+    Time("start_at", "start_time_us", &S::start_time_us),
+    Time("end_at", "end_time_us", &S::end_time_us),
+    Double("duration_ms", &S::duration_ms),
+    Key("status", &S::status),
+    Text("error", &S::error),
+    Text("operation", &S::operation),
+    Text("agent_id", &S::agent_id),
+    Text("agent_name", &S::agent_name),
+    Text("caller_agent_id", &S::caller_agent_id),
+    Text("tool", &S::tool),
+    Text("tool_call_id", &S::tool_call_id),
+    Text("provider", &S::provider),
+    Text("model", &S::model),
+    OptionalInt("input_tokens", &S::input_tokens, &S::has_input_tokens),
+    OptionalInt("output_tokens", &S::output_tokens, &S::has_output_tokens),
+    OptionalInt("cached_tokens", &S::cached_tokens, &S::has_cached_tokens),
+    Double("cost_usd", &S::cost_usd),
+    Json("attributes", &S::attributes),
+    Json("events", &S::events),
+    Json("links", &S::links),
+    Json("resource", &S::resource),
+    Json("scope", &S::scope),
+    Position("position", &S::position),
+    Time("recorded_at", "recorded_time_us", &S::recorded_time_us),
 };
 
 constexpr KeyColumn kPairKey[] = {{"manager_id", "manager_id", 0},
@@ -237,6 +274,9 @@ static_assert(MembersMatchTypes<AgentRow>(kAgentColumns));
 static_assert(MembersMatchTypes<TaskRow>(kTaskColumns));
 static_assert(MembersMatchTypes<PairCounts>(kPairColumns));
 static_assert(MembersMatchTypes<MessageCounts>(kMessageColumns));
+static_assert(MembersMatchTypes<SpanRow>(kSpanColumns));
+constexpr size_t kSpanColumnCount = std::size(kSpanColumns);
+static_assert(kSpanColumnCount == kSpanStoredColumns);
 
 constexpr RowTable<PairCounts> kPairTable = {"coordination", kPairColumns, 5,
                                              kPairKey};
@@ -261,6 +301,24 @@ const RowTable<AgentRow>& AgentTable() {
 
 const RowTable<TaskRow>& TaskTable() {
   static constexpr RowTable<TaskRow> kTable = {"tasks", kTaskColumns, 18};
+  return kTable;
+}
+
+const RowTable<SpanRow>& SpanTable() {
+  static constexpr RowTable<SpanRow> kTable = {
+      "spans", kSpanColumns, kSpanColumnCount, {}, /*key_columns=*/2};
+  return kTable;
+}
+
+const RowTable<SpanRow>& AgentSpanTable() {
+  static constexpr RowTable<SpanRow> kTable = {
+      "agents_spans", kSpanColumns, kSpanColumnCount, {}, /*key_columns=*/2};
+  return kTable;
+}
+
+const RowTable<SpanRow>& MetricSpanTable() {
+  static constexpr RowTable<SpanRow> kTable = {
+      "metrics_spans", kSpanColumns, kSpanColumnCount, {}, /*key_columns=*/2};
   return kTable;
 }
 

@@ -1,5 +1,5 @@
 // The rows of the read models, each described once: the entity rows
-// (AgentRow, TaskRow of folds.h) and the counter rows of coordination
+// (AgentRow, TaskRow, SpanRow of folds.h) and the counter rows of coordination
 // (PairCounts, MessageCounts, keyed by an AgentPair) and of LLM usage
 // (UsageMinute) and per-agent metrics (AgentMinute), keyed by a MinuteKey.
 // For every column: its SQL name (schemas/sql), its JSON name, its type,
@@ -84,15 +84,27 @@ struct KeyColumn {
 template <typename Row>
 struct RowTable {
   std::string_view table;  // in schema vigil (or a rebuild's schema)
-  // Entity rows: columns[0] is the primary key.
+  // Entity rows: columns[0] (and the next key_columns - 1) are the primary
+  // key; a preload selects by columns[0].
   std::span<const RowColumn<Row>> columns;
   // Stored columns every snapshot entry holds (those of the first snapshot
   // format); stored columns after them may be missing from older entries.
   size_t snapshot_columns;
   // Counter rows only: the key's columns.
   std::span<const KeyColumn> key = {};
+  // Entity rows: the columns of the primary key.
+  size_t key_columns = 1;
 };
 
+// The `spans` table: one row per (trace_id, span_id); written by the
+// tasks projection. The agents and metrics projections keep the same rows
+// (without the JSON columns) as the trace state their folds derive from,
+// in `agents_spans` and `metrics_spans`.
+const RowTable<SpanRow>& SpanTable();
+// Its columns, all stored (a COPY line of spans is this long).
+inline constexpr size_t kSpanStoredColumns = 29;
+const RowTable<SpanRow>& AgentSpanTable();
+const RowTable<SpanRow>& MetricSpanTable();
 // The `agents` table: one row per agent.
 const RowTable<AgentRow>& AgentTable();
 // The `tasks` table: one row per task.

@@ -27,6 +27,7 @@ using internal::kAgentKind;
 using internal::kAgentMinuteKind;
 using internal::kMessageKind;
 using internal::kPairKind;
+using internal::kSpanKind;
 using internal::kTaskKind;
 using internal::kUsageMinuteKind;
 
@@ -38,6 +39,7 @@ bool AffectsAgents(DomainType type) {
     case DomainType::kTaskStarted:
     case DomainType::kTaskCompleted:
     case DomainType::kTaskFailed:
+    case DomainType::kSpanRecorded:
       return true;
     default:
       return false;
@@ -52,6 +54,7 @@ bool AffectsTasks(DomainType type) {
     case DomainType::kTaskProgress:
     case DomainType::kTaskCompleted:
     case DomainType::kTaskFailed:
+    case DomainType::kSpanRecorded:
       return true;
     default:
       return false;
@@ -75,6 +78,14 @@ std::vector<eventlog::EventLog::SnapshotEntry> Entries(const SystemState& state,
   if (dirty_only) {
     for (const std::string& id : state.agents.dirty()) add_agent(id);
     for (const std::string& id : state.tasks.dirty()) add_task(id);
+    // A removed task's entry: empty (internal/fold_codec.h).
+    for (const std::string& id : state.tasks.removed()) {
+      out.emplace_back(internal::TaskKey(id), std::string());
+    }
+    for (const SpanKey& k : state.traces.dirty()) {
+      out.emplace_back(internal::SpanKeyOf(k),
+                       internal::EncodeSpan(state.traces.rows().at(k)));
+    }
     for (const AgentPair& k : state.tasks.dirty_pairs()) {
       out.emplace_back(internal::PairKey(kPairKind, k),
                        internal::EncodePair(state.tasks.pairs().at(k)));
@@ -118,6 +129,9 @@ std::vector<eventlog::EventLog::SnapshotEntry> Entries(const SystemState& state,
     out.emplace_back(internal::MinuteKeyOf(kUsageMinuteKind, k),
                      internal::EncodeUsageMinute(v));
   }
+  for (const auto& [k, v] : state.traces.rows()) {
+    out.emplace_back(internal::SpanKeyOf(k), internal::EncodeSpan(v));
+  }
   return out;
 }
 
@@ -128,6 +142,12 @@ void CollectChanged(const SystemState& state, std::vector<EntityRef>* out) {
   }
   for (const std::string& id : state.tasks.dirty()) {
     out->push_back({kTaskKind, id, "", 0});
+  }
+  for (const std::string& id : state.tasks.removed()) {
+    out->push_back({kTaskKind, id, "", 0});
+  }
+  for (const SpanKey& k : state.traces.dirty()) {
+    out->push_back({kSpanKind, k.first, k.second, 0});
   }
   for (const AgentPair& k : state.tasks.dirty_pairs()) {
     out->push_back({kPairKind, k.first, k.second, 0});
@@ -157,12 +177,14 @@ void SystemState::Apply(const DomainEvent& event) {
   agents.Apply(event);
   tasks.Apply(event);
   metrics.Apply(event);
+  traces.Apply(event, &agents, &tasks, &metrics);
 }
 
 void SystemState::ClearDirty() {
   agents.ClearDirty();
   tasks.ClearDirty();
   metrics.ClearDirty();
+  traces.ClearDirty();
 }
 
 std::vector<std::pair<std::string, std::string>> StateDigests(
@@ -171,10 +193,12 @@ std::vector<std::pair<std::string, std::string>> StateDigests(
       {kAgentKind, "agents"},          {kTaskKind, "tasks"},
       {kPairKind, "coordination"},     {kMessageKind, "agent_messages"},
       {kAgentMinuteKind, "agent_metrics"}, {kUsageMinuteKind, "llm_usage"},
+      {kSpanKind, "spans"},
   };
-  std::string bytes[6];
+  constexpr size_t kCount = std::size(kModels);
+  std::string bytes[kCount];
   for (const auto& [key, value] : Entries(state, /*dirty_only=*/false)) {
-    for (size_t i = 0; i < 6; ++i) {
+    for (size_t i = 0; i < kCount; ++i) {
       if (key[0] != kModels[i].first) continue;
       // Length-prefixed, so no two different entry lists hash alike.
       absl::StrAppend(&bytes[i], key.size(), ":", key, value.size(), ":");
@@ -182,7 +206,7 @@ std::vector<std::pair<std::string, std::string>> StateDigests(
     }
   }
   std::vector<std::pair<std::string, std::string>> out;
-  for (size_t i = 0; i < 6; ++i) {
+  for (size_t i = 0; i < kCount; ++i) {
     out.emplace_back(kModels[i].second, Sha256Hex(bytes[i]));
   }
   return out;
@@ -245,7 +269,8 @@ absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(
       [&](std::string_view key, std::string_view value) {
         if (!decoded.ok()) return;
         decoded = internal::DecodeEntry(key, value, &state.agents,
-                                        &state.tasks, &state.metrics);
+                                        &state.tasks, &state.metrics,
+                                        &state.traces);
       }));
   RETURN_IF_ERROR(decoded);
   state.position = snapshot;
@@ -324,6 +349,17 @@ absl::StatusOr<std::optional<Row>> TimeTravel::EntityAt(
       RETURN_IF_ERROR(internal::DecodeEntry(key, *value, &state.agents,
                                             &state.tasks, &state.metrics));
     }
+    // Rows from traces depend on the other spans of their trace: every
+    // span is loaded (none, in a log without spans).
+    absl::Status decoded;
+    RETURN_IF_ERROR(log_->ScanSnapshot(
+        kFoldSnapshotName, snapshot, std::string(1, kSpanKind),
+        [&](std::string_view k, std::string_view v) {
+          if (!decoded.ok()) return;
+          decoded = internal::DecodeEntry(k, v, &state.agents, &state.tasks,
+                                          &state.metrics, &state.traces);
+        }));
+    RETURN_IF_ERROR(decoded);
     state.position = snapshot;
     if (stats != nullptr) stats->snapshot_position = snapshot;
   }
@@ -341,7 +377,10 @@ absl::StatusOr<std::optional<Row>> TimeTravel::EntityAt(
   RETURN_IF_ERROR(Replay(
       &state, position, stats,
       [&](const eventlog::RecordedEvent& event) {
-        if (!affects(DomainTypeOf(event.type))) return false;
+        const DomainType type = DomainTypeOf(event.type);
+        if (!affects(type)) return false;
+        // A span can settle rows whose ids it does not hold.
+        if (type == DomainType::kSpanRecorded) return true;
         if (!literal_id || event.data.find('\\') != std::string::npos) {
           return true;
         }

@@ -39,7 +39,7 @@ namespace vigil::projections {
 // The snapshot name under which the folds are kept. The suffix is the
 // format of the entries (internal/fold_codec.h): change it with the format
 // or with the folds' logic, and old snapshots are ignored.
-inline constexpr char kFoldSnapshotName[] = "folds-v1";
+inline constexpr char kFoldSnapshotName[] = "folds-v2";
 
 struct TimeTravelOptions {
   // Positions between snapshots: a state-at replays fewer events than this.
@@ -54,13 +54,14 @@ struct TimeTravelOptions {
 
 struct ReplayStats;
 
-// The whole system as the three folds see it after `position`.
+// The whole system as the folds see it after `position`.
 struct SystemState {
   uint64_t position = 0;  // the last event folded; 0: none
   int64_t time_us = 0;    // its recorded time
   AgentFold agents;
   TaskFold tasks;
   MetricsFold metrics;
+  TraceFold traces;  // the spans; feeds the three above
 
   void Apply(const DomainEvent& event);
   // Folds the next event of the log as every state-at does: takes its
@@ -80,8 +81,9 @@ struct ReplayStats {
 
 // An entity of the read models: kind is one of internal/fold_codec.h's
 // kinds ('a' agent, 't' task, 'p' coordination pair, 'm' message pair,
-// 'g' agent-minute, 'u' model-minute); `id`/`id2` its key (agent or task
-// id; manager and worker, or from and to; agent or model), `minute` the
+// 'g' agent-minute, 'u' model-minute, 's' span); `id`/`id2` its key (agent
+// or task id; manager and worker, or from and to; agent or model; trace and
+// span), `minute` the
 // minute start of the per-minute kinds.
 struct EntityRef {
   char kind = 0;
@@ -107,7 +109,8 @@ struct StateDiff {
 };
 
 // The SHA-256 (hex) of each read model's state: agents, tasks,
-// coordination, agent_messages, agent_metrics, llm_usage, in that order.
+// coordination, agent_messages, agent_metrics, llm_usage, spans, in that
+// order.
 // Equal states give equal digests on any machine.
 std::vector<std::pair<std::string, std::string>> StateDigests(
     const SystemState& state);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -157,6 +158,8 @@ Json AgentMinuteJson(const MinuteKey& k, const AgentMinute& m) {
   return RowJson(k, m, AgentMinuteTable());
 }
 
+Json Span(const SpanRow& r) { return RowJson(r, SpanTable()); }
+
 Json UsageMinuteJson(const MinuteKey& k, const UsageMinute& u) {
   return RowJson(k, u, UsageTable());
 }
@@ -217,6 +220,12 @@ Json EntityJson(const SystemState& state, const EntityRef& ref) {
         return UsageMinuteJson(it->first, it->second);
       }
       break;
+    case internal::kSpanKind:
+      if (auto it = state.traces.rows().find({ref.id, ref.id2});
+          it != state.traces.rows().end()) {
+        return Span(it->second);
+      }
+      break;
   }
   return Json();
 }
@@ -244,6 +253,9 @@ Json RefKey(const EntityRef& ref) {
       // Model first: a diff's key order, unlike the row's (UsageTable).
       o.Text("model", ref.id).Int("bucket_time_us", ref.minute);
       break;
+    case internal::kSpanKind:
+      o.Text("trace_id", ref.id).Text("span_id", ref.id2);
+      break;
   }
   return json;
 }
@@ -256,6 +268,7 @@ const char* KindName(char kind) {
     case internal::kMessageKind: return "agent_messages";
     case internal::kAgentMinuteKind: return "agent_metrics";
     case internal::kUsageMinuteKind: return "llm_usage";
+    case internal::kSpanKind: return "span";
   }
   return "unknown";
 }
@@ -280,8 +293,10 @@ std::string AgentJson(const AgentRow& row) {
 
 std::string TaskJson(const TaskRow& row) { return base::DumpJson(Task(row)); }
 
+std::string SpanJson(const SpanRow& row) { return base::DumpJson(Span(row)); }
+
 std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
-                            uint64_t task_limit) {
+                            uint64_t task_limit, const std::string& trace_id) {
   Json json = StatsJson(state, stats);
   std::vector<const AgentRow*> agents;
   for (const auto& [id, row] : state.agents.rows()) agents.push_back(&row);
@@ -295,7 +310,8 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
   // Newest first, as /v1/tasks lists them.
   std::partial_sort(tasks.begin(), tasks.begin() + shown, tasks.end(),
                     [](auto* a, auto* b) {
-                      return a->first_position > b->first_position;
+                      return std::tie(a->first_position, a->task_id) >
+                             std::tie(b->first_position, b->task_id);
                     });
   json["task_count"] = tasks.size();
   json["tasks"] =
@@ -322,6 +338,26 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
   json["usage"] = List(usage, SIZE_MAX, [](const auto& kv) {
     return UsageMinuteJson(*kv.first, *kv.second);
   });
+  // As GET /v1/traces/{id} lists a trace: by start time, then span id.
+  std::vector<const SpanRow*> spans;
+  const auto& rows = state.traces.rows();
+  for (auto it = trace_id.empty() ? rows.begin()
+                                  : rows.lower_bound(SpanKey{trace_id, ""});
+       it != rows.end() && (trace_id.empty() || it->first.first == trace_id);
+       ++it) {
+    spans.push_back(&it->second);
+  }
+  std::stable_sort(spans.begin(), spans.end(), [](auto* a, auto* b) {
+    return std::tie(a->trace_id, a->start_time_us, a->span_id) <
+           std::tie(b->trace_id, b->start_time_us, b->span_id);
+  });
+  // Left out of a state without spans (the shape before traces existed),
+  // unless a trace was asked for.
+  if (!spans.empty() || !trace_id.empty()) {
+    json["span_count"] = spans.size();
+    json["spans"] = List(spans, kMaxStateSpans,
+                         [](const SpanRow* r) { return Span(*r); });
+  }
   return base::DumpJson(json);
 }
 
@@ -386,7 +422,7 @@ absl::StatusOr<std::string> TimeTravelQueries::State(
         absl::StrCat("limit must be 1..", kMaxStateTasks));
   }
   ASSIGN_OR_RETURN(SystemState state, time_travel_->StateAt(position, &stats));
-  return SystemStateJson(state, stats, limit);
+  return SystemStateJson(state, stats, limit, query.trace_id);
 }
 
 absl::StatusOr<std::string> TimeTravelQueries::Diff(

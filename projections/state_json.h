@@ -25,15 +25,23 @@ inline constexpr size_t kMaxStateListRows = 10'000;
 // start in the hour before the state's time.
 inline constexpr int64_t kStateMetricsWindowUs = int64_t{3600} * 1'000'000;
 
+// Spans a whole-system state lists at most.
+inline constexpr size_t kMaxStateSpans = 10'000;
+
 std::string AgentJson(const AgentRow& row);
 std::string TaskJson(const TaskRow& row);
+std::string SpanJson(const SpanRow& row);
 
 // {"position","time_us","snapshot_position","replayed_events",
 //  "skipped_events","agents":[...],"task_count","tasks":[...newest first,
 //  at most task_limit],"coordination":{"pairs":[...],"messages":[...]},
-//  "agent_metrics":[...],"usage":[...]}
+//  "agent_metrics":[...],"usage":[...],"span_count","spans":[...by trace
+//  id, start time, span id; at most kMaxStateSpans]}; with `trace_id`,
+//  the spans (and span_count) of that trace only. A state without spans
+//  leaves span_count and spans out, unless `trace_id` is given.
 std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
-                            uint64_t task_limit);
+                            uint64_t task_limit,
+                            const std::string& trace_id = "");
 
 // {"from":{"position","time_us"},"to":{...},"change_count",
 //  "changes":[{"kind","key":{...},"before":row|null,"after":row|null,

@@ -20,7 +20,7 @@ namespace vigil::gateway::internal {
 namespace {
 
 enum class Endpoint { kNone, kAgents, kAgent, kTasks, kTask, kCoordination,
-                      kMetrics, kUsage, kProjections };
+                      kMetrics, kUsage, kProjections, kTrace, kTaskSpans };
 
 struct Route {
   Endpoint endpoint = Endpoint::kNone;
@@ -33,11 +33,23 @@ Route Match(std::string_view path) {
   if (path == "/v1/coordination") return {Endpoint::kCoordination, {}};
   if (path == "/v1/usage") return {Endpoint::kUsage, {}};
   if (path == "/v1/projections") return {Endpoint::kProjections, {}};
+  static constexpr std::string_view kTasksPrefix = "/v1/tasks/";
+  static constexpr std::string_view kSpansSuffix = "/spans";
+  if (path.starts_with(kTasksPrefix) && path.ends_with(kSpansSuffix) &&
+      path.size() > kTasksPrefix.size() + kSpansSuffix.size()) {
+    const std::string_view id =
+        path.substr(kTasksPrefix.size(), path.size() - kTasksPrefix.size() -
+                                             kSpansSuffix.size());
+    if (id.find('/') == std::string_view::npos) {
+      return {Endpoint::kTaskSpans, id};
+    }
+  }
   static constexpr struct {
     std::string_view prefix;
     Endpoint endpoint;
   } kWithId[] = {{"/v1/agents/", Endpoint::kAgent},
                  {"/v1/tasks/", Endpoint::kTask},
+                 {"/v1/traces/", Endpoint::kTrace},
                  {"/v1/metrics/agents/", Endpoint::kMetrics}};
   for (const auto& p : kWithId) {
     if (!path.starts_with(p.prefix)) continue;
@@ -232,6 +244,14 @@ absl::StatusOr<api::ReadModelRequest> ParseReadModelRequest(
     case Endpoint::kProjections:
       RETURN_IF_ERROR(Params::Parse(query, {}, min_position).status());
       request.query = api::ProjectionsQuery{};
+      return request;
+    case Endpoint::kTrace:
+      RETURN_IF_ERROR(Params::Parse(query, {}, min_position).status());
+      request.query = api::TraceQuery{.trace_id = std::move(id)};
+      return request;
+    case Endpoint::kTaskSpans:
+      RETURN_IF_ERROR(Params::Parse(query, {}, min_position).status());
+      request.query = api::TaskSpansQuery{.task_id = std::move(id)};
       return request;
   }
   return absl::NotFoundError(absl::StrCat("no read endpoint ", std::string(path)));

@@ -11,6 +11,8 @@
 //                               AgentMetricsQuery
 //   /v1/usage?from=&to=&bucket= UsageQuery
 //   /v1/projections             ProjectionsQuery
+//   /v1/traces/{id}             TraceQuery
+//   /v1/tasks/{id}/spans        TaskSpansQuery
 //
 // Every path also takes min_position=P. The query string is decoded by
 // api/query_string.h; the id in a path is percent-decoded ('+' is itself).

@@ -104,6 +104,8 @@ absl::StatusOr<StateQuery> ParseStateQuery(std::string_view raw_query) {
       query.agent_id = param.value;
     } else if (name == "task") {
       query.task_id = param.value;
+    } else if (name == "trace") {
+      query.trace_id = param.value;
     } else if (name == "limit") {
       absl::StatusOr<uint64_t> limit = ParsePosition(name, value);
       if (!limit.ok()) return limit.status();
@@ -111,7 +113,7 @@ absl::StatusOr<StateQuery> ParseStateQuery(std::string_view raw_query) {
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown query parameter \"", name,
-          "\" (expected at, at_time, agent, task, limit)"));
+          "\" (expected at, at_time, agent, task, trace, limit)"));
     }
   }
   if (!query.agent_id.empty() && !query.task_id.empty()) {

@@ -3,6 +3,7 @@
 // space in agent and task ids, itself in positions and times):
 //
 //   /v1/state?at=<position>|at_time=<time>&agent=<id>|task=<id>&limit=<n>
+//             &trace=<trace id> (the spans listed: that trace's only)
 //   /v1/diff?from=<position>|from_time=<time>&to=<position>|to_time=<time>
 //
 // Times are RFC 3339 or integer microseconds. A parameter given with an

@@ -1,9 +1,14 @@
 // The domain read models of schemas/sql/ as three projections:
-//   agents   vigil.agents
-//   tasks    vigil.tasks, vigil.coordination, vigil.agent_messages
-//   metrics  vigil.agent_metrics (partitioned by day), vigil.llm_usage
-// Each preloads the rows its batch touches, folds the batch with folds.h
-// and writes the result with one multi-row upsert per table. Internal:
+//   agents   vigil.agents, vigil.agents_spans
+//   tasks    vigil.tasks, vigil.coordination, vigil.agent_messages,
+//            vigil.spans
+//   metrics  vigil.agent_metrics (partitioned by day), vigil.llm_usage,
+//            vigil.metrics_spans
+// Each preloads the rows its batch touches (with the stored spans of the
+// traces it touches first: they say which rows spans touch), folds the
+// batch with folds.h and writes the result with one multi-row upsert per
+// table. Each keeps its own copy of the spans (folds.h TraceFold) so that
+// its folds see the traces exactly as of its own checkpoint. Internal:
 // Projection::Apply and the partition retention write through libpqxx.
 
 #ifndef VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_

@@ -71,6 +71,17 @@ std::string MinuteKeyOf(char kind, const MinuteKey& minute) {
   return key;
 }
 
+std::string SpanKeyOf(const SpanKey& span) {
+  std::string key(1, kSpanKind);
+  AppendComponent(span.first, &key);
+  AppendComponent(span.second, &key);
+  return key;
+}
+
+std::string EncodeSpan(const SpanRow& span) {
+  return EncodeRow(span, SpanTable());
+}
+
 std::string EncodeAgent(const AgentRow& row) {
   return EncodeRow(row, AgentTable());
 }
@@ -97,7 +108,7 @@ std::string EncodeUsageMinute(const UsageMinute& u) {
 
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,
-                         MetricsFold* metrics) {
+                         MetricsFold* metrics, TraceFold* traces) {
   if (key.empty()) return Damaged(key);
   switch (key[0]) {
     case kAgentKind: {
@@ -107,9 +118,16 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
       return absl::OkStatus();
     }
     case kTaskKind: {
+      if (value.empty()) return absl::OkStatus();  // removed
       std::optional<TaskRow> row = DecodeRow(value, TaskTable());
       if (!row.has_value()) return Damaged(key);
       tasks->Seed(*std::move(row));
+      return absl::OkStatus();
+    }
+    case kSpanKind: {
+      std::optional<SpanRow> row = DecodeRow(value, SpanTable());
+      if (!row.has_value()) return Damaged(key);
+      if (traces != nullptr) traces->Seed(*std::move(row));
       return absl::OkStatus();
     }
     default:

@@ -1,11 +1,13 @@
 // The bytes of time travel's snapshots: one entry per entity of the folds
 // (an agent, a task, a coordination pair, a message pair, an agent-minute,
-// a model-minute), keyed so that keys sort by kind and then by id. The
+// a model-minute, a span), keyed so that keys sort by kind and then by id. The
 // encoding is deterministic (fixed-width little-endian numbers, doubles by
 // their bit pattern, length-prefixed strings) so equal states give equal
 // bytes; the state digests of `vigil verify --state-at` hash these bytes.
-// Agents and tasks are encoded column by column as row_columns.h describes
-// them, so entries written before a column was added still decode.
+// Rows are encoded column by column as row_columns.h describes them, so
+// entries written before a column was added still decode. A task removed
+// since the last snapshot (a placeholder that was no run) has an empty
+// entry.
 // Pure functions, safe from any thread.
 
 #ifndef VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_
@@ -26,6 +28,7 @@ inline constexpr char kPairKind = 'p';
 inline constexpr char kMessageKind = 'm';
 inline constexpr char kAgentMinuteKind = 'g';
 inline constexpr char kUsageMinuteKind = 'u';
+inline constexpr char kSpanKind = 's';
 
 // Keys: the kind byte, then each component as "<decimal length>:<bytes>"
 // (a minute as its decimal microseconds), so no key holds a NUL byte
@@ -34,6 +37,7 @@ std::string AgentKey(std::string_view agent_id);
 std::string TaskKey(std::string_view task_id);
 std::string PairKey(char kind, const AgentPair& pair);
 std::string MinuteKeyOf(char kind, const MinuteKey& key);
+std::string SpanKeyOf(const SpanKey& key);
 
 std::string EncodeAgent(const AgentRow& row);
 std::string EncodeTask(const TaskRow& row);
@@ -41,12 +45,14 @@ std::string EncodePair(const PairCounts& counts);
 std::string EncodeMessages(const MessageCounts& counts);
 std::string EncodeAgentMinute(const AgentMinute& minute);
 std::string EncodeUsageMinute(const UsageMinute& minute);
+std::string EncodeSpan(const SpanRow& span);
 
-// Decodes one entry into the fold it belongs to (by the key's kind).
+// Decodes one entry into the fold it belongs to (by the key's kind); an
+// empty task entry seeds nothing; spans are skipped when `traces` is null.
 // DATA_LOSS for bytes that do not decode.
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,
-                         MetricsFold* metrics);
+                         MetricsFold* metrics, TraceFold* traces = nullptr);
 
 }  // namespace vigil::projections::internal
 

@@ -19,14 +19,16 @@
 
 namespace vigil::projections::internal {
 
+// The text of a timestamptz for UTC microseconds.
+inline std::string TimeText(int64_t time_us) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00",
+                          absl::FromUnixMicros(time_us), absl::UTCTimeZone());
+}
+
 // A timestamptz literal for UTC microseconds; NULL for 0 ("never").
 inline std::string SqlTime(int64_t time_us) {
   if (time_us == 0) return "NULL";
-  return absl::StrCat(
-      "'",
-      absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", absl::FromUnixMicros(time_us),
-                       absl::UTCTimeZone()),
-      "'::timestamptz");
+  return absl::StrCat("'", TimeText(time_us), "'::timestamptz");
 }
 
 // The expression that selects a timestamptz column as UTC microseconds.

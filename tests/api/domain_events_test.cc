@@ -49,6 +49,28 @@ const std::vector<Case>& Cases() {
       {"LlmCallCompleted",
        R"({"agent_id":"w1","model":"m","input_tokens":10,"output_tokens":2,)"
        R"("cost_usd":0.001,"latency_ms":812})"},
+      {"SpanRecorded",
+       R"({"trace_id":"4bf9","span_id":"a1","name":"chat","kind":"client",)"
+       R"("start_time_us":1,"end_time_us":2,"duration_ms":0.001,)"
+       R"("status":"ok","attributes":{},"resource":{"service.name":"s"}})"},
+      {"SpanRecorded",
+       R"({"trace_id":"4bf9","span_id":"a1","parent_span_id":"a0",)"
+       R"("name":"chat","kind":"client","start_time_us":1,"end_time_us":2,)"
+       R"("duration_ms":0.001,"status":"error","error":"429",)"
+       R"("operation":"chat","model":"m","input_tokens":3,"cost_usd":0.5,)"
+       R"("attributes":{"k":[1,"x"]},"events":[{"name":"e"}],"links":[],)"
+       R"("resource":{},"scope":{"name":"otel"}})"},
+      {"SpanRecorded",
+       R"({"trace_id":"4bf9","span_id":"a1","name":"x","kind":"rpc",)"
+       R"("start_time_us":1,"end_time_us":2,"duration_ms":1,"status":"ok",)"
+       R"("attributes":{},"resource":{}})",
+       R"(events[0].data.kind: must be "unspecified"|"internal"|"server"|)"
+       R"("client"|"producer"|"consumer", not "rpc")"},
+      {"SpanRecorded",
+       R"({"trace_id":"4bf9","span_id":"a1","name":"x","kind":"server",)"
+       R"("start_time_us":1,"end_time_us":2,"duration_ms":1,"status":"ok",)"
+       R"("resource":{}})",
+       "events[0].data.attributes: required any JSON value"},
       // Optional fields, present and well-typed; null counts as absent;
       // extra fields are the producer's own.
       {"AgentRegistered",
@@ -155,7 +177,8 @@ TEST(DomainEventsTest, EveryTypeOfTheSpecIsKnown) {
                          "AgentRegistered", "AgentHeartbeat", "AgentStopped",
                          "TaskCreated", "TaskAssigned", "TaskStarted",
                          "TaskProgress", "TaskCompleted", "TaskFailed",
-                         "MessageSent", "ToolCalled", "LlmCallCompleted"));
+                         "MessageSent", "ToolCalled", "LlmCallCompleted",
+                         "SpanRecorded"));
   EXPECT_EQ(FindDomainEventType("Nope"), nullptr);
   ASSERT_NE(FindDomainEventType("ToolCalled"), nullptr);
   EXPECT_EQ(DescribeDomainEventType(*FindDomainEventType("ToolCalled")),

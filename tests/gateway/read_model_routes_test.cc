@@ -47,6 +47,26 @@ TEST(ReadModelRoutesTest, EachPathItsQuery) {
   EXPECT_FALSE(IsReadModelPath("/v1/agents/a/b"));
 }
 
+TEST(ReadModelRoutesTest, TracesAndTheSpansOfATask) {
+  EXPECT_EQ(Parsed<api::TraceQuery>("/v1/traces/4bf92f35", "").trace_id,
+            "4bf92f35");
+  EXPECT_EQ(Parsed<api::TaskSpansQuery>("/v1/tasks/run-a%2Fb/spans", "")
+                .task_id,
+            "run-a/b");
+  absl::StatusOr<api::ReadModelRequest> waited =
+      ParseReadModelRequest("/v1/traces/t1", "min_position=12");
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(waited->min_position, 12u);
+  // A task named "spans" is a task.
+  EXPECT_EQ(Parsed<api::TaskQuery>("/v1/tasks/spans", "").task_id, "spans");
+  EXPECT_EQ(ParseReadModelRequest("/v1/traces/t1", "limit=5").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(IsReadModelPath("/v1/traces"));  // OTLP ingest, not a read
+  EXPECT_FALSE(IsReadModelPath("/v1/traces/"));
+  EXPECT_FALSE(IsReadModelPath("/v1/tasks//spans"));
+  EXPECT_FALSE(IsReadModelPath("/v1/tasks/a/b/spans"));
+}
+
 TEST(ReadModelRoutesTest, TaskFiltersAreTextWithPlusAsSpace) {
   const api::TaskListQuery tasks = Parsed<api::TaskListQuery>(
       "/v1/tasks",

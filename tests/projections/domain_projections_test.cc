@@ -294,7 +294,7 @@ TEST_F(DomainProjectionsTest, MigrationsAreRecordedAndAppliedOnce) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(*again, 0);
   EXPECT_THAT(db_.Rows("SELECT version, name FROM vigil.schema_migrations"),
-              ElementsAre("1|0001_read_models.sql"));
+              ElementsAre("1|0001_read_models.sql", "2|0002_spans.sql"));
 }
 
 TEST_F(DomainProjectionsTest, ExpiredMetricPartitionsAreDropped) {

@@ -95,6 +95,28 @@ std::string KeyedBy(simdjson::dom::array rows, std::string_view key) {
   return out;
 }
 
+// The spans of a state, keyed by trace id and then span id, as the
+// dashboard keeps them; {} when the state lists none.
+std::string SpansByTrace(element state) {
+  simdjson::dom::array spans;
+  if (state["spans"].get(spans) != simdjson::SUCCESS) return "{}";
+  std::string out = "{";
+  std::string trace;
+  for (element span : spans) {
+    const std::string id = std::string(std::string_view(span["trace_id"]));
+    if (id != trace) {
+      absl::StrAppend(&out, trace.empty() ? "" : "},", "\"", id, "\":{");
+      trace = id;
+    } else {
+      out.push_back(',');
+    }
+    absl::StrAppend(&out, "\"", std::string(std::string_view(span["span_id"])),
+                    "\":", simdjson::minify(span));
+  }
+  absl::StrAppend(&out, trace.empty() ? "" : "}", "}");
+  return out;
+}
+
 TEST(FoldFixturesTest, EveryFixtureGivesItsRows) {
   const std::vector<fs::path> files = Fixtures();
   ASSERT_GE(files.size(), 3u);
@@ -124,12 +146,14 @@ TEST(FoldFixturesTest, EveryFixtureGivesItsRows) {
     simdjson::dom::parser rendered_parser;
     element got;
     ASSERT_EQ(rendered_parser.parse(rendered).get(got), simdjson::SUCCESS);
-    // The agents and tasks keyed by id; pairs and usage as listed.
+    // The agents and tasks keyed by id; pairs and usage as listed; spans
+    // by trace and span id.
     const std::string actual = absl::StrCat(
         "{\"agents\":", KeyedBy(got["agents"], "agent_id"),
         ",\"tasks\":", KeyedBy(got["tasks"], "task_id"),
         ",\"pairs\":", simdjson::minify(got["coordination"]["pairs"]),
-        ",\"usage\":", simdjson::minify(got["usage"]), "}");
+        ",\"usage\":", simdjson::minify(got["usage"]),
+        ",\"spans\":", SpansByTrace(got), "}");
     simdjson::dom::parser actual_parser;
     element want = fixture["expect"], have;
     ASSERT_EQ(actual_parser.parse(actual).get(have), simdjson::SUCCESS);

@@ -9,6 +9,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +36,7 @@
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
 #include "tests/gateway/http_client.h"
+#include "tests/testing/agent_trace.h"
 #include "tests/testing/pg_database.h"
 #include "tests/testing/read_model_dump.h"
 #include "tests/testing/temp_dir.h"
@@ -274,6 +276,74 @@ TEST_F(VigildProjectionsTest, ReadsWaitForMinPositionAndReportProjections) {
 
 // `vigil projections rebuild` against the data directory of a running
 // vigild: it swaps in rebuilt tables while vigild keeps serving them.
+// Spans appended children first over HTTP: the trace and a run's spans
+// over REST once the projections reach them, and the trace in the past
+// through time travel (docs/otlp.md "Reads").
+TEST_F(VigildProjectionsTest, TracesOverRestAndInThePast) {
+  testing::PgDatabase db;
+  StartVigild(db.url());
+  std::vector<testing::TraceSpan> spans = testing::AgentTraceSpans();
+  std::reverse(spans.begin(), spans.end());
+  uint64_t position = 0;
+  uint64_t two_spans = 0;
+  for (const testing::TraceSpan& span : spans) {
+    std::optional<HttpResponse> posted =
+        Call("POST", absl::StrCat("/v1/streams/trace-", testing::kTraceId,
+                                  "/events"),
+             absl::StrCat(R"({"type":"SpanRecorded","data":)",
+                          testing::SpanRecordedJson(span), "}"));
+    ASSERT_TRUE(posted.has_value());
+    ASSERT_EQ(posted->status, 201) << posted->body;
+    simdjson::dom::parser parser;
+    position = parser.parse(posted->body)["last_position"].get_uint64();
+    if (two_spans == 0 && span.span_id == "a00000000000000b") {
+      two_spans = position;  // the workflow's chat and tool call
+    }
+  }
+  ASSERT_GT(two_spans, 0u);
+
+  std::optional<HttpResponse> trace = Get(absl::StrCat(
+      "/v1/traces/", testing::kTraceId, "?min_position=", position));
+  ASSERT_TRUE(trace.has_value());
+  ASSERT_EQ(trace->status, 200) << trace->body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(trace->body);
+  EXPECT_EQ(body["spans"].get_array().size(), spans.size());
+
+  std::optional<HttpResponse> run = Get(absl::StrCat(
+      "/v1/tasks/run-a000000000000005/spans?min_position=", position));
+  ASSERT_TRUE(run.has_value());
+  ASSERT_EQ(run->status, 200) << run->body;
+  simdjson::dom::parser run_parser;
+  EXPECT_EQ(run_parser.parse(run->body)["spans"].get_array().size(), 6u);
+  std::optional<HttpResponse> task =
+      Get("/v1/tasks/run-a000000000000005?min_position=1");
+  ASSERT_TRUE(task.has_value());
+  EXPECT_NE(task->body.find("\"manager_id\":\"planner\""), std::string::npos)
+      << task->body;
+  EXPECT_NE(task->body.find("\"status\":\"completed\""), std::string::npos);
+  EXPECT_EQ(Get("/v1/traces/00000000000000000000000000000000")->status, 404);
+  EXPECT_EQ(Get("/v1/tasks/nope/spans")->status, 404);
+  EXPECT_EQ(Get("/v1/traces/x?since=1")->status, 400);
+
+  // Time travel: after the first two spans, the workflow they are in is
+  // running and the trace has two spans.
+  std::optional<HttpResponse> past = Get(absl::StrCat(
+      "/v1/state?at=", two_spans, "&trace=", testing::kTraceId));
+  ASSERT_TRUE(past.has_value());
+  ASSERT_EQ(past->status, 200) << past->body;
+  simdjson::dom::parser past_parser;
+  simdjson::dom::element state = past_parser.parse(past->body);
+  EXPECT_EQ(state["span_count"].get_uint64().value(), 2u);
+  bool running = false;
+  for (simdjson::dom::element t : state["tasks"].get_array()) {
+    running = running ||
+              (std::string_view(t["task_id"]) == "run-a00000000000000a" &&
+               std::string_view(t["status"]) == "running");
+  }
+  EXPECT_TRUE(running) << past->body;
+}
+
 TEST_F(VigildProjectionsTest, RebuildCommandSwapsWhileVigildServes) {
   testing::PgDatabase db;
   StartVigild(db.url());

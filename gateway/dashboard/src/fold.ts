@@ -1,5 +1,6 @@
 // The read-model folds of projections/folds.cc (AgentFold, TaskFold's tasks
-// and manager → worker pairs, MetricsFold's LLM usage per model and minute),
+// and manager → worker pairs, MetricsFold's LLM usage per model and minute,
+// TraceFold's spans and what they settle in the others),
 // ported to TypeScript so that live events change the views exactly as the
 // server's projections change the rows REST returns. Keep the two in step:
 // a change to folds.cc is a change here, and tests/fixtures/folds/*.json
@@ -13,9 +14,16 @@
 // last_position is skipped, which makes rows exact even when the snapshot
 // ran ahead of the checkpoint read before it. Counters (pairs, usage) have
 // no such guard beyond the gate; pair increments are also skipped whenever
-// their task row has seen the event.
+// their task row has seen the event. Spans are keyed by (trace id, span id)
+// and immutable: a span already in `spans` is not folded again.
+//
+// Spans (docs/otlp.md "How spans fold"): what a span settles depends on the
+// other spans of its trace, and this port knows only the spans it holds in
+// `spans` (those folded live, or loaded by a view). A span whose ancestors
+// it lacks waits on them as on the server; a placeholder never replaces a
+// task that is not running, so runs from the REST snapshot stay as they are.
 
-import type { AgentRow, PairRow, RecordedEvent, TaskRow, UsagePoint } from './types';
+import type { AgentRow, PairRow, RecordedEvent, SpanRow, TaskRow, UsagePoint } from './types';
 
 export const MINUTE_US = 60_000_000;
 
@@ -24,6 +32,7 @@ export interface FoldState {
   tasks: Record<string, TaskRow>;
   pairs: Record<string, PairRow>; // key pairKey(manager, worker)
   usage: Record<string, UsagePoint>; // key usageKey(model, minute)
+  spans: Record<string, Record<string, SpanRow>>; // trace_id -> span_id -> row
 }
 
 // Per projection: events with position <= gate are already in the snapshot.
@@ -33,7 +42,7 @@ export interface FoldGates {
   metrics: number;
 }
 
-export const emptyFoldState = (): FoldState => ({ agents: {}, tasks: {}, pairs: {}, usage: {} });
+export const emptyFoldState = (): FoldState => ({ agents: {}, tasks: {}, pairs: {}, usage: {}, spans: {} });
 
 export const pairKey = (manager: string, worker: string) => `${manager}\u0000${worker}`;
 export const usageKey = (model: string, minute: number) => `${model}\u0000${minute}`;
@@ -74,6 +83,7 @@ class Batch {
   tasks: Record<string, TaskRow> | null = null;
   pairs: Record<string, PairRow> | null = null;
   usage: Record<string, UsagePoint> | null = null;
+  spans: Record<string, Record<string, SpanRow>> | null = null;
   private touched = new Set<object>();
 
   constructor(private readonly base: FoldState) {}
@@ -84,13 +94,46 @@ class Batch {
       tasks: this.tasks ?? this.base.tasks,
       pairs: this.pairs ?? this.base.pairs,
       usage: this.usage ?? this.base.usage,
+      spans: this.spans ?? this.base.spans,
     };
+  }
+
+  // The spans of trace `id` as they are now (read-only).
+  trace(id: string): Record<string, SpanRow> {
+    return (this.spans ?? this.base.spans)[id] ?? {};
+  }
+
+  addSpan(row: SpanRow) {
+    this.spans ??= { ...this.base.spans };
+    let trace = this.spans[row.trace_id];
+    if (!trace || !this.touched.has(trace)) {
+      trace = { ...(trace ?? {}) };
+      this.touched.add(trace);
+      this.spans[row.trace_id] = trace;
+    }
+    trace[row.span_id] = row;
+  }
+
+  taskRow(id: string): TaskRow | undefined {
+    return (this.tasks ?? this.base.tasks)[id];
+  }
+
+  removeTask(id: string) {
+    if (!(id in (this.tasks ?? this.base.tasks))) return;
+    this.tasks ??= { ...this.base.tasks };
+    delete this.tasks[id];
+  }
+
+  // Whether `row` has seen `e` before: a span may change one row twice
+  // (a placeholder several waiting spans start), which is not seeing it.
+  private seen(row: AgentRow | TaskRow, e: RecordedEvent): boolean {
+    return e.position < row.last_position || (e.position === row.last_position && !this.touched.has(row));
   }
 
   // The agent row `id` to change for `e`, or null when the row has seen it.
   agent(id: string, e: RecordedEvent): AgentRow | null {
     const current = (this.agents ?? this.base.agents)[id];
-    if (current && e.position <= current.last_position) return null;
+    if (current && this.seen(current, e)) return null;
     this.agents ??= { ...this.base.agents };
     let row = this.agents[id];
     if (!row || !this.touched.has(row)) {
@@ -105,7 +148,7 @@ class Batch {
 
   task(id: string, e: RecordedEvent): TaskRow | null {
     const current = (this.tasks ?? this.base.tasks)[id];
-    if (current && e.position <= current.last_position) return null;
+    if (current && this.seen(current, e)) return null;
     this.tasks ??= { ...this.base.tasks };
     let row = this.tasks[id];
     if (!row || !this.touched.has(row)) {
@@ -293,6 +336,170 @@ function applyUsage(b: Batch, e: RecordedEvent, d: Record<string, unknown>) {
   u.latency_ms_avg = latencySum / u.calls;
 }
 
+// ---------------------------------------------------------------- traces
+// TraceFold (projections/folds.cc), without the per-agent metrics the
+// dashboard does not fold.
+
+const MAX_SPAN_DEPTH = 256;
+const isAgentRun = (s: SpanRow) => s.operation === 'invoke_agent' || s.operation === 'create_agent';
+const isRun = (s: SpanRow) => isAgentRun(s) || s.operation === 'invoke_workflow';
+const isToolCall = (s: SpanRow) => s.operation === 'execute_tool';
+const isModelCall = (s: SpanRow) =>
+  s.operation === 'chat' || s.operation === 'text_completion' ||
+  s.operation === 'generate_content' || s.operation === 'embeddings';
+const needsContext = (s: SpanRow) => isRun(s) || isToolCall(s) || isModelCall(s);
+const failed = (s: SpanRow) => s.status === 'error';
+export const runTaskId = (spanId: string) => `run-${spanId}`;
+
+// Where a walk up a trace ends: a run span, a span not there yet, the root.
+type Context = { state: 'root' } | { state: 'missing'; missing: string } | { state: 'run'; run: SpanRow };
+
+// The nearest run above `span`.
+function up(trace: Record<string, SpanRow>, span: SpanRow): Context {
+  let at = span;
+  for (let depth = 0; depth < MAX_SPAN_DEPTH && at.parent_span_id; depth++) {
+    const parent = trace[at.parent_span_id];
+    if (!parent) return { state: 'missing', missing: at.parent_span_id };
+    if (isRun(parent)) return { state: 'run', run: parent };
+    at = parent;
+  }
+  return { state: 'root' };
+}
+
+// The nearest agent run above `span`: workflows are passed through.
+function agentContext(trace: Record<string, SpanRow>, span: SpanRow): Context {
+  let at = span;
+  for (let depth = 0; depth < MAX_SPAN_DEPTH; depth++) {
+    const c = up(trace, at);
+    if (c.state !== 'run' || isAgentRun(c.run)) return c;
+    at = c.run;
+  }
+  return { state: 'root' };
+}
+
+function spanOf(e: RecordedEvent, d: Record<string, unknown>): SpanRow {
+  const text = (k: string) => str(d, k) || null;
+  const count = (k: string) => (typeof d[k] === 'number' ? (d[k] as number) : null);
+  const json = (k: string) => (d[k] === undefined ? null : d[k]);
+  return {
+    trace_id: str(d, 'trace_id'), span_id: str(d, 'span_id'), parent_span_id: text('parent_span_id'),
+    name: str(d, 'name'), kind: str(d, 'kind'), start_time_us: num(d, 'start_time_us'),
+    end_time_us: num(d, 'end_time_us'), duration_ms: num(d, 'duration_ms'), status: str(d, 'status'),
+    error: text('error'), operation: text('operation'), agent_id: text('agent_id'),
+    agent_name: text('agent_name'), caller_agent_id: text('caller_agent_id'), tool: text('tool'),
+    tool_call_id: text('tool_call_id'), provider: text('provider'), model: text('model'),
+    input_tokens: count('input_tokens'), output_tokens: count('output_tokens'),
+    cached_tokens: count('cached_tokens'), cost_usd: num(d, 'cost_usd'),
+    attributes: json('attributes'), events: json('events'), links: json('links'),
+    resource: json('resource'), scope: json('scope'), position: e.position,
+    recorded_time_us: e.recorded_time_us,
+  };
+}
+
+interface SpanGates {
+  agents: boolean;
+  tasks: boolean;
+  metrics: boolean;
+}
+
+// TraceFold::Settle: what `span` settles given the spans there are now.
+function settle(b: Batch, trace: Record<string, SpanRow>, span: SpanRow, e: RecordedEvent, g: SpanGates) {
+  if (!needsContext(span)) return;
+  const agent = agentContext(trace, span);
+  if (agent.state === 'missing' && g.tasks) {
+    const id = runTaskId(agent.missing);
+    const existing = b.taskRow(id);
+    if (!existing || existing.status === 'running') {
+      const row = b.task(id, e);
+      if (row) {
+        row.status = 'running';
+        if (!row.started_time_us || span.start_time_us < row.started_time_us) row.started_time_us = span.start_time_us;
+      }
+    }
+  }
+  const settled = agent.state !== 'missing';
+  const above = agent.state === 'run' ? agent.run.agent_id ?? '' : span.caller_agent_id ?? '';
+  if (!isRun(span)) return; // tool and model calls only feed per-agent metrics
+  const manager = settled ? above : '';
+  if (g.tasks) {
+    const row = b.task(runTaskId(span.span_id), e);
+    if (row) {
+      const parent = up(trace, span);
+      row.parent_task_id =
+        parent.state === 'run' ? runTaskId(parent.run.span_id) : parent.state === 'missing' ? runTaskId(parent.missing) : null;
+      row.manager_id = manager || null;
+      row.worker_id = isAgentRun(span) ? span.agent_id : null;
+      row.title = span.agent_name || span.name || null;
+      row.priority = null;
+      row.status = failed(span) ? 'failed' : 'completed';
+      row.created_time_us = span.start_time_us || null;
+      row.assigned_time_us = manager ? span.start_time_us : null;
+      row.started_time_us = span.start_time_us || null;
+      row.finished_time_us = span.end_time_us || null;
+      row.progress = failed(span) ? 0 : 100;
+      row.progress_note = null;
+      row.result = null;
+      row.error = failed(span) ? span.error || 'error' : null;
+    }
+  }
+  if (settled && isAgentRun(span) && manager && span.agent_id) {
+    if (g.tasks) {
+      const pair = b.pair(manager, span.agent_id);
+      pair.tasks_assigned += 1;
+      if (failed(span)) {
+        pair.tasks_failed += 1;
+      } else {
+        pair.tasks_completed += 1;
+        pair.complete_time_sum_ms += Math.max(0, span.end_time_us - span.start_time_us) / 1000;
+        pair.complete_time_count += 1;
+      }
+    }
+    if (g.agents) {
+      const row = b.agent(manager, e);
+      if (row) row.role = 'manager';
+    }
+  }
+}
+
+// TraceFold::Apply.
+function applySpan(b: Batch, e: RecordedEvent, d: Record<string, unknown>, gates: FoldGates) {
+  const span = spanOf(e, d);
+  if (b.trace(span.trace_id)[span.span_id]) return; // recorded again: folded once
+  const g: SpanGates = { agents: e.position > gates.agents, tasks: e.position > gates.tasks, metrics: e.position > gates.metrics };
+  // The spans waiting for this one: those whose context stopped at it.
+  const before = b.trace(span.trace_id);
+  const waiters = Object.values(before).filter((s) => {
+    if (!needsContext(s)) return false;
+    const c = agentContext(before, s);
+    return c.state === 'missing' && c.missing === span.span_id;
+  });
+  b.addSpan(span);
+  const trace = b.trace(span.trace_id);
+
+  if (isAgentRun(span) && span.agent_id && g.agents) {
+    const row = b.agent(span.agent_id, e);
+    if (row) {
+      if (!row.role) row.role = 'worker';
+      const name = span.agent_name || span.agent_id;
+      if (name > (row.name ?? '')) row.name = name;
+      if (span.model && span.model > (row.model ?? '')) row.model = span.model;
+      if (!row.registered_time_us || span.start_time_us < row.registered_time_us) row.registered_time_us = span.start_time_us;
+    }
+  }
+  if (isModelCall(span) && g.metrics) {
+    const u = b.usagePoint(span.model ?? '', minuteOf(span.end_time_us));
+    const latencySum = (u.latency_ms_avg ?? 0) * u.calls + span.duration_ms;
+    u.calls += 1;
+    u.input_tokens += span.input_tokens ?? 0;
+    u.output_tokens += span.output_tokens ?? 0;
+    u.cost_usd += span.cost_usd;
+    u.latency_ms_avg = latencySum / u.calls;
+  }
+  if (waiters.length > 0 && !isRun(span) && g.tasks) b.removeTask(runTaskId(span.span_id));
+  settle(b, trace, span, e, g);
+  for (const w of waiters) settle(b, trace, w, e, g);
+}
+
 // Folds `events` (in position order) into `state`; returns the new state
 // and leaves `state` as it was.
 export function foldEvents(state: FoldState, events: readonly RecordedEvent[], gates: FoldGates): FoldState {
@@ -300,6 +507,10 @@ export function foldEvents(state: FoldState, events: readonly RecordedEvent[], g
   for (const e of events) {
     const d = e.data;
     if (!d || typeof d !== 'object') continue; // not JSON: folds skip it
+    if (e.type === 'SpanRecorded') {
+      applySpan(b, e, d, gates);
+      continue;
+    }
     if (e.position > gates.agents) applyAgent(b, e, d);
     if (e.position > gates.tasks) applyTask(b, e, d);
     if (e.position > gates.metrics) applyUsage(b, e, d);

@@ -5,7 +5,7 @@
 // the other through `shown` (store/store.ts) without knowing which.
 
 import { pairFromRest, pairKey, usageKey, type FoldState } from './fold';
-import type { AgentRow, RecordedEvent, RestPair, TaskRow, UsagePoint } from './types';
+import type { AgentRow, RecordedEvent, RestPair, SpanRow, TaskRow, UsagePoint } from './types';
 
 // GET /v1/state (whole system). Rows have the REST read models' fields.
 export interface StateAtResponse {
@@ -20,6 +20,9 @@ export interface StateAtResponse {
   coordination: { pairs: RestPair[]; messages: unknown[] };
   agent_metrics: unknown[];
   usage: UsagePoint[]; // minutes starting in the hour before time_us
+  // By trace, start time, span id; left out when the state has none.
+  span_count?: number;
+  spans?: SpanRow[];
 }
 
 // A point on the log: a position, or a time (the last event recorded at or
@@ -67,7 +70,7 @@ export function pastView(state: StateAtResponse, events: readonly RecordedEvent[
     throw new Error('unexpected response: not a state (no position)');
   }
   const view: PastView = {
-    agents: {}, tasks: {}, pairs: {}, usage: {}, events: [], eventRate: {},
+    agents: {}, tasks: {}, pairs: {}, usage: {}, spans: {}, events: [], eventRate: {},
     position: state.position, timeUs: state.time_us ?? null,
     taskCount: state.task_count ?? 0, snapshotPosition: state.snapshot_position ?? 0,
     replayedEvents: state.replayed_events ?? 0, eventsError,
@@ -78,6 +81,9 @@ export function pastView(state: StateAtResponse, events: readonly RecordedEvent[
     view.pairs[pairKey(p.manager_id, p.worker_id)] = pairFromRest(p);
   }
   for (const u of expectArray(state.usage, 'usage') as UsagePoint[]) view.usage[usageKey(u.model, u.bucket_time_us)] = u;
+  for (const sp of (state.spans === undefined ? [] : expectArray(state.spans, 'spans')) as SpanRow[]) {
+    (view.spans[sp.trace_id] ??= {})[sp.span_id] = sp;
+  }
   view.events = events.filter((e) => e.position <= state.position);
   view.eventRate = eventRate(view.events);
   return view;

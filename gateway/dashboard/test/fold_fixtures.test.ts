@@ -4,7 +4,7 @@
 // projections/folds.cc cannot drift from it.
 import { describe, expect, it } from 'vitest';
 import { emptyFoldState, foldEvents } from '../src/fold';
-import type { AgentRow, RecordedEvent, RestPair, TaskRow, UsagePoint } from '../src/types';
+import type { AgentRow, RecordedEvent, RestPair, SpanRow, TaskRow, UsagePoint } from '../src/types';
 
 interface Fixture {
   description: string;
@@ -14,6 +14,7 @@ interface Fixture {
     tasks: Record<string, TaskRow>;
     pairs: RestPair[]; // as /v1/coordination lists them: by manager, worker
     usage: UsagePoint[]; // as /v1/usage lists them: by model, bucket
+    spans: Record<string, Record<string, SpanRow>>; // by trace id, span id
   };
 }
 
@@ -31,7 +32,7 @@ const byKeys = <T>(keys: (row: T) => Array<string | number>) => (a: T, b: T) => 
 
 describe('the shared fold fixtures (tests/fixtures/folds)', () => {
   it('are there', () => {
-    expect(Object.keys(fixtures).length).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(fixtures).length).toBeGreaterThanOrEqual(4);
   });
 
   for (const [path, fixture] of Object.entries(fixtures)) {
@@ -55,6 +56,7 @@ describe('the shared fold fixtures (tests/fixtures/folds)', () => {
       expect(pairs).toEqual(fixture.expect.pairs);
       const usage = Object.values(s.usage).sort(byKeys((u) => [u.model, u.bucket_time_us]));
       expect(usage).toEqual(fixture.expect.usage);
+      expect(s.spans).toEqual(fixture.expect.spans);
     });
   }
 });

@@ -69,7 +69,7 @@ export class RestClient {
       gates = { agents: at('agents'), tasks: at('tasks'), metrics: at('metrics') };
     } catch (e) {
       if (!(e instanceof HttpError && e.status === 404)) throw e;
-      return { agents: {}, tasks: {}, pairs: {}, usage: {}, gates, recent: [] };
+      return { agents: {}, tasks: {}, pairs: {}, usage: {}, spans: {}, gates, recent: [] };
     }
     const from = Math.min(gates.agents, gates.tasks, gates.metrics);
     const hourAgo = nowUs - 3_600_000_000;
@@ -80,7 +80,7 @@ export class RestClient {
       this.get<{ points: UsagePoint[] }>(`/v1/usage?from=${hourAgo}&bucket=1m&min_position=${gates.metrics}`),
       from > 0 ? this.events(Math.max(1, from - 199), 200) : Promise.resolve([]),
     ]);
-    const snapshot: Snapshot = { agents: {}, tasks: {}, pairs: {}, usage: {}, gates, recent: [] };
+    const snapshot: Snapshot = { agents: {}, tasks: {}, pairs: {}, usage: {}, spans: {}, gates, recent: [] };
     for (const a of agents.agents) snapshot.agents[a.agent_id] = a;
     for (const t of tasks.tasks) snapshot.tasks[t.task_id] = t;
     for (const p of coordination.pairs) snapshot.pairs[pairKey(p.manager_id, p.worker_id)] = pairFromRest(p);

@@ -20,6 +20,9 @@ export const MAX_TIMELINE_EVENTS = 5000;
 export const RATE_SECONDS = 180;
 // Finished tasks beyond this many are dropped, oldest first.
 export const MAX_TASKS = 4000;
+// Traces the live spans slice keeps; the ones whose latest span is oldest
+// are dropped beyond it (a view reloads a dropped trace over REST).
+export const MAX_SPAN_TRACES = 200;
 
 export type ConnectionState =
   | 'idle' // not started
@@ -136,6 +139,17 @@ function minGate(g: FoldGates) {
   return Math.min(g.agents, g.tasks, g.metrics);
 }
 
+// The traces of the spans slice: those with the latest spans are kept.
+function boundSpans(spans: FoldState['spans']): FoldState['spans'] {
+  const ids = Object.keys(spans);
+  if (ids.length <= MAX_SPAN_TRACES) return spans;
+  const latest = (id: string) => Object.values(spans[id]).reduce((m, s) => Math.max(m, s.position), 0);
+  const oldest = ids.map((id) => [id, latest(id)] as const).sort((a, b) => a[1] - b[1]);
+  const out = { ...spans };
+  for (const [id] of oldest.slice(0, ids.length - MAX_SPAN_TRACES)) delete out[id];
+  return out;
+}
+
 function boundTasks(tasks: FoldState['tasks']): FoldState['tasks'] {
   const ids = Object.keys(tasks);
   if (ids.length <= MAX_TASKS) return tasks;
@@ -159,7 +173,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   eventRate: {},
   loadSnapshot: (s) =>
     set({
-      agents: s.agents, tasks: s.tasks, pairs: s.pairs, usage: s.usage, gates: s.gates,
+      agents: s.agents, tasks: s.tasks, pairs: s.pairs, usage: s.usage, spans: s.spans, gates: s.gates,
       lastPosition: minGate(s.gates), snapshotLoaded: true, caughtUp: false,
       events: s.recent.slice(-MAX_TIMELINE_EVENTS), eventRate: {},
     }),
@@ -190,6 +204,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       const folded = foldEvents(state, fresh, state.gates);
       Object.assign(patch, folded);
       patch.tasks = boundTasks(folded.tasks);
+      patch.spans = boundSpans(folded.spans);
       patch.eventsApplied = state.eventsApplied + fresh.length;
       const events = state.events.concat(fresh);
       patch.events = events.length > MAX_TIMELINE_EVENTS ? events.slice(-MAX_TIMELINE_EVENTS) : events;
