@@ -1,0 +1,118 @@
+// The trace view's requests, outside React. Opening a task (a run) asks
+// GET /v1/tasks/{task_id}/spans, opening a trace GET /v1/traces/{trace_id}
+// (docs/otlp.md "Reads"). While it is open, SpanRecorded events the live
+// feed brings for it are shown: from the store's `spans` when the store
+// folds them (store/trace.ts merges), else by asking again, debounced,
+// with min_position = the newest such event, one request in flight (a
+// span arriving meanwhile asks once more after it). In the past the view
+// reads the past state's spans and asks nothing.
+
+import type { DashboardStore } from '../store/store';
+import type { TraceSelection } from '../store/trace';
+import { isRunTask, spansOf, type SpanRow, type TraceResponse } from '../spans';
+import type { RecordedEvent } from '../types';
+import { Debounce, type TimerOptions } from './debounce';
+import { errorText, type Getter } from './travel';
+
+// Quiet time after a span of the open trace arrives before asking again.
+export const REFETCH_DEBOUNCE_MS = 250;
+
+export interface TraceClientOptions extends TimerOptions {
+  debounceMs?: number;
+}
+
+// Is `e` a span of the open selection (its trace; any span while the
+// trace of a run is not known yet)?
+function concerns(e: RecordedEvent, traceId: string | null): boolean {
+  if (e.type !== 'SpanRecorded') return false;
+  if (traceId === null) return true;
+  return e.stream === `trace-${traceId}` || e.data?.trace_id === traceId;
+}
+
+// One per page; the store is the only state it shares with the views.
+export class TraceClient {
+  private readonly debounce: Debounce;
+  private inFlight = false;
+  private again = false;
+  private wanted = 0; // the min_position the next request asks for
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: DashboardStore,
+    private readonly rest: Getter,
+    options: TraceClientOptions = {},
+  ) {
+    this.debounce = new Debounce(options.debounceMs ?? REFETCH_DEBOUNCE_MS, options);
+    this.unsubscribe = store.subscribe((s, prev) => {
+      if (s.lastPosition > prev.lastPosition) this.applied(prev.lastPosition);
+    });
+  }
+
+  // Shows `selection`'s spans; a task with no run is shown as such.
+  open(selection: TraceSelection) {
+    this.debounce.cancel();
+    this.store.getState().openTrace(selection);
+    const task = selection.taskId === null ? null : this.store.getState().tasks[selection.taskId];
+    // At least as fresh as the task row the page shows.
+    this.wanted = task?.last_position ?? 0;
+    if (selection.taskId !== null && !isRunTask(selection.taskId)) {
+      this.store.getState().receiveSpans(this.store.getState().trace.seq, [], 0);
+      return;
+    }
+    void this.fetch();
+  }
+
+  close() {
+    this.debounce.cancel();
+    this.store.getState().closeTrace();
+  }
+
+  stop() {
+    this.debounce.cancel();
+    this.unsubscribe();
+  }
+
+  // Events after `after` were applied: ask again if spans of the open
+  // trace came and the store does not fold spans itself.
+  private applied(after: number) {
+    const s = this.store.getState();
+    const sel = s.trace.selection;
+    if (sel === null || (sel.taskId !== null && !isRunTask(sel.taskId))) return;
+    if (spansOf(s) !== undefined && s.trace.traceId !== null) return; // the store folds them
+    let newest = 0;
+    for (let i = s.events.length - 1; i >= 0 && s.events[i].position > after; i--) {
+      if (concerns(s.events[i], s.trace.traceId)) newest = Math.max(newest, s.events[i].position);
+    }
+    if (newest === 0) return;
+    this.wanted = Math.max(this.wanted, newest);
+    this.debounce.run(() => {
+      if (this.inFlight) this.again = true;
+      else void this.fetch(true);
+    });
+  }
+
+  private async fetch(refetch = false) {
+    const s = this.store.getState();
+    const sel = s.trace.selection;
+    if (sel === null) return;
+    const seq = refetch ? s.refetchTrace() : s.trace.seq;
+    const at = this.wanted;
+    const path = s.trace.traceId !== null
+      ? `/v1/traces/${encodeURIComponent(s.trace.traceId)}?min_position=${at}`
+      : `/v1/tasks/${encodeURIComponent(sel.taskId ?? '')}/spans?min_position=${at}`;
+    this.inFlight = true;
+    try {
+      const body = await this.rest.get<TraceResponse>(path);
+      if (!body || !Array.isArray(body.spans)) throw new Error(`unexpected response: ${path} has no spans list`);
+      this.store.getState().receiveSpans(seq, body.spans as SpanRow[], at);
+    } catch (e) {
+      this.store.getState().failSpans(seq, errorText(e, 'spans'));
+    } finally {
+      this.inFlight = false;
+      if (this.again) {
+        this.again = false;
+        void this.fetch(true);
+      }
+    }
+  }
+}

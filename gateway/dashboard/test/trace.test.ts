@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { emptyFoldState } from '../src/fold';
+import { TraceClient } from '../src/live/traces';
+import type { SpanRow } from '../src/spans';
+import { createDashboardStore, type DashboardState } from '../src/store/store';
+import { selectedTraceId, shownSpans, type Trace } from '../src/store/trace';
+import { ev, frame, pending, span, tick, TRACE } from './helpers';
+
+const noGates = { agents: 0, tasks: 0, metrics: 0 };
+const OTHER = 'ffffffffffffffffffffffffffffffff';
+
+function loaded() {
+  const store = createDashboardStore();
+  store.getState().loadSnapshot({ ...emptyFoldState(), gates: noGates, recent: [] });
+  return store;
+}
+
+// A REST stand-in: records the paths asked, answers each when told.
+class Server {
+  asked: string[] = [];
+  private waiting: Array<{ resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  get<T>(path: string): Promise<T> {
+    this.asked.push(path);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve: resolve as (v: unknown) => void, reject }));
+  }
+  async answer(spans: SpanRow[], traceId = TRACE) {
+    this.waiting.shift()!.resolve({ trace_id: traceId, spans });
+    await tick();
+  }
+  async fail(error: Error) {
+    this.waiting.shift()!.reject(error);
+    await tick();
+  }
+  get pending() { return this.waiting.length; }
+}
+
+// Timers run when the test says (the debounce).
+class Timers {
+  private due: Array<() => void> = [];
+  options = {
+    setTimer: (fn: () => void) => { this.due.push(fn); return fn; },
+    clearTimer: (id: unknown) => { this.due = this.due.filter((f) => f !== id); },
+  };
+  fire() { const due = this.due; this.due = []; for (const f of due) f(); }
+  get count() { return this.due.length; }
+}
+
+const spanEvent = (position: number, traceId: string, spanId: string) =>
+  frame(ev(position, 'SpanRecorded', { trace_id: traceId, span_id: spanId }, `trace-${traceId}`));
+
+const run = () => [span('r', null, 0, 100, { operation: 'invoke_agent', agent_id: 'w1', first_position: 3, last_position: 3 }),
+  span('t', 'r', 10, 20, { operation: 'execute_tool', first_position: 2, last_position: 2 })];
+
+function setup() {
+  const store = loaded();
+  const server = new Server();
+  const timers = new Timers();
+  const client = new TraceClient(store, server, timers.options);
+  return { store, server, timers, client };
+}
+
+describe('TraceClient', () => {
+  it('asks for a run task\'s spans, then for its trace again when spans of it arrive live', async () => {
+    const { store, server, timers, client } = setup();
+    client.open({ taskId: 'run-r', traceId: null, agentId: null });
+    expect(server.asked).toEqual(['/v1/tasks/run-r/spans?min_position=0']);
+    expect(store.getState().trace.loading).toBe(true);
+    await server.answer(run());
+    const t = store.getState().trace;
+    expect([t.traceId, t.fetched.length, t.loading, t.error]).toEqual([TRACE, 2, false, null]);
+
+    // A span of another trace: nothing; of this one: asked again once the
+    // debounce passes, at least as fresh as that event.
+    store.getState().applyFrames([spanEvent(4, OTHER, 'x')]);
+    expect(timers.count).toBe(0);
+    store.getState().applyFrames([spanEvent(5, TRACE, 'c1'), spanEvent(6, TRACE, 'c2')]);
+    store.getState().applyFrames([spanEvent(7, TRACE, 'c3')]);
+    expect(timers.count).toBe(1); // debounced into one
+    timers.fire();
+    expect(server.asked[1]).toBe(`/v1/traces/${TRACE}?min_position=7`);
+    await server.answer([...run(), span('c1', 'r', 30, 40, { first_position: 5, last_position: 5 })]);
+    expect(store.getState().trace.fetched.length).toBe(3);
+    expect(store.getState().trace.fetchedAt).toBe(7);
+  });
+
+  it('asks once more after the request in flight when spans arrive meanwhile', async () => {
+    const { store, server, timers, client } = setup();
+    client.open({ taskId: null, traceId: TRACE, agentId: null });
+    expect(server.asked).toEqual([`/v1/traces/${TRACE}?min_position=0`]);
+    store.getState().applyFrames([spanEvent(1, TRACE, 'a')]);
+    timers.fire(); // the first request is still in flight
+    expect(server.pending).toBe(1);
+    await server.answer([]);
+    expect(server.asked).toEqual([`/v1/traces/${TRACE}?min_position=0`, `/v1/traces/${TRACE}?min_position=1`]);
+    await server.answer([span('a', null, 0, 1)]);
+    expect(store.getState().trace.fetched.map((s) => s.span_id)).toEqual(['a']);
+  });
+
+  it('drops an answer for a selection no longer shown, and shows errors', async () => {
+    const { store, server, client } = setup();
+    client.open({ taskId: 'run-r', traceId: null, agentId: null });
+    client.open({ taskId: 'run-s', traceId: null, agentId: null });
+    await server.answer(run()); // for run-r: stale
+    expect(store.getState().trace.fetched).toEqual([]);
+    await server.fail(new Error('GET /v1/tasks/run-s/spans: 404 Not Found'));
+    expect(store.getState().trace.error).toBe('GET /v1/tasks/run-s/spans: 404 Not Found');
+    client.close();
+    expect(store.getState().trace.selection).toBeNull();
+  });
+
+  it('asks nothing for a task that is not a run, and says why it shows no spans', () => {
+    const { store, server, client } = setup();
+    client.open({ taskId: 't1', traceId: null, agentId: null });
+    expect(server.asked).toEqual([]);
+    const t = store.getState().trace;
+    expect(t.loading).toBe(false);
+    expect(shownSpans(t, { past: false, hasSpans: false, folded: undefined }).note).toMatch(/t1 is not a run/);
+  });
+
+  it('asks with min_position = the task row\'s last position, and leaves live spans to a store that folds them', async () => {
+    const { store, server, timers, client } = setup();
+    store.getState().applyFrames([frame(ev(9, 'TaskStarted', { task_id: 'run-r', worker_id: 'w1' }))]);
+    store.setState({ spans: { [TRACE]: {} } } as unknown as Partial<DashboardState>);
+    client.open({ taskId: 'run-r', traceId: null, agentId: null });
+    expect(server.asked).toEqual(['/v1/tasks/run-r/spans?min_position=9']);
+    await server.answer(run());
+    store.getState().applyFrames([spanEvent(10, TRACE, 'c1')]);
+    expect(timers.count).toBe(0);
+    client.stop();
+  });
+});
+
+describe('shownSpans', () => {
+  const trace = (more: Partial<Trace>): Trace => ({
+    selection: { taskId: 'run-r', traceId: null, agentId: null }, seq: 1, traceId: TRACE, fetched: [],
+    fetchedAt: 0, loading: false, error: null, openSpan: null, ...more,
+  });
+
+  it('live: the answer merged with the store\'s rows (newer wins), the run\'s subtree only', () => {
+    const fetched = [pending('r', null, 2), span('t', 'r', 10, 20, { first_position: 2, last_position: 2 }), span('elsewhere', null, 0, 1)];
+    const folded = { r: span('r', null, 0, 100, { first_position: 2, last_position: 5 }), c: span('c', 't', 12, 13, { last_position: 6 }) };
+    const { rows, note } = shownSpans(trace({ fetched }), { past: false, hasSpans: true, folded });
+    expect(note).toBeNull();
+    expect(Object.fromEntries(rows.map((s) => [s.span_id, s.status]))).toEqual({ r: 'ok', t: 'ok', c: 'ok' });
+  });
+
+  it('a whole trace: every span', () => {
+    const fetched = [span('a', null, 0, 1), span('b', null, 2, 3)];
+    const { rows } = shownSpans(trace({ selection: { taskId: null, traceId: TRACE, agentId: null }, fetched }),
+      { past: false, hasSpans: false, folded: undefined });
+    expect(rows.map((s) => s.span_id)).toEqual(['a', 'b']);
+  });
+
+  it('in the past: the past view\'s rows only, not what REST answered since', () => {
+    const fetched = [span('r', null, 0, 100), span('late', 'r', 50, 60)];
+    const folded = { r: pending('r'), t: span('t', 'r', 10, 20) };
+    const { rows } = shownSpans(trace({ fetched }), { past: true, hasSpans: true, folded });
+    expect(Object.fromEntries(rows.map((s) => [s.span_id, s.status]))).toEqual({ r: 'pending', t: 'ok' });
+    // A trace that did not exist yet at that position.
+    expect(shownSpans(trace({ fetched }), { past: true, hasSpans: true, folded: undefined }).rows).toEqual([]);
+    // A state without spans (a server without the read model) says so.
+    const none = shownSpans(trace({ fetched }), { past: true, hasSpans: false, folded: undefined });
+    expect(none.rows).toEqual([]);
+    expect(none.note).toMatch(/no spans/);
+  });
+
+  it('finds the trace of a run in the model when no answer named it', () => {
+    const spans = { [OTHER]: { x: span('x', null, 0, 1) }, [TRACE]: { r: span('r', null, 0, 1) } };
+    expect(selectedTraceId(trace({ traceId: null }), spans)).toBe(TRACE);
+    expect(selectedTraceId(trace({ traceId: null }), undefined)).toBeNull();
+    expect(selectedTraceId(trace({ traceId: OTHER }), spans)).toBe(OTHER);
+  });
+});
