@@ -61,6 +61,35 @@ export function spansOf(model: object | null | undefined): SpansByTrace | undefi
   return spans && typeof spans === 'object' ? (spans as SpansByTrace) : undefined;
 }
 
+// The spans of a GET /v1/state body, keyed by trace and span: its `spans`
+// as a list of rows or already keyed; undefined when it has none (a
+// server without the spans read model) or they are of another shape.
+export function spansFromState(state: unknown): SpansByTrace | undefined {
+  const spans = state && typeof state === 'object' ? (state as { spans?: unknown }).spans : undefined;
+  if (Array.isArray(spans)) {
+    const out: SpansByTrace = {};
+    for (const row of spans as SpanRow[]) {
+      if (!row || typeof row.trace_id !== 'string' || typeof row.span_id !== 'string') return undefined;
+      (out[row.trace_id] ??= {})[row.span_id] = row;
+    }
+    return out;
+  }
+  if (!spans || typeof spans !== 'object') return undefined;
+  for (const rows of Object.values(spans)) {
+    if (!rows || typeof rows !== 'object') return undefined;
+    for (const row of Object.values(rows)) if (typeof (row as SpanRow)?.span_id !== 'string') return undefined;
+  }
+  return spans as SpansByTrace;
+}
+
+// `view` with the spans of the state it was made from, when the state has
+// them (and the view does not already).
+export function withStateSpans<T extends object>(view: T, state: unknown): T {
+  if (spansOf(view) !== undefined && Object.keys(spansOf(view)!).length > 0) return view;
+  const spans = spansFromState(state);
+  return spans === undefined ? view : { ...view, spans };
+}
+
 // The trace holding span `spanId`, searched in `spans`.
 export function traceOfSpan(spans: SpansByTrace, spanId: string): string | null {
   for (const [traceId, rows] of Object.entries(spans)) if (rows[spanId]) return traceId;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  isRunTask, layoutWaterfall, mergeSpans, runSpanId, runTaskId, spanKind, spansOf, subtree, traceOfSpan,
+  isRunTask, layoutWaterfall, mergeSpans, runSpanId, runTaskId, spanKind, spansFromState, spansOf, subtree, traceOfSpan,
+  withStateSpans,
 } from '../src/spans';
 import { pending, span, T0 as T, TRACE } from './helpers';
 
@@ -136,5 +137,25 @@ describe('spans helpers', () => {
     expect(spansOf({ spans })).toBe(spans);
     expect(traceOfSpan(spans, 'a')).toBe(TRACE);
     expect(traceOfSpan(spans, 'b')).toBeNull();
+  });
+
+  it('reads the spans of a GET /v1/state body, listed or keyed, and nothing else', () => {
+    const a = span('a', null, 0, 1);
+    const b = { ...span('b', null, 0, 1), trace_id: 'other' };
+    expect(spansFromState({ position: 3, spans: [a, b] })).toEqual({ [TRACE]: { a }, other: { b } });
+    expect(spansFromState({ spans: { [TRACE]: { a } } })).toEqual({ [TRACE]: { a } });
+    expect(spansFromState({ spans: [] })).toEqual({});
+    expect(spansFromState({ position: 3 })).toBeUndefined();
+    expect(spansFromState({ spans: [{ nope: 1 }] })).toBeUndefined();
+    expect(spansFromState({ spans: { [TRACE]: 7 } })).toBeUndefined();
+    expect(spansFromState(null)).toBeUndefined();
+  });
+
+  it('gives a past view the state\'s spans unless it has some', () => {
+    const a = span('a', null, 0, 1);
+    expect(withStateSpans({ position: 1 }, { spans: [a] })).toEqual({ position: 1, spans: { [TRACE]: { a } } });
+    expect(withStateSpans({ position: 1 }, { position: 1 })).toEqual({ position: 1 });
+    const own = { position: 1, spans: { [TRACE]: { a } } };
+    expect(withStateSpans(own, { spans: [] })).toBe(own);
   });
 });

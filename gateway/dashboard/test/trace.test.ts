@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { emptyFoldState } from '../src/fold';
 import { TraceClient } from '../src/live/traces';
-import type { SpanRow } from '../src/spans';
+import { PAST_TASK_LIMIT, TravelClient } from '../src/live/travel';
+import { spansOf, type SpanRow } from '../src/spans';
 import { createDashboardStore, type DashboardState } from '../src/store/store';
 import { selectedTraceId, shownSpans, type Trace } from '../src/store/trace';
 import { ev, frame, pending, span, tick, TRACE } from './helpers';
@@ -22,6 +23,9 @@ class Server {
   get<T>(path: string): Promise<T> {
     this.asked.push(path);
     return new Promise((resolve, reject) => this.waiting.push({ resolve: resolve as (v: unknown) => void, reject }));
+  }
+  answerWith(body: unknown) {
+    this.waiting.shift()!.resolve(body);
   }
   async answer(spans: SpanRow[], traceId = TRACE) {
     this.waiting.shift()!.resolve({ trace_id: traceId, spans });
@@ -127,6 +131,32 @@ describe('TraceClient', () => {
     store.getState().applyFrames([spanEvent(10, TRACE, 'c1')]);
     expect(timers.count).toBe(0);
     client.stop();
+  });
+});
+
+describe('the trace view in the past', () => {
+  it('reads the spans GET /v1/state gives at that position', async () => {
+    const { store, server, timers } = setup();
+    const travel = new TravelClient(store, server, timers.options);
+    store.getState().openTrace({ taskId: 'run-r', traceId: null, agentId: null });
+    travel.seek({ position: 2 });
+    timers.fire();
+    expect(server.asked).toEqual([`/v1/state?at=2&limit=${PAST_TASK_LIMIT}`]);
+    const state = {
+      position: 2, time_us: 1, snapshot_position: 0, replayed_events: 2, skipped_events: 0, agents: [], task_count: 0,
+      tasks: [], coordination: { pairs: [], messages: [] }, agent_metrics: [], usage: [],
+      spans: [pending('r', null, 2), span('t', 'r', 10, 20, { first_position: 2, last_position: 2 })],
+    };
+    server.answerWith(state);
+    await tick();
+    server.answerWith({ events: [] });
+    await tick();
+    const s = store.getState();
+    const spans = spansOf(s.travel.view);
+    const traceId = selectedTraceId(s.trace, spans);
+    expect(traceId).toBe(TRACE);
+    const { rows } = shownSpans(s.trace, { past: true, hasSpans: spans !== undefined, folded: spans![traceId!] });
+    expect(rows.map((r) => [r.span_id, r.status])).toEqual([['r', 'pending'], ['t', 'ok']]);
   });
 });
 

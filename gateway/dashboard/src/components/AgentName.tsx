@@ -3,10 +3,15 @@ import { shown } from '../store/store';
 import { agentLabel, type AgentLabel } from '../names';
 
 // An agent as the dashboard shows it everywhere: its name, the id on hover
-// (names.ts). No id (null or empty): `missing` in its place. Re-renders
-// only when the name changes.
-export function AgentName({ id, missing = '?' }: { id: string | null; missing?: string }) {
-  const text = useDashboard((s) => (id ? agentLabel(id, shown(s).agents, s.agents).text : missing));
+// (names.ts). No id (null or empty): `missing` in its place. `alias`: a
+// name known from elsewhere (a span's gen_ai.agent.name), used while the
+// agents model has none. Re-renders only when the name changes.
+export function AgentName({ id, missing = '?', alias = null }: { id: string | null; missing?: string; alias?: string | null }) {
+  const text = useDashboard((s) => {
+    if (!id) return missing;
+    const label = agentLabel(id, shown(s).agents, s.agents);
+    return label.named || !alias ? label.text : alias;
+  });
   return <AgentLabelView label={id ? { text, title: id, named: text !== id } : null} missing={missing} />;
 }
 

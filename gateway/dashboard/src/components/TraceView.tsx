@@ -16,7 +16,7 @@ export function tokens(input: number, output: number, cached: number): string {
 }
 
 export function usd(cost: number): string {
-  return cost > 0 ? `$${cost < 0.01 ? cost.toFixed(4) : cost.toFixed(2)}` : '';
+  return cost > 0 ? `$${cost >= 1 ? cost.toFixed(2) : cost.toFixed(4)}` : '';
 }
 
 function SpanLabel({ row, traces }: { row: WaterfallRow; traces: TraceClient }) {
@@ -26,7 +26,7 @@ function SpanLabel({ row, traces }: { row: WaterfallRow; traces: TraceClient }) 
     case 'agent':
       return (
         <>
-          <span className="wf-name">{s.agent_id ? <AgentName id={s.agent_id} /> : s.agent_name ?? s.name}</span>
+          <span className="wf-name">{s.agent_id ? <AgentName id={s.agent_id} alias={s.agent_name} /> : s.agent_name ?? s.name}</span>
           <button type="button" className="pos-link" data-testid="span-run-link" title={`open the run ${runTaskId(s.span_id)}`}
             onClick={(e) => { e.stopPropagation(); traces.open({ taskId: runTaskId(s.span_id), traceId: null, agentId: s.agent_id }); }}>
             run
@@ -131,7 +131,11 @@ export function TraceView({ traces }: { traces: TraceClient }) {
         )}
         {past !== null && sel && <small>as of position {past}</small>}
         {trace.loading && <small>loading…</small>}
-        {trace.error && <small className="bad" role="alert" data-testid="trace-error">{trace.error}</small>}
+        {trace.error && sel && (
+          <small className="bad" role="alert" data-testid="trace-error">
+            {trace.error} <button type="button" onClick={() => traces.open(sel)}>retry</button>
+          </small>
+        )}
         <form onSubmit={openTraceId} className="trace-open">
           <input placeholder="trace id" aria-label="trace id" value={draft} onChange={(e) => setDraft(e.target.value)}
             data-testid="trace-id-input" />
