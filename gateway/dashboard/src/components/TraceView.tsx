@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { store, useDashboard } from '../store';
 import { shown } from '../store/store';
 import { selectedTraceId, shownSpans } from '../store/trace';
@@ -42,7 +42,8 @@ function SpanLabel({ row, traces }: { row: WaterfallRow; traces: TraceClient }) 
   }
 }
 
-function Line({ row, traces, selected }: { row: WaterfallRow; traces: TraceClient; selected: boolean }) {
+// A row re-renders only when its span, its place or its selection changes.
+const Line = memo(function Line({ row, traces, selected }: { row: WaterfallRow; traces: TraceClient; selected: boolean }) {
   const s = row.span;
   const duration = s.duration_ms ?? (row.startUs !== null && row.endUs !== null ? (row.endUs - row.startUs) / 1000 : null);
   const when = row.startUs !== null ? time(row.startUs).slice(11) : '?';
@@ -66,7 +67,7 @@ function Line({ row, traces, selected }: { row: WaterfallRow; traces: TraceClien
       </div>
     </div>
   );
-}
+});
 
 // The spans of a task (a run: its subtree) or of a whole trace as a
 // waterfall: a row per span under its parent, a bar per span on one time
@@ -79,10 +80,12 @@ export function TraceView({ traces }: { traces: TraceClient }) {
   const hasSpans = useDashboard((s) => spansOf(s.travel.view ?? s) !== undefined);
   const traceId = useDashboard((s) => selectedTraceId(s.trace, spansOf(s.travel.view ?? s)));
   const folded = useDashboard((s) => (traceId === null ? undefined : spansOf(s.travel.view ?? s)?.[traceId]));
-  const tasks = useDashboard((s) => shown(s).tasks);
-  const liveTasks = useDashboard((s) => s.tasks);
-  const [draft, setDraft] = useState('');
   const sel = trace.selection;
+  // The task shown (its title, its worker), and the tasks only while the
+  // agent's runs are offered: the task map changes with every event.
+  const task = useDashboard((s) => (sel?.taskId ? shown(s).tasks[sel.taskId] ?? s.tasks[sel.taskId] : undefined));
+  const tasks = useDashboard((s) => (sel?.agentId ? shown(s).tasks : null));
+  const [draft, setDraft] = useState('');
 
   const { rows, note } = useMemo(
     () => shownSpans(trace, { past: past !== null, hasSpans, folded }),
@@ -90,18 +93,17 @@ export function TraceView({ traces }: { traces: TraceClient }) {
   const waterfall = useMemo(() => layoutWaterfall(rows), [rows]);
   // The runs of the agent it was opened from, newest first.
   const runs = useMemo(() => {
-    if (!sel?.agentId) return [];
-    return Object.values({ ...liveTasks, ...tasks })
+    if (!sel?.agentId || !tasks) return [];
+    return Object.values(tasks)
       .filter((t) => t.worker_id === sel.agentId && isRunTask(t.task_id))
       .sort((a, b) => b.first_position - a.first_position);
-  }, [sel?.agentId, tasks, liveTasks]);
+  }, [sel?.agentId, tasks]);
 
   const openTraceId = (e: React.FormEvent) => {
     e.preventDefault();
     const id = draft.trim().toLowerCase();
     if (id) traces.open({ taskId: null, traceId: id, agentId: null });
   };
-  const task = sel?.taskId ? tasks[sel.taskId] ?? liveTasks[sel.taskId] : undefined;
   const detail = trace.openSpan ? rows.find((r) => r.span_id === trace.openSpan) : undefined;
   const { totals } = waterfall;
   const total = waterfall.startUs !== null && waterfall.endUs !== null ? (waterfall.endUs - waterfall.startUs) / 1000 : null;
