@@ -87,9 +87,10 @@ export function TraceView({ traces }: { traces: TraceClient }) {
   const tasks = useDashboard((s) => (sel?.agentId ? shown(s).tasks : null));
   const [draft, setDraft] = useState('');
 
+  // Not on `trace` itself: opening a span's details changes it.
   const { rows, note } = useMemo(
     () => shownSpans(trace, { past: past !== null, hasSpans, folded }),
-    [trace, past, hasSpans, folded]);
+    [trace.selection, trace.fetched, past, hasSpans, folded]);
   const waterfall = useMemo(() => layoutWaterfall(rows), [rows]);
   // The runs of the agent it was opened from, newest first.
   const runs = useMemo(() => {
@@ -148,7 +149,7 @@ export function TraceView({ traces }: { traces: TraceClient }) {
         <>
           <p className="sub" data-testid="trace-summary">
             <span data-testid="trace-span-count">{totals.spans}</span> spans
-            {total !== null ? ` · ${ms(total)}` : ''}
+            {total !== null ? ` · ${ms(total)} from ${time(waterfall.startUs!).slice(11)} UTC` : ''}
             {totals.inputTokens + totals.outputTokens > 0 ? ` · ${tokens(totals.inputTokens, totals.outputTokens, totals.cachedTokens)}` : ''}
             {totals.costUsd > 0 ? ` · ${usd(totals.costUsd)}` : ''}
             {totals.errors > 0 ? <span className="bad"> · {totals.errors} failed</span> : ''}
