@@ -1,45 +1,51 @@
-// Spans (docs/otlp.md): the rows of the `spans` read model as REST returns
-// them (GET /v1/traces/{trace_id}, GET /v1/tasks/{task_id}/spans) and the
-// trace view's waterfall layout. Pure functions, no React, no store.
+// Spans (docs/otlp.md): the REST answers that list them (GET
+// /v1/traces/{trace_id}, GET /v1/tasks/{task_id}/spans), pending parents,
+// and the trace view's waterfall layout. Pure functions, no React, no
+// store. The rows are types.ts's SpanRow.
 
-// A row of the spans read model: the fields of a SpanRecorded event, keyed
-// by (trace_id, span_id). 'pending': a parent seen only through its
-// children (its own span has not arrived; name and times are null).
-export interface SpanRow {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  name: string | null;
-  kind: string | null;
-  operation: string | null;
-  status: 'unset' | 'ok' | 'error' | 'pending';
-  error: string | null;
-  agent_id: string | null;
-  agent_name: string | null;
-  tool: string | null;
-  provider: string | null;
-  model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  cost_usd: number;
-  start_time_us: number | null;
-  end_time_us: number | null;
-  duration_ms: number | null;
-  task_id: string | null; // run-<span_id> of the run it belongs to
-  attributes: Record<string, unknown>;
-  events: unknown[];
-  first_position: number;
-  last_position: number;
-}
+import type { SpanRow } from './types';
 
 // trace id -> span id -> row (the store's `spans`, when it has one).
 export type SpansByTrace = Record<string, Record<string, SpanRow>>;
 
-// The REST answers.
+// The REST answers (a task's also has task_id; its trace_id is null for a
+// task of native events).
 export interface TraceResponse {
-  trace_id: string;
+  trace_id: string | null;
   spans: SpanRow[];
+}
+
+// The status of a pending parent: a span seen only through its children
+// (exporters send spans as they end, children first). The read model has
+// no row for it; the trace view draws one, without times, over them.
+export const PENDING = 'pending';
+
+function pendingSpan(traceId: string, spanId: string): SpanRow {
+  return {
+    trace_id: traceId, span_id: spanId, parent_span_id: null, name: '', kind: 'unspecified', start_time_us: 0,
+    end_time_us: 0, duration_ms: 0, status: PENDING, error: null, operation: null, agent_id: null, agent_name: null,
+    caller_agent_id: null, tool: null, tool_call_id: null, provider: null, model: null, input_tokens: null,
+    output_tokens: null, cached_tokens: null, cost_usd: 0, attributes: {}, events: null, links: null, resource: {},
+    scope: null, position: 0, recorded_time_us: 0,
+  };
+}
+
+// `rows` with a pending row for each parent they name that is not among
+// them, except `root`'s parent (outside the subtree shown); and for `root`
+// itself when it has not arrived (a run whose children came first).
+export function withPendingParents(rows: readonly SpanRow[], root: string | null): SpanRow[] {
+  const ids = new Set(rows.map((s) => s.span_id));
+  const out = [...rows];
+  const add = (traceId: string, id: string) => {
+    if (ids.has(id)) return;
+    ids.add(id);
+    out.push(pendingSpan(traceId, id));
+  };
+  for (const s of rows) {
+    if (s.parent_span_id !== null && s.span_id !== root) add(s.trace_id, s.parent_span_id);
+  }
+  if (root !== null && rows.length > 0) add(rows[0].trace_id, root);
+  return out;
 }
 
 // Spans laid out at most; a bigger trace shows its first rows (in tree
@@ -61,49 +67,18 @@ export function spansOf(model: object | null | undefined): SpansByTrace | undefi
   return spans && typeof spans === 'object' ? (spans as SpansByTrace) : undefined;
 }
 
-// The spans of a GET /v1/state body, keyed by trace and span: its `spans`
-// as a list of rows or already keyed; undefined when it has none (a
-// server without the spans read model) or they are of another shape.
-export function spansFromState(state: unknown): SpansByTrace | undefined {
-  const spans = state && typeof state === 'object' ? (state as { spans?: unknown }).spans : undefined;
-  if (Array.isArray(spans)) {
-    const out: SpansByTrace = {};
-    for (const row of spans as SpanRow[]) {
-      if (!row || typeof row.trace_id !== 'string' || typeof row.span_id !== 'string') return undefined;
-      (out[row.trace_id] ??= {})[row.span_id] = row;
-    }
-    return out;
-  }
-  if (!spans || typeof spans !== 'object') return undefined;
-  for (const rows of Object.values(spans)) {
-    if (!rows || typeof rows !== 'object') return undefined;
-    for (const row of Object.values(rows)) if (typeof (row as SpanRow)?.span_id !== 'string') return undefined;
-  }
-  return spans as SpansByTrace;
-}
-
-// `view` with the spans of the state it was made from, when the state has
-// them (and the view does not already).
-export function withStateSpans<T extends object>(view: T, state: unknown): T {
-  if (spansOf(view) !== undefined && Object.keys(spansOf(view)!).length > 0) return view;
-  const spans = spansFromState(state);
-  return spans === undefined ? view : { ...view, spans };
-}
-
 // The trace holding span `spanId`, searched in `spans`.
 export function traceOfSpan(spans: SpansByTrace, spanId: string): string | null {
   for (const [traceId, rows] of Object.entries(spans)) if (rows[spanId]) return traceId;
   return null;
 }
 
-// Rows of both lists, one per span id: the one that has seen more of the
-// log (the larger last_position) wins.
+// Rows of both lists, one per span id (a span is recorded once: the rows
+// of one span are the same, whichever list has it).
 export function mergeSpans(a: readonly SpanRow[], b: readonly SpanRow[]): SpanRow[] {
   const out = new Map<string, SpanRow>();
-  for (const row of [...a, ...b]) {
-    const seen = out.get(row.span_id);
-    if (!seen || row.last_position > seen.last_position) out.set(row.span_id, row);
-  }
+  for (const row of a) out.set(row.span_id, row);
+  for (const row of b) out.set(row.span_id, row);
   return [...out.values()];
 }
 
@@ -169,10 +144,10 @@ export interface Waterfall {
   omitted: number; // spans past MAX_WATERFALL_ROWS
   startUs: number | null; // the time axis (null: no span has times)
   endUs: number | null;
-  totals: WaterfallTotals; // over all spans, omitted ones too
+  totals: WaterfallTotals; // over all spans (pending ones are none), omitted ones too
 }
 
-const hasTimes = (s: SpanRow) => s.status !== 'pending' && s.start_time_us !== null;
+const hasTimes = (s: SpanRow) => s.status !== PENDING;
 
 // Every span once, each parent before its children, with its depth: roots
 // (spans whose parent is absent from the list) in the order given, each
@@ -221,7 +196,7 @@ export function layoutWaterfall(spans: readonly SpanRow[], maxRows = MAX_WATERFA
     let end: number | null = null;
     if (hasTimes(s)) {
       start = s.start_time_us;
-      end = s.end_time_us ?? s.start_time_us;
+      end = Math.max(s.start_time_us, s.end_time_us);
     } else {
       for (const c of children.get(s.span_id) ?? []) {
         const e = extent.get(c.span_id);
@@ -248,12 +223,14 @@ export function layoutWaterfall(spans: readonly SpanRow[], maxRows = MAX_WATERFA
   }
   const length = startUs !== null && endUs !== null ? Math.max(1, endUs - startUs) : 1;
 
-  const totals: WaterfallTotals = { spans: spans.length, errors: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, costUsd: 0 };
+  const totals: WaterfallTotals = { spans: 0, errors: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, costUsd: 0 };
   for (const s of spans) {
+    if (s.status === PENDING) continue;
+    totals.spans += 1;
     if (s.status === 'error') totals.errors += 1;
-    totals.inputTokens += s.input_tokens;
-    totals.outputTokens += s.output_tokens;
-    totals.cachedTokens += s.cached_tokens;
+    totals.inputTokens += s.input_tokens ?? 0;
+    totals.outputTokens += s.output_tokens ?? 0;
+    totals.cachedTokens += s.cached_tokens ?? 0;
     totals.costUsd += s.cost_usd;
   }
 

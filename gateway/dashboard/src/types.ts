@@ -97,6 +97,43 @@ export interface UsagePoint {
   latency_ms_avg: number | null;
 }
 
+// A span (docs/otlp.md "Reads"): the fields of its SpanRecorded event, then
+// the position and recorded time of the event that recorded it. The rows of
+// GET /v1/traces/{trace_id}, GET /v1/tasks/{task_id}/spans and the `spans`
+// of GET /v1/state (projections/row_columns.h: a column there is a field
+// here). Times are µs since the epoch.
+export interface SpanRow {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string | null;
+  name: string;
+  kind: string; // unspecified | internal | server | client | producer | consumer
+  start_time_us: number;
+  end_time_us: number;
+  duration_ms: number;
+  status: string; // unset | ok | error
+  error: string | null;
+  operation: string | null; // invoke_agent, execute_tool, chat, ...
+  agent_id: string | null;
+  agent_name: string | null;
+  caller_agent_id: string | null;
+  tool: string | null;
+  tool_call_id: string | null;
+  provider: string | null;
+  model: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cached_tokens: number | null;
+  cost_usd: number;
+  attributes: unknown; // inline JSON: an object
+  events: unknown; // [{name, time_us, attributes}] or null
+  links: unknown; // [{trace_id, span_id, attributes}] or null
+  resource: unknown; // an object
+  scope: unknown; // {name, version} or null
+  position: number;
+  recorded_time_us: number;
+}
+
 export interface ProjectionStatus {
   name: string;
   checkpoint: number;

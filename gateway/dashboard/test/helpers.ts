@@ -1,4 +1,4 @@
-import type { SpanRow } from '../src/spans';
+import type { SpanRow } from '../src/types';
 import type { LiveFrame, RecordedEvent } from '../src/types';
 
 export const T0 = 1_764_000_000_000_000; // µs
@@ -77,21 +77,19 @@ export const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 export const TRACE = '0af7651916cd43dd8448eb211c80319c';
 
-// A recorded span of TRACE from `start` to `end` ms after T0.
+// A recorded span of TRACE from `start` to `end` ms after T0, recorded at
+// `position` (1 unless given).
 export function span(id: string, parent: string | null, start: number, end: number, more: Partial<SpanRow> = {}): SpanRow {
   return {
-    trace_id: TRACE, span_id: id, parent_span_id: parent, name: `span ${id}`, kind: 'internal', operation: null,
-    status: 'ok', error: null, agent_id: null, agent_name: null, tool: null, provider: null, model: null,
-    input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0,
-    start_time_us: T0 + start * 1000, end_time_us: T0 + end * 1000, duration_ms: end - start, task_id: null,
-    attributes: {}, events: [], first_position: 1, last_position: 1, ...more,
+    trace_id: TRACE, span_id: id, parent_span_id: parent, name: `span ${id}`, kind: 'internal',
+    start_time_us: T0 + start * 1000, end_time_us: T0 + end * 1000, duration_ms: end - start, status: 'ok', error: null,
+    operation: null, agent_id: null, agent_name: null, caller_agent_id: null, tool: null, tool_call_id: null,
+    provider: null, model: null, input_tokens: null, output_tokens: null, cached_tokens: null, cost_usd: 0,
+    attributes: {}, events: null, links: null, resource: {}, scope: null, position: 1, recorded_time_us: T0, ...more,
   };
 }
 
-// A parent seen only through its children.
-export function pending(id: string, parent: string | null = null, position = 1): SpanRow {
-  return {
-    ...span(id, parent, 0, 0), name: null, kind: null, status: 'pending', start_time_us: null, end_time_us: null,
-    duration_ms: null, first_position: position, last_position: position,
-  };
+// A pending parent, as the trace view draws one (withPendingParents).
+export function pending(id: string, parent: string | null = null): SpanRow {
+  return { ...span(id, parent, 0, 0), name: '', status: 'pending', start_time_us: 0, end_time_us: 0, duration_ms: 0 };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  isRunTask, layoutWaterfall, mergeSpans, runSpanId, runTaskId, spanKind, spansFromState, spansOf, subtree, traceOfSpan,
-  withStateSpans,
+  isRunTask, layoutWaterfall, mergeSpans, runSpanId, runTaskId, spanKind, spansOf, subtree, traceOfSpan,
+  withPendingParents,
 } from '../src/spans';
 import { pending, span, T0 as T, TRACE } from './helpers';
 
@@ -111,14 +111,26 @@ describe('spans helpers', () => {
     expect(runSpanId('t1')).toBeNull();
   });
 
-  it('merges two lists of rows, the one that has seen more of the log winning', () => {
-    const merged = mergeSpans(
-      [pending('run', null, 3), span('a', 'run', 0, 1, { last_position: 3 })],
-      [span('run', null, 0, 10, { first_position: 3, last_position: 9 }), span('a', 'run', 0, 1, { name: 'older', last_position: 2 })],
-    );
-    expect(Object.fromEntries(merged.map((s) => [s.span_id, [s.status, s.name, s.last_position]]))).toEqual({
-      run: ['ok', 'span run', 9], a: ['ok', 'span a', 3],
-    });
+  it('merges two lists of rows, one per span', () => {
+    const merged = mergeSpans([span('a', null, 0, 1, { position: 3 }), span('b', 'a', 0, 1)], [span('a', null, 0, 1, { position: 3 }), span('c', 'a', 0, 1)]);
+    expect(merged.map((s) => s.span_id).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('adds a pending row for each parent not arrived, but not for the parent of the root shown', () => {
+    const ids = (rows: ReturnType<typeof withPendingParents>) => rows.map((s) => [s.span_id, s.status]);
+    // A whole trace: the manager's span has not arrived.
+    expect(ids(withPendingParents([span('w', 'm', 0, 1), span('t', 'w', 0, 1)], null)))
+      .toEqual([['w', 'ok'], ['t', 'ok'], ['m', 'pending']]);
+    // A run's subtree: the run's own parent is outside it.
+    expect(ids(withPendingParents([span('w', 'm', 0, 1), span('t', 'w', 0, 1)], 'w'))).toEqual([['w', 'ok'], ['t', 'ok']]);
+    // The run itself has not arrived, only what is under it.
+    const rows = withPendingParents([span('t1', 'r', 0, 1), span('t2', 'r', 2, 3)], 'r');
+    expect(ids(rows)).toEqual([['t1', 'ok'], ['t2', 'ok'], ['r', 'pending']]);
+    expect(rows[2]).toMatchObject({ trace_id: TRACE, parent_span_id: null, input_tokens: null, cost_usd: 0 });
+    expect(withPendingParents([], 'r')).toEqual([]);
+    // Together with the layout: an open bar over the children.
+    expect(layoutWaterfall(rows).rows.map((r) => [r.span.span_id, r.depth, r.open])).toEqual([['r', 0, true], ['t1', 1, false], ['t2', 1, false]]);
+    expect(layoutWaterfall(rows).totals.spans).toBe(2);
   });
 
   it('takes a subtree: the root and its descendants, or the children of a root not yet there', () => {
@@ -137,25 +149,5 @@ describe('spans helpers', () => {
     expect(spansOf({ spans })).toBe(spans);
     expect(traceOfSpan(spans, 'a')).toBe(TRACE);
     expect(traceOfSpan(spans, 'b')).toBeNull();
-  });
-
-  it('reads the spans of a GET /v1/state body, listed or keyed, and nothing else', () => {
-    const a = span('a', null, 0, 1);
-    const b = { ...span('b', null, 0, 1), trace_id: 'other' };
-    expect(spansFromState({ position: 3, spans: [a, b] })).toEqual({ [TRACE]: { a }, other: { b } });
-    expect(spansFromState({ spans: { [TRACE]: { a } } })).toEqual({ [TRACE]: { a } });
-    expect(spansFromState({ spans: [] })).toEqual({});
-    expect(spansFromState({ position: 3 })).toBeUndefined();
-    expect(spansFromState({ spans: [{ nope: 1 }] })).toBeUndefined();
-    expect(spansFromState({ spans: { [TRACE]: 7 } })).toBeUndefined();
-    expect(spansFromState(null)).toBeUndefined();
-  });
-
-  it('gives a past view the state\'s spans unless it has some', () => {
-    const a = span('a', null, 0, 1);
-    expect(withStateSpans({ position: 1 }, { spans: [a] })).toEqual({ position: 1, spans: { [TRACE]: { a } } });
-    expect(withStateSpans({ position: 1 }, { position: 1 })).toEqual({ position: 1 });
-    const own = { position: 1, spans: { [TRACE]: { a } } };
-    expect(withStateSpans(own, { spans: [] })).toBe(own);
   });
 });

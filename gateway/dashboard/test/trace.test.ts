@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { emptyFoldState } from '../src/fold';
 import { TraceClient } from '../src/live/traces';
 import { PAST_TASK_LIMIT, TravelClient } from '../src/live/travel';
-import { spansOf, type SpanRow } from '../src/spans';
+import { spansOf } from '../src/spans';
+import type { SpanRow } from '../src/types';
 import { createDashboardStore, type DashboardState } from '../src/store/store';
 import { selectedTraceId, shownSpans, type Trace } from '../src/store/trace';
-import { ev, frame, pending, span, tick, TRACE } from './helpers';
+import { ev, frame, span, tick, TRACE } from './helpers';
 
 const noGates = { agents: 0, tasks: 0, metrics: 0 };
 const OTHER = 'ffffffffffffffffffffffffffffffff';
@@ -52,8 +53,8 @@ class Timers {
 const spanEvent = (position: number, traceId: string, spanId: string) =>
   frame(ev(position, 'SpanRecorded', { trace_id: traceId, span_id: spanId }, `trace-${traceId}`));
 
-const run = () => [span('r', null, 0, 100, { operation: 'invoke_agent', agent_id: 'w1', first_position: 3, last_position: 3 }),
-  span('t', 'r', 10, 20, { operation: 'execute_tool', first_position: 2, last_position: 2 })];
+const run = () => [span('r', null, 0, 100, { operation: 'invoke_agent', agent_id: 'w1', position: 3 }),
+  span('t', 'r', 10, 20, { operation: 'execute_tool', position: 2 })];
 
 function setup() {
   const store = loaded();
@@ -82,7 +83,7 @@ describe('TraceClient', () => {
     expect(timers.count).toBe(1); // debounced into one
     timers.fire();
     expect(server.asked[1]).toBe(`/v1/traces/${TRACE}?min_position=7`);
-    await server.answer([...run(), span('c1', 'r', 30, 40, { first_position: 5, last_position: 5 })]);
+    await server.answer([...run(), span('c1', 'r', 30, 40, { position: 5 })]);
     expect(store.getState().trace.fetched.length).toBe(3);
     expect(store.getState().trace.fetchedAt).toBe(7);
   });
@@ -118,7 +119,7 @@ describe('TraceClient', () => {
     expect(server.asked).toEqual([]);
     const t = store.getState().trace;
     expect(t.loading).toBe(false);
-    expect(shownSpans(t, { past: false, hasSpans: false, folded: undefined }).note).toMatch(/t1 is not a run/);
+    expect(shownSpans(t, { past: null, traceId: null, hasSpans: false, folded: undefined }).note).toMatch(/t1 is not a run/);
   });
 
   it('asks with min_position = the task row\'s last position, and leaves live spans to a store that folds them', async () => {
@@ -135,61 +136,103 @@ describe('TraceClient', () => {
 });
 
 describe('the trace view in the past', () => {
-  it('reads the spans GET /v1/state gives at that position', async () => {
-    const { store, server, timers } = setup();
-    const travel = new TravelClient(store, server, timers.options);
-    store.getState().openTrace({ taskId: 'run-r', traceId: null, agentId: null });
-    travel.seek({ position: 2 });
-    timers.fire();
-    expect(server.asked).toEqual([`/v1/state?at=2&limit=${PAST_TASK_LIMIT}`]);
-    const state = {
-      position: 2, time_us: 1, snapshot_position: 0, replayed_events: 2, skipped_events: 0, agents: [], task_count: 0,
-      tasks: [], coordination: { pairs: [], messages: [] }, agent_metrics: [], usage: [],
-      spans: [pending('r', null, 2), span('t', 'r', 10, 20, { first_position: 2, last_position: 2 })],
-    };
-    server.answerWith(state);
+  // GET /v1/state at `position`, listing `spans` (absent: a state without them).
+  const stateAt = (position: number, spans?: SpanRow[]) => ({
+    position, time_us: 1, snapshot_position: 0, replayed_events: 2, skipped_events: 0, agents: [], task_count: 0,
+    tasks: [], coordination: { pairs: [], messages: [] }, agent_metrics: [], usage: [], ...(spans ? { spans } : {}),
+  });
+
+  // Travels to `position`: the state (listing `spans`) and its events are
+  // answered; the trace view's own request for it is left to the test.
+  async function travelTo(h: ReturnType<typeof setup>, travel: TravelClient, position: number, spans?: SpanRow[]) {
+    travel.seek({ position });
+    h.timers.fire();
+    h.server.answerWith(stateAt(position, spans));
     await tick();
-    server.answerWith({ events: [] });
+    h.server.answerWith({ events: [] });
+    await tick();
+  }
+
+  it('asks GET /v1/state for the trace\'s spans at the position shown, the parent not arrived pending', async () => {
+    const h = setup();
+    const { store, server, timers, client } = h;
+    const travel = new TravelClient(store, server, timers.options);
+    client.open({ taskId: 'run-r', traceId: null, agentId: null });
+    await server.answer(run());
+    await travelTo(h, travel, 2, [span('x', null, 0, 1, { trace_id: OTHER })]); // bounded: not this trace
+    expect(server.asked[1]).toBe(`/v1/state?at=2&limit=${PAST_TASK_LIMIT}`);
+    expect(server.asked.slice(3)).toEqual([`/v1/state?at=2&trace=${TRACE}&limit=1`]);
+    server.answerWith(stateAt(2, [span('t', 'r', 10, 20, { position: 2 })]));
     await tick();
     const s = store.getState();
-    const spans = spansOf(s.travel.view);
-    const traceId = selectedTraceId(s.trace, spans);
-    expect(traceId).toBe(TRACE);
-    const { rows } = shownSpans(s.trace, { past: true, hasSpans: spans !== undefined, folded: spans![traceId!] });
-    expect(rows.map((r) => [r.span_id, r.status])).toEqual([['r', 'pending'], ['t', 'ok']]);
+    const source = { past: 2, traceId: TRACE, hasSpans: true, folded: spansOf(s.travel.view)?.[TRACE] };
+    expect(shownSpans(s.trace, source).rows.map((r) => [r.span_id, r.status])).toEqual([['t', 'ok'], ['r', 'pending']]);
+    // The same position again asks nothing; going live shows the live rows.
+    store.getState().openSpanDetail('t');
+    expect(server.asked.length).toBe(4);
+    travel.live();
+    expect(shownSpans(store.getState().trace, { ...source, past: null, folded: undefined }).rows.map((r) => r.span_id))
+      .toEqual(['r', 't']);
+  });
+
+  it('says so when the state lists no spans, or the request failed', async () => {
+    const h = setup();
+    const { store, server, timers, client } = h;
+    const travel = new TravelClient(store, server, timers.options);
+    client.open({ taskId: null, traceId: TRACE, agentId: null });
+    await server.answer(run());
+    await travelTo(h, travel, 2);
+    server.answerWith(stateAt(2));
+    await tick();
+    const source = { past: 2, traceId: TRACE, hasSpans: false, folded: undefined };
+    expect(shownSpans(store.getState().trace, source).note).toMatch(/lists no spans/);
+    await travelTo(h, travel, 1);
+    await server.fail(new Error('GET /v1/state: 503 Service Unavailable'));
+    expect(shownSpans(store.getState().trace, { ...source, past: 1 }).note).toBe('GET /v1/state: 503 Service Unavailable');
   });
 });
 
 describe('shownSpans', () => {
   const trace = (more: Partial<Trace>): Trace => ({
     selection: { taskId: 'run-r', traceId: null, agentId: null }, seq: 1, traceId: TRACE, fetched: [],
-    fetchedAt: 0, loading: false, error: null, openSpan: null, ...more,
+    fetchedAt: 0, loading: false, error: null, openSpan: null, past: null, ...more,
   });
 
-  it('live: the answer merged with the store\'s rows (newer wins), the run\'s subtree only', () => {
-    const fetched = [pending('r', null, 2), span('t', 'r', 10, 20, { first_position: 2, last_position: 2 }), span('elsewhere', null, 0, 1)];
-    const folded = { r: span('r', null, 0, 100, { first_position: 2, last_position: 5 }), c: span('c', 't', 12, 13, { last_position: 6 }) };
-    const { rows, note } = shownSpans(trace({ fetched }), { past: false, hasSpans: true, folded });
+  const live = { past: null, traceId: TRACE, hasSpans: true };
+
+  it('live: the answer merged with the store\'s rows, the run\'s subtree only, the run pending until it arrives', () => {
+    const fetched = [span('t', 'r', 10, 20, { position: 2 }), span('elsewhere', null, 0, 1)];
+    const folded = { c: span('c', 't', 12, 13, { position: 6 }) };
+    const { rows, note } = shownSpans(trace({ fetched }), { ...live, folded });
     expect(note).toBeNull();
-    expect(Object.fromEntries(rows.map((s) => [s.span_id, s.status]))).toEqual({ r: 'ok', t: 'ok', c: 'ok' });
+    expect(rows.map((s) => [s.span_id, s.status])).toEqual([['t', 'ok'], ['c', 'ok'], ['r', 'pending']]);
+    const arrived = { ...folded, r: span('r', null, 0, 100, { position: 7 }) };
+    expect(shownSpans(trace({ fetched }), { ...live, folded: arrived }).rows.map((s) => [s.span_id, s.status]))
+      .toEqual([['r', 'ok'], ['t', 'ok'], ['c', 'ok']]);
   });
 
-  it('a whole trace: every span', () => {
-    const fetched = [span('a', null, 0, 1), span('b', null, 2, 3)];
+  it('a whole trace: every span, parents not arrived pending', () => {
+    const fetched = [span('a', null, 0, 1), span('b', 'm', 2, 3)];
     const { rows } = shownSpans(trace({ selection: { taskId: null, traceId: TRACE, agentId: null }, fetched }),
-      { past: false, hasSpans: false, folded: undefined });
-    expect(rows.map((s) => s.span_id)).toEqual(['a', 'b']);
+      { ...live, hasSpans: false, folded: undefined });
+    expect(rows.map((s) => [s.span_id, s.status])).toEqual([['a', 'ok'], ['b', 'ok'], ['m', 'pending']]);
   });
 
-  it('in the past: the past view\'s rows only, not what REST answered since', () => {
+  it('in the past: the past view\'s rows when none were asked for that position, not what REST answered since', () => {
     const fetched = [span('r', null, 0, 100), span('late', 'r', 50, 60)];
-    const folded = { r: pending('r'), t: span('t', 'r', 10, 20) };
-    const { rows } = shownSpans(trace({ fetched }), { past: true, hasSpans: true, folded });
-    expect(Object.fromEntries(rows.map((s) => [s.span_id, s.status]))).toEqual({ r: 'pending', t: 'ok' });
+    const folded = { t: span('t', 'r', 10, 20) };
+    const past = { ...live, past: 5 };
+    const { rows } = shownSpans(trace({ fetched }), { ...past, folded });
+    expect(rows.map((s) => [s.span_id, s.status])).toEqual([['t', 'ok'], ['r', 'pending']]);
+    // The rows asked for that position and trace win; others are not used.
+    const asked = { position: 5, traceId: TRACE, rows: [span('t2', 'r', 1, 2)], error: null };
+    expect(shownSpans(trace({ fetched, past: asked }), { ...past, folded }).rows.map((s) => s.span_id)).toEqual(['t2', 'r']);
+    expect(shownSpans(trace({ fetched, past: { ...asked, position: 4 } }), { ...past, folded }).rows.map((s) => s.span_id))
+      .toEqual(['t', 'r']);
     // A trace that did not exist yet at that position.
-    expect(shownSpans(trace({ fetched }), { past: true, hasSpans: true, folded: undefined }).rows).toEqual([]);
+    expect(shownSpans(trace({ fetched }), { ...past, folded: undefined }).rows).toEqual([]);
     // A state without spans (a server without the read model) says so.
-    const none = shownSpans(trace({ fetched }), { past: true, hasSpans: false, folded: undefined });
+    const none = shownSpans(trace({ fetched }), { ...past, hasSpans: false, folded: undefined });
     expect(none.rows).toEqual([]);
     expect(none.note).toMatch(/no spans/);
   });

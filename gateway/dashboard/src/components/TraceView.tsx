@@ -61,7 +61,7 @@ const Line = memo(function Line({ row, traces, selected }: { row: WaterfallRow; 
       </div>
       <div className="wf-meta">
         <span className="wf-duration">{row.open ? '…' : ms(duration)}</span>
-        <span>{tokens(s.input_tokens, s.output_tokens, s.cached_tokens)}</span>
+        <span>{tokens(s.input_tokens ?? 0, s.output_tokens ?? 0, s.cached_tokens ?? 0)}</span>
         <span>{usd(s.cost_usd)}</span>
         {s.status === 'error' && <span className="bad wf-error">{s.error ?? 'error'}</span>}
       </div>
@@ -89,8 +89,8 @@ export function TraceView({ traces }: { traces: TraceClient }) {
 
   // Not on `trace` itself: opening a span's details changes it.
   const { rows, note } = useMemo(
-    () => shownSpans(trace, { past: past !== null, hasSpans, folded }),
-    [trace.selection, trace.fetched, past, hasSpans, folded]);
+    () => shownSpans(trace, { past, traceId, hasSpans, folded }),
+    [trace.selection, trace.fetched, trace.past, past, traceId, hasSpans, folded]);
   const waterfall = useMemo(() => layoutWaterfall(rows), [rows]);
   // The runs of the agent it was opened from, newest first.
   const runs = useMemo(() => {

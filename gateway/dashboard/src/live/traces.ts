@@ -4,12 +4,15 @@
 // feed brings for it are shown: from the store's `spans` when the store
 // folds them (store/trace.ts merges), else by asking again, debounced,
 // with min_position = the newest such event, one request in flight (a
-// span arriving meanwhile asks once more after it). In the past the view
-// reads the past state's spans and asks nothing.
+// span arriving meanwhile asks once more after it). In the past it asks
+// GET /v1/state?at=P&trace=T for the trace's spans at the position shown
+// (the past view's own spans are bounded and may leave the trace out).
 
 import type { DashboardStore } from '../store/store';
 import type { TraceSelection } from '../store/trace';
-import { isRunTask, spansOf, type SpanRow, type TraceResponse } from '../spans';
+import { isRunTask, spansOf, type TraceResponse } from '../spans';
+import { selectedTraceId } from '../store/trace';
+import type { SpanRow } from '../types';
 import type { RecordedEvent } from '../types';
 import { Debounce, type TimerOptions } from './debounce';
 import { errorText, type Getter } from './travel';
@@ -45,21 +48,24 @@ export class TraceClient {
     this.debounce = new Debounce(options.debounceMs ?? REFETCH_DEBOUNCE_MS, options);
     this.unsubscribe = store.subscribe((s, prev) => {
       if (s.lastPosition > prev.lastPosition) this.applied(prev.lastPosition);
+      if (s.travel.view !== prev.travel.view || s.trace.traceId !== prev.trace.traceId) this.travelled();
     });
   }
 
   // Shows `selection`'s spans; a task with no run is shown as such.
   open(selection: TraceSelection) {
     this.debounce.cancel();
+    this.pastKey = '';
     this.store.getState().openTrace(selection);
     const task = selection.taskId === null ? null : this.store.getState().tasks[selection.taskId];
     // At least as fresh as the task row the page shows.
     this.wanted = task?.last_position ?? 0;
     if (selection.taskId !== null && !isRunTask(selection.taskId)) {
-      this.store.getState().receiveSpans(this.store.getState().trace.seq, [], 0);
+      this.store.getState().receiveSpans(this.store.getState().trace.seq, null, [], 0);
       return;
     }
     void this.fetch();
+    this.travelled();
   }
 
   close() {
@@ -91,6 +97,32 @@ export class TraceClient {
     });
   }
 
+  // In the past with a trace selected: its spans at the position shown,
+  // once per position and trace.
+  private pastKey = '';
+  private travelled() {
+    const s = this.store.getState();
+    const view = s.travel.view;
+    const traceId = view ? selectedTraceId(s.trace, spansOf(view)) : null;
+    if (!view || s.trace.selection === null || traceId === null) return;
+    const key = `${view.position}:${traceId}`;
+    if (key === this.pastKey) return;
+    this.pastKey = key;
+    const position = view.position;
+    void (async () => {
+      let past: { rows: SpanRow[] | null; error: string | null };
+      try {
+        const state = await this.rest.get<{ spans?: SpanRow[] }>(
+          `/v1/state?at=${position}&trace=${encodeURIComponent(traceId)}&limit=1`);
+        past = { rows: Array.isArray(state?.spans) ? state.spans : null, error: null };
+      } catch (e) {
+        this.pastKey = ''; // ask again next time
+        past = { rows: null, error: errorText(e, 'spans') };
+      }
+      this.store.getState().receivePastSpans({ position, traceId, ...past });
+    })();
+  }
+
   private async fetch(refetch = false) {
     const s = this.store.getState();
     const sel = s.trace.selection;
@@ -104,7 +136,7 @@ export class TraceClient {
     try {
       const body = await this.rest.get<TraceResponse>(path);
       if (!body || !Array.isArray(body.spans)) throw new Error(`unexpected response: ${path} has no spans list`);
-      this.store.getState().receiveSpans(seq, body.spans as SpanRow[], at);
+      this.store.getState().receiveSpans(seq, body.trace_id ?? null, body.spans as SpanRow[], at);
     } catch (e) {
       this.store.getState().failSpans(seq, errorText(e, 'spans'));
     } finally {

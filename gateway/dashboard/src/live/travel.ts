@@ -10,7 +10,6 @@
 import { MAX_TASKS, type DashboardStore } from '../store/store';
 import { parseDiff, pastView, pointQuery, type DiffResponse, type StateAtResponse, type TravelPoint } from '../travel';
 import type { RecordedEvent } from '../types';
-import { withStateSpans } from '../spans';
 import { Debounce, type TimerOptions } from './debounce';
 import { HttpError } from './rest';
 
@@ -119,7 +118,7 @@ export class TravelClient {
           eventsError = errorText(e, 'events');
         }
       }
-      const view = withStateSpans(pastView(state, events, eventsError), state);
+      const view = pastView(state, events, eventsError);
       if (this.store.getState().receivePast(seq, view) && this.select?.seq === seq) {
         const event = view.events.find((e) => e.position === this.select!.position);
         if (event) this.store.getState().selectEvent(event);

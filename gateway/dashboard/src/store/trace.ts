@@ -1,12 +1,14 @@
 // The trace view's slice: what is selected (a task, usually a run
-// `run-<span_id>`, or a whole trace), the spans REST gave for it
-// (live/traces.ts asks), and which span is open. `shownSpans` picks the
-// spans the waterfall shows: in the past, the past view's spans (GET
-// /v1/state); live, the answer merged with the store's `spans` when it has
-// one (newer rows win), so spans folded from the live feed show at once.
+// `run-<span_id>`, or a whole trace), the spans REST gave for it and for
+// the past position shown (live/traces.ts asks), and which span is open.
+// `shownSpans` picks the spans the waterfall shows: in the past, the
+// trace's spans in GET /v1/state at that position; live, the answer merged
+// with the store's `spans`, so spans folded from the live feed show at
+// once. Parents that have not arrived are drawn pending.
 
 import type { StateCreator } from 'zustand/vanilla';
-import { mergeSpans, runSpanId, subtree, traceOfSpan, type SpanRow, type SpansByTrace } from '../spans';
+import { mergeSpans, runSpanId, subtree, traceOfSpan, withPendingParents, type SpansByTrace } from '../spans';
+import type { SpanRow } from '../types';
 
 export interface TraceSelection {
   taskId: string | null; // a task: the spans of its subtree (a run's)
@@ -25,6 +27,9 @@ export interface Trace {
   loading: boolean;
   error: string | null;
   openSpan: string | null; // the span whose details are shown
+  // The trace's spans at a past position (GET /v1/state?at=P&trace=T):
+  // rows null when that state lists none (a server without spans).
+  past: { position: number; traceId: string; rows: SpanRow[] | null; error: string | null } | null;
 }
 
 export interface TraceSlice {
@@ -32,7 +37,9 @@ export interface TraceSlice {
   openTrace: (selection: TraceSelection) => number;
   // A refetch of the same selection (live spans came): returns its seq.
   refetchTrace: () => number;
-  receiveSpans: (seq: number, rows: SpanRow[], at: number) => boolean;
+  // An answer: its trace (null: not known, a task of native events) and rows.
+  receiveSpans: (seq: number, traceId: string | null, rows: SpanRow[], at: number) => boolean;
+  receivePastSpans: (past: NonNullable<Trace['past']>) => void;
   failSpans: (seq: number, error: string) => boolean;
   openSpanDetail: (spanId: string | null) => void;
   closeTrace: () => void;
@@ -40,6 +47,7 @@ export interface TraceSlice {
 
 const closed: Trace = {
   selection: null, seq: 0, traceId: null, fetched: [], fetchedAt: 0, loading: false, error: null, openSpan: null,
+  past: null,
 };
 
 export const createTraceSlice: StateCreator<TraceSlice, [], [], TraceSlice> = (set, get) => ({
@@ -54,10 +62,10 @@ export const createTraceSlice: StateCreator<TraceSlice, [], [], TraceSlice> = (s
     set((s) => ({ trace: { ...s.trace, seq, loading: true } }));
     return seq;
   },
-  receiveSpans: (seq, rows, at) => {
+  receiveSpans: (seq, answered, rows, at) => {
     const t = get().trace;
     if (seq !== t.seq || t.selection === null) return false;
-    const traceId = t.traceId ?? rows[0]?.trace_id ?? null;
+    const traceId = t.traceId ?? answered ?? rows[0]?.trace_id ?? null;
     set({ trace: { ...t, traceId, fetched: rows, fetchedAt: at, loading: false, error: null } });
     return true;
   },
@@ -67,6 +75,7 @@ export const createTraceSlice: StateCreator<TraceSlice, [], [], TraceSlice> = (s
     set({ trace: { ...t, loading: false, error } });
     return true;
   },
+  receivePastSpans: (past) => set((s) => (s.trace.selection ? { trace: { ...s.trace, past } } : {})),
   openSpanDetail: (openSpan) => set((s) => ({ trace: { ...s.trace, openSpan } })),
   closeTrace: () => set((s) => ({ trace: { ...closed, seq: s.trace.seq + 1 } })),
 });
@@ -79,10 +88,12 @@ export function selectedTraceId(trace: Trace, spans: SpansByTrace | undefined): 
   return trace.traceId ?? (spans && root !== null ? traceOfSpan(spans, root) : null);
 }
 
-// Where the spans come from: the past view while there is one, else the
-// live store; `folded` is that model's rows of the selected trace.
+// Where the spans come from: the past position shown (null: live), the
+// trace selected, and the rows of that trace in the model shown (the
+// store's, or the past view's).
 export interface SpanSource {
-  past: boolean;
+  past: number | null;
+  traceId: string | null;
   hasSpans: boolean; // the model has spans at all (a server with the read model)
   folded: Record<string, SpanRow> | undefined;
 }
@@ -93,9 +104,10 @@ export interface ShownSpans {
   note: string | null;
 }
 
-// The spans the waterfall shows: in the past only the past view's; live,
-// the REST answer merged with the store's rows (newer rows win). A task
-// shows its run's subtree.
+// The spans the waterfall shows. In the past: the trace's spans at that
+// position (asked for it, else the past view's). Live: the REST answer
+// merged with the store's rows. A task shows its run's subtree; a parent
+// not arrived is added as a pending row.
 export function shownSpans(trace: Trace, source: SpanSource): ShownSpans {
   const sel = trace.selection;
   if (!sel) return { rows: [], note: null };
@@ -103,10 +115,17 @@ export function shownSpans(trace: Trace, source: SpanSource): ShownSpans {
   if (sel.taskId !== null && root === null) {
     return { rows: [], note: `${sel.taskId} is not a run: tasks from traces are named run-<span id>` };
   }
-  if (source.past && !source.hasSpans) {
-    return { rows: [], note: 'the state at this position has no spans (a server without the spans read model)' };
+  let rows: SpanRow[];
+  if (source.past !== null) {
+    const p = trace.past;
+    const own = p && p.position === source.past && p.traceId === source.traceId ? p : null;
+    if (own?.error) return { rows: [], note: own.error };
+    if (own ? own.rows === null : !source.hasSpans) {
+      return { rows: [], note: 'the state at this position lists no spans (a server without the spans read model)' };
+    }
+    rows = own?.rows ?? Object.values(source.folded ?? {});
+  } else {
+    rows = mergeSpans(trace.fetched, Object.values(source.folded ?? {}));
   }
-  const folded = Object.values(source.folded ?? {});
-  const rows = source.past ? folded : mergeSpans(trace.fetched, folded);
-  return { rows: subtree(rows, root), note: null };
+  return { rows: withPendingParents(subtree(rows, root), root), note: null };
 }
