@@ -50,8 +50,12 @@ class Timers {
   get count() { return this.due.length; }
 }
 
-const spanEvent = (position: number, traceId: string, spanId: string) =>
-  frame(ev(position, 'SpanRecorded', { trace_id: traceId, span_id: spanId }, `trace-${traceId}`));
+// A span the store does not fold (not JSON here; also: a store without
+// spans, a trace its bound dropped): the client asks REST again.
+const spanEvent = (position: number, traceId: string) => frame({
+  ...ev(position, 'SpanRecorded', {}, `trace-${traceId}`), data: undefined, content_type: 'application/x-protobuf',
+  data_base64: 'AA==',
+});
 
 const run = () => [span('r', null, 0, 100, { operation: 'invoke_agent', agent_id: 'w1', position: 3 }),
   span('t', 'r', 10, 20, { operation: 'execute_tool', position: 2 })];
@@ -76,10 +80,10 @@ describe('TraceClient', () => {
 
     // A span of another trace: nothing; of this one: asked again once the
     // debounce passes, at least as fresh as that event.
-    store.getState().applyFrames([spanEvent(4, OTHER, 'x')]);
+    store.getState().applyFrames([spanEvent(4, OTHER)]);
     expect(timers.count).toBe(0);
-    store.getState().applyFrames([spanEvent(5, TRACE, 'c1'), spanEvent(6, TRACE, 'c2')]);
-    store.getState().applyFrames([spanEvent(7, TRACE, 'c3')]);
+    store.getState().applyFrames([spanEvent(5, TRACE), spanEvent(6, TRACE)]);
+    store.getState().applyFrames([spanEvent(7, TRACE)]);
     expect(timers.count).toBe(1); // debounced into one
     timers.fire();
     expect(server.asked[1]).toBe(`/v1/traces/${TRACE}?min_position=7`);
@@ -92,7 +96,7 @@ describe('TraceClient', () => {
     const { store, server, timers, client } = setup();
     client.open({ taskId: null, traceId: TRACE, agentId: null });
     expect(server.asked).toEqual([`/v1/traces/${TRACE}?min_position=0`]);
-    store.getState().applyFrames([spanEvent(1, TRACE, 'a')]);
+    store.getState().applyFrames([spanEvent(1, TRACE)]);
     timers.fire(); // the first request is still in flight
     expect(server.pending).toBe(1);
     await server.answer([]);
@@ -122,14 +126,16 @@ describe('TraceClient', () => {
     expect(shownSpans(t, { past: null, traceId: null, hasSpans: false, folded: undefined }).note).toMatch(/t1 is not a run/);
   });
 
-  it('asks with min_position = the task row\'s last position, and leaves live spans to a store that folds them', async () => {
+  it('asks with min_position = the task row\'s last position, and leaves live spans the store folded to it', async () => {
     const { store, server, timers, client } = setup();
     store.getState().applyFrames([frame(ev(9, 'TaskStarted', { task_id: 'run-r', worker_id: 'w1' }))]);
-    store.setState({ spans: { [TRACE]: {} } } as unknown as Partial<DashboardState>);
     client.open({ taskId: 'run-r', traceId: null, agentId: null });
     expect(server.asked).toEqual(['/v1/tasks/run-r/spans?min_position=9']);
     await server.answer(run());
-    store.getState().applyFrames([spanEvent(10, TRACE, 'c1')]);
+    // A span the store has folded (set here as a store that folds spans would).
+    const c1 = span('c1', 'r', 30, 40, { position: 10 });
+    store.setState({ spans: { [TRACE]: { c1 } } } as unknown as Partial<DashboardState>);
+    store.getState().applyFrames([frame(ev(10, 'SpanRecorded', { ...c1 }, `trace-${TRACE}`))]);
     expect(timers.count).toBe(0);
     client.stop();
   });

@@ -2,7 +2,7 @@
 // GET /v1/tasks/{task_id}/spans, opening a trace GET /v1/traces/{trace_id}
 // (docs/otlp.md "Reads"). While it is open, SpanRecorded events the live
 // feed brings for it are shown: from the store's `spans` when the store
-// folds them (store/trace.ts merges), else by asking again, debounced,
+// folded them (store/trace.ts merges), else by asking again, debounced,
 // with min_position = the newest such event, one request in flight (a
 // span arriving meanwhile asks once more after it). In the past it asks
 // GET /v1/state?at=P&trace=T for the trace's spans at the position shown
@@ -79,15 +79,21 @@ export class TraceClient {
   }
 
   // Events after `after` were applied: ask again if spans of the open
-  // trace came and the store does not fold spans itself.
+  // trace came that the store did not fold (a store without spans, a trace
+  // its bound dropped, a span not in JSON).
   private applied(after: number) {
     const s = this.store.getState();
     const sel = s.trace.selection;
     if (sel === null || (sel.taskId !== null && !isRunTask(sel.taskId))) return;
-    if (spansOf(s) !== undefined && s.trace.traceId !== null) return; // the store folds them
+    const folded = spansOf(s);
     let newest = 0;
     for (let i = s.events.length - 1; i >= 0 && s.events[i].position > after; i--) {
-      if (concerns(s.events[i], s.trace.traceId)) newest = Math.max(newest, s.events[i].position);
+      const e = s.events[i];
+      if (!concerns(e, s.trace.traceId)) continue;
+      const traceId = e.data?.trace_id;
+      const spanId = e.data?.span_id;
+      if (typeof traceId === 'string' && typeof spanId === 'string' && folded?.[traceId]?.[spanId]) continue;
+      newest = Math.max(newest, e.position);
     }
     if (newest === 0) return;
     this.wanted = Math.max(this.wanted, newest);
