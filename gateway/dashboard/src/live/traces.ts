@@ -9,11 +9,9 @@
 // (the past view's own spans are bounded and may leave the trace out).
 
 import type { DashboardStore } from '../store/store';
-import type { TraceSelection } from '../store/trace';
+import { selectedTraceId, type TraceSelection } from '../store/trace';
 import { isRunTask, spansOf, type TraceResponse } from '../spans';
-import { selectedTraceId } from '../store/trace';
-import type { SpanRow } from '../types';
-import type { RecordedEvent } from '../types';
+import type { RecordedEvent, SpanRow } from '../types';
 import { Debounce, type TimerOptions } from './debounce';
 import { errorText, type Getter } from './travel';
 
