@@ -21,7 +21,8 @@
 //    the trace view, whose waterfall equals GET /v1/tasks/{id}/spans (order,
 //    depth, kinds, bars, tokens, cost, the error); in the past, after the
 //    children only, the parent shows pending, and before them no span;
-// and saves gateway/dashboard/screenshot.png.
+// and saves gateway/dashboard/screenshot.png (and screenshot-trace.png, the
+// trace view of 7).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -378,6 +379,7 @@ async function traces(page) {
   const summary = await page.locator('[data-testid=trace-summary]').innerText();
   if (!/5 spans/.test(summary) || !/1 failed/.test(summary)) throw new Error(`trace summary: ${summary}`);
   log(`agent planner-e2e's runs → ${runM}: ${summary}`);
+  await page.locator('[data-testid=trace-view]').screenshot({ path: join(dashboard, 'screenshot-trace.png') });
 
   // In the past: after the children only, the manager is pending (an open
   // bar over them); before them, no span.
