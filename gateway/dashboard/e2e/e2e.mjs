@@ -15,7 +15,14 @@
 //    there with its event selected; a typed time shows the state after the
 //    last event recorded by then; an error (a position past the head)
 //    is shown, not a blank page; back to live, the views move again;
-// and saves gateway/dashboard/screenshot.png.
+// 6. names: task cards show agents by name, the id in the title;
+// 7. traces: SpanRecorded events appended natively (docs/otlp.md), children
+//    before their parent, make runs; a run's card and an agent's runs open
+//    the trace view, whose waterfall equals GET /v1/tasks/{id}/spans (order,
+//    depth, kinds, bars, tokens, cost, the error); in the past, after the
+//    children only, the parent shows pending, and before them no span;
+// and saves gateway/dashboard/screenshot.png (and screenshot-trace.png, the
+// trace view of 7).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -247,6 +254,162 @@ async function timeTravel(page, state) {
   log(`back to live: the timeline moves past ${liveAt}`);
 }
 
+// 6. Every agent on a task card is shown by its name (GET /v1/agents), with
+// its id in the title.
+async function namesOnCards(page) {
+  const { agents } = await getJson('/v1/agents');
+  const names = new Map(agents.map((a) => [a.agent_id, a.name || a.agent_id]));
+  const shown = await page.locator('[data-testid=task-card] .sub .agent-name[data-agent-id]').evaluateAll(
+    (els) => els.map((e) => [e.getAttribute('title'), e.textContent]));
+  const named = shown.filter(([id]) => names.has(id));
+  if (named.length < 3) throw new Error(`only ${named.length} agents on the task cards`);
+  for (const [id, text] of named) expectEqual(`the name shown for ${id}`, text, names.get(id));
+  if (!named.some(([id, text]) => id !== text)) throw new Error('no card shows a name other than the id');
+  log(`names on task cards: ${named.length} agents by name, id in the title (e.g. ${named[0][1]} = ${named[0][0]})`);
+}
+
+// 7. A traced multi-agent run, appended as SpanRecorded events.
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN = { manager: '00f067aa0ba90201', worker: '00f067aa0ba90202', search: '00f067aa0ba90203',
+  chat: '00f067aa0ba90204', fetch: '00f067aa0ba90205' };
+
+function spanEvent(t0, spanId, parent, startMs, endMs, fields) {
+  const data = {
+    trace_id: TRACE_ID, span_id: spanId, kind: 'internal', status: 'ok',
+    start_time_us: t0 + startMs * 1000, end_time_us: t0 + endMs * 1000, duration_ms: endMs - startMs,
+    attributes: { 'gen_ai.operation.name': fields.operation }, resource: { 'service.name': 'vigil-e2e' }, ...fields,
+  };
+  if (parent) data.parent_span_id = parent;
+  return { type: 'SpanRecorded', data };
+}
+
+async function appendSpans(events) {
+  const r = await fetch(`${base}/v1/streams/trace-${TRACE_ID}/events`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events),
+  });
+  const body = await r.json();
+  if (r.status !== 201) throw new Error(`append SpanRecorded: ${r.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+// The waterfall's rows as the page shows them.
+const waterfallOf = (page) => page.locator('[data-testid=span-row]').evaluateAll((rows) => rows.map((r) => ({
+  span: r.dataset.span, depth: Number(r.dataset.depth), kind: r.dataset.kind, status: r.dataset.status,
+  open: r.classList.contains('open'), text: r.innerText,
+  left: parseFloat(r.querySelector('.wf-bar').style.left), width: parseFloat(r.querySelector('.wf-bar').style.width),
+})));
+
+// Waits for the trace view of `taskId` to show `n` spans (a request that
+// failed meanwhile is retried by the live feed; its error is reported if
+// the wait times out).
+async function waterfallFor(page, taskId, n) {
+  return waitFor(`the waterfall of ${taskId} with ${n} spans`, async () => {
+    if ((await page.locator('[data-testid=trace-view]').getAttribute('data-task')) !== taskId) return null;
+    const rows = await waterfallOf(page);
+    if (rows.length === n) return rows;
+    const error = page.locator('[data-testid=trace-error]');
+    throw new Error(`${rows.length} rows${(await error.count()) ? `; ${await error.innerText()}` : ''}`);
+  }, 60_000);
+}
+
+async function traces(page) {
+  const t0 = Date.now() * 1000 - 60_000_000;
+  const agent = { operation: 'invoke_agent' };
+  // Children first (an exporter sends spans as they end), then the manager.
+  const first = await appendSpans([
+    spanEvent(t0, SPAN.search, SPAN.worker, 150, 300, { name: 'execute_tool web_search', operation: 'execute_tool', tool: 'web_search' }),
+    spanEvent(t0, SPAN.chat, SPAN.worker, 320, 700, { name: 'chat gpt-4o', operation: 'chat', provider: 'openai', model: 'gpt-4o',
+      input_tokens: 1200, output_tokens: 300, cached_tokens: 200, cost_usd: 0.0105 }),
+    spanEvent(t0, SPAN.fetch, SPAN.worker, 710, 790, { name: 'execute_tool fetch_page', operation: 'execute_tool', tool: 'fetch_page',
+      status: 'error', error: 'timeout after 80 ms' }),
+    spanEvent(t0, SPAN.worker, SPAN.manager, 100, 800, { ...agent, name: 'invoke_agent Researcher',
+      agent_id: 'researcher-e2e', agent_name: 'Researcher' }),
+  ]);
+  const second = await appendSpans([
+    spanEvent(t0, SPAN.manager, null, 0, 900, { ...agent, name: 'invoke_agent Planner', agent_id: 'planner-e2e', agent_name: 'Planner' }),
+  ]);
+  log(`appended the trace's spans at ${first.first_position}..${first.last_position} (children) and ${second.last_position} (the manager)`);
+  const runW = `run-${SPAN.worker}`;
+  const runM = `run-${SPAN.manager}`;
+
+  // The worker's run on the task board, by the names of its manager and worker.
+  await waitFor(`the task ${runW} (SpanRecorded folded into a run: docs/otlp.md)`, async () => {
+    if ((await page.locator('select[aria-label=worker] option[value="researcher-e2e"]').count()) === 0) {
+      throw new Error('no task with worker researcher-e2e on the board');
+    }
+    await page.locator('select[aria-label=worker]').selectOption('researcher-e2e');
+    return (await page.locator(`[data-testid=task-card][data-task="${runW}"]`).count()) === 1;
+  }, 60_000);
+  const card = page.locator(`[data-testid=task-card][data-task="${runW}"]`);
+  const people = await card.locator('.sub .agent-name').evaluateAll((els) => els.map((e) => [e.textContent, e.getAttribute('title')]));
+  expectEqual(`the agents on ${runW}'s card`, people, [['Planner', 'planner-e2e'], ['Researcher', 'researcher-e2e']]);
+  log(`task card ${runW}: ${people.map(([n, id]) => `${n} (title ${id})`).join(' → ')}`);
+
+  // Its card opens its run's spans: the worker, then its calls by start time.
+  await card.click();
+  let rows = await waterfallFor(page, runW, 4);
+  const rest = (await getJson(`/v1/tasks/${runW}/spans`)).spans;
+  expectEqual(`the spans of ${runW}`, rows.map((r) => r.span).sort(), rest.map((s) => s.span_id).sort());
+  expectEqual(`the waterfall of ${runW}`, rows.map((r) => [r.span, r.depth, r.kind, r.status, r.open]), [
+    [SPAN.worker, 0, 'agent', 'ok', false], [SPAN.search, 1, 'tool', 'ok', false],
+    [SPAN.chat, 1, 'model', 'ok', false], [SPAN.fetch, 1, 'tool', 'error', false],
+  ]);
+  // Bars on one axis: the run 100..800 ms, search at 150..300 ms of it.
+  const near = (a, b) => Math.abs(a - b) < 0.2;
+  if (!near(rows[0].left, 0) || !near(rows[0].width, 100) || !near(rows[1].left, 50 / 7) || !near(rows[1].width, 150 / 7)) {
+    throw new Error(`bars: ${JSON.stringify(rows.map((r) => [r.left, r.width]))}`);
+  }
+  for (const [row, want] of [[rows[0], /Researcher/], [rows[1], /web_search/], [rows[2], /gpt-4o[\s\S]*1200→300 tok \(200 cached\)[\s\S]*\$0\.0105/],
+    [rows[3], /fetch_page[\s\S]*timeout after 80 ms/]]) {
+    if (!want.test(row.text)) throw new Error(`row ${row.span} says "${row.text}", not ${want}`);
+  }
+  log(`waterfall of ${runW}: ${rows.map((r) => `${'  '.repeat(r.depth)}${r.kind} ${r.status}`).join(', ')}`);
+  await page.locator('select[aria-label=worker]').selectOption('');
+
+  // The manager's agent row links to its run: the whole tree under it.
+  const agentRow = page.locator('[data-testid=agent-row][data-agent="planner-e2e"]');
+  expectEqual('the manager agent row', await agentRow.locator('.agent-name').evaluate((e) => [e.textContent, e.title]), ['Planner', 'planner-e2e']);
+  await agentRow.locator('[data-testid=agent-runs]').click();
+  rows = await waterfallFor(page, runM, 5);
+  expectEqual(`the waterfall of ${runM}`, rows.map((r) => [r.span, r.depth]), [
+    [SPAN.manager, 0], [SPAN.worker, 1], [SPAN.search, 2], [SPAN.chat, 2], [SPAN.fetch, 2],
+  ]);
+  expectEqual(`the spans of ${runM}`, rows.map((r) => r.span).sort(),
+    (await getJson(`/v1/tasks/${runM}/spans`)).spans.map((s) => s.span_id).sort());
+  const summary = await page.locator('[data-testid=trace-summary]').innerText();
+  if (!/5 spans/.test(summary) || !/1 failed/.test(summary)) throw new Error(`trace summary: ${summary}`);
+  log(`agent planner-e2e's runs → ${runM}: ${summary}`);
+  await page.locator('[data-testid=trace-view]').screenshot({ path: join(dashboard, 'screenshot-trace.png') });
+
+  // In the past: after the children only, the manager is pending (an open
+  // bar over them); before them, no span.
+  const travelTo = async (P) => {
+    await page.locator('[data-testid=goto-position]').fill(String(P));
+    await page.locator('[data-testid=goto-position]').press('Enter');
+    await settled(page, `the state at ${P}`);
+  };
+  await travelTo(first.last_position);
+  rows = await waitFor(`the waterfall at ${first.last_position}`, async () => {
+    const r = await waterfallOf(page);
+    return r.length === 5 && r[0].status === 'pending' ? r : null;
+  }, 30_000);
+  expectEqual(`the waterfall at ${first.last_position}`, rows.map((r) => [r.span, r.depth, r.status, r.open]), [
+    [SPAN.manager, 0, 'pending', true], [SPAN.worker, 1, 'ok', false], [SPAN.search, 2, 'ok', false],
+    [SPAN.chat, 2, 'ok', false], [SPAN.fetch, 2, 'error', false],
+  ]);
+  log(`at position ${first.last_position}: the manager's span pending, an open bar over its children`);
+  await travelTo(first.first_position - 1);
+  await waitFor(`no spans at ${first.first_position - 1}`, async () => (await waterfallOf(page)).length === 0, 30_000);
+  log(`at position ${first.first_position - 1}: no span yet`);
+  await page.locator('[data-testid=back-to-live]').click();
+  await waitFor('the live waterfall again', async () => {
+    const r = await waterfallOf(page);
+    return r.length === 5 && r[0].status === 'ok' ? r : null;
+  }, 30_000);
+  log('back to live: the manager\'s span recorded');
+  await page.locator('[data-testid=trace-view] button.close').click();
+}
+
 let browser;
 let failed = false;
 try {
@@ -303,6 +466,8 @@ try {
   log('saved', join(dashboard, 'screenshot.png'));
 
   await timeTravel(page, state);
+  await namesOnCards(page);
+  await traces(page);
 
   // 4. Kill and restart vigild: the page reconnects and continues.
   const live = (await state()).connection === 'live' ||

@@ -22,6 +22,6 @@ const dashboard = startDashboard(store);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App travel={dashboard.travel} />
+    <App travel={dashboard.travel} traces={dashboard.traces} />
   </StrictMode>,
 );

@@ -1,3 +1,4 @@
+import type { SpanRow } from '../src/types';
 import type { LiveFrame, RecordedEvent } from '../src/types';
 
 export const T0 = 1_764_000_000_000_000; // µs
@@ -73,3 +74,22 @@ export class FakeLocks {
 }
 
 export const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+export const TRACE = '0af7651916cd43dd8448eb211c80319c';
+
+// A recorded span of TRACE from `start` to `end` ms after T0, recorded at
+// `position` (1 unless given).
+export function span(id: string, parent: string | null, start: number, end: number, more: Partial<SpanRow> = {}): SpanRow {
+  return {
+    trace_id: TRACE, span_id: id, parent_span_id: parent, name: `span ${id}`, kind: 'internal',
+    start_time_us: T0 + start * 1000, end_time_us: T0 + end * 1000, duration_ms: end - start, status: 'ok', error: null,
+    operation: null, agent_id: null, agent_name: null, caller_agent_id: null, tool: null, tool_call_id: null,
+    provider: null, model: null, input_tokens: null, output_tokens: null, cached_tokens: null, cost_usd: 0,
+    attributes: {}, events: null, links: null, resource: {}, scope: null, position: 1, recorded_time_us: T0, ...more,
+  };
+}
+
+// A pending parent, as the trace view draws one (withPendingParents).
+export function pending(id: string, parent: string | null = null): SpanRow {
+  return { ...span(id, parent, 0, 0), name: '', status: 'pending', start_time_us: 0, end_time_us: 0, duration_ms: 0 };
+}

@@ -3,6 +3,7 @@ import { useDashboard } from '../store';
 import { shown } from '../store/store';
 import { ms } from '../format';
 import type { PairRow } from '../types';
+import { agentLabel, agentWithId } from '../names';
 
 const W = 560;
 const ROW = 26;
@@ -19,6 +20,11 @@ export function failureColour(failed: number, finished: number): string {
 export function DelegationGraph() {
   const pairs = useDashboard((s) => shown(s).pairs);
   const agents = useDashboard((s) => shown(s).agents);
+  const liveAgents = useDashboard((s) => s.agents);
+  // Names, the id on hover (an SVG <title>: SVG has no title attribute).
+  const label = (id: string) => agentLabel(id, agents, liveAgents);
+  const pairText = (p: PairRow) =>
+    `${agentWithId(p.manager_id, agents, liveAgents)} → ${agentWithId(p.worker_id, agents, liveAgents)}`;
   const [hover, setHover] = useState<PairRow | null>(null);
   const layout = useMemo(() => {
     const list = Object.values(pairs);
@@ -55,26 +61,26 @@ export function DelegationGraph() {
               fill="none" stroke={failureColour(p.tasks_failed, finished)} strokeOpacity={0.75}
               strokeWidth={1 + 9 * Math.sqrt(p.tasks_assigned / layout.maxTasks)}
               onMouseEnter={() => setHover(p)} onMouseLeave={() => setHover(null)}>
-              <title>{`${p.manager_id} → ${p.worker_id}: ${p.tasks_assigned} assigned, ${p.tasks_completed} completed, ${p.tasks_failed} failed; mean time to complete ${ms(mean)}`}</title>
+              <title>{`${pairText(p)}: ${p.tasks_assigned} assigned, ${p.tasks_completed} completed, ${p.tasks_failed} failed; mean time to complete ${ms(mean)}`}</title>
             </path>
           );
         })}
         {layout.m.map((id) => (
           <g key={id} transform={`translate(${x1},${layout.mY.get(id)})`}>
             <circle r={7} className="node manager" />
-            <text x={-12} dy="0.35em" textAnchor="end">{agents[id]?.name || id}</text>
+            <text x={-12} dy="0.35em" textAnchor="end" data-agent-id={id}><title>{id}</title>{label(id).text}</text>
           </g>
         ))}
         {layout.w.map((id) => (
           <g key={id} transform={`translate(${x2},${layout.wY.get(id)})`}>
             <circle r={6} className={`node worker s-${agents[id]?.status ?? 'idle'}`} />
-            <text x={12} dy="0.35em">{agents[id]?.name || id}</text>
+            <text x={12} dy="0.35em" data-agent-id={id}><title>{id}</title>{label(id).text}</text>
           </g>
         ))}
       </svg>
       <div className="hover">
         {hover
-          ? `${hover.manager_id} → ${hover.worker_id}: ${hover.tasks_assigned} tasks, ${hover.tasks_failed} failed, mean latency ${ms(hover.complete_time_count ? hover.complete_time_sum_ms / hover.complete_time_count : null)}`
+          ? `${pairText(hover)}: ${hover.tasks_assigned} tasks, ${hover.tasks_failed} failed, mean latency ${ms(hover.complete_time_count ? hover.complete_time_sum_ms / hover.complete_time_count : null)}`
           : 'hover an edge for its latency'}
       </div>
     </section>

@@ -3,6 +3,7 @@ import { store, useDashboard } from '../store';
 import { time } from '../format';
 import type { TravelClient } from '../live/travel';
 import { CHANGE_KINDS, type Change, type ChangeKind } from '../travel';
+import { AgentName } from './AgentName';
 
 // Fields every change touches: listed last, dimmed.
 const BOOKKEEPING = new Set(['updated_time_us', 'last_position', 'last_heartbeat_time_us']);
@@ -24,11 +25,24 @@ function value(field: string, v: unknown): string {
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 
+// The changed entity, its agents by name (the id on hover).
+function Entity({ change }: { change: Change }) {
+  const k = change.key;
+  const id = (field: string) => String(k[field]);
+  switch (change.kind) {
+    case 'agent': return <AgentName id={id('agent_id')} />;
+    case 'coordination': return <><AgentName id={id('manager_id')} /> → <AgentName id={id('worker_id')} /></>;
+    case 'agent_messages': return <><AgentName id={id('from_agent')} /> → <AgentName id={id('to_agent')} /></>;
+    case 'agent_metrics': return <><AgentName id={id('agent_id')} />{change.label.slice(change.label.lastIndexOf(' @ '))}</>;
+    default: return <>{change.label}</>;
+  }
+}
+
 function ChangeRow({ change, travel }: { change: Change; travel: TravelClient }) {
   return (
     <tr data-testid="diff-change" data-kind={change.kind} data-label={change.label} data-what={change.what}>
       <td>{change.kind}</td>
-      <td className="mono">{change.label}</td>
+      <td className="mono"><Entity change={change} /></td>
       <td><span className={`badge d-${change.what}`}>{change.what}</span></td>
       <td className="fields">
         {[...change.fields].sort((x, y) => Number(BOOKKEEPING.has(x.field)) - Number(BOOKKEEPING.has(y.field))).map((f) => (

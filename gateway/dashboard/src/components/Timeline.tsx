@@ -3,6 +3,14 @@ import { store, useDashboard } from '../store';
 import { shown } from '../store/store';
 import { time } from '../format';
 import type { RecordedEvent } from '../types';
+import { eventAgents } from '../names';
+import { AgentName } from './AgentName';
+
+// The agents an event is about, by name (from → to).
+function Agents({ e }: { e: RecordedEvent }) {
+  const ids = eventAgents(e);
+  return <>{ids.map((id, i) => <span key={id}>{i > 0 ? ' → ' : ''}<AgentName id={id} /></span>)}</>;
+}
 
 const ROW_HEIGHT = 22;
 const OVERSCAN = 10;
@@ -77,6 +85,7 @@ export function Timeline() {
                 <span className="pos">{e.position}</span>
                 <span className="type">{e.type}</span>
                 <span className="stream">{e.stream}</span>
+                <span className="agents"><Agents e={e} /></span>
                 <span className="when">{time(e.recorded_time_us).slice(11)}</span>
               </div>
             ))}
@@ -89,6 +98,7 @@ export function Timeline() {
                 <dt>position</dt><dd>{selected.position}</dd>
                 <dt>stream</dt><dd>{selected.stream} @ {selected.revision}</dd>
                 <dt>type</dt><dd>{selected.type}</dd>
+                {eventAgents(selected).length > 0 && <><dt>agents</dt><dd><Agents e={selected} /></dd></>}
                 <dt>event id</dt><dd className="mono">{selected.event_id}</dd>
                 <dt>recorded</dt><dd>{time(selected.recorded_time_us)}</dd>
                 <dt>hash</dt><dd className="mono hash">{selected.hash}</dd>

@@ -1,8 +1,9 @@
 // Wires the store to the server: the REST snapshot, then the live feed on
 // top (this tab's socket, or the leader tab's frames), polling GET /v1/all
 // while the server has no /v1/live, and GET /v1/projections every 2 s; time
-// travel's requests go through the same REST client. No React here:
-// components only read the store (and call the travel client's actions).
+// travel's and the trace view's requests go through the same REST client.
+// No React here: components only read the store (and call the travel and
+// trace clients' actions).
 
 import type { Connection, DashboardStore } from '../store/store';
 import type { LiveFrame } from '../types';
@@ -10,6 +11,7 @@ import { backoffDelay, LiveClient } from './client';
 import { Ingest } from './ingest';
 import { RestClient } from './rest';
 import { CHANNEL_NAME, TabSync, type ChannelLike, type LocksLike } from './tabs';
+import { TraceClient } from './traces';
 import { TravelClient } from './travel';
 
 const PROJECTIONS_EVERY_MS = 2000;
@@ -20,6 +22,8 @@ export const TOKEN_KEY = 'vigil.token';
 export interface Dashboard {
   // The scrubber's and the diff view's requests (GET /v1/state, /v1/diff).
   travel: TravelClient;
+  // The trace view's requests (GET /v1/tasks/{id}/spans, /v1/traces/{id}).
+  traces: TraceClient;
   stop(): void;
 }
 
@@ -132,9 +136,12 @@ export function startDashboard(store: DashboardStore, origin: string = location.
     if (tabs.role !== 'follower') live.restart();
   });
 
+  const traces = new TraceClient(store, rest);
   return {
     travel: new TravelClient(store, rest),
+    traces,
     stop() {
+      traces.stop();
       stopped = true;
       polling = false;
       unsubscribe();

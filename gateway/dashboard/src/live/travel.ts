@@ -10,6 +10,7 @@
 import { MAX_TASKS, type DashboardStore } from '../store/store';
 import { parseDiff, pastView, pointQuery, type DiffResponse, type StateAtResponse, type TravelPoint } from '../travel';
 import type { RecordedEvent } from '../types';
+import { Debounce, type TimerOptions } from './debounce';
 import { HttpError } from './rest';
 
 // Quiet time after the last scrubber move before asking.
@@ -24,10 +25,8 @@ export interface Getter {
   get<T>(path: string): Promise<T>;
 }
 
-export interface TravelClientOptions {
+export interface TravelClientOptions extends TimerOptions {
   debounceMs?: number;
-  setTimer?: (fn: () => void, ms: number) => unknown;
-  clearTimer?: (id: unknown) => void;
 }
 
 export function errorText(e: unknown, what: string): string {
@@ -39,20 +38,17 @@ export function errorText(e: unknown, what: string): string {
 
 // One per page; the store is the only state it shares with the views.
 export class TravelClient {
-  private timer: unknown = null;
+  private readonly debounce: Debounce;
   private inFlight = false;
   private again = false; // a seek came while a request was in flight
   private select: { seq: number; position: number } | null = null;
-  private readonly setTimer: (fn: () => void, ms: number) => unknown;
-  private readonly clearTimer: (id: unknown) => void;
 
   constructor(
     private readonly store: DashboardStore,
     private readonly rest: Getter,
-    private readonly options: TravelClientOptions = {},
+    options: TravelClientOptions = {},
   ) {
-    this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
-    this.clearTimer = options.clearTimer ?? ((id) => clearTimeout(id as ReturnType<typeof setTimeout>));
+    this.debounce = new Debounce(options.debounceMs ?? SEEK_DEBOUNCE_MS, options);
   }
 
   // Shows the state at `point` once the scrubber rests. `selectEvent`: then
@@ -60,11 +56,7 @@ export class TravelClient {
   seek(point: TravelPoint, selectEvent = false) {
     const seq = this.store.getState().seekPast(point);
     this.select = selectEvent && 'position' in point ? { seq, position: point.position } : null;
-    this.cancelTimer();
-    this.timer = this.setTimer(() => {
-      this.timer = null;
-      this.fire();
-    }, this.options.debounceMs ?? SEEK_DEBOUNCE_MS);
+    this.debounce.run(() => this.fire());
   }
 
   // Asks again for the point last asked for (after an error).
@@ -74,7 +66,7 @@ export class TravelClient {
   }
 
   live() {
-    this.cancelTimer();
+    this.debounce.cancel();
     this.select = null;
     this.store.getState().goLive();
   }
@@ -95,11 +87,6 @@ export class TravelClient {
     } catch (e) {
       this.store.getState().failDiff(seq, errorText(e, 'diff'));
     }
-  }
-
-  private cancelTimer() {
-    if (this.timer !== null) this.clearTimer(this.timer);
-    this.timer = null;
   }
 
   private fire() {

@@ -7,6 +7,7 @@
 //  - travel:      time travel: live, or the state at a past position
 //                 (GET /v1/state) that every view shows instead
 //  - diff:        two marked positions and what changed between them
+//  - trace:       the trace view's selection and spans (store/trace.ts)
 // It is a vanilla store (zustand/vanilla): the live client, the tab sync and
 // the tests use it without React; components read it with useStore.
 
@@ -14,6 +15,7 @@ import { createStore, type StateCreator } from 'zustand/vanilla';
 import { emptyFoldState, foldEvents, type FoldGates, type FoldState } from '../fold';
 import type { DiffView, PastView, ShownModel, TravelPoint } from '../travel';
 import type { LiveFrame, ProjectionStatus, RecordedEvent } from '../types';
+import { createTraceSlice, type TraceSlice } from './trace';
 
 // Events kept for the timeline, and seconds of the events/s series.
 export const MAX_TIMELINE_EVENTS = 5000;
@@ -132,7 +134,8 @@ export interface DiffSlice {
   failDiff: (seq: number, error: string) => boolean;
 }
 
-export type DashboardState = ModelSlice & ConnectionSlice & ProjectionsSlice & UiSlice & TravelSlice & DiffSlice;
+export type DashboardState = ModelSlice & ConnectionSlice & ProjectionsSlice & UiSlice & TravelSlice & DiffSlice
+  & TraceSlice;
 type Slice<T> = StateCreator<DashboardState, [], [], T>;
 
 function minGate(g: FoldGates) {
@@ -309,6 +312,7 @@ export function createDashboardStore() {
     ...createUiSlice(...a),
     ...createTravelSlice(...a),
     ...createDiffSlice(...a),
+    ...createTraceSlice(...a),
   }));
 }
 
