@@ -8,6 +8,7 @@
 // the spans as they end, flushed after each worker: children before parents,
 // across several exports. The test then
 // checks, through vigild's REST reads with a reader token:
+//  0. while the manager's span has not ended, its run shows as running;
 //  1. the log holds one SpanRecorded per span, on stream trace-<trace id>;
 //  2. the agents (with names), the runs (tasks run-<span id>, with manager
 //     and worker, completed / failed), the delegation pairs and the LLM
@@ -195,6 +196,15 @@ async function recordRun(tracer, flush, tag) {
       chat: chat.spanContext().spanId });
     offset += 50;
     await flush();
+    if (ids.workers.length === 1) {
+      // The manager's span has not ended: its children make its run
+      // `running` (docs/otlp.md, children before parents).
+      const run = `run-${ids.root}`;
+      await waitFor(`${run} running before its span arrives`, async () => {
+        const t = await get(`/v1/tasks/${run}`).catch(() => null);
+        return t && t.status === 'running';
+      });
+    }
   }
   root.setStatus({ code: SpanStatusCode.OK });
   root.end(at(offset + 10));
@@ -217,7 +227,7 @@ async function checkRun(run, tag) {
   const plan = byId[run.plan];
   check(`${tag}: manager's chat (old attribute names)`, plan.parent_span_id === run.root
     && plan.input_tokens === 1200 && plan.output_tokens === 80 && plan.provider === 'openai'
-    && plan.cost_usd > 0, plan);
+    && Math.abs(plan.cost_usd - (1200 * 2.50 + 80 * 10.00) / 1e6) < 1e-12, plan);
   for (const w of run.workers) {
     const span = byId[w.span];
     check(`${tag}: worker span ${w.id}`, span.parent_span_id === run.root
@@ -229,8 +239,11 @@ async function checkRun(run, tag) {
     check(`${tag}: the failing tool keeps its exception event`, !w.fail
       || (tool.events ?? []).some((e) => e.name === 'exception'), tool.events);
     const chat = byId[w.chat];
+    // The built-in price of gpt-4o-mini (docs/otlp.md): 0.15 and 0.60 USD
+    // per million input and output tokens.
     check(`${tag}: chat span of ${w.id}`, chat.input_tokens === 500 && chat.output_tokens === 50
-      && chat.model === 'gpt-4o-mini', chat);
+      && chat.model === 'gpt-4o-mini'
+      && Math.abs(chat.cost_usd - (500 * 0.15 + 50 * 0.60) / 1e6) < 1e-12, chat);
     const sub = await get(`/v1/tasks/run-${w.span}/spans`);
     const subIds = sub.spans.map((s) => s.span_id).sort();
     check(`${tag}: spans of run-${w.span}`, JSON.stringify(subIds)
