@@ -162,12 +162,13 @@ bool IsGrpcHeader(const std::string& include) {
 
 // Files that must build without gRPC: the core of api/, projections/
 // (webhooks included), and the gateway's routes onto the typed core with
-// the HTTP messages they answer with.
+// the HTTP messages they answer with. Not otlp_route: OTLP/HTTP bodies are
+// protobuf messages (otlp/), which it parses into an arena.
 bool MustBeGrpcFree(const std::string& file) {
   if (file.rfind("api/", 0) == 0) return GrpcApiFiles().count(file) == 0;
   if (file.rfind("projections/", 0) == 0) return true;
   static const std::regex routes_re(
-      R"(^gateway/internal/([a-z_]*_routes?|event_reads|http_message)\.(h|cc)$)");
+      R"(^gateway/internal/((?!otlp_)[a-z_]*_routes?|event_reads|http_message)\.(h|cc)$)");
   return std::regex_match(file, routes_re);
 }
 

@@ -307,7 +307,7 @@ TEST_F(TraceReadsTest, ATraceListsItsSpansByStartTime) {
         "\"status\":\"ok\"", "\"operation\":\"invoke_agent\"",
         "\"agent_id\":\"planner\"", "\"input_tokens\":100",
         "\"cached_tokens\":null", "\"cost_usd\":0.5",
-        "\"resource\":{\"service.name\": \"crew\"}", "\"events\":null",
+        "\"resource\":{\"service.name\":\"crew\"}", "\"events\":null",
         "\"error\":\"timeout\"", "\"position\":", "\"recorded_time_us\":"}) {
     EXPECT_NE(body->find(field), std::string::npos) << field << " in " << *body;
   }
