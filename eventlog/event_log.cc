@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "base/durable_dir.h"
 #include "base/status_macros.h"
 #include "eventlog/internal/log_db.h"
 #include "eventlog/internal/log_head.h"
@@ -186,12 +187,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const Options& options,
                                                          const std::string& dir) {
   rocksdb::Options rocks = internal::ToRocksOptions(options);
   if (options.create_if_missing) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
-    }
+    // RocksDB makes the files it creates in `dir` durable, not `dir`.
+    RETURN_IF_ERROR(base::CreateDirectoriesDurably(dir));
   }
   std::unique_ptr<internal::RocksDb> db;
   RETURN_IF_ERROR(FromRocks(internal::RocksDb::Open(rocks, dir, &db),

@@ -15,6 +15,14 @@ struct Options {
   // Create the data directory's log when it does not exist yet.
   bool create_if_missing = true;
 
+  // Sync every group commit before acknowledging it (docs/contract.md
+  // "Durability"). false is for one purpose only: the power-loss control
+  // run of vigil-torture (tools/torture), which must show that a log that
+  // does not sync loses acknowledged events. vigild has no flag for it; the
+  // environment variable VIGIL_UNSAFE_NO_FSYNC_FOR_TESTS=1 clears it, with
+  // a warning on every start.
+  bool sync = true;
+
   // Largest data + metadata of one event. Over it: RESOURCE_EXHAUSTED.
   size_t max_event_bytes = 1 << 20;  // 1 MiB
 
@@ -38,6 +46,10 @@ struct Options {
   // one sync).
   size_t max_group_appends = 1024;
   size_t max_group_bytes = 16 << 20;  // 16 MiB
+
+  // RocksDB memtable size (write_buffer_size). The WAL file preallocates
+  // about 1.1x this on disk.
+  size_t memtable_bytes = 64 << 20;  // 64 MiB
 
   // RocksDB block cache for reads.
   size_t block_cache_bytes = 64 << 20;  // 64 MiB

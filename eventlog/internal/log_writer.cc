@@ -304,7 +304,7 @@ bool LogWriter::CommitGroup(
   for (const auto& [key, value] : group.puts) group.batch.Put(db_->rocks()->For(key), key, value);
   if (group.batch.Count() == 0) return false;
   rocksdb::WriteOptions write;
-  write.sync = true;
+  write.sync = options_.sync;
   rocksdb::Status s = db_->rocks()->db()->Write(write, &group.batch);
   if (!s.ok()) {
     needs_reopen_ = true;

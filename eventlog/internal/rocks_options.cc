@@ -97,6 +97,7 @@ rocksdb::Options ToRocksOptions(const Options& options) {
   // the WAL (and the replay after a crash) by flushing it when the WALs
   // reach this size.
   rocks.max_total_wal_size = 256 << 20;
+  rocks.write_buffer_size = options.memtable_bytes;
   rocks.compression = rocksdb::kLZ4Compression;
   rocks.bottommost_compression = rocksdb::kZSTD;
 

@@ -15,22 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "tools/torture/child_process.h"
+
 extern char** environ;
 
 namespace vigil::testing {
 
-// A port that was free a moment ago on 127.0.0.1.
-inline int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using torture::FreePort;  // tools/torture/child_process.h
 
 class VigildProcess {
  public:

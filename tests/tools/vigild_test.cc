@@ -196,6 +196,11 @@ TEST_F(VigildTest, RefusesNonLoopbackAddressesAndBadValues) {
       {{"--max-event-bytes", "0"}, {}, "--max-event-bytes"},
       {{}, {"VIGIL_MAX_APPEND_EVENTS=lots"}, "VIGIL_MAX_APPEND_EVENTS"},
       {{"--no-such-flag"}, {}, "unknown flag --no-such-flag"},
+      // Syncing can only be turned off for vigil torture's control run, by
+      // VIGIL_UNSAFE_NO_FSYNC_FOR_TESTS; no flag or VIGIL_ setting does it.
+      {{"--unsafe-no-fsync"}, {}, "unknown flag --unsafe-no-fsync"},
+      {{"--no-fsync"}, {}, "unknown flag --no-fsync"},
+      {{"--sync", "false"}, {}, "unknown flag --sync"},
       {{"--gateway-only"}, {}, "--gateway-only needs --upstream HOST:PORT"},
       {{"--upstream", "127.0.0.1:7600"}, {}, "--upstream is for a --gateway-only"},
       {{"--gateway-only", "--upstream", "primary"}, {}, "--upstream \"primary\""},

@@ -22,6 +22,7 @@ Command StateCommand();
 Command DiffCommand();
 Command ExportCommand();
 Command ImportCommand();
+Command TortureCommand();
 
 }  // namespace vigil::cli
 

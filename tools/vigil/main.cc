@@ -30,6 +30,7 @@ const std::vector<Command>& Commands() {
       DiffCommand(),
       ExportCommand(),
       ImportCommand(),
+      TortureCommand(),
   };
   return *kCommands;
 }

@@ -155,6 +155,11 @@ const std::vector<Setting>& Settings() {
       Count({"block-cache-bytes", "N", "RocksDB block cache for reads"},
             "VIGIL_BLOCK_CACHE_BYTES",
             [](Config& c) -> size_t& { return c.log.block_cache_bytes; }),
+      Count({"memtable-bytes", "N",
+             "RocksDB memtable size (write_buffer_size); the WAL "
+             "preallocates about 1.1x this"},
+            "VIGIL_MEMTABLE_BYTES",
+            [](Config& c) -> size_t& { return c.log.memtable_bytes; }),
       Count({"read-threads", "N",
              "threads reading the log for ReadStream, "
              "ReadAll and GetStream"},

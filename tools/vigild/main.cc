@@ -199,10 +199,26 @@ int ServeGateway(const Config& config, const std::string& http_host) {
   return kExitOk;
 }
 
+// The log's options from the flags. No flag turns syncing off: only the
+// environment variable below does, for vigil-torture's power-loss control
+// run (eventlog/options.h), and vigild says so loudly on every start.
+eventlog::Options LogOptions(const Config& config) {
+  eventlog::Options options = config.log;
+  const char* unsafe = std::getenv("VIGIL_UNSAFE_NO_FSYNC_FOR_TESTS");
+  if (unsafe != nullptr && std::string_view(unsafe) == "1") {
+    options.sync = false;
+    std::fprintf(stderr,
+                 "vigild: WARNING: VIGIL_UNSAFE_NO_FSYNC_FOR_TESTS=1: appends "
+                 "are acknowledged without fsync and a power cut loses them "
+                 "(for tools/torture's control run only)\n");
+  }
+  return options;
+}
+
 int Serve(const Config& config, const HostPort& listen,
           const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
-      eventlog::EventLog::Open(config.log, config.data_dir);
+      eventlog::EventLog::Open(LogOptions(config), config.data_dir);
   if (!log.ok()) {
     std::fprintf(stderr, "vigild: cannot open the log in %s: %s\n",
                  config.data_dir.c_str(), log.status().ToString().c_str());
