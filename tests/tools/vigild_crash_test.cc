@@ -25,6 +25,7 @@
 #include "eventlog/event_log.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/testing/spawn.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
 #include "vigil/v1/event_store.grpc.pb.h"
@@ -41,19 +42,7 @@ pid_t StartVigild(const std::string& data_dir, const std::string& listen,
                                    "--grpc-listen", listen,
                                    "--http-listen", "127.0.0.1:0",
                                  "--projections", "off"};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int error =
-      posix_spawn(&pid, VIGILD_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return error == 0 ? pid : -1;
+  return testing::SpawnLogged(std::move(args), log_path);
 }
 
 struct Ack {

@@ -1,0 +1,299 @@
+// vigil-lazyfs keeps only what was made durable: real mounts, real
+// syscalls through them, then a power cut (unmount) and a look at what the
+// backing directory holds. Needs root and /dev/fuse; skipped otherwise.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "tests/testing/lazyfs_mount.h"
+#include "tests/testing/temp_dir.h"
+
+namespace vigil {
+namespace {
+
+using testing::LazyFsMount;
+
+// The contents of `path`, or nullopt when it does not exist.
+std::optional<std::string> Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void Put(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+void Fsync(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << path;
+  EXPECT_EQ(fsync(fd), 0) << path;
+  close(fd);
+}
+
+// Appends `data` to `path` (created if missing), fsynced if `sync`.
+void Append(const std::string& path, const std::string& data, bool sync) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(write(fd, data.data(), data.size()),
+            static_cast<ssize_t>(data.size()));
+  if (sync) {
+    EXPECT_EQ(fdatasync(fd), 0);
+  }
+  close(fd);
+}
+
+class LazyFsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = LazyFsMount::Unavailable(); !why.empty()) {
+      GTEST_SKIP() << why;
+    }
+    std::filesystem::create_directories(backing_);
+    std::filesystem::create_directories(mount_point_);
+  }
+  void TearDown() override {
+    if (mount_ != nullptr) mount_->Cut();
+    mount_.reset();
+  }
+
+  void Mount() {
+    mount_ = std::make_unique<LazyFsMount>(LAZYFS_BINARY, backing_,
+                                           mount_point_, dir_.Sub("log"));
+    ASSERT_TRUE(mount_->ok()) << Read(dir_.Sub("log")).value_or("");
+  }
+  void Cut() {
+    ASSERT_EQ(mount_->Cut(), 0) << Read(dir_.Sub("log")).value_or("");
+    mount_.reset();
+  }
+  // A path through the mount, and the same path in the backing directory.
+  std::string M(const std::string& name) const {
+    return mount_point_ + "/" + name;
+  }
+  std::string B(const std::string& name) const { return backing_ + "/" + name; }
+
+  testing::TempDir dir_;
+  const std::string backing_ = dir_.Sub("backing");
+  const std::string mount_point_ = dir_.Sub("mnt");
+  std::unique_ptr<LazyFsMount> mount_;
+};
+
+TEST_F(LazyFsTest, WritesSurviveOnlyWhenFsynced) {
+  Put(B("unsynced"), "");
+  Put(B("synced"), "");
+  Put(B("partial"), "");
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  Append(M("unsynced"), "lost bytes", /*sync=*/false);
+  Append(M("synced"), "kept bytes", /*sync=*/true);
+  Append(M("partial"), "A-part", /*sync=*/true);
+  Append(M("partial"), "B-part", /*sync=*/false);
+  EXPECT_EQ(Read(M("partial")), "A-partB-part");  // readers see every write
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("unsynced")), "");
+  EXPECT_EQ(Read(B("synced")), "kept bytes");
+  EXPECT_EQ(Read(B("partial")), "A-part");
+}
+
+TEST_F(LazyFsTest, NewFileNeedsItsDirectoryFsynced) {
+  std::filesystem::create_directories(B("synced-dir"));
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  Append(M("only-file-synced"), "data", /*sync=*/true);
+  Append(M("synced-dir/file"), "data", /*sync=*/true);
+  Fsync(M("synced-dir"));
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("only-file-synced")), std::nullopt);
+  EXPECT_EQ(Read(B("synced-dir/file")), "data");
+}
+
+TEST_F(LazyFsTest, NewDirectoryNeedsItsParentFsynced) {
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  std::filesystem::create_directories(M("lost/inner"));
+  std::filesystem::create_directories(M("kept/inner"));
+  Append(M("kept/inner/file"), "data", /*sync=*/true);
+  Fsync(M("kept/inner"));
+  Fsync(M("kept"));
+  Fsync(M("lost"));
+  Fsync(mount_point_);
+  // Removed after its parent was synced: it comes back.
+  std::filesystem::remove(M("lost/inner"));
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_TRUE(std::filesystem::is_directory(B("lost/inner")));
+  EXPECT_EQ(Read(B("kept/inner/file")), "data");
+}
+
+TEST_F(LazyFsTest, RenameOverAFileIsDurableOnlyWithTheDirectory) {
+  for (bool sync_dir : {false, true}) {
+    SCOPED_TRACE(sync_dir ? "directory fsynced" : "directory not fsynced");
+    std::filesystem::remove_all(backing_);
+    std::filesystem::create_directories(backing_);
+    Put(B("CURRENT"), "old");
+    ASSERT_NO_FATAL_FAILURE(Mount());
+    Append(M("CURRENT.tmp"), "new", /*sync=*/true);
+    std::filesystem::rename(M("CURRENT.tmp"), M("CURRENT"));
+    if (sync_dir) Fsync(mount_point_);
+    ASSERT_NO_FATAL_FAILURE(Cut());
+    EXPECT_EQ(Read(B("CURRENT")), sync_dir ? "new" : "old");
+    EXPECT_EQ(Read(B("CURRENT.tmp")), std::nullopt);
+  }
+}
+
+TEST_F(LazyFsTest, UnlinkWithoutDirectoryFsyncComesBackWithDurableBytes) {
+  Put(B("existing"), "durable at mount");
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  Append(M("new"), "synced", /*sync=*/true);
+  Fsync(mount_point_);
+  Append(M("new"), "+unsynced", /*sync=*/false);
+  std::filesystem::remove(M("existing"));
+  std::filesystem::remove(M("new"));
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("existing")), "durable at mount");
+  EXPECT_EQ(Read(B("new")), "synced");
+}
+
+TEST_F(LazyFsTest, ReusedInodeNumberDoesNotMixFiles) {
+  Put(B("old"), "OLD-BYTES");
+  Put(B("other"), "");
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  struct stat before;
+  ASSERT_EQ(stat(B("old").c_str(), &before), 0);
+  std::filesystem::remove(M("old"));
+  Append(M("new"), "NEW", /*sync=*/true);
+  struct stat after;
+  ASSERT_EQ(stat(B("new").c_str(), &after), 0);
+  // Often the same number: the model must not care.
+  RecordProperty("inode_reused", before.st_ino == after.st_ino ? "yes" : "no");
+  // The directory stays unsynced: the old name keeps the old bytes.
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("old")), "OLD-BYTES");
+  EXPECT_EQ(Read(B("new")), std::nullopt);
+
+  // The same with the directory synced: the new file, and nothing of the old.
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  std::filesystem::remove(M("old"));
+  Append(M("new"), "NEW", /*sync=*/true);
+  Fsync(mount_point_);
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("old")), std::nullopt);
+  EXPECT_EQ(Read(B("new")), "NEW");
+}
+
+TEST_F(LazyFsTest, TruncateThenWriteThenFsyncKeepsExactlyTheContents) {
+  Put(B("file"), std::string(100, 'x'));
+  Put(B("by-path"), std::string(100, 'y'));
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  const int fd = open(M("file").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 10), 0);
+  ASSERT_EQ(pwrite(fd, "abc", 3, 20), 3);  // a hole of zeros at [10, 20)
+  ASSERT_EQ(fsync(fd), 0);
+  ASSERT_EQ(ftruncate(fd, 5), 0);  // unsynced: the cut forgets it
+  close(fd);
+  ASSERT_EQ(truncate(M("by-path").c_str(), 50), 0);
+  ASSERT_EQ(truncate(M("by-path").c_str(), 70), 0);  // zeros at [50, 70)
+  Fsync(M("by-path"));
+  const std::optional<std::string> by_path = Read(M("by-path"));
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("file")),
+            std::string(10, 'x') + std::string(10, '\0') + "abc");
+  EXPECT_EQ(Read(B("by-path")), by_path);
+  EXPECT_EQ(by_path, std::string(50, 'y') + std::string(20, '\0'));
+}
+
+TEST_F(LazyFsTest, HardLinkSharesDurableBytes) {
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  Append(M("a"), "shared", /*sync=*/true);
+  ASSERT_EQ(link(M("a").c_str(), M("b").c_str()), 0);
+  Fsync(mount_point_);
+  Append(M("b"), "+more", /*sync=*/true);
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  EXPECT_EQ(Read(B("a")), "shared+more");
+  EXPECT_EQ(Read(B("b")), "shared+more");
+  struct stat a, b;
+  ASSERT_EQ(stat(B("a").c_str(), &a), 0);
+  ASSERT_EQ(stat(B("b").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+}
+
+// RocksDB in a child that dies by SIGKILL after `synced` puts with
+// WriteOptions::sync and `unsynced` without; the keys found afterwards.
+constexpr int kKeys = 1000;
+
+std::string Key(int i) { return "key" + std::to_string(100000 + i); }
+
+void WriteAndDie(const std::string& db_path) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    if (!rocksdb::DB::Open(options, db_path, &db).ok()) _exit(1);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    for (int i = 0; i < 2 * kKeys; ++i) {
+      if (!db->Put(i < kKeys ? sync : rocksdb::WriteOptions(), Key(i), "v").ok()) {
+        _exit(2);
+      }
+    }
+    kill(getpid(), SIGKILL);  // no Close, no flush
+    _exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "child exit " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+// How many of the synced and of the unsynced keys the DB at `db_path` has.
+std::pair<int, int> CountKeys(const std::string& db_path) {
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::Open(rocksdb::Options(), db_path, &db);
+  EXPECT_TRUE(opened.ok()) << opened.ToString();
+  if (!opened.ok()) return {-1, -1};
+  std::unique_ptr<rocksdb::DB> owned(db);
+  std::pair<int, int> found = {0, 0};
+  for (int i = 0; i < 2 * kKeys; ++i) {
+    std::string value;
+    if (db->Get(rocksdb::ReadOptions(), Key(i), &value).ok()) {
+      ++(i < kKeys ? found.first : found.second);
+    }
+  }
+  return found;
+}
+
+TEST_F(LazyFsTest, RocksDbKeepsSyncedWritesAndLosesUnsyncedOnes) {
+  // The control: on a plain directory a SIGKILL loses nothing, since the
+  // page cache survives the process.
+  const std::string plain = dir_.Sub("plain-db");
+  ASSERT_NO_FATAL_FAILURE(WriteAndDie(plain));
+  EXPECT_EQ(CountKeys(plain), std::make_pair(kKeys, kKeys));
+
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  // RocksDB creates its directory without syncing the parent, so a power
+  // cut would take the whole database: the directory is made durable first.
+  std::filesystem::create_directories(M("db"));
+  Fsync(mount_point_);
+  ASSERT_NO_FATAL_FAILURE(WriteAndDie(M("db")));
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  const auto [synced, unsynced] = CountKeys(B("db"));
+  EXPECT_EQ(synced, kKeys);
+  EXPECT_LT(unsynced, kKeys) << "the power cut lost no unsynced write";
+  RecordProperty("unsynced_keys_kept", unsynced);
+}
+
+}  // namespace
+}  // namespace vigil
