@@ -8,12 +8,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -228,71 +233,149 @@ TEST_F(LazyFsTest, HardLinkSharesDurableBytes) {
   EXPECT_EQ(a.st_ino, b.st_ino);
 }
 
-// RocksDB in a child that dies by SIGKILL after `synced` puts with
-// WriteOptions::sync and `unsynced` without; the keys found afterwards.
-constexpr int kKeys = 1000;
+// Waits for `child`; kills it if it is not done within a minute (a hang
+// in the file system must fail the test, not outlive it). Its status.
+int WaitOrKill(pid_t child) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  int status = 0;
+  while (waitpid(child, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "child " << child << " hung: killed";
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return status;
+}
 
+// RocksDB in a child that dies by SIGKILL after `keys` puts, each with
+// WriteOptions::sync when sync_every divides its index (0: never); the
+// keys are found afterwards with FindKeys.
 std::string Key(int i) { return "key" + std::to_string(100000 + i); }
 
-void WriteAndDie(const std::string& db_path) {
+void WriteAndDie(const std::string& db_path, const rocksdb::Options& options,
+                 int keys, const std::function<bool(int)>& sync) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    rocksdb::Options options;
-    options.create_if_missing = true;
     rocksdb::DB* db = nullptr;
     if (!rocksdb::DB::Open(options, db_path, &db).ok()) _exit(1);
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    for (int i = 0; i < 2 * kKeys; ++i) {
-      if (!db->Put(i < kKeys ? sync : rocksdb::WriteOptions(), Key(i), "v").ok()) {
-        _exit(2);
-      }
+    const std::string value(100, 'v');
+    for (int i = 0; i < keys; ++i) {
+      rocksdb::WriteOptions write;
+      write.sync = sync(i);
+      if (!db->Put(write, Key(i), value).ok()) _exit(2);
     }
     kill(getpid(), SIGKILL);  // no Close, no flush
     _exit(3);
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const int status = WaitOrKill(child);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       << "child exit " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-// How many of the synced and of the unsynced keys the DB at `db_path` has.
-std::pair<int, int> CountKeys(const std::string& db_path) {
-  rocksdb::DB* db = nullptr;
-  const rocksdb::Status opened = rocksdb::DB::Open(rocksdb::Options(), db_path, &db);
-  EXPECT_TRUE(opened.ok()) << opened.ToString();
-  if (!opened.ok()) return {-1, -1};
-  std::unique_ptr<rocksdb::DB> owned(db);
-  std::pair<int, int> found = {0, 0};
-  for (int i = 0; i < 2 * kKeys; ++i) {
-    std::string value;
-    if (db->Get(rocksdb::ReadOptions(), Key(i), &value).ok()) {
-      ++(i < kKeys ? found.first : found.second);
+// Which of keys [0, keys) the DB at `db_path` has (empty if it cannot be
+// opened). Read in a child too: RocksDB's background threads must never
+// exist in this process, or a later fork would inherit their locks
+// without them.
+std::vector<bool> FindKeys(const std::string& db_path, int keys) {
+  int pipe_fds[2];
+  EXPECT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(pipe_fds[0]);
+    rocksdb::DB* db = nullptr;
+    if (!rocksdb::DB::Open(rocksdb::Options(), db_path, &db).ok()) _exit(1);
+    std::string found(keys, '0');
+    for (int i = 0; i < keys; ++i) {
+      std::string value;
+      if (db->Get(rocksdb::ReadOptions(), Key(i), &value).ok()) found[i] = '1';
     }
+    for (size_t done = 0; done < found.size();) {
+      const ssize_t n = write(pipe_fds[1], found.data() + done, found.size() - done);
+      if (n <= 0) _exit(2);
+      done += n;
+    }
+    _exit(0);
   }
-  return found;
+  close(pipe_fds[1]);
+  std::string found;
+  char buffer[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0;) {
+    found.append(buffer, n);
+  }
+  close(pipe_fds[0]);
+  const int status = WaitOrKill(child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "cannot open the database at " << db_path;
+  std::vector<bool> result(keys, false);
+  for (int i = 0; i < keys && i < static_cast<int>(found.size()); ++i) {
+    result[i] = found[i] == '1';
+  }
+  return result;
+}
+
+int Count(const std::vector<bool>& found, int begin, int end) {
+  return static_cast<int>(std::count(found.begin() + begin, found.begin() + end, true));
+}
+
+rocksdb::Options CreateIfMissing() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  return options;
 }
 
 TEST_F(LazyFsTest, RocksDbKeepsSyncedWritesAndLosesUnsyncedOnes) {
+  // 1000 puts with sync, then 1000 without.
+  constexpr int kKeys = 2000;
+  const auto first_half = [](int i) { return i < kKeys / 2; };
   // The control: on a plain directory a SIGKILL loses nothing, since the
   // page cache survives the process.
   const std::string plain = dir_.Sub("plain-db");
-  ASSERT_NO_FATAL_FAILURE(WriteAndDie(plain));
-  EXPECT_EQ(CountKeys(plain), std::make_pair(kKeys, kKeys));
+  ASSERT_NO_FATAL_FAILURE(WriteAndDie(plain, CreateIfMissing(), kKeys, first_half));
+  EXPECT_EQ(Count(FindKeys(plain, kKeys), 0, kKeys), kKeys);
 
   ASSERT_NO_FATAL_FAILURE(Mount());
   // RocksDB creates its directory without syncing the parent, so a power
   // cut would take the whole database: the directory is made durable first.
   std::filesystem::create_directories(M("db"));
   Fsync(mount_point_);
-  ASSERT_NO_FATAL_FAILURE(WriteAndDie(M("db")));
+  ASSERT_NO_FATAL_FAILURE(WriteAndDie(M("db"), CreateIfMissing(), kKeys, first_half));
   ASSERT_NO_FATAL_FAILURE(Cut());
-  const auto [synced, unsynced] = CountKeys(B("db"));
-  EXPECT_EQ(synced, kKeys);
-  EXPECT_LT(unsynced, kKeys) << "the power cut lost no unsynced write";
+  const std::vector<bool> found = FindKeys(B("db"), kKeys);
+  EXPECT_EQ(Count(found, 0, kKeys / 2), kKeys / 2);
+  const int unsynced = Count(found, kKeys / 2, kKeys);
+  EXPECT_LT(unsynced, kKeys / 2) << "the power cut lost no unsynced write";
   RecordProperty("unsynced_keys_kept", unsynced);
+}
+
+// Small memtables: flushes, SST files, compactions, obsolete files deleted
+// while open, MANIFEST and CURRENT renames, all on the mount. Every key up
+// to the last synced put survives the cut.
+TEST_F(LazyFsTest, RocksDbFlushesAndCompactionsSurviveACut) {
+  constexpr int kKeys = 20000;
+  constexpr int kSyncEvery = 100;
+  rocksdb::Options options = CreateIfMissing();
+  options.write_buffer_size = 64 << 10;
+  options.level0_file_num_compaction_trigger = 2;
+  options.max_bytes_for_level_base = 256 << 10;
+  options.target_file_size_base = 64 << 10;
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  std::filesystem::create_directories(M("db"));
+  Fsync(mount_point_);
+  ASSERT_NO_FATAL_FAILURE(WriteAndDie(
+      M("db"), options, kKeys, [](int i) { return i % kSyncEvery == 0; }));
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  const int last_synced = (kKeys - 1) / kSyncEvery * kSyncEvery;
+  const std::vector<bool> found = FindKeys(B("db"), kKeys);
+  EXPECT_EQ(Count(found, 0, last_synced + 1), last_synced + 1);
+  int sst_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(B("db"))) {
+    sst_files += entry.path().extension() == ".sst";
+  }
+  EXPECT_GT(sst_files, 0) << "no flush happened: the test tests less";
 }
 
 }  // namespace
