@@ -12,10 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/testing/lazyfs_mount.h"
+#include "tests/testing/file_contents.h"
 #include "tests/testing/temp_dir.h"
 
 namespace vigil {
@@ -31,17 +30,8 @@ namespace {
 using testing::LazyFsMount;
 
 // The contents of `path`, or nullopt when it does not exist.
-std::optional<std::string> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void Put(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
+using testing::ReadFileBytes;
+using testing::WriteFileBytes;
 
 void Fsync(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY);
@@ -79,10 +69,10 @@ class LazyFsTest : public ::testing::Test {
   void Mount() {
     mount_ = std::make_unique<LazyFsMount>(LAZYFS_BINARY, backing_,
                                            mount_point_, dir_.Sub("log"));
-    ASSERT_TRUE(mount_->ok()) << Read(dir_.Sub("log")).value_or("");
+    ASSERT_TRUE(mount_->ok()) << ReadFileBytes(dir_.Sub("log")).value_or("");
   }
   void Cut() {
-    ASSERT_EQ(mount_->Cut(), 0) << Read(dir_.Sub("log")).value_or("");
+    ASSERT_EQ(mount_->Cut(), 0) << ReadFileBytes(dir_.Sub("log")).value_or("");
     mount_.reset();
   }
   // A path through the mount, and the same path in the backing directory.
@@ -98,19 +88,19 @@ class LazyFsTest : public ::testing::Test {
 };
 
 TEST_F(LazyFsTest, WritesSurviveOnlyWhenFsynced) {
-  Put(B("unsynced"), "");
-  Put(B("synced"), "");
-  Put(B("partial"), "");
+  WriteFileBytes(B("unsynced"), "");
+  WriteFileBytes(B("synced"), "");
+  WriteFileBytes(B("partial"), "");
   ASSERT_NO_FATAL_FAILURE(Mount());
   Append(M("unsynced"), "lost bytes", /*sync=*/false);
   Append(M("synced"), "kept bytes", /*sync=*/true);
   Append(M("partial"), "A-part", /*sync=*/true);
   Append(M("partial"), "B-part", /*sync=*/false);
-  EXPECT_EQ(Read(M("partial")), "A-partB-part");  // readers see every write
+  EXPECT_EQ(ReadFileBytes(M("partial")), "A-partB-part");  // readers see every write
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("unsynced")), "");
-  EXPECT_EQ(Read(B("synced")), "kept bytes");
-  EXPECT_EQ(Read(B("partial")), "A-part");
+  EXPECT_EQ(ReadFileBytes(B("unsynced")), "");
+  EXPECT_EQ(ReadFileBytes(B("synced")), "kept bytes");
+  EXPECT_EQ(ReadFileBytes(B("partial")), "A-part");
 }
 
 TEST_F(LazyFsTest, NewFileNeedsItsDirectoryFsynced) {
@@ -120,8 +110,8 @@ TEST_F(LazyFsTest, NewFileNeedsItsDirectoryFsynced) {
   Append(M("synced-dir/file"), "data", /*sync=*/true);
   Fsync(M("synced-dir"));
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("only-file-synced")), std::nullopt);
-  EXPECT_EQ(Read(B("synced-dir/file")), "data");
+  EXPECT_EQ(ReadFileBytes(B("only-file-synced")), std::nullopt);
+  EXPECT_EQ(ReadFileBytes(B("synced-dir/file")), "data");
 }
 
 TEST_F(LazyFsTest, NewDirectoryNeedsItsParentFsynced) {
@@ -137,7 +127,7 @@ TEST_F(LazyFsTest, NewDirectoryNeedsItsParentFsynced) {
   std::filesystem::remove(M("lost/inner"));
   ASSERT_NO_FATAL_FAILURE(Cut());
   EXPECT_TRUE(std::filesystem::is_directory(B("lost/inner")));
-  EXPECT_EQ(Read(B("kept/inner/file")), "data");
+  EXPECT_EQ(ReadFileBytes(B("kept/inner/file")), "data");
 }
 
 TEST_F(LazyFsTest, RenameOverAFileIsDurableOnlyWithTheDirectory) {
@@ -145,19 +135,19 @@ TEST_F(LazyFsTest, RenameOverAFileIsDurableOnlyWithTheDirectory) {
     SCOPED_TRACE(sync_dir ? "directory fsynced" : "directory not fsynced");
     std::filesystem::remove_all(backing_);
     std::filesystem::create_directories(backing_);
-    Put(B("CURRENT"), "old");
+    WriteFileBytes(B("CURRENT"), "old");
     ASSERT_NO_FATAL_FAILURE(Mount());
     Append(M("CURRENT.tmp"), "new", /*sync=*/true);
     std::filesystem::rename(M("CURRENT.tmp"), M("CURRENT"));
     if (sync_dir) Fsync(mount_point_);
     ASSERT_NO_FATAL_FAILURE(Cut());
-    EXPECT_EQ(Read(B("CURRENT")), sync_dir ? "new" : "old");
-    EXPECT_EQ(Read(B("CURRENT.tmp")), std::nullopt);
+    EXPECT_EQ(ReadFileBytes(B("CURRENT")), sync_dir ? "new" : "old");
+    EXPECT_EQ(ReadFileBytes(B("CURRENT.tmp")), std::nullopt);
   }
 }
 
 TEST_F(LazyFsTest, UnlinkWithoutDirectoryFsyncComesBackWithDurableBytes) {
-  Put(B("existing"), "durable at mount");
+  WriteFileBytes(B("existing"), "durable at mount");
   ASSERT_NO_FATAL_FAILURE(Mount());
   Append(M("new"), "synced", /*sync=*/true);
   Fsync(mount_point_);
@@ -165,13 +155,13 @@ TEST_F(LazyFsTest, UnlinkWithoutDirectoryFsyncComesBackWithDurableBytes) {
   std::filesystem::remove(M("existing"));
   std::filesystem::remove(M("new"));
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("existing")), "durable at mount");
-  EXPECT_EQ(Read(B("new")), "synced");
+  EXPECT_EQ(ReadFileBytes(B("existing")), "durable at mount");
+  EXPECT_EQ(ReadFileBytes(B("new")), "synced");
 }
 
 TEST_F(LazyFsTest, ReusedInodeNumberDoesNotMixFiles) {
-  Put(B("old"), "OLD-BYTES");
-  Put(B("other"), "");
+  WriteFileBytes(B("old"), "OLD-BYTES");
+  WriteFileBytes(B("other"), "");
   ASSERT_NO_FATAL_FAILURE(Mount());
   struct stat before;
   ASSERT_EQ(stat(B("old").c_str(), &before), 0);
@@ -183,8 +173,8 @@ TEST_F(LazyFsTest, ReusedInodeNumberDoesNotMixFiles) {
   RecordProperty("inode_reused", before.st_ino == after.st_ino ? "yes" : "no");
   // The directory stays unsynced: the old name keeps the old bytes.
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("old")), "OLD-BYTES");
-  EXPECT_EQ(Read(B("new")), std::nullopt);
+  EXPECT_EQ(ReadFileBytes(B("old")), "OLD-BYTES");
+  EXPECT_EQ(ReadFileBytes(B("new")), std::nullopt);
 
   // The same with the directory synced: the new file, and nothing of the old.
   ASSERT_NO_FATAL_FAILURE(Mount());
@@ -192,13 +182,13 @@ TEST_F(LazyFsTest, ReusedInodeNumberDoesNotMixFiles) {
   Append(M("new"), "NEW", /*sync=*/true);
   Fsync(mount_point_);
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("old")), std::nullopt);
-  EXPECT_EQ(Read(B("new")), "NEW");
+  EXPECT_EQ(ReadFileBytes(B("old")), std::nullopt);
+  EXPECT_EQ(ReadFileBytes(B("new")), "NEW");
 }
 
 TEST_F(LazyFsTest, TruncateThenWriteThenFsyncKeepsExactlyTheContents) {
-  Put(B("file"), std::string(100, 'x'));
-  Put(B("by-path"), std::string(100, 'y'));
+  WriteFileBytes(B("file"), std::string(100, 'x'));
+  WriteFileBytes(B("by-path"), std::string(100, 'y'));
   ASSERT_NO_FATAL_FAILURE(Mount());
   const int fd = open(M("file").c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
@@ -210,11 +200,11 @@ TEST_F(LazyFsTest, TruncateThenWriteThenFsyncKeepsExactlyTheContents) {
   ASSERT_EQ(truncate(M("by-path").c_str(), 50), 0);
   ASSERT_EQ(truncate(M("by-path").c_str(), 70), 0);  // zeros at [50, 70)
   Fsync(M("by-path"));
-  const std::optional<std::string> by_path = Read(M("by-path"));
+  const std::optional<std::string> by_path = ReadFileBytes(M("by-path"));
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("file")),
+  EXPECT_EQ(ReadFileBytes(B("file")),
             std::string(10, 'x') + std::string(10, '\0') + "abc");
-  EXPECT_EQ(Read(B("by-path")), by_path);
+  EXPECT_EQ(ReadFileBytes(B("by-path")), by_path);
   EXPECT_EQ(by_path, std::string(50, 'y') + std::string(20, '\0'));
 }
 
@@ -225,8 +215,8 @@ TEST_F(LazyFsTest, HardLinkSharesDurableBytes) {
   Fsync(mount_point_);
   Append(M("b"), "+more", /*sync=*/true);
   ASSERT_NO_FATAL_FAILURE(Cut());
-  EXPECT_EQ(Read(B("a")), "shared+more");
-  EXPECT_EQ(Read(B("b")), "shared+more");
+  EXPECT_EQ(ReadFileBytes(B("a")), "shared+more");
+  EXPECT_EQ(ReadFileBytes(B("b")), "shared+more");
   struct stat a, b;
   ASSERT_EQ(stat(B("a").c_str(), &a), 0);
   ASSERT_EQ(stat(B("b").c_str(), &b), 0);

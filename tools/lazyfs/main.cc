@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -61,6 +62,17 @@ int main(int argc, char** argv) {
   const std::filesystem::path backing =
       std::filesystem::absolute(positional[0], error).lexically_normal();
   std::string mount_point = positional[1];
+  // A mount inside its own backing directory would pass through to itself.
+  const std::filesystem::path canonical_mount =
+      std::filesystem::weakly_canonical(mount_point, error);
+  const std::filesystem::path canonical_backing =
+      std::filesystem::weakly_canonical(backing, error);
+  const auto [differs, _] =
+      std::mismatch(canonical_backing.begin(), canonical_backing.end(),
+                    canonical_mount.begin(), canonical_mount.end());
+  if (differs == canonical_backing.end()) {
+    return Usage("MOUNT_POINT must not be BACKING_DIR or inside it");
+  }
   if (state_dir.empty()) {
     const std::filesystem::path name =
         backing.has_filename() ? backing.filename()
