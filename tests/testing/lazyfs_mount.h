@@ -2,7 +2,7 @@
 // backing directory, waits until the mount is up, and cuts the power
 // (unmount, then wait for the daemon to materialize the durable state).
 // Never leaves a mount behind: the destructor cuts, and a daemon that does
-// not finish is killed and its mount detached.
+// not finish is killed and its mount detached. One thread uses an instance.
 
 #ifndef VIGIL_TESTS_TESTING_LAZYFS_MOUNT_H_
 #define VIGIL_TESTS_TESTING_LAZYFS_MOUNT_H_
