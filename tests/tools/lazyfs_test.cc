@@ -223,6 +223,41 @@ TEST_F(LazyFsTest, HardLinkSharesDurableBytes) {
   EXPECT_EQ(a.st_ino, b.st_ino);
 }
 
+// Writers on many files at once: each file keeps exactly what its last
+// fdatasync covered (the daemon's books under concurrent calls).
+TEST_F(LazyFsTest, ConcurrentWritersEachKeepWhatTheySynced) {
+  constexpr int kWriters = 8;
+  constexpr int kWrites = 200;
+  for (int w = 0; w < kWriters; ++w) {
+    WriteFileBytes(B("f" + std::to_string(w)), "");
+  }
+  ASSERT_NO_FATAL_FAILURE(Mount());
+  std::vector<std::string> synced(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      const int fd = open(M("f" + std::to_string(w)).c_str(), O_WRONLY);
+      std::string written;
+      for (int i = 0; i < kWrites; ++i) {
+        const std::string chunk = std::to_string(w * 100000 + i) + ";";
+        if (write(fd, chunk.data(), chunk.size()) !=
+            static_cast<ssize_t>(chunk.size())) {
+          break;
+        }
+        written += chunk;
+        if (i % 3 == 0 && fdatasync(fd) == 0) synced[w] = written;
+      }
+      close(fd);
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  ASSERT_NO_FATAL_FAILURE(Cut());
+  for (int w = 0; w < kWriters; ++w) {
+    EXPECT_EQ(ReadFileBytes(B("f" + std::to_string(w))), synced[w]) << w;
+    EXPECT_FALSE(synced[w].empty());
+  }
+}
+
 // Waits for `child`; kills it if it is not done within a minute (a hang
 // in the file system must fail the test, not outlive it). Its status.
 int WaitOrKill(pid_t child) {
