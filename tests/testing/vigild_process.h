@@ -13,15 +13,15 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tools/torture/child_process.h"
 
-extern char** environ;
-
 namespace vigil::testing {
 
 using torture::FreePort;  // tools/torture/child_process.h
+using torture::SpawnLogged;
 
 class VigildProcess {
  public:
@@ -29,19 +29,7 @@ class VigildProcess {
   VigildProcess(const std::string& binary, std::vector<std::string> args,
                 const std::string& log_path) {
     args.insert(args.begin(), binary);
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(),
-                    environ) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = SpawnLogged(std::move(args), log_path);
   }
   ~VigildProcess() {
     if (pid_ > 0) Kill();

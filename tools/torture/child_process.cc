@@ -1,40 +1,20 @@
 #include "tools/torture/child_process.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-extern char** environ;
-
 namespace vigil::torture {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env,
                            const std::string& log_path) {
-  std::vector<std::string> args = argv;
-  std::vector<char*> arg_ptrs;
-  for (std::string& arg : args) arg_ptrs.push_back(arg.data());
-  arg_ptrs.push_back(nullptr);
   std::vector<std::string> environment = env;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
-  std::vector<char*> env_ptrs;
-  for (std::string& e : environment) env_ptrs.push_back(e.data());
-  env_ptrs.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  if (posix_spawn(&pid_, arg_ptrs[0], &actions, nullptr, arg_ptrs.data(),
-                  env_ptrs.data()) != 0) {
-    pid_ = -1;
-  }
-  posix_spawn_file_actions_destroy(&actions);
+  pid_ = SpawnLogged(argv, log_path, &environment);
 }
 
 ChildProcess::~ChildProcess() {

@@ -10,11 +10,43 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+
 #include <optional>
 #include <string>
 #include <vector>
 
+extern char** environ;
+
 namespace vigil::torture {
+
+// Runs args[0] with `args` (args[0] is also argv[0]) and, when `env` is
+// given, that environment instead of this process's; stdout and stderr are
+// appended to `log_path`. The child's pid, or -1 if it could not start.
+inline pid_t SpawnLogged(std::vector<std::string> args,
+                         const std::string& log_path,
+                         std::vector<std::string>* env = nullptr) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (env != nullptr) {
+    for (std::string& e : *env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  const int error =
+      posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(),
+                  env != nullptr ? envp.data() : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return error == 0 ? pid : -1;
+}
 
 // A port that was free a moment ago on 127.0.0.1.
 inline int FreePort() {

@@ -1,7 +1,6 @@
 #include "tools/torture/fault_disk.h"
 
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,12 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "tools/torture/lazyfs_mount.h"
 
 namespace vigil::torture {
 namespace {
@@ -22,16 +18,6 @@ namespace {
 // Size of the disk-full scenario's tmpfs: room for a few thousand cycles'
 // events, small enough to fill in a moment.
 constexpr char kTmpfsSize[] = "size=256m";
-
-bool IsMounted(const std::string& mount_point) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields.size() > 1 && fields[1] == mount_point) return true;
-  }
-  return false;
-}
 
 absl::Status Errno(const std::string& what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -61,35 +47,23 @@ class LazyfsDisk final : public FaultDisk {
   ~LazyfsDisk() override { Cleanup(); }
 
   absl::Status Attach() override {
-    daemon_.emplace(std::vector<std::string>{binary_, backing_, mount_point_},
-                    std::vector<std::string>{}, log_path_);
-    if (!daemon_->started()) {
-      return absl::UnavailableError(absl::StrCat("cannot start ", binary_));
-    }
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (!IsMounted(mount_point_)) {
-      if (!daemon_->Running() || absl::Now() > deadline) {
-        daemon_.reset();
-        return absl::UnavailableError(absl::StrCat(
-            "lazyfs did not mount ", mount_point_, "; see ", log_path_));
-      }
-      absl::SleepFor(absl::Milliseconds(10));
+    mount_.emplace(binary_, backing_, mount_point_, log_path_);
+    if (!mount_->ok()) {
+      mount_.reset();
+      return absl::UnavailableError(absl::StrCat(
+          "lazyfs did not mount ", mount_point_, "; see ", log_path_));
     }
     return absl::OkStatus();
   }
 
   // The power cut: vigild is dead, so nothing holds the mount.
   absl::Status Detach() override {
-    if (umount2(mount_point_.c_str(), 0) != 0) {
-      return Errno(absl::StrCat("unmounting ", mount_point_));
-    }
-    const std::optional<int> status = daemon_->Wait(120'000);
-    daemon_.reset();
-    if (!status.has_value() || !WIFEXITED(*status) ||
-        WEXITSTATUS(*status) != 0) {
+    const int code = mount_->Cut();
+    mount_.reset();
+    if (code != 0) {
       return absl::InternalError(absl::StrCat(
-          "lazyfs did not keep the durable state after the cut; see ",
-          log_path_));
+          "lazyfs did not keep the durable state after the cut (exit ", code,
+          "); see ", log_path_));
     }
     return absl::OkStatus();
   }
@@ -97,17 +71,14 @@ class LazyfsDisk final : public FaultDisk {
   std::string data_dir() const override { return mount_point_ + "/data"; }
   std::string detached_data_dir() const override { return backing_ + "/data"; }
 
-  void Cleanup() override {
-    if (IsMounted(mount_point_)) umount2(mount_point_.c_str(), MNT_DETACH);
-    daemon_.reset();  // kills it if still running
-  }
+  void Cleanup() override { mount_.reset(); }  // cuts, never leaves a mount
 
  private:
   std::string binary_;
   std::string backing_;
   std::string mount_point_;
   std::string log_path_;
-  std::optional<ChildProcess> daemon_;
+  std::optional<LazyFsMount> mount_;
 };
 
 // The log on a small tmpfs, mounted for the whole run.
@@ -166,9 +137,9 @@ absl::StatusOr<std::unique_ptr<FaultDisk>> MakeFaultDisk(
     return std::make_unique<PlainDisk>(work_dir + "/data");
   }
   if (scenario == "power") {
-    if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
+    if (const std::string why = LazyFsMount::Unavailable(); !why.empty()) {
       return absl::FailedPreconditionError(
-          "the power scenario needs root and /dev/fuse (a lazyfs mount)");
+          absl::StrCat("the power scenario ", why));
     }
     return std::make_unique<LazyfsDisk>(lazyfs, work_dir);
   }

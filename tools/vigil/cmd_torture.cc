@@ -71,7 +71,8 @@ int RunTortureCommand(const Command& command, const FlagValues& flags) {
   const bool expect_loss = flags.Has("expect-loss");
   const std::string self = SelfDir();
   options.vigild = std::string(flags.Get("vigild", self + "/vigild"));
-  options.lazyfs = std::string(flags.Get("lazyfs", self + "/vigil-lazyfs"));
+  options.lazyfs =
+      std::string(flags.Get("lazyfs", self + "/lazyfs/vigil-lazyfs"));
   options.vigil = self + "/vigil";
 
   std::string work_dir(flags.Get("work-dir"));
@@ -166,7 +167,7 @@ Command TortureCommand() {
               {"expect-loss", "",
                "pass only if acknowledged events were lost (control)"},
               {"vigild", "PATH", "the vigild binary (beside vigil)"},
-              {"lazyfs", "PATH", "the vigil-lazyfs binary (beside vigil)"},
+              {"lazyfs", "PATH", "the vigil-lazyfs binary (lazyfs/ beside vigil)"},
           },
       .run = RunTortureCommand,
   };
