@@ -25,6 +25,13 @@ namespace vigil::api {
 // The log uses the same key for a full append queue.
 inline constexpr const char* kRateLimitedPayload = eventlog::kRetryAfterPayload;
 
+// The payload key that marks an UNAVAILABLE status as the event log's full
+// disk (eventlog::kDiskFullPayload): HTTP 507 Insufficient Storage instead
+// of 503. gRPC keeps UNAVAILABLE (grpc_status.h passes the code through),
+// as docs/contract.md says for a full disk. This table is the one place
+// that decides it.
+inline constexpr const char* kDiskFullPayload = eventlog::kDiskFullPayload;
+
 // RESOURCE_EXHAUSTED with kRateLimitedPayload = `retry_after_seconds`.
 absl::Status RateLimitedError(std::string_view message,
                               int retry_after_seconds);
@@ -39,7 +46,8 @@ std::optional<std::string> ActualRevision(const absl::Status& status);
 //   PERMISSION_DENIED 403; NOT_FOUND 404; ALREADY_EXISTS 409;
 //   ABORTED 412 (expected revision mismatch); RESOURCE_EXHAUSTED 413, or
 //   429 with kRateLimitedPayload; FAILED_PRECONDITION 422 (idempotency key
-//   reused); CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503;
+//   reused); CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503, or 507
+//   with kDiskFullPayload;
 //   DEADLINE_EXCEEDED 504; anything else (INTERNAL, DATA_LOSS, UNKNOWN) 500.
 int HttpStatusFor(const absl::Status& status);
 

@@ -53,6 +53,7 @@ absl::Status LogDb::ReopenLocked() {
       FromRocks(RocksDb::Open(ToRocksOptions(options_), dir_, &rocks_),
                 "reopening the event log after a storage failure"));
   write_failed_.store(false);
+  out_of_space_.store(false);
   return absl::OkStatus();
 }
 

@@ -336,8 +336,8 @@ bool LogWriter::CommitGroup(
   write.sync = true;
   rocksdb::Status s = db_->rocks()->db()->Write(write, &group.batch);
   if (!s.ok()) {
-    db_->MarkWriteFailed();
     absl::Status failure = FromRocks(s, "writing a group commit");
+    db_->MarkWriteFailed(failure);
     if (IsDiskFull(failure)) SetHealth(failure);
     FailGroup(pending_appends, failure);
     return false;
@@ -361,9 +361,13 @@ bool LogWriter::CommitGroup(
 // is not closed, and reads keep using it, while the disk is still full:
 // reopening on a full disk can fail and would leave nothing to read from.
 absl::Status LogWriter::Recover() {
-  if (disk_full_) {
+  if (db_->out_of_space()) {  // a group commit's or a snapshot's write
     const int64_t now = SteadyNowUs();
-    if (now - last_probe_us_ < kProbeIntervalUs) return Health();
+    if (now - last_probe_us_ < kProbeIntervalUs) {
+      absl::Status last = Health();
+      return last.ok() ? DiskFullError("waiting to probe for space again")
+                       : last;
+    }
     last_probe_us_ = now;
     absl::Status probe = ProbeSpace(db_->dir());
     if (!probe.ok()) {

@@ -56,9 +56,10 @@ absl::Status SnapshotStore::Write(
   }
   batch.Put(rocks.index(), SnapshotKey(name, position), "")
       .PermitUncheckedError();
-  const rocksdb::Status written = rocks.db()->Write({}, &batch);
-  if (!written.ok()) db_->MarkWriteFailed();
-  return FromRocks(written, "writing a snapshot");
+  absl::Status written =
+      FromRocks(rocks.db()->Write({}, &batch), "writing a snapshot");
+  if (!written.ok()) db_->MarkWriteFailed(written);
+  return written;
 }
 
 absl::StatusOr<uint64_t> SnapshotStore::Find(std::string_view name,
