@@ -39,6 +39,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tmpfs_mount.h"
 #include "tests/testing/vigild_process.h"
+#include "tests/testing/wait_until.h"
 #include "vigil/v1/event_store.grpc.pb.h"
 
 namespace vigil {
@@ -239,15 +240,9 @@ class VigildDiskFullTest : public ::testing::Test {
     return false;
   }
 
-  // Waits until `done` or kWait passes.
   template <typename F>
-  bool WaitUntil(F done) {
-    const absl::Time deadline = absl::Now() + kWait;
-    while (absl::Now() < deadline) {
-      if (done()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return done();
+  static bool WaitUntil(F done) {
+    return testing::WaitUntil(done, kWait);
   }
 
   // Reads `connection` into `text` until it holds `wanted` or kWait passes.
