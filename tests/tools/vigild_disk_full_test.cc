@@ -380,11 +380,72 @@ TEST_F(VigildDiskFullTest, FullLogDiskFailsAppendsKeepsReadsAndRecovers) {
             std::string::npos);
 
   // Space is back: /readyz turns 200 on its own (the writer's idle probe).
-  mount_->Free();
+  // The disk stays full: RocksDB may have given back space meanwhile (a
+  // WAL file's preallocation is truncated when it is closed); fill that
+  // too, until an append is refused again.
+  mount_->Fill("filler2");
+  ASSERT_TRUE(WaitUntil([&] {
+    std::optional<HttpResponse> r =
+        Http(http_port_, "POST", "/v1/streams/agent-probe/events",
+             absl::StrCat(R"({"type":"AgentRegistered","data":)",
+                          Registered("probe"), "}"));
+    if (r.has_value() && r->status == 201) {
+      acks_.Ack(JsonNumber(r->body, "first_position"), Registered("probe"));
+      mount_->Fill("filler3");
+    }
+    return r.has_value() && r->status == 507;
+  }));
+  ready = Http(http_port_, "GET", "/readyz");
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->status, 503);
+  // A keyed REST append refused for the full disk (507)...
+  const std::string keyed_body =
+      absl::StrCat(R"({"type":"AgentRegistered","data":)",
+                   Registered("during"), "}");
+  const std::vector<std::pair<std::string, std::string>> key_header = {
+      {"Idempotency-Key", "key-during-full"}};
+  std::optional<HttpResponse> refused =
+      Http(http_port_, "POST", "/v1/streams/agent-during/events", keyed_body,
+           key_header);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 507) << refused->body;
+
+  const absl::Time freed = absl::Now();
+  for (const char* filler : {"filler", "filler2", "filler3"}) {
+    mount_->Free(filler);
+  }
   EXPECT_TRUE(WaitUntil([&] {
     std::optional<HttpResponse> r = Http(http_port_, "GET", "/readyz");
     return r.has_value() && r->status == 200;
   })) << ServerLog();
+  std::printf("/readyz 200 again %.0f ms after the space was freed\n",
+              absl::ToDoubleMilliseconds(absl::Now() - freed));
+  {
+    absl::MutexLock lock(&acks_.mu);
+    std::printf("while full: %d gRPC UNAVAILABLE, %d HTTP 507\n",
+                acks_.grpc_disk_full, acks_.http_disk_full);
+  }
+  // ...is retried after: written once, and deduplicated from then on.
+  std::optional<HttpResponse> retried =
+      Http(http_port_, "POST", "/v1/streams/agent-during/events", keyed_body,
+           key_header);
+  ASSERT_TRUE(retried.has_value());
+  EXPECT_TRUE(retried->status == 201 || retried->status == 200)
+      << retried->body;
+  acks_.Ack(JsonNumber(retried->body, "first_position"), Registered("during"));
+  std::optional<HttpResponse> repeated =
+      Http(http_port_, "POST", "/v1/streams/agent-during/events", keyed_body,
+           key_header);
+  ASSERT_TRUE(repeated.has_value());
+  EXPECT_EQ(repeated->status, 200) << repeated->body;
+  EXPECT_EQ(JsonNumber(repeated->body, "first_position"),
+            JsonNumber(retried->body, "first_position"));
+  std::optional<HttpResponse> during =
+      Http(http_port_, "GET", "/v1/streams/agent-during");
+  ASSERT_TRUE(during.has_value());
+  EXPECT_NE(during->body.find("\"revision\":0,"), std::string::npos);
+  EXPECT_EQ(during->body.find("\"revision\":1,"), std::string::npos)
+      << "the refused append was written twice";
 
   metrics = Http(http_port_, "GET", "/metrics");
   ASSERT_TRUE(metrics.has_value());
