@@ -53,7 +53,6 @@ absl::Status LogDb::ReopenLocked() {
       FromRocks(RocksDb::Open(ToRocksOptions(options_), dir_, &rocks_),
                 "reopening the event log after a storage failure"));
   write_failed_.store(false);
-  out_of_space_.store(false);
   return absl::OkStatus();
 }
 

@@ -77,17 +77,12 @@ class LogDb {
   // Writer thread only.
   absl::Status ReopenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Marks the open database as having failed a write with `why` (any
-  // thread): after a failed write RocksDB may send the next one to the same
-  // broken WAL file, so nobody writes to it again; the writer reopens it
-  // first (after a full disk, once there is room again).
-  void MarkWriteFailed(const absl::Status& why) {
-    if (IsDiskFull(why)) out_of_space_.store(true);
-    write_failed_.store(true);
-  }
+  // Marks the open database as having failed a write (any thread): after
+  // a failed write RocksDB may send the next one to the same broken WAL
+  // file, so nobody writes to it again; the writer reopens it first (once
+  // there is room again: log_writer.h).
+  void MarkWriteFailed() { write_failed_.store(true); }
   bool write_failed() const { return write_failed_.load(); }
-  // Whether a write failed for a full disk since the last reopen.
-  bool out_of_space() const { return out_of_space_.load(); }
 
   // The value of `key` in its column family; nullopt when absent.
   absl::StatusOr<std::optional<std::string>> Load(const std::string& key) const;
@@ -115,8 +110,7 @@ class LogDb {
   const std::string dir_;
   mutable absl::Mutex mu_;
   std::unique_ptr<RocksDb> rocks_;
-  std::atomic<bool> write_failed_{false};  // both cleared by a reopen
-  std::atomic<bool> out_of_space_{false};
+  std::atomic<bool> write_failed_{false};  // cleared by a reopen
 };
 
 }  // namespace vigil::eventlog::internal

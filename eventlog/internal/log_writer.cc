@@ -337,7 +337,7 @@ bool LogWriter::CommitGroup(
   rocksdb::Status s = db_->rocks()->db()->Write(write, &group.batch);
   if (!s.ok()) {
     absl::Status failure = FromRocks(s, "writing a group commit");
-    db_->MarkWriteFailed(failure);
+    db_->MarkWriteFailed();
     if (IsDiskFull(failure)) SetHealth(failure);
     FailGroup(pending_appends, failure);
     return false;
@@ -355,25 +355,20 @@ bool LogWriter::CommitGroup(
   return advanced;
 }
 
-// Makes the database writable again after a failed write. After a full
-// disk it first waits for room: a space probe at most every
-// kProbeIntervalUs (in between, the last failure stands), so the database
+// Makes the database writable again after a failed write (the writer's
+// or a snapshot's, whatever RocksDB called the error). It first checks for
+// room with a space probe, at most every kProbeIntervalUs while the disk
+// is known to be full (in between, that failure stands), so the database
 // is not closed, and reads keep using it, while the disk is still full:
 // reopening on a full disk can fail and would leave nothing to read from.
 absl::Status LogWriter::Recover() {
-  if (db_->out_of_space()) {  // a group commit's or a snapshot's write
-    const int64_t now = SteadyNowUs();
-    if (now - last_probe_us_ < kProbeIntervalUs) {
-      absl::Status last = Health();
-      return last.ok() ? DiskFullError("waiting to probe for space again")
-                       : last;
-    }
-    last_probe_us_ = now;
-    absl::Status probe = ProbeSpace(db_->dir());
-    if (!probe.ok()) {
-      if (IsDiskFull(probe)) SetHealth(probe);
-      return probe;
-    }
+  const int64_t now = SteadyNowUs();
+  if (disk_full_ && now - last_probe_us_ < kProbeIntervalUs) return Health();
+  last_probe_us_ = now;
+  absl::Status probe = ProbeSpace(db_->dir());
+  if (!probe.ok()) {
+    if (IsDiskFull(probe)) SetHealth(probe);
+    return probe;
   }
   absl::Status reopened = Reopen();
   if (IsDiskFull(reopened)) SetHealth(reopened);

@@ -58,7 +58,7 @@ absl::Status SnapshotStore::Write(
       .PermitUncheckedError();
   absl::Status written =
       FromRocks(rocks.db()->Write({}, &batch), "writing a snapshot");
-  if (!written.ok()) db_->MarkWriteFailed(written);
+  if (!written.ok()) db_->MarkWriteFailed();
   return written;
 }
 

@@ -1,6 +1,7 @@
 #include "eventlog/internal/space_probe.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,7 +44,16 @@ absl::Status ProbeSpace(const std::string& dir) {
   }
   ::close(fd);
   ::unlink(path.c_str());
-  return status;
+  if (!status.ok()) return status;
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return ProbeError(dir, "statvfs", errno);
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < kReopenFreeBytes) {
+    return DiskFullError(absl::StrCat(
+        "only ", free_bytes, " bytes free in ", dir, ", less than the ",
+        kReopenFreeBytes, " a reopen may need"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vigil::eventlog::internal

@@ -10,6 +10,7 @@
 #define VIGIL_EVENTLOG_INTERNAL_SPACE_PROBE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -24,10 +25,18 @@ inline constexpr char kSpaceProbeFile[] = "SPACE_PROBE";
 // disk with less than this free is still reported full.
 inline constexpr size_t kSpaceProbeBytes = 1 << 20;  // 1 MiB
 
-// Writes kSpaceProbeBytes of zeros to `dir`/kSpaceProbeFile, syncs them and
-// deletes the file. OK when all of it was written; DiskFullError on ENOSPC
-// (or EDQUOT); UNAVAILABLE naming the errno otherwise. Never leaves the
-// file behind.
+// Free bytes the file system must still have after the probe: reopening
+// recovers the WAL and may flush a whole memtable (RocksDB's default write
+// buffer, 64 MiB) to a table file before the database opens; reopening
+// with less room could fail and leave readers nothing to read. RocksDB's
+// own error handler asks for the same reserve before it recovers.
+inline constexpr uint64_t kReopenFreeBytes = 64 << 20;  // 64 MiB
+
+// Writes kSpaceProbeBytes of zeros to `dir`/kSpaceProbeFile, syncs them,
+// deletes the file, and checks that kReopenFreeBytes are free (statvfs,
+// what an unprivileged writer may use). OK when all of that holds;
+// DiskFullError on ENOSPC (or EDQUOT) or too little free space;
+// UNAVAILABLE naming the errno otherwise. Never leaves the file behind.
 absl::Status ProbeSpace(const std::string& dir);
 
 }  // namespace vigil::eventlog::internal

@@ -61,8 +61,9 @@ std::string PgCluster(const std::string& command, const std::string& dir) {
     while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
     pclose(pipe);
   }
+  // The last line: a retry on another port prints its failure first.
   while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  return out.substr(out.rfind('\n') + 1);
 }
 
 class VigildPgDiskFullTest : public ::testing::Test {
