@@ -19,7 +19,9 @@ using internal::AsAbsl;
 // One class of failure as HTTP clients see it.
 struct Problem {
   absl::StatusCode code;
-  bool rate_limited;  // carries kRateLimitedPayload
+  // The payload the status must carry for this row; null: any status of
+  // `code` that no earlier row took.
+  const char* payload;
   int http_status;
   const char* name;  // the end of the problem `type`
   const char* title;
@@ -27,44 +29,45 @@ struct Problem {
 
 // The one table behind HttpStatusFor and ProblemJson (docs/contract.md "HTTP").
 constexpr Problem kProblems[] = {
-    {absl::StatusCode::kInvalidArgument, false, 400, "invalid-argument",
+    {absl::StatusCode::kInvalidArgument, nullptr, 400, "invalid-argument",
      "Invalid request"},
-    {absl::StatusCode::kOutOfRange, false, 400, "out-of-range", "Out of range"},
-    {absl::StatusCode::kUnauthenticated, false, 401, "unauthenticated",
+    {absl::StatusCode::kOutOfRange, nullptr, 400, "out-of-range", "Out of range"},
+    {absl::StatusCode::kUnauthenticated, nullptr, 401, "unauthenticated",
      "Authentication required"},
-    {absl::StatusCode::kPermissionDenied, false, 403, "permission-denied",
+    {absl::StatusCode::kPermissionDenied, nullptr, 403, "permission-denied",
      "Permission denied"},
-    {absl::StatusCode::kNotFound, false, 404, "not-found", "Not found"},
-    {absl::StatusCode::kAlreadyExists, false, 409, "already-exists",
+    {absl::StatusCode::kNotFound, nullptr, 404, "not-found", "Not found"},
+    {absl::StatusCode::kAlreadyExists, nullptr, 409, "already-exists",
      "Already exists"},
-    {absl::StatusCode::kAborted, false, 412, "expected-revision-mismatch",
+    {absl::StatusCode::kAborted, nullptr, 412, "expected-revision-mismatch",
      "Expected revision mismatch"},
-    {absl::StatusCode::kResourceExhausted, false, 413, "too-large",
+    {absl::StatusCode::kResourceExhausted, kRateLimitedPayload, 429,
+     "rate-limited", "Too many requests"},
+    {absl::StatusCode::kResourceExhausted, nullptr, 413, "too-large",
      "Request too large"},
-    {absl::StatusCode::kResourceExhausted, true, 429, "rate-limited",
-     "Too many requests"},
-    {absl::StatusCode::kFailedPrecondition, false, 422,
+    {absl::StatusCode::kFailedPrecondition, nullptr, 422,
      "idempotency-key-reused",
      "Idempotency key reused with a different request"},
-    {absl::StatusCode::kCancelled, false, 499, "cancelled",
+    {absl::StatusCode::kCancelled, nullptr, 499, "cancelled",
      "Request cancelled"},
-    {absl::StatusCode::kUnimplemented, false, 501, "unimplemented",
+    {absl::StatusCode::kUnimplemented, nullptr, 501, "unimplemented",
      "Not implemented"},
-    {absl::StatusCode::kUnavailable, false, 503, "unavailable",
+    {absl::StatusCode::kUnavailable, kDiskFullPayload, 503, "disk-full",
+     "The event log's disk is full"},
+    {absl::StatusCode::kUnavailable, nullptr, 503, "unavailable",
      "Service unavailable"},
-    {absl::StatusCode::kDeadlineExceeded, false, 504, "deadline-exceeded",
+    {absl::StatusCode::kDeadlineExceeded, nullptr, 504, "deadline-exceeded",
      "Deadline exceeded"},
 };
 // INTERNAL, DATA_LOSS, UNKNOWN and any code without a row of its own.
-constexpr Problem kInternalProblem = {absl::StatusCode::kInternal, false, 500,
+constexpr Problem kInternalProblem = {absl::StatusCode::kInternal, nullptr, 500,
                                       "internal", "Internal error"};
 
 const Problem& ProblemFor(const absl::Status& status) {
-  const bool rate_limited = status.GetPayload(kRateLimitedPayload).has_value();
   for (const Problem& problem : kProblems) {
     if (problem.code == status.code() &&
-        (problem.code != absl::StatusCode::kResourceExhausted ||
-         problem.rate_limited == rate_limited)) {
+        (problem.payload == nullptr ||
+         status.GetPayload(problem.payload).has_value())) {
       return problem;
     }
   }

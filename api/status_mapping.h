@@ -25,6 +25,14 @@ namespace vigil::api {
 // The log uses the same key for a full append queue.
 inline constexpr const char* kRateLimitedPayload = eventlog::kRetryAfterPayload;
 
+// The payload key that marks an UNAVAILABLE status as the event log's full
+// disk (eventlog::kDiskFullPayload): still HTTP 503, as ../shared/SPEC.md
+// promises REST clients (not 507), but with its own problem type
+// `urn:vigil:problem:disk-full`, so a client can tell it from a shutdown.
+// gRPC keeps UNAVAILABLE (grpc_status.h passes the code through). This
+// table is the one place that decides it.
+inline constexpr const char* kDiskFullPayload = eventlog::kDiskFullPayload;
+
 // RESOURCE_EXHAUSTED with kRateLimitedPayload = `retry_after_seconds`.
 absl::Status RateLimitedError(std::string_view message,
                               int retry_after_seconds);
@@ -39,7 +47,8 @@ std::optional<std::string> ActualRevision(const absl::Status& status);
 //   PERMISSION_DENIED 403; NOT_FOUND 404; ALREADY_EXISTS 409;
 //   ABORTED 412 (expected revision mismatch); RESOURCE_EXHAUSTED 413, or
 //   429 with kRateLimitedPayload; FAILED_PRECONDITION 422 (idempotency key
-//   reused); CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503;
+//   reused); CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503 (type disk-full
+//   with kDiskFullPayload);
 //   DEADLINE_EXCEEDED 504; anything else (INTERNAL, DATA_LOSS, UNKNOWN) 500.
 int HttpStatusFor(const absl::Status& status);
 

@@ -29,6 +29,11 @@
 #include "eventlog/internal/verify.h"
 
 namespace vigil::eventlog {
+
+bool IsDiskFull(const absl::Status& status) {
+  return status.GetPayload(kDiskFullPayload).has_value();
+}
+
 namespace {
 
 using internal::FromRocks;
@@ -76,6 +81,11 @@ class RocksEventLog final : public EventLog {
       return;
     }
     writer_->AppendAsync(request, std::move(done));
+  }
+
+  absl::Status WriteHealth() const override {
+    if (writer_ == nullptr) return absl::OkStatus();
+    return writer_->Health();
   }
 
   absl::StatusOr<AppendResult> Import(

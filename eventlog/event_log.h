@@ -38,6 +38,17 @@ inline constexpr char kActualRevisionPayload[] = "vigil.actual_revision";
 // too, and answers such a status with HTTP 429 and Retry-After.
 inline constexpr char kRetryAfterPayload[] = "vigil.rate_limited";
 
+// The payload key, on an UNAVAILABLE status whose cause is a full disk
+// (ENOSPC; RocksDB's IOError with subcode kNoSpace), holding "ENOSPC".
+// The message then starts "the event log's disk is full
+// (No space left on device)". The API layer answers such a status with
+// HTTP 503 with problem type disk-full (gRPC stays UNAVAILABLE:
+// api/status_mapping.h).
+inline constexpr char kDiskFullPayload[] = "vigil.disk_full";
+
+// True when `status` carries kDiskFullPayload.
+bool IsDiskFull(const absl::Status& status);
+
 // What Verify found. `ok` is false at the first position whose record or
 // hash link does not match; `first_bad_position` names it and `problem`
 // says what is wrong.
@@ -143,6 +154,13 @@ class EventLog {
                                               uint64_t to) const = 0;
 
   virtual absl::StatusOr<LogStats> Stats() const = 0;
+
+  // Whether appends can be written now, as far as the log knows: OK, or,
+  // from the first append that failed for lack of space until an append
+  // (or the writer's space probe, once a second while idle) succeeds, that
+  // failure (UNAVAILABLE with kDiskFullPayload). Reads are not affected.
+  // Quick; any thread. /readyz answers it.
+  virtual absl::Status WriteHealth() const { return absl::OkStatus(); }
 
   // For a log from OpenReader: catches up with what the writer has made
   // durable. A no-op on a writable log.

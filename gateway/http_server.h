@@ -161,9 +161,11 @@ struct HttpServerOptions {
   // Null: those paths are 404.
   api::StateQueries* state_queries = nullptr;
 
-  // What /readyz answers besides shutting down: OK for 200, anything else
-  // for 503 with its message (a gateway replica not subscribed to its
-  // primary). Null: ready. Must be quick and callable from any thread.
+  // What /readyz answers besides shutting down and the log's WriteHealth()
+  // (a full disk): OK for 200, anything else for 503 with its message (a
+  // gateway replica not subscribed to its primary); the live feed refuses
+  // new connections meanwhile too. Null: ready. Must be quick and callable
+  // from any thread.
   std::function<absl::Status()> readiness;
 
   // Threads running the io_context (network I/O, parsing, JSON).

@@ -1,6 +1,7 @@
 #include "projections/projection_runner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -117,6 +118,12 @@ ProjectionRunner::ProjectionRunner(Projection* projection,
                                "Events in vigil.parked_events.",
                                {"projection"})
                         ->WithLabels(labels);
+    stalled_gauge_ = m.AddGauge(
+                          "vigil_projection_stalled",
+                          "1 while the projection retries a failed batch "
+                          "(PostgreSQL down or its disk full), else 0.",
+                          {"projection"})
+                         ->WithLabels(labels);
     retries_counter_ = m.AddCounter("vigil_projection_retries_total",
                                     "Failed attempts, retried with backoff.",
                                     {"projection"})
@@ -182,6 +189,7 @@ void ProjectionRunner::Publish() {
   lag_events_gauge_->Set(static_cast<double>(s.lag_events));
   lag_seconds_gauge_->Set(s.lag_seconds);
   parked_gauge_->Set(static_cast<double>(s.parked));
+  stalled_gauge_->Set(s.state == "retrying" ? 1 : 0);
 }
 
 absl::Status ProjectionRunner::Connect() {
@@ -341,6 +349,7 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
 
 void ProjectionRunner::Loop() {
   absl::Duration backoff = options_.min_backoff;
+  bool stalled = false;  // said so on stderr
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -349,6 +358,15 @@ void ProjectionRunner::Loop() {
     size_t applied = 0;
     const absl::Status status = Step(&applied);
     if (!status.ok() && !absl::IsAborted(status)) {
+      if (!stalled) {
+        std::fprintf(stderr,
+                     "vigild: projection %s stalled at checkpoint %llu, "
+                     "retrying with backoff: %s\n",
+                     checkpoint_name_.c_str(),
+                     static_cast<unsigned long long>(checkpoint()),
+                     std::string(status.message()).c_str());
+        stalled = true;
+      }
       {
         absl::MutexLock lock(&mu_);
         status_.state = "retrying";
@@ -363,6 +381,12 @@ void ProjectionRunner::Loop() {
     }
     backoff = options_.min_backoff;
     const uint64_t position = checkpoint();
+    if (stalled) {
+      std::fprintf(stderr, "vigild: projection %s resumed at checkpoint %llu\n",
+                   checkpoint_name_.c_str(),
+                   static_cast<unsigned long long>(position));
+      stalled = false;
+    }
     {
       absl::MutexLock lock(&mu_);
       status_.state = applied > 0 && log_->HeadPosition() > position

@@ -12,7 +12,12 @@
 //    {"projection":NAME,"checkpoint":P}; a consumer may wake up on it, but
 //    must also poll, since notifications are not queued across reconnects.
 //  - Transient errors (connection lost, server shutting down, serialization
-//    failures) are retried with exponential backoff, forever. Any other SQL
+//    failures, PostgreSQL's disk full: SQLSTATE 53100) are retried with
+//    exponential backoff, forever: the projection stalls, its lag grows,
+//    and it catches up once PostgreSQL takes writes again. The loop says so
+//    on stderr once when it stalls ("vigild: projection NAME stalled ...")
+//    and once when it resumes; meanwhile state "retrying", last_error and
+//    the gauge vigil_projection_stalled tell the same. Any other SQL
 //    error makes the runner redo the batch one event at a time; the event
 //    that still fails alone is a poison event, as is one whose data cannot
 //    be parsed: it is parked in vigil.parked_events with the error and the
@@ -143,6 +148,7 @@ class ProjectionRunner {
   base::Counter* parked_counter_ = nullptr;
   base::Counter* retries_counter_ = nullptr;
   base::Gauge* parked_gauge_ = nullptr;
+  base::Gauge* stalled_gauge_ = nullptr;
 };
 
 }  // namespace vigil::projections

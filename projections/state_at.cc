@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <functional>
@@ -466,6 +467,7 @@ absl::Status TimeTravel::CatchUpSnapshots() {
 void TimeTravel::StartSnapshotting() {
   thread_ = std::thread([this] {
     uint64_t done_up_to = 0;  // head at the last successful catch-up
+    bool failing = false;     // said so on stderr
     while (true) {
       {
         absl::MutexLock lock(&thread_mu_);
@@ -476,7 +478,17 @@ void TimeTravel::StartSnapshotting() {
           log_, done_up_to + options_.snapshot_interval);
       if (!next_snapshot.WaitForMore(absl::Now() + absl::Seconds(1))) continue;
       const uint64_t head = log_->HeadPosition();
-      if (CatchUpSnapshots().ok()) {
+      const absl::Status caught_up = CatchUpSnapshots();
+      if (caught_up.ok() == failing) {
+        // Once per change (a full disk fails every retry): a state-at
+        // meanwhile replays from the last snapshot written, slower, same
+        // answer.
+        std::fprintf(stderr, "vigild: time travel snapshots %s%s\n",
+                     failing ? "resumed" : "not written, retrying: ",
+                     failing ? "" : std::string(caught_up.message()).c_str());
+        failing = !caught_up.ok();
+      }
+      if (caught_up.ok()) {
         done_up_to = head - head % options_.snapshot_interval;
       } else {
         absl::MutexLock lock(&thread_mu_);

@@ -159,7 +159,8 @@ class TimeTravel {
   // Calls CatchUpSnapshots on a thread of its own whenever the head has
   // moved `snapshot_interval` positions past the last snapshot, until
   // this object is destroyed or StopSnapshotting is called. Errors are
-  // retried a second later.
+  // retried a second later; the first of a run, and the success that ends
+  // it, are told on stderr ("vigild: time travel snapshots ...").
   void StartSnapshotting();
   // Ends that thread (idempotent). Call it before closing the log, which
   // the thread waits on.

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "eventlog/internal/rocks_options.h"
@@ -11,13 +12,21 @@ namespace vigil::eventlog::internal {
 absl::Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return absl::OkStatus();
   const std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNoSpace()) return DiskFullError(message);
   if (s.IsNotFound()) return absl::NotFoundError(message);
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
   if (s.IsNotSupported()) return absl::FailedPreconditionError(message);
-  // I/O errors, a full disk, a busy lock, a DB stopped after a background
+  // Other I/O errors, a busy lock, a DB stopped after a background
   // error: the caller may try again later.
   return absl::UnavailableError(message);
+}
+
+absl::Status DiskFullError(absl::string_view detail) {
+  absl::Status status = absl::UnavailableError(absl::StrCat(
+      "the event log's disk is full (No space left on device): ", detail));
+  status.SetPayload(kDiskFullPayload, absl::Cord("ENOSPC"));
+  return status;
 }
 
 std::string QuoteStream(absl::string_view stream) {
@@ -40,8 +49,11 @@ absl::Status LogDb::CheckOpen() const {
 
 absl::Status LogDb::ReopenLocked() {
   rocks_.reset();
-  return FromRocks(RocksDb::Open(ToRocksOptions(options_), dir_, &rocks_),
-                   "reopening the event log after a storage failure");
+  RETURN_IF_ERROR(
+      FromRocks(RocksDb::Open(ToRocksOptions(options_), dir_, &rocks_),
+                "reopening the event log after a storage failure"));
+  write_failed_.store(false);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> LogDb::Load(

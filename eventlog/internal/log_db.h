@@ -15,6 +15,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/status.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,14 +28,20 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "eventlog/event.h"
+#include "eventlog/event_log.h"
 #include "eventlog/internal/codec.h"
 #include "eventlog/internal/rocks_db.h"
 #include "eventlog/options.h"
 
 namespace vigil::eventlog::internal {
 
-// A RocksDB status as an absl::Status whose message starts with `what`.
+// A RocksDB status as an absl::Status whose message starts with `what`;
+// a full disk (IOError, subcode kNoSpace) is DiskFullError's status.
 absl::Status FromRocks(const rocksdb::Status& s, const std::string& what);
+
+// UNAVAILABLE "the event log's disk is full (No space left on device): "
+// + `detail`, with kDiskFullPayload (event_log.h).
+absl::Status DiskFullError(absl::string_view detail);
 
 // `stream "name"`, as error messages name a stream.
 std::string QuoteStream(absl::string_view stream);
@@ -65,9 +72,17 @@ class LogDb {
   absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Closes the database and opens it again from `dir` (which recovers from
-  // the WAL up to its last whole record). On failure rocks() stays null.
+  // the WAL up to its last whole record) and clears write_failed(). On
+  // failure rocks() stays null and write_failed() stays set.
   // Writer thread only.
   absl::Status ReopenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Marks the open database as having failed a write (any thread): after
+  // a failed write RocksDB may send the next one to the same broken WAL
+  // file, so nobody writes to it again; the writer reopens it first (once
+  // there is room again: log_writer.h).
+  void MarkWriteFailed() { write_failed_.store(true); }
+  bool write_failed() const { return write_failed_.load(); }
 
   // The value of `key` in its column family; nullopt when absent.
   absl::StatusOr<std::optional<std::string>> Load(const std::string& key) const;
@@ -95,6 +110,7 @@ class LogDb {
   const std::string dir_;
   mutable absl::Mutex mu_;
   std::unique_ptr<RocksDb> rocks_;
+  std::atomic<bool> write_failed_{false};  // cleared by a reopen
 };
 
 }  // namespace vigil::eventlog::internal

@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <utility>
 
@@ -19,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "eventlog/internal/space_probe.h"
 #include "eventlog/internal/validation.h"
 
 namespace vigil::eventlog::internal {
@@ -41,6 +43,12 @@ struct PendingAppend {
 
 namespace {
 
+// While the disk is full: how often the writer probes for space again
+// (appends in between fail at once with the last failure), and how long
+// it waits for appends before probing on its own.
+constexpr int64_t kProbeIntervalUs = 200 * 1000;
+constexpr absl::Duration kIdleProbeWait = absl::Seconds(1);
+
 // How often the writer deletes a slice of expired idempotency keys.
 constexpr int64_t kExpiryIntervalUs = 1000 * 1000;
 
@@ -49,6 +57,12 @@ constexpr int64_t kExpiryIntervalUs = 1000 * 1000;
 constexpr size_t kStreamCacheLimit = 65536;
 
 int64_t SystemNowUs() { return absl::ToUnixMicros(absl::Now()); }
+
+int64_t SteadyNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -148,6 +162,11 @@ absl::StatusOr<AppendResult> LogWriter::Import(
   return result;
 }
 
+absl::Status LogWriter::Health() const {
+  absl::MutexLock lock(&health_mu_);
+  return health_;
+}
+
 int64_t LogWriter::NowUs() const {
   return options_.clock ? options_.clock() : SystemNowUs();
 }
@@ -220,7 +239,17 @@ void LogWriter::WriterLoop() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
         return closing_ || !queue_.empty();
       };
-      queue_mu_.Await(absl::Condition(&ready));
+      if (!disk_full_) {
+        queue_mu_.Await(absl::Condition(&ready));
+      } else if (!queue_mu_.AwaitWithTimeout(absl::Condition(&ready),
+                                             kIdleProbeWait)) {
+        // Idle on a full disk: look for space, so WriteHealth (/readyz)
+        // turns OK again without waiting for an append.
+        queue_mu_.Unlock();
+        Recover().IgnoreError();  // the next append sees it again
+        queue_mu_.Lock();
+        continue;
+      }
       if (queue_.empty()) return;  // closing, and nothing left to commit
       size_t bytes = 0;
       while (!queue_.empty() && group.size() < options_.max_group_appends &&
@@ -270,10 +299,10 @@ void LogWriter::CompletionLoop() {
 // the head advanced.
 bool LogWriter::CommitGroup(
     const std::vector<std::unique_ptr<PendingAppend>>& pending_appends) {
-  if (needs_reopen_) {
-    absl::Status reopened = Reopen();
-    if (!reopened.ok()) {
-      FailGroup(pending_appends, reopened.ToString());
+  if (db_->write_failed()) {
+    absl::Status recovered = Recover();
+    if (!recovered.ok()) {
+      FailGroup(pending_appends, recovered);
       return false;
     }
   }
@@ -307,10 +336,13 @@ bool LogWriter::CommitGroup(
   write.sync = options_.sync;
   rocksdb::Status s = db_->rocks()->db()->Write(write, &group.batch);
   if (!s.ok()) {
-    needs_reopen_ = true;
-    FailGroup(pending_appends, s.ToString());
+    absl::Status failure = FromRocks(s, "writing a group commit");
+    db_->MarkWriteFailed();
+    if (IsDiskFull(failure)) SetHealth(failure);
+    FailGroup(pending_appends, failure);
     return false;
   }
+  if (disk_full_) SetHealth(absl::OkStatus());
   const bool advanced = group.next_position != next_position_;
   if (stream_cache_.size() + group.streams.size() > kStreamCacheLimit) {
     stream_cache_.clear();
@@ -321,6 +353,33 @@ bool LogWriter::CommitGroup(
   last_time_us_ = group.last_event_time_us;
   if (advanced) head_->Publish(next_position_ - 1);
   return advanced;
+}
+
+// Makes the database writable again after a failed write (the writer's
+// or a snapshot's, whatever RocksDB called the error). It first checks for
+// room with a space probe, at most every kProbeIntervalUs while the disk
+// is known to be full (in between, that failure stands), so the database
+// is not closed, and reads keep using it, while the disk is still full:
+// reopening on a full disk can fail and would leave nothing to read from.
+absl::Status LogWriter::Recover() {
+  const int64_t now = SteadyNowUs();
+  if (disk_full_ && now - last_probe_us_ < kProbeIntervalUs) return Health();
+  last_probe_us_ = now;
+  absl::Status probe = ProbeSpace(db_->dir());
+  if (!probe.ok()) {
+    if (IsDiskFull(probe)) SetHealth(probe);
+    return probe;
+  }
+  absl::Status reopened = Reopen();
+  if (IsDiskFull(reopened)) SetHealth(reopened);
+  if (reopened.ok() && disk_full_) SetHealth(absl::OkStatus());
+  return reopened;
+}
+
+void LogWriter::SetHealth(absl::Status health) {
+  disk_full_ = !health.ok();
+  absl::MutexLock lock(&health_mu_);
+  health_ = std::move(health);
 }
 
 // After a failed write RocksDB 7.8 may route the next write to the same
@@ -341,19 +400,25 @@ absl::Status LogWriter::Reopen() {
     last_time_us_ = std::max(last_time_us_, last->recorded_time_us);
     head_->Publish(last->position);
   }
-  needs_reopen_ = false;
   return absl::OkStatus();
 }
 
 void LogWriter::FailGroup(
     const std::vector<std::unique_ptr<PendingAppend>>& pending_appends,
-    const std::string& why) {
+    const absl::Status& cause) {
   // Every answer of the group was decided against state that never became
-  // durable, so none of them stands: the client retries.
+  // durable, so none of them stands: the client retries. The cause's
+  // payloads (kDiskFullPayload) go along.
   for (const auto& pending : pending_appends) {
-    pending->result = absl::UnavailableError(absl::StrCat(
+    absl::Status failure = absl::UnavailableError(absl::StrCat(
         "append to ", QuoteStream(pending->request.stream),
-        " not written: storage failure: ", why));
+        " not written: ", IsDiskFull(cause) ? "" : "storage failure: ",
+        cause.message()));
+    cause.ForEachPayload(
+        [&](absl::string_view key, const absl::Cord& value) {
+          failure.SetPayload(key, value);
+        });
+    pending->result = std::move(failure);
   }
 }
 

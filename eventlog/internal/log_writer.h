@@ -60,6 +60,9 @@ class LogWriter {
   void AppendAsync(const AppendRequest& request, EventLog::AppendCallback done);
   absl::StatusOr<AppendResult> Import(const std::vector<RecordedEvent>& events);
 
+  // As EventLog::WriteHealth; any thread.
+  absl::Status Health() const;
+
  private:
   struct Group;
 
@@ -76,10 +79,12 @@ class LogWriter {
   void CompletionLoop();
   bool CommitGroup(
       const std::vector<std::unique_ptr<PendingAppend>>& pending_appends);
+  absl::Status Recover();
   absl::Status Reopen();
+  void SetHealth(absl::Status health);
   void FailGroup(
       const std::vector<std::unique_ptr<PendingAppend>>& pending_appends,
-      const std::string& why);
+      const absl::Status& cause);
   absl::StatusOr<AppendResult> ApplyAppend(PendingAppend& pending,
                                            Group* group);
   absl::StatusOr<AppendResult> ApplyImport(const PendingAppend& pending,
@@ -105,11 +110,17 @@ class LogWriter {
   bool writer_exited_ ABSL_GUARDED_BY(completion_mu_) = false;
   std::thread completer_;
 
+  mutable absl::Mutex health_mu_;
+  absl::Status health_ ABSL_GUARDED_BY(health_mu_);
+
   // Owned by the writer thread (and by Start before it runs).
   uint64_t next_position_ = 1;
   std::string last_hash_;
   int64_t last_time_us_ = 0;
-  bool needs_reopen_ = false;
+  // Set from an append that failed for lack of space until an append or a
+  // space probe succeeds; health_ then holds that failure.
+  bool disk_full_ = false;
+  int64_t last_probe_us_ = 0;  // steady clock, of the last ProbeSpace
   int64_t last_expiry_run_us_ = 0;
   // Durable metadata of recently appended streams (bounded by
   // kStreamCacheLimit), so most appends need no RocksDB read.

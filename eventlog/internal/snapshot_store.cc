@@ -35,6 +35,11 @@ absl::Status SnapshotStore::Write(
   }
   absl::ReaderMutexLock db_lock(&db_->mu());
   RETURN_IF_ERROR(db_->CheckOpen());
+  if (db_->write_failed()) {
+    return absl::UnavailableError(
+        "snapshot not written: the event log failed a write and is not "
+        "reopened yet (a full disk?)");
+  }
   const RocksDb& rocks = *db_->rocks();
   rocksdb::WriteBatch batch;
   std::string position_bytes;
@@ -51,7 +56,10 @@ absl::Status SnapshotStore::Write(
   }
   batch.Put(rocks.index(), SnapshotKey(name, position), "")
       .PermitUncheckedError();
-  return FromRocks(rocks.db()->Write({}, &batch), "writing a snapshot");
+  absl::Status written =
+      FromRocks(rocks.db()->Write({}, &batch), "writing a snapshot");
+  if (!written.ok()) db_->MarkWriteFailed();
+  return written;
 }
 
 absl::StatusOr<uint64_t> SnapshotStore::Find(std::string_view name,

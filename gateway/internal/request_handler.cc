@@ -62,6 +62,12 @@ RequestHandler::RequestHandler(const HttpServerOptions& options,
                          ->AddGauge("vigil_head_position",
                                     "The event log's last durable position.")
                          ->Get()),
+      log_disk_full_(
+          metrics
+              ->AddGauge("vigil_log_disk_full",
+                         "1 while appends fail because the event log's "
+                         "disk is full (WriteHealth), else 0.")
+              ->Get()),
       own_appends_(options.append_path != nullptr
                        ? nullptr
                        : std::make_unique<api::AppendPath>(
@@ -261,6 +267,12 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
               absl::UnavailableError(status.message())));
         }
       }
+      // Appends failing for a full disk: out of rotation for writers
+      // (a plain 503; the live feed and reads still admit).
+      if (absl::Status health = log_->WriteHealth(); !health.ok()) {
+        return done(
+            ErrorResponse(absl::UnavailableError(health.message())));
+      }
       return done(JsonResponse(200, base::DumpJson({{"status", "ready"}})));
     case Route::kMetrics:
       return done(MetricsPage());
@@ -408,6 +420,7 @@ void RequestHandler::ScheduleRead(std::function<HttpResponse()> read,
 HttpResponse RequestHandler::MetricsPage() {
   // Read at scrape time: HeadPosition is one atomic load.
   head_position_->Set(static_cast<double>(log_->HeadPosition()));
+  log_disk_full_->Set(eventlog::IsDiskFull(log_->WriteHealth()) ? 1 : 0);
   HttpResponse response;
   response.content_type = kPrometheusText;
   response.body = metrics_->Render();

@@ -86,7 +86,9 @@ class RequestHandler {
   // The 503 for a connection over max_connections, counted in the metrics.
   HttpResponse TooManyConnections();
 
-  // /readyz answers 200 while ready (the default), 503 after SetReady(false).
+  // /readyz answers 200 while ready (the default), 503 after SetReady(false),
+  // while HttpServerOptions::readiness is not OK, and while the log's
+  // WriteHealth() is not (its disk is full), saying why.
   void SetReady(bool ready) { ready_.store(ready); }
 
   // Blocks until no append or read started by Handle is still running,
@@ -165,6 +167,7 @@ class RequestHandler {
   CounterFamily* const requests_;
   HistogramFamily* const request_duration_;
   Gauge* const head_position_;
+  Gauge* const log_disk_full_;  // read at scrape time, as the head
   // Null when HttpServerOptions::append_path was given; the core uses one
   // or the other.
   const std::unique_ptr<api::AppendPath> own_appends_;

@@ -22,6 +22,14 @@ absl::Status Aborted(const std::string& actual_revision) {
   return status;
 }
 
+// As the log reports a full disk (eventlog/internal/log_db.h).
+absl::Status DiskFull() {
+  absl::Status status = absl::UnavailableError(
+      "the event log's disk is full (No space left on device): writing");
+  status.SetPayload(eventlog::kDiskFullPayload, absl::Cord("ENOSPC"));
+  return status;
+}
+
 struct Case {
   absl::Status status;
   int http_status;
@@ -45,6 +53,8 @@ std::vector<Case> Cases() {
       {absl::CancelledError("bye"), 499, "cancelled"},
       {absl::UnimplementedError("later"), 501, "unimplemented"},
       {absl::UnavailableError("disk full"), 503, "unavailable"},
+      // gRPC: UNAVAILABLE, as every case keeps its code there.
+      {DiskFull(), 503, "disk-full"},
       {absl::DeadlineExceededError("late"), 504, "deadline-exceeded"},
       {absl::InternalError("bug"), 500, "internal"},
       {absl::DataLossError("bits"), 500, "internal"},

@@ -70,6 +70,12 @@ TEST_F(DiskFullTest, FailsCleanlyAndRecoversWhenSpaceIsBack) {
   for (int i = 0; i < 5000 && failure.ok(); ++i) failure = append();
   ASSERT_FALSE(failure.ok()) << "the disk never filled up";
   EXPECT_EQ(failure.code(), absl::StatusCode::kUnavailable) << failure;
+  EXPECT_TRUE(IsDiskFull(failure)) << failure;
+  EXPECT_NE(failure.message().find("the event log's disk is full (No space "
+                                   "left on device)"),
+            absl::string_view::npos)
+      << failure;
+  EXPECT_TRUE(IsDiskFull((*log)->WriteHealth())) << (*log)->WriteHealth();
   // While the disk stays (nearly) full every answer is either a durable
   // acknowledgement or UNAVAILABLE: reopening after the failure frees the
   // failed WAL's preallocated space, so some appends may fit again.
@@ -103,6 +109,65 @@ TEST_F(DiskFullTest, FailsCleanlyAndRecoversWhenSpaceIsBack) {
     EXPECT_EQ((*events)[position - 1].data, data) << "position " << position;
   }
   auto verify = (*reopened)->Verify(1, 0);
+  ASSERT_TRUE(verify.ok());
+  EXPECT_TRUE(verify->ok) << verify->problem;
+}
+
+// While the disk is full the log still reads, refuses snapshot writes
+// without harm, and says why in WriteHealth; once space is back
+// WriteHealth turns OK on its own (the writer's idle probe), appends and
+// snapshots are written again, and an idempotency key acknowledged before
+// still deduplicates.
+TEST_F(DiskFullTest, ReadsSnapshotsKeysAndHealthAcrossAFullDisk) {
+  const std::string log_dir = mount_point_ + "/log";
+  const std::string filler = mount_point_ + "/filler";
+  auto log = EventLog::Open(Options{}, log_dir);
+  ASSERT_TRUE(log.ok()) << log.status();
+  AppendRequest keyed = Request("keyed", {Json("E", R"({"k":1})")});
+  keyed.idempotency_key = "key-before-the-full-disk";
+  auto first = (*log)->Append(keyed);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*log)->WriteSnapshot("fold", 1, {{"a", "1"}}).ok());
+  EXPECT_TRUE((*log)->WriteHealth().ok());
+
+  Fill(filler);
+  const std::string pad(16 * 1024, 'x');
+  absl::Status failure;
+  for (int i = 0; i < 5000 && failure.ok(); ++i) {
+    failure = (*log)
+                  ->Append(Request("s", {Json("E", R"({"pad":")" + pad +
+                                                       "\"}")}))
+                  .status();
+  }
+  ASSERT_TRUE(IsDiskFull(failure)) << failure;
+  const uint64_t head = (*log)->HeadPosition();
+  auto read = (*log)->ReadAll(1, 0, Filter{});
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->size(), head);
+  const absl::Status snapshot =
+      (*log)->WriteSnapshot("fold", head, {{"a", "2"}});
+  EXPECT_EQ(snapshot.code(), absl::StatusCode::kUnavailable) << snapshot;
+  auto found = (*log)->FindSnapshot("fold", head);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, 1u);
+  EXPECT_TRUE(IsDiskFull((*log)->WriteHealth()));
+
+  std::filesystem::remove(filler);
+  absl::Status health = (*log)->WriteHealth();
+  for (int i = 0; i < 100 && !health.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    health = (*log)->WriteHealth();
+  }
+  EXPECT_TRUE(health.ok()) << health;
+  auto again = (*log)->Append(keyed);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->first_position, first->first_position);
+  ASSERT_TRUE((*log)->WriteSnapshot("fold", head, {{"a", "2"}}).ok());
+  auto entry = (*log)->ReadSnapshotEntry("fold", head, "a");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->value_or(""), "2");
+  auto verify = (*log)->Verify(1, 0);
   ASSERT_TRUE(verify.ok());
   EXPECT_TRUE(verify->ok) << verify->problem;
 }

@@ -37,6 +37,7 @@
 #include "projections/projection_runner.h"
 #include "tests/gateway/http_client.h"
 #include "tests/testing/agent_trace.h"
+#include "tests/testing/fresh_rebuild.h"
 #include "tests/testing/pg_database.h"
 #include "tests/testing/read_model_dump.h"
 #include "tests/testing/temp_dir.h"
@@ -117,19 +118,7 @@ class VigildProjectionsTest : public ::testing::Test {
 
   // The read models of a fresh rebuild of the whole log into `url`.
   std::vector<std::string> FreshRebuild(const std::string& url) {
-    auto log = eventlog::EventLog::Open(eventlog::Options(), DataDir());
-    EXPECT_TRUE(log.ok()) << log.status();
-    if (!log.ok()) return {};
-    EXPECT_TRUE(projections::ApplyMigrations(url).ok());
-    for (auto& projection : projections::NewDomainProjections({})) {
-      projections::RunnerOptions options;
-      options.pg_url = url;
-      projections::ProjectionRunner runner(projection.get(), log->get(),
-                                           options);
-      absl::Status status = runner.CatchUp((*log)->HeadPosition());
-      EXPECT_TRUE(status.ok()) << status;
-    }
-    return testing::DumpReadModels(url);
+    return testing::FreshRebuild(DataDir(), url);
   }
 
   std::string DataDir() const {
