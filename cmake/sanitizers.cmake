@@ -30,7 +30,11 @@ endif()
 if(VIGIL_SANITIZE STREQUAL "thread")
   add_library(vigil_tsan_absl_sync OBJECT
     ${PROJECT_SOURCE_DIR}/tools/sanitizers/tsan_absl_sync.cc)
-  target_compile_options(vigil_tsan_absl_sync PRIVATE ${VIGIL_WARNINGS})
+  # Hidden: the executable keeps its definitions to itself, so Vigil's calls
+  # (and inline Abseil and gRPC header code compiled into it) are annotated
+  # and gRPC's internal locking is left as it is (see tsan.supp).
+  target_compile_options(vigil_tsan_absl_sync PRIVATE ${VIGIL_WARNINGS}
+    -fvisibility=hidden)
   target_link_libraries(vigil_tsan_absl_sync PUBLIC absl::synchronization
     ${CMAKE_DL_LIBS})
 endif()

@@ -6,10 +6,10 @@
 // guarded by an absl::Mutex (all of Vigil's shared state) would be reported
 // as a race. Abseil built with TSan annotates itself with the
 // __tsan_mutex_* calls below; this file adds the same annotations from the
-// outside. It defines the out-of-line members Vigil's code calls (and, as
-// the executable exports them, gRPC's calls too); each one tells TSan what
-// the operation means and calls the library's own definition, found with
-// dlsym(RTLD_NEXT). Linked into every executable of a VIGIL_SANITIZE=thread
+// outside. It defines the out-of-line members Vigil's code calls, hidden in
+// the executable (so libgrpc's own calls still go to the library); each one
+// tells TSan what the operation means and calls the library's own
+// definition, found with dlsym(RTLD_NEXT). Linked into every executable of a VIGIL_SANITIZE=thread
 // build only (the top-level CMakeLists.txt); never part of a normal build.
 //
 // Not covered: Notification::HasBeenNotified() is inline and reads an atomic
@@ -50,16 +50,50 @@ Fn Real(const char* symbol) {
   static const auto real = Real<type>(symbol); \
   (void)0
 
+// Whether this call is the outermost interposed one on its thread: the
+// library may call its own public members (AwaitWithTimeout calls
+// AwaitWithDeadline), which must not be annotated twice.
+class Nesting {
+ public:
+  Nesting() : outer_(depth_++ == 0) {}
+  ~Nesting() { --depth_; }
+  bool outer() const { return outer_; }
+
+ private:
+  static thread_local int depth_;
+  const bool outer_;
+};
+thread_local int Nesting::depth_ = 0;
+
 // Annotates a blocking lock for its scope: pre-lock now, post-lock (the
 // acquire) when the library's call has returned.
 class LockScope {
  public:
   LockScope(void* mu, unsigned flags) : mu_(mu), flags_(flags) {
-    __tsan_mutex_pre_lock(mu_, flags_);
+    if (nesting_.outer()) __tsan_mutex_pre_lock(mu_, flags_);
   }
-  ~LockScope() { __tsan_mutex_post_lock(mu_, flags_, 0); }
+  ~LockScope() {
+    if (nesting_.outer()) __tsan_mutex_post_lock(mu_, flags_, 0);
+  }
 
  private:
+  Nesting nesting_;
+  void* mu_;
+  unsigned flags_;
+};
+
+// Annotates an unlock for its scope (the release comes first).
+class UnlockScope {
+ public:
+  UnlockScope(void* mu, unsigned flags) : mu_(mu), flags_(flags) {
+    if (nesting_.outer()) __tsan_mutex_pre_unlock(mu_, flags_);
+  }
+  ~UnlockScope() {
+    if (nesting_.outer()) __tsan_mutex_post_unlock(mu_, flags_);
+  }
+
+ private:
+  Nesting nesting_;
   void* mu_;
   unsigned flags_;
 };
@@ -69,14 +103,18 @@ class LockScope {
 // evaluates there, are ignored, as annotated Abseil does.
 class WaitScope {
  public:
-  explicit WaitScope(void* mu) : mu_(mu) { __tsan_mutex_pre_unlock(mu_, 0); }
+  explicit WaitScope(void* mu) : mu_(mu) {
+    if (nesting_.outer()) __tsan_mutex_pre_unlock(mu_, 0);
+  }
   ~WaitScope() {
+    if (!nesting_.outer()) return;
     __tsan_mutex_post_unlock(mu_, 0);
     __tsan_mutex_pre_lock(mu_, 0);
     __tsan_mutex_post_lock(mu_, 0, 0);
   }
 
  private:
+  Nesting nesting_;
   void* mu_;
 };
 
@@ -112,6 +150,8 @@ void Mutex::ReaderLock() {
 
 bool Mutex::TryLock() {
   VIGIL_REAL(bool (*)(Mutex*), "_ZN4absl7debian35Mutex7TryLockEv");
+  const Nesting nesting;
+  if (!nesting.outer()) return real(this);
   __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
   const bool locked = real(this);
   __tsan_mutex_post_lock(
@@ -122,6 +162,8 @@ bool Mutex::TryLock() {
 
 bool Mutex::ReaderTryLock() {
   VIGIL_REAL(bool (*)(Mutex*), "_ZN4absl7debian35Mutex13ReaderTryLockEv");
+  const Nesting nesting;
+  if (!nesting.outer()) return real(this);
   __tsan_mutex_pre_lock(this, __tsan_mutex_try_read_lock);
   const bool locked = real(this);
   __tsan_mutex_post_lock(this,
@@ -133,16 +175,14 @@ bool Mutex::ReaderTryLock() {
 
 void Mutex::Unlock() {
   VIGIL_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex6UnlockEv");
-  __tsan_mutex_pre_unlock(this, 0);
+  UnlockScope unlock(this, 0);
   real(this);
-  __tsan_mutex_post_unlock(this, 0);
 }
 
 void Mutex::ReaderUnlock() {
   VIGIL_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex12ReaderUnlockEv");
-  __tsan_mutex_pre_unlock(this, __tsan_mutex_read_lock);
+  UnlockScope unlock(this, __tsan_mutex_read_lock);
   real(this);
-  __tsan_mutex_post_unlock(this, __tsan_mutex_read_lock);
 }
 
 void Mutex::LockWhen(const Condition& cond) {
@@ -223,23 +263,26 @@ bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
 
 void Notification::Notify() {
   VIGIL_REAL(void (*)(Notification*), "_ZN4absl7debian312Notification6NotifyEv");
-  __tsan_release(this);
+  const Nesting nesting;
+  if (nesting.outer()) __tsan_release(this);
   real(this);
 }
 
 void Notification::WaitForNotification() const {
   VIGIL_REAL(void (*)(const Notification*),
              "_ZNK4absl7debian312Notification19WaitForNotificationEv");
+  const Nesting nesting;
   real(this);
-  __tsan_acquire(const_cast<Notification*>(this));
+  if (nesting.outer()) __tsan_acquire(const_cast<Notification*>(this));
 }
 
 bool Notification::WaitForNotificationWithTimeout(Duration timeout) const {
   VIGIL_REAL(bool (*)(const Notification*, Duration),
              "_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_"
              "8DurationE");
+  const Nesting nesting;
   const bool notified = real(this, timeout);
-  __tsan_acquire(const_cast<Notification*>(this));
+  if (nesting.outer()) __tsan_acquire(const_cast<Notification*>(this));
   return notified;
 }
 
@@ -247,8 +290,9 @@ bool Notification::WaitForNotificationWithDeadline(Time deadline) const {
   VIGIL_REAL(bool (*)(const Notification*, Time),
              "_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_"
              "4TimeE");
+  const Nesting nesting;
   const bool notified = real(this, deadline);
-  __tsan_acquire(const_cast<Notification*>(this));
+  if (nesting.outer()) __tsan_acquire(const_cast<Notification*>(this));
   return notified;
 }
 
