@@ -50,9 +50,11 @@ Fn Real(const char* symbol) {
   static const auto real = Real<type>(symbol); \
   (void)0
 
-// Whether this call is the outermost interposed one on its thread: the
-// library may call its own public members (AwaitWithTimeout calls
-// AwaitWithDeadline), which must not be annotated twice.
+// Whether this call is the outermost annotated one on its thread. While the
+// definitions were exported, the library's calls to its own members
+// (AwaitWithTimeout calls AwaitWithDeadline) came back here and were
+// annotated twice ("unlock of an unlocked mutex"); hidden, they no longer
+// do, and this guard keeps any such nesting annotated once.
 class Nesting {
  public:
   Nesting() : outer_(depth_++ == 0) {}
