@@ -3,6 +3,7 @@ start / kill / restart on the same port and data. The binary is $VIGILD."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -51,6 +52,7 @@ class Vigild:
     def start(self) -> None:
         self._process = subprocess.Popen([self._binary, *self._flags], stdout=self._log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        atexit.register(self.kill)  # even when a test fails half-way
         wait_for_port(self.port)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

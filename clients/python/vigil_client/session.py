@@ -19,7 +19,9 @@ import asyncio
 import concurrent.futures
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar, Union
 
 import grpc
@@ -44,6 +46,13 @@ def _check_max_in_flight(value: int) -> int:
     return value
 
 
+@dataclass
+class _Entry(Generic[F]):
+    message: pb.AppendSessionRequest
+    future: F
+    failures: int = 0  # answers UNAVAILABLE / RESOURCE_EXHAUSTED so far
+
+
 class _Pending(Generic[F]):
     """Unanswered appends by correlation id. Not thread-safe: the sync
     session holds its lock around every call, the asyncio one runs on one
@@ -52,34 +61,43 @@ class _Pending(Generic[F]):
     def __init__(self, core: Core) -> None:
         self._core = core
         self._next_id = 1
-        self._by_id: dict[int, tuple[pb.AppendSessionRequest, F]] = {}
+        self._by_id: dict[int, _Entry[F]] = {}
         self._failures = 0  # consecutive breaks with nothing answered
         self.error: VigilError | None = None  # once set, the session is over
 
     def add(self, request: pb.AppendRequest, future: F) -> pb.AppendSessionRequest:
         message = pb.AppendSessionRequest(correlation_id=self._next_id, append=request)
-        self._by_id[self._next_id] = (message, future)
+        self._by_id[self._next_id] = _Entry(message, future)
         self._next_id += 1
         return message
 
     def unanswered(self) -> list[pb.AppendSessionRequest]:
-        return [message for message, _ in self._by_id.values()]
+        return [entry.message for entry in self._by_id.values()]
 
-    def resolve(self, response: pb.AppendSessionResponse) -> None:
-        entry = self._by_id.pop(response.correlation_id, None)
+    def resolve(self, response: pb.AppendSessionResponse
+                ) -> tuple[pb.AppendSessionRequest, float] | None:
+        """Settles the future of `response`'s append, or returns the append
+        and the wait before sending it again (an error the retry policy
+        retries: RESOURCE_EXHAUSTED, UNAVAILABLE)."""
+        entry = self._by_id.get(response.correlation_id)
         if entry is None:
-            return  # an answer to an append resent after a break, answered twice
+            return None  # an append resent after a break, answered twice
         self._failures = 0
-        message, future = entry
-        if future.done():
-            return
         if response.WhichOneof("result") == "ok":
-            future.set_result(_convert.append_result(response.ok))
-        else:
-            error = response.error
-            future.set_exception(error_from_status(
-                _status_code(error.code), error.message, message.append.stream,
-                actual_revision=error.actual_revision or None))
+            del self._by_id[response.correlation_id]
+            entry.future.set_result(_convert.append_result(response.ok))
+            return None
+        failure = response.error
+        error = error_from_status(_status_code(failure.code), failure.message,
+                                  entry.message.append.stream,
+                                  actual_revision=failure.actual_revision or None)
+        entry.failures += 1
+        wait = self._core.retry.delay(entry.failures, error)
+        if wait is not None:
+            return entry.message, wait
+        del self._by_id[response.correlation_id]
+        entry.future.set_exception(error)
+        return None
 
     def wait_after(self, rpc_error: grpc.RpcError) -> float | None:
         """The wait before reopening, or None after failing every future."""
@@ -92,9 +110,8 @@ class _Pending(Generic[F]):
 
     def fail(self, error: VigilError) -> None:
         self.error = error
-        for _, future in self._by_id.values():
-            if not future.done():
-                future.set_exception(error)
+        for entry in self._by_id.values():
+            entry.future.set_exception(error)
         self._by_id.clear()
 
     def finish(self) -> None:
@@ -121,13 +138,15 @@ _Item = Union[pb.AppendSessionRequest, object]
 
 class AppendSession:
     """Sync append session (`Client.append_session()`); use it in a `with`
-    block or call `close()`. `append` may be called from any thread."""
+    block or call `close()`. `append` may be called from any thread; the
+    futures' callbacks run on the session's reader thread and must not block."""
 
     def __init__(self, stub: pb_grpc.EventStoreStub, core: Core, max_in_flight: int) -> None:
         self._stub = stub
         self._core = core
         self._slots = threading.BoundedSemaphore(_check_max_in_flight(max_in_flight))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # an append from a future's callback is fine
+        self._settled = threading.Condition(self._lock)  # notified when nothing is pending
         self._pending: _Pending[concurrent.futures.Future[AppendResult]] = _Pending(core)
         self._requests: queue.Queue[_Item] = queue.Queue()
         self._closing = False
@@ -147,16 +166,18 @@ class AppendSession:
         with self._lock:
             if self._closing or self._pending.error is not None:
                 future.set_exception(self._pending.error or RuntimeError("session closed"))
-                return future
-            self._requests.put(self._pending.add(request, future))
+            else:
+                self._requests.put(self._pending.add(request, future))
         return future
 
-    def close(self, timeout: float | None = None) -> None:
-        """Ends the session after every unanswered append is answered."""
+    def close(self) -> None:
+        """Waits until every append is answered (or failed), then ends the
+        session."""
         with self._lock:
             self._closing = True
+            self._settled.wait_for(lambda: not self._pending)
             self._requests.put(_END)
-        self._reader.join(timeout)
+        self._reader.join()
 
     def __enter__(self) -> AppendSession:
         return self
@@ -171,23 +192,29 @@ class AppendSession:
             try:
                 for response in call:
                     with self._lock:
-                        self._pending.resolve(response)
+                        resend = self._pending.resolve(response)
+                        self._settled.notify_all()
+                    if resend is not None:
+                        threading.Timer(resend[1], self._send, resend[:1]).start()
                 with self._lock:
                     self._pending.finish()  # the server ended the call after our END
                 return
             except grpc.RpcError as rpc_error:
                 with self._lock:
                     wait = self._pending.wait_after(rpc_error)
+                    self._settled.notify_all()
+                    requests.put(_END)
                     if wait is None:
                         return
-                    requests.put(_END)
-            threading.Event().wait(wait)
+            time.sleep(wait)
             with self._lock:
                 self._requests = queue.Queue()
                 for message in self._pending.unanswered():
                     self._requests.put(message)
-                if self._closing:
-                    self._requests.put(_END)
+
+    def _send(self, message: pb.AppendSessionRequest) -> None:
+        with self._lock:
+            self._requests.put(message)
 
 
 def _drain(requests: queue.Queue[_Item]) -> Iterator[pb.AppendSessionRequest]:
@@ -197,13 +224,15 @@ def _drain(requests: queue.Queue[_Item]) -> Iterator[pb.AppendSessionRequest]:
 
 class AsyncAppendSession:
     """The asyncio twin of AppendSession (`AsyncClient.append_session()`):
-    `async with`, `await session.append(...)` returns an asyncio.Future."""
+    `async with`; `await session.append(...)` returns an asyncio.Future."""
 
     def __init__(self, stub: pb_grpc.EventStoreStub, core: Core, max_in_flight: int) -> None:
         self._stub = stub
         self._core = core
         self._slots = asyncio.BoundedSemaphore(_check_max_in_flight(max_in_flight))
         self._pending: _Pending[asyncio.Future[AppendResult]] = _Pending(core)
+        self._settled = asyncio.Event()  # set when nothing is pending
+        self._settled.set()
         self._requests: asyncio.Queue[_Item] = asyncio.Queue()
         self._closing = False
         self._reader = asyncio.get_running_loop().create_task(self._read())
@@ -219,12 +248,16 @@ class AsyncAppendSession:
         future.add_done_callback(lambda _: self._slots.release())
         if self._closing or self._pending.error is not None:
             future.set_exception(self._pending.error or RuntimeError("session closed"))
-            return future
-        self._requests.put_nowait(self._pending.add(request, future))
+        else:
+            self._settled.clear()
+            self._requests.put_nowait(self._pending.add(request, future))
         return future
 
     async def close(self) -> None:
+        """Waits until every append is answered (or failed), then ends the
+        session."""
         self._closing = True
+        await self._settled.wait()
         self._requests.put_nowait(_END)
         await self._reader
 
@@ -234,26 +267,35 @@ class AsyncAppendSession:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _note_settled(self) -> None:
+        if not self._pending:
+            self._settled.set()
+
     async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             requests = self._requests
             call = self._stub.AppendSession(_drain_async(requests), metadata=self._core.metadata)
             try:
                 async for response in call:
-                    self._pending.resolve(response)
+                    if (resend := self._pending.resolve(response)) is not None:
+                        loop.call_later(resend[1], self._send, resend[0])
+                    self._note_settled()
                 self._pending.finish()
                 return
             except grpc.RpcError as rpc_error:
                 wait = self._pending.wait_after(rpc_error)
+                self._note_settled()
+                requests.put_nowait(_END)
                 if wait is None:
                     return
-                requests.put_nowait(_END)
             await asyncio.sleep(wait)
             self._requests = asyncio.Queue()
             for message in self._pending.unanswered():
                 self._requests.put_nowait(message)
-            if self._closing:
-                self._requests.put_nowait(_END)
+
+    def _send(self, message: pb.AppendSessionRequest) -> None:
+        self._requests.put_nowait(message)
 
 
 async def _drain_async(requests: asyncio.Queue[_Item]) -> AsyncIterator[pb.AppendSessionRequest]:
