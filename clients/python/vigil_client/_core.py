@@ -13,8 +13,7 @@ from typing import Any, Generic, TypeVar
 from vigil_client import _convert
 from vigil_client._proto import event_store_pb2 as pb
 from vigil_client.models import (
-    AppendResult, EventData, ExpectedRevision, Filter, Json, LogPoint, RecordedEvent, StreamInfo,
-    StreamState)
+    AppendResult, EventData, ExpectedRevision, Filter, Json, LogPoint, RecordedEvent, StreamInfo)
 from vigil_client.retry import RetryPolicy
 
 T = TypeVar("T")
