@@ -11,7 +11,7 @@ from proxy import Proxy
 from vigild import Vigild
 
 from vigil_client import (
-    AppendResult, Checkpoint, Client, EventData, Filter, IdempotencyConflict, InvalidArgument,
+    AppendResult, Checkpoint, Client, DeadlineExceeded, EventData, Filter, IdempotencyConflict, InvalidArgument,
     NotFound, PermissionDenied, RateLimited, RetryPolicy, StreamState, Unauthenticated,
     WrongExpectedRevision, domain)
 
@@ -149,6 +149,11 @@ class ClientTest(unittest.TestCase):
         # Events with position > from_position.
         self.assertEqual(seen, list(range(head.first_position + 1, head.last_position + 1)))
 
+    def test_deadline_is_per_call_and_not_retried(self) -> None:
+        with self.assertRaises(DeadlineExceeded):
+            self.client.read_all(deadline=1e-6)
+        self.assertIsInstance(self.client.read_all(max_count=1, deadline=None), list)
+
     def test_bad_arguments_raise_before_sending(self) -> None:
         with Proxy(self.server.port) as proxy, Client(proxy.target) as client:
             bad_calls = [
@@ -208,6 +213,22 @@ class TokensAndLimitsTest(unittest.TestCase):
             with self.assertRaises(PermissionDenied):
                 reader.append(stream_name(), [event()])
 
+    def test_tokens_on_subscriptions_and_sessions(self) -> None:
+        stream = stream_name()
+        with Client(self.server.target, token=self.AGENT) as agent:
+            with agent.append_session() as session:
+                appended = session.append(stream, [event()])
+            self.assertEqual(appended.result().next_expected_revision, 0)
+        with Client(self.server.target, token=self.READER) as reader:
+            with reader.subscribe(filter=Filter(stream_prefixes=(stream,))) as subscription:
+                self.assertEqual(next(iter(subscription)).stream, stream)  # type: ignore[union-attr]
+            with reader.append_session() as session:
+                refused = session.append(stream, [event()])
+            self.assertIsInstance(refused.exception(), PermissionDenied)
+        with Client(self.server.target) as anonymous:
+            with self.assertRaises(Unauthenticated):
+                next(iter(anonymous.subscribe()))
+
     def test_rate_limited_raises_with_hint_or_waits_it_out(self) -> None:
         stream = stream_name()
         with Client(self.server.target, token=self.AGENT,
@@ -215,8 +236,10 @@ class TokensAndLimitsTest(unittest.TestCase):
             impatient.append(stream, [event(), event()])  # the burst
             with self.assertRaises(RateLimited) as caught:
                 impatient.append(stream, [event()])
-            self.assertIsNotNone(caught.exception.retry_after)
-            self.assertGreater(caught.exception.retry_after, 0)
+            hint = caught.exception.retry_after
+            self.assertIsNotNone(hint, caught.exception.message)
+            self.assertGreaterEqual(hint, 1)  # type: ignore[arg-type]
+            self.assertGreaterEqual(RetryPolicy().delay(1, caught.exception), hint)
         with Client(self.server.target, token=self.AGENT) as patient:
             started = time.monotonic()
             result: AppendResult = patient.append(stream, [event()])  # retried after the hint
