@@ -49,7 +49,8 @@ class SessionTest(unittest.TestCase):
                 futures = [session.append(stream, [event], expected_revision=expected)
                            for stream, event, expected in plan(prefix)]
                 if restart:
-                    while sum(f.done() for f in futures) < 200:
+                    give_up = time.monotonic() + 60
+                    while sum(f.done() for f in futures) < 200 and time.monotonic() < give_up:
                         time.sleep(0.001)
                     server.restart(signal.SIGKILL)
                     unanswered = sum(not f.done() for f in futures)
