@@ -50,7 +50,9 @@ class _Cursor:
         if kind == "event":
             self.position = response.event.position
             return _convert.recorded_event(response.event)
-        self.position = response.checkpoint if kind == "checkpoint" else response.caught_up
+        # Never backwards: a resume starts after everything delivered.
+        self.position = max(self.position,
+                            response.checkpoint if kind == "checkpoint" else response.caught_up)
         return Checkpoint(position=self.position, caught_up=kind == "caught_up")
 
     def wait_after(self, rpc_error: grpc.RpcError) -> float:
@@ -58,7 +60,6 @@ class _Cursor:
         (after max_attempts failures in a row with nothing delivered)."""
         self._failures += 1
         return wait_or_raise(self._policy, self._failures, rpc_error, None)
-
 
 
 class Subscription:
@@ -79,18 +80,22 @@ class Subscription:
         return self._cursor.position
 
     def __iter__(self) -> Iterator[Delivery]:
-        while not self._closed.is_set():
-            with self._lock:
-                self._call = self._open(self._cursor.request())
-            try:
-                for response in self._call:
-                    yield self._cursor.deliver(response)
-                return  # the server ended the call: only at shutdown, with a status
-            except grpc.RpcError as rpc_error:
-                if self._closed.is_set():
-                    return
-                wait = self._cursor.wait_after(rpc_error)
-            self._closed.wait(wait)
+        """Iterate once; leaving the loop (break, an exception) closes it."""
+        try:
+            while not self._closed.is_set():
+                with self._lock:
+                    self._call = self._open(self._cursor.request())
+                try:
+                    for response in self._call:
+                        yield self._cursor.deliver(response)
+                    return  # the server ended the call: only at shutdown, with a status
+                except grpc.RpcError as rpc_error:
+                    if self._closed.is_set():
+                        return
+                    wait = self._cursor.wait_after(rpc_error)
+                self._closed.wait(wait)
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._closed.set()
@@ -120,20 +125,21 @@ class AsyncSubscription:
         return self._cursor.position
 
     async def __aiter__(self) -> AsyncIterator[Delivery]:
-        while not self._closed:
-            self._call = self._open(self._cursor.request())
-            try:
-                async for response in self._call:
-                    yield self._cursor.deliver(response)
-                return
-            except grpc.RpcError as rpc_error:
-                if self._closed:
+        """Iterate once; leaving the loop (break, cancellation) closes it."""
+        try:
+            while not self._closed:
+                self._call = self._open(self._cursor.request())
+                try:
+                    async for response in self._call:
+                        yield self._cursor.deliver(response)
                     return
-                wait = self._cursor.wait_after(rpc_error)
-            except asyncio.CancelledError:
-                self._call.cancel()
-                raise
-            await asyncio.sleep(wait)
+                except grpc.RpcError as rpc_error:
+                    if self._closed:
+                        return
+                    wait = self._cursor.wait_after(rpc_error)
+                await asyncio.sleep(wait)
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._closed = True
