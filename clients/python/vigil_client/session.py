@@ -85,7 +85,8 @@ class _Pending(Generic[F]):
         self._failures = 0
         if response.WhichOneof("result") == "ok":
             del self._by_id[response.correlation_id]
-            entry.future.set_result(_convert.append_result(response.ok))
+            if not entry.future.done():  # a future the caller cancelled stays so
+                entry.future.set_result(_convert.append_result(response.ok))
             return None
         failure = response.error
         error = error_from_status(_status_code(failure.code), failure.message,
@@ -96,7 +97,8 @@ class _Pending(Generic[F]):
         if wait is not None:
             return entry.message, wait
         del self._by_id[response.correlation_id]
-        entry.future.set_exception(error)
+        if not entry.future.done():
+            entry.future.set_exception(error)
         return None
 
     def wait_after(self, rpc_error: grpc.RpcError) -> float | None:
@@ -111,7 +113,8 @@ class _Pending(Generic[F]):
     def fail(self, error: VigilError) -> None:
         self.error = error
         for entry in self._by_id.values():
-            entry.future.set_exception(error)
+            if not entry.future.done():
+                entry.future.set_exception(error)
         self._by_id.clear()
 
     def finish(self) -> None:
