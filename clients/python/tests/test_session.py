@@ -65,22 +65,36 @@ class SessionTest(unittest.TestCase):
     def test_thousand_in_flight_across_a_restart(self) -> None:
         self.run_session(restart=True)
 
-    def test_async_thousand_in_flight(self) -> None:
+    def run_async_session(self, restart: bool) -> None:
         prefix = f"asess-{uuid.uuid4().hex[:8]}"
         with Vigild() as server, Client(server.target) as client:
             for stream in range(20):
                 client.append(f"{prefix}-{stream}", [EventData("Seed", {})])
 
             async def run() -> list[BaseException | None]:
-                async with AsyncClient(server.target) as aclient:
+                async with AsyncClient(server.target, retry=PATIENT) as aclient:
                     async with aclient.append_session(max_in_flight=IN_FLIGHT) as session:
                         futures = [await session.append(stream, [event],
                                                         expected_revision=expected)
                                    for stream, event, expected in plan(prefix)]
+                        if restart:
+                            give_up = time.monotonic() + 60
+                            while (sum(f.done() for f in futures) < 200
+                                   and time.monotonic() < give_up):
+                                await asyncio.sleep(0.001)
+                            await asyncio.to_thread(server.restart, signal.SIGKILL)
+                            self.assertGreater(sum(not f.done() for f in futures), 0,
+                                               "the restart came too late to test")
                         await asyncio.wait(futures, timeout=120)
                     return [f.exception() for f in futures]
 
             self.check(client, prefix, asyncio.run(run()))
+
+    def test_async_thousand_in_flight(self) -> None:
+        self.run_async_session(restart=False)
+
+    def test_async_thousand_in_flight_across_a_restart(self) -> None:
+        self.run_async_session(restart=True)
 
 
 if __name__ == "__main__":
