@@ -12,7 +12,7 @@ from vigild import Vigild
 
 from vigil_client import (
     AppendResult, Checkpoint, Client, DeadlineExceeded, EventData, Filter, IdempotencyConflict, InvalidArgument,
-    NotFound, PermissionDenied, RateLimited, RetryPolicy, StreamState, Unauthenticated,
+    NotFound, PermissionDenied, RateLimited, RetryPolicy, StreamState, TooLarge, Unauthenticated,
     WrongExpectedRevision, domain)
 
 
@@ -149,6 +149,15 @@ class ClientTest(unittest.TestCase):
         # Events with position > from_position.
         self.assertEqual(seen, list(range(head.first_position + 1, head.last_position + 1)))
 
+    def test_too_large_is_not_retried(self) -> None:
+        started = time.monotonic()
+        with self.assertRaises(TooLarge) as caught:  # --max-append-events 1000
+            self.client.append(stream_name(), [event(n) for n in range(1001)])
+        self.assertIn("limit is 1000", caught.exception.message)
+        with self.assertRaises(TooLarge):  # --max-event-bytes 1 MiB
+            self.client.append(stream_name(), [EventData("Big", {"pad": "x" * (1 << 20)})])
+        self.assertLess(time.monotonic() - started, 1.5, "no backoff: retrying cannot help")
+
     def test_deadline_is_per_call_and_not_retried(self) -> None:
         with self.assertRaises(DeadlineExceeded):
             self.client.read_all(deadline=1e-6)
@@ -236,6 +245,8 @@ class TokensAndLimitsTest(unittest.TestCase):
             impatient.append(stream, [event(), event()])  # the burst
             with self.assertRaises(RateLimited) as caught:
                 impatient.append(stream, [event()])
+            with self.assertRaises(TooLarge):  # more than the burst: never passes
+                impatient.append(stream, [event(), event(), event()])
             hint = caught.exception.retry_after
             self.assertIsNotNone(hint, caught.exception.message)
             self.assertGreaterEqual(hint, 1)  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ from vigil_client.aio import AsyncClient
 from vigil_client.client import Client
 from vigil_client.errors import (
     DeadlineExceeded, IdempotencyConflict, InvalidArgument, NotFound, PermissionDenied,
-    RateLimited, Unauthenticated, Unavailable, Unimplemented, VigilError, WrongExpectedRevision)
+    RateLimited, TooLarge, Unauthenticated, Unavailable, Unimplemented, VigilError,
+    WrongExpectedRevision)
 from vigil_client.models import (
     AppendResult, AtTime, Checkpoint, EventData, ExpectedRevision, Filter, Json, LogPoint,
     RecordedEvent, StreamInfo, StreamState)
@@ -27,6 +28,6 @@ __all__ = [
     "AtTime", "Checkpoint", "Client", "DeadlineExceeded", "Delivery", "EventData",
     "ExpectedRevision", "Filter", "IdempotencyConflict", "InvalidArgument", "Json", "LogPoint",
     "NotFound", "PermissionDenied", "RateLimited", "RecordedEvent", "RetryPolicy", "StreamInfo",
-    "StreamState", "Subscription", "Unauthenticated", "Unavailable", "Unimplemented",
+    "StreamState", "Subscription", "TooLarge", "Unauthenticated", "Unavailable", "Unimplemented",
     "VigilError", "WrongExpectedRevision", "domain",
 ]

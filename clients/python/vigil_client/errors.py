@@ -15,9 +15,13 @@ import grpc
 
 ACTUAL_REVISION_TRAILER = "vigil-actual-revision"
 
-# vigild's RESOURCE_EXHAUSTED messages carry the wait in words
-# (api/rate_limiter.cc "retry after N s", readers busy "retry in a second").
+# vigild's RESOURCE_EXHAUSTED means "not now" (rate limit, queues, readers
+# busy) or "never" (a size or count limit; an append larger than the rate
+# limit's burst). Over gRPC only its message tells them apart, and carries
+# the wait in words (api/rate_limiter.cc "retry after N s", readers busy
+# "retry in a second"); REST sends the same as 429 + Retry-After vs 413.
 _RETRY_AFTER = re.compile(r"retry (?:after (\d+(?:\.\d+)?) s|in a second)")
+_TOO_LARGE = re.compile(r"limit is \d+|exceeds the rate limit's burst")
 
 
 class VigilError(Exception):
@@ -76,6 +80,11 @@ class RateLimited(VigilError):
         self.retry_after = retry_after
 
 
+class TooLarge(VigilError):
+    """RESOURCE_EXHAUSTED that waiting cannot cure: an event or append over a
+    size or count limit, or an append larger than the rate limit's burst."""
+
+
 class Unavailable(VigilError):
     """UNAVAILABLE: the server is down, shutting down or its disk is full."""
 
@@ -115,6 +124,8 @@ def error_from_status(code: grpc.StatusCode, message: str, stream: str | None = 
     if code == grpc.StatusCode.ABORTED:
         text = actual_revision or (trailers or {}).get(ACTUAL_REVISION_TRAILER)
         return WrongExpectedRevision(code, message, stream, _parse_revision(text))
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and _TOO_LARGE.search(message):
+        return TooLarge(code, message, stream)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         match = _RETRY_AFTER.search(message)
         wait = None if match is None else float(match.group(1) or 1)

@@ -1,8 +1,8 @@
 """When and how long to wait before trying a call again.
 
 One policy decides for every call, sync or asyncio, unary or resumed
-subscription: only UNAVAILABLE (`Unavailable`) and RESOURCE_EXHAUSTED
-(`RateLimited`) are retried, after an exponential backoff with jitter, never
+subscription: only UNAVAILABLE (`Unavailable`) and the RESOURCE_EXHAUSTED
+that waiting cures (`RateLimited`, not `TooLarge`) are retried, after an exponential backoff with jitter, never
 shorter than the server's retry hint. Everything else (ABORTED,
 FAILED_PRECONDITION, INVALID_ARGUMENT, DEADLINE_EXCEEDED, ...) is raised at
 once: trying again could not succeed, or the caller set the deadline.
