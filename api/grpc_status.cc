@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/cord.h"
 #include "api/status_mapping.h"
@@ -16,6 +17,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
     if (std::optional<std::string> revision = ActualRevision(status)) {
       context->AddTrailingMetadata(kActualRevisionTrailer, *revision);
     }
+    if (std::optional<std::string> seconds = RetryAfter(status)) {
+      context->AddTrailingMetadata(kRetryAfterTrailer, *seconds);
+    }
   }
   // absl::StatusCode and grpc::StatusCode are both google.rpc.Code.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
@@ -27,11 +31,18 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
   if (status.ok()) return absl::OkStatus();
   absl::Status result(static_cast<absl::StatusCode>(status.error_code()),
                       status.error_message());
-  if (context != nullptr && result.code() == absl::StatusCode::kAborted) {
-    const auto& trailers = context->GetServerTrailingMetadata();
-    if (auto it = trailers.find(kActualRevisionTrailer); it != trailers.end()) {
+  if (context == nullptr) return result;
+  // The trailer of each payload, on the status that carries it.
+  const auto& trailers = context->GetServerTrailingMetadata();
+  for (const auto& [code, trailer, payload] :
+       {std::tuple(absl::StatusCode::kAborted, kActualRevisionTrailer,
+                   eventlog::kActualRevisionPayload),
+        std::tuple(absl::StatusCode::kResourceExhausted, kRetryAfterTrailer,
+                   kRateLimitedPayload)}) {
+    if (result.code() != code) continue;
+    if (auto it = trailers.find(trailer); it != trailers.end()) {
       result.SetPayload(
-          eventlog::kActualRevisionPayload,
+          payload,
           absl::Cord(absl::string_view(it->second.data(), it->second.size())));
     }
   }

@@ -84,6 +84,15 @@ absl::Status RateLimitedError(std::string_view message,
   return status;
 }
 
+std::optional<std::string> RetryAfter(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kResourceExhausted) {
+    return std::nullopt;
+  }
+  absl::optional<absl::Cord> payload = status.GetPayload(kRateLimitedPayload);
+  if (!payload.has_value()) return std::nullopt;
+  return std::string(*payload);
+}
+
 std::optional<std::string> ActualRevision(const absl::Status& status) {
   if (status.code() != absl::StatusCode::kAborted) return std::nullopt;
   absl::optional<absl::Cord> payload =

@@ -37,6 +37,11 @@ inline constexpr const char* kDiskFullPayload = eventlog::kDiskFullPayload;
 absl::Status RateLimitedError(std::string_view message,
                               int retry_after_seconds);
 
+// The seconds to wait a rate-limited status carries (RESOURCE_EXHAUSTED
+// with kRateLimitedPayload), as decimal text; nullopt for any other
+// status, a size limit included.
+std::optional<std::string> RetryAfter(const absl::Status& status);
+
 // The stream's actual revision an ABORTED status carries
 // (eventlog::kActualRevisionPayload): decimal text or "none"; nullopt when
 // the status is not ABORTED or carries none.

@@ -49,10 +49,8 @@ HttpResponse ErrorResponse(const absl::Status& status) {
                                     std::string(*actual));
     }
   } else if (response.status == 429) {
-    absl::optional<absl::Cord> seconds =
-        status.GetPayload(api::kRateLimitedPayload);
     response.headers.emplace_back("Retry-After",
-                                  seconds ? std::string(*seconds) : "1");
+                                  api::RetryAfter(status).value_or("1"));
   } else if (response.status == 503) {
     response.headers.emplace_back("Retry-After", "1");
   }

@@ -3,7 +3,9 @@
 
 #include "api/auth.h"
 #include "api/event_store_service.h"
+#include "api/grpc_status.h"
 #include "api/rate_limiter.h"
+#include "api/status_mapping.h"
 #include "api/subscription.h"
 #include "eventlog/event_log.h"
 #include "grpcpp/grpcpp.h"
@@ -139,6 +141,77 @@ TEST_F(EventStoreAuthTest, RolesFollowTheSpec) {
   EXPECT_EQ(Append(kAdmin), grpc::StatusCode::OK);
   EXPECT_EQ(Subscribe(kAdmin), grpc::StatusCode::OK);
   EXPECT_EQ(log_->HeadPosition(), 2u);
+}
+
+// A rate-limited call names its wait in the `vigil-retry-after` trailer; a
+// size limit (an append larger than the burst) has none. The client side
+// (FromGrpcStatus) reads it back as the status's payload.
+TEST_F(EventStoreAuthTest, RateLimitedAppendsCarryTheWaitInATrailer) {
+  ASSERT_EQ(Append(kAgent, 5), grpc::StatusCode::OK);
+  for (int events : {1, 6}) {
+    SCOPED_TRACE(events);
+    grpc::ClientContext context;
+    Authorize(&context, kAgent);
+    vigil::v1::AppendRequest request;
+    request.set_stream("agent-1");
+    for (int i = 0; i < events; ++i) {
+      auto* e = request.add_events();
+      e->set_type("Note");
+      e->set_data("{}");
+    }
+    vigil::v1::AppendResponse response;
+    const absl::Status status =
+        FromGrpcStatus(stub_->Append(&context, request, &response), &context);
+    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+    const auto& trailers = context.GetServerTrailingMetadata();
+    if (events == 1) {  // rate limited
+      ASSERT_EQ(trailers.count(kRetryAfterTrailer), 1u);
+      EXPECT_EQ(RetryAfter(status), "1");
+    } else {  // over the burst: waiting will not help
+      EXPECT_EQ(trailers.count(kRetryAfterTrailer), 0u);
+      EXPECT_EQ(RetryAfter(status), std::nullopt);
+    }
+  }
+}
+
+// A session opens with the token's role, and each append takes the rate
+// limit as Append does.
+TEST_F(EventStoreAuthTest, AppendSessionsHaveAppendsAuthAndRateLimit) {
+  auto open = [&](const char* token, grpc::ClientContext* context) {
+    Authorize(context, token);
+    return stub_->AppendSession(context);
+  };
+  {
+    grpc::ClientContext context;
+    auto session = open(kReader, &context);
+    vigil::v1::AppendSessionResponse answer;
+    EXPECT_FALSE(session->Read(&answer));
+    EXPECT_EQ(session->Finish().error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  auto session = open(kAgent, &context);
+  std::vector<vigil::v1::AppendSessionResponse> answers;
+  for (int n = 1; n <= 7; ++n) {  // a burst of 5, then limited
+    vigil::v1::AppendSessionRequest request;
+    request.set_correlation_id(n);
+    request.mutable_append()->set_stream("agent-1");
+    auto* e = request.mutable_append()->add_events();
+    e->set_type("Note");
+    e->set_data("{}");
+    ASSERT_TRUE(session->Write(request));
+    answers.emplace_back();
+    ASSERT_TRUE(session->Read(&answers.back()));
+  }
+  session->WritesDone();
+  EXPECT_TRUE(session->Finish().ok());
+  for (int n = 0; n < 5; ++n) EXPECT_TRUE(answers[n].has_ok()) << n;
+  for (int n = 5; n < 7; ++n) {
+    ASSERT_TRUE(answers[n].has_error()) << n;
+    EXPECT_EQ(answers[n].error().code(),
+              static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  }
+  EXPECT_EQ(log_->HeadPosition(), 5u);
 }
 
 TEST_F(EventStoreAuthTest, AppendRateIsLimitedPerToken) {

@@ -14,12 +14,15 @@ from collections.abc import Mapping
 import grpc
 
 ACTUAL_REVISION_TRAILER = "vigil-actual-revision"
+RETRY_AFTER_TRAILER = "vigil-retry-after"
 
 # vigild's RESOURCE_EXHAUSTED means "not now" (rate limit, queues, readers
 # busy) or "never" (a size or count limit; an append larger than the rate
-# limit's burst). Over gRPC only its message tells them apart, and carries
-# the wait in words (api/rate_limiter.cc "retry after N s", readers busy
-# "retry in a second"); REST sends the same as 429 + Retry-After vs 413.
+# limit's burst). A call that failed "not now" carries the seconds to wait
+# in the `vigil-retry-after` trailer (docs/grpc-api.md); an AppendError of a
+# session has no trailers, and only its message tells them apart, with the
+# wait in words (api/rate_limiter.cc "retry after N s", readers busy "retry
+# in a second"). REST sends the same as 429 + Retry-After vs 413.
 _RETRY_AFTER = re.compile(r"retry (?:after (\d+(?:\.\d+)?) s|in a second)")
 _TOO_LARGE = re.compile(r"limit is \d+|exceeds the rate limit's burst")
 
@@ -124,6 +127,9 @@ def error_from_status(code: grpc.StatusCode, message: str, stream: str | None = 
     if code == grpc.StatusCode.ABORTED:
         text = actual_revision or (trailers or {}).get(ACTUAL_REVISION_TRAILER)
         return WrongExpectedRevision(code, message, stream, _parse_revision(text))
+    retry_after = (trailers or {}).get(RETRY_AFTER_TRAILER)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after is not None:
+        return RateLimited(code, message, stream, float(retry_after))
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED and _TOO_LARGE.search(message):
         return TooLarge(code, message, stream)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
