@@ -1,0 +1,146 @@
+// A real vigild on loopback for the tests: started on free ports over a
+// temporary data directory, restartable on the same directory and ports
+// (SIGKILL or SIGTERM), stopped and its directory removed by stop(). And a
+// TCP proxy between the client and vigild that can cut a call mid-flight.
+// The vigild binary is $VIGILD (tools/js-client-test passes CTest's).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const vigildPath = process.env.VIGILD;
+if (!vigildPath) throw new Error('set VIGILD to the vigild binary (tools/js-client-test does)');
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function waitFor(what, check, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last: ${last.message})` : ''}`);
+}
+
+/**
+ * vigild with `--projections off` (unless `projections`), `tokens`: a
+ * {token: role} map written to a tokens file (none: anonymous).
+ */
+export class Vigild {
+  static async start({ tokens, projections = false } = {}) {
+    const server = new Vigild();
+    server.dir = mkdtempSync(join(tmpdir(), 'vigil-js-client-'));
+    server.grpcPort = await freePort();
+    server.httpPort = await freePort();
+    server.args = ['--data-dir', join(server.dir, 'data'),
+      '--grpc-listen', `127.0.0.1:${server.grpcPort}`, '--http-listen', `127.0.0.1:${server.httpPort}`,
+      '--projections', projections ? 'on' : 'off', '--shutdown-grace-ms', '500'];
+    if (tokens) {
+      const file = join(server.dir, 'tokens');
+      writeFileSync(file, Object.entries(tokens).map(([token, role]) => `${token} ${role}\n`).join(''));
+      server.args.push('--tokens-file', file);
+    }
+    await server.launch();
+    return server;
+  }
+
+  get address() { return `127.0.0.1:${this.grpcPort}`; }
+  get httpUrl() { return `http://127.0.0.1:${this.httpPort}`; }
+
+  async launch() {
+    this.log = '';
+    this.process = spawn(vigildPath, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (data) => { this.log = (this.log + data).slice(-20_000); };
+    this.process.stdout.on('data', keep);
+    this.process.stderr.on('data', keep);
+    this.exited = new Promise((resolve) => this.process.once('exit', resolve));
+    await waitFor('vigild to be ready', async () => {
+      if (this.process.exitCode !== null) throw new Error(`vigild exited: ${this.log}`);
+      const response = await fetch(`${this.httpUrl}/healthz`);
+      return response.ok;
+    });
+  }
+
+  /** Stops vigild (SIGKILL: as a crash; SIGTERM: a clean shutdown). */
+  async kill(signal = 'SIGKILL') {
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal);
+    await this.exited;
+  }
+
+  async restart(signal = 'SIGKILL') {
+    await this.kill(signal);
+    await this.launch();
+  }
+
+  async stop() {
+    await this.kill('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP proxy on a free port to `target` (a port). `onServerBytes`, when
+ * set, is called once with the first chunk vigild sends after it was set,
+ * before the chunk is forwarded; it may cut every connection (cut()).
+ */
+export class Proxy {
+  static async start(targetPort) {
+    const proxy = new Proxy();
+    proxy.targetPort = targetPort;
+    proxy.sockets = new Set();
+    proxy.server = createServer((client) => proxy.accept(client));
+    proxy.port = await new Promise((resolve) => {
+      proxy.server.listen(0, '127.0.0.1', () => resolve(proxy.server.address().port));
+    });
+    return proxy;
+  }
+
+  get address() { return `127.0.0.1:${this.port}`; }
+
+  accept(client) {
+    const upstream = connect(this.targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      const hook = this.onServerBytes;
+      if (hook) {
+        this.onServerBytes = undefined;
+        if (hook(chunk) === 'drop') return;
+      }
+      client.write(chunk);
+    });
+  }
+
+  /** Destroys every connection through the proxy. */
+  cut() {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  async stop() {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
