@@ -95,16 +95,26 @@ export class Vigild {
   }
 }
 
+/** Whether `chunk` holds an HTTP/2 HEADERS frame of a call (not a SETTINGS, PING or WINDOW_UPDATE). */
+export function hasCallHeaders(chunk) {
+  for (let at = 0; at + 9 <= chunk.length; at += 9 + chunk.readUIntBE(at, 3)) {
+    if (chunk[at + 3] === 0x1 && (chunk.readUInt32BE(at + 5) & 0x7fffffff) !== 0) return true;
+  }
+  return false;
+}
+
 /**
  * A TCP proxy on a free port to `target` (a port). `onServerBytes`, when
- * set, is called once with the first chunk vigild sends after it was set,
- * before the chunk is forwarded; it may cut every connection (cut()).
+ * set, is called with each chunk vigild sends, before it is forwarded,
+ * until it returns 'forward' or 'drop' (the chunk is then not forwarded,
+ * and the hook is cleared); it may cut every connection (cut()).
  */
 export class Proxy {
   static async start(targetPort) {
     const proxy = new Proxy();
     proxy.targetPort = targetPort;
     proxy.sockets = new Set();
+    proxy.connections = 0;
     proxy.server = createServer((client) => proxy.accept(client));
     proxy.port = await new Promise((resolve) => {
       proxy.server.listen(0, '127.0.0.1', () => resolve(proxy.server.address().port));
@@ -115,6 +125,7 @@ export class Proxy {
   get address() { return `127.0.0.1:${this.port}`; }
 
   accept(client) {
+    ++this.connections;
     const upstream = connect(this.targetPort, '127.0.0.1');
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
@@ -127,8 +138,9 @@ export class Proxy {
     upstream.on('data', (chunk) => {
       const hook = this.onServerBytes;
       if (hook) {
-        this.onServerBytes = undefined;
-        if (hook(chunk) === 'drop') return;
+        const verdict = hook(chunk);
+        if (verdict !== undefined) this.onServerBytes = undefined;
+        if (verdict === 'drop') return;
       }
       client.write(chunk);
     });
