@@ -322,12 +322,14 @@ namespace {
 
 // A streaming call refused before it began: finishes at once, and gRPC's
 // OnDone deletes it.
-template <typename Response>
-class Refusal final : public grpc::ServerWriteReactor<Response> {
+template <typename Reactor>
+class Refused final : public Reactor {
  public:
-  explicit Refusal(const grpc::Status& status) { this->Finish(status); }
+  explicit Refused(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
 };
+template <typename Response>
+using Refusal = Refused<grpc::ServerWriteReactor<Response>>;
 
 }  // namespace
 
@@ -351,6 +353,7 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
              .append_path =
                  append_path != nullptr ? append_path : own_appends_.get(),
              .state_queries = state_queries}),
+      sessions_(&core_, options.append_session),
       requests_(metrics == nullptr
                     ? nullptr
                     : metrics->AddCounter("vigil_grpc_requests_total",
@@ -398,6 +401,27 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
                      finish(result.status());
                    });
   return reactor;
+}
+
+AppendSessions::Reactor* EventStoreService::AppendSession(
+    grpc::CallbackServerContext* context) {
+  CountStarted("AppendSession");
+  absl::StatusOr<Principal> principal = Admit(context, Operation::kAppend);
+  if (!principal.ok()) {
+    CountRequest("AppendSession", principal.status());
+    return new Refused<AppendSessions::Reactor>(
+        ToGrpcStatus(principal.status(), context));
+  }
+  return sessions_.Start(*std::move(principal),
+                         [this](const absl::Status& status) {
+                           CountRequest("AppendSession", status);
+                         });
+}
+
+void EventStoreService::StopAppendSessions() { sessions_.Stop(); }
+
+size_t EventStoreService::active_append_sessions() const {
+  return sessions_.active();
 }
 
 grpc::ServerWriteReactor<vigil::v1::RecordedEvent>*

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "api/append_path.h"
+#include "api/append_session.h"
 #include "api/auth.h"
 #include "api/core.h"
 #include "api/rate_limiter.h"
@@ -63,6 +64,9 @@ struct ServiceOptions {
   size_t page_events = 256;
   size_t page_bytes = 4 << 20;  // 4 MiB
   uint64_t page_scan = 4096;
+
+  // AppendSession: appends of one session unanswered at once.
+  AppendSessionOptions append_session;
 };
 
 // The largest gRPC message a server should accept for a log with
@@ -101,6 +105,19 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
       grpc::CallbackServerContext* context,
       const vigil::v1::AppendRequest* request,
       vigil::v1::AppendResponse* response) override;
+
+  // Many appends in flight on one call (append_session.h): each through
+  // the same append path as Append, answered by correlation id.
+  AppendSessions::Reactor* AppendSession(
+      grpc::CallbackServerContext* context) override;
+
+  // Every AppendSession stops reading, answers the appends it has in
+  // flight and ends with UNAVAILABLE; later ones end at once. Call before
+  // the gRPC server's Shutdown, which waits for them.
+  void StopAppendSessions();
+
+  // AppendSession calls not yet done.
+  size_t active_append_sessions() const;
 
   // `from_revision` forwards; backwards it counts down from there, and a
   // revision past the stream's end (UINT64_MAX, say) starts at its last
@@ -160,6 +177,7 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   // Null when an append path was given; the core uses one or the other.
   const std::unique_ptr<AppendPath> own_appends_;
   const Core core_;
+  AppendSessions sessions_;
   // Null when no registry was given. Unary calls are counted by status,
   // streaming calls when they start. The append path counts appends in the
   // shared append metrics (the same series the HTTP API counts into).

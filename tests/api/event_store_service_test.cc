@@ -23,7 +23,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/api/loopback_service.h"
 #include "vigil/v1/event_store.grpc.pb.h"
 
 namespace vigil::api {
@@ -52,62 +52,8 @@ v1::AppendRequest Request(const std::string& stream, const std::string& type,
   return request;
 }
 
-std::string Trailer(const grpc::ClientContext& context,
-                    const std::string& key) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(key);
-  if (it == trailers.end()) return "<absent>";
-  return std::string(it->second.data(), it->second.size());
-}
-
-class EventStoreServiceTest : public ::testing::Test {
+class EventStoreServiceTest : public LoopbackServiceTest {
  protected:
-  void TearDown() override { StopServer(); }
-
-  void StartServer(eventlog::Options log_options = {},
-                   ServiceOptions service_options = {}) {
-    auto log = eventlog::EventLog::Open(log_options, dir_.Sub("log"));
-    ASSERT_TRUE(log.ok()) << log.status();
-    log_ = *std::move(log);
-    hub_ = std::make_unique<SubscriptionHub>(log_.get(), SubscriptionOptions{});
-    service_ = std::make_unique<EventStoreService>(
-        log_.get(), hub_.get(), service_options, /*authenticator=*/nullptr,
-        /*rate_limiter=*/nullptr, &metrics_);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    builder.SetMaxReceiveMessageSize(MaxReceiveMessageBytes(log_options));
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
-    stub_ = v1::EventStore::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  }
-
-  // The value of vigil_grpc_requests_total{method,code}, 0 when absent.
-  std::string Requests(const std::string& method, const std::string& code) {
-    const std::string series = "vigil_grpc_requests_total{method=\"" +
-                               method + "\",code=\"" + code + "\"} ";
-    const std::string page = metrics_.Render();
-    const size_t at = page.find(series);
-    if (at == std::string::npos) return "0";
-    return page.substr(at + series.size(),
-                       page.find('\n', at) - at - series.size());
-  }
-
-  void StopServer() {
-    if (server_ == nullptr) return;
-    hub_->Stop();
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(5));
-    server_.reset();
-    service_.reset();
-    hub_.reset();
-    log_.reset();
-  }
-
   grpc::Status Append(const v1::AppendRequest& request,
                       v1::AppendResponse* response = nullptr,
                       grpc::ClientContext* context = nullptr) {
@@ -178,13 +124,6 @@ class EventStoreServiceTest : public ::testing::Test {
     return Read(&v1::EventStore::Stub::ReadStream, request, status);
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<eventlog::EventLog> log_;
-  base::Metrics metrics_;  // before the service, which counts into it
-  std::unique_ptr<SubscriptionHub> hub_;
-  std::unique_ptr<EventStoreService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::EventStore::Stub> stub_;
 };
 
 std::vector<uint64_t> Positions(const std::vector<v1::RecordedEvent>& events) {

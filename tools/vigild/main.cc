@@ -376,9 +376,11 @@ int Serve(const Config& config, const HostPort& listen,
 
   // /readyz turns 503 first, so a load balancer stops sending work.
   (*http)->BeginShutdown();
-  // Subscriptions never end by themselves: end them first, so Shutdown only
-  // waits for calls that finish (appends in flight, reads).
+  // Subscriptions and append sessions never end by themselves: end them
+  // first (a session answers its appends in flight, then ends with
+  // UNAVAILABLE), so Shutdown only waits for calls that finish.
   hub->Stop();
+  service->StopAppendSessions();
   (*http)->Stop();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(config.shutdown_grace_ms));
