@@ -112,8 +112,13 @@ export class AppendSession {
     const start = this.context.stub.AppendSession as (m: grpc.Metadata) => BidiCall;
     const call = start.call(this.context.stub, metadata(this.context));
     call.on('data', (response: WireAppendSessionResponse) => this.onResponse(response));
-    call.on('error', (error) => this.onCallEnd(call, errorFromGrpc(error)));
-    call.on('end', () => this.onCallEnd(call, new UnavailableError('the append session ended')));
+    // 'status' comes once, last, with the call's final status; 'error' repeats it.
+    call.on('error', () => {});
+    call.on('status', (status: grpc.StatusObject) => {
+      this.onCallEnd(call, status.code === grpc.status.OK
+        ? new UnavailableError('the append session ended with appends unanswered')
+        : errorFromGrpc(status));
+    });
     this.call = call;
     return call;
   }
