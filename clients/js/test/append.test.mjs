@@ -175,6 +175,10 @@ describe('tokens and rate limits', () => {
       assert.equal((await reader.getStream('authed')).eventCount, 1n);
       await assert.rejects(reader.append('authed', [event(2)]), PermissionDeniedError);
       await assert.rejects(nobody.getStream('authed'), UnauthenticatedError);
+      // A session refused as a whole: every append on it fails with the call's status.
+      const session = reader.appendSession();
+      await assert.rejects(session.append('authed', [event(3)]), PermissionDeniedError);
+      await session.close();
     } finally {
       agent.close();
       reader.close();
