@@ -46,7 +46,11 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Retry policy (retry.ts); defaults: 10 attempts, 100 ms doubling to 5 s, equal jitter. */
   retry?: Partial<RetryOptions>;
-  /** Passed to the grpc-js channel. Default: 64 MiB messages each way (an append may be 4 MiB + events). */
+  /**
+   * Passed to the grpc-js channel. Defaults: 64 MiB messages each way (an
+   * append may be 4 MiB + events); reconnect backoff from the retry
+   * policy's initialBackoffMs to its maxBackoffMs.
+   */
   channelOptions?: grpc.ChannelOptions;
 }
 
@@ -70,6 +74,11 @@ export class VigilClient {
     const stub = new Stub(options.address, options.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 << 20,
       'grpc.max_send_message_length': 64 << 20,
+      // The channel's own reconnect backoff (grpc-js: 1 s growing to 120 s)
+      // would let retries fail fast against a channel that does not try to
+      // connect; keep it within the retry policy's.
+      'grpc.initial_reconnect_backoff_ms': Math.max(1, this.retry.initialBackoffMs),
+      'grpc.max_reconnect_backoff_ms': Math.max(1, this.retry.maxBackoffMs),
       ...options.channelOptions,
     });
     this.context = { stub, token: options.token, defaultTimeoutMs: timeout };

@@ -78,6 +78,10 @@ export class AppendSession {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
       if (this.closed) throw new VigilError(9, 'the append session is closed', request.stream);
     }
+    if (Date.now() >= deadline) {
+      throw new DeadlineExceededError('the deadline passed while waiting for a free slot; nothing was sent',
+        request.stream);
+    }
     ++this.inFlight;
     return new Promise<AppendResult>((resolve, reject) => {
       const id = (this.nextCorrelationId++).toString();

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  DeadlineExceededError,
   IdempotencyConflictError,
   InvalidArgumentError,
   LimitExceededError,
@@ -11,6 +12,7 @@ import {
   PermissionDeniedError,
   RateLimitedError,
   UnauthenticatedError,
+  UnavailableError,
   VigilClient,
   WrongExpectedRevisionError,
   agentHeartbeat,
@@ -63,6 +65,26 @@ describe('append and read', () => {
     const events = await client.readStream('modes');
     assert.deepEqual(events.map((e) => e.json().n), [0, 1, 2, 3, 4, 5, 6]);
     assert.deepEqual(events.map((e) => e.revision), [0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+  });
+
+  it('never retries ABORTED, FAILED_PRECONDITION or INVALID_ARGUMENT', async () => {
+    // Any retry would wait at least 500 ms (half of initialBackoffMs, equal jitter).
+    const eager = new VigilClient({ address: server.address, retry: { maxAttempts: 10, initialBackoffMs: 1000 } });
+    try {
+      await eager.append('no-retry', [event(1)], { idempotencyKey: 'no-retry-key' });
+      const refusals = [
+        [() => eager.append('no-retry', [event(2)], { expectedRevision: 'no_stream' }), WrongExpectedRevisionError],
+        [() => eager.append('no-retry', [event(2)], { idempotencyKey: 'no-retry-key' }), IdempotencyConflictError],
+        [() => eager.append('agent-y', [{ type: 'AgentStopped', data: {} }]), InvalidArgumentError],
+      ];
+      for (const [call, type] of refusals) {
+        const started = Date.now();
+        await assert.rejects(call(), type);
+        assert.ok(Date.now() - started < 400, `${type.name} answered without a retry`);
+      }
+    } finally {
+      eager.close();
+    }
   });
 
   it('deduplicates by idempotency key and refuses a key reused for another request', async () => {
@@ -156,6 +178,26 @@ describe('append and read', () => {
     const diff = await client.diff({ from: { position: head - 1n } });
     assert.ok(typeof diff === 'object' && diff !== null);
     await assert.rejects(client.stateAt({ at: { position: head + 100n } }), InvalidArgumentError);
+  });
+});
+
+describe('deadlines', () => {
+  it('stops retrying at the deadline and types DEADLINE_EXCEEDED', async () => {
+    const server = await Vigild.start();
+    const client = new VigilClient({ address: server.address });
+    try {
+      await client.append('deadline', [event(1)]);
+      await assert.rejects(client.readAll({ deadline: new Date(Date.now() + 1) }),
+        (e) => e instanceof DeadlineExceededError && e.codeName === 'DEADLINE_EXCEEDED');
+      await server.kill('SIGKILL');
+      const started = Date.now();
+      await assert.rejects(client.append('deadline', [event(2)], { timeoutMs: 1500 }), UnavailableError);
+      const took = Date.now() - started;
+      assert.ok(took >= 500 && took < 2500, `retried until about the deadline (${took} ms)`);
+    } finally {
+      client.close();
+      await server.stop();
+    }
   });
 });
 
