@@ -39,6 +39,24 @@ export async function waitFor(what, check, timeoutMs = 30_000) {
   throw new Error(`timed out waiting for ${what}${last ? ` (last: ${last.message})` : ''}`);
 }
 
+// Every vigild started and not yet stopped: killed, and its directory
+// removed, if this process ends without stop() (a crash, the test
+// runner's timeout), so no process or directory is left behind.
+const live = new Set();
+function cleanUp() {
+  for (const server of live) {
+    server.process?.kill('SIGKILL');
+    rmSync(server.dir, { recursive: true, force: true });
+  }
+}
+process.once('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
+
 /**
  * vigild with `--projections off` (unless `projections`), `tokens`: a
  * {token: role} map written to a tokens file (none: anonymous).
@@ -47,6 +65,7 @@ export class Vigild {
   static async start({ tokens, projections = false } = {}) {
     const server = new Vigild();
     server.dir = mkdtempSync(join(tmpdir(), 'vigil-js-client-'));
+    live.add(server);
     server.grpcPort = await freePort();
     server.httpPort = await freePort();
     server.args = ['--data-dir', join(server.dir, 'data'),
@@ -92,6 +111,7 @@ export class Vigild {
   async stop() {
     await this.kill('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
   }
 }
 
