@@ -167,12 +167,34 @@ describe('append and read', () => {
     assert.equal(events[5].type, 'TaskCompleted');
   });
 
+  it('subscribes after a position or from a time, with caught_up between history and live', async () => {
+    const history = await client.readStream('modes');
+    const third = history[2];
+    const fromPosition = [];
+    for await (const item of client.subscribe({ fromPosition: third.position, filter: { streamPrefixes: ['modes'] } })) {
+      if (item.kind === 'caughtUp') break;
+      fromPosition.push(item.event.revision);
+    }
+    assert.deepEqual(fromPosition, [3n, 4n, 5n, 6n], 'events after the position');
+    const fromTime = [];
+    const items = client.subscribe({ fromTimeUs: third.recordedTimeUs, filter: { streamPrefixes: ['modes'] } });
+    for await (const item of items) {
+      if (item.kind === 'caughtUp') {
+        await client.append('modes', [event(7)]);
+        continue;
+      }
+      fromTime.push(item.event.revision);
+      if (item.event.revision === 7n) break;
+    }
+    assert.deepEqual(fromTime.slice(-6), [2n, 3n, 4n, 5n, 6n, 7n], 'from the event recorded at that time, then live');
+  });
+
   it('reads all with a filter, backwards, and answers stateAt and diff', async () => {
     const head = (await client.readAll()).at(-1).position;
     const tasks = await client.readAll({ filter: { streamPrefixes: ['task-'] } });
     assert.ok(tasks.length === 6 && tasks.every((e) => e.stream.startsWith('task-')));
     const last = await client.readStream('modes', { fromRevision: 2n ** 64n - 1n, backwards: true, maxCount: 2 });
-    assert.deepEqual(last.map((e) => e.revision), [6n, 5n]);
+    assert.deepEqual(last.map((e) => e.revision), [7n, 6n]);
     const state = await client.stateAt({ agentId: 'mgr' });
     assert.equal(state.position, Number(head));
     const diff = await client.diff({ from: { position: head - 1n } });
