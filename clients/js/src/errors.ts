@@ -142,8 +142,9 @@ export class UnimplementedError extends VigilError {
 }
 
 // vigild's size-limit messages ("..., limit is N"; "exceeds the rate
-// limit's burst of N"): RESOURCE_EXHAUSTED that no wait cures.
-const kLimitMessage = /limit is \d+|exceeds the rate limit's burst/;
+// limit's burst of N") and gRPC's own ("Received message larger than max
+// (N vs. M)"): RESOURCE_EXHAUSTED that no wait cures.
+const kLimitMessage = /limit is \d+|exceeds the rate limit's burst|larger than max/;
 // vigild's rate-limit hints: "retry after 2 s", "retry in a second".
 const kRetryAfterMessage = /retry after (\d+(?:\.\d+)?) s/;
 
