@@ -134,6 +134,8 @@ describe('append and read', () => {
     ];
     try {
       for (const call of bad) await assert.rejects(call(), InvalidArgumentError);
+      assert.throws(() => client.subscribe({ fromPosition: -1 }), InvalidArgumentError);
+      assert.throws(() => client.subscribe({ filter: { eventTypes: [7] } }), InvalidArgumentError);
       assert.equal(proxy.connections, 0, 'nothing was sent');
       assert.equal((await client.getStream('modes')).lastRevision, 6n, 'the same client then works');
       assert.equal(proxy.connections, 1);
