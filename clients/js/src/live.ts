@@ -9,12 +9,13 @@
 // socket is closed and reopened from the last buffered position once the
 // caller has read half of them, so a slow caller costs memory, not frames.
 
-/** The subset of the WHATWG WebSocket this helper uses. */
+/**
+ * The subset of the WHATWG WebSocket this helper uses; the browser's
+ * WebSocket and the `ws` package's both fit. Listeners take `object`, read
+ * as `{data}` (message) here.
+ */
 export interface LiveSocket {
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: object) => void): void;
   close(code?: number, reason?: string): void;
 }
 export type LiveSocketConstructor = new (url: string) => LiveSocket;
@@ -109,9 +110,10 @@ export function openLiveFeed(options: LiveOptions): LiveFeed {
   const connect = (): void => {
     const current = new Socket(liveUrl(options, position));
     socket = current;
-    current.onmessage = (message) => {
-      if (current !== socket || typeof message.data !== 'string') return;
-      const frame = frameFromJson(message.data);
+    current.addEventListener('message', (message) => {
+      const data = (message as { data?: unknown }).data;
+      if (current !== socket || typeof data !== 'string') return;
+      const frame = frameFromJson(data);
       if (frame === undefined) return;
       failures = 0;
       // A resumed feed starts after `position`; an event at or before it was buffered already.
@@ -124,9 +126,10 @@ export function openLiveFeed(options: LiveOptions): LiveFeed {
         current.close(1000);
       }
       notify();
-    };
-    current.onerror = () => {};
-    current.onclose = () => {
+    });
+    // A failed connection or a broken one: 'close' follows, which reconnects.
+    current.addEventListener('error', () => {});
+    current.addEventListener('close', () => {
       if (current !== socket) return; // replaced or paused on purpose
       socket = undefined;
       if (closed) return;
@@ -137,7 +140,7 @@ export function openLiveFeed(options: LiveOptions): LiveFeed {
         ++reconnects;
         connect();
       }, step / 2 + (Math.random() * step) / 2);
-    };
+    });
   };
 
   const close = (): void => {
