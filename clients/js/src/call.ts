@@ -61,40 +61,58 @@ export function errorFromGrpc(error: unknown, stream?: string): VigilError {
 }
 
 /** One unary call, its failure typed. */
+/** Cancels `call` when `signal` aborts, until the returned function is called. */
+function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): () => void {
+  if (signal === undefined) return () => {};
+  const cancel = (): void => call.cancel();
+  if (signal.aborted) cancel();
+  signal.addEventListener('abort', cancel, { once: true });
+  return () => signal.removeEventListener('abort', cancel);
+}
+
+/** One unary call, its failure typed; `signal` cancels it. */
 export function unary<Req, Res>(
   context: CallContext,
   method: string,
   request: Req,
   deadline: number,
+  signal: AbortSignal | undefined,
   stream?: string,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const call = context.stub[method] as (
+    const start = context.stub[method] as (
       request: Req, metadata: grpc.Metadata, options: grpc.CallOptions,
-      callback: (error: grpc.ServiceError | null, response?: Res) => void) => void;
-    call.call(context.stub, request, metadata(context), { deadline }, (error, response) => {
+      callback: (error: grpc.ServiceError | null, response?: Res) => void) => grpc.Call;
+    let done = (): void => {};
+    const call = start.call(context.stub, request, metadata(context), { deadline }, (error, response) => {
+      done();
       if (error !== null) reject(errorFromGrpc(error, stream));
       else resolve(response as Res);
     });
+    done = cancelOnAbort(call, signal);
   });
 }
 
-/** One server-streaming call read to its end, its failure typed. */
+/** One server-streaming call read to its end, its failure typed; `signal` cancels it. */
 export async function collect<Req, Res>(
   context: CallContext,
   method: string,
   request: Req,
   deadline: number,
+  signal: AbortSignal | undefined,
   stream?: string,
 ): Promise<Res[]> {
   const start = context.stub[method] as (
     request: Req, metadata: grpc.Metadata, options: grpc.CallOptions) => grpc.ClientReadableStream<Res>;
   const call = start.call(context.stub, request, metadata(context), { deadline });
+  const done = cancelOnAbort(call, signal);
   const results: Res[] = [];
   try {
     for await (const message of call) results.push(message as Res);
   } catch (error) {
     throw errorFromGrpc(error, stream);
+  } finally {
+    done();
   }
   return results;
 }

@@ -102,7 +102,7 @@ export class VigilClient {
     const request = appendRequest(stream, events, options);
     const deadline = deadlineOf(options, this.context.defaultTimeoutMs);
     const wire = await withRetries(
-      () => unary<unknown, WireAppendResponse>(this.context, 'Append', request, deadline, request.stream),
+      () => unary<unknown, WireAppendResponse>(this.context, 'Append', request, deadline, options.signal, request.stream),
       this.retry, deadline, options.signal);
     return appendResultFromWire(wire);
   }
@@ -134,7 +134,7 @@ export class VigilClient {
     const name = checkStream(stream);
     const deadline = deadlineOf(options, this.context.defaultTimeoutMs);
     const wire = await withRetries(
-      () => unary<unknown, WireStreamInfo>(this.context, 'GetStream', { stream: name }, deadline, name),
+      () => unary<unknown, WireStreamInfo>(this.context, 'GetStream', { stream: name }, deadline, options.signal, name),
       this.retry, deadline, options.signal);
     return streamInfoFromWire(wire);
   }
@@ -182,7 +182,7 @@ export class VigilClient {
   private async read(method: string, request: unknown, options: CallOptions, stream?: string): Promise<RecordedEvent[]> {
     const deadline = deadlineOf(options, this.context.defaultTimeoutMs);
     const wire = await withRetries(
-      () => collect<unknown, WireRecordedEvent>(this.context, method, request, deadline, stream),
+      () => collect<unknown, WireRecordedEvent>(this.context, method, request, deadline, options.signal, stream),
       this.retry, deadline, options.signal);
     return wire.map(recordedEventFromWire);
   }
@@ -190,7 +190,7 @@ export class VigilClient {
   private async json(method: string, request: unknown, options: CallOptions): Promise<unknown> {
     const deadline = deadlineOf(options, this.context.defaultTimeoutMs);
     const wire = await withRetries(
-      () => unary<unknown, { json: string }>(this.context, method, request, deadline),
+      () => unary<unknown, { json: string }>(this.context, method, request, deadline, options.signal),
       this.retry, deadline, options.signal);
     return JSON.parse(wire.json);
   }

@@ -1,6 +1,6 @@
 // When and how long to wait before trying again: the one retry policy that
 // unary calls, subscriptions and append sessions share.
-import { RateLimitedError, UnavailableError } from './errors.js';
+import { Code, RateLimitedError, UnavailableError, VigilError } from './errors.js';
 
 /** How failed attempts are retried. Every field has a default (below). */
 export interface RetryOptions {
@@ -40,13 +40,16 @@ export function retryOptions(partial: Partial<RetryOptions> | undefined): RetryO
 }
 
 /**
- * Whether a failed attempt may be tried again: UNAVAILABLE and rate limits
- * only. Never ABORTED, FAILED_PRECONDITION, INVALID_ARGUMENT or any other
- * code: trying again would fail the same way, or (for appends without the
- * same idempotency key) could write twice.
+ * Whether a failed attempt may be tried again: UNAVAILABLE, rate limits,
+ * and CANCELLED — which callers see only when the client did not cancel
+ * (they check their own AbortSignal first): vigild cancels the calls still
+ * running when its shutdown grace ends. Never ABORTED,
+ * FAILED_PRECONDITION, INVALID_ARGUMENT or any other code: trying again
+ * would fail the same way.
  */
 export function isRetryable(error: unknown): boolean {
-  return error instanceof UnavailableError || error instanceof RateLimitedError;
+  return error instanceof UnavailableError || error instanceof RateLimitedError ||
+    (error instanceof VigilError && error.code === Code.CANCELLED);
 }
 
 /**
@@ -99,7 +102,7 @@ export async function withRetries<T>(
     try {
       return await attempt(index);
     } catch (error) {
-      if (!isRetryable(error) || index + 1 >= options.maxAttempts) throw error;
+      if (signal?.aborted === true || !isRetryable(error) || index + 1 >= options.maxAttempts) throw error;
       const wait = backoffMs(index, options, error);
       if (Date.now() + wait >= deadline) throw error;
       await sleep(wait, signal);

@@ -130,7 +130,13 @@ export class AppendSession {
   private send(id: string): void {
     const entry = this.pending.get(id);
     if (entry === undefined || this.reopening) return; // reopening sends every pending append
-    this.ensureCall().write({ correlation_id: id, append: entry.request });
+    try {
+      this.ensureCall().write({ correlation_id: id, append: entry.request });
+    } catch (error) {
+      // No call can be made (the client was closed): nothing pending will be answered.
+      const typed = errorFromGrpc(error, entry.request.stream);
+      for (const pending of [...this.pending.keys()]) this.settle(pending, undefined, typed);
+    }
   }
 
   private onResponse(response: WireAppendSessionResponse): void {

@@ -213,7 +213,16 @@ describe('deadlines', () => {
       await client.append('deadline', [event(1)]);
       await assert.rejects(client.readAll({ deadline: new Date(Date.now() + 1) }),
         (e) => e instanceof DeadlineExceededError && e.codeName === 'DEADLINE_EXCEEDED');
+      const cancelled = new AbortController();
+      const read = client.readAll({ signal: cancelled.signal });
+      cancelled.abort();
+      await assert.rejects(read, (e) => e.codeName === 'CANCELLED', 'the signal cancels the call, not retried');
       await server.kill('SIGKILL');
+      const stopped = new AbortController();
+      setTimeout(() => stopped.abort(), 300);
+      const waited = Date.now();
+      await assert.rejects(client.append('deadline', [event(2)], { signal: stopped.signal }));
+      assert.ok(Date.now() - waited < 1500, 'the signal ends the retries');
       const started = Date.now();
       await assert.rejects(client.append('deadline', [event(2)], { timeoutMs: 1500 }), UnavailableError);
       const took = Date.now() - started;

@@ -88,17 +88,20 @@ describe('append sessions', () => {
     assert.throws(() => client.appendSession({ maxInFlight: 0 }), TypeError);
   });
 
-  it('resends unanswered appends after a restart, written once', async () => {
-    const session = client.appendSession({ maxInFlight: 64 });
-    const calls = [];
-    for (let n = 0; n < 400; ++n) {
-      calls.push(session.append(`r-${n % 7}`, [{ type: 'Restarted', data: { n } }]));
-      if (n === 200) calls.push(server.restart('SIGKILL').then(() => 'restarted'));
-    }
-    const results = await Promise.all(calls);
-    await session.close();
-    assert.ok(results.includes('restarted'));
-    const all = await client.readAll({ filter: { eventTypes: ['Restarted'] } });
-    assert.deepEqual(all.map((e) => e.json().n).sort((a, b) => a - b), [...Array(400).keys()], 'each once');
-  });
+  for (const signal of ['SIGKILL', 'SIGTERM']) {
+    it(`resends unanswered appends after a restart (${signal}), written once`, async () => {
+      const type = `Restarted${signal}`;
+      const session = client.appendSession({ maxInFlight: 64 });
+      const calls = [];
+      for (let n = 0; n < 400; ++n) {
+        calls.push(session.append(`r-${n % 7}`, [{ type, data: { n } }]));
+        if (n === 200) calls.push(server.restart(signal).then(() => 'restarted'));
+      }
+      const results = await Promise.all(calls);
+      await session.close();
+      assert.ok(results.includes('restarted'));
+      const all = await client.readAll({ filter: { eventTypes: [type] } });
+      assert.deepEqual(all.map((e) => e.json().n).sort((a, b) => a - b), [...Array(400).keys()], 'each once');
+    });
+  }
 });
