@@ -44,9 +44,19 @@ export async function waitFor(what, check, timeoutMs = 30_000) {
 // runner's timeout), so no process or directory is left behind.
 const live = new Set();
 function cleanUp() {
+  for (const server of live) server.process?.kill('SIGKILL');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
   for (const server of live) {
-    server.process?.kill('SIGKILL');
-    rmSync(server.dir, { recursive: true, force: true });
+    // A dying vigild may still write for a moment: try again for up to a second.
+    for (let attempt = 0; ; ++attempt) {
+      try {
+        rmSync(server.dir, { recursive: true, force: true });
+        break;
+      } catch (error) {
+        if (attempt >= 100) throw error;
+        Atomics.wait(pause, 0, 0, 10);
+      }
+    }
   }
 }
 process.once('exit', cleanUp);
