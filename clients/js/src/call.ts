@@ -62,7 +62,7 @@ export function errorFromGrpc(error: unknown, stream?: string): VigilError {
 
 /** One unary call, its failure typed. */
 /** Cancels `call` when `signal` aborts, until the returned function is called. */
-function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): () => void {
+export function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): () => void {
   if (signal === undefined) return () => {};
   const cancel = (): void => call.cancel();
   if (signal.aborted) cancel();

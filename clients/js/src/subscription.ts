@@ -7,7 +7,7 @@
 // messages at most, sits in between).
 import * as grpc from '@grpc/grpc-js';
 
-import { CallContext, errorFromGrpc, metadata } from './call.js';
+import { CallContext, cancelOnAbort, errorFromGrpc, metadata } from './call.js';
 import { recordedEventFromWire, WireSubscribeResponse } from './proto.js';
 import { filter as wireFilter, uint64 } from './requests.js';
 import { backoffMs, isRetryable, RetryOptions, sleep } from './retry.js';
@@ -55,8 +55,7 @@ export function subscribe(
       };
       const call = (context.stub.Subscribe as (r: unknown, m: grpc.Metadata) => grpc.ClientReadableStream<WireSubscribeResponse>)
         .call(context.stub, request, metadata(context));
-      const cancel = (): void => call.cancel();
-      signal?.addEventListener('abort', cancel, { once: true });
+      const done = cancelOnAbort(call, signal);
       try {
         for await (const wire of call) {
           const item = itemFromWire(wire as WireSubscribeResponse);
@@ -79,7 +78,7 @@ export function subscribe(
           return; // aborted while waiting
         }
       } finally {
-        signal?.removeEventListener('abort', cancel);
+        done();
         call.cancel();
       }
     }
