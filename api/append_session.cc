@@ -109,6 +109,7 @@ class AppendSessions::Session final : public AppendSessions::Reactor {
   // What to start once mu_ is released.
   struct Actions {
     bool write = false;
+    bool more_queued = false;  // answers wait behind the one written
     bool read = false;
     std::optional<absl::Status> finish;
   };
@@ -124,7 +125,13 @@ class AppendSessions::Session final : public AppendSessions::Reactor {
       actions = NextLocked();
       ++holds_;
     }
-    if (actions.write) StartWrite(&writing_response_);
+    if (actions.write) {
+      // More answers queued behind this one: let gRPC coalesce them into
+      // one send; the last of them goes without the hint and flushes.
+      StartWrite(&writing_response_,
+                 actions.more_queued ? grpc::WriteOptions().set_buffer_hint()
+                                     : grpc::WriteOptions());
+    }
     if (actions.read) StartRead(&request_);
     if (actions.finish.has_value()) {
       on_finish_(*actions.finish);
@@ -141,6 +148,7 @@ class AppendSessions::Session final : public AppendSessions::Reactor {
       answers_.pop_front();
       writing_ = true;
       actions.write = true;
+      actions.more_queued = !answers_.empty();
     }
     // Answers in flight are written before the end; a broken call has no
     // one to write them to.

@@ -98,6 +98,11 @@ rocksdb::Options ToRocksOptions(const Options& options) {
   // reach this size.
   rocks.max_total_wal_size = 256 << 20;
   rocks.write_buffer_size = options.memtable_bytes;
+  // A bloom filter over each memtable's whole keys: the writer looks up
+  // every idempotency key and new stream, most of them absent, and the
+  // filter answers those without searching the skip list.
+  rocks.memtable_prefix_bloom_size_ratio = 0.02;
+  rocks.memtable_whole_key_filtering = true;
   rocks.compression = rocksdb::kLZ4Compression;
   rocks.bottommost_compression = rocksdb::kZSTD;
 

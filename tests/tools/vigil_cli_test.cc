@@ -751,6 +751,13 @@ TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
       << run.out;
   EXPECT_GE(calls, 90) << run.out;   // 100 scheduled; a late one still runs
   EXPECT_LE(calls, 102) << run.out;  // never more than the schedule
+  // Sessions, with a key on every append.
+  run = Vigil({"bench", "session", "--server", address, "--clients", "2",
+               "--depth", "4", "--duration", "1", "--idempotency-keys"},
+              "", false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, StartsWith(R"({"bench":"session","calls":)"));
+  EXPECT_THAT(run.out, HasSubstr(R"("errors":0,)"));
   EXPECT_EQ(vigild.Terminate(), 0);
   // Every event it acknowledged is in the log, chain intact.
   run = Vigil({"verify"});
@@ -758,7 +765,7 @@ TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
 
   run = Vigil({"bench", "sideways"}, "", false);
   EXPECT_EQ(run.exit_code, 64);
-  EXPECT_THAT(run.err, HasSubstr("vigil bench append|echo|live"));
+  EXPECT_THAT(run.err, HasSubstr("vigil bench append|session|echo|live"));
 }
 
 }  // namespace

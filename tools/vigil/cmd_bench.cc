@@ -1,6 +1,7 @@
 // vigil bench: load generators for a running vigild, and the bare gRPC
 // ceiling to compare them with.
 //   vigil bench append --server H:P --clients N --events E --size B --duration S
+//   vigil bench session --server H:P --clients N --depth D --duration S
 //   vigil bench echo   --clients N --size B --duration S
 // Each client is a thread with its own channel, sending one call at a time;
 // the figures are events (or calls) per second and per-call latency
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -37,6 +39,8 @@ struct LoadFlags {
   uint64_t size = 256;
   absl::Duration duration = absl::Seconds(10);
   uint64_t rate = 0;  // calls per second over all clients; 0: as fast as can be
+  uint64_t depth = 16;  // session: appends in flight per session
+  bool keys = false;    // an idempotency key on every append
 };
 
 absl::StatusOr<LoadFlags> ParseLoadFlags(const FlagValues& flags) {
@@ -48,12 +52,15 @@ absl::StatusOr<LoadFlags> ParseLoadFlags(const FlagValues& flags) {
   ASSIGN_OR_RETURN(seconds, flags.GetUint64("duration", 10));
   load.duration = absl::Seconds(seconds);
   ASSIGN_OR_RETURN(load.rate, flags.GetUint64("rate", 0));
+  ASSIGN_OR_RETURN(load.depth, flags.GetUint64("depth", 16));
+  load.keys = flags.Has("idempotency-keys");
   if (load.clients == 0 || load.clients > 4096 || load.events == 0 ||
       load.events > 1000 || load.size < 16 || load.size > (1 << 20) ||
-      seconds == 0 || seconds > 3600) {
+      seconds == 0 || seconds > 3600 || load.depth == 0 ||
+      load.depth > 1024) {
     return absl::InvalidArgumentError(
         "--clients 1..4096, --events 1..1000, --size 16..1048576, "
-        "--duration 1..3600");
+        "--duration 1..3600, --depth 1..1024");
   }
   return load;
 }
@@ -166,6 +173,13 @@ bool Report(const std::string& what, Samples& samples, uint64_t per_call) {
   return true;
 }
 
+// The key of a client's n-th append: its stream is its own and new each run.
+std::string Key(const std::string& stream, uint64_t n) {
+  return absl::StrCat(stream, "-", n);
+}
+
+int ReportCatchUp(const FlagValues& flags);
+
 std::string Payload(uint64_t size) {
   const std::string head = "{\"pad\":\"";
   return head + std::string(size - head.size() - 2, 'x') + "\"}";
@@ -185,10 +199,11 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
                  event->set_type("BenchEvent");
                  event->set_data(data);
                }
-               return [&flags, stub = std::shared_ptr(std::move(stub)),
-                       request]() {
+               return [&flags, &load, stub = std::shared_ptr(std::move(stub)),
+                       request, n = uint64_t{0}]() mutable {
                  grpc::ClientContext context;
                  Authorize(flags, &context);
+                 if (load.keys) request.set_idempotency_key(Key(request.stream(), ++n));
                  vigil::v1::AppendResponse response;
                  return stub->Append(&context, request, &response);
                };
@@ -197,7 +212,152 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
   if (!Report("append", samples, load.events)) {
     return kExitFailure;
   }
+  return ReportCatchUp(flags);
+}
 
+// One AppendSession of `vigil bench session` on the callback API (no
+// thread of its own): keeps `depth` appends unanswered until `end`, then
+// half-closes and takes the last answers. Latency: from the write to its
+// answer.
+class SessionLoad final
+    : public grpc::ClientBidiReactor<vigil::v1::AppendSessionRequest,
+                                     vigil::v1::AppendSessionResponse> {
+ public:
+  SessionLoad(const FlagValues& flags, const LoadFlags& load,
+              const std::string& stream, const std::string& data,
+              absl::Time end)
+      : stub_(Connect(flags)), load_(load), end_(end) {
+    Authorize(flags, &context_);
+    vigil::v1::AppendRequest* append = request_.mutable_append();
+    append->set_stream(stream);
+    for (uint64_t e = 0; e < load.events; ++e) {
+      auto* event = append->add_events();
+      event->set_type("BenchEvent");
+      event->set_data(data);
+    }
+  }
+
+  void Begin() {
+    stub_->async()->AppendSession(&context_, this);
+    StartRead(&answer_);
+    Next();
+    StartCall();
+  }
+
+  // Blocks until the session is over; adds its figures to `samples`.
+  void AwaitInto(Samples* samples) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&over_));
+    absl::MutexLock into(&samples->mu);
+    samples->calls += micros_.size();
+    samples->errors += errors_;
+    if (samples->first_error.empty()) samples->first_error = first_error_;
+    samples->micros.insert(samples->micros.end(), micros_.begin(),
+                           micros_.end());
+    samples->sent_micros.insert(samples->sent_micros.end(), micros_.begin(),
+                                micros_.end());
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) closed_ = true;
+    }
+    Next();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the session is over; OnDone follows
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = sent_.find(answer_.correlation_id());
+      if (it != sent_.end()) {
+        micros_.push_back(absl::ToDoubleMicroseconds(absl::Now() - it->second));
+        sent_.erase(it);
+      }
+      if (answer_.has_error() && errors_++ == 0) {
+        first_error_ = answer_.error().message();
+      }
+    }
+    StartRead(&answer_);
+    Next();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    if (!status.ok() && errors_++ == 0) first_error_ = status.error_message();
+    over_ = true;
+  }
+
+ private:
+  // Writes the next append when there is room, or half-closes once the
+  // time is up and the last write is done.
+  void Next() {
+    bool write = false;
+    bool close = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || closed_) return;
+      if (absl::Now() >= end_) {
+        closed_ = close = true;
+      } else if (sent_.size() < load_.depth) {
+        const uint64_t n = ++written_;
+        request_.set_correlation_id(n);
+        if (load_.keys) {
+          vigil::v1::AppendRequest* append = request_.mutable_append();
+          append->set_idempotency_key(Key(append->stream(), n));
+        }
+        sent_[n] = absl::Now();
+        writing_ = write = true;
+      }
+    }
+    if (write) StartWrite(&request_);
+    if (close) StartWritesDone();
+  }
+
+  const std::unique_ptr<vigil::v1::EventStore::Stub> stub_;
+  const LoadFlags& load_;
+  const absl::Time end_;
+  grpc::ClientContext context_;
+  vigil::v1::AppendSessionRequest request_;  // owned by the write in flight
+  vigil::v1::AppendSessionResponse answer_;  // owned by the read in flight
+
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool over_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  // Send times of the unanswered appends, by correlation id.
+  absl::flat_hash_map<uint64_t, absl::Time> sent_ ABSL_GUARDED_BY(mu_);
+  std::vector<double> micros_ ABSL_GUARDED_BY(mu_);
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+};
+
+// --clients AppendSessions, each on its own channel.
+int RunBenchSession(const FlagValues& flags, const LoadFlags& load) {
+  const std::string data = Payload(load.size);
+  const std::string run = absl::StrCat(absl::ToUnixMicros(absl::Now()));
+  const absl::Time begin = absl::Now();
+  std::vector<std::unique_ptr<SessionLoad>> sessions;
+  for (uint64_t c = 0; c < load.clients; ++c) {
+    sessions.push_back(std::make_unique<SessionLoad>(
+        flags, load, absl::StrCat("bench-", run, "-", c), data,
+        begin + load.duration));
+  }
+  for (auto& session : sessions) session->Begin();
+  Samples samples;
+  for (auto& session : sessions) session->AwaitInto(&samples);
+  {
+    absl::MutexLock lock(&samples.mu);
+    samples.elapsed = absl::Now() - begin;
+  }
+  if (!Report("session", samples, load.events)) return kExitFailure;
+  return kExitOk;
+}
+
+int ReportCatchUp(const FlagValues& flags) {
   // Catch-up: the whole history through Subscribe, until `caught_up`.
   grpc::ClientContext context;
   Authorize(flags, &context);
@@ -280,10 +440,16 @@ int RunBench(const Command& command, const FlagValues& flags) {
     }
     return RunBenchAppend(flags, *load);
   }
+  if (what == "session") {
+    if (!UsesServer(flags)) {
+      return UsageError(command.name, "bench session needs --server HOST:PORT");
+    }
+    return RunBenchSession(flags, *load);
+  }
   if (what == "echo") return RunBenchEcho(*load);
   if (what == "live") return RunBenchLive(flags);
   return UsageError(command.name,
-                    "say what to measure: vigil bench append|echo|live");
+                    "say what to measure: vigil bench append|session|echo|live");
 }
 
 }  // namespace
@@ -292,12 +458,14 @@ Command BenchCommand() {
   return Command{
       .name = "bench",
       .summary = "load a running vigild (append) or measure bare gRPC (echo)",
-      .usage = "vigil bench append|echo|live [flags]   (or --what W)",
+      .usage = "vigil bench append|session|echo|live [flags]   (or --what W)",
       .details =
           "--what append: --clients threads, each with its own channel,\n"
           "append --events events of --size bytes to their own stream, one\n"
           "call at a time, for --duration seconds; then one subscriber reads\n"
-          "the whole log back. --what echo: the same clients against a bare\n"
+          "the whole log back. --what session: --clients AppendSession\n"
+          "streams, each on its own channel with --depth appends in flight.\n"
+          "--idempotency-keys puts a new key on every append. --what echo: the same clients against a bare\n"
           "gRPC echo service in this process, the network layer's ceiling.\n"
           "Prints one JSON line per measurement: calls and events per\n"
           "second, latency p50/p99/p999 in microseconds. With --rate the\n"
@@ -314,7 +482,10 @@ Command BenchCommand() {
           {
               kServerFlag,
               kTokenFlag,
-              {"what", "W", "append, echo or live (required)"},
+              {"what", "W", "append, session, echo or live (required)"},
+              {"depth", "N", "session: appends in flight per session "
+                             "(default 16, at most 1024)"},
+              {"idempotency-keys", "", "append, session: a key on every append"},
               {"connections", "N", "live: WebSocket clients (default 100)"},
               {"http", "IP:PORT", "live: vigild's HTTP (default 127.0.0.1:7601)"},
               {"pid", "PID", "live: vigild's process id, for its RSS"},
