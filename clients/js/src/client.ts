@@ -44,7 +44,7 @@ export interface ClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** A logical call's deadline, retries included, when the call names none. Default 30,000 ms. */
   timeoutMs?: number;
-  /** Retry policy (retry.ts); defaults: 10 attempts, 100 ms doubling to 5 s, equal jitter. */
+  /** Retry policy (retry.ts); defaults: 6 attempts, 100 ms doubling to 5 s, equal jitter. */
   retry?: Partial<RetryOptions>;
   /**
    * Passed to the grpc-js channel. Defaults: 64 MiB messages each way (an

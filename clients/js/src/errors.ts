@@ -114,7 +114,7 @@ export class RateLimitedError extends VigilError {
  * RESOURCE_EXHAUSTED that waiting does not cure: an event or append over a
  * size limit, an append larger than the rate limit's burst. Not retried.
  */
-export class LimitExceededError extends VigilError {
+export class TooLargeError extends VigilError {
   constructor(message: string, stream?: string) {
     super(Code.RESOURCE_EXHAUSTED, message, stream);
   }
@@ -191,7 +191,7 @@ export function errorFromStatus(status: {
       return new UnauthenticatedError(message, stream);
     case Code.RESOURCE_EXHAUSTED:
       if (status.retryAfterMs === undefined && kLimitMessage.test(message)) {
-        return new LimitExceededError(message, stream);
+        return new TooLargeError(message, stream);
       }
       return new RateLimitedError(message, stream, status.retryAfterMs ?? retryHintMs(message));
     case Code.UNAVAILABLE:

@@ -4,7 +4,7 @@ import { Code, RateLimitedError, UnavailableError, VigilError } from './errors.j
 
 /** How failed attempts are retried. Every field has a default (below). */
 export interface RetryOptions {
-  /** Attempts in all, the first included; 1 disables retries. Default 10. */
+  /** Attempts in all, the first included; 1 disables retries. Default 6 (as the Python client). */
   maxAttempts: number;
   /** The wait before the second attempt, before jitter. Default 100 ms. */
   initialBackoffMs: number;
@@ -15,7 +15,7 @@ export interface RetryOptions {
 }
 
 export const kDefaultRetry: Readonly<RetryOptions> = Object.freeze({
-  maxAttempts: 10,
+  maxAttempts: 6,
   initialBackoffMs: 100,
   maxBackoffMs: 5000,
   multiplier: 2,

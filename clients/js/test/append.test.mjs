@@ -7,7 +7,7 @@ import {
   DeadlineExceededError,
   IdempotencyConflictError,
   InvalidArgumentError,
-  LimitExceededError,
+  TooLargeError,
   NotFoundError,
   PermissionDeniedError,
   RateLimitedError,
@@ -105,7 +105,7 @@ describe('append and read', () => {
     await assert.rejects(client.append('agent-x', [{ type: 'AgentRegistered', data: { role: 'worker' } }]),
       (e) => e instanceof InvalidArgumentError && /agent_id/.test(e.message));
     const big = { type: 'Big', data: { blob: 'x'.repeat(1_100_000) } };
-    await assert.rejects(client.append('big', [big]), LimitExceededError);
+    await assert.rejects(client.append('big', [big]), TooLargeError);
   });
 
   it('refuses bad arguments before anything is sent', async () => {
@@ -276,7 +276,7 @@ describe('tokens and rate limits', () => {
       const result = await patient.append('limited', [event(6)]);
       assert.ok(Date.now() - started >= 900, 'waited for the hint');
       assert.equal(result.nextExpectedRevision, 5n);
-      await assert.rejects(once.append('limited', [...Array(6)].map((_, i) => event(i))), LimitExceededError);
+      await assert.rejects(once.append('limited', [...Array(6)].map((_, i) => event(i))), TooLargeError);
     } finally {
       once.close();
       patient.close();
