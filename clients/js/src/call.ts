@@ -50,7 +50,7 @@ export function errorFromGrpc(error: unknown, stream?: string): VigilError {
   if (typeof service.code !== 'number') {
     return new VigilError(Code.UNKNOWN, error instanceof Error ? error.message : String(error), stream);
   }
-  const retryAfter = firstString(service.metadata, 'retry-after');
+  const retryAfter = firstString(service.metadata, 'vigil-retry-after');
   return errorFromStatus({
     code: service.code,
     message: service.details ?? service.message ?? '',

@@ -165,8 +165,9 @@ function parseActualRevision(text: string | undefined): bigint | null {
 /**
  * The typed error for a failed status. `actualRevision` is the
  * `vigil-actual-revision` trailer (or AppendError.actual_revision);
- * `retryAfterMs` an explicit hint (a `retry-after` trailer, in seconds,
- * when a server sends one); otherwise the hint is read from the message.
+ * `retryAfterMs` the server's hint (vigild's `vigil-retry-after` trailer,
+ * in seconds, on a rate-limited call; absent on a size limit); a session's
+ * AppendError has no trailers, so there the hint is read from the message.
  */
 export function errorFromStatus(status: {
   code: number;
