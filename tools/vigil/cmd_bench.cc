@@ -457,7 +457,7 @@ int RunBench(const Command& command, const FlagValues& flags) {
 Command BenchCommand() {
   return Command{
       .name = "bench",
-      .summary = "load a running vigild (append) or measure bare gRPC (echo)",
+      .summary = "load a running vigild (append, session) or measure bare gRPC (echo)",
       .usage = "vigil bench append|session|echo|live [flags]   (or --what W)",
       .details =
           "--what append: --clients threads, each with its own channel,\n"
