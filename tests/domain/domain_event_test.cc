@@ -56,6 +56,33 @@ TEST(DomainEventTest, FieldsLandInTheirMembers) {
   EXPECT_EQ(DomainTypeOf("llmcallcompleted"), DomainType::kOther);
 }
 
+// Found by tests/fuzz (domain_events): the append check refuses a repeated
+// field with any invalid occurrence (api/domain_events.h), but the parse
+// read only the first, so it folded an event whose last occurrence (what
+// JSON.parse shows) was never checked.
+TEST(DomainEventTest, EveryOccurrenceOfARepeatedFieldIsChecked) {
+  EXPECT_EQ(Parse("AgentRegistered",
+                  R"({"agent_id":"a","role":"worker","name":"n","role":"boss"})")
+                .status(),
+            absl::InvalidArgumentError(
+                R"(AgentRegistered: field "role" must be "manager" or "worker")"));
+  EXPECT_EQ(
+      Parse("SpanRecorded",
+            R"({"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",)"
+            R"("span_id":"a000000000000001","name":"tch","kind":"internal",)"
+            R"("start_time_us":1764000000000000,"end_time_us":1764000001000000,)"
+            R"("duration_ms":1000,"status":"ok","kind":"internZl"})")
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  // Valid repeats (and null ones) still parse; the first occurrence counts.
+  absl::StatusOr<DomainEvent> parsed = Parse(
+      "AgentRegistered",
+      R"({"agent_id":"a","role":"worker","name":"n","role":"manager","name":null})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->role, "worker");
+}
+
 TEST(DomainEventTest, ErrorsNameTheField) {
   struct Case {
     std::string type, data, error;
