@@ -3,7 +3,8 @@
 python3 tests/fuzz/make_corpus.py). Seeds are small real inputs: the events
 of tests/fixtures/folds/*.json and the shapes the unit tests and
 docs/http-api.md use, in each target's input format (the targets' comments
-say it). Deterministic: running it again rewrites the same files."""
+say it). Deterministic: running it again rewrites the same files. Inputs
+that once failed a target are kept beside them as regress-<what> files."""
 
 import base64
 import gzip
@@ -11,7 +12,6 @@ import hashlib
 import json
 import pathlib
 import re
-import shutil
 import struct
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -39,9 +39,11 @@ def minified(value):
 
 def write(target, seeds):
     directory = OUT / target
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Findings are kept as regress-* files; everything else is rewritten.
+    for old in directory.iterdir():
+        if not old.name.startswith("regress-"):
+            old.unlink()
     seen = set()
     for seed in seeds:
         data = seed.encode() if isinstance(seed, str) else bytes(seed)
