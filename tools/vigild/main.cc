@@ -264,7 +264,7 @@ int Serve(const Config& config, const HostPort& listen,
   otlp_options.max_append_events = config.log.max_append_events;
   otlp_options.max_append_bytes = config.log.max_append_bytes;
   otlp::TraceIngest traces(log->get(), &appends, otlp_options, &metrics);
-  otlp::TraceService trace_service(&traces, authenticator.get());
+  otlp::TraceService trace_service(&traces, authenticator.get(), &metrics);
   // The read side: PostgreSQL (given or embedded) and the projections.
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
   std::unique_ptr<projections::ProjectionService> read_side;
