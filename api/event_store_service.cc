@@ -560,7 +560,8 @@ grpc::ServerUnaryReactor* EventStoreService::StateAt(
         {.at = FromProto(request->at()),
          .agent_id = request->agent_id(),
          .task_id = request->task_id(),
-         .task_limit = request->task_limit()});
+         .task_limit = request->task_limit(),
+         .trace_id = request->trace_id()});
     if (!json.ok()) return json.status();
     response->set_json(*std::move(json));
     return absl::OkStatus();
