@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/event_proto.h"
+#include "api/grpc_calls.h"
 #include "api/grpc_status.h"
 #include "api/status_mapping.h"
 #include "base/status_macros.h"
@@ -354,17 +355,7 @@ EventStoreService::EventStoreService(eventlog::EventLog* log,
                  append_path != nullptr ? append_path : own_appends_.get(),
              .state_queries = state_queries}),
       sessions_(&core_, options.append_session),
-      requests_(metrics == nullptr
-                    ? nullptr
-                    : metrics->AddCounter("vigil_grpc_requests_total",
-                                          "gRPC calls by method and final "
-                                          "status code.",
-                                          {"method", "code"})),
-      started_(metrics == nullptr
-                   ? nullptr
-                   : metrics->AddCounter("vigil_grpc_calls_started_total",
-                                         "gRPC calls started, by method.",
-                                         {"method"})),
+      calls_(metrics),
       readers_("vigil-read", options.reader_threads, options.max_queued_reads) {
 }
 
@@ -569,7 +560,8 @@ grpc::ServerUnaryReactor* EventStoreService::StateAt(
         {.at = FromProto(request->at()),
          .agent_id = request->agent_id(),
          .task_id = request->task_id(),
-         .task_limit = request->task_limit()});
+         .task_limit = request->task_limit(),
+         .trace_id = request->trace_id()});
     if (!json.ok()) return json.status();
     response->set_json(*std::move(json));
     return absl::OkStatus();
@@ -593,27 +585,16 @@ size_t EventStoreService::active_reads() const { return active_reads_.load(); }
 
 void EventStoreService::CountRequest(std::string_view method,
                                      const absl::Status& status) const {
-  if (requests_ == nullptr) return;
-  requests_->WithLabels({method, std::string(absl::StatusCodeToString(status.code()))})
-      ->Increment();
+  calls_.Finished(method, status);
 }
 
 void EventStoreService::CountStarted(std::string_view method) const {
-  if (started_ != nullptr) started_->WithLabels({method})->Increment();
+  calls_.Started(method);
 }
 
 absl::StatusOr<Principal> EventStoreService::Admit(
     grpc::CallbackServerContext* context, Operation operation) const {
-  std::string_view authorization;
-  const auto& metadata = context->client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    authorization = std::string_view(it->second.data(), it->second.size());
-  }
-  absl::StatusOr<Principal> principal =
-      Authenticate(authenticator_, authorization);
-  if (!principal.ok()) return principal.status();
-  RETURN_IF_ERROR(Authorize(*principal, operation));
-  return principal;
+  return AdmitCall(*context, authenticator_, operation);
 }
 
 }  // namespace vigil::api

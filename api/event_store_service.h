@@ -28,6 +28,7 @@
 #include "api/append_session.h"
 #include "api/auth.h"
 #include "api/core.h"
+#include "api/grpc_calls.h"
 #include "api/rate_limiter.h"
 #include "api/state_queries.h"
 #include "api/subscription.h"
@@ -181,8 +182,7 @@ class EventStoreService final : public vigil::v1::EventStore::CallbackService {
   // Null when no registry was given. Unary calls are counted by status,
   // streaming calls when they start. The append path counts appends in the
   // shared append metrics (the same series the HTTP API counts into).
-  base::CounterFamily* requests_ = nullptr;  // vigil_grpc_requests_total{method,code}
-  base::CounterFamily* started_ = nullptr;   // vigil_grpc_calls_started_total{method}
+  const GrpcCallMetrics calls_;
   void CountRequest(std::string_view method, const absl::Status& status) const;
   void CountStarted(std::string_view method) const;
   std::atomic<size_t> active_reads_{0};

@@ -3,10 +3,16 @@
 #include <string_view>
 
 #include "api/auth.h"
+#include "api/grpc_calls.h"
 #include "api/grpc_status.h"
 #include "api/principal.h"
 
 namespace vigil::otlp {
+namespace {
+
+constexpr std::string_view kMethod = "TraceService.Export";
+
+}  // namespace
 
 grpc::ServerUnaryReactor* TraceService::Export(
     grpc::CallbackServerContext* context,
@@ -16,33 +22,24 @@ grpc::ServerUnaryReactor* TraceService::Export(
         response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (context->IsCancelled()) {  // nothing appended for a call that is over
+    calls_.Finished(kMethod, absl::CancelledError());
     reactor->Finish(grpc::Status::CANCELLED);
     return reactor;
   }
-  const auto& metadata = context->client_metadata();
-  std::string_view authorization;
-  if (metadata.count("authorization") == 1) {
-    const auto value = metadata.find("authorization")->second;
-    authorization = std::string_view(value.data(), value.size());
-  }
   absl::StatusOr<api::Principal> principal =
-      api::Authenticate(authenticator_, authorization);
-  if (principal.ok()) {
-    if (absl::Status allowed = api::Authorize(*principal, api::Action::kAppend);
-        !allowed.ok()) {
-      principal = allowed;
-    }
-  }
+      api::AdmitCall(*context, authenticator_, api::Operation::kAppend);
   if (!principal.ok()) {
+    calls_.Finished(kMethod, principal.status());
     reactor->Finish(api::ToGrpcStatus(principal.status(), context));
     return reactor;
   }
   // On the log's completion thread, or here.
   ingest_->Export(
       *principal, *request,
-      [context, reactor,
+      [this, context, reactor,
        response](absl::StatusOr<TraceIngest::Response> answer) {
         if (answer.ok()) *response = *std::move(answer);
+        calls_.Finished(kMethod, answer.status());
         reactor->Finish(api::ToGrpcStatus(answer.status(), context));
       });
   return reactor;

@@ -11,6 +11,8 @@
 #define VIGIL_OTLP_TRACE_SERVICE_H_
 
 #include "api/auth.h"
+#include "api/grpc_calls.h"
+#include "base/metrics.h"
 #include "grpcpp/grpcpp.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "otlp/trace_ingest.h"
@@ -20,9 +22,12 @@ namespace vigil::otlp {
 class TraceService final : public opentelemetry::proto::collector::trace::v1::
                                TraceService::CallbackService {
  public:
-  // `ingest` and `authenticator` (null: anonymous) must outlive the service.
-  TraceService(TraceIngest* ingest, const api::Authenticator* authenticator)
-      : ingest_(ingest), authenticator_(authenticator) {}
+  // `ingest`, `authenticator` (null: anonymous) and `metrics` (null: calls
+  // are not counted) must outlive the service. Calls are counted as
+  // vigil_grpc_requests_total{method="TraceService.Export",code}.
+  TraceService(TraceIngest* ingest, const api::Authenticator* authenticator,
+               base::Metrics* metrics = nullptr)
+      : ingest_(ingest), authenticator_(authenticator), calls_(metrics) {}
 
   grpc::ServerUnaryReactor* Export(
       grpc::CallbackServerContext* context,
@@ -34,6 +39,7 @@ class TraceService final : public opentelemetry::proto::collector::trace::v1::
  private:
   TraceIngest* const ingest_;
   const api::Authenticator* const authenticator_;
+  const api::GrpcCallMetrics calls_;
 };
 
 }  // namespace vigil::otlp

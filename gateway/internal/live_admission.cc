@@ -1,15 +1,60 @@
 #include "gateway/internal/live_admission.h"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "api/auth.h"
 #include "api/query_string.h"
 #include "gateway/internal/live_protocol.h"
 
 namespace vigil::gateway::internal {
+namespace {
+
+// RFC 6455 section 4.2.1 on the opening handshake, checked here so that
+// every refusal is problem+json (Beast's accept would answer a bad one in
+// plain text) and the key is what the RFC says, which Beast does not
+// check: one Connection field listing "upgrade", one Sec-WebSocket-Key that
+// is the base64 of 16 bytes (400 otherwise), one Sec-WebSocket-Version of
+// 13 (426 with Sec-WebSocket-Version: 13 otherwise, section 4.2.2).
+// Returns the refusal, or an empty optional for a good handshake.
+std::optional<HttpResponse> BadHandshake(const HttpRequest& request) {
+  bool upgrade = false;
+  for (std::string_view connection : request.Header("connection")) {
+    upgrade = upgrade || ListHas(Lower(connection), "upgrade");
+  }
+  std::vector<std::string_view> keys = request.Header("sec-websocket-key");
+  const std::string_view encoded =
+      keys.size() == 1 ? TrimSpace(keys[0]) : std::string_view();
+  std::string key;
+  const bool good_key =
+      encoded.size() == 24 &&
+      absl::Base64Unescape(absl::string_view(encoded.data(), encoded.size()),
+                           &key) &&
+      key.size() == 16;
+  if (!upgrade || !good_key) {
+    return ProtocolProblem(
+        400, "bad-handshake", "Bad WebSocket handshake",
+        !upgrade ? "the Connection header must list \"upgrade\""
+                 : "Sec-WebSocket-Key must be the base64 of 16 bytes "
+                   "(RFC 6455 section 4.2.1)");
+  }
+  std::vector<std::string_view> versions =
+      request.Header("sec-websocket-version");
+  if (versions.size() != 1 || TrimSpace(versions[0]) != "13") {
+    HttpResponse response = ProtocolProblem(
+        426, "websocket-version", "Unsupported WebSocket version",
+        "this server speaks WebSocket version 13 (RFC 6455)");
+    response.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return response;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 LiveDoor::LiveDoor(const HttpServerOptions& options, LiveHub* live,
                    const api::Core* core)
@@ -60,6 +105,11 @@ LiveAdmission LiveDoor::Admit(const HttpRequest& request, LiveKind kind) {
                                   "Origin not allowed",
                                   "this Origin may not open the live feed "
                                   "(see --allowed-origins)"));
+  }
+  if (kind == LiveKind::kWebSocket) {
+    if (std::optional<HttpResponse> bad = BadHandshake(request)) {
+      return refuse("bad_handshake", *std::move(bad));
+    }
   }
   absl::StatusOr<LiveQuery> query = ParseLiveQuery(request.Query());
   if (!query.ok()) return refuse("bad_request", ErrorResponse(query.status()));

@@ -49,7 +49,9 @@ class LiveDoor {
 
   LiveKind Kind(const HttpRequest& request) const;
 
-  // The checks before the upgrade, in this order: Origin (403), the query
+  // The checks before the upgrade, in this order: Origin (403), for a
+  // WebSocket the handshake's form (RFC 6455 section 4.2.1: 400, or 426 for
+  // a version other than 13), the query
   // (400), the token from Authorization or ?token= (401, 403), readiness
   // (503), then a slot in the hub (503, 429). Each refusal is counted by
   // reason in the hub's metrics; the token is never part of an answer or a

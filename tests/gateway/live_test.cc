@@ -331,6 +331,56 @@ TEST_F(LiveTest, BadQueriesAndPlainGetsAreRefused) {
   EXPECT_EQ(response->status, 426);
 }
 
+// RFC 6455 section 4.2.1, found by tools/netfuzz: a key that is not the
+// base64 of 16 bytes is refused (Beast alone upgraded keys of 15 and 17
+// bytes), and every refusal of a malformed handshake is problem+json (Beast
+// alone answered 400 and 426 in plain text); a version other than 13 gets
+// 426 with the version the server speaks (section 4.2.2).
+TEST_F(LiveTest, MalformedHandshakesAreRefusedWithProblemJson) {
+  Start();
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  auto upgrade = [&](const Headers& headers) {
+    HttpConnection connection(port());
+    connection.Send(FormatRequest("GET", "/v1/live", headers));
+    return connection.Read().value_or(vigil::testing::HttpResponse{});
+  };
+  const std::pair<std::string, std::string> up{"Upgrade", "websocket"};
+  const std::pair<std::string, std::string> connection{"Connection", "Upgrade"};
+  const std::pair<std::string, std::string> good_key{
+      "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="};
+  const std::pair<std::string, std::string> v13{"Sec-WebSocket-Version", "13"};
+  for (const char* key :
+       {"AAECAwQFBgcICQoLDA0O",      // 15 bytes
+        "AAECAwQFBgcICQoLDA0ODxA=",  // 17 bytes
+        "!!!!!!!!!!!!!!!!!!!!!!==", "", "dGhlIHNhbXBsZSBub25jZQ"}) {
+    auto response = upgrade({up, connection, {"Sec-WebSocket-Key", key}, v13});
+    EXPECT_EQ(response.status, 400) << key;
+    EXPECT_EQ(response.Header("content-type"), "application/problem+json")
+        << key;
+  }
+  for (const Headers& headers :
+       {Headers{up, good_key, v13}, Headers{up, {"Connection", "keep-alive"},
+                                            good_key, v13},
+        Headers{up, connection, v13}, Headers{up, connection, good_key, good_key, v13}}) {
+    auto response = upgrade(headers);
+    EXPECT_EQ(response.status, 400);
+    EXPECT_EQ(response.Header("content-type"), "application/problem+json");
+  }
+  for (const Headers& headers :
+       {Headers{up, connection, good_key},
+        Headers{up, connection, good_key, {"Sec-WebSocket-Version", "12"}},
+        Headers{up, connection, good_key, {"Sec-WebSocket-Version", "13, 8"}}}) {
+    auto response = upgrade(headers);
+    EXPECT_EQ(response.status, 426);
+    EXPECT_EQ(response.Header("content-type"), "application/problem+json");
+    EXPECT_EQ(response.Header("sec-websocket-version"), "13");
+  }
+  // The good form still upgrades, whatever the case and list of Connection.
+  auto good = upgrade(
+      {{"Upgrade", "WebSocket"}, {"Connection", "keep-alive, upgrade"}, good_key, v13});
+  EXPECT_EQ(good.status, 101);
+}
+
 TEST_F(LiveTest, ClientMessagesPingFilterAndErrors) {
   Start();
   Append("agent-1", 1);

@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "api/append_path.h"
 #include "api/auth.h"
+#include "absl/strings/str_cat.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
@@ -115,7 +116,8 @@ class OtlpIngestTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     http_ = *std::move(server);
 
-    service_ = std::make_unique<otlp::TraceService>(ingest_.get(), auth_.get());
+    service_ = std::make_unique<otlp::TraceService>(ingest_.get(), auth_.get(),
+                                                    &metrics_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -303,6 +305,9 @@ TEST_F(OtlpIngestTest, BadSpansAreRejectedInPartialSuccess) {
   // The same over gRPC.
   ExportTraceServiceResponse grpc_answer;
   ASSERT_TRUE(GrpcExport(request, &grpc_answer).ok());
+  EXPECT_NE(metrics_.Render().find(
+                R"(vigil_grpc_requests_total{method="TraceService.Export",code="OK"} 1)"),
+            std::string::npos);
   EXPECT_EQ(grpc_answer.partial_success().rejected_spans(), 2);
   EXPECT_EQ(Stream('e').size(), 1u);
 }
@@ -367,6 +372,15 @@ TEST_F(OtlpIngestTest, RefusalsGetTheirStatusAndLoseNothing) {
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(GrpcExport(Export('g', 1, 1), &answer, kReaderToken).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  // OTLP/gRPC calls are counted with vigil.v1's.
+  const std::string page = metrics_.Render();
+  for (const char* code : {"UNAUTHENTICATED", "PERMISSION_DENIED"}) {
+    EXPECT_NE(page.find(absl::StrCat(
+                  R"(vigil_grpc_requests_total{method="TraceService.Export",code=")",
+                  code, R"("} 1)")),
+              std::string::npos)
+        << page;
+  }
 
   // Nothing of these appended, nothing acknowledged lost.
   EXPECT_EQ(log_->HeadPosition(), 5u);

@@ -152,6 +152,10 @@ class SimulateTest : public ::testing::Test {
       SCOPED_TRACE(stream);
       if (stream.starts_with("task-")) {
         EXPECT_THAT(testing::CheckTaskLifecycle(events), IsEmpty());
+      } else if (stream.starts_with("trace-")) {
+        for (const testing::TypedEvent& event : events) {
+          EXPECT_EQ(event.type, "SpanRecorded");
+        }
       } else {
         EXPECT_THAT(testing::CheckAgentLifecycle(events), IsEmpty());
       }
@@ -197,6 +201,35 @@ TEST_F(SimulateTest, WhatItReportsIsWhatTheLogHolds) {
   EXPECT_EQ(summary["errors"], 0);
   ReadLog(&total);
   EXPECT_EQ(total, events);
+}
+
+// --trace-runs-per-minute: runs of a traced team exported over OTLP/gRPC
+// beside the domain events, each span recorded once.
+TEST_F(SimulateTest, TracedRunsAreRecordedOnceEach) {
+  const std::vector<std::string> args = {
+      "--rate", "50", "--duration", "2", "--seed", "5", "--prefix", "tr",
+      "--trace-runs-per-minute", "900"};
+  auto sim = Simulate(args);
+  ASSERT_EQ(sim->Wait(), 0) << ReadFile(dir_.Sub("sim.err"));
+  std::map<std::string, double> summary = Summary(ReadFile(dir_.Sub("sim.out")));
+  EXPECT_GE(summary["trace_runs"], 10);
+  EXPECT_EQ(summary["trace_errors"], 0);
+  // Per run: the Planner, its planning call, two workers with at least a
+  // call each.
+  EXPECT_GE(summary["spans"], 6 * summary["trace_runs"]);
+
+  size_t total = 0;
+  auto streams = ReadLog(&total);
+  ExpectConsistent(streams);
+  size_t traces = 0, spans = 0;
+  for (const auto& [stream, events] : streams) {
+    if (!stream.starts_with("trace-")) continue;
+    ++traces;
+    spans += events.size();
+  }
+  EXPECT_EQ(traces, summary["trace_runs"]);
+  EXPECT_EQ(spans, summary["spans"]);
+  EXPECT_EQ(total, summary["events"] + summary["spans"]);
 }
 
 TEST_F(SimulateTest, SigtermFinishesTheAppendsInFlightAndExitsZero) {

@@ -335,6 +335,19 @@ TEST_F(VigildProjectionsTest, TracesOverRestAndInThePast) {
                std::string_view(t["status"]) == "running");
   }
   EXPECT_TRUE(running) << past->body;
+
+  // gRPC StateAt answers the same body for the same question.
+  auto stub = v1::EventStore::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", grpc_port_),
+      grpc::InsecureChannelCredentials()));
+  v1::StateAtRequest request;
+  request.mutable_at()->set_position(two_spans);
+  request.set_trace_id(testing::kTraceId);
+  grpc::ClientContext context;
+  v1::StateAtResponse response;
+  const grpc::Status status = stub->StateAt(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.json(), past->body);
 }
 
 TEST_F(VigildProjectionsTest, RebuildCommandSwapsWhileVigildServes) {

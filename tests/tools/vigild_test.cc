@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +97,7 @@ class Vigild {
   }
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   // The next line of stdout, without the newline; empty at EOF.
   std::string ReadLine() {
@@ -328,6 +330,40 @@ TEST_F(VigildTest, ServesThenStopsCleanlyOnSigterm) {
 // The live feed through the real binary: --allowed-origins (and its
 // variable) replace the default origins, and a WebSocket open at SIGTERM
 // gets a close and does not hold the shutdown up.
+// tools/vigild/file_limit.h, found by tools/netfuzz: started with a soft
+// RLIMIT_NOFILE of 1,024 (shells' and systemd services' default), vigild
+// ran out of descriptors under 1,000 idle connections and stopped answering
+// new ones; it now raises its soft limit to the hard one.
+TEST_F(VigildTest, RaisesItsSoftFileLimitToTheHardOne) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max <= 1024) {
+    GTEST_SKIP() << "the hard RLIMIT_NOFILE is " << saved.rlim_max
+                 << ": nothing above 1,024 to raise the soft limit to";
+  }
+  rlimit low = saved;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0"},
+                ErrPath());
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(vigild.started());
+  ASSERT_FALSE(vigild.WaitForAddress().empty());
+  const std::string limits =
+      ReadFile("/proc/" + std::to_string(vigild.pid()) + "/limits");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(
+      limits, match, std::regex("Max open files +([0-9]+) +([0-9a-z]+)")))
+      << limits;
+  const uint64_t expected = saved.rlim_max == RLIM_INFINITY
+                                ? uint64_t{1} << 20
+                                : std::min<uint64_t>(saved.rlim_max, 1 << 20);
+  EXPECT_EQ(std::stoull(match[1]), expected) << limits;
+  vigild.Signal(SIGTERM);
+  EXPECT_EQ(vigild.Wait(), 0) << vigild.err();
+}
+
 TEST_F(VigildTest, LiveFeedHonoursAllowedOriginsAndStopsOnSigterm) {
   Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
                  "--http-listen", "127.0.0.1:0"},

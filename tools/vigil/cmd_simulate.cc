@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "api/event_proto.h"
 #include "api/grpc_status.h"
+#include "tools/vigil/simulate_traces.h"
 #include "api/status_mapping.h"
 #include "base/json.h"
 #include "base/status_macros.h"
@@ -77,6 +78,7 @@ struct SimulateFlags {
   std::optional<absl::Duration> duration;
   uint64_t events = 0;  // 0: no limit
   uint64_t in_flight = 4;
+  uint64_t trace_runs_per_minute = 0;  // 0: no traces
 };
 
 absl::StatusOr<SimulateFlags> ParseSimulateFlags(const FlagValues& flags) {
@@ -89,12 +91,15 @@ absl::StatusOr<SimulateFlags> ParseSimulateFlags(const FlagValues& flags) {
   ASSIGN_OR_RETURN(seconds, flags.GetUint64("duration", 0));
   ASSIGN_OR_RETURN(sim.events, flags.GetUint64("events", 0));
   ASSIGN_OR_RETURN(sim.in_flight, flags.GetUint64("in-flight", 4));
+  ASSIGN_OR_RETURN(sim.trace_runs_per_minute,
+                   flags.GetUint64("trace-runs-per-minute", 0));
   if (managers == 0 || managers > 10'000 || workers == 0 ||
       workers > 10'000 || sim.rate == 0 || sim.rate > 100'000 ||
-      seconds > 86'400 || sim.in_flight == 0 || sim.in_flight > 64) {
+      seconds > 86'400 || sim.in_flight == 0 || sim.in_flight > 64 ||
+      sim.trace_runs_per_minute > 60'000) {
     return absl::InvalidArgumentError(
         "--managers and --workers 1..10000, --rate 1..100000, --duration "
-        "1..86400, --in-flight 1..64");
+        "1..86400, --in-flight 1..64, --trace-runs-per-minute 0..60000");
   }
   sim.scenario.managers = static_cast<int>(managers);
   sim.scenario.workers = static_cast<int>(workers);
@@ -403,7 +408,7 @@ absl::Status Probe(const FlagValues& flags) {
 }
 
 void PrintSummary(const SimulateFlags& sim, const Totals& totals,
-                  absl::Duration elapsed) {
+                  const TraceSender::Totals& traces, absl::Duration elapsed) {
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
   const std::string line = base::DumpJson(
       {{"simulate", "summary"},
@@ -416,6 +421,9 @@ void PrintSummary(const SimulateFlags& sim, const Totals& totals,
        {"retries", totals.retries},
        {"conflicts", totals.conflicts},
        {"errors", totals.errors},
+       {"trace_runs", traces.runs},
+       {"spans", traces.spans},
+       {"trace_errors", traces.errors},
        {"seconds", base::RoundedNumber(seconds, 2)},
        {"appends_per_s",
         base::RoundedNumber(static_cast<double>(totals.appends) / seconds, 1)},
@@ -461,6 +469,13 @@ int RunSimulate(const Command& command, const FlagValues& flags) {
   // Sleeps are cut into slices this long, so that a signal is seen soon.
   const absl::Duration slice = absl::Milliseconds(50);
   Sender sender(flags, sim->in_flight);
+  std::optional<TraceSender> traces;
+  if (sim->trace_runs_per_minute > 0) {
+    traces.emplace(flags,
+                   simulator::TraceRunOptions{.seed = sim->scenario.seed,
+                                              .prefix = sim->scenario.id_prefix},
+                   sim->trace_runs_per_minute);
+  }
   uint64_t events = 0;
   for (uint64_t i = 0;; ++i) {
     // A fixed schedule: a slow server makes the run fall behind, not the
@@ -479,11 +494,21 @@ int RunSimulate(const Command& command, const FlagValues& flags) {
     sender.Submit(std::move(step));
   }
   const Totals totals = sender.Finish();
-  PrintSummary(*sim, totals, absl::Now() - begin);
-  if (totals.errors > 0) {
-    std::fprintf(stderr, "vigil: simulate: %llu steps failed, first: %s\n",
-                 static_cast<unsigned long long>(totals.errors),
-                 totals.first_error.c_str());
+  const TraceSender::Totals trace_totals =
+      traces.has_value() ? traces->Finish() : TraceSender::Totals{};
+  PrintSummary(*sim, totals, trace_totals, absl::Now() - begin);
+  if (totals.errors > 0 || trace_totals.errors > 0) {
+    if (totals.errors > 0) {
+      std::fprintf(stderr, "vigil: simulate: %llu steps failed, first: %s\n",
+                   static_cast<unsigned long long>(totals.errors),
+                   totals.first_error.c_str());
+    }
+    if (trace_totals.errors > 0) {
+      std::fprintf(stderr,
+                   "vigil: simulate: %llu trace runs failed, first: %s\n",
+                   static_cast<unsigned long long>(trace_totals.errors),
+                   trace_totals.first_error.c_str());
+    }
     FinishStdout();
     return kExitFailure;
   }
@@ -530,6 +555,9 @@ Command SimulateCommand() {
               {"conflict-rate", "F",
                "share of progress reports a manager races (default 0.02)"},
               {"in-flight", "N", "appends in flight at once (default 4)"},
+              {"trace-runs-per-minute", "N",
+               "also export runs of a traced agent team (Planner, "
+               "Researcher, Writer) over OTLP/gRPC (default 0: none)"},
           },
       .run = RunSimulate,
   };

@@ -53,6 +53,7 @@
 #include "projections/state_at.h"
 #include "projections/state_json.h"
 #include "projections/webhooks/webhook_service.h"
+#include "tools/vigild/file_limit.h"
 #include "tools/vigild/flags.h"
 
 namespace vigil::vigild {
@@ -264,7 +265,7 @@ int Serve(const Config& config, const HostPort& listen,
   otlp_options.max_append_events = config.log.max_append_events;
   otlp_options.max_append_bytes = config.log.max_append_bytes;
   otlp::TraceIngest traces(log->get(), &appends, otlp_options, &metrics);
-  otlp::TraceService trace_service(&traces, authenticator.get());
+  otlp::TraceService trace_service(&traces, authenticator.get(), &metrics);
   // The read side: PostgreSQL (given or embedded) and the projections.
   std::unique_ptr<projections::EmbeddedPostgres> postgres;
   std::unique_ptr<projections::ProjectionService> read_side;
@@ -422,6 +423,11 @@ int Main(const std::vector<std::string_view>& args) {
   absl::StatusOr<ListenAddresses> listen = CheckConfig(*config);
   if (!listen.ok()) return Usage(std::string(listen.status().message()));
 
+  // Before anything opens a file: see file_limit.h.
+  if (absl::StatusOr<uint64_t> files = RaiseFileLimit(); !files.ok()) {
+    std::fprintf(stderr, "vigild: warning: %s\n",
+                 files.status().ToString().c_str());
+  }
   // Blocked before any thread starts, so every thread inherits the mask and
   // the signals wait for sigwait() in Serve.
   const sigset_t signals = StopSignals();

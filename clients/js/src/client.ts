@@ -153,6 +153,7 @@ export class VigilClient {
       agent_id: options.agentId ?? '',
       task_id: options.taskId ?? '',
       task_limit: uint64('taskLimit', options.taskLimit),
+      trace_id: options.traceId ?? '',
     };
     return this.json('StateAt', request, options);
   }

@@ -121,6 +121,8 @@ export interface StateAtOptions extends CallOptions {
   taskId?: string;
   /** Tasks a whole-system answer lists (0: 100; at most 10,000). */
   taskLimit?: Uint64;
+  /** The spans a whole-system answer lists: this trace's (hex id) only. */
+  traceId?: string;
 }
 
 export interface DiffOptions extends CallOptions {

@@ -106,16 +106,18 @@ class Core:
 
     @staticmethod
     def state_at(at: LogPoint, agent_id: str | None, task_id: str | None,
-                 task_limit: int) -> Operation[Json]:
+                 task_limit: int, trace_id: str | None = None) -> Operation[Json]:
         if agent_id is not None and task_id is not None:
             raise ValueError("state_at takes agent_id or task_id, not both")
-        for name, value in (("agent_id", agent_id), ("task_id", task_id)):
+        for name, value in (("agent_id", agent_id), ("task_id", task_id),
+                            ("trace_id", trace_id)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name} must be a non-empty str")
         if not 0 <= _convert.check_uint64("task_limit", task_limit) <= 10000:
             raise ValueError(f"task_limit must be at most 10000, not {task_limit}")
         request = pb.StateAtRequest(at=_convert.log_point("at", at), agent_id=agent_id or "",
-                                    task_id=task_id or "", task_limit=task_limit)
+                                    task_id=task_id or "", task_limit=task_limit,
+                                    trace_id=trace_id or "")
         return Operation("StateAt", request, lambda answer: _json(answer.json))
 
     @staticmethod

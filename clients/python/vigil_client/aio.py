@@ -61,8 +61,9 @@ class AsyncClient:
 
     async def state_at(self, at: LogPoint = None, *, agent_id: str | None = None,
                        task_id: str | None = None, task_limit: int = 0,
+                       trace_id: str | None = None,
                        deadline: Deadline = DEFAULT) -> Json:
-        return await self._run(Core.state_at(at, agent_id, task_id, task_limit), deadline)
+        return await self._run(Core.state_at(at, agent_id, task_id, task_limit, trace_id), deadline)
 
     async def diff(self, from_point: LogPoint = None, to_point: LogPoint = None, *,
                    deadline: Deadline = DEFAULT) -> Json:

@@ -67,10 +67,12 @@ class Client:
 
     def state_at(self, at: LogPoint = None, *, agent_id: str | None = None,
                  task_id: str | None = None, task_limit: int = 0,
+                 trace_id: str | None = None,
                  deadline: Deadline = DEFAULT) -> Json:
         """The read models after log position `at` (or AtTime); the JSON of
-        GET /v1/state. Needs a server with read models (docs/time-travel.md)."""
-        return self._run(Core.state_at(at, agent_id, task_id, task_limit), deadline)
+        GET /v1/state. Needs a server with read models (docs/time-travel.md).
+        `trace_id` (hex) lists only that trace's spans."""
+        return self._run(Core.state_at(at, agent_id, task_id, task_limit, trace_id), deadline)
 
     def diff(self, from_point: LogPoint = None, to_point: LogPoint = None, *,
              deadline: Deadline = DEFAULT) -> Json:
