@@ -215,11 +215,19 @@ TEST_F(VigildPgDiskFullTest, ProjectionsStallOnAFullDiskAndCatchUpAfter) {
   })) << projected.body << ServerLog();
   // A fresh WAL segment (16 MiB, zero-filled): PostgreSQL's WAL then has
   // room while its data files cannot grow, so it reports a full disk
-  // (SQLSTATE 53100) instead of stopping for want of a WAL segment.
+  // (SQLSTATE 53100) instead of stopping for want of a WAL segment. The
+  // switch alone only ends the current segment; the next one is created by
+  // the next WAL write, which under load could come after the fill (then
+  // PostgreSQL PANICs and the projections see a refused connection, not a
+  // full disk). So commit a write into it, and checkpoint, which also
+  // preallocates the segment after it.
   {
     pqxx::connection superuser(SuperuserUrl("vigil"));
     pqxx::nontransaction tx(superuser);
     tx.exec("SELECT pg_switch_wal()");
+    tx.exec("CREATE TABLE IF NOT EXISTS wal_room (x int)");
+    tx.exec("INSERT INTO wal_room VALUES (1)");
+    tx.exec("CHECKPOINT");
   }
 
   ASSERT_GT(mount_->Fill(), 0u);
