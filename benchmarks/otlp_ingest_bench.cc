@@ -15,6 +15,7 @@
 //                          [--exporters=N] [--only=otlp|native]
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,8 +25,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,15 +156,44 @@ struct Phase {
   double spans_per_second = 0;
   uint64_t acknowledged = 0;  // spans or events answered 200/201
   uint64_t errors = 0;
+  double server_cpu_us = 0;  // vigild's user + system CPU over the phase
+  double client_cpu_us = 0;  // this process's
 };
+
+// User + system CPU of process `pid` so far, in microseconds (/proc, in
+// clock ticks: 10 ms here, so a phase of seconds reads to about 1%).
+double ProcessCpuMicros(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  // Fields after the command name, which is in parentheses and may hold
+  // spaces: state is field 3, utime 14, stime 15.
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double SelfCpuMicros() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto micros = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  return micros(usage.ru_utime) + micros(usage.ru_stime);
+}
 
 // `exporters` threads, each on its own keep-alive connection, send until
 // `seconds` have passed; the rate is over the time to the last answer.
-Phase Run(bool otlp, uint16_t port, int exporters, double seconds,
+Phase Run(bool otlp, pid_t server, uint16_t port, int exporters,
+          double seconds,
           const std::string& otlp_template, const std::vector<size_t>& offsets,
           const std::string& native_body, std::atomic<uint64_t>* batch_counter,
           int round) {
   std::atomic<uint64_t> acknowledged{0}, errors{0};
+  const double server_cpu_start = ProcessCpuMicros(server);
+  const double client_cpu_start = SelfCpuMicros();
   const auto start = Clock::now();
   const auto stop = start + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
@@ -209,7 +241,9 @@ Phase Run(bool otlp, uint16_t port, int exporters, double seconds,
   const double elapsed =
       std::chrono::duration<double>(Clock::now() - start).count();
   return {static_cast<double>(acknowledged.load()) / elapsed,
-          acknowledged.load(), errors.load()};
+          acknowledged.load(), errors.load(),
+          ProcessCpuMicros(server) - server_cpu_start,
+          SelfCpuMicros() - client_cpu_start};
 }
 
 double Median(std::vector<double> values) {
@@ -299,21 +333,29 @@ int Main(int argc, char** argv) {
   }
 
   std::atomic<uint64_t> batch_counter{1};
-  std::vector<double> otlp_rates, native_rates;
+  std::vector<double> otlp_rates, native_rates, otlp_cpu, native_cpu;
   uint64_t acknowledged = 0, errors = 0;
   for (int round = 0; round < rounds; ++round) {
     // OTLP first in even rounds, native first in odd ones.
     for (int k = 0; k < 2; ++k) {
       const bool otlp = (k == 0) == (round % 2 == 0);
       if (!only.empty() && only != (otlp ? "otlp" : "native")) continue;
-      const Phase phase = Run(otlp, port, exporters, seconds, otlp_template,
-                              offsets, native_body, &batch_counter, round);
+      const Phase phase =
+          Run(otlp, pid, port, exporters, seconds, otlp_template, offsets,
+              native_body, &batch_counter, round);
+      const double per_span =
+          phase.server_cpu_us / std::max<double>(phase.acknowledged, 1);
       (otlp ? otlp_rates : native_rates).push_back(phase.spans_per_second);
+      (otlp ? otlp_cpu : native_cpu).push_back(per_span);
       acknowledged += phase.acknowledged;
       errors += phase.errors;
-      std::printf("round %d %-6s %9.0f /s (%llu errors)\n", round,
-                  otlp ? "otlp" : "native", phase.spans_per_second,
-                  static_cast<unsigned long long>(phase.errors));
+      std::printf(
+          "round %d %-6s %9.0f /s, vigild %5.1f us CPU each (%.2f cores), "
+          "client %.2f cores (%llu errors)\n",
+          round, otlp ? "otlp" : "native", phase.spans_per_second, per_span,
+          phase.server_cpu_us / (seconds * 1e6),
+          phase.client_cpu_us / (seconds * 1e6),
+          static_cast<unsigned long long>(phase.errors));
       std::fflush(stdout);
     }
   }
@@ -326,13 +368,16 @@ int Main(int argc, char** argv) {
       eventlog::EventLog::Open(eventlog::Options{}, dir.path() + "/data");
   const uint64_t head_position = log.ok() ? (*log)->HeadPosition() : 0;
 
-  if (otlp_rates.empty()) otlp_rates.push_back(0);
-  if (native_rates.empty()) native_rates.push_back(0);
+  for (auto* values : {&otlp_rates, &native_rates, &otlp_cpu, &native_cpu}) {
+    if (values->empty()) values->push_back(0);
+  }
   const double otlp = Median(otlp_rates), native = Median(native_rates);
   std::printf(
       "\nOTLP/HTTP protobuf: median %.0f spans/s over %d phases of %.0f s\n",
       otlp, rounds, seconds);
   std::printf("native REST bulk:   median %.0f events/s\n", native);
+  std::printf("vigild CPU per span: median %.1f us (OTLP), %.1f us (native)\n",
+              Median(otlp_cpu), Median(native_cpu));
   std::printf("ratio OTLP/native:  %.2f\n", otlp / native);
   std::printf("acknowledged %llu, head position %llu%s, errors %llu\n",
               static_cast<unsigned long long>(acknowledged),
