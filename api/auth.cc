@@ -1,7 +1,6 @@
 #include "api/auth.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 
 #include <fstream>
 #include <sstream>
@@ -10,19 +9,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/sha256.h"
 
 namespace vigil::api {
 namespace {
 
 constexpr size_t kMinTokenBytes = 16;
 constexpr size_t kMaxTokenBytes = 512;
-
-std::string Sha256(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(digest), size);
-}
 
 bool ValidToken(std::string_view token) {
   if (token.size() < kMinTokenBytes || token.size() > kMaxTokenBytes) {
@@ -81,7 +74,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromText(
           absl::StrCat("tokens file line ", line_number, ": unknown role \"",
                        fields[1], "\" (agent, reader or admin)"));
     }
-    auth->roles_[Sha256(token)] = role;
+    auth->roles_[base::Sha256Digest(token)] = role;
   }
   return auth;
 }
@@ -98,7 +91,7 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
         "missing or malformed credentials: send `Authorization: Bearer "
         "<token>`");
   }
-  const std::string digest = Sha256(authorization.substr(kBearer.size()));
+  const std::string digest = base::Sha256Digest(authorization.substr(kBearer.size()));
   auto it = roles_.find(digest);
   if (it == roles_.end()) return absl::UnauthenticatedError("unknown token");
   return Principal{.role = it->second,

@@ -1,7 +1,5 @@
 #include "otlp/span_recorded.h"
 
-#include <openssl/sha.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "otlp/genai_conventions.h"
 
@@ -209,13 +208,10 @@ std::string SpanEventId(std::string_view trace_id, std::string_view span_id) {
   std::string input;
   input.reserve(kDomain.size() + trace_id.size() + span_id.size());
   input.append(kDomain).append(trace_id).append(span_id);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-         digest);
-  digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x80);  // v8
-  digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC
-  const std::string hex =
-      HexId(std::string_view(reinterpret_cast<const char*>(digest), 16));
+  std::string digest = base::Sha256Digest(input);
+  digest[6] = static_cast<char>((digest[6] & 0x0f) | 0x80);  // v8
+  digest[8] = static_cast<char>((digest[8] & 0x3f) | 0x80);  // RFC
+  const std::string hex = HexId(std::string_view(digest).substr(0, 16));
   return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-",
                       hex.substr(12, 4), "-", hex.substr(16, 4), "-",
                       hex.substr(20));

@@ -1,7 +1,5 @@
 #include "projections/state_at.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdint>
@@ -16,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
@@ -165,11 +164,7 @@ void CollectChanged(const SystemState& state, std::vector<EntityRef>* out) {
 }
 
 std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), size));
+  return absl::BytesToHexString(base::Sha256Digest(bytes));
 }
 
 }  // namespace
