@@ -519,7 +519,9 @@ void TraceFold::Keys(const DomainEvent& event, std::vector<std::string>* ids) {
 }
 
 void TraceFold::Seed(SpanRow row) {
-  traces_[row.trace_id].indexed = false;
+  Trace& trace = traces_[row.trace_id];
+  trace.indexed = false;
+  trace.touched = ++touch_;
   SpanKey key{row.trace_id, row.span_id};
   rows_.insert_or_assign(std::move(key), std::move(row));
 }
@@ -642,6 +644,7 @@ void TraceFold::Apply(const DomainEvent& event, AgentFold* agents,
                       TaskFold* tasks, MetricsFold* metrics) {
   if (event.type != DomainType::kSpanRecorded) return;
   Trace& trace = traces_[event.trace_id];
+  trace.touched = ++touch_;
   if (!trace.indexed) Index(event.trace_id, trace);
   SpanKey key{event.trace_id, event.span_id};
   if (rows_.contains(key)) return;  // recorded again: folded once
@@ -682,6 +685,38 @@ void TraceFold::Apply(const DomainEvent& event, AgentFold* agents,
   for (const std::string& id : waiters) {
     Settle(*Find(span.trace_id, id), trace, sinks);
   }
+}
+
+size_t TraceFold::EvictTraces(size_t max_spans) {
+  if (rows_.size() <= max_spans) return 0;
+  std::vector<std::pair<uint64_t, const std::string*>> order;
+  order.reserve(traces_.size());
+  for (const auto& [id, trace] : traces_) order.emplace_back(trace.touched, &id);
+  std::sort(order.begin(), order.end());
+  const size_t target = max_spans - max_spans / 4;
+  std::vector<std::string> forget;
+  size_t left = rows_.size();
+  for (const auto& [touched, id] : order) {
+    if (left <= target) break;
+    auto first = rows_.lower_bound(SpanKey{*id, ""});
+    size_t spans = 0;
+    bool dirty = false;
+    for (auto it = first; it != rows_.end() && it->first.first == *id; ++it) {
+      ++spans;
+      dirty = dirty || dirty_.contains(it->first);
+    }
+    if (dirty) continue;
+    left -= spans;
+    forget.push_back(*id);
+  }
+  for (const std::string& id : forget) {
+    auto first = rows_.lower_bound(SpanKey{id, ""});
+    auto last = first;
+    while (last != rows_.end() && last->first.first == id) ++last;
+    rows_.erase(first, last);
+    traces_.erase(id);
+  }
+  return forget.size();
 }
 
 void TraceFold::VisitTouched(

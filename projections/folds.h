@@ -380,6 +380,16 @@ class TraceFold {
 
   // Every span, by trace id then span id.
   const absl::btree_map<SpanKey, SpanRow>& rows() const { return rows_; }
+  // Whether the fold holds spans of `trace_id` (seeded or applied).
+  bool HasTrace(const std::string& trace_id) const {
+    return traces_.contains(trace_id);
+  }
+  // When more than `max_spans` spans are held: forgets whole traces, the
+  // least recently applied or seeded first, until a quarter under it,
+  // never one with a dirty span. A forgotten trace's spans must be seeded
+  // again before another span of it is applied (TimeTravel reloads them
+  // from its last snapshot). Returns the traces forgotten.
+  size_t EvictTraces(size_t max_spans);
   // Keys of the spans Apply recorded.
   const absl::btree_set<SpanKey>& dirty() const { return dirty_; }
   void ClearDirty() { dirty_.clear(); }
@@ -389,6 +399,7 @@ class TraceFold {
     // Span ids waiting on a span that has not arrived, by its id.
     absl::flat_hash_map<std::string, std::vector<std::string>> waiting;
     bool indexed = false;
+    uint64_t touched = 0;  // touch_ when last applied or seeded
   };
   struct Context;
   struct Sinks;
@@ -412,6 +423,7 @@ class TraceFold {
   absl::btree_map<SpanKey, SpanRow> rows_;
   absl::flat_hash_map<std::string, Trace> traces_;
   absl::btree_set<SpanKey> dirty_;
+  uint64_t touch_ = 0;
 };
 
 }  // namespace vigil::projections

@@ -170,6 +170,10 @@ std::string Sha256Hex(const std::string& bytes) {
 }  // namespace
 
 void SystemState::Apply(const DomainEvent& event) {
+  if (load_trace && event.type == DomainType::kSpanRecorded &&
+      !traces.HasTrace(event.trace_id)) {
+    load_trace(event.trace_id, &traces);
+  }
   agents.Apply(event);
   tasks.Apply(event);
   metrics.Apply(event);
@@ -253,8 +257,9 @@ absl::Status TimeTravel::CheckPosition(uint64_t position) const {
       "position ", position, " is past the head position ", head));
 }
 
-absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(
-    uint64_t position, ReplayStats* stats) const {
+absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(uint64_t position,
+                                                     ReplayStats* stats,
+                                                     bool spans) const {
   SystemState state;
   ASSIGN_OR_RETURN(uint64_t snapshot,
                    log_->FindSnapshot(kFoldSnapshotName, position));
@@ -266,7 +271,7 @@ absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(
         if (!decoded.ok()) return;
         decoded = internal::DecodeEntry(key, value, &state.agents,
                                         &state.tasks, &state.metrics,
-                                        &state.traces);
+                                        spans ? &state.traces : nullptr);
       }));
   RETURN_IF_ERROR(decoded);
   state.position = snapshot;
@@ -444,17 +449,44 @@ absl::Status TimeTravel::CatchUpSnapshots() {
   absl::MutexLock lock(&snapshot_mu_);
   const uint64_t head = log_->HeadPosition();
   if (!live_.has_value()) {
-    ASSIGN_OR_RETURN(SystemState loaded, LoadSnapshot(head, nullptr));
+    // Spans are read back trace by trace as their traces get new spans.
+    ASSIGN_OR_RETURN(SystemState loaded,
+                     LoadSnapshot(head, nullptr, /*spans=*/false));
     live_ = std::move(loaded);
+    live_snapshot_ = live_->position;
+    live_->load_trace = [this](const std::string& trace_id,
+                               TraceFold* traces) {
+      snapshot_mu_.AssertHeld();
+      if (live_snapshot_ == 0 || !live_load_.ok()) return;
+      absl::Status decoded;
+      live_load_ = log_->ScanSnapshot(
+          kFoldSnapshotName, live_snapshot_, internal::TraceKeyPrefix(trace_id),
+          [&](std::string_view key, std::string_view value) {
+            if (!decoded.ok()) return;
+            decoded = internal::DecodeEntry(key, value, nullptr, nullptr,
+                                            nullptr, traces);
+          });
+      if (live_load_.ok()) live_load_ = decoded;
+    };
   }
   const uint64_t interval = options_.snapshot_interval;
   while (true) {
     const uint64_t next = (live_->position / interval + 1) * interval;
     if (next > head) break;
-    RETURN_IF_ERROR(Replay(&*live_, next, nullptr));
+    absl::Status replayed = Replay(&*live_, next, nullptr);
+    if (replayed.ok()) replayed = live_load_;
+    if (!replayed.ok()) {
+      // The state may hold half an event's effects: fold again from the
+      // last snapshot next time.
+      live_.reset();
+      live_load_ = absl::OkStatus();
+      return replayed;
+    }
     RETURN_IF_ERROR(log_->WriteSnapshot(
         kFoldSnapshotName, next, Entries(*live_, /*dirty_only=*/true)));
     live_->ClearDirty();
+    live_snapshot_ = next;
+    live_->traces.EvictTraces(options_.live_spans);
   }
   return absl::OkStatus();
 }

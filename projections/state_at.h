@@ -46,6 +46,11 @@ struct TimeTravelOptions {
   uint64_t snapshot_interval = 1'000;
   // Events a replay reads from the log per call.
   uint64_t page_events = 1'024;
+  // Spans the snapshotter keeps in memory: past it, the traces least
+  // recently touched are dropped (they are in the snapshot just written)
+  // and read back from the last snapshot when a span of theirs arrives
+  // (TraceFold::EvictTraces). About 1.5 KB each.
+  size_t live_spans = 50'000;
   // Most events between the two points of one Diff; more: INVALID_ARGUMENT.
   uint64_t max_diff_events = 1'000'000;
   // Positions listed per changed entity of a Diff; the rest are counted.
@@ -62,6 +67,11 @@ struct SystemState {
   TaskFold tasks;
   MetricsFold metrics;
   TraceFold traces;  // the spans; feeds the three above
+  // When set: called before a span of a trace `traces` does not hold is
+  // applied, to seed the spans it has of that trace elsewhere (the
+  // snapshotter's state keeps only recent traces in memory).
+  std::function<void(const std::string& trace_id, TraceFold* traces)>
+      load_trace;
 
   void Apply(const DomainEvent& event);
   // Folds the next event of the log as every state-at does: takes its
@@ -168,9 +178,11 @@ class TimeTravel {
 
  private:
   absl::Status CheckPosition(uint64_t position) const;
-  // Loads the last snapshot at or before `position` (the whole state).
+  // Loads the last snapshot at or before `position`: the whole state, or
+  // all but the spans when `spans` is false.
   absl::StatusOr<SystemState> LoadSnapshot(uint64_t position,
-                                           ReplayStats* stats) const;
+                                           ReplayStats* stats,
+                                           bool spans = true) const;
   // Folds the events (state->position, to] into `state`. `wanted` (when
   // given) says which events to parse and apply; `each` (when given) runs
   // after each applied event and may clear the dirty sets.
@@ -188,8 +200,12 @@ class TimeTravel {
   const TimeTravelOptions options_;
 
   absl::Mutex snapshot_mu_;
-  // The state at the last snapshot CatchUpSnapshots wrote or loaded.
+  // The state at the last snapshot CatchUpSnapshots wrote or loaded, with
+  // at most options_.live_spans spans in memory (the others are read back
+  // from snapshot live_snapshot_ when a span of their trace comes).
   std::optional<SystemState> live_ ABSL_GUARDED_BY(snapshot_mu_);
+  uint64_t live_snapshot_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
+  absl::Status live_load_ ABSL_GUARDED_BY(snapshot_mu_);
 
   absl::Mutex thread_mu_;
   bool stopping_ ABSL_GUARDED_BY(thread_mu_) = false;

@@ -72,9 +72,14 @@ std::string MinuteKeyOf(char kind, const MinuteKey& minute) {
 }
 
 std::string SpanKeyOf(const SpanKey& span) {
-  std::string key(1, kSpanKind);
-  AppendComponent(span.first, &key);
+  std::string key = TraceKeyPrefix(span.first);
   AppendComponent(span.second, &key);
+  return key;
+}
+
+std::string TraceKeyPrefix(std::string_view trace_id) {
+  std::string key(1, kSpanKind);
+  AppendComponent(trace_id, &key);
   return key;
 }
 

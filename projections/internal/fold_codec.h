@@ -38,6 +38,8 @@ std::string TaskKey(std::string_view task_id);
 std::string PairKey(char kind, const AgentPair& pair);
 std::string MinuteKeyOf(char kind, const MinuteKey& key);
 std::string SpanKeyOf(const SpanKey& key);
+// What every span key of trace `trace_id` starts with (and no other key).
+std::string TraceKeyPrefix(std::string_view trace_id);
 
 std::string EncodeAgent(const AgentRow& row);
 std::string EncodeTask(const TaskRow& row);

@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "eventlog/event_log.h"
 #include "gateway/internal/state_routes.h"
 #include "gtest/gtest.h"
 #include "projections/domain_event.h"
 #include "projections/state_json.h"
+#include "tests/testing/agent_trace.h"
 #include "tests/testing/temp_dir.h"
 #include "tools/simulator/fill_log.h"
 #include "tools/simulator/scenario.h"
@@ -121,6 +123,80 @@ TEST_F(StateAtTest, WithSnapshotsEqualsReplayFromZeroAtRandomPositions) {
   EXPECT_FALSE(missing->has_value());
   EXPECT_EQ(time_travel.StateAt(head + 1).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The snapshotter keeps few spans in memory (live_spans = 24) and reads a
+// trace back from its last snapshot when a late span of it comes: its
+// snapshots, and so every state-at, equal a replay that held every span.
+// Traces of a manager, three workers and their calls arrive shuffled
+// together, so most spans come after their trace was dropped.
+TEST_F(StateAtTest, SnapshotsOfEvictedTracesEqualReplayFromZero) {
+  using testing::TraceSpan;
+  std::vector<std::pair<std::string, TraceSpan>> spans;
+  for (int t = 0; t < 30; ++t) {
+    const std::string trace =
+        absl::StrCat("5555555555555555", absl::Hex(t, absl::kZeroPad16));
+    const auto id = [&](int n) {
+      return absl::StrCat(absl::Hex(t * 1000 + n, absl::kZeroPad16));
+    };
+    spans.push_back({trace, {.span_id = id(0), .name = "boss",
+                             .operation = "invoke_agent", .start_ms = 0,
+                             .end_ms = 9000, .agent_id = "boss"}});
+    for (int w = 1; w <= 3; ++w) {
+      spans.push_back({trace, {.span_id = id(w * 10), .parent_span_id = id(0),
+                               .name = "worker", .operation = "invoke_agent",
+                               .start_ms = w, .end_ms = 8000,
+                               .agent_id = absl::StrCat("w", w)}});
+      for (int c = 1; c <= 4; ++c) {
+        spans.push_back(
+            {trace, {.span_id = id(w * 10 + c), .parent_span_id = id(w * 10),
+                     .name = "call", .operation = c % 2 ? "chat" : "execute_tool",
+                     .start_ms = w + c, .end_ms = w + c + 1, .model = "m",
+                     .input_tokens = c, .output_tokens = 1, .cost_usd = 0.25,
+                     .error = c == 4 && w == 2 ? "timeout" : ""}});
+      }
+    }
+  }
+  std::shuffle(spans.begin(), spans.end(), std::mt19937(23));
+  const auto append = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      const auto& [trace, span] = spans[i];
+      eventlog::AppendRequest request;
+      request.stream = absl::StrCat("trace-", trace);
+      request.events.push_back(
+          {.event_id = "", .type = "SpanRecorded",
+           .data = testing::SpanRecordedJson(span, trace),
+           .content_type = std::string(eventlog::kJsonContentType)});
+      ASSERT_TRUE(log_->Append(request).ok());
+    }
+  };
+  const TimeTravelOptions options{.snapshot_interval = 7, .live_spans = 24};
+  append(0, spans.size() / 2);
+  ASSERT_TRUE(TimeTravel(log_.get(), options).CatchUpSnapshots().ok());
+  // A restart: the next snapshotter starts from a state whose spans it
+  // has not loaded.
+  append(spans.size() / 2, spans.size());
+  TimeTravel time_travel(log_.get(), options);
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  const uint64_t head = log_->HeadPosition();
+  ASSERT_EQ(head, spans.size());
+  std::vector<uint64_t> positions;
+  for (uint64_t p = 0; p <= head; p += 5) positions.push_back(p);
+  positions.push_back(head);
+  const std::vector<SystemState> want = Reference(positions);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    SCOPED_TRACE(positions[i]);
+    auto got = time_travel.StateAt(positions[i]);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ExpectSameState(*got, want[i]);
+    EXPECT_EQ(got->traces.rows(), want[i].traces.rows());
+  }
+  // No span is lost or doubled: every task is a run that completed or
+  // failed, none a placeholder of a span never seen.
+  for (const auto& [id, task] : want.back().tasks.rows()) {
+    EXPECT_TRUE(task.status == "completed" || task.status == "failed") << id;
+  }
+  EXPECT_EQ(want.back().tasks.rows().size(), 30u * 4);
 }
 
 TEST_F(StateAtTest, SnapshotsCatchUpIncrementallyAndWithoutThemReplayFromOne) {
