@@ -34,10 +34,11 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
-// `s` with each byte that is not part of well-formed UTF-8 replaced by
-// U+FFFD. The library's own replacement (error_handler_t::replace) puts
-// one U+FFFD per maximal invalid subpart; Vigil has always put one per
-// byte (tests/api/event_json_test.cc pins it), so this runs first.
+}  // namespace
+
+// The library's own replacement (error_handler_t::replace) puts one U+FFFD
+// per maximal invalid subpart; Vigil has always put one per byte
+// (tests/api/event_json_test.cc pins it), so this runs first.
 std::string ReplaceInvalidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
@@ -52,6 +53,8 @@ std::string ReplaceInvalidUtf8(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 // `value` with every string and object key passed through
 // ReplaceInvalidUtf8.

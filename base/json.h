@@ -48,6 +48,11 @@ void AppendJsonString(std::string_view value, std::string* out);
 // `value` as a JSON string literal (AppendJsonString).
 std::string JsonString(std::string_view value);
 
+// `s` with each byte that is not part of well-formed UTF-8 replaced by
+// U+FFFD (one per byte), as DumpJson shows strings: for text meant for
+// people (a message that may quote bytes of a damaged record).
+std::string ReplaceInvalidUtf8(std::string_view s);
+
 // `value` rounded to `decimals` places, for a figure shown to a chosen
 // precision (a rate, a cost, seconds): with decimals <= 0 an integer
 // ("1235", not "1235.0"), else a double printed as DumpJson prints doubles

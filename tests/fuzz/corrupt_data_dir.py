@@ -85,16 +85,25 @@ def main() -> int:
             shutil.copytree(data, copy)
             what = damage(rng, copy)
             for command in ("verify", "stat"):
+                utf8 = True
                 try:
                     run = subprocess.run([vigil, command, "--data-dir", copy],
-                                         capture_output=True, text=True,
-                                         errors="replace", timeout=30)
+                                         capture_output=True, timeout=30)
                     code = run.returncode
+                    # Messages are text: bytes of a damaged record are
+                    # shown replaced, never passed to the terminal raw.
+                    for stream in ("stdout", "stderr"):
+                        raw = getattr(run, stream)
+                        try:
+                            raw.decode("utf-8")
+                        except UnicodeDecodeError:
+                            utf8 = False
+                        setattr(run, stream, raw.decode("utf-8", "replace"))
                 except subprocess.TimeoutExpired:
                     code, run = "timeout", None
                 tally[(command, code)] += 1
                 allowed = (0,) if args.control else ALLOWED[command]
-                clean = code in allowed
+                clean = code in allowed and utf8
                 # An error says what it is.
                 if clean and code != 0 and not run.stderr.strip():
                     clean = False
@@ -103,7 +112,9 @@ def main() -> int:
                 if not clean:
                     stderr = run.stderr.strip()[-400:] if run is not None else ""
                     findings.append(f"seed {seed} ({what}): vigil {command} "
-                                    f"exited {code}: {stderr}")
+                                    f"exited {code}"
+                                    f"{'' if utf8 else ', output not UTF-8'}"
+                                    f": {stderr}")
             shutil.rmtree(copy)
     print(f"corrupt_data_dir: {args.cases} damaged copies of a {total}-event log")
     for (command, code), count in sorted(tally.items(), key=str):

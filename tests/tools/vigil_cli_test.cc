@@ -40,6 +40,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Result {
@@ -267,6 +268,18 @@ TEST_F(VigilCliTest, ReadPagesThroughLongLogs) {
   run = Vigil({"read", "--from", "900", "--limit", "5"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(Positions(run.out), ElementsAre(900, 901, 902, 903, 904));
+}
+
+// What a message quotes of bad input (or of a damaged record) reaches the
+// terminal as UTF-8 text: each byte that is not UTF-8 shows as U+FFFD.
+TEST_F(VigilCliTest, MessagesAreUtf8Text) {
+  Result run = Vigil({"read", "--x\xff"});
+  EXPECT_EQ(run.exit_code, 64);  // usage
+  EXPECT_THAT(run.err, HasSubstr("--x\xef\xbf\xbd"));
+  run = Vigil({"re\xff\xfe" "ad"}, "", /*with_data_dir=*/false);
+  EXPECT_EQ(run.exit_code, 64);  // usage
+  EXPECT_THAT(run.err, HasSubstr("\"re\xef\xbf\xbd\xef\xbf\xbd" "ad\""));
+  EXPECT_THAT(run.err, Not(HasSubstr("\xff")));
 }
 
 TEST_F(VigilCliTest, ExpectedRevisionConflict) {

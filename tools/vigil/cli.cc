@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "base/json.h"
 #include "eventlog/options.h"
 
 namespace vigil::cli {
@@ -27,8 +28,11 @@ const FlagSpec* FindSpec(const std::vector<FlagSpec>& specs,
   return nullptr;
 }
 
+// Messages may quote bytes of a damaged record or of bad input: they reach
+// the terminal as text, the bytes that are not UTF-8 replaced.
 void WriteStderr(std::string_view text) {
-  std::fwrite(text.data(), 1, text.size(), stderr);
+  const std::string shown = base::ReplaceInvalidUtf8(text);
+  std::fwrite(shown.data(), 1, shown.size(), stderr);
 }
 
 }  // namespace
