@@ -87,21 +87,32 @@ bool LiveSubscription::FullLocked() const {
          queue_bytes_ >= options.max_queue_bytes;
 }
 
-std::optional<LiveFrame> LiveSubscription::Pop() {
+bool LiveSubscription::PopBatch(size_t max_frames, size_t max_bytes,
+                                std::vector<LiveFrame>* frames) {
+  frames->clear();
+  size_t bytes = 0;
+  const auto room = [&](const LiveFrame& next) {
+    return frames->size() < max_frames &&
+           (frames->empty() || bytes + next.payload->size() <= max_bytes);
+  };
   absl::MutexLock lock(&mu_);
-  std::optional<LiveFrame> frame;
-  if (!replies_.empty()) {
-    frame = std::move(replies_.front());
+  while (!replies_.empty() && room(replies_.front())) {
+    bytes += replies_.front().payload->size();
+    frames->push_back(std::move(replies_.front()));
     replies_.pop_front();
-  } else if (!queue_.empty()) {
-    frame = std::move(queue_.front());
-    queue_.pop_front();
-    queue_bytes_ -= frame->payload->size();
-    if (!live_) StartReadLocked();
-  } else {
-    want_wake_ = true;
   }
-  return frame;
+  bool popped_queue = false;
+  while (!queue_.empty() && room(queue_.front())) {
+    const size_t size = queue_.front().payload->size();
+    bytes += size;
+    queue_bytes_ -= size;
+    frames->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+    popped_queue = true;
+  }
+  if (popped_queue && !live_) StartReadLocked();
+  if (frames->empty()) want_wake_ = true;
+  return !frames->empty();
 }
 
 void LiveSubscription::LeaveLiveLocked() {

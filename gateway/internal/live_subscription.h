@@ -32,8 +32,8 @@ class LiveSubscription
     : public std::enable_shared_from_this<LiveSubscription> {
  public:
   struct Callbacks {
-    // Pop() has something again after it returned nothing. Quick: post to
-    // the connection's strand.
+    // PopBatch() has something again after it returned nothing. Quick:
+    // post to the connection's strand.
     std::function<void()> wake;
     // The server is stopping: close the connection.
     std::function<void()> stop;
@@ -49,9 +49,12 @@ class LiveSubscription
   // Begins delivery (after the WebSocket handshake). Once.
   void Start(Callbacks callbacks);
 
-  // The next frame to write, or nothing (then `wake` is called when there
-  // is one). Replies to client messages come first.
-  std::optional<LiveFrame> Pop();
+  // Moves the next frames to write into `frames` (cleared first), up to
+  // `max_frames` and, past the first, `max_bytes` of payload; replies to
+  // client messages come first. One lock for the batch. Returns false
+  // when there is nothing (then `wake` is called once there is).
+  bool PopBatch(size_t max_frames, size_t max_bytes,
+                std::vector<LiveFrame>* frames);
 
   // A text message from the client: {"op":"ping"} or {"op":"filter",
   // "streams":[...],"types":[...]}; anything else queues an error frame.
