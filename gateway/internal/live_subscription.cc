@@ -34,11 +34,11 @@ void LiveSubscription::Start(Callbacks callbacks) {
     absl::MutexLock lock(&mu_);
     if (started_ || closed_) return;
     started_ = true;
-    callbacks_ = std::move(callbacks);
+    callbacks_ = std::make_shared<const Callbacks>(std::move(callbacks));
     last_queued_ = absl::Now();
     StartReadLocked();  // unless it is live already (from now)
     // Stop() may have looked for callbacks before these were set.
-    if (hub_->stopping()) stop = callbacks_.stop;
+    if (hub_->stopping()) stop = callbacks_->stop;
   }
   if (stop) stop();
 }
@@ -70,15 +70,23 @@ void LiveSubscription::PushControl(std::string json) {
   WakeIfNeeded();
 }
 
+std::shared_ptr<const LiveSubscription::Callbacks>
+LiveSubscription::TakeWakeLocked() {
+  if (!wake_due_ || closed_ || callbacks_ == nullptr ||
+      callbacks_->wake == nullptr) {
+    return nullptr;
+  }
+  wake_due_ = false;
+  return callbacks_;
+}
+
 void LiveSubscription::WakeIfNeeded() {
-  std::function<void()> wake;
+  std::shared_ptr<const Callbacks> callbacks;
   {
     absl::MutexLock lock(&mu_);
-    if (!wake_due_ || closed_) return;
-    wake_due_ = false;
-    wake = callbacks_.wake;
+    callbacks = TakeWakeLocked();
   }
-  if (wake) wake();
+  if (callbacks != nullptr) callbacks->wake();
 }
 
 bool LiveSubscription::FullLocked() const {
@@ -258,6 +266,8 @@ void LiveSubscription::MaybeCheckpointLocked(absl::Time now) {
 }
 
 void LiveSubscription::Offer(const std::shared_ptr<const Batch>& batch) {
+  // One lock per offer: the wake, if due, is taken under it.
+  std::shared_ptr<const Callbacks> wake;
   {
     absl::MutexLock lock(&mu_);
     if (!live_ || closed_) return;
@@ -302,8 +312,9 @@ void LiveSubscription::Offer(const std::shared_ptr<const Batch>& batch) {
     }
     MaybeCheckpointLocked(now);
     if (!live_) StartReadLocked();
+    wake = TakeWakeLocked();
   }
-  WakeIfNeeded();
+  if (wake != nullptr) wake->wake();
 }
 
 void LiveSubscription::Tick(absl::Time now) {
@@ -382,7 +393,7 @@ void LiveSubscription::Close() {
     LeaveLiveLocked();
     queue_.clear();
     replies_.clear();
-    callbacks_ = {};
+    callbacks_ = nullptr;
   }
   hub_->Release(this);
 }

@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
+#include "gateway/internal/frame_queue.h"
 #include "gateway/internal/live_protocol.h"
 
 namespace vigil::gateway::internal {
@@ -96,6 +96,10 @@ class LiveSubscription
   Verdict CountMessage(absl::Time now);
   // Calls `wake` when a frame was queued while the writer waited.
   void WakeIfNeeded();
+  // The callbacks when a wake is due (then no longer due), else null: for
+  // the caller to call `wake` once the lock is released.
+  std::shared_ptr<const Callbacks> TakeWakeLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   LiveHub* const hub_;
   const LiveFormat format_;
@@ -103,7 +107,8 @@ class LiveSubscription
   std::optional<int64_t> from_time_us_;
 
   mutable absl::Mutex mu_;
-  Callbacks callbacks_ ABSL_GUARDED_BY(mu_);
+  // Shared, so that a wake copies a pointer, not the functions.
+  std::shared_ptr<const Callbacks> callbacks_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   eventlog::Filter filter_ ABSL_GUARDED_BY(mu_);
@@ -116,11 +121,11 @@ class LiveSubscription
   bool caught_up_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool skipped_ ABSL_GUARDED_BY(mu_) = false;  // since the last frame queued
   absl::Time last_queued_ ABSL_GUARDED_BY(mu_);
-  std::deque<LiveFrame> queue_ ABSL_GUARDED_BY(mu_);
+  FrameQueue queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Frame bytes per event in the last page read; 0 before the first.
   size_t read_bytes_per_event_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<LiveFrame> replies_ ABSL_GUARDED_BY(mu_);
+  FrameQueue replies_ ABSL_GUARDED_BY(mu_);
   bool want_wake_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_due_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time window_start_ ABSL_GUARDED_BY(mu_);
