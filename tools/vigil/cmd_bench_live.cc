@@ -252,7 +252,10 @@ int RunBenchLive(const FlagValues& flags) {
     appenders.emplace_back([&, a] {
       auto stub = Connect(flags);
       absl::Time scheduled = begin + interval * a / kAppenders;
-      for (uint64_t n = 0; scheduled < end; ++n, scheduled += interval) {
+      // Until --duration is over, even when the server answers late (then
+      // fewer appends are made): a run lasts --duration.
+      for (uint64_t n = 0; scheduled < end && absl::Now() < end;
+           ++n, scheduled += interval) {
         const absl::Time now = absl::Now();
         if (scheduled > now) absl::SleepFor(scheduled - now);
         vigil::v1::AppendRequest request;
@@ -274,7 +277,7 @@ int RunBenchLive(const FlagValues& flags) {
     });
   }
   for (std::thread& thread : appenders) thread.join();
-  // Longer than --duration when appends were answered late.
+  // Longer than --duration by the last append's wait.
   const double load_s = absl::ToDoubleSeconds(absl::Now() - begin);
   const uint64_t rss_loaded = *pid > 0 ? RssBytes(*pid) : 0;
   absl::SleepFor(absl::Seconds(1));  // the last deliveries
