@@ -162,7 +162,9 @@ void LiveHub::Stop() {
     std::function<void()> stop;
     {
       absl::MutexLock lock(&subscription->mu_);
-      stop = subscription->callbacks_.stop;
+      if (subscription->callbacks_ != nullptr) {
+        stop = subscription->callbacks_->stop;
+      }
     }
     if (stop) stop();
   }

@@ -247,4 +247,28 @@ bool IsCaughtUpFrame(const LiveFrame& frame) {
          frame.payload->find("\"caught_up\"") != std::string::npos;
 }
 
+size_t WebSocketFrameHeader(size_t payload_bytes, bool binary,
+                            uint8_t out[kMaxWebSocketHeaderBytes]) {
+  constexpr uint8_t kFin = 0x80;
+  constexpr uint8_t kText = 0x1;
+  constexpr uint8_t kBinary = 0x2;
+  out[0] = kFin | (binary ? kBinary : kText);
+  if (payload_bytes < 126) {
+    out[1] = static_cast<uint8_t>(payload_bytes);
+    return 2;
+  }
+  if (payload_bytes <= 0xFFFF) {
+    out[1] = 126;
+    out[2] = static_cast<uint8_t>(payload_bytes >> 8);
+    out[3] = static_cast<uint8_t>(payload_bytes);
+    return 4;
+  }
+  out[1] = 127;
+  const uint64_t length = payload_bytes;
+  for (int i = 0; i < 8; ++i) {
+    out[2 + i] = static_cast<uint8_t>(length >> (8 * (7 - i)));
+  }
+  return kMaxWebSocketHeaderBytes;
+}
+
 }  // namespace vigil::gateway::internal

@@ -111,6 +111,15 @@ LiveFrame ReplyFrame(LiveFormat format, std::string json);
 // True for a frame made by ControlFrame(..., "caught_up", ...).
 bool IsCaughtUpFrame(const LiveFrame& frame);
 
+// The most bytes WebSocketFrameHeader writes.
+inline constexpr size_t kMaxWebSocketHeaderBytes = 10;
+// Writes into `out` the header of one whole, unmasked (server-to-client)
+// WebSocket message of `payload_bytes` (RFC 6455 5.2: FIN, opcode text or
+// binary, 7-, 16- or 64-bit length) and returns its size, 2 to
+// kMaxWebSocketHeaderBytes.
+size_t WebSocketFrameHeader(size_t payload_bytes, bool binary,
+                            uint8_t out[kMaxWebSocketHeaderBytes]);
+
 }  // namespace vigil::gateway::internal
 
 #endif  // VIGIL_GATEWAY_INTERNAL_LIVE_PROTOCOL_H_

@@ -14,8 +14,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
+#include "gateway/internal/live_socket.h"
 
 namespace vigil::gateway::internal {
 namespace {
@@ -31,6 +33,11 @@ constexpr uint16_t kCloseSlowConsumer = 4008;
 constexpr uint16_t kCloseTooManyMessages = 1008;  // policy violation
 constexpr uint16_t kCloseGoingAway = 1001;
 
+// The most frames, and payload bytes past the first frame, a connection
+// takes from its queue and writes at once (one gather write).
+constexpr size_t kMaxWriteFrames = 128;
+constexpr size_t kMaxWriteBytes = 1 << 20;  // 1 MiB
+
 // How often a connection looks at its write and its subscription.
 constexpr auto kTickInterval = std::chrono::seconds(1);
 // When the server stops, how long a connection waits for the client's
@@ -41,10 +48,11 @@ std::chrono::milliseconds ToChrono(absl::Duration duration) {
   return absl::ToChronoMilliseconds(duration);
 }
 
-// What both kinds of live connection share: one write in flight, frames
-// from the subscription, a once-a-second tick that closes a connection
-// whose write has not finished for slow_consumer_timeout, and a deadline
-// on closing. `Derived` provides Write(frame, handler), CloseWith(code,
+// What both kinds of live connection share: one write in flight, taking
+// all the subscription has queued (up to kMaxWriteFrames) at once, a
+// once-a-second tick that closes a connection whose write has not finished
+// for slow_consumer_timeout, and a deadline on closing. `Derived` provides
+// Write(frames, handler) (the frames as one gather write), CloseWith(code,
 // reason) and the stream. Everything runs on the connection's strand.
 template <typename Derived>
 class LiveConnection : public std::enable_shared_from_this<Derived> {
@@ -88,28 +96,29 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
  public:
   void WriteNext() {
     if (writing_ || closing_ || finished_) return;
-    std::optional<LiveFrame> frame = subscription_->Pop();
-    if (frame.has_value()) WriteFrame(*std::move(frame));
+    std::vector<LiveFrame> frames;
+    if (subscription_->PopBatch(kMaxWriteFrames, kMaxWriteBytes, &frames)) {
+      WriteFrames(std::move(frames));
+    }
   }
 
  protected:
-  // Starts writing `frame`. REQUIRES: no write in flight.
-  void WriteFrame(LiveFrame frame) {
-    current_ = std::move(frame);
+  // Starts writing `frames`. REQUIRES: no write in flight.
+  void WriteFrames(std::vector<LiveFrame> frames) {
     writing_ = true;
     write_started_ = Clock::now();
-    self().Write(current_, [self = shared()](beast::error_code ec,
-                                            size_t bytes) {
-      self->OnWrite(ec, bytes);
-    });
+    const size_t count = frames.size();
+    self().Write(std::move(frames),
+                 [self = shared(), count](beast::error_code ec, size_t bytes) {
+                   self->OnWrite(ec, count, bytes);
+                 });
   }
 
-  void OnWrite(beast::error_code ec, size_t bytes) {
+  void OnWrite(beast::error_code ec, size_t frames, size_t bytes) {
     writing_ = false;
-    current_ = {};
     if (ec) return Finish();
     last_write_ = Clock::now();
-    hub_->metrics().frames->Increment();
+    hub_->metrics().frames->Increment(frames);
     hub_->metrics().bytes->Increment(bytes);
     WriteNext();
   }
@@ -173,7 +182,6 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   LiveHub* const hub_;
   RequestHandler* const handler_;
   net::steady_timer timer_;
-  LiveFrame current_;  // the frame being written
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
@@ -189,11 +197,12 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
       : LiveConnection(stream.get_executor(), admission.subscription, hub,
                        handler),
         subprotocol_(std::move(admission.subprotocol)),
-        ws_(std::move(stream)) {}
+        ws_(LiveSocket(std::move(stream))) {}
 
   net::any_io_executor executor() { return ws_.get_executor(); }
 
   void Run(http::request<http::string_body> request) {
+    ws_.next_layer().SetOwner(weak_from_this());
     request_ = std::move(request);
     const LiveOptions& options = hub_->options();
     // The websocket stream keeps its own timeouts; the TCP stream's would
@@ -221,19 +230,29 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     });
   }
 
+  // Framed by LiveSocket, behind whatever Beast has queued.
   template <typename Handler>
-  void Write(const LiveFrame& frame, Handler&& handler) {
-    ws_.binary(frame.binary);
-    ws_.async_write(net::buffer(*frame.payload),
-                    std::forward<Handler>(handler));
+  void Write(std::vector<LiveFrame> frames, Handler&& handler) {
+    ws_.next_layer().WriteFrames(
+        std::move(frames),
+        [this, handler = std::forward<Handler>(handler)](
+            beast::error_code ec, size_t bytes) mutable {
+          handler(ec, bytes);  // holds the session
+          if (close_pending_) SendClose();
+        });
   }
 
   void CloseWith(uint16_t code, const char* reason) {
     if (!BeginClose(code)) return;
-    // Beast sends the close frame after the write in flight, if any.
-    ws_.async_close(websocket::close_reason(
-                        static_cast<websocket::close_code>(code), reason),
-                    [self = shared()](beast::error_code) {});
+    close_reason_ = websocket::close_reason(
+        static_cast<websocket::close_code>(code), reason);
+    // After the batch in flight, if any, as Beast does with its own writes:
+    // Beast's close timeout (handshake_timeout) runs from the close frame.
+    if (writing_) {
+      close_pending_ = true;
+    } else {
+      SendClose();
+    }
   }
 
   // Beast's keep-alive pings cover idle connections.
@@ -256,6 +275,11 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     request_ = {};
     Begin();
     Read();
+  }
+
+  void SendClose() {
+    close_pending_ = false;
+    ws_.async_close(close_reason_, [self = shared()](beast::error_code) {});
   }
 
   void Read() {
@@ -287,7 +311,9 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
   }
 
   const std::string subprotocol_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<LiveSocket> ws_;
+  websocket::close_reason close_reason_;
+  bool close_pending_ = false;
   http::request<http::string_body> request_;
   beast::flat_buffer input_;
 };
@@ -318,15 +344,25 @@ class SseSession : public LiveConnection<SseSession> {
         // The client's reconnection delay, in milliseconds.
         "retry: 1000\n\n");
     handler_->RecordLive(LiveKind::kSse, 200);
-    WriteFrame(LiveFrame{header_, false, 0});
+    WriteFrames({LiveFrame{header_, false, 0}});
     Begin();
     Drain();
   }
 
+  // The records one after another, in one gather write.
   template <typename Handler>
-  void Write(const LiveFrame& frame, Handler&& handler) {
-    net::async_write(stream_, net::buffer(*frame.payload),
-                     std::forward<Handler>(handler));
+  void Write(std::vector<LiveFrame> frames, Handler&& handler) {
+    writing_frames_ = std::move(frames);
+    buffers_.clear();
+    for (const LiveFrame& frame : writing_frames_) {
+      buffers_.push_back(net::buffer(*frame.payload));
+    }
+    net::async_write(stream_, buffers_,
+                     [this, handler = std::forward<Handler>(handler)](
+                         beast::error_code ec, size_t bytes) mutable {
+                       writing_frames_.clear();
+                       handler(ec, bytes);
+                     });
   }
 
   // SSE has no close code: a slow consumer's connection is dropped.
@@ -337,7 +373,7 @@ class SseSession : public LiveConnection<SseSession> {
   // A comment line now and then keeps proxies from timing the stream out.
   void Idle(Clock::duration idle) {
     if (writing_ || idle < ToChrono(hub_->options().idle_timeout) / 2) return;
-    WriteFrame(LiveFrame{keepalive_, false, 0});
+    WriteFrames({LiveFrame{keepalive_, false, 0}});
   }
 
   void Drop() {
@@ -360,6 +396,8 @@ class SseSession : public LiveConnection<SseSession> {
   const std::shared_ptr<const std::string> keepalive_ =
       std::make_shared<const std::string>(":\n\n");
   std::array<char, 1024> drain_;
+  std::vector<LiveFrame> writing_frames_;  // the records being written
+  std::vector<net::const_buffer> buffers_;
 };
 
 }  // namespace

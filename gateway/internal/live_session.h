@@ -3,8 +3,9 @@
 // connection whose request RequestHandler::AdmitLive admitted. What they
 // write comes from a LiveSubscription (live_subscription.h); this file
 // only moves bytes, with one write in flight per connection, on the
-// connection's strand. The second Beast translation unit (with
-// http_server.cc): keep Beast out of every other file.
+// connection's strand. With http_server.cc and live_socket.cc (the framing
+// under the WebSocket stream), the Beast translation units: keep Beast out
+// of every other file.
 
 #ifndef VIGIL_GATEWAY_INTERNAL_LIVE_SESSION_H_
 #define VIGIL_GATEWAY_INTERNAL_LIVE_SESSION_H_

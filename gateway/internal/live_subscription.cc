@@ -34,11 +34,11 @@ void LiveSubscription::Start(Callbacks callbacks) {
     absl::MutexLock lock(&mu_);
     if (started_ || closed_) return;
     started_ = true;
-    callbacks_ = std::move(callbacks);
+    callbacks_ = std::make_shared<const Callbacks>(std::move(callbacks));
     last_queued_ = absl::Now();
     StartReadLocked();  // unless it is live already (from now)
     // Stop() may have looked for callbacks before these were set.
-    if (hub_->stopping()) stop = callbacks_.stop;
+    if (hub_->stopping()) stop = callbacks_->stop;
   }
   if (stop) stop();
 }
@@ -70,15 +70,23 @@ void LiveSubscription::PushControl(std::string json) {
   WakeIfNeeded();
 }
 
+std::shared_ptr<const LiveSubscription::Callbacks>
+LiveSubscription::TakeWakeLocked() {
+  if (!wake_due_ || closed_ || callbacks_ == nullptr ||
+      callbacks_->wake == nullptr) {
+    return nullptr;
+  }
+  wake_due_ = false;
+  return callbacks_;
+}
+
 void LiveSubscription::WakeIfNeeded() {
-  std::function<void()> wake;
+  std::shared_ptr<const Callbacks> callbacks;
   {
     absl::MutexLock lock(&mu_);
-    if (!wake_due_ || closed_) return;
-    wake_due_ = false;
-    wake = callbacks_.wake;
+    callbacks = TakeWakeLocked();
   }
-  if (wake) wake();
+  if (callbacks != nullptr) callbacks->wake();
 }
 
 bool LiveSubscription::FullLocked() const {
@@ -87,21 +95,32 @@ bool LiveSubscription::FullLocked() const {
          queue_bytes_ >= options.max_queue_bytes;
 }
 
-std::optional<LiveFrame> LiveSubscription::Pop() {
+bool LiveSubscription::PopBatch(size_t max_frames, size_t max_bytes,
+                                std::vector<LiveFrame>* frames) {
+  frames->clear();
+  size_t bytes = 0;
+  const auto room = [&](const LiveFrame& next) {
+    return frames->size() < max_frames &&
+           (frames->empty() || bytes + next.payload->size() <= max_bytes);
+  };
   absl::MutexLock lock(&mu_);
-  std::optional<LiveFrame> frame;
-  if (!replies_.empty()) {
-    frame = std::move(replies_.front());
+  while (!replies_.empty() && room(replies_.front())) {
+    bytes += replies_.front().payload->size();
+    frames->push_back(std::move(replies_.front()));
     replies_.pop_front();
-  } else if (!queue_.empty()) {
-    frame = std::move(queue_.front());
-    queue_.pop_front();
-    queue_bytes_ -= frame->payload->size();
-    if (!live_) StartReadLocked();
-  } else {
-    want_wake_ = true;
   }
-  return frame;
+  bool popped_queue = false;
+  while (!queue_.empty() && room(queue_.front())) {
+    const size_t size = queue_.front().payload->size();
+    bytes += size;
+    queue_bytes_ -= size;
+    frames->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+    popped_queue = true;
+  }
+  if (popped_queue && !live_) StartReadLocked();
+  if (frames->empty()) want_wake_ = true;
+  return !frames->empty();
 }
 
 void LiveSubscription::LeaveLiveLocked() {
@@ -247,6 +266,8 @@ void LiveSubscription::MaybeCheckpointLocked(absl::Time now) {
 }
 
 void LiveSubscription::Offer(const std::shared_ptr<const Batch>& batch) {
+  // One lock per offer: the wake, if due, is taken under it.
+  std::shared_ptr<const Callbacks> wake;
   {
     absl::MutexLock lock(&mu_);
     if (!live_ || closed_) return;
@@ -291,8 +312,9 @@ void LiveSubscription::Offer(const std::shared_ptr<const Batch>& batch) {
     }
     MaybeCheckpointLocked(now);
     if (!live_) StartReadLocked();
+    wake = TakeWakeLocked();
   }
-  WakeIfNeeded();
+  if (wake != nullptr) wake->wake();
 }
 
 void LiveSubscription::Tick(absl::Time now) {
@@ -371,7 +393,7 @@ void LiveSubscription::Close() {
     LeaveLiveLocked();
     queue_.clear();
     replies_.clear();
-    callbacks_ = {};
+    callbacks_ = nullptr;
   }
   hub_->Release(this);
 }

@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
+#include "gateway/internal/frame_queue.h"
 #include "gateway/internal/live_protocol.h"
 
 namespace vigil::gateway::internal {
@@ -32,8 +32,8 @@ class LiveSubscription
     : public std::enable_shared_from_this<LiveSubscription> {
  public:
   struct Callbacks {
-    // Pop() has something again after it returned nothing. Quick: post to
-    // the connection's strand.
+    // PopBatch() has something again after it returned nothing. Quick:
+    // post to the connection's strand.
     std::function<void()> wake;
     // The server is stopping: close the connection.
     std::function<void()> stop;
@@ -49,9 +49,12 @@ class LiveSubscription
   // Begins delivery (after the WebSocket handshake). Once.
   void Start(Callbacks callbacks);
 
-  // The next frame to write, or nothing (then `wake` is called when there
-  // is one). Replies to client messages come first.
-  std::optional<LiveFrame> Pop();
+  // Moves the next frames to write into `frames` (cleared first), up to
+  // `max_frames` and, past the first, `max_bytes` of payload; replies to
+  // client messages come first. One lock for the batch. Returns false
+  // when there is nothing (then `wake` is called once there is).
+  bool PopBatch(size_t max_frames, size_t max_bytes,
+                std::vector<LiveFrame>* frames);
 
   // A text message from the client: {"op":"ping"} or {"op":"filter",
   // "streams":[...],"types":[...]}; anything else queues an error frame.
@@ -93,6 +96,10 @@ class LiveSubscription
   Verdict CountMessage(absl::Time now);
   // Calls `wake` when a frame was queued while the writer waited.
   void WakeIfNeeded();
+  // The callbacks when a wake is due (then no longer due), else null: for
+  // the caller to call `wake` once the lock is released.
+  std::shared_ptr<const Callbacks> TakeWakeLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   LiveHub* const hub_;
   const LiveFormat format_;
@@ -100,7 +107,8 @@ class LiveSubscription
   std::optional<int64_t> from_time_us_;
 
   mutable absl::Mutex mu_;
-  Callbacks callbacks_ ABSL_GUARDED_BY(mu_);
+  // Shared, so that a wake copies a pointer, not the functions.
+  std::shared_ptr<const Callbacks> callbacks_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   eventlog::Filter filter_ ABSL_GUARDED_BY(mu_);
@@ -113,11 +121,11 @@ class LiveSubscription
   bool caught_up_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool skipped_ ABSL_GUARDED_BY(mu_) = false;  // since the last frame queued
   absl::Time last_queued_ ABSL_GUARDED_BY(mu_);
-  std::deque<LiveFrame> queue_ ABSL_GUARDED_BY(mu_);
+  FrameQueue queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Frame bytes per event in the last page read; 0 before the first.
   size_t read_bytes_per_event_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<LiveFrame> replies_ ABSL_GUARDED_BY(mu_);
+  FrameQueue replies_ ABSL_GUARDED_BY(mu_);
   bool want_wake_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_due_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time window_start_ ABSL_GUARDED_BY(mu_);

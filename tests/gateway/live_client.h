@@ -106,6 +106,9 @@ class Client {
           }
         }));
     ws_.read_message_max(8 << 20);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) ++pongs_;
+    });
     ws_.handshake(response_, host, options.target, error);
   }
 
@@ -156,6 +159,26 @@ class Client {
     return !result;
   }
 
+  // Sends a WebSocket ping; pongs() counts the pongs read since connecting.
+  bool Ping() {
+    beast::error_code result = net::error::would_block;
+    ws_.async_ping({}, [&](beast::error_code ec) { result = ec; });
+    Run(kWait, &result);
+    return !result;
+  }
+  int pongs() const { return pongs_; }
+
+  // The close handshake from the client's side (code 1000): true when the
+  // server answered with its close frame (messages before it are dropped).
+  bool Close() {
+    beast::error_code result = net::error::would_block;
+    ws_.async_close(websocket::close_code::normal,
+                    [&](beast::error_code ec) { result = ec; });
+    Run(kWait, &result);
+    if (result) error = result;
+    return !result;
+  }
+
   // Reads until the server closes; its close code (0 when the connection
   // ended without one).
   int AwaitClose() {
@@ -193,6 +216,7 @@ class Client {
   websocket::stream<tcp::socket> ws_{ioc_};
   websocket::response_type response_;
   beast::flat_buffer buffer_;
+  int pongs_ = 0;
 };
 
 }  // namespace vigil::testing

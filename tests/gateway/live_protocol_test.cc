@@ -258,5 +258,30 @@ TEST(LiveFramesTest, SseEventRoundTrip) {
   ExpectEventJson(data, event);
 }
 
+// RFC 6455 5.2, server to client (no mask): FIN and the opcode, then the
+// length in 7 bits, or 126 and 16 bits, or 127 and 64 bits, big-endian.
+TEST(LiveFramesTest, WebSocketFrameHeaders) {
+  struct Case {
+    size_t payload;
+    bool binary;
+    std::vector<uint8_t> header;
+  };
+  const std::vector<Case> cases = {
+      {0, false, {0x81, 0}},
+      {125, false, {0x81, 125}},
+      {126, false, {0x81, 126, 0, 126}},
+      {300, true, {0x82, 126, 0x01, 0x2C}},
+      {65535, false, {0x81, 126, 0xFF, 0xFF}},
+      {65536, false, {0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+      {(size_t{1} << 32) + 5, true, {0x82, 127, 0, 0, 0, 1, 0, 0, 0, 5}},
+  };
+  for (const Case& c : cases) {
+    uint8_t header[kMaxWebSocketHeaderBytes];
+    const size_t size = WebSocketFrameHeader(c.payload, c.binary, header);
+    EXPECT_EQ(std::vector<uint8_t>(header, header + size), c.header)
+        << c.payload;
+  }
+}
+
 }  // namespace
 }  // namespace vigil::gateway::internal

@@ -703,6 +703,76 @@ TEST_F(LiveTest, HundredStalledClientsDoNotRaiseOthersLatency) {
   EXPECT_GE(closed, 1);
 }
 
+// Frames queued faster than the client reads go out many to a write,
+// framed by gateway/internal/live_socket.h: payloads with 7-, 16- and
+// 64-bit lengths arrive whole, in order, parsed by Beast's client, live and
+// while catching up.
+TEST_F(LiveTest, BatchesOfQueuedFramesArriveIntactAndInOrder) {
+  Start();
+  Client live(port(), {});
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(live.ReadUntil("caught_up").has_value());
+  // 40 x (40 small, 5 of 16-bit length, 1 of 64-bit length).
+  const std::vector<std::pair<int, size_t>> shapes = {{40, 10}, {5, 300}, {1, 70000}};
+  std::vector<size_t> pads;  // by position - 1
+  for (int round = 0; round < 40; ++round) {
+    for (const auto& [count, pad] : shapes) {
+      Append("agent-1", count, "Noted", pad);
+      pads.insert(pads.end(), count, pad);
+    }
+  }
+  Client history(port(), {.target = "/v1/live?from=0"});
+  ASSERT_TRUE(history.ok());
+  for (Client* client : {&live, &history}) {
+    for (uint64_t position = 1; position <= pads.size(); ++position) {
+      auto frame = client->Read();
+      ASSERT_TRUE(frame.has_value()) << position << ": " << client->error;
+      if (frame->kind == "caught_up") frame = client->Read();
+      ASSERT_TRUE(frame.has_value());
+      ASSERT_EQ(frame->kind, "event");
+      ASSERT_EQ(frame->position, position);
+      const std::string pad = "\"pad\":\"" + std::string(pads[position - 1], 'x') + "\"}";
+      ASSERT_NE(frame->text.find(pad), std::string::npos) << position;
+    }
+  }
+  auto caught_up = history.Read();
+  ASSERT_TRUE(caught_up.has_value());
+  EXPECT_EQ(caught_up->kind, "caught_up");
+  // Counted as each batch's write completes: the client may read first.
+  const double written = 2 * (static_cast<double>(pads.size()) + 1);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (Metric("vigil_live_frames_total") < written && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(Metric("vigil_live_frames_total"), written);
+}
+
+// Beast's own frames (pongs, the close handshake) share the socket with
+// the batches without tearing them.
+TEST_F(LiveTest, PingsAndTheCloseHandshakeAmidBatches) {
+  Start();
+  Client client(port(), {});
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client.ReadUntil("caught_up").has_value());
+  Append("agent-1", 500, "Noted", 100);
+  ASSERT_TRUE(client.Ping());
+  Append("agent-1", 500, "Noted", 100);
+  ASSERT_TRUE(client.Ping());
+  for (uint64_t position = 1; position <= 1000; ++position) {
+    auto frame = client.Read();
+    ASSERT_TRUE(frame.has_value()) << client.error;
+    ASSERT_EQ(frame->position, position);
+  }
+  EXPECT_EQ(client.pongs(), 2);
+  Append("agent-1", 200, "Noted", 100);
+  EXPECT_TRUE(client.Close()) << client.error;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (Metric("vigil_live_connections") != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(Metric("vigil_live_connections"), 0);
+}
+
 TEST_F(LiveTest, ProtobufSubprotocolSendsBinaryRecordedEvents) {
   Start();
   Append("agent-1", 2);

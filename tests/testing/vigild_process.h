@@ -38,6 +38,7 @@ class VigildProcess {
   VigildProcess& operator=(const VigildProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   // SIGTERM and wait; the exit status (-1 if it died of a signal).
   int Terminate() { return Signal(SIGTERM); }

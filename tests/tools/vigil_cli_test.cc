@@ -781,5 +781,50 @@ TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
   EXPECT_THAT(run.err, HasSubstr("vigil bench append|session|echo|live"));
 }
 
+// `vigil bench live` against a real vigild: its clients parse every frame
+// (written in batches by gateway/internal/live_socket.h), every event
+// reaches every client, and it reports the server's CPU (--pid) and its
+// own per frame.
+TEST_F(VigilCliTest, BenchLiveDeliversEveryEventAndReportsCpuPerFrame) {
+  const std::string grpc = absl::StrCat("127.0.0.1:", testing::FreePort());
+  const std::string http = absl::StrCat("127.0.0.1:", testing::FreePort());
+  testing::VigildProcess vigild(
+      VIGILD_BINARY,
+      {"--data-dir", data_dir_, "--grpc-listen", grpc, "--http-listen", http,
+       "--projections", "off", "--webhooks", "off"},
+      dir_ + "/vigild.log");
+  ASSERT_TRUE(vigild.started());
+  Result run;
+  for (int i = 0; i < 100; ++i) {
+    run = Vigil({"bench", "live", "--server", grpc, "--http", http,
+                 "--connections", "20", "--rate", "400", "--duration", "1",
+                 "--pid", std::to_string(vigild.pid())},
+                "", false);
+    if (run.exit_code == 0 || run.out.find("\"appended\":0,") == std::string::npos) {
+      break;  // not a start-up race
+    }
+    usleep(100'000);
+  }
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element line;
+  ASSERT_EQ(parser.parse(run.out).get(line), simdjson::SUCCESS) << run.out;
+  const uint64_t appended = line["appended"].get_uint64().value();
+  EXPECT_GE(appended, 300u) << run.out;
+  EXPECT_EQ(line["deliveries"].get_uint64().value(), 20 * appended) << run.out;
+  EXPECT_EQ(line["missing"].get_uint64().value(), 0u) << run.out;
+  EXPECT_EQ(line["failed_connections"].get_uint64().value(), 0u) << run.out;
+  EXPECT_EQ(line["cpu"]["frames"].get_uint64().value(), 20 * appended)
+      << run.out;
+  EXPECT_GT(line["cpu"]["server_us_per_frame"].get_double().value(), 0)
+      << run.out;
+  EXPECT_GT(line["cpu"]["client_us_per_frame"].get_double().value(), 0)
+      << run.out;
+  EXPECT_GT(line["vigild_rss_bytes"]["connected_idle"].get_uint64().value(),
+            0u)
+      << run.out;
+  EXPECT_EQ(vigild.Terminate(), 0);
+}
+
 }  // namespace
 }  // namespace vigil

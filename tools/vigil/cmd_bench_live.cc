@@ -6,13 +6,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +29,7 @@
 #include "base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/vigil/remote.h"
+#include "tools/vigild/file_limit.h"
 
 namespace vigil::cli {
 namespace {
@@ -38,8 +43,9 @@ using tcp = net::ip::tcp;
 // event frame. Runs on the bench's io_context thread.
 class LiveClient : public std::enable_shared_from_this<LiveClient> {
  public:
-  LiveClient(net::io_context& ioc, std::atomic<int>* ready)
-      : ws_(ioc), ready_(ready) {}
+  LiveClient(net::io_context& ioc, std::atomic<int>* ready,
+             std::atomic<uint64_t>* all_frames)
+      : ws_(ioc), ready_(ready), all_frames_(all_frames) {}
 
   void Start(const tcp::endpoint& endpoint, const std::string& host) {
     host_ = host;
@@ -82,6 +88,7 @@ class LiveClient : public std::enable_shared_from_this<LiveClient> {
   void OnFrame() {
     const absl::Time now = absl::Now();
     ++frames;
+    all_frames_->fetch_add(1, std::memory_order_relaxed);
     const auto data = buffer_.cdata();
     std::string_view text(static_cast<const char*>(data.data()), data.size());
     const size_t at = text.find("\"position\":");
@@ -101,6 +108,7 @@ class LiveClient : public std::enable_shared_from_this<LiveClient> {
 
   websocket::stream<tcp::socket> ws_;
   std::atomic<int>* ready_;
+  std::atomic<uint64_t>* all_frames_;  // of every client
   std::string host_;
   beast::flat_buffer buffer_;
   bool caught_up_ = false;
@@ -116,6 +124,38 @@ uint64_t RssBytes(uint64_t pid) {
     }
   }
   return 0;
+}
+
+// The CPU time `pid` has used (user + system, all threads), in
+// microseconds, from /proc/<pid>/stat; -1 when unknown.
+double ProcessCpuMicros(uint64_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(file)),
+                   std::istreambuf_iterator<char>());
+  // Field 2 (comm) may hold spaces: count fields from its closing ')'.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  uint64_t utime = 0;
+  uint64_t stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  if (!fields) return -1;
+  return static_cast<double>(utime + stime) * 1e6 /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// This process's CPU time (user + system, all threads) in microseconds.
+double OwnCpuMicros() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto micros = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
+  return micros(usage.ru_utime) + micros(usage.ru_stime);
 }
 
 double Percentile(const std::vector<double>& sorted, double p) {
@@ -151,11 +191,22 @@ int RunBenchLive(const FlagValues& flags) {
     return Fail("bench live", absl::InvalidArgumentError(
                                   "--http must be IP:PORT, not " + http));
   }
+  // One descriptor per connection: as vigild does (file_limit.h).
+  absl::StatusOr<uint64_t> file_limit = vigild::RaiseFileLimit();
+  if (!file_limit.ok()) return Fail("bench live", file_limit.status());
+  if (*file_limit < *connections + 64) {
+    return Fail("bench live",
+                absl::ResourceExhaustedError(absl::StrCat(
+                    "--connections ", *connections, " needs more file "
+                    "descriptors than RLIMIT_NOFILE allows (", *file_limit,
+                    "); raise the hard limit (ulimit -Hn)")));
+  }
   const tcp::endpoint endpoint(
       address, static_cast<uint16_t>(std::stoi(http.substr(colon + 1))));
 
   net::io_context ioc;
   std::atomic<int> ready{0};
+  std::atomic<uint64_t> all_frames{0};
   std::vector<std::shared_ptr<LiveClient>> clients;
   std::thread io([&ioc] {
     auto guard = net::make_work_guard(ioc);
@@ -166,7 +217,7 @@ int RunBenchLive(const FlagValues& flags) {
   constexpr uint64_t kWave = 256;
   const absl::Time connect_deadline = absl::Now() + absl::Seconds(120);
   for (uint64_t i = 0; i < *connections; ++i) {
-    clients.push_back(std::make_shared<LiveClient>(ioc, &ready));
+    clients.push_back(std::make_shared<LiveClient>(ioc, &ready, &all_frames));
     net::post(ioc, [client = clients.back(), &endpoint, &http] {
       client->Start(endpoint, http);
     });
@@ -185,6 +236,12 @@ int RunBenchLive(const FlagValues& flags) {
   std::atomic<uint64_t> errors{0};
   const std::string data =
       absl::StrCat("{\"pad\":\"", std::string(*size, 'x'), "\"}");
+  // CPU from here to the end of the last deliveries, per frame received
+  // meanwhile: the server's (with --pid) and this client's own, so a run
+  // can tell the client's limit from the server's.
+  const uint64_t frames_before = all_frames.load();
+  const double server_cpu_before = *pid > 0 ? ProcessCpuMicros(*pid) : -1;
+  const double client_cpu_before = OwnCpuMicros();
   const absl::Time begin = absl::Now();
   const absl::Time end = begin + absl::Seconds(static_cast<double>(*seconds));
   constexpr int kAppenders = 4;
@@ -195,7 +252,10 @@ int RunBenchLive(const FlagValues& flags) {
     appenders.emplace_back([&, a] {
       auto stub = Connect(flags);
       absl::Time scheduled = begin + interval * a / kAppenders;
-      for (uint64_t n = 0; scheduled < end; ++n, scheduled += interval) {
+      // Until --duration is over, even when the server answers late (then
+      // fewer appends are made): a run lasts --duration.
+      for (uint64_t n = 0; scheduled < end && absl::Now() < end;
+           ++n, scheduled += interval) {
         const absl::Time now = absl::Now();
         if (scheduled > now) absl::SleepFor(scheduled - now);
         vigil::v1::AppendRequest request;
@@ -217,8 +277,15 @@ int RunBenchLive(const FlagValues& flags) {
     });
   }
   for (std::thread& thread : appenders) thread.join();
+  // Longer than --duration by the last append's wait.
+  const double load_s = absl::ToDoubleSeconds(absl::Now() - begin);
   const uint64_t rss_loaded = *pid > 0 ? RssBytes(*pid) : 0;
   absl::SleepFor(absl::Seconds(1));  // the last deliveries
+  const uint64_t load_frames = all_frames.load() - frames_before;
+  const double server_cpu =
+      server_cpu_before >= 0 ? ProcessCpuMicros(*pid) - server_cpu_before : -1;
+  const double client_cpu = OwnCpuMicros() - client_cpu_before;
+  const double wall_us = absl::ToDoubleMicroseconds(absl::Now() - begin);
   net::post(ioc, [&] {
     for (auto& client : clients) client->Close();
   });
@@ -257,10 +324,32 @@ int RunBenchLive(const FlagValues& flags) {
        {"missing", missing},
        {"frames_per_s",
         whole(static_cast<double>(frames) / static_cast<double>(*seconds))},
+       // Over the time the appends took (load_s), not --duration.
+       {"load_s", base::RoundedNumber(load_s, 2)},
+       {"deliveries_per_s",
+        whole(static_cast<double>(micros.size()) / std::max(load_s, 1e-3))},
        {"latency_us",
         {{"p50", whole(Percentile(micros, 0.5))},
          {"p99", whole(Percentile(micros, 0.99))},
          {"max", whole(micros.empty() ? 0.0 : micros.back())}}},
+       {"cpu",
+        {{"frames", load_frames},
+         {"wall_s", base::RoundedNumber(wall_us / 1e6, 2)},
+         {"client_cores", base::RoundedNumber(client_cpu / wall_us, 2)},
+         {"client_us_per_frame",
+          base::RoundedNumber(
+              client_cpu / static_cast<double>(std::max<uint64_t>(1, load_frames)),
+              3)},
+         {"server_cores",
+          server_cpu < 0 ? base::RoundedNumber(-1, 0)
+                         : base::RoundedNumber(server_cpu / wall_us, 2)},
+         {"server_us_per_frame",
+          server_cpu < 0
+              ? base::RoundedNumber(-1, 0)
+              : base::RoundedNumber(
+                    server_cpu /
+                        static_cast<double>(std::max<uint64_t>(1, load_frames)),
+                    3)}}},
        {"vigild_rss_bytes",
         {{"connected_idle", rss_idle}, {"end_of_load", rss_loaded}}}});
   std::printf("%s\n", line.c_str());
