@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   fuse* session = fuse_new(&args, &ops, sizeof(ops), &self);
   if (session == nullptr || fuse_mount(session, mount_point.c_str()) != 0) {
     if (session != nullptr) fuse_destroy(session);
+    fuse_opt_free_args(&args);
     close(self.root_fd);
     std::filesystem::remove_all(state_dir, error);  // nothing to cut
     std::cerr << "vigil-lazyfs: cannot mount " << mount_point << "\n";
@@ -118,6 +119,10 @@ int main(int argc, char** argv) {
   fuse_remove_signal_handlers(fuse_get_session(session));
   fuse_unmount(session);
   fuse_destroy(session);
+  // fuse_new reallocates `args` as it parses them (LeakSanitizer found the
+  // copy leaked): they are ours to free, after the session, as libfuse's
+  // fuse_main does.
+  fuse_opt_free_args(&args);
   close(self.root_fd);
   absl::Status materialized = (*state)->Materialize();
   if (!materialized.ok()) {
