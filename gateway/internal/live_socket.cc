@@ -53,8 +53,31 @@ void LiveSocket::Flush() {
     writing_payload_bytes_ += payload.size();
   }
   net::async_write(stream_, buffers_,
-                   [this, owner = std::move(owner)](boost::beast::error_code ec,
-                                                    size_t) { OnWritten(ec); });
+                   [op = WriteOp(this, std::move(owner))](
+                       boost::beast::error_code ec, size_t) mutable {
+                     op.Complete(ec);
+                   });
+}
+
+LiveSocket::WriteOp::~WriteOp() {
+  // Destroyed without completing (the io_context is going away): the
+  // handlers kept here hold the connection that owns this socket, so they
+  // are let go, or the connection would keep itself alive. `owner_` still
+  // holds the connection meanwhile.
+  if (owner_ != nullptr) socket_->Abandon();
+}
+
+void LiveSocket::WriteOp::Complete(boost::beast::error_code ec) {
+  std::shared_ptr<void> owner = std::move(owner_);
+  socket_->OnWritten(ec);
+}
+
+void LiveSocket::Abandon() {
+  control_waiters_.clear();
+  writing_waiters_.clear();
+  done_ = nullptr;
+  writing_done_ = nullptr;
+  after_flush_ = nullptr;
 }
 
 void LiveSocket::OnWritten(boost::beast::error_code ec) {

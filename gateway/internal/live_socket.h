@@ -139,6 +139,23 @@ class LiveSocket {
   void OnWritten(boost::beast::error_code ec);
   // Calls `then` once nothing is queued or in flight (or writing failed).
   void AfterFlush(std::function<void()> then);
+  // Drops every kept handler uncalled (WriteOp).
+  void Abandon();
+
+  // The completion of a gather write: holds the connection while the
+  // write is in flight; if destroyed uncompleted, abandons the handlers.
+  class WriteOp {
+   public:
+    WriteOp(LiveSocket* socket, std::shared_ptr<void> owner)
+        : socket_(socket), owner_(std::move(owner)) {}
+    WriteOp(WriteOp&&) = default;  // leaves `owner_` empty behind
+    ~WriteOp();
+    void Complete(boost::beast::error_code ec);
+
+   private:
+    LiveSocket* socket_;
+    std::shared_ptr<void> owner_;
+  };
 
   boost::beast::tcp_stream stream_;
   std::weak_ptr<void> owner_;
