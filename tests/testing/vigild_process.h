@@ -12,7 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -29,6 +34,9 @@ class VigildProcess {
   VigildProcess(const std::string& binary, std::vector<std::string> args,
                 const std::string& log_path) {
     args.insert(args.begin(), binary);
+    std::ifstream before(log_path, std::ios::ate);
+    log_offset_ = before ? static_cast<std::streamoff>(before.tellg()) : 0;
+    log_path_ = log_path;
     pid_ = SpawnLogged(std::move(args), log_path);
   }
   ~VigildProcess() {
@@ -39,6 +47,28 @@ class VigildProcess {
 
   bool started() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
+
+  // Waits (up to 30 s) for vigild's "serving gRPC on H:P and HTTP on H:Q"
+  // line in what it logged (the log may hold earlier runs) and returns the
+  // ports it bound, or {0, 0}. Start it with "127.0.0.1:0" for both, so no
+  // test running in parallel can take them first.
+  std::pair<int, int> WaitForPorts() const {
+    static const std::regex kServing(
+        "serving gRPC on [^ ]*:([0-9]+) and HTTP on [^ ]*:([0-9]+)");
+    for (int i = 0; i < 300 && pid_ > 0; ++i) {
+      std::ifstream in(log_path_);
+      in.seekg(log_offset_);
+      std::stringstream text;
+      text << in.rdbuf();
+      const std::string log = text.str();
+      std::smatch match;
+      if (std::regex_search(log, match, kServing)) {
+        return {std::stoi(match[1]), std::stoi(match[2])};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return {0, 0};
+  }
 
   // SIGTERM and wait; the exit status (-1 if it died of a signal).
   int Terminate() { return Signal(SIGTERM); }
@@ -56,6 +86,8 @@ class VigildProcess {
   }
 
   pid_t pid_ = -1;
+  std::string log_path_;
+  std::streamoff log_offset_ = 0;
 };
 
 }  // namespace vigil::testing

@@ -671,24 +671,29 @@ TEST_F(VigilTravelCliTest, ExportImportReproducesTheChainAndTheState) {
 // record tampered with on the server's disk is caught by the client.
 TEST_F(VigilTravelCliTest, VerifyAgainstAServerChecksTheChainItself) {
   AppendDomainEvents();
-  const std::string address = absl::StrCat("127.0.0.1:", testing::FreePort());
+  // Each start binds fresh ports (":0") and logs to its own file, so no
+  // test running in parallel can take the port in between.
+  int starts = 0;
+  std::string server;
   auto start = [&] {
-    return std::make_unique<testing::VigildProcess>(
+    const std::string log = absl::StrCat(dir_, "/vigild-", ++starts, ".log");
+    auto vigild = std::make_unique<testing::VigildProcess>(
         VIGILD_BINARY,
         std::vector<std::string>{"--data-dir", data_dir_, "--grpc-listen",
-                                 address, "--http-listen", "127.0.0.1:0",
+                                 "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                                  "--projections", "off", "--webhooks", "off"},
-        dir_ + "/vigild.log");
+        log);
+    server = absl::StrCat("--server=127.0.0.1:", vigild->WaitForPorts().first);
+    return vigild;
   };
   auto vigild = start();
-  const std::string server = "--server=" + address;
   Result run;
   for (int i = 0; i < 100; ++i) {  // until it listens
     run = Vigil({"verify", server}, "", false);
     if (run.exit_code == 0) break;
     usleep(100'000);
   }
-  ASSERT_EQ(run.exit_code, 0) << run.err << ReadFile(dir_ + "/vigild.log");
+  ASSERT_EQ(run.exit_code, 0) << run.err << ReadFile(dir_ + "/vigild-1.log");
   EXPECT_THAT(run.out, HasSubstr("5 events checked (recomputed by this client"));
 
   Result remote = Vigil({"verify", server, "--state-at", "3"}, "", false);
@@ -736,12 +741,14 @@ TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
   EXPECT_THAT(run.out, StartsWith(R"({"bench":"echo","calls":)"));
   EXPECT_THAT(run.out, HasSubstr(R"("errors":0,)"));
 
-  const std::string address = absl::StrCat("127.0.0.1:", testing::FreePort());
   testing::VigildProcess vigild(
       VIGILD_BINARY,
-      {"--data-dir", data_dir_, "--grpc-listen", address, "--http-listen",
+      {"--data-dir", data_dir_, "--grpc-listen", "127.0.0.1:0", "--http-listen",
        "127.0.0.1:0", "--projections", "off", "--webhooks", "off"},
       dir_ + "/vigild.log");
+  const int grpc_port = vigild.WaitForPorts().first;
+  ASSERT_GT(grpc_port, 0) << "vigild did not start; see " << dir_;
+  const std::string address = absl::StrCat("127.0.0.1:", grpc_port);
   for (int i = 0; i < 100; ++i) {
     run = Vigil({"bench", "--what", "append", "--server", address, "--clients",
                  "2", "--events", "3", "--duration", "1"},
@@ -786,14 +793,17 @@ TEST_F(VigilCliTest, BenchEchoAndAppendReportOneJsonLineEach) {
 // reaches every client, and it reports the server's CPU (--pid) and its
 // own per frame.
 TEST_F(VigilCliTest, BenchLiveDeliversEveryEventAndReportsCpuPerFrame) {
-  const std::string grpc = absl::StrCat("127.0.0.1:", testing::FreePort());
-  const std::string http = absl::StrCat("127.0.0.1:", testing::FreePort());
   testing::VigildProcess vigild(
       VIGILD_BINARY,
-      {"--data-dir", data_dir_, "--grpc-listen", grpc, "--http-listen", http,
-       "--projections", "off", "--webhooks", "off"},
+      {"--data-dir", data_dir_, "--grpc-listen", "127.0.0.1:0",
+       "--http-listen", "127.0.0.1:0", "--projections", "off", "--webhooks",
+       "off"},
       dir_ + "/vigild.log");
   ASSERT_TRUE(vigild.started());
+  const auto [grpc_port, http_port] = vigild.WaitForPorts();
+  ASSERT_GT(grpc_port, 0) << "vigild did not start; see " << dir_;
+  const std::string grpc = absl::StrCat("127.0.0.1:", grpc_port);
+  const std::string http = absl::StrCat("127.0.0.1:", http_port);
   Result run;
   for (int i = 0; i < 100; ++i) {
     run = Vigil({"bench", "live", "--server", grpc, "--http", http,

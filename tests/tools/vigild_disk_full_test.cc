@@ -45,7 +45,6 @@
 namespace vigil {
 namespace {
 
-using testing::FreePort;
 using testing::HttpConnection;
 using testing::HttpResponse;
 
@@ -114,18 +113,17 @@ class VigildDiskFullTest : public ::testing::Test {
     }
     std::filesystem::create_directories(dir_.Sub("dashboard"));
     std::ofstream(dir_.Sub("dashboard/index.html")) << "<html>vigil</html>";
-    grpc_port_ = FreePort();
-    http_port_ = FreePort();
     vigild_ = std::make_unique<testing::VigildProcess>(
         VIGILD_BINARY,
         std::vector<std::string>{
-            "--data-dir", DataDir(), "--grpc-listen",
-            absl::StrCat("127.0.0.1:", grpc_port_), "--http-listen",
-            absl::StrCat("127.0.0.1:", http_port_), "--projections", "off",
+            "--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
+            "--http-listen", "127.0.0.1:0", "--projections", "off",
             "--webhooks", "off", "--snapshot-interval", "1",
             "--dashboard-dir", dir_.Sub("dashboard")},
         dir_.Sub("vigild.log"));
     ASSERT_TRUE(vigild_->started());
+    std::tie(grpc_port_, http_port_) = vigild_->WaitForPorts();
+    ASSERT_GT(grpc_port_, 0) << "vigild did not start; see " << dir_.path();
     const absl::Time deadline = absl::Now() + kWait;
     while (absl::Now() < deadline) {
       std::optional<HttpResponse> r = Http(http_port_, "GET", "/healthz");

@@ -28,7 +28,6 @@ namespace {
 using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
 using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
 using ::testing::HasSubstr;
-using vigil::testing::FreePort;
 using vigil::testing::HttpConnection;
 using vigil::testing::HttpResponse;
 using vigil::testing::TempDir;
@@ -88,16 +87,16 @@ TEST(VigildOtlpTest, HttpAndGrpcExportsWithTokensAndPrices) {
   // One dollar per input token: the cost is the token count.
   std::ofstream(dir.path() + "/prices.json")
       << R"({"house-model": {"input": 1000000, "output": 0}})";
-  const int grpc = FreePort(), http = FreePort();
   VigildProcess vigild(
       VIGILD_BINARY,
       {"--data-dir", dir.path() + "/data", "--projections", "off", "--webhooks",
        "off", "--tokens-file", dir.path() + "/tokens", "--otlp-prices",
        dir.path() + "/prices.json", "--otlp-max-body-bytes", "4096",
-       "--grpc-listen", absl::StrCat("127.0.0.1:", grpc), "--http-listen",
-       absl::StrCat("127.0.0.1:", http)},
+       "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
       dir.path() + "/vigild.log");
   ASSERT_TRUE(vigild.started());
+  const auto [grpc, http] = vigild.WaitForPorts();
+  ASSERT_GT(grpc, 0) << ReadFile(dir.path() + "/vigild.log");
   ASSERT_TRUE(AwaitHealthy(http)) << ReadFile(dir.path() + "/vigild.log");
 
   const std::vector<std::pair<std::string, std::string>> headers = {
@@ -165,8 +164,7 @@ TEST(VigildOtlpTest, AMalformedPriceFileIsRefusedAtStart) {
       VIGILD_BINARY,
       {"--data-dir", dir.path() + "/data", "--projections", "off", "--webhooks",
        "off", "--otlp-prices", dir.path() + "/prices.json", "--grpc-listen",
-       absl::StrCat("127.0.0.1:", FreePort()), "--http-listen",
-       absl::StrCat("127.0.0.1:", FreePort())},
+       "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
       dir.path() + "/vigild.log");
   ASSERT_TRUE(vigild.started());
   for (int i = 0; i < 200 && ReadFile(dir.path() + "/vigild.log").empty();

@@ -45,7 +45,6 @@
 namespace vigil {
 namespace {
 
-using testing::FreePort;
 using testing::HttpConnection;
 using testing::HttpResponse;
 
@@ -80,17 +79,16 @@ class VigildPgDiskFullTest : public ::testing::Test {
     url_ = PgCluster("start", cluster_);
     ASSERT_EQ(url_.rfind("postgresql://", 0), 0u) << url_;
     pg_started_ = true;
-    grpc_port_ = FreePort();
-    http_port_ = FreePort();
     vigild_ = std::make_unique<testing::VigildProcess>(
         VIGILD_BINARY,
         std::vector<std::string>{
-            "--data-dir", dir_.Sub("data"), "--grpc-listen",
-            absl::StrCat("127.0.0.1:", grpc_port_), "--http-listen",
-            absl::StrCat("127.0.0.1:", http_port_), "--pg-url", url_,
+            "--data-dir", dir_.Sub("data"), "--grpc-listen", "127.0.0.1:0",
+            "--http-listen", "127.0.0.1:0", "--pg-url", url_,
             "--webhooks", "off"},
         dir_.Sub("vigild.log"));
     ASSERT_TRUE(vigild_->started());
+    std::tie(grpc_port_, http_port_) = vigild_->WaitForPorts();
+    ASSERT_GT(grpc_port_, 0) << ServerLog();
     ASSERT_TRUE(WaitUntil([&] {
       std::optional<HttpResponse> r = Get("/healthz");
       return r.has_value() && r->status == 200;

@@ -49,7 +49,6 @@
 namespace vigil {
 namespace {
 
-using testing::FreePort;
 using testing::HttpConnection;
 using testing::HttpResponse;
 using testing::VigildProcess;
@@ -58,16 +57,15 @@ class VigildProjectionsTest : public ::testing::Test {
  protected:
   void StartVigild(const std::string& pg_url,
                    std::vector<std::string> extra = {}) {
-    grpc_port_ = FreePort();
-    http_port_ = FreePort();
-    std::vector<std::string> args = {
-        "--data-dir",    DataDir(),
-        "--grpc-listen", absl::StrCat("127.0.0.1:", grpc_port_),
-        "--http-listen", absl::StrCat("127.0.0.1:", http_port_)};
+    std::vector<std::string> args = {"--data-dir", DataDir(), "--grpc-listen",
+                                     "127.0.0.1:0", "--http-listen",
+                                     "127.0.0.1:0"};
     if (!pg_url.empty()) args.insert(args.end(), {"--pg-url", pg_url});
     args.insert(args.end(), extra.begin(), extra.end());
     vigild_ = std::make_unique<VigildProcess>(VIGILD_BINARY, args, LogPath());
     ASSERT_TRUE(vigild_->started());
+    std::tie(grpc_port_, http_port_) = vigild_->WaitForPorts();
+    ASSERT_GT(grpc_port_, 0) << "vigild did not start; see " << LogPath();
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     while (absl::Now() < deadline) {
       std::optional<HttpResponse> health = Get("/healthz");
