@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "eventlog/event_log.h"
 #include "projections/state_at.h"
+#include "projections/state_json.h"
 #include "tools/simulator/fill_log.h"
 #include "tools/simulator/scenario.h"
 
@@ -181,6 +182,17 @@ int Main(int argc, char** argv) {
     const std::string id = it == tasks.begin() ? "none" : std::prev(it)->second;
     if (!time_travel.TaskAt(p, id).ok()) Die("TaskAt failed");
   });
+  // What the dashboard's scrubber asks for (GET /v1/state?at=P&limit=4000):
+  // the page and its JSON body.
+  Measure("scrubber's page (limit 4,000, with its JSON), with snapshots",
+          head, std::max(20, flags.samples / 4), [&](uint64_t p) {
+            projections::ReplayStats stats;
+            auto page = time_travel.StatePageAt(p, 4000, &stats);
+            if (!page.ok()) Die(page.status().ToString());
+            if (projections::StatePageJson(*page, stats, 4000).empty()) {
+              Die("no JSON");
+            }
+          });
   Measure("whole system, with snapshots", head,
           std::max(20, flags.samples / 20), [&](uint64_t p) {
             if (!time_travel.StateAt(p).ok()) Die("StateAt failed");

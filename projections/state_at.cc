@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -167,6 +168,45 @@ std::string Sha256Hex(const std::string& bytes) {
   return absl::BytesToHexString(base::Sha256Digest(bytes));
 }
 
+// The index written with snapshot `snapshot`; nullopt when it has none
+// (DATA_LOSS when it does not decode).
+absl::StatusOr<std::optional<internal::SnapshotIndex>> ReadIndex(
+    const eventlog::EventLog& log, uint64_t snapshot) {
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> value,
+      log.ReadSnapshotEntry(kFoldSnapshotName, snapshot, internal::IndexKey()));
+  if (!value.has_value()) return std::nullopt;
+  std::optional<internal::SnapshotIndex> index = internal::DecodeIndex(*value);
+  if (!index.has_value()) {
+    return absl::DataLossError(absl::StrCat(
+        "the index of time travel snapshot ", snapshot, " does not decode"));
+  }
+  // A key keeps its last version at or before the snapshot: an older one
+  // means this snapshot wrote none.
+  if (index->snapshot != snapshot) return std::nullopt;
+  return index;
+}
+
+// The index of the snapshot `state` is about to be written as: `previous`
+// is the snapshot before it, `span_count` the spans it held.
+internal::SnapshotIndex IndexOf(const SystemState& state, uint64_t previous,
+                                uint64_t span_count) {
+  internal::SnapshotIndex index{.snapshot = state.position,
+                                .previous = previous,
+                                .task_count = state.tasks.rows().size(),
+                                .span_count =
+                                    span_count + state.traces.dirty().size()};
+  for (const std::string& id : state.tasks.dirty()) {
+    auto row = state.tasks.rows().find(id);
+    if (row != state.tasks.rows().end() &&
+        row->second.first_position > previous) {
+      index.created.emplace_back(row->second.first_position, id);
+    }
+  }
+  std::sort(index.created.begin(), index.created.end(), std::greater<>());
+  return index;
+}
+
 }  // namespace
 
 void SystemState::Apply(const DomainEvent& event) {
@@ -281,10 +321,15 @@ absl::StatusOr<SystemState> TimeTravel::LoadSnapshot(uint64_t position,
 
 bool SystemState::Fold(const eventlog::RecordedEvent& event,
                        ReplayStats* stats) {
+  return Fold(event, ParseDomainEvent(event), stats);
+}
+
+bool SystemState::Fold(const eventlog::RecordedEvent& event,
+                       const absl::StatusOr<DomainEvent>& parsed,
+                       ReplayStats* stats) {
   position = event.position;
   time_us = event.recorded_time_us;
   ++stats->replayed_events;
-  absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
   if (!parsed.ok()) {
     // A poison event: the projections park it and go on; so do we.
     ++stats->skipped_events;
@@ -333,6 +378,128 @@ absl::StatusOr<SystemState> TimeTravel::StateAt(uint64_t position,
   }
   state.ClearDirty();
   return state;
+}
+
+absl::StatusOr<StatePage> TimeTravel::StatePageAt(uint64_t position,
+                                                  uint64_t task_limit,
+                                                  ReplayStats* stats) const {
+  RETURN_IF_ERROR(CheckPosition(position));
+  ReplayStats ignored;
+  if (stats == nullptr) stats = &ignored;
+  ASSIGN_OR_RETURN(uint64_t snapshot,
+                   log_->FindSnapshot(kFoldSnapshotName, position));
+  if (snapshot != 0 &&
+      position - snapshot <= 4 * options_.snapshot_interval) {
+    ASSIGN_OR_RETURN(std::optional<StatePage> page,
+                     PageFromSnapshot(snapshot, position, task_limit, stats));
+    if (page.has_value()) return *std::move(page);
+  }
+  *stats = ReplayStats();
+  StatePage whole;
+  ASSIGN_OR_RETURN(whole.state, StateAt(position, stats));
+  whole.task_count = whole.state.tasks.rows().size();
+  return whole;
+}
+
+absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
+    uint64_t snapshot, uint64_t position, uint64_t task_limit,
+    ReplayStats* stats) const {
+  ASSIGN_OR_RETURN(std::optional<internal::SnapshotIndex> index,
+                   ReadIndex(*log_, snapshot));
+  if (!index.has_value() || index->span_count > 0) return std::nullopt;
+
+  // The events after the snapshot, parsed once; the tasks they touch.
+  std::vector<eventlog::RecordedEvent> recorded;
+  eventlog::LogCursor cursor(
+      log_, snapshot + 1, {},
+      {.page_events = options_.page_events, .end_position = position});
+  while (recorded.size() < position - snapshot) {
+    ASSIGN_OR_RETURN(eventlog::CursorPage page, cursor.Next());
+    if (page.events.empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "no record after position ", snapshot + recorded.size(), " below ",
+          position));
+    }
+    for (eventlog::RecordedEvent& event : page.events) {
+      recorded.push_back(std::move(event));
+    }
+  }
+  std::vector<absl::StatusOr<DomainEvent>> parsed;
+  parsed.reserve(recorded.size());
+  std::vector<std::string> ids;
+  for (const eventlog::RecordedEvent& event : recorded) {
+    parsed.push_back(ParseDomainEvent(event));
+    if (!parsed.back().ok()) continue;
+    if (parsed.back()->type == DomainType::kSpanRecorded) return std::nullopt;
+    TaskFold::Keys(*parsed.back(), &ids);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+  StatePage page;
+  SystemState& state = page.state;
+  auto decode = [&](std::string_view key, std::string_view value) {
+    return internal::DecodeEntry(key, value, &state.agents, &state.tasks,
+                                 &state.metrics);
+  };
+  // Every fold but the tasks, whole: these grow with the agents and the
+  // minutes, not with the events.
+  for (char kind : {kAgentKind, kPairKind, kMessageKind, kAgentMinuteKind,
+                    kUsageMinuteKind}) {
+    absl::Status decoded;
+    RETURN_IF_ERROR(log_->ScanSnapshot(
+        kFoldSnapshotName, snapshot, std::string(1, kind),
+        [&](std::string_view key, std::string_view value) {
+          if (decoded.ok()) decoded = decode(key, value);
+        }));
+    RETURN_IF_ERROR(decoded);
+  }
+  // The row of task `id` at the snapshot, seeded; false when it had none.
+  auto seed_task = [&](const std::string& id) -> absl::StatusOr<bool> {
+    const std::string key = internal::TaskKey(id);
+    ASSIGN_OR_RETURN(std::optional<std::string> value,
+                     log_->ReadSnapshotEntry(kFoldSnapshotName, snapshot, key));
+    if (!value.has_value() || value->empty()) return false;
+    RETURN_IF_ERROR(decode(key, *value));
+    return true;
+  };
+  uint64_t touched_before = 0;
+  for (const std::string& id : ids) {
+    ASSIGN_OR_RETURN(bool existed, seed_task(id));
+    touched_before += existed;
+  }
+  state.position = snapshot;
+  stats->snapshot_position = snapshot;
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    state.Fold(recorded[i], parsed[i], stats);
+  }
+  if (state.time_us == 0) {
+    ASSIGN_OR_RETURN(state.time_us, TimeAt(state.position));
+  }
+  const uint64_t touched_after = state.tasks.rows().size();
+  page.task_count = index->task_count - touched_before + touched_after;
+
+  // The newest tasks the events did not touch: the snapshots' indexes list
+  // every task by the interval it was created in, newest first.
+  const absl::btree_set<std::string> touched(ids.begin(), ids.end());
+  uint64_t found = 0;
+  for (internal::SnapshotIndex at = *std::move(index); found < task_limit;) {
+    for (const auto& [first_position, id] : at.created) {
+      if (found == task_limit) break;
+      if (touched.contains(id)) continue;
+      ASSIGN_OR_RETURN(bool exists, seed_task(id));
+      auto row = state.tasks.rows().find(id);
+      if (!exists || row->second.first_position != first_position) continue;
+      ++found;
+    }
+    if (at.previous == 0 || found == task_limit) break;
+    ASSIGN_OR_RETURN(std::optional<internal::SnapshotIndex> previous,
+                     ReadIndex(*log_, at.previous));
+    if (!previous.has_value()) return std::nullopt;  // not indexed
+    at = *std::move(previous);
+  }
+  state.ClearDirty();
+  return page;
 }
 
 template <typename Row, typename Fold>
@@ -454,6 +621,17 @@ absl::Status TimeTravel::CatchUpSnapshots() {
                      LoadSnapshot(head, nullptr, /*spans=*/false));
     live_ = std::move(loaded);
     live_snapshot_ = live_->position;
+    live_span_count_ = 0;
+    if (live_snapshot_ != 0) {
+      ASSIGN_OR_RETURN(std::optional<internal::SnapshotIndex> index,
+                       ReadIndex(*log_, live_snapshot_));
+      if (!index.has_value()) {
+        live_.reset();
+        return absl::DataLossError(absl::StrCat(
+            "time travel snapshot ", live_snapshot_, " has no index"));
+      }
+      live_span_count_ = index->span_count;
+    }
     live_->load_trace = [this](const std::string& trace_id,
                                TraceFold* traces) {
       snapshot_mu_.AssertHeld();
@@ -482,10 +660,15 @@ absl::Status TimeTravel::CatchUpSnapshots() {
       live_load_ = absl::OkStatus();
       return replayed;
     }
-    RETURN_IF_ERROR(log_->WriteSnapshot(
-        kFoldSnapshotName, next, Entries(*live_, /*dirty_only=*/true)));
+    const internal::SnapshotIndex index =
+        IndexOf(*live_, live_snapshot_, live_span_count_);
+    std::vector<eventlog::EventLog::SnapshotEntry> entries =
+        Entries(*live_, /*dirty_only=*/true);
+    entries.emplace_back(internal::IndexKey(), internal::EncodeIndex(index));
+    RETURN_IF_ERROR(log_->WriteSnapshot(kFoldSnapshotName, next, entries));
     live_->ClearDirty();
     live_snapshot_ = next;
+    live_span_count_ = index.span_count;
     live_->traces.EvictTraces(options_.live_spans);
   }
   return absl::OkStatus();

@@ -39,7 +39,8 @@ namespace vigil::projections {
 // The snapshot name under which the folds are kept. The suffix is the
 // format of the entries (internal/fold_codec.h): change it with the format
 // or with the folds' logic, and old snapshots are ignored.
-inline constexpr char kFoldSnapshotName[] = "folds-v2";
+// v3: every snapshot also holds its index (internal::SnapshotIndex).
+inline constexpr char kFoldSnapshotName[] = "folds-v3";
 
 struct TimeTravelOptions {
   // Positions between snapshots: a state-at replays fewer events than this.
@@ -79,7 +80,21 @@ struct SystemState {
   // does not parse is counted in `stats` and skipped (the projections park
   // it), other types are ignored. True when the folds applied it.
   bool Fold(const eventlog::RecordedEvent& event, ReplayStats* stats);
+  // The same with `event` already parsed (`parsed`).
+  bool Fold(const eventlog::RecordedEvent& event,
+            const absl::StatusOr<DomainEvent>& parsed, ReplayStats* stats);
   void ClearDirty();
+};
+
+// What the dashboard's scrubber shows of the whole system: StateAt's state
+// with only the newest tasks (TimeTravel::StatePageAt).
+struct StatePage {
+  // Every fold whole but the tasks: the `task_limit` newest (by
+  // first_position, then task id, descending) and the tasks the replay
+  // after the snapshot touched; whichever are listed, newest first, are
+  // the same as StateAt's.
+  SystemState state;
+  uint64_t task_count = 0;  // all tasks after the position
 };
 
 // How a state was computed.
@@ -148,6 +163,16 @@ class TimeTravel {
   absl::StatusOr<SystemState> StateAt(uint64_t position,
                                       ReplayStats* stats = nullptr) const;
 
+  // The state the scrubber asks for: as StateAt, with the tasks cut to a
+  // page (StatePage). It decodes the page's tasks, found through the
+  // snapshots' index, and the tasks the events after the snapshot touch,
+  // instead of every task ever seen. Falls back to StateAt's whole state
+  // (with every task) when there is no snapshot at or before `position`,
+  // when spans were recorded by then (their runs derive tasks from whole
+  // traces), or when the snapshot is more than 4 intervals behind.
+  absl::StatusOr<StatePage> StatePageAt(uint64_t position, uint64_t task_limit,
+                                        ReplayStats* stats = nullptr) const;
+
   // One agent or task after `position`; nullopt when no event had made it
   // exist yet. INVALID_ARGUMENT past the head.
   absl::StatusOr<std::optional<AgentRow>> AgentAt(
@@ -199,12 +224,19 @@ class TimeTravel {
   eventlog::EventLog* const log_;
   const TimeTravelOptions options_;
 
+  // StatePageAt's work once it has a snapshot; nullopt when it must fall
+  // back to StateAt.
+  absl::StatusOr<std::optional<StatePage>> PageFromSnapshot(
+      uint64_t snapshot, uint64_t position, uint64_t task_limit,
+      ReplayStats* stats) const;
+
   absl::Mutex snapshot_mu_;
   // The state at the last snapshot CatchUpSnapshots wrote or loaded, with
   // at most options_.live_spans spans in memory (the others are read back
   // from snapshot live_snapshot_ when a span of their trace comes).
   std::optional<SystemState> live_ ABSL_GUARDED_BY(snapshot_mu_);
   uint64_t live_snapshot_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
+  uint64_t live_span_count_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   absl::Status live_load_ ABSL_GUARDED_BY(snapshot_mu_);
 
   absl::Mutex thread_mu_;

@@ -295,8 +295,12 @@ std::string TaskJson(const TaskRow& row) { return base::DumpJson(Task(row)); }
 
 std::string SpanJson(const SpanRow& row) { return base::DumpJson(Span(row)); }
 
-std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
-                            uint64_t task_limit, const std::string& trace_id) {
+namespace {
+
+// SystemStateJson with the task count given (a page holds only some).
+std::string StateJson(const SystemState& state, const ReplayStats& stats,
+                      uint64_t task_limit, const std::string& trace_id,
+                      uint64_t task_count) {
   Json json = StatsJson(state, stats);
   std::vector<const AgentRow*> agents;
   for (const auto& [id, row] : state.agents.rows()) agents.push_back(&row);
@@ -313,7 +317,7 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
                       return std::tie(a->first_position, a->task_id) >
                              std::tie(b->first_position, b->task_id);
                     });
-  json["task_count"] = tasks.size();
+  json["task_count"] = task_count;
   json["tasks"] =
       List(tasks, shown, [](const TaskRow* r) { return Task(*r); });
   json["coordination"] = {
@@ -359,6 +363,19 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
                          [](const SpanRow* r) { return Span(*r); });
   }
   return base::DumpJson(json);
+}
+
+}  // namespace
+
+std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
+                            uint64_t task_limit, const std::string& trace_id) {
+  return StateJson(state, stats, task_limit, trace_id,
+                   state.tasks.rows().size());
+}
+
+std::string StatePageJson(const StatePage& page, const ReplayStats& stats,
+                          uint64_t task_limit) {
+  return StateJson(page.state, stats, task_limit, "", page.task_count);
 }
 
 std::string DiffJson(const StateDiff& diff) {
@@ -420,6 +437,11 @@ absl::StatusOr<std::string> TimeTravelQueries::State(
   if (limit > kMaxStateTasks) {
     return absl::InvalidArgumentError(
         absl::StrCat("limit must be 1..", kMaxStateTasks));
+  }
+  if (query.trace_id.empty()) {
+    ASSIGN_OR_RETURN(StatePage page,
+                     time_travel_->StatePageAt(position, limit, &stats));
+    return StatePageJson(page, stats, limit);
   }
   ASSIGN_OR_RETURN(SystemState state, time_travel_->StateAt(position, &stats));
   return SystemStateJson(state, stats, limit, query.trace_id);

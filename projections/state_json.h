@@ -42,6 +42,11 @@ std::string SpanJson(const SpanRow& row);
 std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
                             uint64_t task_limit,
                             const std::string& trace_id = "");
+// The same body from the scrubber's page (TimeTravel::StatePageAt), with
+// its task_count: equal to SystemStateJson of StateAt at the same position
+// for any task_limit up to the page's.
+std::string StatePageJson(const StatePage& page, const ReplayStats& stats,
+                          uint64_t task_limit);
 
 // {"from":{"position","time_us"},"to":{...},"change_count",
 //  "changes":[{"kind","key":{...},"before":row|null,"after":row|null,

@@ -111,11 +111,45 @@ std::string EncodeUsageMinute(const UsageMinute& u) {
   return EncodeRow(u, UsageTable());
 }
 
+std::string IndexKey() { return std::string(1, kIndexKind); }
+
+std::string EncodeIndex(const SnapshotIndex& index) {
+  Writer out;
+  out.U64(index.snapshot).U64(index.previous).U64(index.task_count);
+  out.U64(index.span_count).U64(index.created.size());
+  for (const auto& [first_position, task_id] : index.created) {
+    out.U64(first_position).Str(task_id);
+  }
+  return out.Done();
+}
+
+std::optional<SnapshotIndex> DecodeIndex(std::string_view value) {
+  SnapshotIndex index;
+  uint64_t created = 0;
+  Reader in(value);
+  in.U64(&index.snapshot).U64(&index.previous).U64(&index.task_count);
+  in.U64(&index.span_count).U64(&created);
+  // Each entry is at least 16 bytes: a count past that is damage, not a
+  // reason to allocate.
+  if (created > value.size() / 16) return std::nullopt;
+  index.created.resize(created);
+  for (auto& [first_position, task_id] : index.created) {
+    in.U64(&first_position).Str(&task_id);
+  }
+  if (!in.ok()) return std::nullopt;
+  return index;
+}
+
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,
                          MetricsFold* metrics, TraceFold* traces) {
   if (key.empty()) return Damaged(key);
   switch (key[0]) {
+    case kIndexKind:
+      if (key.size() != 1 || !DecodeIndex(value).has_value()) {
+        return Damaged(key);
+      }
+      return absl::OkStatus();
     case kAgentKind: {
       std::optional<AgentRow> row = DecodeRow(value, AgentTable());
       if (!row.has_value()) return Damaged(key);

@@ -13,8 +13,12 @@
 #ifndef VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_
 #define VIGIL_PROJECTIONS_INTERNAL_FOLD_CODEC_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "projections/folds.h"
@@ -29,6 +33,8 @@ inline constexpr char kMessageKind = 'm';
 inline constexpr char kAgentMinuteKind = 'g';
 inline constexpr char kUsageMinuteKind = 'u';
 inline constexpr char kSpanKind = 's';
+// Not an entity: the snapshot's index (SnapshotIndex), one key.
+inline constexpr char kIndexKind = 'i';
 
 // Keys: the kind byte, then each component as "<decimal length>:<bytes>"
 // (a minute as its decimal microseconds), so no key holds a NUL byte
@@ -49,8 +55,28 @@ std::string EncodeAgentMinute(const AgentMinute& minute);
 std::string EncodeUsageMinute(const UsageMinute& minute);
 std::string EncodeSpan(const SpanRow& span);
 
+// What a snapshot adds beside its entities, under IndexKey(), one version
+// per snapshot: enough to list the newest tasks after any position without
+// decoding every task (TimeTravel::StatePageAt walks `previous` back).
+struct SnapshotIndex {
+  uint64_t snapshot = 0;  // the snapshot it was written with
+  uint64_t previous = 0;  // the snapshot before it; 0: none
+  uint64_t task_count = 0;  // tasks in the folds at `snapshot`
+  uint64_t span_count = 0;  // spans in the folds at `snapshot`
+  // (first_position, task id) of the tasks whose first_position is in
+  // (previous, snapshot], newest first.
+  std::vector<std::pair<uint64_t, std::string>> created;
+
+  friend bool operator==(const SnapshotIndex&, const SnapshotIndex&) = default;
+};
+std::string IndexKey();
+std::string EncodeIndex(const SnapshotIndex& index);
+// nullopt for bytes that do not decode.
+std::optional<SnapshotIndex> DecodeIndex(std::string_view value);
+
 // Decodes one entry into the fold it belongs to (by the key's kind); an
-// empty task entry seeds nothing; spans are skipped when `traces` is null.
+// empty task entry seeds nothing; spans are skipped when `traces` is null;
+// the index entry seeds nothing (it is checked).
 // DATA_LOSS for bytes that do not decode.
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,

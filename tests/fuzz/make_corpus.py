@@ -197,6 +197,13 @@ def fold_snapshot_seeds():
             seeds.append(bytes([len(key)]) + key.encode() + value)
             seeds.append(bytes([len(key)]) + key.encode() + value[:len(value) // 2])
     seeds.append(bytes([len("t2:t9")]) + b"t2:t9")  # a removed task
+    # A snapshot's index (fold_codec.h SnapshotIndex), as the unit test's.
+    def u64(n):
+        return n.to_bytes(8, "little")
+    index = (u64(200) + u64(100) + u64(7) + u64(0) + u64(2) +
+             u64(199) + u64(2) + b"t9" + u64(150) + u64(2) + b"t8")
+    seeds.append(b"\x01i" + index)
+    seeds.append(b"\x01i" + index[:40])
     return seeds
 
 

@@ -232,6 +232,40 @@ TEST(FoldCodecTest, DamagedEntriesDoNotDecode) {
             absl::StatusCode::kDataLoss);
 }
 
+// A snapshot's index: fixed bytes (little-endian counts, length-prefixed
+// ids), a round trip, and damage refused (DATA_LOSS through DecodeEntry).
+TEST(FoldCodecTest, SnapshotIndexRoundTripsAndRefusesDamage) {
+  const SnapshotIndex index{.snapshot = 200,
+                            .previous = 100,
+                            .task_count = 7,
+                            .span_count = 0,
+                            .created = {{199, "t9"}, {150, "t8"}}};
+  const std::string bytes = EncodeIndex(index);
+  EXPECT_EQ(absl::BytesToHexString(bytes),
+            "c800000000000000" "6400000000000000" "0700000000000000"
+            "0000000000000000" "0200000000000000"
+            "c700000000000000" "0200000000000000" "7439"
+            "9600000000000000" "0200000000000000" "7438");
+  EXPECT_EQ(DecodeIndex(bytes), index);
+  AgentFold agents;
+  TaskFold tasks;
+  MetricsFold metrics;
+  EXPECT_TRUE(DecodeEntry(IndexKey(), bytes, &agents, &tasks, &metrics).ok());
+  EXPECT_TRUE(tasks.rows().empty());
+  for (size_t size : {size_t{0}, size_t{39}, bytes.size() - 1}) {
+    EXPECT_FALSE(DecodeIndex(bytes.substr(0, size)).has_value()) << size;
+    EXPECT_EQ(DecodeEntry(IndexKey(), bytes.substr(0, size), &agents, &tasks,
+                          &metrics)
+                  .code(),
+              absl::StatusCode::kDataLoss);
+  }
+  EXPECT_FALSE(DecodeIndex(bytes + "x").has_value());
+  // A count of entries the bytes cannot hold allocates nothing.
+  const std::string huge =
+      bytes.substr(0, 32) + std::string("\xff\xff\xff\xff\xff\xff\xff\x0f", 8);
+  EXPECT_FALSE(DecodeIndex(huge).has_value());
+}
+
 // A row that gained a column (`added`) after snapshots were written.
 struct GrownRow {
   std::string id;

@@ -190,6 +190,12 @@ TEST_F(StateAtTest, SnapshotsOfEvictedTracesEqualReplayFromZero) {
     ASSERT_TRUE(got.ok()) << got.status();
     ExpectSameState(*got, want[i]);
     EXPECT_EQ(got->traces.rows(), want[i].traces.rows());
+    // With spans the scrubber's page is the whole state: same body.
+    ReplayStats page_stats;
+    auto page = time_travel.StatePageAt(positions[i], 3, &page_stats);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(StatePageJson(*page, page_stats, 3),
+              SystemStateJson(*got, page_stats, 3));
   }
   // No span is lost or doubled: every task is a run that completed or
   // failed, none a placeholder of a span never seen.
@@ -197,6 +203,55 @@ TEST_F(StateAtTest, SnapshotsOfEvictedTracesEqualReplayFromZero) {
     EXPECT_TRUE(task.status == "completed" || task.status == "failed") << id;
   }
   EXPECT_EQ(want.back().tasks.rows().size(), 30u * 4);
+}
+
+// The scrubber's page (StatePageAt) decodes only the newest tasks and
+// those the events after the snapshot touch, found through the snapshots'
+// index, yet answers the same body as the whole state for every limit.
+TEST_F(StateAtTest, ScrubberPageAnswersAsTheWholeStateAtRandomPositions) {
+  AppendEvents(20'000);
+  const uint64_t interval = 97;
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = interval});
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  const uint64_t head = log_->HeadPosition();
+  std::mt19937_64 random(7);
+  std::vector<uint64_t> positions = {0,        1,        interval - 1,
+                                     interval, interval + 1, head};
+  for (int i = 0; i < 40; ++i) positions.push_back(random() % (head + 1));
+  size_t paged = 0;
+  for (uint64_t position : positions) {
+    SCOPED_TRACE(position);
+    ReplayStats whole_stats;
+    auto whole = time_travel.StateAt(position, &whole_stats);
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    for (uint64_t limit : {1, 5, 100, 4000}) {
+      SCOPED_TRACE(limit);
+      ReplayStats page_stats;
+      auto page = time_travel.StatePageAt(position, limit, &page_stats);
+      ASSERT_TRUE(page.ok()) << page.status();
+      EXPECT_EQ(page->task_count, whole->tasks.rows().size());
+      EXPECT_EQ(StatePageJson(*page, page_stats, limit),
+                SystemStateJson(*whole, whole_stats, limit));
+      // Past the first snapshot it decoded a page, not every task.
+      if (position >= interval && limit == 5) {
+        EXPECT_LT(page->state.tasks.rows().size(),
+                  std::max<size_t>(whole->tasks.rows().size() / 2, 60));
+        paged += whole->tasks.rows().size() > 200;
+      }
+    }
+  }
+  EXPECT_GT(paged, 20u);  // most positions had far more tasks than a page
+
+  // Snapshots far behind (more than 4 intervals): the whole state, same body.
+  AppendEvents(head + 5 * interval);
+  const uint64_t later = log_->HeadPosition();
+  ReplayStats page_stats, whole_stats;
+  auto page = time_travel.StatePageAt(later, 100, &page_stats);
+  auto whole = time_travel.StateAt(later, &whole_stats);
+  ASSERT_TRUE(page.ok() && whole.ok());
+  EXPECT_EQ(page->state.tasks.rows().size(), whole->tasks.rows().size());
+  EXPECT_EQ(StatePageJson(*page, page_stats, 100),
+            SystemStateJson(*whole, whole_stats, 100));
 }
 
 TEST_F(StateAtTest, SnapshotsCatchUpIncrementallyAndWithoutThemReplayFromOne) {
