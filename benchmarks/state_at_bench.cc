@@ -85,6 +85,7 @@ double ThreadCpuMs() {
 // shared: CPU time is what the call costs, wall time what a caller saw).
 void Measure(std::string_view what, uint64_t head, int samples,
              const std::function<void(uint64_t)>& call) {
+  if (samples <= 0) return;  // --cold-samples 0: nothing to report
   std::mt19937_64 random(17);
   std::vector<double> ms;
   std::vector<double> cpu;

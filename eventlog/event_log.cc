@@ -112,6 +112,12 @@ class RocksEventLog final : public EventLog {
     return snapshots_.ReadEntry(name, position, key);
   }
 
+  absl::StatusOr<std::vector<std::optional<std::string>>> ReadSnapshotEntries(
+      std::string_view name, uint64_t position,
+      const std::vector<std::string>& keys) const override {
+    return snapshots_.ReadEntries(name, position, keys);
+  }
+
   absl::Status ScanSnapshot(
       std::string_view name, uint64_t position, std::string_view key_prefix,
       const std::function<void(std::string_view key, std::string_view value)>&

@@ -454,20 +454,27 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
         }));
     RETURN_IF_ERROR(decoded);
   }
-  // The row of task `id` at the snapshot, seeded; false when it had none.
-  auto seed_task = [&](const std::string& id) -> absl::StatusOr<bool> {
-    const std::string key = internal::TaskKey(id);
-    ASSIGN_OR_RETURN(std::optional<std::string> value,
-                     log_->ReadSnapshotEntry(kFoldSnapshotName, snapshot, key));
-    if (!value.has_value() || value->empty()) return false;
-    RETURN_IF_ERROR(decode(key, *value));
-    return true;
+  // The rows of tasks `task_ids` at the snapshot, seeded; for each,
+  // whether it had one.
+  auto seed_tasks = [&](const std::vector<std::string>& task_ids)
+      -> absl::StatusOr<std::vector<bool>> {
+    std::vector<std::string> keys;
+    keys.reserve(task_ids.size());
+    for (const std::string& id : task_ids) keys.push_back(internal::TaskKey(id));
+    ASSIGN_OR_RETURN(
+        std::vector<std::optional<std::string>> values,
+        log_->ReadSnapshotEntries(kFoldSnapshotName, snapshot, keys));
+    std::vector<bool> seeded(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!values[i].has_value() || values[i]->empty()) continue;
+      RETURN_IF_ERROR(decode(keys[i], *values[i]));
+      seeded[i] = true;
+    }
+    return seeded;
   };
-  uint64_t touched_before = 0;
-  for (const std::string& id : ids) {
-    ASSIGN_OR_RETURN(bool existed, seed_task(id));
-    touched_before += existed;
-  }
+  ASSIGN_OR_RETURN(std::vector<bool> existed, seed_tasks(ids));
+  const uint64_t touched_before =
+      std::count(existed.begin(), existed.end(), true);
   state.position = snapshot;
   stats->snapshot_position = snapshot;
   for (size_t i = 0; i < recorded.size(); ++i) {
@@ -483,16 +490,23 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
   // every task by the interval it was created in, newest first.
   const absl::btree_set<std::string> touched(ids.begin(), ids.end());
   uint64_t found = 0;
+  std::vector<std::string> wanted;
   for (internal::SnapshotIndex at = *std::move(index); found < task_limit;) {
+    // All of an interval's tasks (at most one per event): some may be gone.
+    wanted.clear();
     for (const auto& [first_position, id] : at.created) {
-      if (found == task_limit) break;
-      if (touched.contains(id)) continue;
-      ASSIGN_OR_RETURN(bool exists, seed_task(id));
-      auto row = state.tasks.rows().find(id);
-      if (!exists || row->second.first_position != first_position) continue;
-      ++found;
+      if (!touched.contains(id)) wanted.push_back(id);
     }
-    if (at.previous == 0 || found == task_limit) break;
+    ASSIGN_OR_RETURN(std::vector<bool> exists, seed_tasks(wanted));
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      // A task whose first event moved is listed where it moved to.
+      auto row = state.tasks.rows().find(wanted[i]);
+      if (exists[i] && row->second.first_position <= at.snapshot &&
+          row->second.first_position > at.previous) {
+        ++found;
+      }
+    }
+    if (at.previous == 0 || found >= task_limit) break;
     ASSIGN_OR_RETURN(std::optional<internal::SnapshotIndex> previous,
                      ReadIndex(*log_, at.previous));
     if (!previous.has_value()) return std::nullopt;  // not indexed

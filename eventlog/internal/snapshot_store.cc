@@ -90,23 +90,36 @@ absl::StatusOr<uint64_t> SnapshotStore::Find(std::string_view name,
 
 absl::StatusOr<std::optional<std::string>> SnapshotStore::ReadEntry(
     std::string_view name, uint64_t position, std::string_view key) const {
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                   ReadEntries(name, position, {std::string(key)}));
+  return std::move(values.front());
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>>
+SnapshotStore::ReadEntries(std::string_view name, uint64_t position,
+                           const std::vector<std::string>& keys) const {
   RETURN_IF_ERROR(CheckSnapshotName(name));
   absl::ReaderMutexLock db_lock(&db_->mu());
   RETURN_IF_ERROR(db_->CheckOpen());
-  std::string prefix = SnapshotEntryPrefix(name, key);
-  prefix.push_back('\0');
-  std::string target = prefix;
-  PutBigEndian64(&target, position);
   const RocksDb& rocks = *db_->rocks();
   std::unique_ptr<rocksdb::Iterator> it(
       rocks.db()->NewIterator({}, rocks.index()));
-  it->SeekForPrev(target);
-  RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
-  if (!it->Valid() || !it->key().starts_with(prefix) ||
-      it->key().size() != prefix.size() + 8) {
-    return std::nullopt;
+  std::vector<std::optional<std::string>> values(keys.size());
+  std::string prefix;
+  std::string target;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    prefix = SnapshotEntryPrefix(name, keys[i]);
+    prefix.push_back('\0');
+    target = prefix;
+    PutBigEndian64(&target, position);
+    it->SeekForPrev(target);  // the key's last version <= position
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
+    if (it->Valid() && it->key().starts_with(prefix) &&
+        it->key().size() == prefix.size() + 8) {
+      values[i] = it->value().ToString();
+    }
   }
-  return it->value().ToString();
+  return values;
 }
 
 absl::Status SnapshotStore::Scan(

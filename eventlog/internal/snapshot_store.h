@@ -37,6 +37,10 @@ class SnapshotStore {
                                 uint64_t position) const;
   absl::StatusOr<std::optional<std::string>> ReadEntry(
       std::string_view name, uint64_t position, std::string_view key) const;
+  // As EventLog::ReadSnapshotEntries.
+  absl::StatusOr<std::vector<std::optional<std::string>>> ReadEntries(
+      std::string_view name, uint64_t position,
+      const std::vector<std::string>& keys) const;
   absl::Status Scan(
       std::string_view name, uint64_t position, std::string_view key_prefix,
       const std::function<void(std::string_view key, std::string_view value)>&
