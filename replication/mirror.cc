@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -239,8 +240,17 @@ class Mirror::Impl {
         outcome = StoppedError(position);
         ready = TakeWaiters(UINT64_MAX);
       } else if (*sequence > acked_ && state_ != kStateStopped) {
-        if (published_ != nullptr) published_->Increment(*sequence - acked_);
-        acked_ = *sequence;
+        // Only a contiguous run counts: after a refused publish at P, the
+        // next one in flight can be stored right after someone else's
+        // message at P, and P must then be checked (CheckResume), never
+        // counted as mirrored.
+        acked_ahead_.insert(*sequence);
+        const uint64_t before = acked_;
+        while (!acked_ahead_.empty() && *acked_ahead_.begin() <= acked_ + 1) {
+          acked_ = std::max(acked_, *acked_ahead_.begin());
+          acked_ahead_.erase(acked_ahead_.begin());
+        }
+        if (published_ != nullptr) published_->Increment(acked_ - before);
         ready = TakeWaiters(acked_);
       }
     }
@@ -291,20 +301,33 @@ class Mirror::Impl {
     ASSIGN_OR_RETURN(const uint64_t last,
                      js->EnsureStream(options_.stream, options_.subject_prefix,
                                       options_.replicas));
-    RETURN_IF_ERROR(CheckResume(js.get(), last));
+    uint64_t confirmed = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      confirmed = confirmed_ ? acked_ : 0;
+    }
+    ASSIGN_OR_RETURN(const uint64_t first_checked,
+                     CheckResume(js.get(), confirmed, last));
     {
       absl::MutexLock lock(&mu_);
       if (state_ == kStateStopped) return absl::FailedPreconditionError("stopped");
       acked_ = last;
+      acked_ahead_.clear();
+      confirmed_ = true;
       publish_failed_ = false;
       last_error_.clear();
       state_ = kStateMirroring;
       if (connected_gauge_ != nullptr) connected_gauge_->Set(1);
     }
+    std::string checked = "the stream is empty";
+    if (first_checked <= last) {
+      checked = absl::StrCat("positions ", first_checked, " to ", last,
+                             " checked: same events, same hashes");
+    } else if (last > 0) {
+      checked = absl::StrCat("up to position ", last, " acknowledged before");
+    }
     Log(absl::StrCat("mirroring to JetStream stream ", options_.stream,
-                     " from position ", last + 1, " (position ", last,
-                     last == 0 ? " is the empty stream's start)"
-                               : " checked: same event, same hash)"));
+                     " from position ", last + 1, " (", checked, ")"));
     *backoff = options_.min_backoff;
 
     uint64_t sent = last;
@@ -351,45 +374,76 @@ class Mirror::Impl {
     }
   }
 
-  // The stream's last message against the log; a mismatch stops the mirror
-  // (FAILED_PRECONDITION), an error reading either is returned.
-  absl::Status CheckResume(internal::JetStream* js, uint64_t last) {
+  // The stream's messages after `confirmed` (the last position this
+  // process knows it stored; 0 at start) up to its last sequence `last`,
+  // against the log. At start, the last max_inflight messages: what the
+  // previous process may have had in flight. A mismatch stops the mirror
+  // (FAILED_PRECONDITION); an error reading either side is returned.
+  // Returns the first position checked (last + 1 when none was).
+  absl::StatusOr<uint64_t> CheckResume(internal::JetStream* js, uint64_t confirmed,
+                           uint64_t last) {
     const uint64_t head = log_->HeadPosition();
-    if (last > head) {
+    const auto stop = [this](std::string reason) {
       absl::MutexLock lock(&mu_);
-      StopLocked(absl::StrCat(
+      StopLocked(std::move(reason));
+      return absl::FailedPreconditionError(stop_reason_);
+    };
+    if (last > head) {
+      return stop(absl::StrCat(
           "the JetStream stream ", options_.stream, " ends at sequence ", last,
           ", past this log's head position ", head,
           ": it holds events this log does not"));
-      return absl::FailedPreconditionError(stop_reason_);
     }
-    if (last == 0) return absl::OkStatus();
-    absl::StatusOr<eventlog::RecordedEvent> stored =
-        js->GetEvent(options_.stream, last);
-    if (!stored.ok() && stored.status().code() != absl::StatusCode::kDataLoss) {
-      return stored.status();
+    if (confirmed > last) {
+      return stop(absl::StrCat(
+          "the JetStream stream ", options_.stream, " ends at sequence ", last,
+          " though it acknowledged position ", confirmed,
+          ": it lost messages"));
     }
-    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> local,
-                     log_->ReadAll(last, 1, eventlog::Filter{}));
-    if (local.empty() || local[0].position != last) {
-      return absl::InternalError(
-          absl::StrCat("the log has no event at position ", last));
+    uint64_t from = confirmed;
+    if (confirmed == 0) from = last - std::min<uint64_t>(last, options_.max_inflight);
+    if (last - from > options_.max_inflight) {
+      return stop(absl::StrCat(
+          "the JetStream stream ", options_.stream, " holds ", last - from,
+          " messages after position ", from,
+          ", more than the mirror ever has in flight (",
+          options_.max_inflight, "): someone else publishes to it"));
     }
-    std::string problem;
-    if (!stored.ok()) {
-      problem = std::string(stored.status().message());
-    } else if (stored->hash != local[0].hash) {
-      problem = absl::StrCat("JetStream's hash ", HashHex(stored->hash),
-                             " differs from the log's ", HashHex(local[0].hash));
-    } else if (!(*stored == local[0])) {
-      problem = "same hash, but the event's fields differ from the log's";
+    for (uint64_t position = from + 1; position <= last;) {
+      ASSIGN_OR_RETURN(
+          std::vector<eventlog::RecordedEvent> local,
+          log_->ReadAll(position, std::min<uint64_t>(last - position + 1,
+                                                     options_.batch_events),
+                        eventlog::Filter{}));
+      if (local.empty() || local[0].position != position) {
+        return absl::InternalError(
+            absl::StrCat("the log has no event at position ", position));
+      }
+      for (const eventlog::RecordedEvent& event : local) {
+        absl::StatusOr<eventlog::RecordedEvent> stored =
+            js->GetEvent(options_.stream, event.position);
+        std::string problem;
+        if (!stored.ok()) {
+          if (stored.status().code() != absl::StatusCode::kDataLoss) {
+            return stored.status();
+          }
+          problem = std::string(stored.status().message());
+        } else if (stored->hash != event.hash) {
+          problem = absl::StrCat("JetStream's hash ", HashHex(stored->hash),
+                                 " differs from the log's ",
+                                 HashHex(event.hash));
+        } else if (!(*stored == event)) {
+          problem = "same hash, but the event's fields differ from the log's";
+        }
+        if (!problem.empty()) {
+          return stop(absl::StrCat("position ", event.position,
+                                   " of JetStream stream ", options_.stream,
+                                   " does not match the log: ", problem));
+        }
+        position = event.position + 1;
+      }
     }
-    if (problem.empty()) return absl::OkStatus();
-    absl::MutexLock lock(&mu_);
-    StopLocked(absl::StrCat("position ", last, " of JetStream stream ",
-                            options_.stream, " does not match the log: ",
-                            problem));
-    return absl::FailedPreconditionError(stop_reason_);
+    return from + 1;
   }
 
   // The timer thread: expires AwaitStored, refreshes the gauges.
@@ -463,7 +517,12 @@ class Mirror::Impl {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::string state_ ABSL_GUARDED_BY(mu_) = kStateConnecting;
+  // The last position of a contiguous run of acknowledgements, and the
+  // acknowledged positions past it (at most max_inflight).
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<uint64_t> acked_ahead_ ABSL_GUARDED_BY(mu_);
+  // Whether acked_ was checked against the stream by this process.
+  bool confirmed_ ABSL_GUARDED_BY(mu_) = false;
   bool publish_failed_ ABSL_GUARDED_BY(mu_) = false;
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   std::string stop_reason_ ABSL_GUARDED_BY(mu_);
