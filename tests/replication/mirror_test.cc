@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -228,7 +229,11 @@ TEST_F(MirrorTest, KillNineMidMirrorResumesWithoutGapOrDuplicate) {
     std::thread appender([&] {
       while (!stop.load()) Append(port, "load", 50);
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(400 + 150 * cycle));
+    // Killed while mirroring (after its check of the stream), appending.
+    EXPECT_TRUE(WaitUntil(
+        [&] { return Text(Replication(port), "state") == "mirroring"; },
+        absl::Seconds(15)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + 150 * cycle));
     vigild_->Kill();  // SIGKILL, mid-append and mid-mirror
     stop = true;
     appender.join();
@@ -241,6 +246,18 @@ TEST_F(MirrorTest, KillNineMidMirrorResumesWithoutGapOrDuplicate) {
   EXPECT_NE(log.find("checked: same events, same hashes"), std::string::npos)
       << log;
   EXPECT_EQ(log.find("STOPPED"), std::string::npos) << log;
+  // Each start resumed further on: every cycle appended (and was killed)
+  // while the mirror ran.
+  const std::regex resumed("mirroring to JetStream stream VIGIL from position ([0-9]+)");
+  std::vector<uint64_t> starts;
+  for (std::sregex_iterator it(log.begin(), log.end(), resumed), end;
+       it != end; ++it) {
+    starts.push_back(std::stoull((*it)[1]));
+  }
+  ASSERT_EQ(starts.size(), 4u) << log;
+  for (size_t i = 1; i < starts.size(); ++i) {
+    EXPECT_GT(starts[i], starts[i - 1]) << log;
+  }
   ExpectStreamEqualsLog(data);
 }
 
@@ -362,6 +379,26 @@ TEST_F(MirrorTest, APausedNodeAndBackLosesNothing) {
   for (int i = 0; i < 5; ++i) ASSERT_EQ(Append(port, "orders", 5).status, 201);
   ASSERT_TRUE(AwaitMirrored(port));
   EXPECT_EQ(Number(Replication(port), "mirrored_position"), 135u);
+  ASSERT_EQ(vigild_->Terminate(), 0);
+  ExpectStreamEqualsLog(data);
+}
+
+TEST_F(MirrorTest, AsyncAppendsGoOnWithoutAQuorumAndTheMirrorCatchesUp) {
+  const std::string data = dir_.Sub("data");
+  const int port = StartVigild(data, "async");
+  ASSERT_GT(port, 0) << VigildLog();
+  ASSERT_EQ(Append(port, "orders", 3).status, 201);
+  ASSERT_TRUE(AwaitMirrored(port));
+  cluster_->Kill(1);
+  cluster_->Kill(2);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Append(port, "orders", 2).status, 201);
+  // The mirror stalls: the 20 new positions wait, and their age grows.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  nlohmann::json stalled = Replication(port);
+  EXPECT_EQ(Number(stalled, "lag_positions"), 20u) << stalled.dump();
+  EXPECT_GT(stalled["lag_seconds"].get<double>(), 1.0) << stalled.dump();
+  ASSERT_TRUE(cluster_->StartMissing());
+  ASSERT_TRUE(AwaitMirrored(port, absl::Seconds(60))) << Replication(port).dump();
   ASSERT_EQ(vigild_->Terminate(), 0);
   ExpectStreamEqualsLog(data);
 }
