@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "replication/event_headers.h"
@@ -28,6 +29,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
 #include "tests/testing/wait_until.h"
+#include "vigil/v1/event_store.grpc.pb.h"
 
 namespace vigil {
 namespace {
@@ -117,7 +119,9 @@ class MirrorTest : public ::testing::Test {
         "--nats-url",     cluster_->url()};
     args.insert(args.end(), extra.begin(), extra.end());
     vigild_ = std::make_unique<VigildProcess>(VIGILD_BINARY, args, log_path());
-    return vigild_->WaitForPorts().second;
+    const auto [grpc, http] = vigild_->WaitForPorts();
+    grpc_port_ = grpc;
+    return http;
   }
 
   std::string log_path() const { return dir_.Sub("vigild.log"); }
@@ -178,6 +182,7 @@ class MirrorTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<NatsCluster> cluster_;
   std::unique_ptr<VigildProcess> vigild_;
+  int grpc_port_ = 0;
   const replication::internal::AckCallback ignore_acks_ =
       [](uint64_t, absl::StatusOr<uint64_t>) {};
 };
@@ -420,6 +425,24 @@ TEST_F(MirrorTest, SyncRefusesAppendsWithoutAQuorumAndRecovers) {
       << refused.body;
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_GT(Number(Replication(port), "lag_positions"), 0u);
+  // gRPC says the same: UNAVAILABLE, same message.
+  auto stub = v1::EventStore::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
+                          grpc::InsecureChannelCredentials()));
+  v1::AppendRequest request;
+  request.set_stream("orders");
+  v1::EventData* event = request.add_events();
+  event->set_type("Noted");
+  event->set_data("{}");
+  v1::AppendResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  const grpc::Status status = stub->Append(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("a JetStream quorum did not store it"),
+            std::string::npos)
+      << status.error_message();
 
   ASSERT_TRUE(cluster_->StartMissing());
   ASSERT_TRUE(WaitUntil([&] { return Append(port, "orders", 1).status == 201; },
