@@ -36,7 +36,9 @@ void Log(std::string_view line) {
   std::fflush(stderr);
 }
 
-absl::Status CheckOptions(const MirrorOptions& options) {
+}  // namespace
+
+absl::Status CheckMirrorOptions(const MirrorOptions& options) {
   if (options.nats_url.empty()) {
     return absl::InvalidArgumentError("replication: no NATS URL (--nats-url)");
   }
@@ -62,8 +64,6 @@ absl::Status CheckOptions(const MirrorOptions& options) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 class Mirror::Impl {
  public:
@@ -545,7 +545,7 @@ class Mirror::Impl {
 
 absl::StatusOr<std::unique_ptr<Mirror>> Mirror::Start(MirrorOptions options,
                                                       eventlog::EventLog* log) {
-  RETURN_IF_ERROR(CheckOptions(options));
+  RETURN_IF_ERROR(CheckMirrorOptions(options));
   return std::unique_ptr<Mirror>(
       new Mirror(std::make_unique<Impl>(std::move(options), log)));
 }

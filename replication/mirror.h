@@ -93,6 +93,11 @@ struct MirrorStatus {
   std::string stop_reason;  // when stopped
 };
 
+// OK when `options` are usable; INVALID_ARGUMENT naming the problem (an
+// empty URL, a bad subject prefix or stream name, replicas out of range,
+// zero bounds) otherwise. Start checks them too.
+absl::Status CheckMirrorOptions(const MirrorOptions& options);
+
 class Mirror {
  public:
   // Starts mirroring `log` (which must outlive the mirror) in the

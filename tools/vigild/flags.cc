@@ -504,6 +504,12 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "--replication is for the primary, not a --gateway-only replica");
   }
+  if (config.replication != "off") {
+    if (absl::Status mirror = replication::CheckMirrorOptions(config.mirror);
+        !mirror.ok()) {
+      return mirror;
+    }
+  }
   if (config.gateway_only != !config.upstream.empty()) {
     return absl::InvalidArgumentError(
         config.gateway_only
