@@ -49,18 +49,33 @@ void AppendPath::Append(const Principal& principal,
   }
   const size_t events = request.events.size();
   const size_t bytes = PayloadBytes(request.events);
+  auto answer = [this, events, bytes, start = absl::Now(),
+                 done = std::move(done)](
+                    absl::StatusOr<eventlog::AppendResult> result) {
+    if (metrics_.has_value() && result.ok() && !result->deduplicated) {
+      metrics_->Record(events, bytes,
+                       absl::ToDoubleSeconds(absl::Now() - start));
+    }
+    inflight_.fetch_sub(1);
+    // Last: the transport may finish its call here, and with it the
+    // server's shutdown may begin.
+    done(std::move(result));
+  };
+  if (!options_.await_replicated) {
+    log_->AppendAsync(request, std::move(answer));
+    return;
+  }
   log_->AppendAsync(
-      request, [this, events, bytes, start = absl::Now(),
-                done = std::move(done)](
-                   absl::StatusOr<eventlog::AppendResult> result) {
-        if (metrics_.has_value() && result.ok() && !result->deduplicated) {
-          metrics_->Record(events, bytes,
-                           absl::ToDoubleSeconds(absl::Now() - start));
-        }
-        inflight_.fetch_sub(1);
-        // Last: the transport may finish its call here, and with it the
-        // server's shutdown may begin.
-        done(std::move(result));
+      request, [this, answer = std::move(answer)](
+                   absl::StatusOr<eventlog::AppendResult> result) mutable {
+        if (!result.ok()) return answer(std::move(result));
+        const uint64_t position = result->last_position;
+        options_.await_replicated(
+            position, [answer = std::move(answer), result = *std::move(result)](
+                          absl::Status stored) mutable {
+              if (!stored.ok()) return answer(std::move(stored));
+              answer(std::move(result));
+            });
       });
 }
 

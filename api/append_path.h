@@ -17,9 +17,11 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "api/principal.h"
 #include "api/rate_limiter.h"
@@ -38,6 +40,17 @@ struct AppendPathOptions {
   // clients are told to back off before the log's queue fills.
   // REQUIRES: >= 1.
   size_t max_inflight_appends = 1024;
+
+  // Replication's extra condition for answering an append
+  // (--replication=sync, docs/replication.md). Null: an append is answered
+  // once the log has synced it. Set: called with the last position of every
+  // successful append (a deduplicated one too) before it is answered; the
+  // answer waits for `stored`, and a non-OK status replaces the result
+  // (the events stay in the log). The append counts as in flight
+  // meanwhile. Must call `stored` exactly once, quickly, from any thread.
+  std::function<void(uint64_t position,
+                     std::function<void(absl::Status)> stored)>
+      await_replicated;
 };
 
 class AppendPath {
@@ -62,9 +75,10 @@ class AppendPath {
   //     throttle every local agent together);
   //   RateLimitedError (retry after 1 s) when max_inflight_appends appends
   //     are in flight;
-  // and otherwise with what EventLog::AppendAsync answers. Calls `done`
-  // exactly once: on this thread when refused (here or by the log at
-  // once), else on the log's completion thread. An append that succeeded
+  // and otherwise with what EventLog::AppendAsync answers (or, with
+  // await_replicated, what it answers). Calls `done` exactly once: on this
+  // thread when refused (here or by the log at once), else on the log's
+  // completion thread (or await_replicated's). An append that succeeded
   // and was not deduplicated is counted in the append metrics before `done`
   // runs; once `done` is called the path no longer counts the append as in
   // flight, and touches nothing of it afterwards.

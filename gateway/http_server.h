@@ -161,6 +161,12 @@ struct HttpServerOptions {
   // Null: those paths are 404.
   api::StateQueries* state_queries = nullptr;
 
+  // GET /v1/replication (role reader, like the read models): the log's
+  // mirror to NATS JetStream (docs/replication.md "Status"), as the JSON
+  // object this returns. Must be quick and callable from any thread. Null:
+  // that path is 404.
+  std::function<std::string()> replication_status;
+
   // What /readyz answers besides shutting down and the log's WriteHealth()
   // (a full disk): OK for 200, anything else for 503 with its message (a
   // gateway replica not subscribed to its primary); the live feed refuses

@@ -31,6 +31,7 @@ const std::vector<std::pair<std::string, std::set<std::string>>>& Layers() {
           {"base", {}},
           {"schemas", {}},
           {"eventlog", {"base"}},
+          {"replication", {"base", "eventlog"}},
           {"domain", {"base", "eventlog"}},
           {"api", {"base", "eventlog", "domain", "schemas"}},
           {"otlp", {"base", "eventlog", "domain", "api", "schemas"}},
@@ -38,11 +39,11 @@ const std::vector<std::pair<std::string, std::set<std::string>>>& Layers() {
           {"gateway",
            {"base", "eventlog", "domain", "api", "schemas", "otlp"}},
           {"tools",
-           {"base", "eventlog", "domain", "api", "schemas", "otlp",
-            "projections", "gateway"}},
+           {"base", "eventlog", "replication", "domain", "api", "schemas",
+            "otlp", "projections", "gateway"}},
           {"benchmarks",
-           {"base", "eventlog", "domain", "api", "schemas", "otlp",
-            "projections", "gateway", "tools"}},
+           {"base", "eventlog", "replication", "domain", "api", "schemas",
+            "otlp", "projections", "gateway", "tools"}},
       };
   return *layers;
 }

@@ -117,6 +117,8 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kState;
   } else if (core_.has_state_queries() && path == "/v1/diff") {
     matched.route = Route::kDiff;
+  } else if (options_.replication_status && path == "/v1/replication") {
+    matched.route = Route::kReplication;
   } else if (core_.has_read_models() && IsReadModelPath(path)) {
     matched.route = Route::kReadModel;
   } else if (core_.has_webhooks() && !WebhookMethods(path).empty()) {
@@ -150,6 +152,7 @@ const RequestHandler::RouteInfo& RequestHandler::Info(Route route) {
       {"/v1/{admin resource}", "", Operation::kAdministerWebhooks},
       {"/v1/state", "GET", Operation::kState},
       {"/v1/diff", "GET", Operation::kDiff},
+      {"/v1/replication", "GET", Operation::kReadModel},
       {"/healthz", "GET", std::nullopt},
       {"/readyz", "GET", std::nullopt},
       {"/metrics", "GET", std::nullopt},
@@ -254,6 +257,8 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
     case Route::kDiff:
       return TimeTravel(std::move(principal), matched.route, matched.query,
                         std::move(done));
+    case Route::kReplication:
+      return done(JsonResponse(200, options_.replication_status()));
     case Route::kHealthz:
       return done(JsonResponse(200, base::DumpJson({{"status", "ok"}})));
     case Route::kReadyz:

@@ -107,6 +107,7 @@ class RequestHandler {
     kAdmin,       // HttpServerOptions::webhooks
     kState,       // /v1/state (HttpServerOptions::state_queries)
     kDiff,        // /v1/diff
+    kReplication,  // /v1/replication (HttpServerOptions::replication_status)
     kHealthz,
     kReadyz,
     kMetrics,

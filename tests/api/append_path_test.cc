@@ -7,10 +7,14 @@
 #include "api/append_path.h"
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
@@ -250,6 +254,63 @@ TEST_F(AppendPathTest, WithoutMetricsNothingIsCounted) {
   AppendPath path(log_.get(), {});
   EXPECT_TRUE(AppendNow(path, Agent(), Request("s")).ok());
   ExpectNothingCounted();
+}
+
+
+// --replication=sync's hook: the answer waits for it, a refusal replaces
+// the result (the events stay in the log), and the append stays in flight
+// meanwhile.
+TEST(AppendPathReplicationTest, TheAnswerWaitsForAwaitReplicated) {
+  vigil::testing::TempDir dir;
+  auto log = eventlog::EventLog::Open(eventlog::Options{}, dir.path());
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, std::function<void(absl::Status)>>> asked;
+  AppendPath path(log->get(),
+                  {.await_replicated =
+                       [&](uint64_t position,
+                           std::function<void(absl::Status)> stored) {
+                         std::lock_guard<std::mutex> lock(mu);
+                         asked.emplace_back(position, std::move(stored));
+                       }});
+  const auto take = [&]() -> std::pair<uint64_t, std::function<void(absl::Status)>> {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!asked.empty()) {
+          auto first = std::move(asked.front());
+          asked.erase(asked.begin());
+          return first;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return {0, nullptr};
+  };
+
+  Pending stored;
+  path.Append(Agent(), Request("s", 2), stored.Done());
+  auto [position, answer] = take();
+  ASSERT_NE(answer, nullptr);
+  EXPECT_EQ(position, 2u);  // the append's last position
+  EXPECT_FALSE(stored.answered());
+  EXPECT_EQ(path.inflight(), 1u);
+  answer(absl::OkStatus());
+  Result result = stored.Get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->last_position, 2u);
+  EXPECT_EQ(path.inflight(), 0u);
+
+  Pending refused;
+  path.Append(Agent(), Request("s", 1), refused.Done());
+  auto [position3, refuse] = take();
+  ASSERT_NE(refuse, nullptr);
+  EXPECT_EQ(position3, 3u);
+  refuse(absl::UnavailableError("no quorum"));
+  Result failed = refused.Get();
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(failed.status().message(), "no quorum");
+  EXPECT_EQ((*log)->HeadPosition(), 3u);  // durable locally all the same
 }
 
 }  // namespace

@@ -214,6 +214,21 @@ TEST_F(VigildTest, RefusesNonLoopbackAddressesAndBadValues) {
         "--upstream-token-file", "/nonexistent/token"},
        {},
        "--upstream-token-file: cannot read"},
+      {{"--replication", "quorum"}, {}, "expected off, async or sync"},
+      {{"--replication", "sync"}, {}, "need --nats-url"},
+      {{"--nats-url", "nats://127.0.0.1:4222"}, {}, "--nats-url is for"},
+      {{"--replication", "async", "--nats-url", "nats://127.0.0.1:4222",
+        "--nats-subject-prefix", "vigil.>"},
+       {},
+       "subject prefix \"vigil.>\""},
+      {{"--replication", "async", "--nats-url", "nats://127.0.0.1:4222",
+        "--nats-replicas", "7"},
+       {},
+       "replicas must be 1 to 5"},
+      {{"--replication", "async", "--nats-url", "nats://127.0.0.1:4222",
+        "--nats-stream", "A.B"},
+       {},
+       "bad JetStream stream name"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.args;

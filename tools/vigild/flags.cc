@@ -46,6 +46,25 @@ Setting Text(cli::FlagSpec flag, std::string_view env,
       }};
 }
 
+// A text setting held by a nested field (`field` gives it).
+Setting TextAt(cli::FlagSpec flag, std::string_view env,
+               std::string& (*field)(Config&)) {
+  return Setting{
+      flag, env,
+      [field](const Config& config) {
+        Config copy = config;
+        return field(copy);
+      },
+      [field](std::string_view text, std::string_view source, Config* config) {
+        if (text.empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(AsAbsl(source), ": must not be empty"));
+        }
+        field(*config) = std::string(text);
+        return absl::OkStatus();
+      }};
+}
+
 // A true/false setting; a bare `--flag` reads "true".
 Setting Switch(cli::FlagSpec flag, std::string_view env, bool Config::*field) {
   return Setting{
@@ -307,6 +326,39 @@ const std::vector<Setting>& Settings() {
       Text({"webhooks-ca-file", "FILE",
             "extra CA certificates (PEM) trusted for HTTPS endpoints"},
            "VIGIL_WEBHOOKS_CA_FILE", &Config::webhook_ca_file),
+      Text({"replication", "off|async|sync",
+            "mirror the log to a NATS JetStream stream (docs/replication.md): "
+            "async answers appends once durable locally; sync once also "
+            "stored by a JetStream quorum"},
+           "VIGIL_REPLICATION", &Config::replication),
+      TextAt({"nats-url", "URL,...",
+              "the NATS servers of the JetStream cluster "
+              "(nats://127.0.0.1:4222,...); any node will do"},
+             "VIGIL_NATS_URL",
+             [](Config& c) -> std::string& { return c.mirror.nats_url; }),
+      TextAt({"nats-stream", "NAME",
+              "the JetStream stream the log is mirrored to (created when "
+              "missing)"},
+             "VIGIL_NATS_STREAM",
+             [](Config& c) -> std::string& { return c.mirror.stream; }),
+      TextAt({"nats-subject-prefix", "PREFIX",
+              "events of stream S go to subject PREFIX.<S escaped>"},
+             "VIGIL_NATS_SUBJECT_PREFIX",
+             [](Config& c) -> std::string& { return c.mirror.subject_prefix; }),
+      Count({"nats-replicas", "N",
+             "copies JetStream keeps of the stream (1 to 5), set when "
+             "vigild creates it"},
+            "VIGIL_NATS_REPLICAS",
+            [](Config& c) -> int& { return c.mirror.replicas; }),
+      Count({"replication-timeout-ms", "MS",
+             "--replication=sync: an append not stored by a JetStream "
+             "quorum within it is answered UNAVAILABLE (HTTP 503)"},
+            "VIGIL_REPLICATION_TIMEOUT_MS",
+            [](Config& c) -> uint64_t& { return c.replication_timeout_ms; }),
+      Count({"replication-max-inflight", "N",
+             "publishes to JetStream awaiting their acknowledgement"},
+            "VIGIL_REPLICATION_MAX_INFLIGHT",
+            [](Config& c) -> size_t& { return c.mirror.max_inflight; }),
   };
   return *kSettings;
 }
@@ -434,6 +486,29 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
   if (config.projections != "on" && config.projections != "off") {
     return absl::InvalidArgumentError(absl::StrCat(
         "--projections \"", config.projections, "\": expected on or off"));
+  }
+  if (config.replication != "off" && config.replication != "async" &&
+      config.replication != "sync") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--replication \"", config.replication,
+                     "\": expected off, async or sync"));
+  }
+  if ((config.replication == "off") != config.mirror.nats_url.empty()) {
+    return absl::InvalidArgumentError(
+        config.replication == "off"
+            ? "--nats-url is for --replication=async or sync"
+            : "--replication=async and sync need --nats-url (the NATS "
+              "servers of the JetStream cluster)");
+  }
+  if (config.replication != "off" && config.gateway_only) {
+    return absl::InvalidArgumentError(
+        "--replication is for the primary, not a --gateway-only replica");
+  }
+  if (config.replication != "off") {
+    if (absl::Status mirror = replication::CheckMirrorOptions(config.mirror);
+        !mirror.ok()) {
+      return mirror;
+    }
   }
   if (config.gateway_only != !config.upstream.empty()) {
     return absl::InvalidArgumentError(

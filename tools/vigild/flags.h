@@ -18,11 +18,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "api/event_store_service.h"
 #include "eventlog/options.h"
 #include "gateway/http_server.h"
 #include "projections/state_at.h"
 #include "projections/webhooks/retry_policy.h"
+#include "replication/mirror.h"
 
 namespace vigil::vigild {
 
@@ -66,6 +68,15 @@ struct Config {
   // Comma-separated; empty: the HTTP server's own origins.
   std::string allowed_origins;
   gateway::LiveOptions live;
+  // Replication to NATS JetStream (docs/replication.md): "off", "async"
+  // (appends answered once durable locally; the mirror follows) or "sync"
+  // (answered once also stored by a JetStream quorum, within
+  // replication_timeout_ms). `mirror` holds the NATS URL, stream, subject
+  // prefix, replicas and bounds; its metrics are set by main.
+  std::string replication = "off";
+  replication::MirrorOptions mirror;
+  uint64_t replication_timeout_ms = absl::ToInt64Milliseconds(
+      replication::MirrorOptions{}.store_timeout);
   // A gateway replica: no log, PostgreSQL or gRPC server of its own.
   bool gateway_only = false;
   std::string upstream;             // the primary's gRPC HOST:PORT
@@ -93,7 +104,8 @@ struct ListenAddresses {
 };
 
 // Checks what LoadConfig cannot check one setting at a time: listen
-// addresses, on|off values, --gateway-only with --upstream, and that
+// addresses, on|off values, --gateway-only with --upstream, --replication
+// with --nats-url (and a usable stream and subject prefix), and that
 // without --tokens-file the server listens on loopback only. The error's
 // message is what vigild prints before its usage hint.
 absl::StatusOr<ListenAddresses> CheckConfig(const Config& config);

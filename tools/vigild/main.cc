@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@
 #include "api/event_store_service.h"
 #include "api/rate_limiter.h"
 #include "api/subscription.h"
+#include "base/json.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
@@ -53,6 +55,7 @@
 #include "projections/state_at.h"
 #include "projections/state_json.h"
 #include "projections/webhooks/webhook_service.h"
+#include "replication/mirror.h"
 #include "tools/vigild/file_limit.h"
 #include "tools/vigild/flags.h"
 
@@ -236,9 +239,33 @@ int Serve(const Config& config, const HostPort& listen,
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
   base::Metrics metrics;
+  // The mirror to NATS JetStream (docs/replication.md): before the append
+  // path, whose sync-mode answers wait for it, and stopped before the log
+  // closes.
+  std::unique_ptr<replication::Mirror> mirror;
+  api::AppendPathOptions append_options;
+  if (config.replication != "off") {
+    replication::MirrorOptions mirror_options = config.mirror;
+    mirror_options.store_timeout =
+        absl::Milliseconds(config.replication_timeout_ms);
+    mirror_options.metrics = &metrics;
+    absl::StatusOr<std::unique_ptr<replication::Mirror>> started =
+        replication::Mirror::Start(std::move(mirror_options), log->get());
+    if (!started.ok()) {
+      std::fprintf(stderr, "vigild: %s\n", started.status().ToString().c_str());
+      return kExitUsage;
+    }
+    mirror = *std::move(started);
+    if (config.replication == "sync") {
+      append_options.await_replicated =
+          [m = mirror.get()](uint64_t position,
+                             std::function<void(absl::Status)> stored) {
+            m->AwaitStored(position, std::move(stored));
+          };
+    }
+  }
   // One append path for gRPC and HTTP: one in-flight bound, one rate limit.
-  api::AppendPath appends(log->get(), api::AppendPathOptions{}, &rate_limiter,
-                          &metrics);
+  api::AppendPath appends(log->get(), append_options, &rate_limiter, &metrics);
   auto hub = std::make_unique<api::SubscriptionHub>(
       log->get(), api::SubscriptionOptions{}, &metrics);
   // Time travel needs only the log: snapshots are written beside it.
@@ -330,6 +357,10 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.append_path = &appends;
   http_options.traces = &traces;
   http_options.otlp_max_body_bytes = config.otlp_max_body_bytes;
+  http_options.replication_status = [&config, m = mirror.get()] {
+    return m != nullptr ? m->StatusJson(config.replication)
+                        : base::DumpJson({{"mode", "off"}});
+  };
   SetDashboardAndLive(config, &http_options);
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log->get(), &metrics);
@@ -403,6 +434,9 @@ int Serve(const Config& config, const HostPort& listen,
                    stopped.ToString().c_str());
     }
   }
+  // The mirror reads the log: stopped before it closes (appends the log
+  // still finishes are then answered UNAVAILABLE in sync mode).
+  if (mirror != nullptr) mirror->Stop();
   // The snapshot thread waits on the log: end it before the log closes.
   time_travel.StopSnapshotting();
   log->reset();  // finishes queued appends, then closes

@@ -1,0 +1,227 @@
+#include "replication/internal/jetstream.h"
+
+#include <nats/nats.h>
+
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "replication/event_headers.h"
+
+namespace vigil::replication::internal {
+namespace {
+
+// nats.c's status as ours, with its last error's text.
+absl::Status Failed(std::string_view what, natsStatus status,
+                    jsErrCode js_error = static_cast<jsErrCode>(0)) {
+  const char* detail = nats_GetLastError(nullptr);
+  return absl::UnavailableError(absl::StrCat(
+      std::string(what), ": ", natsStatus_GetText(status),
+      js_error != 0 ? absl::StrCat(" (JetStream error ", js_error, ")") : "",
+      detail != nullptr && *detail != '\0' ? absl::StrCat(": ", detail) : ""));
+}
+
+int64_t Millis(absl::Duration duration) {
+  return absl::ToInt64Milliseconds(duration);
+}
+
+// The position a published message carries (event_headers.h).
+uint64_t PositionOf(natsMsg* msg) {
+  const char* id = nullptr;
+  uint64_t position = 0;
+  if (msg != nullptr && natsMsgHeader_Get(msg, kPositionHeader, &id) == NATS_OK &&
+      id != nullptr) {
+    (void)absl::SimpleAtoi(id, &position);
+  }
+  return position;
+}
+
+void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
+           void* closure) {
+  const auto& on_ack = *static_cast<const AckCallback*>(closure);
+  const uint64_t position = PositionOf(msg);
+  if (ack != nullptr) {
+    on_ack(position, ack->Sequence);
+  } else if (error != nullptr) {
+    on_ack(position,
+           absl::UnavailableError(absl::StrCat(
+               "JetStream refused or did not acknowledge position ", position,
+               ": ", error->ErrText != nullptr ? error->ErrText
+                                                : natsStatus_GetText(error->Err),
+               error->ErrCode != 0 ? absl::StrCat(" (JetStream error ",
+                                                  error->ErrCode, ")")
+                                   : "")));
+  }
+  natsMsg_Destroy(msg);
+}
+
+}  // namespace
+
+struct JetStream::Handles {
+  natsConnection* connection = nullptr;
+  jsCtx* js = nullptr;
+  // nats.c 3.4's js_PublishAsyncGetPendingList crashes on a context that
+  // never published asynchronously.
+  bool published = false;
+  ~Handles() {
+    if (js != nullptr && published) {
+      natsMsgList pending{};
+      if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
+        natsMsgList_Destroy(&pending);
+      }
+    }
+    if (js != nullptr) jsCtx_Destroy(js);
+    if (connection != nullptr) natsConnection_Destroy(connection);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Connect(
+    const JetStreamOptions& options) {
+  natsOptions* nats_options = nullptr;
+  natsStatus s = natsOptions_Create(&nats_options);
+  // natsOptions_SetURL does not connect with a comma-separated list in
+  // nats.c 3.4 ("No server available"): the servers go in one by one.
+  std::vector<std::string> servers =
+      absl::StrSplit(options.url, ',', absl::SkipWhitespace());
+  for (std::string& server : servers) {
+    server = std::string(absl::StripAsciiWhitespace(server));
+  }
+  std::vector<const char*> server_list;
+  for (const std::string& server : servers) server_list.push_back(server.c_str());
+  if (s == NATS_OK) {
+    s = natsOptions_SetServers(nats_options, server_list.data(),
+                               static_cast<int>(server_list.size()));
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetTimeout(nats_options, Millis(options.connect_timeout));
+  }
+  // Reconnect forever, quickly; a node that stops answering (SIGSTOP, a
+  // partition) is noticed after two missed pings a second apart.
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats_options, 250);
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(nats_options, 1000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(nats_options, 2);
+  auto jet_stream = std::unique_ptr<JetStream>(new JetStream());
+  jet_stream->handles_ = std::make_unique<Handles>();
+  Handles& handles = *jet_stream->handles_;
+  if (s == NATS_OK) s = natsConnection_Connect(&handles.connection, nats_options);
+  natsOptions_Destroy(nats_options);
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("connecting to NATS at ", options.url), s);
+  }
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = Millis(options.api_timeout);
+  js_options.PublishAsync.MaxPending = static_cast<int64_t>(options.max_pending);
+  js_options.PublishAsync.AckHandler = OnAck;
+  js_options.PublishAsync.AckHandlerClosure =
+      const_cast<AckCallback*>(options.on_ack);
+  s = natsConnection_JetStream(&handles.js, handles.connection, &js_options);
+  if (s != NATS_OK) return Failed("opening the JetStream context", s);
+  return jet_stream;
+}
+
+JetStream::~JetStream() = default;
+
+absl::StatusOr<uint64_t> JetStream::EnsureStream(
+    const std::string& name, const std::string& subject_prefix, int replicas) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr,
+                                  &js_error);
+  if (s == NATS_NOT_FOUND || js_error == JSStreamNotFoundErr) {
+    const std::string subjects = subject_prefix + ".>";
+    const char* subject_list[] = {subjects.c_str()};
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    config.Name = name.c_str();
+    config.Subjects = subject_list;
+    config.SubjectsLen = 1;
+    config.Storage = js_FileStorage;
+    config.Replicas = replicas;
+    // The mirror never deletes: nobody but JetStream's limits could, and
+    // there are none, so sequence N stays position N.
+    config.DenyDelete = true;
+    config.DenyPurge = true;
+    js_error = static_cast<jsErrCode>(0);
+    s = js_AddStream(&info, handles_->js, &config, nullptr, &js_error);
+    if (s != NATS_OK) {
+      return Failed(absl::StrCat("creating the JetStream stream ", name), s,
+                    js_error);
+    }
+  } else if (s != NATS_OK) {
+    return Failed(absl::StrCat("reading the JetStream stream ", name), s,
+                  js_error);
+  }
+  const uint64_t last = info->State.LastSeq;
+  jsStreamInfo_Destroy(info);
+  return last;
+}
+
+absl::StatusOr<eventlog::RecordedEvent> JetStream::GetEvent(
+    const std::string& name, uint64_t sequence) {
+  natsMsg* msg = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetMsg(&msg, handles_->js, name.c_str(), sequence, nullptr, &js_error);
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("reading sequence ", sequence,
+                               " of the JetStream stream ", name),
+                  s, js_error);
+  }
+  absl::StatusOr<eventlog::RecordedEvent> event = EventOfMessage(
+      [msg](std::string_view key) -> std::optional<std::string> {
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(msg, std::string(key).c_str(), &value) !=
+                NATS_OK ||
+            value == nullptr) {
+          return std::nullopt;
+        }
+        return std::string(value);
+      },
+      std::string_view(natsMsg_GetData(msg),
+                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  natsMsg_Destroy(msg);
+  if (!event.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "sequence ", sequence, " of the JetStream stream ", name,
+        " is not a Vigil event: ", event.status().message()));
+  }
+  return event;
+}
+
+absl::Status JetStream::PublishAsync(const std::string& subject,
+                                     const eventlog::RecordedEvent& event,
+                                     absl::Duration ack_timeout) {
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr,
+                                event.data.data(),
+                                static_cast<int>(event.data.size()));
+  for (const Header& header : EventHeaders(event)) {
+    if (s != NATS_OK) break;
+    s = natsMsgHeader_Set(msg, header.first.c_str(), header.second.c_str());
+  }
+  const std::string id = absl::StrCat(event.position);
+  jsPubOptions publish;
+  jsPubOptions_Init(&publish);
+  publish.MsgId = id.c_str();
+  publish.ExpectLastSeq = event.position - 1;
+  publish.ExpectNoMessage = event.position == 1;
+  publish.MaxWait = Millis(ack_timeout);
+  if (s == NATS_OK) {
+    handles_->published = true;
+    s = js_PublishMsgAsync(handles_->js, &msg, &publish);
+  }
+  natsMsg_Destroy(msg);  // a no-op once the library owns it
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("publishing position ", event.position), s);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::replication::internal

@@ -1,0 +1,78 @@
+// JetStream: one connection to a NATS cluster and its JetStream context,
+// with the few calls the mirror makes, answered as absl::Status. nats.c's
+// types stay inside jetstream.cc. A connection that breaks reconnects by
+// itself (nats.c), to any node of the URL list; the mirror still makes a
+// new JetStream after any error, so a session never outlives a failure.
+//
+// Thread safety: one thread (the mirror's) calls the methods; `on_ack` runs
+// on a nats.c thread.
+
+#ifndef VIGIL_REPLICATION_INTERNAL_JETSTREAM_H_
+#define VIGIL_REPLICATION_INTERNAL_JETSTREAM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "eventlog/event.h"
+
+namespace vigil::replication::internal {
+
+// What a publish came to: the sequence JetStream stored `position` at, or
+// why it did not.
+using AckCallback =
+    std::function<void(uint64_t position, absl::StatusOr<uint64_t> sequence)>;
+
+struct JetStreamOptions {
+  std::string url;                // comma-separated nats://host:port
+  absl::Duration connect_timeout;  // per server tried
+  absl::Duration api_timeout;      // stream info, get message
+  size_t max_pending = 0;          // async publishes awaiting their ack
+  // Must stay callable until nats_CloseAndWait (see Mirror's destructor).
+  const AckCallback* on_ack = nullptr;
+};
+
+class JetStream {
+ public:
+  static absl::StatusOr<std::unique_ptr<JetStream>> Connect(
+      const JetStreamOptions& options);
+  // Drops publishes still waiting for their ack (their callbacks may still
+  // run, or never) and closes the connection.
+  ~JetStream();
+  JetStream(const JetStream&) = delete;
+  JetStream& operator=(const JetStream&) = delete;
+
+  // The last sequence of stream `name`, creating it (file storage,
+  // `replicas`, subjects "<subject_prefix>.>") when it does not exist.
+  absl::StatusOr<uint64_t> EnsureStream(const std::string& name,
+                                        const std::string& subject_prefix,
+                                        int replicas);
+
+  // The event stored at `sequence` of stream `name` (event_headers.h).
+  absl::StatusOr<eventlog::RecordedEvent> GetEvent(const std::string& name,
+                                                   uint64_t sequence);
+
+  // Publishes `event` on `subject` without waiting: Nats-Msg-Id = its
+  // position, Nats-Expected-Last-Sequence = position - 1 (for position 1,
+  // whose expected last sequence 0 JetStream cannot check, no message on
+  // its subject). The outcome comes to on_ack within `ack_timeout`. Blocks
+  // while max_pending publishes wait for acks (up to 200 ms, then
+  // UNAVAILABLE).
+  absl::Status PublishAsync(const std::string& subject,
+                            const eventlog::RecordedEvent& event,
+                            absl::Duration ack_timeout);
+
+ private:
+  JetStream() = default;
+  struct Handles;
+  std::unique_ptr<Handles> handles_;
+};
+
+}  // namespace vigil::replication::internal
+
+#endif  // VIGIL_REPLICATION_INTERNAL_JETSTREAM_H_
