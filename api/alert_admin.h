@@ -23,8 +23,8 @@ class AlertAdmin {
  public:
   virtual ~AlertAdmin() = default;
 
-  // Each answer is a JSON body. Errors: INVALID_ARGUMENT (a bad rule),
-  // NOT_FOUND (no such rule), FAILED_PRECONDITION (too many rules),
+  // Each answer is a JSON body. Errors: INVALID_ARGUMENT (a bad rule, or
+  // as many rules as the server's bound already), NOT_FOUND (no such rule),
   // UNAVAILABLE (stopping, or the log refused the append).
 
   // Registers the rule `body` describes (docs/alerts.md "Rules"): the rule

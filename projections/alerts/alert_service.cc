@@ -139,9 +139,10 @@ absl::StatusOr<std::string> AlertService::RegisterRule(std::string_view body) {
   {
     absl::MutexLock lock(&mu_);
     if (rules_.rules().size() >= options_.max_rules) {
-      return absl::FailedPreconditionError(
+      return absl::InvalidArgumentError(
           absl::StrCat("this server holds ", options_.max_rules,
-                       " alert rules already (its bound); delete one first"));
+                       " alert rules already (--alerts-max-rules); delete "
+                       "one first"));
     }
   }
   const std::string id = NewId();
