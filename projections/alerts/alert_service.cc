@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/json.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "projections/alerts/transition.h"
 
@@ -38,6 +39,8 @@ constexpr uint64_t kPage = 512;
 // After a failed evaluation (the log refused an append), wait this long
 // before evaluating again from position 1.
 constexpr absl::Duration kRetryWait = absl::Seconds(1);
+// Alert events per append (the log takes up to 1,000).
+constexpr size_t kMaxBatch = 256;
 
 std::string NewId() {
   unsigned char bytes[12];
@@ -266,15 +269,23 @@ absl::Status AlertService::Evaluate() {
       log_->WaitForHead(next - 1, now + options_.idle_wait);
       continue;
     }
+    // The page's transitions are appended together, before the next page
+    // is read: all of them or none are in the log, so the checkpoint
+    // argument (alert_service.h) holds for pages as for single events.
+    std::vector<Transition> page;
     for (const eventlog::RecordedEvent& event : events) {
       std::vector<Transition> transitions = evaluator.Apply(event);
       next = event.position + 1;
       if (event.position <= checkpoint) continue;
-      RETURN_IF_ERROR(Append(transitions, evaluator));
+      page.insert(page.end(), std::make_move_iterator(transitions.begin()),
+                  std::make_move_iterator(transitions.end()));
       if (event.stream == kRulesStream) {
+        RETURN_IF_ERROR(Append(page, evaluator));
+        page.clear();
         RETURN_IF_ERROR(ResolveOrphans(evaluator));
       }
     }
+    RETURN_IF_ERROR(Append(page, evaluator));
     absl::MutexLock lock(&mu_);
     evaluated_position_ = next - 1;
     gauges_->evaluated_position->Set(static_cast<double>(next - 1));
@@ -287,9 +298,25 @@ absl::Status AlertService::Evaluate() {
 absl::Status AlertService::Append(const std::vector<Transition>& transitions,
                                   const Evaluator& evaluator) {
   const AlertRule deleted;  // a resolve does not read its rule
-  for (const Transition& t : transitions) {
-    const RegisteredRule* rule = evaluator.rules().Find(t.rule_id);
-    RETURN_IF_ERROR(AppendOne(t, rule != nullptr ? rule->rule : deleted));
+  for (size_t from = 0; from < transitions.size(); from += kMaxBatch) {
+    const size_t to = std::min(transitions.size(), from + kMaxBatch);
+    // A batch followed by another claims only the positions the next one
+    // does not also name: after a crash between the two, the evaluation
+    // resumes at the position they share (the checkpoint's meaning:
+    // every transition up to it is in the log).
+    const uint64_t complete = to < transitions.size()
+                                  ? transitions[to].evaluated_position - 1
+                                  : UINT64_MAX;
+    std::vector<std::pair<Transition, const AlertRule*>> batch;
+    for (size_t i = from; i < to; ++i) {
+      const RegisteredRule* rule =
+          evaluator.rules().Find(transitions[i].rule_id);
+      batch.emplace_back(transitions[i],
+                         rule != nullptr ? &rule->rule : &deleted);
+      batch.back().first.evaluated_position =
+          std::min(batch.back().first.evaluated_position, complete);
+    }
+    RETURN_IF_ERROR(AppendBatch(batch));
   }
   return absl::OkStatus();
 }
@@ -307,36 +334,57 @@ absl::Status AlertService::ResolveOrphans(const Evaluator& evaluator) {
       orphans.push_back(std::move(resolve));
     }
   }
-  for (const Transition& t : orphans) RETURN_IF_ERROR(AppendOne(t, {}));
-  return absl::OkStatus();
+  return Append(orphans, evaluator);
 }
 
-absl::Status AlertService::AppendOne(const Transition& t,
-                                     const AlertRule& rule) {
-  const std::string slot = SlotKey(t.rule_id, t.subject);
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = log_open_.find(slot);
-    const bool held = it != log_open_.end() &&
-                      it->second.raised.alert_id == t.alert_id;
-    // The log has it already (raised), or has nothing to resolve.
-    if (t.raised == held) return absl::OkStatus();
-  }
+absl::Status AlertService::AppendBatch(
+    const std::vector<std::pair<Transition, const AlertRule*>>& batch) {
+  // Which of them change what the log holds, in order: a raise of an alert
+  // the log holds open, or a resolve of one it does not, is dropped.
+  std::vector<const Transition*> kept;
   eventlog::AppendRequest request;
   request.stream = kAlertsStream;
-  request.idempotency_key = TransitionIdempotencyKey(t);
-  request.events.push_back(TransitionEvent(t, rule));
+  std::string keys;
+  {
+    absl::MutexLock lock(&mu_);
+    std::map<std::string, std::string> held;  // slot -> alert id, as it goes
+    for (const auto& [t, rule] : batch) {
+      const std::string slot = SlotKey(t.rule_id, t.subject);
+      auto overlay = held.find(slot);
+      std::string open_id;
+      if (overlay != held.end()) {
+        open_id = overlay->second;
+      } else if (auto it = log_open_.find(slot); it != log_open_.end()) {
+        open_id = it->second.raised.alert_id;
+      }
+      if (t.raised == (open_id == t.alert_id)) continue;
+      held[slot] = t.raised ? t.alert_id : "";
+      kept.push_back(&t);
+      request.events.push_back(TransitionEvent(t, *rule));
+      keys += TransitionIdempotencyKey(t);
+    }
+  }
+  if (kept.empty()) return absl::OkStatus();
+  request.idempotency_key =
+      kept.size() == 1 ? TransitionIdempotencyKey(*kept.front())
+                       : "alerts-" + absl::BytesToHexString(
+                                         base::Sha256Digest(keys));
   ASSIGN_OR_RETURN(eventlog::AppendResult appended, log_->Append(request));
   absl::MutexLock lock(&mu_);
-  if (t.raised) {
-    log_open_[slot] = LogAlert{.raised = t,
-                               .position = appended.first_position,
-                               .time_us = absl::ToUnixMicros(absl::Now())};
-    Count(t.rule_id, "open", 1);
-  } else {
-    log_open_.erase(slot);
-    Count(t.rule_id, "open", -1);
-    Count(t.rule_id, "resolved", 1);
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const Transition& t = *kept[i];
+    const std::string slot = SlotKey(t.rule_id, t.subject);
+    if (t.raised) {
+      log_open_[slot] = LogAlert{.raised = t,
+                                 .position = appended.first_position + i,
+                                 .time_us = now_us};
+      Count(t.rule_id, "open", 1);
+    } else {
+      log_open_.erase(slot);
+      Count(t.rule_id, "open", -1);
+      Count(t.rule_id, "resolved", 1);
+    }
   }
   return absl::OkStatus();
 }

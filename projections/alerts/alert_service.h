@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -90,7 +91,9 @@ class AlertService : public api::AlertAdmin {
   // Resolves the alerts the log holds open whose rule is deleted but that
   // the evaluator did not raise (a clock-based one fired before a restart).
   absl::Status ResolveOrphans(const Evaluator& evaluator);
-  absl::Status AppendOne(const Transition& transition, const AlertRule& rule);
+  // Appends `batch` (at most kMaxBatch, each with its rule) in one append.
+  absl::Status AppendBatch(
+      const std::vector<std::pair<Transition, const AlertRule*>>& batch);
   void Count(const std::string& rule_id, const char* state, double delta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -269,14 +270,33 @@ std::vector<Transition> Evaluator::Apply(const eventlog::RecordedEvent& event) {
 
 void Evaluator::ApplyDomain(const eventlog::RecordedEvent& event,
                             Context& context) {
-  for (auto& [id, state] : states_) Evaluate(*state, event, context);
+  if (states_.empty()) return;
+  // Parsed once for every rule; a poison event (the projections park it)
+  // is seen by custom rules only.
+  std::optional<DomainEvent> parsed;
+  const DomainType type = domain::DomainTypeOf(event.type);
+  if (type != DomainType::kOther) {
+    absl::StatusOr<DomainEvent> domain_event = domain::ParseDomainEvent(event);
+    if (domain_event.ok()) parsed = *std::move(domain_event);
+  }
+  // The data as JSON, parsed once, when a custom rule reads this type.
+  std::optional<Json> data;
+  for (auto& [id, state] : states_) {
+    if (state->rule().kind == RuleKind::kCustom &&
+        state->rule().event_type == event.type && !data.has_value()) {
+      absl::StatusOr<Json> json = base::JsonFromText(event.data);
+      data = json.ok() ? *std::move(json) : Json();
+    }
+  }
+  for (auto& [id, state] : states_) {
+    Evaluate(*state, event, parsed.has_value() ? &*parsed : nullptr,
+             data.has_value() ? &*data : nullptr, context);
+  }
   // Forget a task's manager once the task is over (after the rules above
   // attributed its outcome).
-  const DomainType type = domain::DomainTypeOf(event.type);
-  if (type == DomainType::kTaskCreated || type == DomainType::kTaskAssigned ||
-      type == DomainType::kTaskCompleted || type == DomainType::kTaskFailed) {
-    absl::StatusOr<DomainEvent> parsed = domain::ParseDomainEvent(event);
-    if (!parsed.ok()) return;
+  if (parsed.has_value() &&
+      (type == DomainType::kTaskCreated || type == DomainType::kTaskAssigned ||
+       type == DomainType::kTaskCompleted || type == DomainType::kTaskFailed)) {
     if (type == DomainType::kTaskCompleted || type == DomainType::kTaskFailed) {
       task_managers_.erase(parsed->task_id);
     } else if (task_managers_.contains(parsed->task_id) ||
@@ -287,6 +307,7 @@ void Evaluator::ApplyDomain(const eventlog::RecordedEvent& event,
 }
 
 void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
+                         const DomainEvent* parsed, const Json* data,
                          Context& context) {
   const AlertRule& rule = state.rule();
   if (event.position <= state.registered.registered_position) return;
@@ -313,9 +334,7 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
   };
 
   if (rule.kind == RuleKind::kCustom) {
-    if (event.type != rule.event_type) return;
-    absl::StatusOr<Json> data = base::JsonFromText(event.data);
-    if (!data.ok()) return;
+    if (event.type != rule.event_type || data == nullptr) return;
     Subject who = kind_only;
     who.id = event.stream;
     if (!rule.subject_field.empty()) {
@@ -336,11 +355,9 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
     return;
   }
 
-  const DomainType type = domain::DomainTypeOf(event.type);
-  if (type == DomainType::kOther) return;
-  absl::StatusOr<DomainEvent> parsed = domain::ParseDomainEvent(event);
-  if (!parsed.ok()) return;  // a poison event: the projections park it
+  if (parsed == nullptr) return;
   const DomainEvent& e = *parsed;
+  const DomainType type = e.type;
 
   switch (rule.kind) {
     case RuleKind::kTaskStuck:

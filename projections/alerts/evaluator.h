@@ -30,6 +30,10 @@
 #include "projections/alerts/rule_set.h"
 #include "projections/alerts/transition.h"
 
+namespace vigil::domain {
+struct DomainEvent;
+}  // namespace vigil::domain
+
 namespace vigil::alerts {
 
 struct EvaluatorOptions {
@@ -83,7 +87,11 @@ class Evaluator {
   struct Context;
 
   void ApplyDomain(const eventlog::RecordedEvent& event, Context& context);
+  // `parsed`: the event as a domain event; null for a custom type or a
+  // malformed one. `data`: its data as JSON when a custom rule reads its
+  // type (null JSON when malformed), else null.
   void Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
+                const domain::DomainEvent* parsed, const base::Json* data,
                 Context& context);
   // Sets what slot `subject` of `state` should be and reconciles it with
   // what is open.
