@@ -445,11 +445,14 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       subject->window.push_back(
           {event.recorded_time_us, value, event.position});
       subject->sum += value;
+      // The last kMaxCauses samples that count (successes cause nothing),
+      // from the newest back: a window may hold thousands.
       std::vector<uint64_t> causes;
-      for (const Sample& sample : subject->window) {
-        if (!cost && sample.value == 0) continue;  // successes cause nothing
-        AddCause(&causes, sample.position);
+      for (auto it = subject->window.rbegin();
+           it != subject->window.rend() && causes.size() < kMaxCauses; ++it) {
+        if (cost || it->value != 0) causes.push_back(it->position);
       }
+      std::reverse(causes.begin(), causes.end());
       if (!cost) {
         const double total = static_cast<double>(subject->window.size());
         const double pct = subject->sum * 100 / total;
