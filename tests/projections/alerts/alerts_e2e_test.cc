@@ -207,6 +207,36 @@ TEST_F(AlertsE2eTest, RulesAreRegisteredListedDeletedRefusedAndBounded) {
   EXPECT_EQ((*list)["rules"][0]["kind"], "agent_silent");
 }
 
+TEST_F(AlertsE2eTest, AlertAdministrationNeedsTheAdminRole) {
+  std::ofstream(dir_.Sub("tokens"))
+      << "agent-token-0123456789 agent\nreader-token-0123456789 reader\n"
+         "admin-token-0123456789 admin\n";
+  StartVigild({"--tokens-file", dir_.Sub("tokens")});
+  const auto call = [&](const std::string& token, const std::string& method,
+                        const std::string& target) {
+    HttpConnection connection(static_cast<uint16_t>(http_port_));
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", "Bearer " + token}};
+    std::string body;
+    if (method == "POST") {
+      headers.emplace_back("Content-Type", "application/json");
+      body = R"({"name":"s","kind":"agent_silent","severity":"info","seconds":9})";
+    }
+    std::optional<HttpResponse> response =
+        connection.Request(method, target, headers, body);
+    return response.has_value() ? response->status : 0;
+  };
+  for (const std::string token :
+       {"agent-token-0123456789", "reader-token-0123456789"}) {
+    EXPECT_EQ(call(token, "GET", "/v1/alert-rules"), 403) << token;
+    EXPECT_EQ(call(token, "POST", "/v1/alert-rules"), 403) << token;
+    EXPECT_EQ(call(token, "GET", "/v1/alerts"), 403) << token;
+  }
+  EXPECT_EQ(call("nobody-0123456789abc", "GET", "/v1/alerts"), 401);
+  EXPECT_EQ(call("admin-token-0123456789", "POST", "/v1/alert-rules"), 201);
+  EXPECT_EQ(call("admin-token-0123456789", "GET", "/v1/alerts"), 200);
+}
+
 TEST_F(AlertsE2eTest, EachRuleKindFiresAndResolvesOnAScriptedSequence) {
   StartVigild();
   const std::string silent = Rule(
