@@ -118,7 +118,6 @@ void AlertService::Stop() {
 }
 
 absl::Status AlertService::Record(eventlog::EventData event) {
-  absl::MutexLock record_lock(&record_mu_);
   if (stopping_) return absl::UnavailableError("the server is stopping");
   eventlog::AppendRequest request;
   request.stream = kRulesStream;
@@ -139,6 +138,9 @@ absl::Status AlertService::Record(eventlog::EventData event) {
 
 absl::StatusOr<std::string> AlertService::RegisterRule(std::string_view body) {
   ASSIGN_OR_RETURN(AlertRule rule, ParseAlertRule(body));
+  // Held across the check and the append, so concurrent registrations
+  // cannot pass the bound together.
+  absl::MutexLock record_lock(&record_mu_);
   {
     absl::MutexLock lock(&mu_);
     if (rules_.rules().size() >= options_.max_rules) {
@@ -150,7 +152,8 @@ absl::StatusOr<std::string> AlertService::RegisterRule(std::string_view body) {
   }
   const std::string id = NewId();
   RETURN_IF_ERROR(Record(RuleRegisteredEvent(id, rule)));
-  return GetRule(id);
+  absl::MutexLock lock(&mu_);
+  return base::DumpJson(RegisteredRuleJson(*rules_.Find(id)));
 }
 
 absl::StatusOr<std::string> AlertService::ListRules() {
@@ -170,6 +173,7 @@ absl::StatusOr<std::string> AlertService::GetRule(const std::string& id) {
 }
 
 absl::StatusOr<std::string> AlertService::DeleteRule(const std::string& id) {
+  absl::MutexLock record_lock(&record_mu_);
   {
     absl::MutexLock lock(&mu_);
     if (rules_.Find(id) == nullptr) {

@@ -81,7 +81,8 @@ class AlertService : public api::AlertAdmin {
   AlertService(AlertOptions options, eventlog::EventLog* log);
 
   // Appends `event` to `$alert-rules` and applies it to rules_.
-  absl::Status Record(eventlog::EventData event);
+  absl::Status Record(eventlog::EventData event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(record_mu_);
   void Run();
   // One evaluation from position 1, until Stop or an error.
   absl::Status Evaluate();
