@@ -82,4 +82,9 @@ absl::StatusOr<WebhookAdmin*> Core::Webhooks(const Principal& principal) const {
                  "this server runs without webhooks");
 }
 
+absl::StatusOr<AlertAdmin*> Core::Alerts(const Principal& principal) const {
+  return Allowed(principal, Operation::kAdministerAlerts, parts_.alerts,
+                 "this server runs without alerts");
+}
+
 }  // namespace vigil::api

@@ -29,6 +29,7 @@
 #include "api/principal.h"
 #include "api/read_models.h"
 #include "api/state_queries.h"
+#include "api/alert_admin.h"
 #include "api/webhook_admin.h"
 #include "eventlog/event.h"
 #include "eventlog/event_log.h"
@@ -44,6 +45,7 @@ struct CoreParts {
   ReadModels* read_models = nullptr;
   StateQueries* state_queries = nullptr;
   WebhookAdmin* webhooks = nullptr;
+  AlertAdmin* alerts = nullptr;
 };
 
 // One page of a stream.
@@ -72,6 +74,7 @@ class Core {
   bool has_read_models() const { return parts_.read_models != nullptr; }
   bool has_state_queries() const { return parts_.state_queries != nullptr; }
   bool has_webhooks() const { return parts_.webhooks != nullptr; }
+  bool has_alerts() const { return parts_.alerts != nullptr; }
 
   // Appends through the one append path (append_path.h, which checks the
   // role): `done` runs once, as AppendPath::Append says.
@@ -109,6 +112,8 @@ class Core {
   // Webhook administration (webhook_admin.h) for an admin: the interface
   // whose calls the transport then makes. UNIMPLEMENTED without it.
   absl::StatusOr<WebhookAdmin*> Webhooks(const Principal& principal) const;
+  // Alert administration (alert_admin.h) for an admin, likewise.
+  absl::StatusOr<AlertAdmin*> Alerts(const Principal& principal) const;
 
  private:
   const CoreParts parts_;

@@ -246,4 +246,12 @@ absl::StatusOr<eventlog::ExpectedRevision> ParseExpectedRevision(
       " is not any, no_stream, stream_exists or a revision number"));
 }
 
+eventlog::EventData JsonEventData(std::string type, const base::Json& data) {
+  eventlog::EventData event;
+  event.type = std::move(type);
+  event.data = base::DumpJson(data);
+  event.content_type = eventlog::kJsonContentType;
+  return event;
+}
+
 }  // namespace vigil::api

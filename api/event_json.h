@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/json.h"
 #include "eventlog/event.h"
 
 namespace vigil::api {
@@ -42,6 +43,10 @@ absl::StatusOr<std::vector<eventlog::EventData>> EventBatchFromJson(
 // {"first_position":..,"last_position":..,"next_expected_revision":..,
 //  "deduplicated":..}
 std::string AppendResultToJson(const eventlog::AppendResult& result);
+
+// An event the server writes itself (`$webhooks`, `$alerts`...): `type`
+// with `data` as minified JSON.
+eventlog::EventData JsonEventData(std::string type, const base::Json& data);
 
 // "any", "no_stream", "stream_exists" or a decimal revision (digits only),
 // as in the Vigil-Expected-Revision header and the CLI's

@@ -44,6 +44,7 @@ Action RequiredAction(Operation operation) {
     case Operation::kSubscribe:
       return Action::kSubscribe;
     case Operation::kAdministerWebhooks:
+    case Operation::kAdministerAlerts:
       return Action::kAdmin;
     case Operation::kReadStream:
     case Operation::kReadAll:

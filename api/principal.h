@@ -32,6 +32,7 @@ enum class Operation {
   kState,             // the state at a point of the log
   kDiff,              // what changed between two points
   kAdministerWebhooks,  // register, list, delete... webhook endpoints
+  kAdministerAlerts,    // register, list, delete alert rules; open alerts
 };
 
 // "agent", "reader", "admin".
@@ -51,7 +52,8 @@ struct Principal {
 //   agent: append, read;  reader: read, subscribe;  admin: everything.
 absl::Status Authorize(const Principal& principal, Action action);
 
-// kAppend: append; kSubscribe: subscribe; kAdministerWebhooks: admin; the
+// kAppend: append; kSubscribe: subscribe; kAdministerWebhooks and
+// kAdministerAlerts: admin; the
 // reads (streams, the log, read models, state, diff): read.
 Action RequiredAction(Operation operation);
 

@@ -33,6 +33,7 @@
 #include "api/rate_limiter.h"
 #include "api/read_models.h"
 #include "api/state_queries.h"
+#include "api/alert_admin.h"
 #include "api/webhook_admin.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
@@ -148,6 +149,11 @@ struct HttpServerOptions {
   // gateway/internal/webhook_routes.h), role "admin"; must outlive the
   // server. Null: those paths are 404.
   api::WebhookAdmin* webhooks = nullptr;
+
+  // Alert administration (/v1/alert-rules, /v1/alerts, see
+  // gateway/internal/alert_routes.h), role "admin"; must outlive the
+  // server. Null: those paths are 404.
+  api::AlertAdmin* alerts = nullptr;
 
   // OTLP/HTTP trace ingest, POST /v1/traces (docs/otlp.md,
   // gateway/internal/otlp_route.h), role "agent" or "admin" as for appends;

@@ -25,6 +25,7 @@
 #include "gateway/internal/otlp_route.h"
 #include "gateway/internal/read_model_routes.h"
 #include "gateway/internal/state_routes.h"
+#include "gateway/internal/alert_routes.h"
 #include "gateway/internal/webhook_routes.h"
 
 namespace vigil::gateway::internal {
@@ -39,6 +40,12 @@ std::string_view MethodLabel(std::string_view method) {
     if (method == known) return known;
   }
   return "other";
+}
+
+// The methods an administration path allows (its routes say which).
+std::string AdminMethods(std::string_view path) {
+  std::string methods = AlertMethods(path);
+  return methods.empty() ? WebhookMethods(path) : methods;
 }
 
 }  // namespace
@@ -82,7 +89,8 @@ RequestHandler::RequestHandler(const HttpServerOptions& options,
                                 : own_appends_.get(),
              .read_models = options.read_models,
              .state_queries = options.state_queries,
-             .webhooks = options.webhooks}),
+             .webhooks = options.webhooks,
+             .alerts = options.alerts}),
       live_door_(options_, live, &core_),
       dashboard_(options.dashboard_dir.empty()
                      ? absl::StatusOr<StaticFiles>(absl::NotFoundError(
@@ -121,7 +129,8 @@ RequestHandler::Matched RequestHandler::Match(std::string_view target) const {
     matched.route = Route::kReplication;
   } else if (core_.has_read_models() && IsReadModelPath(path)) {
     matched.route = Route::kReadModel;
-  } else if (core_.has_webhooks() && !WebhookMethods(path).empty()) {
+  } else if ((core_.has_webhooks() && !WebhookMethods(path).empty()) ||
+             (core_.has_alerts() && !AlertMethods(path).empty())) {
     matched.route = Route::kAdmin;
   } else if (constexpr std::string_view kStreams = "/v1/streams/";
              path.substr(0, kStreams.size()) == kStreams) {
@@ -195,7 +204,7 @@ void RequestHandler::Handle(HttpRequest request, Done done) {
   }
   const RouteInfo& route = Info(matched.route);
   const std::string allowed(matched.route == Route::kAdmin
-                                ? WebhookMethods(request.Path())
+                                ? AdminMethods(request.Path())
                                 : route.methods);
   if (!ListHas(allowed, request.method)) {
     HttpResponse response = ProtocolProblem(
@@ -373,6 +382,14 @@ void RequestHandler::Admin(api::Principal principal, HttpRequest request,
                                  request.target.size()));  // the path
   ScheduleRead(
       [this, principal = std::move(principal), request = std::move(request)]() {
+        if (!AlertMethods(request.target).empty()) {
+          absl::StatusOr<api::AlertAdmin*> alerts = core_.Alerts(principal);
+          if (!alerts.ok()) return ErrorResponse(alerts.status());
+          absl::StatusOr<AlertAnswer> answer = ServeAlerts(
+              **alerts, request.method, request.target, request.body);
+          if (!answer.ok()) return ErrorResponse(answer.status());
+          return JsonResponse(answer->status, std::move(answer->body));
+        }
         absl::StatusOr<api::WebhookAdmin*> admin = core_.Webhooks(principal);
         if (!admin.ok()) return ErrorResponse(admin.status());
         absl::StatusOr<WebhookAnswer> answer = ServeWebhooks(

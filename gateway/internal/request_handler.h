@@ -104,7 +104,7 @@ class RequestHandler {
     kReadAll,     // /v1/all
     kTraces,      // /v1/traces (OTLP/HTTP, otlp_route.h)
     kReadModel,   // HttpServerOptions::read_models
-    kAdmin,       // HttpServerOptions::webhooks
+    kAdmin,       // HttpServerOptions::webhooks and ::alerts
     kState,       // /v1/state (HttpServerOptions::state_queries)
     kDiff,        // /v1/diff
     kReplication,  // /v1/replication (HttpServerOptions::replication_status)
@@ -119,8 +119,8 @@ class RequestHandler {
   // What the table says of a route.
   struct RouteInfo {
     std::string_view label;    // in the metrics; no ids, so series stay few
-    // Allowed, comma-separated; "" for webhooks, whose methods depend on
-    // the path (webhook_routes.h WebhookMethods).
+    // Allowed, comma-separated; "" for webhooks and alerts, whose methods
+    // depend on the path (webhook_routes.h, alert_routes.h).
     std::string_view methods;
     // The operation of the core it calls: the caller must be authenticated
     // and allowed it before anything is parsed. None: no caller needed.

@@ -359,6 +359,16 @@ const std::vector<Setting>& Settings() {
              "publishes to JetStream awaiting their acknowledgement"},
             "VIGIL_REPLICATION_MAX_INFLIGHT",
             [](Config& c) -> size_t& { return c.mirror.max_inflight; }),
+      Text({"alerts", "on|off",
+            "evaluate the alert rules registered at /v1/alert-rules"},
+           "VIGIL_ALERTS", &Config::alerts),
+      Count({"alerts-max-rules", "N", "alert rules at most"},
+            "VIGIL_ALERTS_MAX_RULES",
+            [](Config& c) -> size_t& { return c.alert_max_rules; }),
+      Count({"alerts-max-subjects", "N",
+             "agents, tasks or managers one alert rule tracks at most"},
+            "VIGIL_ALERTS_MAX_SUBJECTS",
+            [](Config& c) -> size_t& { return c.alert_max_subjects; }),
   };
   return *kSettings;
 }
@@ -482,6 +492,10 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
   if (config.webhooks != "on" && config.webhooks != "off") {
     return absl::InvalidArgumentError(absl::StrCat(
         "--webhooks \"", config.webhooks, "\": expected on or off"));
+  }
+  if (config.alerts != "on" && config.alerts != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--alerts \"", config.alerts, "\": expected on or off"));
   }
   if (config.projections != "on" && config.projections != "off") {
     return absl::InvalidArgumentError(absl::StrCat(

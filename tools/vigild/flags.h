@@ -61,6 +61,11 @@ struct Config {
   size_t webhook_max_dead_letters = 10000;
   bool webhook_verify_tls = true;
   std::string webhook_ca_file;
+  // Alert rules (docs/alerts.md): rules in `$alert-rules`, alerts in
+  // `$alerts`.
+  std::string alerts = "on";
+  size_t alert_max_rules = 100;
+  size_t alert_max_subjects = 10000;
   // OTLP ingest (docs/otlp.md): the largest export body, and a price file
   // replacing the built-in table (empty: the built-in one).
   size_t otlp_max_body_bytes = gateway::HttpServerOptions{}.otlp_max_body_bytes;

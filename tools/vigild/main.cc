@@ -54,6 +54,7 @@
 #include "projections/projection_service.h"
 #include "projections/state_at.h"
 #include "projections/state_json.h"
+#include "projections/alerts/alert_service.h"
 #include "projections/webhooks/webhook_service.h"
 #include "replication/mirror.h"
 #include "tools/vigild/file_limit.h"
@@ -348,9 +349,27 @@ int Serve(const Config& config, const HostPort& listen,
     hooks = *std::move(started);
   }
 
+  // Alerts: after the log, before HTTP (which serves /v1/alert-rules).
+  std::unique_ptr<alerts::AlertService> alert_service;
+  if (config.alerts == "on") {
+    alerts::AlertOptions alert_options;
+    alert_options.max_rules = config.alert_max_rules;
+    alert_options.evaluator.max_subjects_per_rule = config.alert_max_subjects;
+    alert_options.metrics = &metrics;
+    absl::StatusOr<std::unique_ptr<alerts::AlertService>> started =
+        alerts::AlertService::Start(std::move(alert_options), log->get());
+    if (!started.ok()) {
+      std::fprintf(stderr, "vigild: alerts: %s\n",
+                   started.status().ToString().c_str());
+      return kExitFailure;
+    }
+    alert_service = *std::move(started);
+  }
+
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
   http_options.webhooks = hooks.get();
+  http_options.alerts = alert_service.get();
   http_options.read_models = read_side.get();
   http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();
@@ -425,6 +444,7 @@ int Serve(const Config& config, const HostPort& listen,
   // Webhook workers end their requests in flight (up to the timeout); what
   // they had not settled is delivered again after the restart.
   hooks.reset();
+  alert_service.reset();
   // The projections finish their batches in flight; PostgreSQL stops after
   // them, the log last.
   read_side.reset();

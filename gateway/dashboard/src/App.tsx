@@ -1,4 +1,5 @@
 import { AgentsView } from './components/AgentsView';
+import { AlertsView } from './components/AlertsView';
 import { Charts } from './components/Charts';
 import { DelegationGraph } from './components/DelegationGraph';
 import { DiffView } from './components/DiffView';
@@ -35,6 +36,7 @@ export function App({ travel, traces }: { travel: TravelClient; traces: TraceCli
         <ErrorBoundary name="Trace"><TraceView traces={traces} /></ErrorBoundary>
         <ErrorBoundary name="Charts"><Charts /></ErrorBoundary>
         <ErrorBoundary name="Events"><Timeline /></ErrorBoundary>
+        <ErrorBoundary name="Alerts"><AlertsView /></ErrorBoundary>
         <ErrorBoundary name="Webhooks"><WebhooksView /></ErrorBoundary>
       </main>
     </>

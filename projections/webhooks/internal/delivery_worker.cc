@@ -242,8 +242,10 @@ void DeliveryWorker::Loop() {
 
     const eventlog::RecordedEvent& event = queue_[queue_next_];
     // The system's own streams are never sent out (their events hold,
-    // among others, the sealed webhook secrets).
-    if (api::IsReservedStream(event.stream)) {
+    // among others, the sealed webhook secrets), except the alerts
+    // (projections/alerts/transition.h kAlertsStream: they are meant to be
+    // told, and hold no secret).
+    if (api::IsReservedStream(event.stream) && event.stream != "$alerts") {
       ++queue_next_;
       Settle(event.position);
       continue;

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include "api/event_json.h"
 #include "base/json.h"
 
 namespace vigil::webhooks::internal {
@@ -10,14 +11,6 @@ namespace {
 using simdjson::dom::element;
 
 using base::Json;
-
-eventlog::EventData Event(std::string type, const Json& data) {
-  eventlog::EventData event;
-  event.type = std::move(type);
-  event.data = base::DumpJson(data);
-  event.content_type = eventlog::kJsonContentType;
-  return event;
-}
 
 absl::Status Malformed(const eventlog::RecordedEvent& event,
                        std::string_view field) {
@@ -160,7 +153,7 @@ eventlog::EventData RegisteredEvent(const std::string& id,
                                     const std::string& url,
                                     const eventlog::Filter& filter,
                                     const std::string& secret_sealed) {
-  return Event("WebhookRegistered",
+  return api::JsonEventData("WebhookRegistered",
                {{"webhook_id", id},
                 {"url", url},
                 {"stream_prefixes", filter.stream_prefixes},
@@ -171,28 +164,28 @@ eventlog::EventData RegisteredEvent(const std::string& id,
 eventlog::EventData SecretRotatedEvent(const std::string& id,
                                        const std::string& secret_sealed,
                                        int64_t previous_expires_time_us) {
-  return Event("WebhookSecretRotated",
+  return api::JsonEventData("WebhookSecretRotated",
                {{"webhook_id", id},
                 {"secret_sealed", secret_sealed},
                 {"previous_secret_expires_time_us", previous_expires_time_us}});
 }
 
 eventlog::EventData DeletedEvent(const std::string& id) {
-  return Event("WebhookDeleted", {{"webhook_id", id}});
+  return api::JsonEventData("WebhookDeleted", {{"webhook_id", id}});
 }
 
 eventlog::EventData DisabledEvent(const std::string& id,
                                   const std::string& reason) {
-  return Event("WebhookDisabled", {{"webhook_id", id}, {"reason", reason}});
+  return api::JsonEventData("WebhookDisabled", {{"webhook_id", id}, {"reason", reason}});
 }
 
 eventlog::EventData EnabledEvent(const std::string& id) {
-  return Event("WebhookEnabled", {{"webhook_id", id}});
+  return api::JsonEventData("WebhookEnabled", {{"webhook_id", id}});
 }
 
 eventlog::EventData DeadLetteredEvent(const std::string& id,
                                       const DeadLetter& letter) {
-  return Event("WebhookDeadLettered",
+  return api::JsonEventData("WebhookDeadLettered",
                {{"webhook_id", id},
                 {"event_id", letter.event_id},
                 {"position", letter.position},
@@ -205,12 +198,12 @@ eventlog::EventData DeadLetteredEvent(const std::string& id,
 
 eventlog::EventData RedeliveryRequestedEvent(
     const std::string& id, const std::vector<uint64_t>& positions) {
-  return Event("WebhookRedeliveryRequested",
+  return api::JsonEventData("WebhookRedeliveryRequested",
                {{"webhook_id", id}, {"positions", positions}});
 }
 
 eventlog::EventData RedeliveredEvent(const std::string& id, uint64_t position) {
-  return Event("WebhookRedelivered",
+  return api::JsonEventData("WebhookRedelivered",
                {{"webhook_id", id}, {"position", position}});
 }
 

@@ -1,42 +1,16 @@
-import { useEffect, useState } from 'react';
 import { useDashboard } from '../store';
 import { type Webhook, webhookHealth } from '../webhooks';
+import { useAdminPoll } from './useAdminPoll';
 
 // Each webhook endpoint's health, polled every 5 s. Listing webhooks needs
 // the admin role on a secured server; without it the panel says so.
 export function WebhooksView() {
-  const token = useDashboard((s) => s.token);
   const past = useDashboard((s) => s.travel.mode === 'past');
-  const [hooks, setHooks] = useState<Webhook[]>([]);
-  const [note, setNote] = useState<string>('loading');
-
-  useEffect(() => {
-    let stopped = false;
-    const poll = async () => {
-      try {
-        const headers: Record<string, string> = { Accept: 'application/json' };
-        if (token) headers.Authorization = `Bearer ${token}`;
-        const response = await fetch('/v1/webhooks', { headers });
-        if (stopped) return;
-        if (response.status === 401 || response.status === 403) {
-          setNote('webhook health needs an admin token');
-        } else if (response.status === 404) {
-          setNote('webhooks are off on this server');
-        } else if (!response.ok) {
-          setNote(`GET /v1/webhooks: ${response.status}`);
-        } else {
-          const body = (await response.json()) as { webhooks: Webhook[] };
-          setHooks(body.webhooks);
-          setNote(body.webhooks.length === 0 ? 'no endpoints registered (POST /v1/webhooks)' : '');
-        }
-      } catch (e) {
-        if (!stopped) setNote(`GET /v1/webhooks: ${String(e)}`);
-      }
-    };
-    void poll();
-    const timer = setInterval(() => void poll(), 5000);
-    return () => { stopped = true; clearInterval(timer); };
-  }, [token]);
+  const polled = useAdminPoll<{ webhooks: Webhook[] }>(
+    '/v1/webhooks', 'webhook health needs an admin token', 'webhooks are off on this server');
+  const hooks = polled.body?.webhooks ?? [];
+  const note = polled.note || (polled.body && hooks.length === 0
+    ? 'no endpoints registered (POST /v1/webhooks)' : '');
 
   return (
     <section className="panel webhooks" data-testid="webhooks">
