@@ -165,6 +165,9 @@ class RocksEventLog final : public EventLog {
   }
 
   absl::StatusOr<LogStats> Stats() const override { return reader_.Stats(); }
+  absl::StatusOr<LogBytes> BytesByKind() const override {
+    return reader_.BytesByKind();
+  }
 
   absl::Status Refresh() override {
     if (writable_) return absl::OkStatus();

@@ -62,7 +62,16 @@ struct VerifyResult {
 struct LogStats {
   uint64_t head_position = 0;
   uint64_t stream_count = 0;
-  uint64_t disk_bytes = 0;  // SST files plus live WAL
+  uint64_t disk_bytes = 0;  // every file of the directory (SSTs, WAL, ...)
+};
+
+// The bytes (keys plus values, uncompressed) of each kind of key the log
+// holds (FORMAT.md "Keys"), as of one read snapshot.
+struct LogBytes {
+  uint64_t records = 0;      // p: the events
+  uint64_t streams = 0;      // s, m: the stream index
+  uint64_t idempotency = 0;  // i, x: idempotency keys
+  uint64_t snapshots = 0;    // n, v: snapshots (time travel's folds)
 };
 
 class EventLog {
@@ -154,6 +163,12 @@ class EventLog {
                                               uint64_t to) const = 0;
 
   virtual absl::StatusOr<LogStats> Stats() const = 0;
+
+  // Reads every key of the log (its whole size: seconds per GB) and adds
+  // up their bytes by kind. UNIMPLEMENTED where the log is not local.
+  virtual absl::StatusOr<LogBytes> BytesByKind() const {
+    return absl::UnimplementedError("this log does not count its bytes");
+  }
 
   // Whether appends can be written now, as far as the log knows: OK, or,
   // from the first append that failed for lack of space until an append

@@ -34,6 +34,7 @@ class LogReader {
   absl::StatusOr<StreamInfo> GetStream(const std::string& stream) const;
   absl::StatusOr<uint64_t> FindPosition(int64_t time_us) const;
   absl::StatusOr<LogStats> Stats() const;
+  absl::StatusOr<LogBytes> BytesByKind() const;
 
  private:
   const LogDb* const db_;

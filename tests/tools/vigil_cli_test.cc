@@ -475,6 +475,37 @@ TEST_F(VigilCliTest, Stat) {
   EXPECT_EQ(uint64_t(root["head_position"]), 5u);
   EXPECT_EQ(uint64_t(root["stream_count"]), 2u);
   EXPECT_GT(uint64_t(root["disk_bytes"]), 0u);
+  EXPECT_EQ(root["records_bytes"].error(), simdjson::NO_SUCH_FIELD);
+}
+
+TEST_F(VigilCliTest, StatByKindCountsEachKindOfKey) {
+  // 40 events of over 1,000 bytes each; one append with an idempotency key.
+  const std::string big(1000, 'x');
+  std::string events;
+  for (int i = 0; i < 40; ++i) {
+    events += R"({"type":"E","data":{"v":")" + big + "\"}}\n";
+  }
+  Append("a", events);
+  Result keyed = Vigil({"append", "--stream", "b", "--idempotency-key", "k1"},
+                       Events("E", 1));
+  ASSERT_EQ(keyed.exit_code, 0) << keyed.err;
+
+  Result run = Vigil({"stat", "--by-kind"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(run.out).get(root), simdjson::SUCCESS) << run.out;
+  EXPECT_EQ(uint64_t(root["head_position"]), 41u);
+  const uint64_t records = uint64_t(root["records_bytes"]);
+  EXPECT_GE(records, 40u * 1000u) << run.out;
+  EXPECT_LT(records, 40u * 2000u) << run.out;
+  // Two streams' index entries and metadata: far less than the events.
+  EXPECT_GT(uint64_t(root["streams_bytes"]), 0u) << run.out;
+  EXPECT_LT(uint64_t(root["streams_bytes"]), 1000u) << run.out;
+  // One key: its `i` entry (64-byte value) and its `x` expiry entry.
+  EXPECT_GT(uint64_t(root["idempotency_bytes"]), 64u) << run.out;
+  EXPECT_LT(uint64_t(root["idempotency_bytes"]), 200u) << run.out;
+  EXPECT_EQ(uint64_t(root["snapshot_bytes"]), 0u) << run.out;
 }
 
 // Overwrites one byte inside the record at `position`, with RocksDB itself,
