@@ -247,29 +247,8 @@ TEST_F(AlertsE2eTest, ReplayingTheLogFromZeroGivesTheSameAlertEvents) {
   const std::vector<std::string> recorded = AlertEvents();
   ASSERT_GE(recorded.size(), 9u);  // 3 hot raised+resolved, 3 silences...
 
-  const auto replay = [&](size_t skip_position) {
-    Evaluator evaluator;
-    std::vector<std::string> out;
-    const auto take = [&](const std::vector<Transition>& transitions) {
-      for (const Transition& t : transitions) {
-        out.push_back((t.raised ? "+" : "-") + t.alert_id);
-      }
-    };
-    int64_t last_time = 0;
-    for (const Json& json : log) {
-      eventlog::RecordedEvent event;
-      event.stream = json["stream"].get<std::string>();
-      event.type = json["type"].get<std::string>();
-      event.data = base::DumpJson(json["data"]);
-      event.position = json["position"].get<uint64_t>();
-      event.recorded_time_us = json["recorded_time_us"].get<int64_t>();
-      last_time = event.recorded_time_us;
-      if (event.position == skip_position) continue;
-      take(evaluator.Apply(event));
-    }
-    // The clock as it was when the server stopped (after the last event).
-    take(evaluator.Tick(last_time));
-    return std::multiset<std::string>(out.begin(), out.end());
+  const auto replay = [&](uint64_t skip_position) {
+    return ReplayFromZero(log, skip_position);
   };
   EXPECT_EQ(replay(0),
             std::multiset<std::string>(recorded.begin(), recorded.end()));
@@ -280,6 +259,74 @@ TEST_F(AlertsE2eTest, ReplayingTheLogFromZeroGivesTheSameAlertEvents) {
   }
   EXPECT_NE(replay(a_heartbeat),
             std::multiset<std::string>(recorded.begin(), recorded.end()));
+}
+
+// The evaluator's snapshot: a restart (after kill -9, and after a clean
+// stop) resumes from the last one and reads only the events after it, and
+// the log's `$alerts` is still what a replay from position 1 gives, each
+// alert raised once.
+TEST_F(AlertsE2eTest, ARestartResumesFromTheSnapshotWithTheSameAlerts) {
+  const std::vector<std::string> flags = {"--alerts-snapshot-every", "50"};
+  StartVigild(flags);
+  Rule(R"({"name":"silent","kind":"agent_silent","severity":"critical","seconds":0.5})");
+  Rule(R"({"name":"hot","kind":"heartbeat","severity":"warning","metric":"cpu_pct","threshold":90,"samples":2})");
+  Rule(R"({"name":"cost","kind":"llm_cost","severity":"warning","scope":"total","window_s":600,"budget_usd":3,"levels_pct":[50,100]})");
+  // Rounds of five agents: hot twice, then cool (raised, resolved), an LLM
+  // call each time; then silence (raised by the clock).
+  const auto rounds = [&](int from, int to) {
+    for (int round = from; round < to; ++round) {
+      for (int agent = 0; agent < 5; ++agent) {
+        const std::string id = absl::StrCat("p", agent);
+        Append("agent-" + id, "AgentHeartbeat",
+               Heartbeat(id, round % 3 == 2 ? 5 : 95));
+      }
+      Append("llm", "LlmCallCompleted",
+             {{"agent_id", "p0"}, {"model", "m"}, {"input_tokens", 1},
+              {"output_tokens", 1}, {"cost_usd", 0.1}, {"latency_ms", 1}});
+    }
+    absl::SleepFor(absl::Milliseconds(1700));
+    WaitEvaluated();
+  };
+  rounds(0, 40);
+  const double snapshot = Metric("vigil_alert_snapshot_position");
+  EXPECT_GT(snapshot, 0);
+  EXPECT_EQ(Metric("vigil_alert_resumed_position"), 0);
+
+  // kill -9: no snapshot at stop; the periodic one is resumed from.
+  vigild_->Kill();
+  StartVigild(flags);
+  WaitEvaluated();
+  const double resumed = Metric("vigil_alert_resumed_position");
+  const uint64_t head = All().back()["position"].get<uint64_t>();
+  EXPECT_GE(resumed, snapshot);
+  EXPECT_GE(resumed, static_cast<double>(head) / 2);
+  // It applied the events after the snapshot, not the log.
+  absl::StatusOr<Json> open = base::JsonFromText(Call("GET", "/v1/alerts").body);
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(Metric("vigil_alert_events_evaluated"),
+            (*open)["evaluated_position"].get<double>() - resumed);
+
+  // More alerts after the restart, then a clean stop: the snapshot written
+  // at the stop is resumed from, and there is nothing left to read.
+  rounds(40, 46);
+  const uint64_t evaluated = static_cast<uint64_t>(
+      base::JsonFromText(Call("GET", "/v1/alerts").body)->at("evaluated_position").get<double>());
+  vigild_->Terminate();
+  StartVigild(flags);
+  WaitEvaluated();
+  EXPECT_EQ(Metric("vigil_alert_resumed_position"), static_cast<double>(evaluated));
+  EXPECT_EQ(Metric("vigil_alert_events_evaluated"), 0);
+
+  vigild_->Terminate();
+  StartVigild({"--alerts", "off"});  // the log, as it is
+  const std::vector<Json> log = All();
+  const std::vector<std::string> recorded = AlertEvents();
+  ASSERT_GE(recorded.size(), 40u);
+  EXPECT_EQ(ReplayFromZero(log, 0),
+            std::multiset<std::string>(recorded.begin(), recorded.end()));
+  for (const std::string& event : recorded) {
+    EXPECT_EQ(Count(recorded, event), 1u) << event;
+  }
 }
 
 TEST_F(AlertsE2eTest, AWebhookSubscribedToAlertsReceivesThemSigned) {

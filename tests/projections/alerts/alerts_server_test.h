@@ -20,7 +20,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/json.h"
+#include "eventlog/event.h"
 #include "gtest/gtest.h"
+#include "projections/alerts/evaluator.h"
 #include "tests/gateway/http_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
@@ -141,6 +143,46 @@ class AlertsServerTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(50));
     }
     ADD_FAILURE() << "the evaluator did not reach position " << head;
+  }
+
+  // The alert transitions ("+alert_id" / "-alert_id") a fresh Evaluator
+  // returns for `log` (as All() gives it) replayed from position 1, without
+  // the event at `skip_position` (0: none), then the clock at the last
+  // event's time.
+  static std::multiset<std::string> ReplayFromZero(const std::vector<Json>& log,
+                                                   uint64_t skip_position) {
+    Evaluator evaluator;
+    std::vector<std::string> out;
+    const auto take = [&](const std::vector<Transition>& transitions) {
+      for (const Transition& t : transitions) {
+        out.push_back((t.raised ? "+" : "-") + t.alert_id);
+      }
+    };
+    int64_t last_time = 0;
+    for (const Json& json : log) {
+      eventlog::RecordedEvent event;
+      event.stream = json["stream"].get<std::string>();
+      event.type = json["type"].get<std::string>();
+      event.data = base::DumpJson(json["data"]);
+      event.position = json["position"].get<uint64_t>();
+      event.recorded_time_us = json["recorded_time_us"].get<int64_t>();
+      last_time = event.recorded_time_us;
+      if (event.position == skip_position) continue;
+      take(evaluator.Apply(event));
+    }
+    // The clock as it was when the server stopped (after the last event).
+    take(evaluator.Tick(last_time));
+    return std::multiset<std::string>(out.begin(), out.end());
+  }
+
+  // The value of the metric line `name` (with its labels, if any) in
+  // /metrics; -1 when there is none.
+  double Metric(const std::string& name) {
+    std::istringstream lines(Call("GET", "/metrics").body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
+    }
+    return -1;
   }
 
   static size_t Count(const std::vector<std::string>& events,
