@@ -34,6 +34,9 @@ void AddCause(std::vector<uint64_t>* causes, uint64_t position) {
   if (causes->size() > kMaxCauses) causes->erase(causes->begin());
 }
 
+// The evidence of a Want that does not raise.
+Json NoEvidence() { return Json(); }
+
 std::string_view SubjectKind(const AlertRule& rule) {
   switch (rule.kind) {
     case RuleKind::kTaskStuck:
@@ -166,14 +169,14 @@ void Evaluator::Reconcile(const std::string& slot, const std::string& rule_id,
 
 void Evaluator::Want(RuleState& state, const Subject& subject, bool open,
                      uint64_t key_position, std::vector<uint64_t> causes,
-                     Json evidence, Context& context) {
+                     absl::FunctionRef<Json()> evidence, Context& context) {
   const std::string slot = SlotKey(state.id(), subject);
   if (open) {
     if (!desired_.contains(slot)) {
       desired_[slot] = Desired{
           .alert_id = AlertId(state.id(), subject, key_position),
           .causes = causes,
-          .evidence = std::move(evidence)};
+          .evidence = evidence()};
     }
   } else {
     desired_.erase(slot);
@@ -193,11 +196,14 @@ void Evaluator::AdvanceClock(int64_t now_us, Context& context) {
       SubjectState& subject = state->subjects[id];
       const Subject who{.kind = std::string(SubjectKind(rule)), .id = id};
       if (rule.kind != RuleKind::kLlmCost) {
-        Want(*state, who, true, subject.last_position, {subject.last_position},
-             {{"silent_for_us", rule.window_us},
-              {"last_position", subject.last_position},
-              {"deadline_time_us", subject.deadline_us}},
-             context);
+        Want(
+            *state, who, true, subject.last_position, {subject.last_position},
+            [&]() -> Json {
+              return {{"silent_for_us", rule.window_us},
+                      {"last_position", subject.last_position},
+                      {"deadline_time_us", subject.deadline_us}};
+            },
+            context);
         continue;
       }
       // A cost window shrinking: it only lowers the sum, so it can only
@@ -212,7 +218,7 @@ void Evaluator::AdvanceClock(int64_t now_us, Context& context) {
         Subject at = who;
         at.level_pct = level;
         if (subject.sum < rule.budget_usd * level / 100) {
-          Want(*state, at, false, 0, {}, {}, context);
+          Want(*state, at, false, 0, {}, NoEvidence, context);
         } else {
           any_open = any_open || desired_.contains(SlotKey(rule_id, at));
         }
@@ -332,7 +338,7 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
     state.subjects.erase(it);
     Subject who = kind_only;
     who.id = id;
-    Want(state, who, false, 0, {event.position}, {}, context);
+    Want(state, who, false, 0, {event.position}, NoEvidence, context);
   };
 
   if (rule.kind == RuleKind::kCustom) {
@@ -346,14 +352,18 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
                                   : base::DumpJson(*named);
     }
     const Json* actual = Lookup(*data, rule.field);
-    const bool match = actual != nullptr && Compare(*actual, rule.op, rule.value);
+    const bool match =
+        actual != nullptr && Compare(*actual, rule.op, rule.value);
     if (match && track(who.id) == nullptr) return;
     if (!match) state.subjects.erase(who.id);
-    Want(state, who, match, event.position, {event.position},
-         {{"field", rule.field},
-          {"value", actual != nullptr ? *actual : Json()},
-          {"expected", rule.value}},
-         context);
+    Want(
+        state, who, match, event.position, {event.position},
+        [&]() -> Json {
+          return {{"field", rule.field},
+                  {"value", actual != nullptr ? *actual : Json()},
+                  {"expected", rule.value}};
+        },
+        context);
     return;
   }
 
@@ -365,16 +375,14 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
     case RuleKind::kTaskStuck:
     case RuleKind::kAgentSilent: {
       const bool stuck = rule.kind == RuleKind::kTaskStuck;
-      const bool alive =
-          stuck ? (type == DomainType::kTaskAssigned ||
-                   type == DomainType::kTaskStarted ||
-                   type == DomainType::kTaskProgress)
-                : (type == DomainType::kAgentRegistered ||
-                   type == DomainType::kAgentHeartbeat);
-      const bool over =
-          stuck ? (type == DomainType::kTaskCompleted ||
-                   type == DomainType::kTaskFailed)
-                : type == DomainType::kAgentStopped;
+      const bool alive = stuck ? (type == DomainType::kTaskAssigned ||
+                                  type == DomainType::kTaskStarted ||
+                                  type == DomainType::kTaskProgress)
+                               : (type == DomainType::kAgentRegistered ||
+                                  type == DomainType::kAgentHeartbeat);
+      const bool over = stuck ? (type == DomainType::kTaskCompleted ||
+                                 type == DomainType::kTaskFailed)
+                              : type == DomainType::kAgentStopped;
       const std::string& id = stuck ? e.task_id : e.agent_id;
       if (over) return untrack(id);
       if (!alive) return;
@@ -383,7 +391,7 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       Subject who = kind_only;
       who.id = id;
       // A sign of life ends the alert keyed on the one before.
-      Want(state, who, false, 0, {event.position}, {}, context);
+      Want(state, who, false, 0, {event.position}, NoEvidence, context);
       state.deadlines.erase({subject->deadline_us, id});
       subject->last_position = event.position;
       subject->deadline_us = event.recorded_time_us + rule.window_us;
@@ -407,12 +415,15 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       }
       const bool fire =
           static_cast<int64_t>(subject->over.size()) >= rule.samples;
-      Want(state, who, fire, event.position, subject->over,
-           {{"metric", rule.metric},
-            {"value", value},
-            {"threshold", rule.threshold},
-            {"samples", rule.samples}},
-           context);
+      Want(
+          state, who, fire, event.position, subject->over,
+          [&]() -> Json {
+            return {{"metric", rule.metric},
+                    {"value", value},
+                    {"threshold", rule.threshold},
+                    {"samples", rule.samples}};
+          },
+          context);
       return;
     }
     case RuleKind::kFailureRate:
@@ -458,15 +469,18 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       if (!cost) {
         const double total = static_cast<double>(subject->window.size());
         const double pct = subject->sum * 100 / total;
-        const bool fire = static_cast<int64_t>(subject->window.size()) >=
-                              rule.min_outcomes &&
-                          pct > rule.threshold_pct;
-        Want(state, who, fire, event.position, causes,
-             {{"failure_pct", base::RoundedNumber(pct, 2)},
-              {"failed", subject->sum},
-              {"outcomes", subject->window.size()},
-              {"threshold_pct", rule.threshold_pct}},
-             context);
+        const bool fire =
+            static_cast<int64_t>(subject->window.size()) >= rule.min_outcomes &&
+            pct > rule.threshold_pct;
+        Want(
+            state, who, fire, event.position, causes,
+            [&]() -> Json {
+              return {{"failure_pct", base::RoundedNumber(pct, 2)},
+                      {"failed", subject->sum},
+                      {"outcomes", subject->window.size()},
+                      {"threshold_pct", rule.threshold_pct}};
+            },
+            context);
         return;
       }
       bool any_open = false;
@@ -474,17 +488,19 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
         Subject at = who;
         at.level_pct = level;
         const bool fire = subject->sum >= rule.budget_usd * level / 100;
-        Want(state, at, fire, event.position, causes,
-             {{"cost_usd", base::RoundedNumber(subject->sum, 6)},
-              {"budget_usd", rule.budget_usd},
-              {"level_pct", level}},
-             context);
+        Want(
+            state, at, fire, event.position, causes,
+            [&]() -> Json {
+              return {{"cost_usd", base::RoundedNumber(subject->sum, 6)},
+                      {"budget_usd", rule.budget_usd},
+                      {"level_pct", level}};
+            },
+            context);
         any_open = any_open || fire;
       }
       state.deadlines.erase({subject->deadline_us, who.id});
       if (any_open) {
-        subject->deadline_us =
-            subject->window.front().time_us + rule.window_us;
+        subject->deadline_us = subject->window.front().time_us + rule.window_us;
         state.deadlines.emplace(subject->deadline_us, who.id);
       }
       return;

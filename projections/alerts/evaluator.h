@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "eventlog/event.h"
 #include "projections/alerts/rule_set.h"
@@ -119,9 +120,11 @@ class Evaluator {
                 Context& context);
   // Sets what slot `subject` of `state` should be and reconciles it with
   // what is open.
+  // `evidence` is called only when an alert is raised (building it on
+  // every event was measured: RESULTS.md "Alerts").
   void Want(RuleState& state, const Subject& subject, bool open,
             uint64_t key_position, std::vector<uint64_t> causes,
-            base::Json evidence, Context& context);
+            absl::FunctionRef<base::Json()> evidence, Context& context);
   void Reconcile(const std::string& slot, const std::string& rule_id,
                  const Subject& subject, const std::vector<uint64_t>& causes,
                  Context& context);
