@@ -290,11 +290,13 @@ class Scenario::Impl {
   std::deque<Step> queued_;
   uint64_t keys_ = 0;
   uint64_t steps_ = 0;
-  // The incident (options_.incident): its agent, its tasks (the last is
-  // the current one), the stage of that task, and the burst so far.
+  // The incident (options_.incident): its agent, its current task (the
+  // earlier ones are over: the memory stays flat), the tasks it had, the
+  // stage of the current one, and the burst so far.
   enum class Stage { kNone, kAssigned, kStarted, kEnded };
   std::unique_ptr<Agent> incident_agent_;
-  std::vector<std::unique_ptr<Task>> incident_tasks_;
+  std::unique_ptr<Task> incident_task_;
+  uint64_t incident_tasks_ = 0;
   Stage incident_stage_ = Stage::kNone;
   uint64_t incident_beats_ = 0;
   uint64_t next_beat_ = kIncidentBeat;  // in steps_
@@ -803,10 +805,10 @@ bool Scenario::Impl::IncidentTaskCycle(bool fail, Step* step) {
     case Stage::kEnded: {
       Agent& manager = *managers_[0];
       auto task = std::make_unique<Task>();
-      task->id = absl::StrCat(agent.id, "-t", incident_tasks_.size());
+      task->id = absl::StrCat(agent.id, "-t", incident_tasks_);
       task->stream = "task-" + task->id;
       task->manager = &manager;
-      task->title = absl::StrCat("Incident task ", incident_tasks_.size());
+      task->title = absl::StrCat("Incident task ", incident_tasks_);
       task->correlation_id = task->id;
       Begin(step, task->stream, task->last_revision);
       const std::string created =
@@ -826,13 +828,14 @@ bool Scenario::Impl::IncidentTaskCycle(bool fail, Step* step) {
                                          .Done(),
                                      task->correlation_id, created);
       task->last_revision = After(*step, task->last_revision);
-      incident_tasks_.push_back(std::move(task));
+      incident_task_ = std::move(task);
+      ++incident_tasks_;
       incident_stage_ = Stage::kAssigned;
       return false;
     }
     case Stage::kAssigned:
       IncidentTaskEvent("TaskStarted", Json(), step);
-      agent.current = incident_tasks_.back().get();
+      agent.current = incident_task_.get();
       incident_stage_ = Stage::kStarted;
       return false;
     case Stage::kStarted:
@@ -856,7 +859,7 @@ bool Scenario::Impl::IncidentTaskCycle(bool fail, Step* step) {
 
 void Scenario::Impl::IncidentTaskEvent(std::string_view type, Json data,
                                        Step* step) {
-  Task& task = *incident_tasks_.back();
+  Task& task = *incident_task_;
   data.Str("task_id", task.id).Str("worker_id", incident_agent_->id);
   Begin(step, task.stream, task.last_revision);
   task.last_event_id = AddEvent(step, type, data.Done(), task.correlation_id,
