@@ -4,10 +4,12 @@
 // A threads append single domain events (heartbeats, task outcomes, LLM
 // calls) with sync for S seconds while, in the second configuration, an
 // AlertService with 50 rules (all six kinds) follows the log. Prints each
-// round, the medians, their ratio and how far behind the evaluator was at
-// the end.
+// round (and its own ratio: the two runs of a round are next to each other
+// in time, so load that drifts over minutes moves both), the medians and
+// their ratio, the median and range of the rounds' ratios, how far behind
+// the evaluator was at the end, and the load average before and after.
 //
-//   alerts_append_bench [--rounds 5] [--seconds 3] [--appenders 16]
+//   alerts_append_bench [--rounds 7] [--seconds 3] [--appenders 16]
 // (--rounds 0: the evaluator alone)
 
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,6 +186,14 @@ double EvaluatorMicrosPerEvent(int rules_count, uint64_t events) {
          static_cast<double>(events);
 }
 
+// /proc/loadavg's first three fields ("?" where there is none).
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one = "?", five = "?", fifteen = "?";
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -191,7 +202,7 @@ double Median(std::vector<double> values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = 5, seconds = 3, appenders = 16;
+  int rounds = 7, seconds = 3, appenders = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     const int value = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = value;
@@ -207,7 +218,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   if (rounds < 1) return 0;
-  std::vector<double> none, fifty;
+  std::printf("load average before: %s\n", LoadAverage().c_str());
+  std::vector<double> none, fifty, ratios;
   for (int round = 1; round <= rounds; ++round) {
     // Alternate the order, so drift in the machine's load favours neither.
     for (int turn = 0; turn < 2; ++turn) {
@@ -225,9 +237,15 @@ int main(int argc, char** argv) {
       std::printf("\n");
       std::fflush(stdout);
     }
+    ratios.push_back(fifty.back() / none.back());
+    std::printf("round %d ratio %.3fx\n", round, ratios.back());
   }
   const double ratio = Median(fifty) / Median(none);
   std::printf("median: no rules %.0f, 50 rules %.0f events/s: %.3fx\n",
               Median(none), Median(fifty), ratio);
+  std::printf("rounds' ratios: median %.3fx, from %.3fx to %.3fx\n",
+              Median(ratios), *std::min_element(ratios.begin(), ratios.end()),
+              *std::max_element(ratios.begin(), ratios.end()));
+  std::printf("load average after: %s\n", LoadAverage().c_str());
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -28,6 +29,9 @@ struct AlertService::Gauges {
   base::Gauge* rules;
   base::Gauge* evaluated_position;
   base::Gauge* dropped_subjects;
+  base::Gauge* snapshot_position;
+  base::Gauge* resumed_position;
+  base::Gauge* events_evaluated;
 };
 
 namespace {
@@ -89,6 +93,24 @@ AlertService::AlertService(AlertOptions options, eventlog::EventLog* log)
                          "Events about a subject not evaluated because its "
                          "rule tracked max_subjects_per_rule already, since "
                          "the evaluation began.")
+              ->Get(),
+      .snapshot_position =
+          metrics
+              ->AddGauge("vigil_alert_snapshot_position",
+                         "The log position of the evaluator's last snapshot, "
+                         "written or resumed from; 0: none.")
+              ->Get(),
+      .resumed_position =
+          metrics
+              ->AddGauge("vigil_alert_resumed_position",
+                         "The snapshot position the evaluation resumed "
+                         "from; 0: it began at position 1.")
+              ->Get(),
+      .events_evaluated =
+          metrics
+              ->AddGauge("vigil_alert_events_evaluated",
+                         "Events the evaluator applied since the evaluation "
+                         "began (or resumed).")
               ->Get()});
 }
 
@@ -257,8 +279,20 @@ absl::Status AlertService::Evaluate() {
     }
   }
 
-  Evaluator evaluator(options_.evaluator);
-  uint64_t next = 1;
+  auto owned = std::make_unique<Evaluator>(options_.evaluator);
+  const uint64_t resumed = Resume(&owned);
+  Evaluator& evaluator = *owned;
+  uint64_t next = resumed + 1;
+  uint64_t applied = 0;
+  uint64_t snapshot = resumed;
+  {
+    absl::MutexLock lock(&mu_);
+    evaluated_position_ = resumed;
+    gauges_->evaluated_position->Set(static_cast<double>(resumed));
+    gauges_->resumed_position->Set(static_cast<double>(resumed));
+    gauges_->snapshot_position->Set(static_cast<double>(resumed));
+    gauges_->events_evaluated->Set(0);
+  }
   while (!stopping_) {
     ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> events,
                      log_->ReadAll(next, kPage, eventlog::Filter{}));
@@ -290,13 +324,87 @@ absl::Status AlertService::Evaluate() {
       }
     }
     RETURN_IF_ERROR(Append(page, evaluator));
+    applied += events.size();
+    // Every alert up to here is in the log: a state to resume from.
+    if (next - 1 >= snapshot + options_.snapshot_every) {
+      Snapshot(evaluator);
+      snapshot = next - 1;
+    }
     absl::MutexLock lock(&mu_);
     evaluated_position_ = next - 1;
     gauges_->evaluated_position->Set(static_cast<double>(next - 1));
     gauges_->dropped_subjects->Set(
         static_cast<double>(evaluator.dropped_subjects()));
+    gauges_->events_evaluated->Set(static_cast<double>(applied));
   }
+  // Stopping, every page and tick appended: the state to resume from.
+  if (evaluator.position() > snapshot) Snapshot(evaluator);
   return absl::OkStatus();
+}
+
+uint64_t AlertService::Resume(std::unique_ptr<Evaluator>* evaluator) {
+  written_.clear();
+  absl::StatusOr<uint64_t> at =
+      log_->FindSnapshot(kSnapshotName, log_->HeadPosition());
+  if (!at.ok() || *at == 0) return 0;
+  std::map<std::string, std::string> entries;
+  absl::Status read = log_->ScanSnapshot(
+      kSnapshotName, *at, "", [&](std::string_view key, std::string_view value) {
+        entries.emplace(std::string(key), std::string(value));
+      });
+  std::vector<eventlog::RecordedEvent> rules;
+  if (read.ok()) {
+    read = ForEachInStream(*log_, kRulesStream,
+                           [&](const eventlog::RecordedEvent& event) {
+                             if (event.position <= *at) rules.push_back(event);
+                             return absl::OkStatus();
+                           });
+  }
+  if (read.ok()) read = (*evaluator)->Restore(rules, entries);
+  if (!read.ok() || (*evaluator)->position() != *at) {
+    // Unusable (a format this server does not know, a torn read): the
+    // evaluation from position 1 gives the same alerts.
+    *evaluator = std::make_unique<Evaluator>(options_.evaluator);
+    return 0;
+  }
+  for (const auto& [key, value] : entries) {
+    written_[key] = absl::HashOf(value);
+  }
+  return *at;
+}
+
+void AlertService::Snapshot(const Evaluator& evaluator) {
+  std::vector<std::pair<std::string, std::string>> entries =
+      evaluator.SnapshotEntries();
+  size_t bytes = 0;
+  for (const auto& [key, value] : entries) bytes += key.size() + value.size();
+  if (bytes > options_.max_snapshot_bytes || evaluator.position() == 0) return;
+  std::map<std::string, size_t> now;
+  std::vector<eventlog::EventLog::SnapshotEntry> changed;
+  for (auto& [key, value] : entries) {
+    const size_t hash = absl::HashOf(value);
+    now[key] = hash;
+    auto it = written_.find(key);
+    if (it == written_.end() || it->second != hash) {
+      changed.emplace_back(key, std::move(value));
+    }
+  }
+  // A rule deleted since: its entry shrinks to an empty state (Restore
+  // ignores it, as the rule is gone).
+  for (const auto& [key, hash] : written_) {
+    if (now.contains(key)) continue;
+    const std::string empty = base::DumpJson({Json::array(), Json::array()});
+    now[key] = absl::HashOf(empty);
+    if (hash != now[key]) changed.emplace_back(key, empty);
+  }
+  // Not synced and outside the hash chain: a lost snapshot means a longer
+  // start, nothing else. A failed write leaves written_ as it was.
+  if (!log_->WriteSnapshot(kSnapshotName, evaluator.position(), changed).ok()) {
+    return;
+  }
+  written_ = std::move(now);
+  absl::MutexLock lock(&mu_);
+  gauges_->snapshot_position->Set(static_cast<double>(evaluator.position()));
 }
 
 absl::Status AlertService::Append(const std::vector<Transition>& transitions,

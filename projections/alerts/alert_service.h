@@ -1,8 +1,8 @@
 // AlertService: alert rules over the log (docs/alerts.md). Rules are
 // registered through api::AlertAdmin (over REST: /v1/alert-rules, role
 // "admin") as events of `$alert-rules`; one thread follows the log from
-// position 1 with an Evaluator and appends each alert raised or resolved to
-// `$alerts`.
+// position 1 (or from its last snapshot, below) with an Evaluator and
+// appends each alert raised or resolved to `$alerts`.
 //
 // Exactly once, without a checkpoint of its own: at start the service
 // folds `$alerts` into the alerts the log holds open and the highest
@@ -13,6 +13,16 @@
 // each append carries TransitionIdempotencyKey. A crash after an alert's
 // append but before anything else is therefore repaired, not repeated, and
 // a crash before it appends it on the next start.
+//
+// Snapshots: every `snapshot_every` events evaluated, and when it stops,
+// the service stores the evaluator's state in the log's snapshots
+// (EventLog::WriteSnapshot, name kSnapshotName, only the entries that
+// changed); a start restores the last one and evaluates from the position
+// after it instead of position 1. Taken after the alerts of every event up
+// to it are in the log, a snapshot is a state the evaluator had on its way,
+// so resuming from it appends what continuing would have: the checkpoint
+// argument above is unchanged. A snapshot that is missing, unreadable or
+// does not restore means an evaluation from position 1, as before.
 //
 // Thread safety: the AlertAdmin methods may be called from any thread;
 // Stop and the destructor from one.
@@ -52,8 +62,18 @@ struct AlertOptions {
   // How long the evaluator waits for new events before it looks at the
   // clock again.
   absl::Duration idle_wait = absl::Milliseconds(200);
+  // A snapshot of the evaluator's state is written when this many events
+  // were evaluated since the last one (and when the service stops).
+  uint64_t snapshot_every = 10000;
+  // A state larger than this (the sum of its entries' JSON) is not
+  // snapshotted; the next start then resumes from an older snapshot.
+  size_t max_snapshot_bytes = size_t{64} << 20;
   base::Metrics* metrics = nullptr;  // required
 };
+
+// The name of the evaluator's snapshots in the log (FORMAT.md
+// "Snapshots"); the version changes with the entries' format.
+inline constexpr char kSnapshotName[] = "alerts-evaluator-v1";
 
 class AlertService : public api::AlertAdmin {
  public:
@@ -86,6 +106,12 @@ class AlertService : public api::AlertAdmin {
   void Run();
   // One evaluation from position 1, until Stop or an error.
   absl::Status Evaluate();
+  // Restores `*evaluator` (fresh) from the last snapshot; its position, or
+  // 0 (and a fresh evaluator) when there is none it can use.
+  uint64_t Resume(std::unique_ptr<Evaluator>* evaluator);
+  // Writes the entries of `evaluator` that changed since the last snapshot
+  // (written_), when the state is within max_snapshot_bytes.
+  void Snapshot(const Evaluator& evaluator);
   // Appends what `transitions` change of what the log holds open.
   absl::Status Append(const std::vector<Transition>& transitions,
                       const Evaluator& evaluator);
@@ -102,6 +128,9 @@ class AlertService : public api::AlertAdmin {
   eventlog::EventLog* const log_;
   std::unique_ptr<Gauges> gauges_;
   std::atomic<bool> stopping_{false};
+  // The evaluator thread's: a hash of each entry's text in the snapshots
+  // written or restored by this evaluation.
+  std::map<std::string, size_t> written_;
   std::thread thread_;
 
   absl::Mutex record_mu_ ABSL_ACQUIRED_BEFORE(mu_);

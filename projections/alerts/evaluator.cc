@@ -2,7 +2,9 @@
 // state and what alert that state wants; Want and Reconcile turn wants into
 // transitions. The clock-based kinds (task_stuck, agent_silent) keep a
 // deadline per subject in an ordered set; llm_cost keeps, for subjects with
-// an alert open, when their oldest cost leaves the window.
+// an alert open, when their oldest cost leaves the window. The snapshot of
+// that state (SnapshotEntries, Restore) is at the end: it writes every
+// member the evaluation reads.
 
 #include "projections/alerts/evaluator.h"
 
@@ -31,6 +33,9 @@ void AddCause(std::vector<uint64_t>* causes, uint64_t position) {
   causes->push_back(position);
   if (causes->size() > kMaxCauses) causes->erase(causes->begin());
 }
+
+// The evidence of a Want that does not raise.
+Json NoEvidence() { return Json(); }
 
 std::string_view SubjectKind(const AlertRule& rule) {
   switch (rule.kind) {
@@ -164,14 +169,14 @@ void Evaluator::Reconcile(const std::string& slot, const std::string& rule_id,
 
 void Evaluator::Want(RuleState& state, const Subject& subject, bool open,
                      uint64_t key_position, std::vector<uint64_t> causes,
-                     Json evidence, Context& context) {
+                     absl::FunctionRef<Json()> evidence, Context& context) {
   const std::string slot = SlotKey(state.id(), subject);
   if (open) {
     if (!desired_.contains(slot)) {
       desired_[slot] = Desired{
           .alert_id = AlertId(state.id(), subject, key_position),
           .causes = causes,
-          .evidence = std::move(evidence)};
+          .evidence = evidence()};
     }
   } else {
     desired_.erase(slot);
@@ -191,11 +196,14 @@ void Evaluator::AdvanceClock(int64_t now_us, Context& context) {
       SubjectState& subject = state->subjects[id];
       const Subject who{.kind = std::string(SubjectKind(rule)), .id = id};
       if (rule.kind != RuleKind::kLlmCost) {
-        Want(*state, who, true, subject.last_position, {subject.last_position},
-             {{"silent_for_us", rule.window_us},
-              {"last_position", subject.last_position},
-              {"deadline_time_us", subject.deadline_us}},
-             context);
+        Want(
+            *state, who, true, subject.last_position, {subject.last_position},
+            [&]() -> Json {
+              return {{"silent_for_us", rule.window_us},
+                      {"last_position", subject.last_position},
+                      {"deadline_time_us", subject.deadline_us}};
+            },
+            context);
         continue;
       }
       // A cost window shrinking: it only lowers the sum, so it can only
@@ -210,7 +218,7 @@ void Evaluator::AdvanceClock(int64_t now_us, Context& context) {
         Subject at = who;
         at.level_pct = level;
         if (subject.sum < rule.budget_usd * level / 100) {
-          Want(*state, at, false, 0, {}, {}, context);
+          Want(*state, at, false, 0, {}, NoEvidence, context);
         } else {
           any_open = any_open || desired_.contains(SlotKey(rule_id, at));
         }
@@ -330,7 +338,7 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
     state.subjects.erase(it);
     Subject who = kind_only;
     who.id = id;
-    Want(state, who, false, 0, {event.position}, {}, context);
+    Want(state, who, false, 0, {event.position}, NoEvidence, context);
   };
 
   if (rule.kind == RuleKind::kCustom) {
@@ -344,14 +352,18 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
                                   : base::DumpJson(*named);
     }
     const Json* actual = Lookup(*data, rule.field);
-    const bool match = actual != nullptr && Compare(*actual, rule.op, rule.value);
+    const bool match =
+        actual != nullptr && Compare(*actual, rule.op, rule.value);
     if (match && track(who.id) == nullptr) return;
     if (!match) state.subjects.erase(who.id);
-    Want(state, who, match, event.position, {event.position},
-         {{"field", rule.field},
-          {"value", actual != nullptr ? *actual : Json()},
-          {"expected", rule.value}},
-         context);
+    Want(
+        state, who, match, event.position, {event.position},
+        [&]() -> Json {
+          return {{"field", rule.field},
+                  {"value", actual != nullptr ? *actual : Json()},
+                  {"expected", rule.value}};
+        },
+        context);
     return;
   }
 
@@ -363,16 +375,14 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
     case RuleKind::kTaskStuck:
     case RuleKind::kAgentSilent: {
       const bool stuck = rule.kind == RuleKind::kTaskStuck;
-      const bool alive =
-          stuck ? (type == DomainType::kTaskAssigned ||
-                   type == DomainType::kTaskStarted ||
-                   type == DomainType::kTaskProgress)
-                : (type == DomainType::kAgentRegistered ||
-                   type == DomainType::kAgentHeartbeat);
-      const bool over =
-          stuck ? (type == DomainType::kTaskCompleted ||
-                   type == DomainType::kTaskFailed)
-                : type == DomainType::kAgentStopped;
+      const bool alive = stuck ? (type == DomainType::kTaskAssigned ||
+                                  type == DomainType::kTaskStarted ||
+                                  type == DomainType::kTaskProgress)
+                               : (type == DomainType::kAgentRegistered ||
+                                  type == DomainType::kAgentHeartbeat);
+      const bool over = stuck ? (type == DomainType::kTaskCompleted ||
+                                 type == DomainType::kTaskFailed)
+                              : type == DomainType::kAgentStopped;
       const std::string& id = stuck ? e.task_id : e.agent_id;
       if (over) return untrack(id);
       if (!alive) return;
@@ -381,7 +391,7 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       Subject who = kind_only;
       who.id = id;
       // A sign of life ends the alert keyed on the one before.
-      Want(state, who, false, 0, {event.position}, {}, context);
+      Want(state, who, false, 0, {event.position}, NoEvidence, context);
       state.deadlines.erase({subject->deadline_us, id});
       subject->last_position = event.position;
       subject->deadline_us = event.recorded_time_us + rule.window_us;
@@ -405,12 +415,15 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       }
       const bool fire =
           static_cast<int64_t>(subject->over.size()) >= rule.samples;
-      Want(state, who, fire, event.position, subject->over,
-           {{"metric", rule.metric},
-            {"value", value},
-            {"threshold", rule.threshold},
-            {"samples", rule.samples}},
-           context);
+      Want(
+          state, who, fire, event.position, subject->over,
+          [&]() -> Json {
+            return {{"metric", rule.metric},
+                    {"value", value},
+                    {"threshold", rule.threshold},
+                    {"samples", rule.samples}};
+          },
+          context);
       return;
     }
     case RuleKind::kFailureRate:
@@ -456,15 +469,18 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
       if (!cost) {
         const double total = static_cast<double>(subject->window.size());
         const double pct = subject->sum * 100 / total;
-        const bool fire = static_cast<int64_t>(subject->window.size()) >=
-                              rule.min_outcomes &&
-                          pct > rule.threshold_pct;
-        Want(state, who, fire, event.position, causes,
-             {{"failure_pct", base::RoundedNumber(pct, 2)},
-              {"failed", subject->sum},
-              {"outcomes", subject->window.size()},
-              {"threshold_pct", rule.threshold_pct}},
-             context);
+        const bool fire =
+            static_cast<int64_t>(subject->window.size()) >= rule.min_outcomes &&
+            pct > rule.threshold_pct;
+        Want(
+            state, who, fire, event.position, causes,
+            [&]() -> Json {
+              return {{"failure_pct", base::RoundedNumber(pct, 2)},
+                      {"failed", subject->sum},
+                      {"outcomes", subject->window.size()},
+                      {"threshold_pct", rule.threshold_pct}};
+            },
+            context);
         return;
       }
       bool any_open = false;
@@ -472,17 +488,19 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
         Subject at = who;
         at.level_pct = level;
         const bool fire = subject->sum >= rule.budget_usd * level / 100;
-        Want(state, at, fire, event.position, causes,
-             {{"cost_usd", base::RoundedNumber(subject->sum, 6)},
-              {"budget_usd", rule.budget_usd},
-              {"level_pct", level}},
-             context);
+        Want(
+            state, at, fire, event.position, causes,
+            [&]() -> Json {
+              return {{"cost_usd", base::RoundedNumber(subject->sum, 6)},
+                      {"budget_usd", rule.budget_usd},
+                      {"level_pct", level}};
+            },
+            context);
         any_open = any_open || fire;
       }
       state.deadlines.erase({subject->deadline_us, who.id});
       if (any_open) {
-        subject->deadline_us =
-            subject->window.front().time_us + rule.window_us;
+        subject->deadline_us = subject->window.front().time_us + rule.window_us;
         state.deadlines.emplace(subject->deadline_us, who.id);
       }
       return;
@@ -490,6 +508,148 @@ void Evaluator::Evaluate(RuleState& state, const eventlog::RecordedEvent& event,
     case RuleKind::kCustom:
       return;
   }
+}
+
+// ---- Snapshot ------------------------------------------------------------
+
+namespace {
+
+constexpr char kClockEntry[] = "clock";
+constexpr char kAlertsEntry[] = "alerts";
+constexpr char kTasksEntry[] = "tasks";
+constexpr char kRulePrefix[] = "rule/";
+
+Json SubjectJson(const Subject& subject) {
+  return {subject.kind, subject.id, subject.level_pct};
+}
+
+Subject SubjectFrom(const Json& json) {
+  return Subject{.kind = json.at(0).get<std::string>(),
+                 .id = json.at(1).get<std::string>(),
+                 .level_pct = json.at(2).get<double>()};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Evaluator::SnapshotEntries()
+    const {
+  std::vector<std::pair<std::string, std::string>> entries;
+  entries.emplace_back(
+      kClockEntry, base::DumpJson({now_us_, position_, dropped_subjects_}));
+  // Doubles are written as the shortest text that reads back the same
+  // (base/json.h), so sums and levels restore exactly.
+  Json desired = Json::array();
+  for (const auto& [slot, want] : desired_) {
+    desired.push_back({slot, want.alert_id, want.causes, want.evidence});
+  }
+  Json open = Json::array();
+  for (const auto& [slot, alert] : open_) {
+    open.push_back(
+        {slot, alert.alert_id, alert.rule_id, SubjectJson(alert.subject)});
+  }
+  entries.emplace_back(kAlertsEntry,
+                       base::DumpJson({std::move(desired), std::move(open)}));
+  Json tasks = Json::array();
+  for (const auto& [task, manager] : task_managers_) {
+    tasks.push_back({task, manager});
+  }
+  entries.emplace_back(kTasksEntry, base::DumpJson(tasks));
+  for (const auto& [rule_id, state] : states_) {
+    Json subjects = Json::array();
+    for (const auto& [id, subject] : state->subjects) {
+      Json window = Json::array();
+      for (const Sample& sample : subject.window) {
+        window.push_back({sample.time_us, sample.value, sample.position});
+      }
+      subjects.push_back({id, subject.last_position, subject.deadline_us,
+                          std::move(window), subject.sum, subject.over});
+    }
+    Json deadlines = Json::array();
+    for (const auto& [deadline, id] : state->deadlines) {
+      deadlines.push_back({deadline, id});
+    }
+    entries.emplace_back(
+        kRulePrefix + rule_id,
+        base::DumpJson({std::move(subjects), std::move(deadlines)}));
+  }
+  return entries;
+}
+
+absl::Status Evaluator::Restore(
+    const std::vector<eventlog::RecordedEvent>& rule_events,
+    const std::map<std::string, std::string>& entries) {
+  for (const eventlog::RecordedEvent& event : rule_events) {
+    std::string rule_id;
+    // Skipped when malformed, as Apply skips it.
+    (void)rules_.Apply(event, &rule_id);
+  }
+  std::string at;  // the entry being read, for the error
+  const auto entry = [&](const std::string& key) -> absl::StatusOr<Json> {
+    at = key;
+    auto it = entries.find(key);
+    if (it == entries.end()) {
+      return absl::DataLossError("the alerts snapshot has no entry " + key);
+    }
+    return base::JsonFromText(it->second);
+  };
+  try {
+    absl::StatusOr<Json> clock = entry(kClockEntry);
+    if (!clock.ok()) return absl::DataLossError(clock.status().message());
+    now_us_ = clock->at(0).get<int64_t>();
+    position_ = clock->at(1).get<uint64_t>();
+    dropped_subjects_ = clock->at(2).get<uint64_t>();
+
+    absl::StatusOr<Json> alerts = entry(kAlertsEntry);
+    if (!alerts.ok()) return absl::DataLossError(alerts.status().message());
+    for (const Json& want : alerts->at(0)) {
+      desired_[want.at(0).get<std::string>()] = Desired{
+          .alert_id = want.at(1).get<std::string>(),
+          .causes = want.at(2).get<std::vector<uint64_t>>(),
+          .evidence = want.at(3)};
+    }
+    for (const Json& alert : alerts->at(1)) {
+      open_[alert.at(0).get<std::string>()] =
+          OpenAlert{.alert_id = alert.at(1).get<std::string>(),
+                    .rule_id = alert.at(2).get<std::string>(),
+                    .subject = SubjectFrom(alert.at(3))};
+    }
+
+    absl::StatusOr<Json> tasks = entry(kTasksEntry);
+    if (!tasks.ok()) return absl::DataLossError(tasks.status().message());
+    for (const Json& task : *tasks) {
+      task_managers_[task.at(0).get<std::string>()] =
+          task.at(1).get<std::string>();
+    }
+
+    for (const auto& [rule_id, rule] : rules_.rules()) {
+      absl::StatusOr<Json> json = entry(kRulePrefix + rule_id);
+      if (!json.ok()) return absl::DataLossError(json.status().message());
+      auto state = std::make_unique<RuleState>();
+      state->registered = rule;
+      for (const Json& subject : json->at(0)) {
+        SubjectState& s = state->subjects[subject.at(0).get<std::string>()];
+        s.last_position = subject.at(1).get<uint64_t>();
+        s.deadline_us = subject.at(2).get<int64_t>();
+        for (const Json& sample : subject.at(3)) {
+          s.window.push_back({sample.at(0).get<int64_t>(),
+                              sample.at(1).get<double>(),
+                              sample.at(2).get<uint64_t>()});
+        }
+        s.sum = subject.at(4).get<double>();
+        s.over = subject.at(5).get<std::vector<uint64_t>>();
+      }
+      for (const Json& deadline : json->at(1)) {
+        state->deadlines.emplace(deadline.at(0).get<int64_t>(),
+                                 deadline.at(1).get<std::string>());
+      }
+      states_[rule_id] = std::move(state);
+    }
+  } catch (const Json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat("the alerts snapshot's entry ", at, " is malformed: ",
+                     e.what()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vigil::alerts

@@ -14,6 +14,9 @@
 // Apply first moves the clock to the event's recorded time. See
 // docs/alerts.md "Evaluation".
 //
+// Its state can be taken as snapshot entries and restored (SnapshotEntries,
+// Restore), so that a restart need not replay the log from position 1.
+//
 // Not thread-safe: one thread owns it.
 
 #ifndef VIGIL_PROJECTIONS_ALERTS_EVALUATOR_H_
@@ -24,8 +27,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "eventlog/event.h"
 #include "projections/alerts/rule_set.h"
 #include "projections/alerts/transition.h"
@@ -80,6 +86,25 @@ class Evaluator {
   // SlotKey.
   const std::map<std::string, OpenAlert>& open() const { return open_; }
   uint64_t dropped_subjects() const { return dropped_subjects_; }
+  // The last position applied; 0 before the first.
+  uint64_t position() const { return position_; }
+
+  // The state as snapshot entries (key, JSON text): "clock" (the clock, the
+  // position, the dropped count), "alerts" (the alerts open and wanted),
+  // "tasks" (the tasks' managers) and "rule/<rule id>" for each rule (its
+  // subjects and deadlines). The rules themselves are not in it: they are
+  // the log's `$alert-rules` up to position(). Each entry's text is the
+  // same for the same state, so a writer can store only the changed ones.
+  std::vector<std::pair<std::string, std::string>> SnapshotEntries() const;
+
+  // REQUIRES: a fresh evaluator (nothing applied). Makes it the evaluator
+  // that took `entries` (of SnapshotEntries; a "rule/" entry of a rule not
+  // in `rule_events` is ignored), given the `$alert-rules` events at or
+  // before that evaluator's position(), in order: it then returns what
+  // that one would. DATA_LOSS naming the entry when one is malformed or
+  // missing (the evaluator is then unusable).
+  absl::Status Restore(const std::vector<eventlog::RecordedEvent>& rule_events,
+                       const std::map<std::string, std::string>& entries);
 
  private:
   struct RuleState;
@@ -95,9 +120,11 @@ class Evaluator {
                 Context& context);
   // Sets what slot `subject` of `state` should be and reconciles it with
   // what is open.
+  // `evidence` is called only when an alert is raised (building it on
+  // every event was measured: RESULTS.md "Alerts").
   void Want(RuleState& state, const Subject& subject, bool open,
             uint64_t key_position, std::vector<uint64_t> causes,
-            base::Json evidence, Context& context);
+            absl::FunctionRef<base::Json()> evidence, Context& context);
   void Reconcile(const std::string& slot, const std::string& rule_id,
                  const Subject& subject, const std::vector<uint64_t>& causes,
                  Context& context);

@@ -226,6 +226,120 @@ TEST(ScenarioTest, AppliedInOrderLifecyclesAreConsistentAndRacesResolve) {
   EXPECT_GT(ended, tasks / 2);
 }
 
+// Each incident: valid events and lifecycles, and the incident agent does
+// what scenario.h says in the steps it says, beside the team.
+TEST(ScenarioTest, IncidentsPlayTheirScriptAtTheirSteps) {
+  constexpr uint64_t kStart = 100, kLength = 300, kTotal = 1000;
+  const auto during = [&](uint64_t step) {
+    return step >= kStart && step < kStart + kLength;
+  };
+  for (Incident incident :
+       {Incident::kStuckWorker, Incident::kSilentAgent,
+        Incident::kFailureBurst, Incident::kCostOverrun}) {
+    SCOPED_TRACE(IncidentName(incident));
+    std::unique_ptr<Scenario> scenario =
+        Make({.seed = 5, .incident = incident, .incident_start = kStart,
+              .incident_steps = kLength});
+    const std::string agent = scenario->incident_agent();
+    EXPECT_EQ(agent, "sim-s5-x0");
+    MemoryLog log;
+    // The incident agent's events (on its streams) with their step.
+    std::vector<std::pair<uint64_t, testing::TypedEvent>> own;
+    for (uint64_t i = 0; i < kTotal; ++i) {
+      const Step step = scenario->Next();
+      ASSERT_TRUE(api::ValidateDomainEvents(step.request.events).ok())
+          << Describe(step);
+      log.Apply(step);
+      if (step.request.stream.find(agent) == std::string::npos) continue;
+      for (const eventlog::EventData& event : step.request.events) {
+        own.push_back({i, {event.type, event.data}});
+      }
+    }
+    for (const auto& [stream, events] : log.streams) {
+      SCOPED_TRACE(stream);
+      EXPECT_THAT(stream.starts_with("task-")
+                      ? testing::CheckTaskLifecycle(events)
+                      : testing::CheckAgentLifecycle(events),
+                  IsEmpty());
+    }
+    ASSERT_FALSE(own.empty());
+    // Last step of the agent before the incident and first after it, of
+    // the kinds that count.
+    const auto around = [&](auto counts) {
+      uint64_t last_before = 0, first_after = kTotal, inside = 0;
+      for (const auto& [i, event] : own) {
+        if (!counts(event)) continue;
+        if (i < kStart) last_before = i;
+        if (during(i)) ++inside;
+        if (i >= kStart + kLength) first_after = std::min(first_after, i);
+      }
+      EXPECT_GE(last_before + 2 * kIncidentBeat, kStart);
+      EXPECT_LE(first_after, kStart + kLength + 2 * kIncidentBeat);
+      return inside;
+    };
+    std::vector<std::string> outcomes;
+    int costly = 0;
+    for (const auto& [i, event] : own) {
+      if (event.type == "TaskFailed") outcomes.push_back(during(i) ? "F" : "f?");
+      if (event.type == "TaskCompleted") outcomes.push_back(during(i) ? "C?" : "C");
+      if (event.type == "LlmCallCompleted" &&
+          event.data.find("\"cost_usd\":0.51") != std::string::npos) {
+        EXPECT_TRUE(during(i)) << i;
+        ++costly;
+      }
+    }
+    switch (incident) {
+      case Incident::kStuckWorker:
+        // The task goes quiet for the incident; the agent does not.
+        EXPECT_EQ(around([](const testing::TypedEvent& e) {
+                    return e.type == "TaskProgress";
+                  }),
+                  0u);
+        EXPECT_GT(std::count_if(own.begin(), own.end(),
+                                [&](const auto& step_event) {
+                                  return during(step_event.first) &&
+                                         step_event.second.type ==
+                                             "AgentHeartbeat";
+                                }),
+                  50);
+        EXPECT_EQ(outcomes, (std::vector<std::string>{"C"}));
+        break;
+      case Incident::kSilentAgent:
+        EXPECT_EQ(around([](const testing::TypedEvent&) { return true; }), 0u);
+        break;
+      case Incident::kFailureBurst: {
+        ASSERT_GE(outcomes.size(), 6u);
+        EXPECT_EQ(std::vector<std::string>(outcomes.begin(),
+                                           outcomes.begin() + 6),
+                  (std::vector<std::string>{"F", "F", "F", "C", "C", "C"}));
+        EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "F"),
+                  kFailureBurst);
+        break;
+      }
+      case Incident::kCostOverrun:
+        EXPECT_EQ(costly, kCostBurst);
+        break;
+      case Incident::kNone:
+        break;
+    }
+  }
+  // Without an incident there is no incident agent, whatever its steps.
+  std::unique_ptr<Scenario> plain = Make({.seed = 5, .incident_start = 7});
+  EXPECT_EQ(plain->incident_agent(), "");
+  EXPECT_EQ(Steps({.seed = 5, .incident_start = 7}, 500),
+            Steps({.seed = 5}, 500));
+}
+
+TEST(ScenarioTest, IncidentNames) {
+  for (Incident incident :
+       {Incident::kNone, Incident::kStuckWorker, Incident::kSilentAgent,
+        Incident::kFailureBurst, Incident::kCostOverrun}) {
+    EXPECT_EQ(IncidentFromName(IncidentName(incident)).value(), incident);
+  }
+  EXPECT_THAT(std::string(IncidentFromName("stuck").status().message()),
+              HasSubstr("known: team, stuck-worker, silent-agent"));
+}
+
 TEST(ScenarioTest, OnConflictRebasesOrDrops) {
   Step step;
   step.request.stream = "task-x";
@@ -264,6 +378,8 @@ TEST(ScenarioTest, CreateRefusesBadOptions) {
                               .message()),
               HasSubstr("a b"));
   EXPECT_TRUE(Scenario::Create({.id_prefix = "Run_1.x:y-z"}).ok());
+  EXPECT_FALSE(Scenario::Create({.incident_steps = 0}).ok());
+  EXPECT_FALSE(Scenario::Create({.incident_start = 1'000'001}).ok());
 }
 
 }  // namespace

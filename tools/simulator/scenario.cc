@@ -2,7 +2,9 @@
 // (register, heartbeat, create, assign, work on, finish a task, stop a
 // worker) draws from the one seeded generator and moves the one model of
 // agents and tasks, so that the same seed gives the same steps byte for
-// byte; apart, they would share all of Impl's state.
+// byte; apart, they would share all of Impl's state. The incident agent's
+// script (IncidentStep) moves the same model and appends through the same
+// helpers.
 
 #include "tools/simulator/scenario.h"
 
@@ -144,7 +146,40 @@ class Json {
   base::Json json_ = base::Json::object();
 };
 
+constexpr std::pair<Incident, std::string_view> kIncidentNames[] = {
+    {Incident::kNone, "team"},
+    {Incident::kStuckWorker, "stuck-worker"},
+    {Incident::kSilentAgent, "silent-agent"},
+    {Incident::kFailureBurst, "failure-burst"},
+    {Incident::kCostOverrun, "cost-overrun"}};
+// Bounds of incident_start and incident_steps.
+constexpr uint64_t kMaxIncidentSteps = 1'000'000;
+// The incident agent's LLM calls, by the index in kPrices: cheap ones
+// (gemini-1.5-flash, 400 tokens in, 100 out: $0.00006) and the overrun's
+// (claude-3-5-sonnet, 150,000 in, 4,000 out: kCostBurstCallUsd).
+constexpr int kCheapModel = 4;
+constexpr int64_t kCheapTokens[] = {400, 100};
+constexpr int kCostlyModel = 2;
+constexpr int64_t kCostlyTokens[] = {150'000, 4'000};
+
 }  // namespace
+
+std::string_view IncidentName(Incident incident) {
+  for (const auto& [value, name] : kIncidentNames) {
+    if (value == incident) return name;
+  }
+  return "team";
+}
+
+absl::StatusOr<Incident> IncidentFromName(std::string_view name) {
+  std::string known;
+  for (const auto& [value, text] : kIncidentNames) {
+    if (text == name) return value;
+    absl::StrAppend(&known, known.empty() ? "" : ", ", A(text));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown scenario \"", A(name), "\"; known: ", known));
+}
 
 std::span<const ModelPrice> ModelPrices() { return kPrices; }
 
@@ -153,6 +188,9 @@ class Scenario::Impl {
   explicit Impl(ScenarioOptions options);
   Step Next();
   uint64_t steps() const { return steps_; }
+  std::string incident_agent() const {
+    return incident_agent_ != nullptr ? incident_agent_->id : "";
+  }
 
  private:
   struct Task;
@@ -195,6 +233,23 @@ class Scenario::Impl {
   void FinishTask(Agent& worker, Task& task, Step* step);
   std::string AddLlmCall(const Agent& agent, const Task* task, int model,
                          const std::string& causation_id, Step* step);
+  // An LLM call of `input` and `output` tokens.
+  std::string AddLlmCallOf(const Agent& agent, const Task* task, int model,
+                           int64_t input, int64_t output,
+                           const std::string& causation_id, Step* step);
+  void SendHeartbeat(Agent& agent, double cpu, Step* step);
+
+  // The incident agent's scripted step, on its beat; false when it has
+  // none now (see scenario.h).
+  bool IncidentStep(Step* step);
+  // Its task work: a new task created by manager 0 and assigned to it (one
+  // append), then started, then ended as TaskFailed (`fail`) or
+  // TaskCompleted. Returns true when the step ended a task.
+  bool IncidentTaskCycle(bool fail, Step* step);
+  // An event of the incident agent's current task, by the agent; `data`
+  // gets the task and worker ids.
+  void IncidentTaskEvent(std::string_view type, Json data, Step* step);
+  void IncidentLlmCall(bool costly, Step* step);
 
   // Starts `step` as an append to `stream` after `last_revision` (nullopt:
   // the stream does not exist yet), under the next idempotency key.
@@ -235,6 +290,18 @@ class Scenario::Impl {
   std::deque<Step> queued_;
   uint64_t keys_ = 0;
   uint64_t steps_ = 0;
+  // The incident (options_.incident): its agent, its current task (the
+  // earlier ones are over: the memory stays flat), the tasks it had, the
+  // stage of the current one, and the burst so far.
+  enum class Stage { kNone, kAssigned, kStarted, kEnded };
+  std::unique_ptr<Agent> incident_agent_;
+  std::unique_ptr<Task> incident_task_;
+  uint64_t incident_tasks_ = 0;
+  Stage incident_stage_ = Stage::kNone;
+  uint64_t incident_beats_ = 0;
+  uint64_t next_beat_ = kIncidentBeat;  // in steps_
+  int burst_done_ = 0;
+  bool recovered_ = false;
 };
 
 Scenario::Impl::Impl(ScenarioOptions options)
@@ -248,6 +315,15 @@ Scenario::Impl::Impl(ScenarioOptions options)
   for (int i = 0; i < options_.workers; ++i) {
     Register(AddAgent(false), &queued_.emplace_back());
   }
+  if (options_.incident == Incident::kNone) return;
+  incident_agent_ = std::make_unique<Agent>();
+  Agent& agent = *incident_agent_;
+  agent.id = ids_ + "-x0";
+  agent.stream = "agent-" + agent.id;
+  agent.name = "incident-0";
+  agent.model = kCheapModel;
+  agent.base_mem_bytes = int64_t{512} << 20;
+  Register(agent, &queued_.emplace_back());
 }
 
 Step Scenario::Impl::Next() {
@@ -258,6 +334,7 @@ Step Scenario::Impl::Next() {
     return step;
   }
   Step step;
+  if (IncidentStep(&step)) return step;
   const double r = Unit();
   bool done = false;
   if (r < kHeartbeat) {
@@ -310,7 +387,8 @@ void Scenario::Impl::Register(Agent& agent, Step* step) {
            agent.id, "");
   agent.last_revision = After(*step, agent.last_revision);
   agent.live = true;
-  if (!agent.manager) ++live_workers_;
+  // The incident agent is not one of the team's workers.
+  if (!agent.manager && &agent != incident_agent_.get()) ++live_workers_;
 }
 
 bool Scenario::Impl::Heartbeat(Step* step) {
@@ -322,19 +400,23 @@ bool Scenario::Impl::Heartbeat(Step* step) {
   if (!agent->live) agent = managers_[0].get();
   const bool busy = agent->current != nullptr || agent->manager;
   const double cpu = busy ? 35 + 60 * Unit() : 2 + 13 * Unit();
-  Begin(step, agent->stream, agent->last_revision);
+  SendHeartbeat(*agent, cpu, step);
+  return true;
+}
+
+void Scenario::Impl::SendHeartbeat(Agent& agent, double cpu, Step* step) {
+  Begin(step, agent.stream, agent.last_revision);
   AddEvent(step, "AgentHeartbeat",
            Json()
-               .Str("agent_id", agent->id)
+               .Str("agent_id", agent.id)
                .Num("cpu_pct", cpu, 1)
                .Int("mem_bytes",
-                    agent->base_mem_bytes + Between(0, 256) * (1 << 20))
-               .Int("queue_depth", static_cast<int64_t>(agent->queue.size()) +
-                                       (agent->current != nullptr ? 1 : 0))
+                    agent.base_mem_bytes + Between(0, 256) * (1 << 20))
+               .Int("queue_depth", static_cast<int64_t>(agent.queue.size()) +
+                                       (agent.current != nullptr ? 1 : 0))
                .Done(),
-           agent->id, "");
-  agent->last_revision = After(*step, agent->last_revision);
-  return true;
+           agent.id, "");
+  agent.last_revision = After(*step, agent.last_revision);
 }
 
 Scenario::Impl::Agent* Scenario::Impl::RandomLiveWorker() {
@@ -623,9 +705,17 @@ std::string Scenario::Impl::AddLlmCall(const Agent& agent, const Task* task,
                                        int model,
                                        const std::string& causation_id,
                                        Step* step) {
-  const ModelPrice& price = kPrices[model];
   const int64_t input = Between(400, 12000);
   const int64_t output = Between(40, 1800);
+  return AddLlmCallOf(agent, task, model, input, output, causation_id, step);
+}
+
+std::string Scenario::Impl::AddLlmCallOf(const Agent& agent, const Task* task,
+                                         int model, int64_t input,
+                                         int64_t output,
+                                         const std::string& causation_id,
+                                         Step* step) {
+  const ModelPrice& price = kPrices[model];
   const double cost =
       (static_cast<double>(input) * price.usd_per_million_input +
        static_cast<double>(output) * price.usd_per_million_output) /
@@ -641,6 +731,149 @@ std::string Scenario::Impl::AddLlmCall(const Agent& agent, const Task* task,
   return AddEvent(step, "LlmCallCompleted", data.Done(),
                   task != nullptr ? task->correlation_id : agent.id,
                   causation_id);
+}
+
+bool Scenario::Impl::IncidentStep(Step* step) {
+  // On its beat, or at the first step after it that no queued step took.
+  if (incident_agent_ == nullptr || steps_ < next_beat_) return false;
+  next_beat_ += kIncidentBeat;
+  Agent& agent = *incident_agent_;
+  const uint64_t now = steps_ - 1;  // this step, from 0
+  const bool before = now < options_.incident_start;
+  const bool during =
+      !before && now - options_.incident_start < options_.incident_steps;
+  const bool odd = ++incident_beats_ % 2 == 1;
+  constexpr double kCpu = 30;
+  switch (options_.incident) {
+    case Incident::kNone:
+      return false;
+    case Incident::kSilentAgent:
+      if (during) return false;
+      SendHeartbeat(agent, kCpu, step);
+      return true;
+    case Incident::kStuckWorker:
+      if (incident_stage_ == Stage::kNone ||
+          incident_stage_ == Stage::kAssigned) {
+        IncidentTaskCycle(false, step);
+        return true;
+      }
+      if (incident_stage_ == Stage::kEnded || during || (before && odd)) {
+        SendHeartbeat(agent, kCpu, step);
+        return true;
+      }
+      if (before || !recovered_) {
+        recovered_ = !before;
+        // Never backwards: one percent per report, up to 99.
+        const int percent = static_cast<int>(
+            std::min<uint64_t>(incident_beats_ / 2, 99));
+        IncidentTaskEvent(
+            "TaskProgress",
+            std::move(Json().Int("percent", percent).Str(
+                "note", recovered_ ? "unstuck" : "working")),
+            step);
+        return true;
+      }
+      IncidentTaskCycle(false, step);
+      return true;
+    case Incident::kFailureBurst:
+      if (before || (during && burst_done_ >= kFailureBurst &&
+                     incident_stage_ != Stage::kAssigned &&
+                     incident_stage_ != Stage::kStarted)) {
+        SendHeartbeat(agent, kCpu, step);
+        return true;
+      }
+      if (IncidentTaskCycle(during, step) && during) ++burst_done_;
+      return true;
+    case Incident::kCostOverrun:
+      if (during && burst_done_ < kCostBurst) {
+        ++burst_done_;
+        IncidentLlmCall(true, step);
+      } else if (odd) {
+        SendHeartbeat(agent, kCpu, step);
+      } else {
+        IncidentLlmCall(false, step);
+      }
+      return true;
+  }
+  return false;
+}
+
+bool Scenario::Impl::IncidentTaskCycle(bool fail, Step* step) {
+  Agent& agent = *incident_agent_;
+  switch (incident_stage_) {
+    case Stage::kNone:
+    case Stage::kEnded: {
+      Agent& manager = *managers_[0];
+      auto task = std::make_unique<Task>();
+      task->id = absl::StrCat(agent.id, "-t", incident_tasks_);
+      task->stream = "task-" + task->id;
+      task->manager = &manager;
+      task->title = absl::StrCat("Incident task ", incident_tasks_);
+      task->correlation_id = task->id;
+      Begin(step, task->stream, task->last_revision);
+      const std::string created =
+          AddEvent(step, "TaskCreated",
+                   Json()
+                       .Str("task_id", task->id)
+                       .Str("manager_id", manager.id)
+                       .Str("title", task->title)
+                       .Int("priority", 3)
+                       .Done(),
+                   task->correlation_id, manager.last_decision);
+      task->last_event_id = AddEvent(step, "TaskAssigned",
+                                     Json()
+                                         .Str("task_id", task->id)
+                                         .Str("manager_id", manager.id)
+                                         .Str("worker_id", agent.id)
+                                         .Done(),
+                                     task->correlation_id, created);
+      task->last_revision = After(*step, task->last_revision);
+      incident_task_ = std::move(task);
+      ++incident_tasks_;
+      incident_stage_ = Stage::kAssigned;
+      return false;
+    }
+    case Stage::kAssigned:
+      IncidentTaskEvent("TaskStarted", Json(), step);
+      agent.current = incident_task_.get();
+      incident_stage_ = Stage::kStarted;
+      return false;
+    case Stage::kStarted:
+      if (fail) {
+        IncidentTaskEvent("TaskFailed",
+                          std::move(Json().Str("error", Pick(kErrors, 0))),
+                          step);
+      } else {
+        Json result;
+        result.Str("summary", "Done").Int("artifacts", 1);
+        Json data;
+        data.Obj("result", std::move(result));
+        IncidentTaskEvent("TaskCompleted", std::move(data), step);
+      }
+      agent.current = nullptr;
+      incident_stage_ = Stage::kEnded;
+      return true;
+  }
+  return false;
+}
+
+void Scenario::Impl::IncidentTaskEvent(std::string_view type, Json data,
+                                       Step* step) {
+  Task& task = *incident_task_;
+  data.Str("task_id", task.id).Str("worker_id", incident_agent_->id);
+  Begin(step, task.stream, task.last_revision);
+  task.last_event_id = AddEvent(step, type, data.Done(), task.correlation_id,
+                                task.last_event_id);
+  task.last_revision = After(*step, task.last_revision);
+}
+
+void Scenario::Impl::IncidentLlmCall(bool costly, Step* step) {
+  Agent& agent = *incident_agent_;
+  const int64_t* tokens = costly ? kCostlyTokens : kCheapTokens;
+  Begin(step, agent.stream, agent.last_revision);
+  AddLlmCallOf(agent, nullptr, costly ? kCostlyModel : kCheapModel, tokens[0],
+               tokens[1], "", step);
+  agent.last_revision = After(*step, agent.last_revision);
 }
 
 void Scenario::Impl::Begin(Step* step, const std::string& stream,
@@ -702,6 +935,14 @@ absl::StatusOr<std::unique_ptr<Scenario>> Scenario::Create(
     return absl::InvalidArgumentError(
         "conflict rate and task failure rate must be 0..1");
   }
+  if (options.incident_start > kMaxIncidentSteps ||
+      options.incident_steps == 0 ||
+      options.incident_steps > kMaxIncidentSteps) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "incident start must be 0..", kMaxIncidentSteps, " and its steps 1..",
+        kMaxIncidentSteps, ", not ", options.incident_start, " and ",
+        options.incident_steps));
+  }
   return std::unique_ptr<Scenario>(
       new Scenario(std::make_unique<Impl>(std::move(options))));
 }
@@ -711,6 +952,7 @@ Scenario::~Scenario() = default;
 
 Step Scenario::Next() { return impl_->Next(); }
 uint64_t Scenario::steps() const { return impl_->steps(); }
+std::string Scenario::incident_agent() const { return impl_->incident_agent(); }
 
 std::optional<Step> Scenario::OnConflict(
     const Step& step, std::optional<uint64_t> actual_revision) {

@@ -27,6 +27,32 @@
 // meaning does not depend on their order race (TaskProgress, MessageSent),
 // so appending the loser after the winner is the right decision.
 //
+// Incidents: with ScenarioOptions::incident set, one more worker, the
+// incident agent `<id_prefix>-s<seed>-x0` (its manager: the team's first
+// manager), plays a script beside the random team (whose decisions then
+// differ from a run without it: the script draws from the same generator
+// for memory readings and latencies). The agent
+// takes one scripted step every kIncidentBeat steps of Next(): healthy
+// before step `incident_start`, the incident for `incident_steps` steps,
+// then healthy again. What a rule sees (docs/alerts.md "Simulator
+// scenarios"):
+//   stuck-worker   its task `<agent>-t0` is created, assigned to it and
+//                  started on its first beats and reports progress every
+//                  other beat; during the incident it only heartbeats (no
+//                  progress); then the task progresses and completes.
+//   silent-agent   a heartbeat every beat; nothing at all during the
+//                  incident; heartbeats again after it.
+//   failure-burst  heartbeats; the incident starts with kFailureBurst tasks
+//                  (`<agent>-t<k>`, 3 beats each) that end in TaskFailed;
+//                  after it, tasks that end in TaskCompleted, one after
+//                  the other.
+//   cost-overrun   a heartbeat and a cheap LLM call (gemini-1.5-flash,
+//                  $0.00006) on alternate beats; the incident starts with
+//                  kCostBurst calls of claude-3-5-sonnet at $0.51 each
+//                  (150,000 tokens in, 4,000 out), then cheap calls again.
+// So, at --rate R steps per second, the stuck task and the silent agent go
+// quiet for about incident_steps / R seconds.
+//
 // Not thread-safe: one thread calls Next(); OnConflict is a pure function.
 
 #ifndef VIGIL_TOOLS_SIMULATOR_SCENARIO_H_
@@ -44,6 +70,23 @@
 
 namespace vigil::simulator {
 
+// The scripted incidents (see the file comment).
+enum class Incident { kNone, kStuckWorker, kSilentAgent, kFailureBurst, kCostOverrun };
+// Steps of Next() between two scripted steps of the incident agent (a
+// step due while Next() returns queued ones is taken right after them).
+inline constexpr uint64_t kIncidentBeat = 5;
+// failure-burst: tasks failed at the incident's start.
+inline constexpr int kFailureBurst = 3;
+// cost-overrun: expensive LLM calls at the incident's start, and the cost
+// of each in USD.
+inline constexpr int kCostBurst = 10;
+inline constexpr double kCostBurstCallUsd = 0.51;
+
+// "team" (kNone), "stuck-worker", "silent-agent", "failure-burst", "cost-overrun".
+std::string_view IncidentName(Incident incident);
+// The incident named `name`; INVALID_ARGUMENT naming the known ones.
+absl::StatusOr<Incident> IncidentFromName(std::string_view name);
+
 struct ScenarioOptions {
   // Agents at the start, each registered by the first steps. 1..10,000.
   int managers = 2;
@@ -60,6 +103,13 @@ struct ScenarioOptions {
   // Share of tasks that end in TaskFailed before tool failures add to it
   // (0..1): each failed tool call of the task adds 0.1, up to 0.9.
   double task_failure_rate = 0.1;
+  // The incident the incident agent plays; kNone: no incident agent, the
+  // steps are those of a scenario without these three options.
+  Incident incident = Incident::kNone;
+  // The step of Next() at which the incident starts (0..1,000,000), and
+  // how many steps it lasts (1..1,000,000).
+  uint64_t incident_start = 100;
+  uint64_t incident_steps = 300;
 };
 
 // The LLMs agents use, and what they cost: cost_usd of an
@@ -107,6 +157,10 @@ class Scenario {
 
   // How many steps Next() returned so far.
   uint64_t steps() const;
+
+  // The incident agent's id (`<id_prefix>-s<seed>-x0`); empty without an
+  // incident. Its tasks are `<that id>-t<k>`, from 0.
+  std::string incident_agent() const;
 
  private:
   class Impl;  // the agents, tasks and random streams, in scenario.cc

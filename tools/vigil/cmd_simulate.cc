@@ -117,6 +117,14 @@ absl::StatusOr<SimulateFlags> ParseSimulateFlags(const FlagValues& flags) {
     return absl::InvalidArgumentError("--conflict-rate must be a number 0..1");
   }
   sim.scenario.conflict_rate = conflict_rate;
+  if (flags.Has("scenario")) {
+    ASSIGN_OR_RETURN(sim.scenario.incident, simulator::IncidentFromName(
+                                                flags.Get("scenario")));
+  }
+  ASSIGN_OR_RETURN(sim.scenario.incident_start,
+                   flags.GetUint64("incident-start", 100));
+  ASSIGN_OR_RETURN(sim.scenario.incident_steps,
+                   flags.GetUint64("incident-steps", 300));
   return sim;
 }
 
@@ -407,12 +415,15 @@ absl::Status Probe(const FlagValues& flags) {
   return api::FromGrpcStatus(status, &context);
 }
 
-void PrintSummary(const SimulateFlags& sim, const Totals& totals,
-                  const TraceSender::Totals& traces, absl::Duration elapsed) {
+void PrintSummary(const SimulateFlags& sim, const Scenario& scenario,
+                  const Totals& totals, const TraceSender::Totals& traces,
+                  absl::Duration elapsed) {
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
   const std::string line = base::DumpJson(
       {{"simulate", "summary"},
        {"prefix", sim.scenario.id_prefix},
+       {"scenario", simulator::IncidentName(sim.scenario.incident)},
+       {"incident_agent", scenario.incident_agent()},
        {"seed", sim.scenario.seed},
        {"steps", totals.steps},
        {"appends", totals.appends},
@@ -450,11 +461,13 @@ int RunSimulate(const Command& command, const FlagValues& flags) {
   }
   std::fprintf(stderr,
                "vigil: simulate: %d managers, %d workers, seed %llu, prefix "
-               "%s, %llu appends/s\n",
+               "%s, %llu appends/s, scenario %s\n",
                sim->scenario.managers, sim->scenario.workers,
                static_cast<unsigned long long>(sim->scenario.seed),
                sim->scenario.id_prefix.c_str(),
-               static_cast<unsigned long long>(sim->rate));
+               static_cast<unsigned long long>(sim->rate),
+               std::string(simulator::IncidentName(sim->scenario.incident))
+                   .c_str());
 
   // The first SIGINT or SIGTERM ends the run cleanly; a second one kills.
   struct sigaction action = {};
@@ -496,7 +509,7 @@ int RunSimulate(const Command& command, const FlagValues& flags) {
   const Totals totals = sender.Finish();
   const TraceSender::Totals trace_totals =
       traces.has_value() ? traces->Finish() : TraceSender::Totals{};
-  PrintSummary(*sim, totals, trace_totals, absl::Now() - begin);
+  PrintSummary(*sim, **scenario, totals, trace_totals, absl::Now() - begin);
   if (totals.errors > 0 || trace_totals.errors > 0) {
     if (totals.errors > 0) {
       std::fprintf(stderr, "vigil: simulate: %llu steps failed, first: %s\n",
@@ -539,7 +552,13 @@ Command SimulateCommand() {
           "events, deduplicated, retries, conflicts, errors, the rates.\n"
           "The same --seed and --prefix give the same appends, ids and keys;\n"
           "run again on the same server, they are deduplicated. Exits 1 when\n"
-          "a step was given up on.",
+          "a step was given up on.\n"
+          "--scenario adds an incident agent <prefix>-s<seed>-x0 beside the\n"
+          "team, which plays one incident for alert rules (docs/alerts.md):\n"
+          "stuck-worker (its task stops progressing), silent-agent (no\n"
+          "heartbeat), failure-burst (3 tasks fail), cost-overrun (10 LLM\n"
+          "calls of $0.51). It starts at step --incident-start and lasts\n"
+          "--incident-steps steps; the agent acts every 5th step.",
       .flags =
           {
               kServerFlag,
@@ -555,6 +574,12 @@ Command SimulateCommand() {
               {"conflict-rate", "F",
                "share of progress reports a manager races (default 0.02)"},
               {"in-flight", "N", "appends in flight at once (default 4)"},
+              {"scenario", "NAME",
+               "team (default), stuck-worker, silent-agent, failure-burst "
+               "or cost-overrun"},
+              {"incident-start", "STEP",
+               "the step the incident starts at (default 100)"},
+              {"incident-steps", "N", "steps the incident lasts (default 300)"},
               {"trace-runs-per-minute", "N",
                "also export runs of a traced agent team (Planner, "
                "Researcher, Writer) over OTLP/gRPC (default 0: none)"},

@@ -369,6 +369,11 @@ const std::vector<Setting>& Settings() {
              "agents, tasks or managers one alert rule tracks at most"},
             "VIGIL_ALERTS_MAX_SUBJECTS",
             [](Config& c) -> size_t& { return c.alert_max_subjects; }),
+      Count({"alerts-snapshot-every", "N",
+             "events evaluated between two snapshots of the alert "
+             "evaluator's state"},
+            "VIGIL_ALERTS_SNAPSHOT_EVERY",
+            [](Config& c) -> size_t& { return c.alert_snapshot_every; }),
   };
   return *kSettings;
 }

@@ -66,6 +66,7 @@ struct Config {
   std::string alerts = "on";
   size_t alert_max_rules = 100;
   size_t alert_max_subjects = 10000;
+  size_t alert_snapshot_every = 10000;
   // OTLP ingest (docs/otlp.md): the largest export body, and a price file
   // replacing the built-in table (empty: the built-in one).
   size_t otlp_max_body_bytes = gateway::HttpServerOptions{}.otlp_max_body_bytes;

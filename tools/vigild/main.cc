@@ -355,6 +355,7 @@ int Serve(const Config& config, const HostPort& listen,
     alerts::AlertOptions alert_options;
     alert_options.max_rules = config.alert_max_rules;
     alert_options.evaluator.max_subjects_per_rule = config.alert_max_subjects;
+    alert_options.snapshot_every = config.alert_snapshot_every;
     alert_options.metrics = &metrics;
     absl::StatusOr<std::unique_ptr<alerts::AlertService>> started =
         alerts::AlertService::Start(std::move(alert_options), log->get());

@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "projections/alerts/evaluator.h"
 #include "tests/gateway/http_client.h"
+#include "tests/projections/alerts/alerts_server_test.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
 
@@ -35,136 +36,7 @@ extern char** environ;
 namespace vigil::alerts {
 namespace {
 
-using base::Json;
-using testing::HttpConnection;
-using testing::HttpResponse;
-using testing::VigildProcess;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-class AlertsE2eTest : public ::testing::Test {
- protected:
-  void StartVigild(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "--data-dir",    dir_.Sub("data"),
-        "--grpc-listen", "127.0.0.1:0",
-        "--http-listen", "127.0.0.1:0",
-        "--projections", "off"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    vigild_ = std::make_unique<VigildProcess>(VIGILD_BINARY, args,
-                                              dir_.Sub("vigild.log"));
-    ASSERT_TRUE(vigild_->started());
-    http_port_ = vigild_->WaitForPorts().second;
-    ASSERT_NE(http_port_, 0) << ReadFile(dir_.Sub("vigild.log"));
-  }
-
-  HttpResponse Call(const std::string& method, const std::string& target,
-                    const std::string& body = "") {
-    HttpConnection connection(static_cast<uint16_t>(http_port_));
-    EXPECT_TRUE(connection.connected());
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-    std::optional<HttpResponse> response =
-        connection.Request(method, target, headers, body);
-    EXPECT_TRUE(response.has_value()) << method << " " << target;
-    return response.value_or(HttpResponse{});
-  }
-
-  // Registers a rule; returns its id.
-  std::string Rule(const std::string& body) {
-    HttpResponse response = Call("POST", "/v1/alert-rules", body);
-    EXPECT_EQ(response.status, 201) << response.body;
-    absl::StatusOr<Json> json = base::JsonFromText(response.body);
-    return json.ok() && json->contains("id") ? (*json)["id"].get<std::string>()
-                                             : "";
-  }
-
-  // Appends `type` with `data` to `stream`; returns its position.
-  uint64_t Append(const std::string& stream, const std::string& type,
-                  const Json& data) {
-    HttpResponse response =
-        Call("POST", "/v1/streams/" + stream + "/events",
-             base::DumpJson({{"type", type}, {"data", data}}));
-    EXPECT_EQ(response.status, 201) << response.body;
-    absl::StatusOr<Json> json = base::JsonFromText(response.body);
-    return json.ok() ? (*json)["first_position"].get<uint64_t>() : 0;
-  }
-
-  // The whole log as /v1/all shows it.
-  std::vector<Json> All() {
-    std::vector<Json> events;
-    for (uint64_t from = 1;;) {
-      HttpResponse response =
-          Call("GET", absl::StrCat("/v1/all?from=", from, "&limit=1000"));
-      absl::StatusOr<Json> json = base::JsonFromText(response.body);
-      if (!json.ok() || !json->contains("events")) return events;
-      if ((*json)["events"].empty()) return events;
-      for (Json& event : (*json)["events"]) {
-        from = event["position"].get<uint64_t>() + 1;
-        events.push_back(std::move(event));
-      }
-    }
-  }
-
-  // `$alerts` as "+alert_id" / "-alert_id", in log order.
-  std::vector<std::string> AlertEvents() {
-    std::vector<std::string> out;
-    for (const Json& event : All()) {
-      if (event["stream"] != "$alerts") continue;
-      out.push_back((event["type"] == "AlertRaised" ? "+" : "-") +
-                    event["data"]["alert_id"].get<std::string>());
-    }
-    return out;
-  }
-
-  // Waits (up to `timeout`) until AlertEvents holds every one of `wanted`.
-  std::vector<std::string> WaitForAlerts(const std::vector<std::string>& wanted,
-                                         absl::Duration timeout =
-                                             absl::Seconds(20)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    std::vector<std::string> got;
-    while (absl::Now() < deadline) {
-      got = AlertEvents();
-      const std::set<std::string> have(got.begin(), got.end());
-      bool all = true;
-      for (const std::string& w : wanted) all = all && have.contains(w);
-      if (all) return got;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return got;
-  }
-
-  // Waits until the evaluator has passed the head it sees now.
-  void WaitEvaluated() {
-    const uint64_t head = All().empty() ? 0 : All().back()["position"].get<uint64_t>();
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline) {
-      absl::StatusOr<Json> open = base::JsonFromText(Call("GET", "/v1/alerts").body);
-      if (open.ok() && (*open)["evaluated_position"].get<uint64_t>() >= head) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ADD_FAILURE() << "the evaluator did not reach position " << head;
-  }
-
-  static size_t Count(const std::vector<std::string>& events,
-                      const std::string& event) {
-    return static_cast<size_t>(std::count(events.begin(), events.end(), event));
-  }
-
-  static Json Heartbeat(const std::string& agent, double cpu) {
-    return {{"agent_id", agent}, {"cpu_pct", cpu}, {"mem_bytes", 1},
-            {"queue_depth", 0}};
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<VigildProcess> vigild_;
-  int http_port_ = 0;
-};
+class AlertsE2eTest : public AlertsServerTest {};
 
 TEST_F(AlertsE2eTest, RulesAreRegisteredListedDeletedRefusedAndBounded) {
   StartVigild({"--alerts-max-rules", "2"});
@@ -375,29 +247,8 @@ TEST_F(AlertsE2eTest, ReplayingTheLogFromZeroGivesTheSameAlertEvents) {
   const std::vector<std::string> recorded = AlertEvents();
   ASSERT_GE(recorded.size(), 9u);  // 3 hot raised+resolved, 3 silences...
 
-  const auto replay = [&](size_t skip_position) {
-    Evaluator evaluator;
-    std::vector<std::string> out;
-    const auto take = [&](const std::vector<Transition>& transitions) {
-      for (const Transition& t : transitions) {
-        out.push_back((t.raised ? "+" : "-") + t.alert_id);
-      }
-    };
-    int64_t last_time = 0;
-    for (const Json& json : log) {
-      eventlog::RecordedEvent event;
-      event.stream = json["stream"].get<std::string>();
-      event.type = json["type"].get<std::string>();
-      event.data = base::DumpJson(json["data"]);
-      event.position = json["position"].get<uint64_t>();
-      event.recorded_time_us = json["recorded_time_us"].get<int64_t>();
-      last_time = event.recorded_time_us;
-      if (event.position == skip_position) continue;
-      take(evaluator.Apply(event));
-    }
-    // The clock as it was when the server stopped (after the last event).
-    take(evaluator.Tick(last_time));
-    return std::multiset<std::string>(out.begin(), out.end());
+  const auto replay = [&](uint64_t skip_position) {
+    return ReplayFromZero(log, skip_position);
   };
   EXPECT_EQ(replay(0),
             std::multiset<std::string>(recorded.begin(), recorded.end()));
@@ -408,6 +259,74 @@ TEST_F(AlertsE2eTest, ReplayingTheLogFromZeroGivesTheSameAlertEvents) {
   }
   EXPECT_NE(replay(a_heartbeat),
             std::multiset<std::string>(recorded.begin(), recorded.end()));
+}
+
+// The evaluator's snapshot: a restart (after kill -9, and after a clean
+// stop) resumes from the last one and reads only the events after it, and
+// the log's `$alerts` is still what a replay from position 1 gives, each
+// alert raised once.
+TEST_F(AlertsE2eTest, ARestartResumesFromTheSnapshotWithTheSameAlerts) {
+  const std::vector<std::string> flags = {"--alerts-snapshot-every", "50"};
+  StartVigild(flags);
+  Rule(R"({"name":"silent","kind":"agent_silent","severity":"critical","seconds":0.5})");
+  Rule(R"({"name":"hot","kind":"heartbeat","severity":"warning","metric":"cpu_pct","threshold":90,"samples":2})");
+  Rule(R"({"name":"cost","kind":"llm_cost","severity":"warning","scope":"total","window_s":600,"budget_usd":3,"levels_pct":[50,100]})");
+  // Rounds of five agents: hot twice, then cool (raised, resolved), an LLM
+  // call each time; then silence (raised by the clock).
+  const auto rounds = [&](int from, int to) {
+    for (int round = from; round < to; ++round) {
+      for (int agent = 0; agent < 5; ++agent) {
+        const std::string id = absl::StrCat("p", agent);
+        Append("agent-" + id, "AgentHeartbeat",
+               Heartbeat(id, round % 3 == 2 ? 5 : 95));
+      }
+      Append("llm", "LlmCallCompleted",
+             {{"agent_id", "p0"}, {"model", "m"}, {"input_tokens", 1},
+              {"output_tokens", 1}, {"cost_usd", 0.1}, {"latency_ms", 1}});
+    }
+    absl::SleepFor(absl::Milliseconds(1700));
+    WaitEvaluated();
+  };
+  rounds(0, 40);
+  const double snapshot = Metric("vigil_alert_snapshot_position");
+  EXPECT_GT(snapshot, 0);
+  EXPECT_EQ(Metric("vigil_alert_resumed_position"), 0);
+
+  // kill -9: no snapshot at stop; the periodic one is resumed from.
+  vigild_->Kill();
+  StartVigild(flags);
+  WaitEvaluated();
+  const double resumed = Metric("vigil_alert_resumed_position");
+  const uint64_t head = All().back()["position"].get<uint64_t>();
+  EXPECT_GE(resumed, snapshot);
+  EXPECT_GE(resumed, static_cast<double>(head) / 2);
+  // It applied the events after the snapshot, not the log.
+  absl::StatusOr<Json> open = base::JsonFromText(Call("GET", "/v1/alerts").body);
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(Metric("vigil_alert_events_evaluated"),
+            (*open)["evaluated_position"].get<double>() - resumed);
+
+  // More alerts after the restart, then a clean stop: the snapshot written
+  // at the stop is resumed from, and there is nothing left to read.
+  rounds(40, 46);
+  const uint64_t evaluated = static_cast<uint64_t>(
+      base::JsonFromText(Call("GET", "/v1/alerts").body)->at("evaluated_position").get<double>());
+  vigild_->Terminate();
+  StartVigild(flags);
+  WaitEvaluated();
+  EXPECT_EQ(Metric("vigil_alert_resumed_position"), static_cast<double>(evaluated));
+  EXPECT_EQ(Metric("vigil_alert_events_evaluated"), 0);
+
+  vigild_->Terminate();
+  StartVigild({"--alerts", "off"});  // the log, as it is
+  const std::vector<Json> log = All();
+  const std::vector<std::string> recorded = AlertEvents();
+  ASSERT_GE(recorded.size(), 40u);
+  EXPECT_EQ(ReplayFromZero(log, 0),
+            std::multiset<std::string>(recorded.begin(), recorded.end()));
+  for (const std::string& event : recorded) {
+    EXPECT_EQ(Count(recorded, event), 1u) << event;
+  }
 }
 
 TEST_F(AlertsE2eTest, AWebhookSubscribedToAlertsReceivesThemSigned) {

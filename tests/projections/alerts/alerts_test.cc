@@ -4,6 +4,7 @@
 // same ones again when the log is replayed from position 1 or when a
 // wall-clock Tick fired a clock-based alert first.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -214,6 +215,77 @@ TEST(EvaluatorTest, EachRuleKindFiresAndResolvesOnItsScript) {
     // A replay from position 1 gives the same transitions.
     EXPECT_EQ(Evaluate(log, script.final_tick_second), script.expected);
   }
+}
+
+// Cut each script's log at every position: an evaluator restored from the
+// snapshot entries taken there goes on exactly as the one that took them
+// (the same entries, the same transitions after the cut).
+TEST(EvaluatorTest, ASnapshotRestoredAtAnyPositionGoesOnAsTheOriginal) {
+  const auto ids = [](const std::vector<Transition>& transitions,
+                      std::vector<std::string>* out) {
+    for (const Transition& t : transitions) {
+      out->push_back((t.raised ? "+" : "-") + t.alert_id);
+    }
+  };
+  for (const Script& script : Scripts()) {
+    SCOPED_TRACE(script.name);
+    const std::vector<eventlog::RecordedEvent> log =
+        Log(script.rule, script.steps);
+    for (size_t cut = 1; cut <= log.size(); ++cut) {
+      SCOPED_TRACE(cut);
+      Evaluator original;
+      std::vector<std::string> out;
+      std::vector<eventlog::RecordedEvent> rule_events;
+      for (size_t i = 0; i < cut; ++i) {
+        ids(original.Apply(log[i]), &out);
+        if (log[i].stream == kRulesStream) rule_events.push_back(log[i]);
+      }
+      const auto entries = original.SnapshotEntries();
+      Evaluator restored;
+      ASSERT_TRUE(restored
+                      .Restore(rule_events, std::map<std::string, std::string>(
+                                                entries.begin(), entries.end()))
+                      .ok());
+      EXPECT_EQ(restored.position(), cut);
+      EXPECT_EQ(restored.SnapshotEntries(), entries);
+      std::vector<std::string> after_original, after_restored;
+      for (size_t i = cut; i < log.size(); ++i) {
+        ids(original.Apply(log[i]), &after_original);
+        ids(restored.Apply(log[i]), &after_restored);
+      }
+      if (script.final_tick_second >= 0) {
+        const int64_t now = kT0 + script.final_tick_second * kSecond;
+        ids(original.Tick(now), &after_original);
+        ids(restored.Tick(now), &after_restored);
+      }
+      EXPECT_EQ(after_restored, after_original);
+      out.insert(out.end(), after_restored.begin(), after_restored.end());
+      EXPECT_EQ(out, script.expected);
+    }
+  }
+}
+
+TEST(EvaluatorTest, AMalformedOrIncompleteSnapshotIsDataLoss) {
+  const std::vector<eventlog::RecordedEvent> log =
+      Log(R"({"name":"s","kind":"agent_silent","severity":"info","seconds":30})",
+          {{0, "AgentHeartbeat", Heartbeat("a1", 1)}});
+  Evaluator original;
+  for (const eventlog::RecordedEvent& event : log) original.Apply(event);
+  const auto taken = original.SnapshotEntries();
+  const std::map<std::string, std::string> entries(taken.begin(), taken.end());
+  ASSERT_TRUE(entries.contains("rule/r"));
+
+  std::map<std::string, std::string> bad = entries;
+  bad["clock"] = R"({"now":1})";
+  absl::Status status = Evaluator().Restore({log[0]}, bad);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+  EXPECT_NE(status.message().find("clock"), std::string::npos) << status;
+
+  bad = entries;
+  bad.erase("rule/r");
+  status = Evaluator().Restore({log[0]}, bad);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+  EXPECT_NE(status.message().find("rule/r"), std::string::npos) << status;
 }
 
 TEST(EvaluatorTest, AWallClockTickFiresTheSameAlertAsALaterEvent) {
