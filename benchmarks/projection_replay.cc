@@ -23,6 +23,7 @@
 // Without --pg-url it starts a private PostgreSQL 15 cluster (fsync on,
 // default settings) in a temporary directory.
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -123,6 +125,51 @@ std::string FreshDatabase(const std::string& server_url,
   const size_t query = server_url.find('?', slash);
   return server_url.substr(0, slash + 1) + name +
          (query == std::string::npos ? "" : server_url.substr(query));
+}
+
+// CPU seconds, a measure the other sessions' load on the machine does not
+// inflate as it does wall time: this process's own, and the PostgreSQL
+// server's (the postmaster's children that have exited, i.e. the backends
+// of finished phases, plus the postmaster itself; not the checkpointer's
+// and WAL writer's, which live on). 0 for the server when it is not ours
+// (--pg-url).
+struct Cpu {
+  double client = 0;
+  double server = 0;
+};
+
+Cpu CpuNow(const std::string& cluster_dir) {
+  Cpu cpu;
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  cpu.client = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+               usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  if (cluster_dir.empty()) return cpu;
+  // Backends of connections just closed take a moment to exit and be
+  // reaped.
+  absl::SleepFor(absl::Milliseconds(300));
+  long pid = 0;
+  std::ifstream(cluster_dir + "/data/postmaster.pid") >> pid;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string field;
+  // After "pid (comm)": fields 14-17 are utime, stime, cutime, cstime.
+  std::getline(stat, field, ')');
+  double ticks = 0;
+  for (int i = 3; i <= 17 && stat >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  cpu.server = ticks / sysconf(_SC_CLK_TCK);
+  return cpu;
+}
+
+// Prints the CPU spent since `since` by a phase of `events` events.
+void PrintCpu(const std::string& label, const std::string& cluster_dir,
+              const Cpu& since) {
+  const Cpu now = CpuNow(cluster_dir);
+  std::printf("  %s CPU: client %.2f s, server %.2f s, total %.2f s\n",
+              label.c_str(), now.client - since.client,
+              now.server - since.server,
+              now.client - since.client + now.server - since.server);
 }
 
 // Replays positions 1..`upto` with every projection, each on its own
@@ -260,9 +307,10 @@ void LoadTables(const std::string& url, const std::vector<TableDump>& dumps) {
 // Raw COPY of the final rows of `source` into fresh identical tables (same
 // migrations and day partitions) of a new database: one connection and
 // transaction per projection's tables, side by side. Returns the wall time
-// of the loads and counts the rows.
+// of the loads, sets the CPU counters at their start and counts the rows.
 absl::Duration RawCopy(const std::string& server_url, const std::string& source,
                        const std::vector<std::unique_ptr<Projection>>& shape,
+                       const std::string& cluster_dir, Cpu* cpu_at_start,
                        size_t* rows) {
   std::vector<std::vector<TableDump>> groups;
   *rows = 0;
@@ -294,6 +342,7 @@ absl::Duration RawCopy(const std::string& server_url, const std::string& source,
     }
     write.commit();
   }
+  *cpu_at_start = CpuNow(cluster_dir);
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (const std::vector<TableDump>& group : groups) {
@@ -360,20 +409,29 @@ int Main(const std::vector<std::string_view>& args) {
               static_cast<unsigned long long>(head),
               absl::ToDoubleSeconds(absl::Now() - fill_start));
 
+  const std::string cluster_dir = postgres != nullptr ? dir + "/pg" : "";
   const std::string shared_url = FreshDatabase(server_url, "replay_shared");
+  Cpu cpu = CpuNow(cluster_dir);
   const absl::Duration shared =
       ReplayShared(log->get(), shared_url,
                    projections::NewDomainProjections({}), head, batch);
   const double shared_rate =
       PrintRate(absl::StrCat("shared reader (batch ", batch, ")"), head, shared);
 
+  PrintCpu("shared reader", cluster_dir, cpu);
+
   size_t rows = 0;
-  const absl::Duration raw = RawCopy(
-      server_url, shared_url, projections::NewDomainProjections({}), &rows);
+  Cpu raw_cpu;
+  const absl::Duration raw =
+      RawCopy(server_url, shared_url, projections::NewDomainProjections({}),
+              cluster_dir, &raw_cpu, &rows);
   std::printf("raw COPY of the final %zu rows into identical tables: %.2f s; "
               "replay / raw COPY = %.2fx\n",
               rows, absl::ToDoubleSeconds(raw),
               absl::ToDoubleSeconds(raw) / absl::ToDoubleSeconds(shared));
+  PrintCpu("raw COPY", cluster_dir, raw_cpu);
+
+  cpu = CpuNow(cluster_dir);
 
   const absl::Duration fast = Replay(
       log->get(), FreshDatabase(server_url, "replay_batched"),
@@ -381,6 +439,7 @@ int Main(const std::vector<std::string_view>& args) {
   PrintRate(absl::StrCat("separate readers (one runner thread each, batch ",
                          batch, ")"),
             head, fast);
+  PrintCpu("separate readers", cluster_dir, cpu);
 
   {
     const absl::Time begin = absl::Now();

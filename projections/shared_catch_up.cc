@@ -72,6 +72,7 @@ absl::Status SharedCatchUp::CatchUp(uint64_t position) {
     for (size_t i = 0; i < runners_.size(); ++i) {
       writers.emplace_back([this, i, &current, &statuses] {
         statuses[i] = Apply(runners_[i], current);
+        runners_[i]->Publish();  // the gauges, as the runner's loop does
       });
     }
     // The next page is read and parsed while this one is written.

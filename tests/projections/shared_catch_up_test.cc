@@ -4,7 +4,7 @@
 // set-based merge (internal/upsert.h), hold the same rows as the per-event
 // path (each projection alone, one event per transaction: multi-row VALUES
 // upserts of a row or two). Also when the runners start from different
-// checkpoints.
+// checkpoints, and when vigild's ProjectionService starts far behind.
 
 #include <memory>
 #include <string>
@@ -12,6 +12,8 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "eventlog/options.h"
 #include "gtest/gtest.h"
@@ -19,6 +21,7 @@
 #include "projections/internal/upsert.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
+#include "projections/projection_service.h"
 #include "projections/shared_catch_up.h"
 #include "tests/testing/pg_database.h"
 #include "tests/testing/read_model_dump.h"
@@ -117,6 +120,30 @@ TEST_F(SharedCatchUpTest, RunnersFromDifferentCheckpointsEndEqual) {
   for (auto& runner : runners_) EXPECT_EQ(runner->checkpoint(), head);
   EXPECT_EQ(testing::DumpReadModels(shared_.url()),
             testing::DumpReadModels(per_event_.url()));
+}
+
+TEST_F(SharedCatchUpTest, ServiceFarBehindCatchesUpTogetherThenGoesLive) {
+  // 4,000 events behind with batches of 500: the service's runners first
+  // catch up together (projection_service.h), then run their own loops.
+  ProjectionServiceOptions options;
+  options.pg_url = shared_.url();
+  options.runner.max_batch_events = 500;
+  ProjectionService service(options, log_.get());
+  const uint64_t head = log_->HeadPosition();
+  ASSERT_TRUE(service.WaitFor({"agents", "tasks", "metrics"}, head,
+                              absl::Now() + absl::Seconds(120)));
+  EXPECT_EQ(testing::DumpReadModels(shared_.url()),
+            testing::DumpReadModels(per_event_.url()));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  bool live = false;
+  while (!live && absl::Now() < deadline) {
+    live = true;
+    for (const ProjectionStatus& status : service.Statuses()) {
+      live = live && status.state == "live" && status.checkpoint == head;
+    }
+    if (!live) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(live);
 }
 
 }  // namespace
