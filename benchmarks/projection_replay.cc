@@ -19,7 +19,7 @@
 // M events: the same folds but one statement per event and table.
 //
 //   projection_replay [--events N] [--baseline-events M] [--batch B]
-//                     [--pg-url URL]
+//                     [--batch-mb MB] [--pg-url URL]
 // Without --pg-url it starts a private PostgreSQL 15 cluster (fsync on,
 // default settings) in a temporary directory.
 
@@ -96,6 +96,9 @@ class NoWrites final : public Projection {
  private:
   const std::string name_ = "no_writes";
 };
+
+// A batch's (a page's) byte bound, --batch-mb; vigild's default is 16 MiB.
+size_t g_batch_bytes = 16 << 20;
 
 void Die(std::string_view what) {
   std::fprintf(stderr, "projection_replay: %.*s\n",
@@ -191,6 +194,8 @@ absl::Duration Replay(eventlog::EventLog* log, const std::string& url,
       projections::RunnerOptions options;
       options.pg_url = url;
       options.max_batch_events = batch;
+    options.max_batch_bytes = g_batch_bytes;
+      options.max_batch_bytes = g_batch_bytes;
       projections::ProjectionRunner runner(p, log, options);
       const absl::Time begin = absl::Now();
       absl::Status status = runner.CatchUp(upto);
@@ -222,7 +227,8 @@ absl::Duration ReplayShared(eventlog::EventLog* log, const std::string& url,
   }
   const absl::Time start = absl::Now();
   projections::SharedCatchUp shared(pointers, log,
-                                    {.max_batch_events = batch});
+                                    {.max_batch_events = batch,
+                                     .max_batch_bytes = g_batch_bytes});
   if (absl::Status status = shared.CatchUp(upto); !status.ok()) {
     Die(status.ToString());
   }
@@ -383,6 +389,7 @@ int Main(const std::vector<std::string_view>& args) {
   const uint64_t events = Flag(args, "--events", 1'000'000);
   const uint64_t baseline_events = Flag(args, "--baseline-events", 0);
   const size_t batch = Flag(args, "--batch", 20000);
+  g_batch_bytes = Flag(args, "--batch-mb", 16) << 20;
   std::string server_url;
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     if (args[i] == "--pg-url") server_url = std::string(args[i + 1]);
