@@ -1,10 +1,8 @@
 #include "projections/internal/domain_projections.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,11 +12,11 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "projections/folds.h"
 #include "projections/internal/row_sql.h"
 #include "projections/internal/sql.h"
+#include "projections/internal/upsert.h"
 #include "projections/row_columns.h"
 
 namespace vigil::projections {
@@ -27,45 +25,12 @@ namespace {
 using internal::AsAbslView;
 using internal::ColumnNames;
 using internal::CopyValues;
-using internal::KeyColumns;
-using internal::MergeColumns;
 using internal::ReadRow;
 using internal::RowSelectList;
-using internal::SqlRow;
 using internal::SqlTextArray;
 using internal::SqlTime;
-
-// Rows per INSERT statement: large enough to amortize the round trip,
-// small enough to keep one statement's text in the low megabytes.
-constexpr size_t kRowsPerStatement = 1000;
-
-// Runs "INSERT INTO <head> VALUES <rows...> <tail>" in chunks.
-void InsertRows(pqxx::work& tx, const std::string& head,
-                const std::vector<std::string>& rows, const std::string& tail) {
-  for (size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
-    const size_t end = std::min(rows.size(), begin + kRowsPerStatement);
-    std::string sql = absl::StrCat("INSERT INTO ", head, " VALUES ");
-    for (size_t i = begin; i < end; ++i) {
-      absl::StrAppend(&sql, i == begin ? "" : ",", rows[i]);
-    }
-    absl::StrAppend(&sql, " ", tail);
-    tx.exec(sql);
-  }
-}
-
-// Writes rows (SqlRow literals) of `table`: an entity row replaces the
-// stored row with its key, a counter row is merged into it column by
-// column (row_columns.h, Merge).
-template <typename Row>
-void Upsert(pqxx::work& tx, const std::string& schema,
-            const RowTable<Row>& table, const std::vector<std::string>& rows) {
-  InsertRows(tx,
-             absl::StrCat(schema, ".", AsAbslView(table.table), " AS t (",
-                          absl::StrJoin(ColumnNames(table), ","), ")"),
-             rows,
-             absl::StrCat("ON CONFLICT (", KeyColumns(table),
-                          ") DO UPDATE SET ", MergeColumns(table, "t")));
-}
+using internal::Upsert;
+using internal::WriteCopyLine;
 
 // Seeds `fold` with the stored rows of `table` whose keys are `ids`.
 template <typename Row, typename Fold>
@@ -117,7 +82,7 @@ void WriteSpans(pqxx::work& tx, const std::string& schema,
   if (traces.dirty().empty()) return;
   pqxx::stream_to copy(tx, absl::StrCat(schema, ".", AsAbslView(table.table)),
                        ColumnNames(table));
-  std::array<const char*, kSpanStoredColumns> line;  // nullptr: NULL
+  std::vector<const char*> line;
   for (const SpanKey& key : traces.dirty()) {
     SpanRow span = traces.rows().at(key);
     if (!with_json) {
@@ -127,12 +92,7 @@ void WriteSpans(pqxx::work& tx, const std::string& schema,
       span.resource.clear();
       span.scope.clear();
     }
-    const std::vector<std::optional<std::string>> values =
-        CopyValues(span, table);
-    for (size_t i = 0; i < line.size(); ++i) {
-      line[i] = values[i].has_value() ? values[i]->c_str() : nullptr;
-    }
-    copy << line;
+    WriteCopyLine(copy, CopyValues(span, table), &line);
   }
   copy.complete();
 }
@@ -164,12 +124,9 @@ class AgentsProjection final : public Projection {
     }
     if (spans) WriteSpans(tx, schema, AgentSpanTable(), traces, false);
 
-    std::vector<std::string> rows;
-    rows.reserve(fold.dirty().size());
-    for (const std::string& id : fold.dirty()) {
-      rows.push_back(SqlRow(tx, fold.rows().at(id), AgentTable()));
-    }
-    Upsert(tx, schema, AgentTable(), rows);
+    Upsert<AgentRow> agents(tx, schema, AgentTable(), fold.dirty().size());
+    for (const std::string& id : fold.dirty()) agents.Add(fold.rows().at(id));
+    agents.Finish();
   }
 
  private:
@@ -209,23 +166,19 @@ class TasksProjection final : public Projection {
                                                     fold.removed().end())),
           ")"));
     }
-    std::vector<std::string> rows;
-    for (const std::string& id : fold.dirty()) {
-      rows.push_back(SqlRow(tx, fold.rows().at(id), TaskTable()));
-    }
-    Upsert(tx, schema, TaskTable(), rows);
+    Upsert<TaskRow> tasks(tx, schema, TaskTable(), fold.dirty().size());
+    for (const std::string& id : fold.dirty()) tasks.Add(fold.rows().at(id));
+    tasks.Finish();
 
-    rows.clear();
-    for (const auto& [pair, c] : fold.pairs()) {
-      rows.push_back(SqlRow(tx, pair, c, CoordinationTable()));
-    }
-    Upsert(tx, schema, CoordinationTable(), rows);
+    Upsert<PairCounts> pairs(tx, schema, CoordinationTable(),
+                             fold.pairs().size());
+    for (const auto& [pair, c] : fold.pairs()) pairs.Add(pair, c);
+    pairs.Finish();
 
-    rows.clear();
-    for (const auto& [pair, m] : fold.messages()) {
-      rows.push_back(SqlRow(tx, pair, m, MessageTable()));
-    }
-    Upsert(tx, schema, MessageTable(), rows);
+    Upsert<MessageCounts> messages(tx, schema, MessageTable(),
+                                   fold.messages().size());
+    for (const auto& [pair, m] : fold.messages()) messages.Add(pair, m);
+    messages.Finish();
   }
 
  private:
@@ -279,12 +232,12 @@ class MetricsProjection final : public Projection {
 
     const int64_t first_kept_day = FirstKeptDay(options_);
     absl::btree_set<int64_t> days;
-    std::vector<std::string> rows;
+    std::vector<std::pair<const MinuteKey*, const AgentMinute*>> kept;
     for (const auto& [key, m] : fold.agent_minutes()) {
       const int64_t day = DayOf(key.second);
       if (day < first_kept_day) continue;  // past the retention
       days.insert(day);
-      rows.push_back(SqlRow(tx, key, m, AgentMinuteTable()));
+      kept.emplace_back(&key, &m);
     }
     // Create the missing day partitions. Looked up first: CREATE TABLE ...
     // PARTITION OF locks the parent even when the partition exists.
@@ -300,13 +253,14 @@ class MetricsProjection final : public Projection {
                              ") TO (", SqlTime(day + kDayUs), ")"));
       }
     }
-    Upsert(tx, schema, AgentMinuteTable(), rows);
+    Upsert<AgentMinute> minutes(tx, schema, AgentMinuteTable(), kept.size());
+    for (const auto& [key, m] : kept) minutes.Add(*key, *m);
+    minutes.Finish();
 
-    rows.clear();
-    for (const auto& [key, u] : fold.usage_minutes()) {
-      rows.push_back(SqlRow(tx, key, u, UsageTable()));
-    }
-    Upsert(tx, schema, UsageTable(), rows);
+    Upsert<UsageMinute> usage(tx, schema, UsageTable(),
+                              fold.usage_minutes().size());
+    for (const auto& [key, u] : fold.usage_minutes()) usage.Add(key, u);
+    usage.Finish();
   }
 
  private:

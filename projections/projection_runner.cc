@@ -42,16 +42,9 @@ std::string OneLine(std::string text) {
   return text;
 }
 
-struct Parked {
-  uint64_t position;
-  std::string stream;
-  std::string type;
-  std::string error;
-};
-
 void InsertParked(pqxx::work& tx, const std::string& projection,
-                  const std::vector<Parked>& parked) {
-  for (const Parked& p : parked) {
+                  const std::vector<ParkedEvent>& parked) {
+  for (const ParkedEvent& p : parked) {
     tx.exec(absl::StrCat(
         "INSERT INTO vigil.parked_events (projection, position, stream, type, "
         "error) VALUES (",
@@ -73,6 +66,28 @@ bool AdvanceCheckpoint(pqxx::work& tx, const std::string& name, uint64_t from,
 }
 
 }  // namespace
+
+void ParseBatch(const std::vector<eventlog::RecordedEvent>& page,
+                ParsedBatch* batch) {
+  batch->events.clear();
+  batch->parked.clear();
+  batch->first = batch->last = 0;
+  if (page.empty()) return;
+  batch->first = page.front().position;
+  batch->last = page.back().position;
+  batch->first_time_us = page.front().recorded_time_us;
+  batch->first_stream = page.front().stream;
+  batch->first_type = page.front().type;
+  for (const eventlog::RecordedEvent& event : page) {
+    absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
+    if (parsed.ok()) {
+      batch->events.push_back(*std::move(parsed));
+    } else {
+      batch->parked.push_back({event.position, event.stream, event.type,
+                               std::string(parsed.status().message())});
+    }
+  }
+}
 
 ProjectionRunner::ProjectionRunner(Projection* projection,
                                    eventlog::EventLog* log,
@@ -241,34 +256,29 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
   // while isolating a poison event.
   const size_t max_events =
       isolate_until_ > from ? 1 : options_.max_batch_events;
-  // Members, reused: a batch's arrays are megabytes, and allocating them
-  // afresh each time costs more in page faults than the parsing.
-  std::vector<eventlog::RecordedEvent>& batch = batch_;
-  batch.clear();
   cursor_.Seek(from + 1);  // the checkpoint is PostgreSQL's
   ASSIGN_OR_RETURN(eventlog::CursorPage page, cursor_.Next(max_events));
-  for (eventlog::RecordedEvent& event : page.events) {
-    batch.push_back(std::move(event));
+  ParseBatch(page.events, &parsed_);
+  if (parsed_.size() == 0) return absl::OkStatus();
+  return Commit(parsed_, applied);
+}
+
+absl::Status ProjectionRunner::Commit(const ParsedBatch& batch,
+                                      size_t* applied) {
+  *applied = 0;
+  const uint64_t from = checkpoint();
+  if (batch.size() == 0) return absl::OkStatus();
+  if (batch.first != from + 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "projection ", checkpoint_name_, ": a batch from position ",
+        batch.first, " does not follow checkpoint ", from));
   }
-  if (batch.empty()) return absl::OkStatus();
   {
     absl::MutexLock lock(&mu_);
-    pending_time_us_ = batch.front().recorded_time_us;
+    pending_time_us_ = batch.first_time_us;
   }
-
-  std::vector<DomainEvent>& events = events_;
-  events.clear();
-  std::vector<Parked> parked;
-  for (const eventlog::RecordedEvent& event : batch) {
-    absl::StatusOr<DomainEvent> parsed = ParseDomainEvent(event);
-    if (parsed.ok()) {
-      events.push_back(*std::move(parsed));
-    } else {
-      parked.push_back({event.position, event.stream, event.type,
-                        std::string(parsed.status().message())});
-    }
-  }
-  const uint64_t to = batch.back().position;
+  const uint64_t to = batch.last;
+  size_t parked = batch.parked.size();
 
   try {
     pqxx::work tx(*connection_);
@@ -280,8 +290,8 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
           "checkpoint ", checkpoint_name_, " is no longer at ", from,
           ": another runner is applying this projection"));
     }
-    projection_->Apply(tx, options_.schema, events);
-    InsertParked(tx, checkpoint_name_, parked);
+    projection_->Apply(tx, options_.schema, batch.events);
+    InsertParked(tx, checkpoint_name_, batch.parked);
     internal::NotifyCheckpoint(tx, checkpoint_name_, to);
     tx.commit();
   } catch (const pqxx::broken_connection& e) {
@@ -313,13 +323,12 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
         return absl::AbortedError("checkpoint moved by another runner");
       }
       InsertParked(tx, checkpoint_name_,
-                   {{batch[0].position, batch[0].stream, batch[0].type,
+                   {{batch.first, batch.first_stream, batch.first_type,
                      absl::StrCat("SQL error ", e.sqlstate(), ": ",
                                   OneLine(e.what()))}});
       internal::NotifyCheckpoint(tx, checkpoint_name_, to);
       tx.commit();
-      parked.assign(1, Parked{});
-      events.clear();
+      parked = 1;
     } catch (const std::exception& again) {
       connection_.reset();
       return absl::UnavailableError(absl::StrCat(
@@ -336,13 +345,13 @@ absl::Status ProjectionRunner::Step(size_t* applied) {
     absl::MutexLock lock(&mu_);
     status_.checkpoint = to;
     status_.events_applied += batch.size();
-    status_.parked += parked.size();
+    status_.parked += parked;
     status_.last_error.clear();
     pending_time_us_ = 0;
   }
   if (events_counter_ != nullptr) {
     events_counter_->Increment(batch.size());
-    parked_counter_->Increment(parked.size());
+    parked_counter_->Increment(parked);
   }
   return absl::OkStatus();
 }

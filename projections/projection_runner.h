@@ -85,6 +85,37 @@ struct ProjectionStatus {
   uint64_t events_applied = 0;  // since start
 };
 
+// An event a projection could not apply (its data does not parse, or it
+// alone breaks a statement): parked in vigil.parked_events.
+struct ParkedEvent {
+  uint64_t position = 0;
+  std::string stream;
+  std::string type;
+  std::string error;
+};
+
+// A page of the log, parsed once: what a runner commits as one batch (and
+// what a shared reader hands to several, shared_catch_up.h).
+struct ParsedBatch {
+  uint64_t first = 0;  // the position of the first event; 0: empty
+  uint64_t last = 0;   // and of the last (positions are contiguous)
+  int64_t first_time_us = 0;  // the first event's recorded time
+  // The first event's stream and type, to park it when it alone breaks a
+  // statement.
+  std::string first_stream;
+  std::string first_type;
+  std::vector<DomainEvent> events;  // those that parse, in position order
+  std::vector<ParkedEvent> parked;  // those that do not
+
+  size_t size() const { return first == 0 ? 0 : last - first + 1; }
+};
+
+// Parses `page` (events in position order) into `*batch`, reusing its
+// arrays: a batch's arrays are megabytes, and allocating them afresh each
+// time costs more in page faults than the parsing.
+void ParseBatch(const std::vector<eventlog::RecordedEvent>& page,
+                ParsedBatch* batch);
+
 class ProjectionRunner {
  public:
   // `projection` and `log` must outlive the runner.
@@ -114,8 +145,15 @@ class ProjectionRunner {
   const std::string& checkpoint_name() const { return checkpoint_name_; }
 
  private:
+  friend class SharedCatchUp;  // commits the batches it reads and parses
+
   // One batch. OK with *applied = 0 when there was nothing to do.
   absl::Status Step(size_t* applied);
+  // Commits `batch`, which must start right after the checkpoint, with the
+  // checkpoint in one transaction. OK with *applied = 0 when it left the
+  // batch to be redone one event at a time (isolate_until_).
+  absl::Status Commit(const ParsedBatch& batch, size_t* applied);
+  // Connects and loads the checkpoint unless that is done.
   absl::Status Connect();
   void Loop();
   bool SleepUnlessStopped(absl::Duration duration);
@@ -130,10 +168,9 @@ class ProjectionRunner {
   std::unique_ptr<internal::PgConnection> connection_;
   bool checkpoint_loaded_ = false;
   uint64_t isolate_until_ = 0;  // apply one event at a time up to here
-  std::vector<eventlog::RecordedEvent> batch_;
   // Reads the log from the checkpoint; only Run's (or CatchUp's) thread.
   eventlog::LogCursor cursor_;
-  std::vector<DomainEvent> events_;
+  ParsedBatch parsed_;
 
   mutable absl::Mutex mu_;
   ProjectionStatus status_ ABSL_GUARDED_BY(mu_);

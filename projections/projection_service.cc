@@ -1,6 +1,7 @@
 #include "projections/projection_service.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "projections/internal/domain_projections.h"
 #include "projections/migrations.h"
 #include "projections/read_queries.h"
+#include "projections/shared_catch_up.h"
 
 namespace vigil::projections {
 namespace {
@@ -78,24 +80,16 @@ void ProjectionService::Supervise() {
     absl::Duration sleep = absl::Seconds(1);
     if (!migrated) {
       absl::StatusOr<int> applied = ApplyMigrations(options_.pg_url);
+      if (applied.ok()) {
+        StartRunners();
+        sleep = absl::ZeroDuration();
+      }
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       if (!applied.ok()) {
         migration_error_ = std::string(applied.status().message());
         sleep = backoff;
         backoff = std::min(backoff * 2, absl::Seconds(5));
-      } else {
-        migrated_ = true;
-        migration_error_.clear();
-        for (auto& projection : projections_) {
-          RunnerOptions runner = options_.runner;
-          runner.pg_url = options_.pg_url;
-          runner.metrics = options_.metrics;
-          runners_.push_back(std::make_unique<ProjectionRunner>(
-              projection.get(), log_, std::move(runner)));
-          runners_.back()->Start();
-        }
-        sleep = absl::ZeroDuration();
       }
     } else if (absl::Now() >= next_retention) {
       // Hourly: drop the metric partitions past the retention. A failure
@@ -112,6 +106,52 @@ void ProjectionService::Supervise() {
     }
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), sleep);
+  }
+}
+
+void ProjectionService::StartRunners() {
+  {
+    absl::MutexLock lock(&mu_);
+    migrated_ = true;
+    migration_error_.clear();
+    for (auto& projection : projections_) {
+      RunnerOptions runner = options_.runner;
+      runner.pg_url = options_.pg_url;
+      runner.metrics = options_.metrics;
+      runners_.push_back(std::make_unique<ProjectionRunner>(
+          projection.get(), log_, std::move(runner)));
+    }
+  }
+  CatchUpTogether();
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;  // Stop() stops the runners
+  for (auto& runner : runners_) runner->Start();
+}
+
+void ProjectionService::CatchUpTogether() {
+  std::vector<ProjectionRunner*> runners;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& runner : runners_) runners.push_back(runner.get());
+  }
+  const size_t page = options_.runner.max_batch_events;
+  SharedCatchUp shared(runners, log_,
+                       {.max_batch_events = page,
+                        .max_batch_bytes = options_.runner.max_batch_bytes});
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    // Checkpoints read 0 until the first CatchUp has loaded them.
+    uint64_t lowest = UINT64_MAX;
+    for (ProjectionRunner* runner : runners) {
+      lowest = std::min(lowest, runner->checkpoint());
+    }
+    if (log_->HeadPosition() <= lowest + page) return;
+    // A failure (PostgreSQL down) leaves it to the runners' loops, which
+    // retry with backoff.
+    if (!shared.CatchUp(lowest + kSharedCatchUpPages * page).ok()) return;
   }
 }
 

@@ -5,6 +5,14 @@
 // (ProjectionsQuery), and `min_position` on every read, which waits
 // (bounded) until the projections that read depends on have reached it.
 //
+// When its runners start far behind the log (a fresh database, a long
+// PostgreSQL outage), they first catch up together through one shared
+// reader (shared_catch_up.h: the log read and parsed once, not three
+// times), kSharedCatchUpPages pages at a time, until the lowest checkpoint
+// is within a batch (runner.max_batch_events) of the head; then each runner's
+// own loop takes over. Meanwhile their status says "starting" and their
+// checkpoints advance as usual.
+//
 // PostgreSQL may be down when vigild starts or at any later time: the
 // service keeps retrying (migrations, then the runners) and reads answer
 // 503 meanwhile; appends never depend on it.
@@ -44,6 +52,10 @@ struct ProjectionServiceOptions {
 
 class ProjectionService : public api::ReadModels {
  public:
+  // Pages (of runner.max_batch_events) per shared catch-up call: bounds
+  // how long Stop() waits for one.
+  static constexpr uint64_t kSharedCatchUpPages = 2;
+
   // Starts the service's threads; never fails for want of PostgreSQL.
   // `log` must outlive the service.
   ProjectionService(ProjectionServiceOptions options, eventlog::EventLog* log);
@@ -51,7 +63,8 @@ class ProjectionService : public api::ReadModels {
   ProjectionService(const ProjectionService&) = delete;
   ProjectionService& operator=(const ProjectionService&) = delete;
 
-  // Stops the runners after their batches in flight.
+  // Stops the runners after their batches in flight (while they catch up
+  // together: after the pages in flight, at most kSharedCatchUpPages).
   void Stop();
 
   std::vector<ProjectionStatus> Statuses() const;
@@ -65,6 +78,12 @@ class ProjectionService : public api::ReadModels {
 
  private:
   void Supervise();
+  // Once the migrations are in: creates the runners, catches them up
+  // together, starts them (unless stopping).
+  void StartRunners();
+  // The shared catch-up described above; returns when the runners are
+  // near the head, on the first error, or when stopping.
+  void CatchUpTogether();
   std::string ProjectionsJson() const;
 
   const ProjectionServiceOptions options_;

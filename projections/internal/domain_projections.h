@@ -6,10 +6,11 @@
 //            vigil.metrics_spans
 // Each preloads the rows its batch touches (with the stored spans of the
 // traces it touches first: they say which rows spans touch), folds the
-// batch with folds.h and writes the result with one multi-row upsert per
-// table. Each keeps its own copy of the spans (folds.h TraceFold) so that
-// its folds see the traces exactly as of its own checkpoint. Internal:
-// Projection::Apply and the partition retention write through libpqxx.
+// batch with folds.h and writes the result with one upsert per table
+// (internal/upsert.h). Each keeps its own copy of the spans (folds.h
+// TraceFold) so that its folds see the traces exactly as of its own
+// checkpoint. Internal: Projection::Apply and the partition retention
+// write through libpqxx.
 
 #ifndef VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_
 #define VIGIL_PROJECTIONS_INTERNAL_DOMAIN_PROJECTIONS_H_

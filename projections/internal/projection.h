@@ -33,8 +33,8 @@ class Projection {
   virtual std::vector<TableSpec> tables() const = 0;
 
   // Applies `events` (in position order; custom types included) to the
-  // tables in `schema` within `tx`, with a few multi-row statements, not
-  // one per event. This is the libpqxx edge: it throws what libpqxx throws,
+  // tables in `schema` within `tx`, with a few set-based statements
+  // (multi-row VALUES, or COPY and a merge), not one per event. This is the libpqxx edge: it throws what libpqxx throws,
   // and the runner catches it.
   virtual void Apply(pqxx::work& tx, const std::string& schema,
                      const std::vector<DomainEvent>& events) = 0;

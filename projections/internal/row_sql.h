@@ -8,6 +8,7 @@
 #define VIGIL_PROJECTIONS_INTERNAL_ROW_SQL_H_
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -226,6 +227,28 @@ std::vector<std::optional<std::string>> CopyValues(const Row& row,
         break;
     }
   }
+  return out;
+}
+
+// The COPY values of a counter row and its key (an AgentPair or a
+// MinuteKey): the key's columns first, as ColumnNames lists them.
+template <typename Second, typename Row>
+std::vector<std::optional<std::string>> CopyValues(
+    const std::pair<std::string, Second>& key, const Row& row,
+    const RowTable<Row>& table) {
+  std::vector<std::optional<std::string>> out;
+  for (const KeyColumn& k : table.key) {
+    if (k.part == 0) {
+      out.emplace_back(key.first);
+    } else if constexpr (std::is_same_v<Second, std::string>) {
+      out.emplace_back(key.second);
+    } else {
+      out.emplace_back(TimeText(key.second));
+    }
+  }
+  std::vector<std::optional<std::string>> values = CopyValues(row, table);
+  out.insert(out.end(), std::make_move_iterator(values.begin()),
+             std::make_move_iterator(values.end()));
   return out;
 }
 

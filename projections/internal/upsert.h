@@ -1,0 +1,170 @@
+// Upsert: writes the rows a fold changed into one read-model table. An
+// entity row replaces the stored row with its key; a counter row is merged
+// into it column by column (row_columns.h, Merge). Which statement carries
+// the rows depends on how many there are:
+//
+//  - fewer than kCopyMinRows (a live batch): multi-row
+//    INSERT ... VALUES ... ON CONFLICT DO UPDATE, kRowsPerStatement rows per
+//    statement; one round trip, no DDL.
+//  - kCopyMinRows or more (catching up, replaying): COPY into a staging
+//    table (a temporary table LIKE the target, dropped again before the
+//    transaction ends) and one set-based INSERT ... SELECT ... ON CONFLICT
+//    DO UPDATE from it. COPY costs the server a fraction of parsing the
+//    literals of a multi-row VALUES.
+//
+// Either way the rows of one Upsert must have distinct keys (a fold's maps
+// guarantee it), and the written values are the same (tests compare the
+// two paths). Used within one transaction by one thread; at most one
+// Upsert (or other COPY) in flight per transaction. Header-only: it is a
+// template over the row type, like row_sql.h.
+
+#ifndef VIGIL_PROJECTIONS_INTERNAL_UPSERT_H_
+#define VIGIL_PROJECTIONS_INTERNAL_UPSERT_H_
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+#include <pqxx/stream_to>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "projections/internal/row_sql.h"
+#include "projections/row_columns.h"
+
+namespace vigil::projections::internal {
+
+// Rows per INSERT ... VALUES statement: large enough to amortize the round
+// trip, small enough to keep one statement's text in the low megabytes.
+inline constexpr size_t kRowsPerStatement = 1000;
+// From this many rows on, an Upsert stages them with COPY: below it the
+// staging table's CREATE and DROP cost more than the literals' parse.
+inline constexpr size_t kCopyMinRows = 200;
+
+// Columns a COPY line may have (libpqxx 6 streams a row only from a
+// tuple-like type, so the line is a std::array of one of these sizes).
+inline constexpr size_t kMaxCopyColumns = 32;
+
+template <size_t N>
+void WriteCopyLineOf(pqxx::stream_to& copy,
+                     const std::vector<const char*>& values) {
+  std::array<const char*, N> line;  // nullptr: NULL
+  std::copy_n(values.begin(), N, line.begin());
+  copy << line;
+}
+
+template <size_t... N>
+constexpr auto CopyLineWriters(std::index_sequence<N...>) {
+  return std::array<void (*)(pqxx::stream_to&, const std::vector<const char*>&),
+                    sizeof...(N)>{&WriteCopyLineOf<N + 1>...};
+}
+
+// Writes one COPY line: `values` as CopyValues returns them (1 to
+// kMaxCopyColumns of them; more is a programmer's error: std::logic_error).
+// `line` is scratch space, reused across calls.
+inline void WriteCopyLine(pqxx::stream_to& copy,
+                          const std::vector<std::optional<std::string>>& values,
+                          std::vector<const char*>* line) {
+  static constexpr auto kWriters =
+      CopyLineWriters(std::make_index_sequence<kMaxCopyColumns>());
+  if (values.empty() || values.size() > kMaxCopyColumns) {
+    throw std::logic_error(absl::StrCat("a COPY line of ", values.size(),
+                                        " columns; at most ",
+                                        kMaxCopyColumns));
+  }
+  line->resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    (*line)[i] = values[i].has_value() ? values[i]->c_str() : nullptr;
+  }
+  kWriters[values.size() - 1](copy, *line);
+}
+
+template <typename Row>
+class Upsert {
+ public:
+  // `rows`: how many rows will be added (it picks the statement).
+  Upsert(pqxx::work& tx, const std::string& schema, const RowTable<Row>& table,
+         size_t rows)
+      : tx_(tx),
+        target_(absl::StrCat(schema, ".", AsAbslView(table.table))),
+        table_(table) {
+    if (rows < kCopyMinRows) {
+      literals_.reserve(rows);
+      return;
+    }
+    staging_ = absl::StrCat("pg_temp.vigil_stage_", AsAbslView(table.table));
+    tx_.exec(absl::StrCat("CREATE TEMPORARY TABLE ", staging_, " (LIKE ",
+                          target_, ") ON COMMIT DROP"));
+    copy_ = std::make_unique<pqxx::stream_to>(tx_, staging_,
+                                              ColumnNames(table_));
+  }
+
+  // An entity row.
+  void Add(const Row& row) {
+    if (copy_ != nullptr) {
+      WriteCopyLine(*copy_, CopyValues(row, table_), &line_);
+    } else {
+      literals_.push_back(SqlRow(tx_, row, table_));
+    }
+  }
+
+  // A counter row and its key (an AgentPair or a MinuteKey).
+  template <typename Second>
+  void Add(const std::pair<std::string, Second>& key, const Row& row) {
+    if (copy_ != nullptr) {
+      WriteCopyLine(*copy_, CopyValues(key, row, table_), &line_);
+    } else {
+      literals_.push_back(SqlRow(tx_, key, row, table_));
+    }
+  }
+
+  // Writes what was added. Throws what libpqxx throws.
+  void Finish() {
+    const std::string columns = absl::StrJoin(ColumnNames(table_), ",");
+    const std::string merge =
+        absl::StrCat(" ON CONFLICT (", KeyColumns(table_), ") DO UPDATE SET ",
+                     MergeColumns(table_, "t"));
+    if (copy_ != nullptr) {
+      copy_->complete();
+      copy_.reset();
+      tx_.exec(absl::StrCat("INSERT INTO ", target_, " AS t (", columns,
+                            ") SELECT ", columns, " FROM ", staging_, merge));
+      // Dropped now, not at commit: a transaction may apply several
+      // batches (a rebuild's swap).
+      tx_.exec(absl::StrCat("DROP TABLE ", staging_));
+      return;
+    }
+    for (size_t begin = 0; begin < literals_.size();
+         begin += kRowsPerStatement) {
+      const size_t end = std::min(literals_.size(), begin + kRowsPerStatement);
+      std::string sql =
+          absl::StrCat("INSERT INTO ", target_, " AS t (", columns, ") VALUES ");
+      for (size_t i = begin; i < end; ++i) {
+        absl::StrAppend(&sql, i == begin ? "" : ",", literals_[i]);
+      }
+      absl::StrAppend(&sql, merge);
+      tx_.exec(sql);
+    }
+    literals_.clear();
+  }
+
+ private:
+  pqxx::work& tx_;
+  const std::string target_;
+  const RowTable<Row>& table_;
+  std::vector<std::string> literals_;  // the VALUES path
+  std::string staging_;                // the COPY path
+  std::unique_ptr<pqxx::stream_to> copy_;
+  std::vector<const char*> line_;
+};
+
+}  // namespace vigil::projections::internal
+
+#endif  // VIGIL_PROJECTIONS_INTERNAL_UPSERT_H_
