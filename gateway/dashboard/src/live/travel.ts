@@ -13,8 +13,11 @@ import type { RecordedEvent } from '../types';
 import { Debounce, type TimerOptions } from './debounce';
 import { HttpError } from './rest';
 
-// Quiet time after the last scrubber move before asking.
-export const SEEK_DEBOUNCE_MS = 150;
+// Quiet time after the last scrubber move before asking. Short: at most one
+// request is in flight and only the newest seek is asked for, so a drag
+// costs the server one request per answer, not one per move (issue 21:
+// each position shown within 100 ms).
+export const SEEK_DEBOUNCE_MS = 30;
 // Events read for the timeline up to a past position (GET /v1/all's
 // default max_read_limit).
 export const PAST_TIMELINE_EVENTS = 1000;
