@@ -31,6 +31,7 @@ const std::vector<Command>& Commands() {
       ExportCommand(),
       ImportCommand(),
       TortureCommand(),
+      MirrorCheckCommand(),
   };
   return *kCommands;
 }
