@@ -155,16 +155,21 @@ class MirrorTest : public ::testing::Test {
     return js.ok() ? *std::move(js) : nullptr;
   }
 
-  // With vigild stopped: the stream holds exactly the log, sequence N
-  // being position N with every field and the hash equal
+  // With vigild stopped: the stream compared with the log in `data`
   // (replication/compare.h).
-  void ExpectStreamEqualsLog(const std::string& data) {
+  absl::StatusOr<replication::StreamComparison> CompareWithLog(
+      const std::string& data) {
     absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
         eventlog::EventLog::Open(eventlog::Options{}, data);
-    ASSERT_TRUE(log.ok()) << log.status();
-    absl::StatusOr<replication::StreamComparison> result =
-        replication::CompareStreamWithLog(
-            {.nats_url = cluster_->url(), .stream = kStream}, **log);
+    if (!log.ok()) return log.status();
+    return replication::CompareStreamWithLog(
+        {.nats_url = cluster_->url(), .stream = kStream}, **log);
+  }
+
+  // The stream holds exactly the log, sequence N being position N with
+  // every field and the hash equal.
+  void ExpectStreamEqualsLog(const std::string& data) {
+    absl::StatusOr<replication::StreamComparison> result = CompareWithLog(data);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->stream_last, result->log_head)
         << "the stream's last sequence is not the head";
@@ -366,12 +371,7 @@ TEST_F(MirrorTest, ADifferentLocalLogStopsTheMirror) {
 
   // The comparison `vigil mirror-check` makes sees the same: the stream
   // holds A's five events, each differing from B's at its position.
-  absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
-      eventlog::EventLog::Open(eventlog::Options{}, b);
-  ASSERT_TRUE(log.ok()) << log.status();
-  absl::StatusOr<replication::StreamComparison> result =
-      replication::CompareStreamWithLog(
-          {.nats_url = cluster_->url(), .stream = kStream}, **log);
+  absl::StatusOr<replication::StreamComparison> result = CompareWithLog(b);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(result->Equal());
   EXPECT_EQ(result->stream_last, 5u);
