@@ -128,33 +128,16 @@ absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Connect(
 
 JetStream::~JetStream() = default;
 
-absl::StatusOr<uint64_t> JetStream::EnsureStream(
-    const std::string& name, const std::string& subject_prefix, int replicas) {
+absl::StatusOr<uint64_t> JetStream::LastSequence(const std::string& name) {
   jsStreamInfo* info = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr,
                                   &js_error);
   if (s == NATS_NOT_FOUND || js_error == JSStreamNotFoundErr) {
-    const std::string subjects = subject_prefix + ".>";
-    const char* subject_list[] = {subjects.c_str()};
-    jsStreamConfig config;
-    jsStreamConfig_Init(&config);
-    config.Name = name.c_str();
-    config.Subjects = subject_list;
-    config.SubjectsLen = 1;
-    config.Storage = js_FileStorage;
-    config.Replicas = replicas;
-    // The mirror never deletes: nobody but JetStream's limits could, and
-    // there are none, so sequence N stays position N.
-    config.DenyDelete = true;
-    config.DenyPurge = true;
-    js_error = static_cast<jsErrCode>(0);
-    s = js_AddStream(&info, handles_->js, &config, nullptr, &js_error);
-    if (s != NATS_OK) {
-      return Failed(absl::StrCat("creating the JetStream stream ", name), s,
-                    js_error);
-    }
-  } else if (s != NATS_OK) {
+    return absl::NotFoundError(
+        absl::StrCat("the JetStream stream ", name, " does not exist"));
+  }
+  if (s != NATS_OK) {
     return Failed(absl::StrCat("reading the JetStream stream ", name), s,
                   js_error);
   }
@@ -163,12 +146,46 @@ absl::StatusOr<uint64_t> JetStream::EnsureStream(
   return last;
 }
 
+absl::StatusOr<uint64_t> JetStream::EnsureStream(
+    const std::string& name, const std::string& subject_prefix, int replicas) {
+  absl::StatusOr<uint64_t> last = LastSequence(name);
+  if (!absl::IsNotFound(last.status())) return last;
+  const std::string subjects = subject_prefix + ".>";
+  const char* subject_list[] = {subjects.c_str()};
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = name.c_str();
+  config.Subjects = subject_list;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = replicas;
+  // The mirror never deletes: nobody but JetStream's limits could, and
+  // there are none, so sequence N stays position N.
+  config.DenyDelete = true;
+  config.DenyPurge = true;
+  jsStreamInfo* info = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = js_AddStream(&info, handles_->js, &config, nullptr, &js_error);
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("creating the JetStream stream ", name), s,
+                  js_error);
+  }
+  const uint64_t created_last = info->State.LastSeq;
+  jsStreamInfo_Destroy(info);
+  return created_last;
+}
+
 absl::StatusOr<eventlog::RecordedEvent> JetStream::GetEvent(
     const std::string& name, uint64_t sequence) {
   natsMsg* msg = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
   natsStatus s =
       js_GetMsg(&msg, handles_->js, name.c_str(), sequence, nullptr, &js_error);
+  if (js_error == JSNoMessageFoundErr) {
+    return absl::NotFoundError(absl::StrCat(
+        "the JetStream stream ", name, " has no message at sequence ",
+        sequence));
+  }
   if (s != NATS_OK) {
     return Failed(absl::StrCat("reading sequence ", sequence,
                                " of the JetStream stream ", name),

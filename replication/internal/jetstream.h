@@ -47,13 +47,17 @@ class JetStream {
   JetStream(const JetStream&) = delete;
   JetStream& operator=(const JetStream&) = delete;
 
+  // The last sequence of stream `name`; NOT_FOUND when it does not exist.
+  absl::StatusOr<uint64_t> LastSequence(const std::string& name);
+
   // The last sequence of stream `name`, creating it (file storage,
   // `replicas`, subjects "<subject_prefix>.>") when it does not exist.
   absl::StatusOr<uint64_t> EnsureStream(const std::string& name,
                                         const std::string& subject_prefix,
                                         int replicas);
 
-  // The event stored at `sequence` of stream `name` (event_headers.h).
+  // The event stored at `sequence` of stream `name` (event_headers.h);
+  // NOT_FOUND when the stream has no message there.
   absl::StatusOr<eventlog::RecordedEvent> GetEvent(const std::string& name,
                                                    uint64_t sequence);
 

@@ -22,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "replication/compare.h"
 #include "replication/event_headers.h"
 #include "replication/internal/jetstream.h"
 #include "tests/gateway/http_client.h"
@@ -154,29 +155,29 @@ class MirrorTest : public ::testing::Test {
     return js.ok() ? *std::move(js) : nullptr;
   }
 
-  // With vigild stopped: the stream holds exactly the log, sequence N
-  // being position N with every field and the hash equal.
-  void ExpectStreamEqualsLog(const std::string& data) {
+  // With vigild stopped: the stream compared with the log in `data`
+  // (replication/compare.h).
+  absl::StatusOr<replication::StreamComparison> CompareWithLog(
+      const std::string& data) {
     absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
         eventlog::EventLog::Open(eventlog::Options{}, data);
-    ASSERT_TRUE(log.ok()) << log.status();
-    const uint64_t head = (*log)->HeadPosition();
-    std::unique_ptr<JetStream> js = Connect();
-    ASSERT_NE(js, nullptr);
-    absl::StatusOr<uint64_t> last = js->EnsureStream(kStream, "vigil", 3);
-    ASSERT_TRUE(last.ok()) << last.status();
-    EXPECT_EQ(*last, head) << "the stream's last sequence is not the head";
-    for (uint64_t position = 1; position <= head; position += 256) {
-      absl::StatusOr<std::vector<eventlog::RecordedEvent>> local =
-          (*log)->ReadAll(position, 256, eventlog::Filter{});
-      ASSERT_TRUE(local.ok()) << local.status();
-      for (const eventlog::RecordedEvent& event : *local) {
-        absl::StatusOr<eventlog::RecordedEvent> stored =
-            js->GetEvent(kStream, event.position);
-        ASSERT_TRUE(stored.ok()) << stored.status();
-        ASSERT_EQ(*stored, event) << "sequence " << event.position;
-      }
-    }
+    if (!log.ok()) return log.status();
+    return replication::CompareStreamWithLog(
+        {.nats_url = cluster_->url(), .stream = kStream}, **log);
+  }
+
+  // The stream holds exactly the log, sequence N being position N with
+  // every field and the hash equal.
+  void ExpectStreamEqualsLog(const std::string& data) {
+    absl::StatusOr<replication::StreamComparison> result = CompareWithLog(data);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->stream_last, result->log_head)
+        << "the stream's last sequence is not the head";
+    EXPECT_EQ(result->mirrored, result->log_head) << result->first_problem;
+    EXPECT_EQ(result->mismatches, 0u) << result->first_problem;
+    EXPECT_EQ(result->gaps, 0u) << result->first_problem;
+    EXPECT_EQ(result->duplicates, 0u) << result->first_problem;
+    EXPECT_TRUE(result->Equal());
   }
 
   TempDir dir_;
@@ -367,6 +368,17 @@ TEST_F(MirrorTest, ADifferentLocalLogStopsTheMirror) {
   EXPECT_NE(Text(Replication(port), "stop_reason").find("position 1 "),
             std::string::npos);
   ASSERT_EQ(vigild_->Terminate(), 0);
+
+  // The comparison `vigil mirror-check` makes sees the same: the stream
+  // holds A's five events, each differing from B's at its position.
+  absl::StatusOr<replication::StreamComparison> result = CompareWithLog(b);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->Equal());
+  EXPECT_EQ(result->stream_last, 5u);
+  EXPECT_EQ(result->mismatches, 5u);
+  EXPECT_EQ(result->mirrored, 0u);
+  EXPECT_EQ(result->first_problem,
+            "sequence 1: differs from the log's event (fields or hash)");
 }
 
 TEST_F(MirrorTest, APausedNodeAndBackLosesNothing) {

@@ -23,6 +23,7 @@ Command DiffCommand();
 Command ExportCommand();
 Command ImportCommand();
 Command TortureCommand();
+Command MirrorCheckCommand();
 
 }  // namespace vigil::cli
 

@@ -31,6 +31,7 @@ const std::vector<Command>& Commands() {
       ExportCommand(),
       ImportCommand(),
       TortureCommand(),
+      MirrorCheckCommand(),
   };
   return *kCommands;
 }
@@ -63,7 +64,8 @@ std::string MainHelp() {
       "  0   success\n"
       "  1   operational error: the log cannot be opened, bad input, the\n"
       "      append was rejected (the status code and message go to stderr)\n"
-      "  2   verify found a record or hash link that does not match\n"
+      "  2   verify found a record or hash link that does not match, or\n"
+      "      mirror-check a JetStream message that differs from the log\n"
       "  64  usage error: unknown command or flag, bad flag value\n");
   return help;
 }

@@ -146,3 +146,17 @@ export interface ProjectionStatus {
   events_applied: number;
   last_error: string;
 }
+
+// GET /v1/replication (docs/replication.md "Status"): {"mode":"off"} when
+// vigild runs without --replication; the other fields come with a mode.
+export interface ReplicationStatus {
+  mode: string; // off, async, sync
+  state?: string; // connecting, mirroring, stopped
+  stream?: string;
+  head_position?: number;
+  mirrored_position?: number;
+  lag_positions?: number;
+  lag_seconds?: number;
+  last_error?: string;
+  stop_reason?: string;
+}

@@ -1,12 +1,15 @@
 import { useState } from 'react';
+import { replicationChip } from '../replication';
 import { store, useDashboard } from '../store';
 
-// Connection state, last position and projection lag: always visible.
+// Connection state, last position, projection lag and (when vigild
+// mirrors the log) replication lag: always visible.
 export function StatusBar() {
   const connection = useDashboard((s) => s.connection);
   const lastPosition = useDashboard((s) => s.lastPosition);
   const projections = useDashboard((s) => s.projections);
   const projectionsError = useDashboard((s) => s.projectionsError);
+  const replication = replicationChip(useDashboard((s) => s.replication));
   const duplicates = useDashboard((s) => s.duplicatesDropped);
   const token = useDashboard((s) => s.token);
   const [draft, setDraft] = useState(token);
@@ -36,6 +39,11 @@ export function StatusBar() {
               {p.name}: lag {p.lag_events} ev / {p.lag_seconds.toFixed(1)} s
             </span>
           ))}
+        {replication && (
+          <span className={`chip ${replication.tone}`} data-testid="replication-lag" title={replication.title}>
+            {replication.text}
+          </span>
+        )}
       </span>
       <form className="token" onSubmit={(e) => { e.preventDefault(); store.getState().setToken(draft.trim()); }}>
         <input type="password" placeholder="token (secured servers)" value={draft}

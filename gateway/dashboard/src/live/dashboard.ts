@@ -1,6 +1,7 @@
 // Wires the store to the server: the REST snapshot, then the live feed on
 // top (this tab's socket, or the leader tab's frames), polling GET /v1/all
-// while the server has no /v1/live, and GET /v1/projections every 2 s; time
+// while the server has no /v1/live, and GET /v1/projections and
+// GET /v1/replication every 2 s; time
 // travel's and the trace view's requests go through the same REST client.
 // No React here: components only read the store (and call the travel and
 // trace clients' actions).
@@ -120,6 +121,11 @@ export function startDashboard(store: DashboardStore, origin: string = location.
       store.getState().setProjections(projections, null);
     } catch (e) {
       store.getState().setProjections(store.getState().projections, String(e));
+    }
+    try {
+      store.getState().setReplication(await rest.replication());
+    } catch {
+      store.getState().setReplication(null);
     }
     later(pollProjections, PROJECTIONS_EVERY_MS);
   };

@@ -1,10 +1,11 @@
-// REST reads (projections/read_queries.h, GET /v1/all, GET /v1/projections)
+// REST reads (projections/read_queries.h, GET /v1/all, GET /v1/projections,
+// GET /v1/replication)
 // with the token as `Authorization: Bearer`.
 
 import { pairFromRest, pairKey, usageKey } from '../fold';
 import type { Snapshot } from '../store/store';
 import type {
-  AgentRow, ProjectionStatus, RecordedEvent, RestPair, TaskRow, UsagePoint,
+  AgentRow, ProjectionStatus, RecordedEvent, ReplicationStatus, RestPair, TaskRow, UsagePoint,
 } from '../types';
 
 export type Fetch = typeof fetch;
@@ -48,6 +49,16 @@ export class RestClient {
 
   projections(): Promise<{ projections: ProjectionStatus[] }> {
     return this.get('/v1/projections');
+  }
+
+  // GET /v1/replication; a server without the route (404) mirrors nothing.
+  async replication(): Promise<ReplicationStatus> {
+    try {
+      return await this.get<ReplicationStatus>('/v1/replication');
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 404) return { mode: 'off' };
+      throw e;
+    }
   }
 
   // Events with position >= from (GET /v1/all pages of at most 1000).

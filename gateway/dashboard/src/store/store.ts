@@ -2,7 +2,7 @@
 //  - model:       the folded read models (agents, tasks, pairs, usage), the
 //                 last log position applied, and the event timeline
 //  - connection:  the state of the live feed (or of the leader tab's)
-//  - projections: GET /v1/projections, polled
+//  - projections: GET /v1/projections and GET /v1/replication, polled
 //  - ui:          token and filters
 //  - travel:      time travel: live, or the state at a past position
 //                 (GET /v1/state) that every view shows instead
@@ -14,7 +14,7 @@
 import { createStore, type StateCreator } from 'zustand/vanilla';
 import { emptyFoldState, foldEvents, type FoldGates, type FoldState } from '../fold';
 import type { DiffView, PastView, ShownModel, TravelPoint } from '../travel';
-import type { LiveFrame, ProjectionStatus, RecordedEvent } from '../types';
+import type { LiveFrame, ProjectionStatus, RecordedEvent, ReplicationStatus } from '../types';
 import { createTraceSlice, type TraceSlice } from './trace';
 
 // Events kept for the timeline, and seconds of the events/s series.
@@ -76,6 +76,9 @@ export interface ProjectionsSlice {
   projections: ProjectionStatus[];
   projectionsError: string | null;
   setProjections: (projections: ProjectionStatus[], error: string | null) => void;
+  // Null until the first answer, and after a failed poll.
+  replication: ReplicationStatus | null;
+  setReplication: (replication: ReplicationStatus | null) => void;
 }
 
 export interface UiSlice {
@@ -239,6 +242,8 @@ export const createProjectionsSlice: Slice<ProjectionsSlice> = (set) => ({
   projections: [],
   projectionsError: null,
   setProjections: (projections, error) => set({ projections, projectionsError: error }),
+  replication: null,
+  setReplication: (replication) => set({ replication }),
 });
 
 export const createUiSlice: Slice<UiSlice> = (set) => ({
