@@ -19,7 +19,9 @@
 // M events: the same folds but one statement per event and table.
 //
 //   projection_replay [--events N] [--baseline-events M] [--batch B]
-//                     [--batch-mb MB] [--pg-url URL]
+//                     [--batch-mb MB] [--pg-url URL] [--shared-only]
+// --shared-only stops after the shared replay and the raw COPY (for
+// interleaved before/after runs of the write path).
 // Without --pg-url it starts a private PostgreSQL 15 cluster (fsync on,
 // default settings) in a temporary directory.
 
@@ -385,6 +387,68 @@ uint64_t Flag(const std::vector<std::string_view>& args, std::string_view name,
   return fallback;
 }
 
+// The phases after the raw COPY: separate readers, the log read + parse
+// alone, the floor and the per-event baseline.
+void OtherPhases(eventlog::EventLog* log, const std::string& server_url,
+                 const std::string& cluster_dir, uint64_t head, size_t batch,
+                 uint64_t baseline_events, double shared_rate) {
+  Cpu cpu = CpuNow(cluster_dir);
+
+  const absl::Duration fast = Replay(
+      log, FreshDatabase(server_url, "replay_batched"),
+      projections::NewDomainProjections({}), head, batch);
+  PrintRate(absl::StrCat("separate readers (one runner thread each, batch ",
+                         batch, ")"),
+            head, fast);
+  PrintCpu("separate readers", cluster_dir, cpu);
+
+  {
+    const absl::Time begin = absl::Now();
+    uint64_t read = 0;
+    absl::Duration parse;
+    eventlog::LogCursor cursor(log, 1, {},
+                               {.page_events = 500, .end_position = head});
+    while (!cursor.AtEnd()) {
+      auto page = cursor.Next();
+      if (!page.ok() || page->events.empty()) Die("read failed");
+      const absl::Time p0 = absl::Now();
+      for (const auto& e : page->events) {
+        if (!projections::ParseDomainEvent(e).ok()) Die("parse failed");
+      }
+      parse += absl::Now() - p0;
+      read += page->events.size();
+    }
+    const double total = absl::ToDoubleSeconds(absl::Now() - begin);
+    std::printf("log read + parse alone: %.0f events/s (parse %.1f%% of it)\n",
+                read / total, 100 * absl::ToDoubleSeconds(parse) / total);
+  }
+  std::vector<std::unique_ptr<Projection>> floor;
+  floor.push_back(std::make_unique<NoWrites>());
+  const absl::Duration floor_time =
+      Replay(log, FreshDatabase(server_url, "replay_floor"),
+             std::move(floor), head, batch);
+  std::printf("floor (read + parse + checkpoint, no writes): %.0f events/s\n",
+              head / absl::ToDoubleSeconds(floor_time));
+
+  if (baseline_events > 0) {
+    const uint64_t baseline_upto = std::min(head, baseline_events);
+    std::vector<std::unique_ptr<Projection>> naive;
+    for (auto& projection : projections::NewDomainProjections({})) {
+      naive.push_back(
+          std::make_unique<PerEventProjection>(std::move(projection)));
+    }
+    const absl::Duration slow =
+        Replay(log, FreshDatabase(server_url, "replay_naive"),
+               std::move(naive), baseline_upto, batch);
+    const double slow_rate = baseline_upto / absl::ToDoubleSeconds(slow);
+    std::printf("baseline (one statement per event): %llu events in %.2f s = "
+                "%.0f events/s\n",
+                static_cast<unsigned long long>(baseline_upto),
+                absl::ToDoubleSeconds(slow), slow_rate);
+    std::printf("ratio (shared / baseline): %.1fx\n", shared_rate / slow_rate);
+  }
+}
+
 int Main(const std::vector<std::string_view>& args) {
   const uint64_t events = Flag(args, "--events", 1'000'000);
   const uint64_t baseline_events = Flag(args, "--baseline-events", 0);
@@ -438,60 +502,9 @@ int Main(const std::vector<std::string_view>& args) {
               absl::ToDoubleSeconds(raw) / absl::ToDoubleSeconds(shared));
   PrintCpu("raw COPY", cluster_dir, raw_cpu);
 
-  cpu = CpuNow(cluster_dir);
-
-  const absl::Duration fast = Replay(
-      log->get(), FreshDatabase(server_url, "replay_batched"),
-      projections::NewDomainProjections({}), head, batch);
-  PrintRate(absl::StrCat("separate readers (one runner thread each, batch ",
-                         batch, ")"),
-            head, fast);
-  PrintCpu("separate readers", cluster_dir, cpu);
-
-  {
-    const absl::Time begin = absl::Now();
-    uint64_t read = 0;
-    absl::Duration parse;
-    eventlog::LogCursor cursor(log->get(), 1, {},
-                               {.page_events = 500, .end_position = head});
-    while (!cursor.AtEnd()) {
-      auto page = cursor.Next();
-      if (!page.ok() || page->events.empty()) Die("read failed");
-      const absl::Time p0 = absl::Now();
-      for (const auto& e : page->events) {
-        if (!projections::ParseDomainEvent(e).ok()) Die("parse failed");
-      }
-      parse += absl::Now() - p0;
-      read += page->events.size();
-    }
-    const double total = absl::ToDoubleSeconds(absl::Now() - begin);
-    std::printf("log read + parse alone: %.0f events/s (parse %.1f%% of it)\n",
-                read / total, 100 * absl::ToDoubleSeconds(parse) / total);
-  }
-  std::vector<std::unique_ptr<Projection>> floor;
-  floor.push_back(std::make_unique<NoWrites>());
-  const absl::Duration floor_time =
-      Replay(log->get(), FreshDatabase(server_url, "replay_floor"),
-             std::move(floor), head, batch);
-  std::printf("floor (read + parse + checkpoint, no writes): %.0f events/s\n",
-              head / absl::ToDoubleSeconds(floor_time));
-
-  if (baseline_events > 0) {
-    const uint64_t baseline_upto = std::min(head, baseline_events);
-    std::vector<std::unique_ptr<Projection>> naive;
-    for (auto& projection : projections::NewDomainProjections({})) {
-      naive.push_back(
-          std::make_unique<PerEventProjection>(std::move(projection)));
-    }
-    const absl::Duration slow =
-        Replay(log->get(), FreshDatabase(server_url, "replay_naive"),
-               std::move(naive), baseline_upto, batch);
-    const double slow_rate = baseline_upto / absl::ToDoubleSeconds(slow);
-    std::printf("baseline (one statement per event): %llu events in %.2f s = "
-                "%.0f events/s\n",
-                static_cast<unsigned long long>(baseline_upto),
-                absl::ToDoubleSeconds(slow), slow_rate);
-    std::printf("ratio (shared / baseline): %.1fx\n", shared_rate / slow_rate);
+  if (std::find(args.begin(), args.end(), "--shared-only") == args.end()) {
+    OtherPhases(log->get(), server_url, cluster_dir, head, batch,
+                baseline_events, shared_rate);
   }
 
   log->reset();

@@ -7,10 +7,22 @@
 //    INSERT ... VALUES ... ON CONFLICT DO UPDATE, kRowsPerStatement rows per
 //    statement; one round trip, no DDL.
 //  - kCopyMinRows or more (catching up, replaying): COPY into a staging
-//    table (a temporary table LIKE the target, dropped again before the
-//    transaction ends) and one set-based INSERT ... SELECT ... ON CONFLICT
-//    DO UPDATE from it. COPY costs the server a fraction of parsing the
-//    literals of a multi-row VALUES.
+//    table and one set-based INSERT ... SELECT ... ON CONFLICT DO UPDATE
+//    from it, which empties the staging table as it reads it (a DELETE ...
+//    RETURNING in the same statement). COPY costs the server a fraction of
+//    parsing the literals of a multi-row VALUES.
+//
+// The staging table is a temporary table LIKE the target, one per session
+// (connection), schema and table, created by the first Upsert that needs it
+// and reused by every later transaction of the session: creating and
+// dropping it in every batch cost the server ~3.6 ms of catalog writes a
+// table, and `ON COMMIT DELETE ROWS` moved about as much into every COMMIT
+// (benchmarks/RESULTS.md). The merge leaves dead rows behind (no autovacuum
+// for temporary tables), so an Upsert that finds the staging table at
+// kStagingTruncateBytes or more truncates it first: it stays under that
+// bound plus one batch's rows. Whether it exists and its size are asked of
+// the catalog in the transaction itself (one cheap SELECT), so a
+// transaction that created it and then rolled back leaves nothing stale.
 //
 // Either way the rows of one Upsert must have distinct keys (a fold's maps
 // guarantee it), and the written values are the same (tests compare the
@@ -24,6 +36,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -45,8 +58,13 @@ namespace vigil::projections::internal {
 // trip, small enough to keep one statement's text in the low megabytes.
 inline constexpr size_t kRowsPerStatement = 1000;
 // From this many rows on, an Upsert stages them with COPY: below it the
-// staging table's CREATE and DROP cost more than the literals' parse.
+// staging path's three round trips (size check, COPY, merge) cost more than
+// the literals' parse (32 measured no better; benchmarks/RESULTS.md).
 inline constexpr size_t kCopyMinRows = 200;
+// A staging table this large (dead rows of earlier merges) is truncated
+// before it is used again: the default temp_buffers, so that the merge's
+// scan of it stays in the session's local buffers.
+inline constexpr int64_t kStagingTruncateBytes = 8 << 20;
 
 // Columns a COPY line may have (libpqxx 6 streams a row only from a
 // tuple-like type, so the line is a std::array of one of these sizes).
@@ -99,9 +117,19 @@ class Upsert {
       literals_.reserve(rows);
       return;
     }
-    staging_ = absl::StrCat("pg_temp.vigil_stage_", AsAbslView(table.table));
-    tx_.exec(absl::StrCat("CREATE TEMPORARY TABLE ", staging_, " (LIKE ",
-                          target_, ") ON COMMIT DROP"));
+    staging_ = absl::StrCat("pg_temp.vigil_stage_", schema, "_",
+                            AsAbslView(table.table));
+    // -1: no such table yet.
+    const int64_t bytes =
+        tx_.exec1(absl::StrCat("SELECT coalesce(pg_relation_size(to_regclass(",
+                               tx_.quote(staging_), ")), -1)"))[0]
+            .as<int64_t>();
+    if (bytes < 0) {
+      tx_.exec(absl::StrCat("CREATE TEMPORARY TABLE ", staging_, " (LIKE ",
+                            target_, ")"));
+    } else if (bytes >= kStagingTruncateBytes) {
+      tx_.exec(absl::StrCat("TRUNCATE ", staging_));
+    }
     copy_ = std::make_unique<pqxx::stream_to>(tx_, staging_,
                                               ColumnNames(table_));
   }
@@ -134,11 +162,12 @@ class Upsert {
     if (copy_ != nullptr) {
       copy_->complete();
       copy_.reset();
-      tx_.exec(absl::StrCat("INSERT INTO ", target_, " AS t (", columns,
-                            ") SELECT ", columns, " FROM ", staging_, merge));
-      // Dropped now, not at commit: a transaction may apply several
-      // batches (a rebuild's swap).
-      tx_.exec(absl::StrCat("DROP TABLE ", staging_));
+      // Emptied by the merge itself: a transaction may apply several
+      // batches (a rebuild's swap), and the next transaction reuses it.
+      tx_.exec(absl::StrCat("WITH staged AS (DELETE FROM ", staging_,
+                            " RETURNING ", columns, ") INSERT INTO ", target_,
+                            " AS t (", columns, ") SELECT ", columns,
+                            " FROM staged", merge));
       return;
     }
     for (size_t begin = 0; begin < literals_.size();

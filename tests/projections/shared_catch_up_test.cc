@@ -5,7 +5,10 @@
 // path (each projection alone, one event per transaction: multi-row VALUES
 // upserts of a row or two). Also when the runners start from different
 // checkpoints, and when vigild's ProjectionService starts far behind.
+// And the staging table one connection reuses (upsert.h).
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -144,6 +147,59 @@ TEST_F(SharedCatchUpTest, ServiceFarBehindCatchesUpTogetherThenGoesLive) {
     if (!live) absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_TRUE(live);
+}
+
+// The staging table of one connection is reused across transactions (the
+// first one, which created it, rolled back), the merges add up, and dead
+// rows never let it grow past kStagingTruncateBytes plus one batch.
+TEST(UpsertStagingTest, ReusedAcrossTransactionsAndTruncatedPastItsBound) {
+  testing::PgDatabase db;
+  ASSERT_TRUE(ApplyMigrations(db.url()).ok());
+  pqxx::connection connection(db.url());
+  constexpr int kPairs = 3000;
+  constexpr int kBatches = 30;
+  auto write_batch = [&](pqxx::work& tx) {
+    internal::Upsert<PairCounts> pairs(tx, "vigil", CoordinationTable(),
+                                       kPairs);
+    PairCounts counts;
+    counts.assigned = 1;
+    for (int i = 0; i < kPairs; ++i) {
+      pairs.Add(AgentPair(std::string(200, 'a') + std::to_string(i), "b"),
+                counts);
+    }
+    pairs.Finish();
+  };
+  {
+    pqxx::work tx(connection);
+    write_batch(tx);  // created here, then rolled back
+  }
+  const std::string size_sql =
+      "SELECT pg_relation_size('pg_temp.vigil_stage_vigil_coordination')";
+  int64_t largest = 0;
+  int64_t one_batch = 0;  // the size after the first batch, on a new table
+  bool truncated = false;
+  int64_t previous = 0;
+  for (int batch = 0; batch < kBatches; ++batch) {
+    pqxx::work tx(connection);
+    write_batch(tx);
+    const int64_t size = tx.exec1(size_sql)[0].as<int64_t>();
+    tx.commit();
+    if (batch == 0) one_batch = size;
+    largest = std::max(largest, size);
+    truncated = truncated || size < previous;
+    previous = size;
+  }
+  // Without the truncation the table would reach kBatches * one_batch.
+  ASSERT_GT(kBatches * one_batch, 2 * internal::kStagingTruncateBytes);
+  EXPECT_TRUE(truncated);
+  EXPECT_LE(largest, internal::kStagingTruncateBytes + 2 * one_batch);
+  pqxx::work tx(connection);
+  const pqxx::row sums = tx.exec1(
+      "SELECT count(*), min(tasks_assigned), max(tasks_assigned) "
+      "FROM vigil.coordination");
+  EXPECT_EQ(sums[0].as<int64_t>(), kPairs);
+  EXPECT_EQ(sums[1].as<int64_t>(), kBatches);
+  EXPECT_EQ(sums[2].as<int64_t>(), kBatches);
 }
 
 }  // namespace
