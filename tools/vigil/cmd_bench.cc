@@ -212,6 +212,7 @@ int RunBenchAppend(const FlagValues& flags, const LoadFlags& load) {
   if (!Report("append", samples, load.events)) {
     return kExitFailure;
   }
+  if (flags.Has("no-catch-up")) return kExitOk;
   return ReportCatchUp(flags);
 }
 
@@ -463,7 +464,7 @@ Command BenchCommand() {
           "--what append: --clients threads, each with its own channel,\n"
           "append --events events of --size bytes to their own stream, one\n"
           "call at a time, for --duration seconds; then one subscriber reads\n"
-          "the whole log back. --what session: --clients AppendSession\n"
+          "the whole log back (not with --no-catch-up). --what session: --clients AppendSession\n"
           "streams, each on its own channel with --depth appends in flight.\n"
           "--idempotency-keys puts a new key on every append. --what echo: the same clients against a bare\n"
           "gRPC echo service in this process, the network layer's ceiling.\n"
@@ -486,6 +487,7 @@ Command BenchCommand() {
               {"depth", "N", "session: appends in flight per session "
                              "(default 16, at most 1024)"},
               {"idempotency-keys", "", "append, session: a key on every append"},
+              {"no-catch-up", "", "append: skip reading the log back after"},
               {"connections", "N", "live: WebSocket clients (default 100)"},
               {"http", "IP:PORT", "live: vigild's HTTP (default 127.0.0.1:7601)"},
               {"pid", "PID", "live: vigild's process id, for its RSS"},
