@@ -296,15 +296,12 @@ absl::Status AlertService::Evaluate() {
   while (!stopping_) {
     ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> events,
                      log_->ReadAll(next, kPage, eventlog::Filter{}));
+    // A short page reached the head as it was: the clock's turn, then
+    // wait for more (reading again at once would find little or nothing:
+    // one read and one wake-up per group commit is the cost to keep low).
+    const bool caught_up = events.size() < kPage;
     if (events.empty()) {
-      // Caught up: the clock's turn, once the checkpoint is behind.
-      const absl::Time now = absl::Now();
-      if (next > checkpoint && log_->HeadPosition() < next) {
-        RETURN_IF_ERROR(Append(
-            evaluator.Tick(absl::ToUnixMicros(now - options_.clock_margin)),
-            evaluator));
-      }
-      log_->WaitForHead(next - 1, now + options_.idle_wait);
+      RETURN_IF_ERROR(CaughtUp(evaluator, next, checkpoint));
       continue;
     }
     // The page's transitions are appended together, before the next page
@@ -330,15 +327,30 @@ absl::Status AlertService::Evaluate() {
       Snapshot(evaluator);
       snapshot = next - 1;
     }
-    absl::MutexLock lock(&mu_);
-    evaluated_position_ = next - 1;
-    gauges_->evaluated_position->Set(static_cast<double>(next - 1));
-    gauges_->dropped_subjects->Set(
-        static_cast<double>(evaluator.dropped_subjects()));
-    gauges_->events_evaluated->Set(static_cast<double>(applied));
+    {
+      absl::MutexLock lock(&mu_);
+      evaluated_position_ = next - 1;
+      gauges_->evaluated_position->Set(static_cast<double>(next - 1));
+      gauges_->dropped_subjects->Set(
+          static_cast<double>(evaluator.dropped_subjects()));
+      gauges_->events_evaluated->Set(static_cast<double>(applied));
+    }
+    if (caught_up) RETURN_IF_ERROR(CaughtUp(evaluator, next, checkpoint));
   }
   // Stopping, every page and tick appended: the state to resume from.
   if (evaluator.position() > snapshot) Snapshot(evaluator);
+  return absl::OkStatus();
+}
+
+absl::Status AlertService::CaughtUp(Evaluator& evaluator, uint64_t next,
+                                    uint64_t checkpoint) {
+  const absl::Time now = absl::Now();
+  if (next > checkpoint && log_->HeadPosition() < next) {
+    RETURN_IF_ERROR(Append(
+        evaluator.Tick(absl::ToUnixMicros(now - options_.clock_margin)),
+        evaluator));
+  }
+  log_->WaitForHead(next - 1, now + options_.idle_wait);
   return absl::OkStatus();
 }
 

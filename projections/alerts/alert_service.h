@@ -109,6 +109,11 @@ class AlertService : public api::AlertAdmin {
   // Restores `*evaluator` (fresh) from the last snapshot; its position, or
   // 0 (and a fresh evaluator) when there is none it can use.
   uint64_t Resume(std::unique_ptr<Evaluator>* evaluator);
+  // Evaluate's turn when it has read up to the head (`next` is the next
+  // position to read): the clock's tick, once past `checkpoint` and if the
+  // head has not moved on, then a wait for the head (at most idle_wait).
+  absl::Status CaughtUp(Evaluator& evaluator, uint64_t next,
+                        uint64_t checkpoint);
   // Writes the entries of `evaluator` that changed since the last snapshot
   // (written_), when the state is within max_snapshot_bytes.
   void Snapshot(const Evaluator& evaluator);

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "eventlog/event.h"
@@ -125,17 +126,24 @@ class Evaluator {
   void Want(RuleState& state, const Subject& subject, bool open,
             uint64_t key_position, std::vector<uint64_t> causes,
             absl::FunctionRef<base::Json()> evidence, Context& context);
-  void Reconcile(const std::string& slot, const std::string& rule_id,
-                 const Subject& subject, const std::vector<uint64_t>& causes,
-                 Context& context);
+  // `state`: the slot's rule, whose counts of wanted and open slots it
+  // keeps; null for a deleted rule.
+  void Reconcile(const std::string& slot, RuleState* state,
+                 const std::string& rule_id, const Subject& subject,
+                 const std::vector<uint64_t>& causes, Context& context);
+  // by_type_ again from states_ (when the rules change).
+  void IndexRules();
   void AdvanceClock(int64_t now_us, Context& context);
 
   const EvaluatorOptions options_;
   RuleSet rules_;
   std::map<std::string, std::unique_ptr<RuleState>> states_;  // by rule id
+  // The rules that read an event type, by its name, in rule-id order: an
+  // event is evaluated by these only.
+  absl::flat_hash_map<std::string, std::vector<RuleState*>> by_type_;
   std::map<std::string, Desired> desired_;  // open ones only, by slot
   std::map<std::string, OpenAlert> open_;   // by slot
-  std::map<std::string, std::string> task_managers_;
+  absl::flat_hash_map<std::string, std::string> task_managers_;
   int64_t now_us_ = 0;
   uint64_t position_ = 0;  // the last applied
   uint64_t dropped_subjects_ = 0;
