@@ -50,8 +50,9 @@ ProjectionService::ProjectionService(ProjectionServiceOptions options,
     : options_(std::move(options)),
       log_(log),
       projections_(NewDomainProjections(options_.domain)),
-      queries_(std::make_unique<ReadQueries>(options_.pg_url,
-                                             options_.read_connections)) {
+      queries_(std::make_unique<ReadQueries>(
+          options_.read_url.empty() ? options_.pg_url : options_.read_url,
+          options_.read_connections)) {
   supervisor_ = std::thread([this] { Supervise(); });
 }
 
@@ -213,9 +214,8 @@ absl::StatusOr<std::string> ProjectionService::Read(
           migration_error_.empty() ? "" : ": ", migration_error_));
     }
   }
-  if (min_position > 0 &&
-      !WaitFor(names, min_position,
-               absl::Now() + options_.min_position_wait)) {
+  const absl::Time deadline = absl::Now() + options_.min_position_wait;
+  if (min_position > 0 && !WaitFor(names, min_position, deadline)) {
     std::string where;
     for (const ProjectionStatus& status : Statuses()) {
       if (std::find(names.begin(), names.end(), status.name) != names.end()) {
@@ -227,6 +227,11 @@ absl::StatusOr<std::string> ProjectionService::Read(
         "the read models have not reached min_position ", min_position,
         " within ", absl::FormatDuration(options_.min_position_wait), " (",
         where, "); retry"));
+  }
+  // On a replica the projections' checkpoints may not have arrived yet.
+  if (min_position > 0 && !options_.read_url.empty()) {
+    return queries_->ReadAtLeast(request.query, names, min_position,
+                                 deadline);
   }
   return queries_->Read(request.query);
 }

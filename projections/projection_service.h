@@ -48,6 +48,11 @@ struct ProjectionServiceOptions {
   absl::Duration min_position_wait = absl::Seconds(5);
   // Connections for reads.
   int read_connections = 4;
+  // Where reads go when not pg_url: a streaming replica of it (e.g.
+  // `target_session_attrs=prefer-standby` over a Patroni cluster). A read
+  // with min_position then answers from a snapshot of that server in which
+  // the checkpoints have reached it (ReadQueries::ReadAtLeast).
+  std::string read_url;
 };
 
 class ProjectionService : public api::ReadModels {

@@ -634,4 +634,39 @@ absl::StatusOr<std::string> ReadQueries::Read(
   return pool_->Run(run);
 }
 
+absl::StatusOr<std::string> ReadQueries::ReadAtLeast(
+    const api::ReadModelQuery& query,
+    const std::vector<std::string>& projections, uint64_t min_position,
+    absl::Time deadline, absl::Duration poll) {
+  ASSIGN_OR_RETURN(Query run, Plan(query));
+  while (true) {
+    // The lowest checkpoint of `projections` in this snapshot; a
+    // projection without one yet counts as 0.
+    uint64_t reached = 0;
+    absl::StatusOr<std::string> body =
+        pool_->Run([&](Tx& tx) -> absl::StatusOr<std::string> {
+          std::string names;
+          for (const std::string& name : projections) {
+            absl::StrAppend(&names, names.empty() ? "" : ", ", tx.quote(name));
+          }
+          const pqxx::row row = tx.exec1(absl::StrCat(
+              "SELECT count(*), coalesce(min(position), 0) "
+              "FROM vigil.projection_checkpoints WHERE name IN (",
+              names, ")"));
+          reached = row[0].as<size_t>() == projections.size()
+                        ? row[1].as<uint64_t>()
+                        : 0;
+          if (reached < min_position) return std::string();
+          return run(tx);
+        });
+    if (!body.ok() || reached >= min_position) return body;
+    if (absl::Now() + poll > deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "the read models' server has reached position ", reached,
+          ", not min_position ", min_position, "; retry"));
+    }
+    absl::SleepFor(poll);
+  }
+}
+
 }  // namespace vigil::projections

@@ -74,6 +74,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -117,6 +118,18 @@ class ReadQueries {
   // ProjectionsQuery (ProjectionService answers it); INTERNAL when a query
   // fails otherwise. Fields are checked before any connection is taken.
   absl::StatusOr<std::string> Read(const api::ReadModelQuery& query);
+
+  // Read on a server that may lag the one the projections write to (a
+  // streaming replica): answers only from a snapshot in which the
+  // checkpoints of all of `projections` are at or past `min_position`,
+  // read in the query's own transaction, so the answer holds every effect
+  // up to it. Until then it reads again every `poll`; past `deadline`,
+  // UNAVAILABLE naming the position the server has reached. Other errors
+  // as Read.
+  absl::StatusOr<std::string> ReadAtLeast(
+      const api::ReadModelQuery& query,
+      const std::vector<std::string>& projections, uint64_t min_position,
+      absl::Time deadline, absl::Duration poll = absl::Milliseconds(5));
 
  private:
   std::unique_ptr<internal::ReadPool> pool_;

@@ -236,6 +236,54 @@ TEST_F(ReadQueriesTest, OneAgentByPercentDecodedIdOrNotFound) {
             absl::StatusCode::kNotFound);
 }
 
+// ReadAtLeast answers only from a snapshot whose checkpoints have reached
+// the position: below it, it reads again until the deadline, then says
+// where they are; a checkpoint committed meanwhile lets it answer.
+TEST_F(ReadQueriesTest, ReadAtLeastWaitsForTheCheckpointsInItsSnapshot) {
+  Exec(absl::StrCat(
+      "INSERT INTO vigil.agents (agent_id, status, updated_at, last_position)"
+      " VALUES ('a1', 'idle', ", At0(0), ", 7);"
+      "INSERT INTO vigil.projection_checkpoints (name, position) VALUES "
+      "('agents', 7), ('tasks', 3)"));
+  const api::ReadModelQuery one = api::AgentQuery{.agent_id = "a1"};
+  absl::StatusOr<std::string> reached = reads_.ReadAtLeast(
+      one, {"agents"}, 7, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(reached.ok()) << reached.status();
+  EXPECT_THAT(*reached, HasSubstr(R"("agent_id":"a1")"));
+
+  // The lowest of the named checkpoints counts, and a name without a row
+  // counts as 0.
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::string> behind = reads_.ReadAtLeast(
+      one, {"agents", "tasks"}, 7, absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(behind.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(behind.status().message(), HasSubstr("reached position 3"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_EQ(reads_
+                .ReadAtLeast(one, {"metrics"}, 1,
+                             absl::Now() + absl::Milliseconds(50))
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+
+  std::thread later([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    Exec("UPDATE vigil.projection_checkpoints SET position = 9 "
+         "WHERE name = 'tasks'");
+  });
+  absl::StatusOr<std::string> waited = reads_.ReadAtLeast(
+      one, {"agents", "tasks"}, 7, absl::Now() + absl::Seconds(10));
+  later.join();
+  EXPECT_TRUE(waited.ok()) << waited.status();
+  // Errors of the query itself are not waited on.
+  EXPECT_EQ(reads_
+                .ReadAtLeast(api::AgentQuery{.agent_id = "nobody"}, {"agents"},
+                             7, absl::Now() + absl::Seconds(5))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(ReadQueriesTest, OneTaskWithItsResultInline) {
   Exec(absl::StrCat(
       "INSERT INTO vigil.tasks VALUES "

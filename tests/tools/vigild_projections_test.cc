@@ -7,10 +7,12 @@
 //  - PostgreSQL stopped with `-m immediate` and restarted while events
 //    flow, after which the projections resume and converge.
 
+#include <signal.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -522,6 +524,194 @@ TEST_F(VigildProjectionsTest, PostgresImmediateStopAndRestartConverges) {
   const std::vector<std::string> rebuilt =
       FreshRebuild(testing::WithDatabase(url, "fresh"));
   EXPECT_EQ(testing::DumpReadModels(url), rebuilt);
+}
+
+
+// A Patroni cluster of two PostgreSQL nodes (tools/patroni: one etcd, a
+// primary and a streaming replica): vigild projects into whichever node
+// leads (--pg-url with target_session_attrs=read-write) and reads from the
+// replica (--pg-read-url, prefer-standby).
+class PatroniCluster {
+ public:
+  explicit PatroniCluster(std::string dir) : dir_(std::move(dir)) {
+    FILE* out = popen(absl::StrCat(kScript, " up ", dir_, " 2>&1").c_str(), "r");
+    if (out == nullptr) return;
+    char line[4096];
+    while (fgets(line, sizeof(line), out) != nullptr) {
+      std::string text(line);
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      output_ += text + "\n";
+      // NAME='url', quoted for the shell.
+      const auto value = [&](size_t name) {
+        return text.substr(name + 1, text.size() - name - 2);
+      };
+      if (text.starts_with("VIGIL_PG_URL='")) write_url_ = value(13);
+      if (text.starts_with("VIGIL_PG_READ_URL='")) read_url_ = value(18);
+    }
+    up_ = pclose(out) == 0;
+  }
+  ~PatroniCluster() {
+    if (::testing::Test::HasFailure()) {  // what the nodes said, for the log
+      std::system(absl::StrCat("tail -n 40 ", dir_, "/etcd.log ", dir_,
+                               "/pg1.log ", dir_, "/pg2.log ", dir_,
+                               "/switchover.log >&2")
+                      .c_str());
+    }
+    std::system(absl::StrCat(kScript, " down ", dir_).c_str());
+  }
+
+  bool up() const { return up_ && !write_url_.empty() && !read_url_.empty(); }
+  const std::string& output() const { return output_; }
+  const std::string& write_url() const { return write_url_; }
+  const std::string& read_url() const { return read_url_; }
+
+  // The node that is not the leader ("pg1" or "pg2").
+  std::string Replica() const {
+    return Run("leader") == "pg1" ? "pg2" : "pg1";
+  }
+  // The superuser's URL of `node`, straight to that server.
+  std::string NodeUrl(const std::string& node) const {
+    std::ifstream in(absl::StrCat(dir_, "/", node, ".port"));
+    std::string port;
+    in >> port;
+    return absl::StrCat("postgresql://postgres@127.0.0.1:", port, "/vigil");
+  }
+  // `tools/patroni COMMAND DIR`'s last line of output; empty on failure.
+  std::string Run(const std::string& command) const {
+    FILE* out = popen(
+        absl::StrCat(kScript, " ", command, " ", dir_, " 2>/dev/null").c_str(),
+        "r");
+    if (out == nullptr) return "";
+    std::string last;
+    char line[4096];
+    while (fgets(line, sizeof(line), out) != nullptr) last = line;
+    if (pclose(out) != 0) return "";
+    while (!last.empty() && last.back() == '\n') last.pop_back();
+    return last;
+  }
+
+ private:
+  static constexpr char kScript[] = VIGIL_SOURCE_DIR "/tools/patroni";
+  std::string dir_;
+  std::string output_;
+  std::string write_url_;
+  std::string read_url_;
+  bool up_ = false;
+};
+
+TEST_F(VigildProjectionsTest, PatroniReplicaReadsAndSwitchoverUnderLoad) {
+  if (std::system("command -v patroni >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Debian's patroni is not installed (tools/install-deps)";
+  }
+  PatroniCluster cluster(dir_.Sub("patroni"));
+  ASSERT_TRUE(cluster.up()) << cluster.output();
+  StartVigild(cluster.write_url(), {"--pg-read-url", cluster.read_url(),
+                                    "--min-position-wait-ms", "3000"});
+
+  // Reads go to the replica and still see what min_position names.
+  const auto register_agent = [&](const std::string& id) -> uint64_t {
+    std::optional<HttpResponse> posted = Call(
+        "POST", absl::StrCat("/v1/streams/agent-", id, "/events"),
+        absl::StrCat(R"({"type":"AgentRegistered","data":{"agent_id":")", id,
+                     R"(","role":"worker","name":"W"}})"));
+    if (!posted.has_value() || posted->status != 201) {
+      ADD_FAILURE() << (posted.has_value() ? posted->body : "no answer");
+      return 0;
+    }
+    std::smatch match;
+    static const std::regex kLast("\"last_position\":([0-9]+)");
+    if (!std::regex_search(posted->body, match, kLast)) return 0;
+    return std::stoull(match[1]);
+  };
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrCat("r", i);
+    const uint64_t position = register_agent(id);
+    ASSERT_GT(position, 0u);
+    std::optional<HttpResponse> read = Get(absl::StrCat(
+        "/v1/agents/", id, "?min_position=", position));
+    ASSERT_TRUE(read.has_value());
+    EXPECT_EQ(read->status, 200) << "read-your-write " << i << ": "
+                                 << read->body;
+  }
+
+  // The replica stops replaying (its startup process, which applies the
+  // WAL, is stopped with SIGSTOP; Patroni would resume a replay paused
+  // with pg_wal_replay_pause()): it is now behind, as the control shows by
+  // reading it directly. A read with min_position waits for it rather than
+  // answer from it, and answers once it replays again.
+  const std::string replica = cluster.NodeUrl(cluster.Replica());
+  const std::vector<std::string> startup = testing::QueryRows(
+      replica, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'");
+  ASSERT_EQ(startup.size(), 1u);
+  const pid_t replay = static_cast<pid_t>(std::stol(startup[0]));
+  ASSERT_EQ(kill(replay, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }
+  } resume_at_exit{replay};
+  const uint64_t paused_at = register_agent("late");
+  ASSERT_GT(paused_at, 0u);
+  absl::SleepFor(absl::Milliseconds(500));  // the primary has it by now
+  EXPECT_EQ(testing::QueryRows(cluster.write_url(),
+                               "SELECT 1 FROM vigil.agents WHERE agent_id = 'late'")
+                .size(),
+            1u);
+  EXPECT_TRUE(testing::QueryRows(
+                  replica, "SELECT 1 FROM vigil.agents WHERE agent_id = 'late'")
+                  .empty())
+      << "control: the stopped replica already holds the agent, so this "
+         "test cannot tell a fenced read from a stale one";
+  std::optional<HttpResponse> timed_out =
+      Get(absl::StrCat("/v1/agents/late?min_position=", paused_at));
+  ASSERT_TRUE(timed_out.has_value());
+  EXPECT_EQ(timed_out->status, 503) << timed_out->body;
+  std::thread resume([&] {
+    absl::SleepFor(absl::Milliseconds(700));
+    kill(replay, SIGCONT);
+  });
+  const absl::Time asked = absl::Now();
+  std::optional<HttpResponse> waited =
+      Get(absl::StrCat("/v1/agents/late?min_position=", paused_at));
+  resume.join();
+  ASSERT_TRUE(waited.has_value());
+  EXPECT_EQ(waited->status, 200) << waited->body;
+  EXPECT_GE(absl::Now() - asked, absl::Milliseconds(600))
+      << "answered before the replica replayed";
+
+  // A switchover while simulated agents append: the projections follow
+  // the new primary and lose or repeat nothing.
+  SimulatedAgents agents(2);
+  std::atomic<bool> stop{false};
+  std::thread load([&] { agents.Run(grpc_port_, stop); });
+  absl::SleepFor(absl::Seconds(2));
+  const std::string before = cluster.Replica() == "pg1" ? "pg2" : "pg1";
+  const std::string after = cluster.Run("switchover");
+  EXPECT_NE(after, "") << "switchover failed";
+  EXPECT_NE(after, before);
+  absl::SleepFor(absl::Seconds(2));
+  stop = true;
+  load.join();
+  EXPECT_GT(agents.appended(), 0u);
+  WaitUntilCaughtUp(agents.last_position(), absl::Seconds(120));
+  const uint64_t last = register_agent("after-switchover");
+  std::optional<HttpResponse> read = Get(
+      absl::StrCat("/v1/agents/after-switchover?min_position=", last));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->status, 200) << read->body;
+  WaitUntilCaughtUp(last, absl::Seconds(60));
+  ASSERT_EQ(vigild_->Terminate(), 0);
+
+  const std::vector<std::string> projected =
+      testing::DumpReadModels(cluster.write_url());
+  {
+    pqxx::connection admin(cluster.write_url());
+    pqxx::nontransaction tx(admin);
+    tx.exec("CREATE DATABASE fresh");
+  }
+  const std::vector<std::string> rebuilt =
+      FreshRebuild(testing::WithDatabase(cluster.write_url(), "fresh"));
+  EXPECT_EQ(projected, rebuilt);
+  EXPECT_GT(projected.size(), 50u);
 }
 
 }  // namespace

@@ -208,6 +208,13 @@ const std::vector<Setting>& Settings() {
             "runs a private PostgreSQL 15 cluster in DATA_DIR/postgres "
             "(Unix socket only), started and stopped with it"},
            "VIGIL_PG_URL", &Config::pg_url),
+      Text({"pg-read-url", "URL",
+            "PostgreSQL the read routes query instead of --pg-url: a "
+            "streaming replica of it (e.g. target_session_attrs="
+            "prefer-standby over a Patroni cluster); min_position is then "
+            "checked against the checkpoints that server has. Unset: reads "
+            "go to --pg-url"},
+           "VIGIL_PG_READ_URL", &Config::pg_read_url),
       Text({"projections", "on|off",
             "run the projections into the read models and serve "
             "/v1/agents, /v1/tasks, ... /v1/projections"},

@@ -42,6 +42,8 @@ struct Config {
   uint64_t shutdown_grace_ms = 5000;
   // Read models: empty pg_url runs the embedded cluster in data_dir.
   std::string pg_url;
+  // Where read routes query; empty: pg_url.
+  std::string pg_read_url;
   std::string projections = "on";
   // Time travel: positions between snapshots of the folds.
   uint64_t snapshot_interval =

@@ -317,6 +317,7 @@ int Serve(const Config& config, const HostPort& listen,
     }
     projections::ProjectionServiceOptions read_options;
     read_options.pg_url = pg_url;
+    read_options.read_url = config.pg_read_url;
     read_options.metrics = &metrics;
     read_options.domain.metrics_retention_days = config.metrics_retention_days;
     read_options.min_position_wait =
