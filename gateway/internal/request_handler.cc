@@ -326,10 +326,8 @@ void RequestHandler::Append(const HttpRequest& request,
 
 void RequestHandler::ReadStream(api::Principal principal, std::string stream,
                                 std::string_view query, Done done) {
-  if (api::IsReservedStream(stream)) {
-    return done(ErrorResponse(absl::PermissionDeniedError(
-        "stream names starting with $ are reserved for the system")));
-  }
+  // System streams (`$alerts`, `$webhooks`, ...) are read like any other
+  // (docs/contract.md); only appending to them is refused.
   absl::StatusOr<Paging> paging = ParsePaging(
       query, options_.default_read_limit, options_.max_read_limit);
   if (!paging.ok()) return done(ErrorResponse(paging.status()));

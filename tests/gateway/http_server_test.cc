@@ -262,10 +262,23 @@ TEST_F(HttpServerTest, InvalidAppendsAre400) {
   EXPECT_EQ(log_->HeadPosition(), 0u);
 }
 
-TEST_F(HttpServerTest, ReservedStreamsAre403) {
+// Appending to a system stream is refused; reading one is not (gRPC reads
+// them too): here one the system wrote.
+TEST_F(HttpServerTest, ReservedStreamsRefuseAppendsAndAreRead) {
   Start();
   ExpectProblem(Post("%24system", Event()), 403);
-  ExpectProblem(Call("GET", "/v1/streams/%24system"), 403);
+  ExpectProblem(Call("GET", "/v1/streams/%24system"), 404);
+  eventlog::AppendRequest system;
+  system.stream = "$alerts";
+  system.events.push_back(
+      {.type = "AlertRaised",
+       .data = R"({"alert_id":"a"})",
+       .content_type = eventlog::kJsonContentType});
+  ASSERT_TRUE(log_->Append(system).ok());
+  const HttpResponse read = Call("GET", "/v1/streams/%24alerts");
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_THAT(read.body, HasSubstr(R"("type":"AlertRaised")"));
+  EXPECT_THAT(read.body, HasSubstr(R"("stream":"$alerts")"));
 }
 
 TEST_F(HttpServerTest, NonJsonContentTypeIs415) {
