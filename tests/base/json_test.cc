@@ -65,12 +65,10 @@ TEST(JsonTest, JsonTextPrintsAsTheTreeWould) {
        {R"({"summary":"Done","artifacts":1})", R"([true,false,null,-3,0])",
         R"({"a": 1})", R"({"a":1.50})", R"({"a":1e2})", R"({"a":1E2})",
         R"({"a":-0})", R"({"a":12345678901234567890})",
-        R"({"a":123456789012345678})", R"({"s":"a\/bé
-"})",
-        "{"s":"cafÃ©"}", R"({"true":false,"e":"e1"})", ""x"",
+        R"({"a":123456789012345678})", R"({"s":"a\/b\u00e9\n"})",
+        "{\"s\":\"caf\xc3\xa9\"}", R"({"true":false,"e":"e1"})", "\"x\"",
         "7", R"({"a":[1,{"b":[]}]})", "{", "{} {}", "[1,]", "1e400", "nul",
-        "[1 ,2]", "	[1]
-"}) {
+        "[1 ,2]", "\t[1]\n", "notjson", R"({"a":1}x)", "[01]"}) {
     std::string appended;
     AppendJsonText(text, &appended);
     absl::StatusOr<Json> tree = JsonFromText(text);

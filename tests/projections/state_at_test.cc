@@ -261,8 +261,8 @@ TEST_F(StateAtTest, ScrubberPageAnswersAsTheWholeStateAtRandomPositions) {
 // its rows, written whole at some snapshots and as the changes since the
 // last whole ones at the others; it still answers as the whole state.
 TEST_F(StateAtTest, ScrubberPageOverHoursAnswersAsTheWholeState) {
-  clock_step_us_ = int64_t{600} * 1'000'000;  // ten minutes per commit
-  AppendEvents(6'000);
+  clock_step_us_ = 2'000'000;  // 2 s per commit: an hour spans snapshots
+  AppendEvents(20'000);
   const uint64_t interval = 97;
   TimeTravel time_travel(log_.get(), {.snapshot_interval = interval});
   ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
@@ -284,7 +284,7 @@ TEST_F(StateAtTest, ScrubberPageOverHoursAnswersAsTheWholeState) {
     ++(rows->base == 0 ? whole : changes);
   }
   EXPECT_GT(whole, 1);
-  EXPECT_GT(changes, whole);
+  EXPECT_GT(changes, 1);
   std::mt19937_64 random(5);
   std::vector<uint64_t> positions = {interval, head};
   for (int i = 0; i < 30; ++i) positions.push_back(random() % (head + 1));
