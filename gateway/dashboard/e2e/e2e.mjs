@@ -119,7 +119,12 @@ async function settled(page, what) {
 async function shownMs(page, P) {
   const t = await waitFor(`the time position ${P} was shown`, () => page.evaluate((p) =>
     window.vigilShownTimes.filter((s) => s.position === p).at(-1) ?? null, P), 5_000, 10);
-  return Math.round((t.shownAt - t.seekAt) * 10) / 10;
+  const ms = (a, b) => Math.round((b - a) * 10) / 10;
+  const parts = t.askedAt > 0
+    ? ` (seek -> asked ${ms(t.seekAt, t.askedAt)}, asked -> state and events answered ${ms(t.askedAt, t.answeredAt)},`
+      + ` answered -> painted ${ms(t.answeredAt, t.shownAt)})`
+    : '';
+  return `${ms(t.seekAt, t.shownAt)} ms${parts}`;
 }
 
 // What the page shows (the DOM, not the store) equals GET /v1/state?at=P
@@ -174,7 +179,7 @@ async function timeTravel(page, state) {
     await getJson(`/v1/state?at=${P - i}&limit=4000`);
     serverMs.push(Date.now() - start);
   }
-  log(`timing: last drag move -> position ${P} painted in ${dragMs} ms (page clock; 30 ms of it the debounce, SEEK_DEBOUNCE_MS);`,
+  log(`timing: last drag move -> position ${P} painted in ${dragMs} (page clock; 30 ms of it the debounce, SEEK_DEBOUNCE_MS);`,
     `GET /v1/state?at=P&limit=4000 answered in ${serverMs.join(', ')} ms`);
   const seen = await checkViewsAt(page, P);
   log(`views at ${P} = GET /v1/state?at=${P}:`, seen);
@@ -188,7 +193,7 @@ async function timeTravel(page, state) {
   await scrubber.focus();
   for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
   const keyed = await settled(page, 'the state three positions back');
-  log(`timing: last ArrowLeft -> position ${keyed.position} painted in ${await shownMs(page, keyed.position)} ms`,
+  log(`timing: last ArrowLeft -> position ${keyed.position} painted in ${await shownMs(page, keyed.position)}`,
     '(page clock; 30 ms of it the debounce, SEEK_DEBOUNCE_MS)');
   expectEqual('position after three ArrowLeft', keyed.position, P - 3);
   await checkViewsAt(page, P - 3);
