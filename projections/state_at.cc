@@ -223,10 +223,14 @@ std::vector<EntityRef> AllPageRows(const SystemState& state) {
   }
   const int64_t since = state.time_us - kStateMetricsWindowUs;
   for (const auto& [k, v] : state.metrics.agent_minutes()) {
-    if (k.second >= since) refs.push_back({kAgentMinuteKind, k.first, "", k.second});
+    if (k.second >= since) {
+      refs.push_back({kAgentMinuteKind, k.first, "", k.second});
+    }
   }
   for (const auto& [k, v] : state.metrics.usage_minutes()) {
-    if (k.second >= since) refs.push_back({kUsageMinuteKind, k.first, "", k.second});
+    if (k.second >= since) {
+      refs.push_back({kUsageMinuteKind, k.first, "", k.second});
+    }
   }
   return refs;
 }

@@ -81,10 +81,11 @@ std::optional<SnapshotIndex> DecodeIndex(std::string_view value);
 // or two values instead of an entry per agent, pair and minute: the entries
 // (key and value, as the entity entries) of every agent, coordination pair
 // and message pair, and of the agent and model minutes that start at or
-// after the snapshot's time less kStateMetricsWindowUs (state_at.h). Whole (`base` 0), or only
-// the entries changed since snapshot `base`, whose PageRows are whole (the
-// snapshotter writes them whole again once the changes reach half as many
-// entries as the whole). Entries are decoded with DecodeEntry.
+// after the snapshot's time less kStateMetricsWindowUs (state_at.h). Whole
+// (`base` 0), or only the entries changed since snapshot `base`, whose
+// PageRows are whole (the snapshotter writes them whole again once the
+// changes reach half as many entries as the whole). Entries are decoded
+// with DecodeEntry.
 struct PageRows {
   uint64_t snapshot = 0;  // the snapshot it was written with
   uint64_t base = 0;      // 0: whole; else the whole rows it changes

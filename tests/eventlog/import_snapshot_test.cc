@@ -141,7 +141,9 @@ TEST(SnapshotTest, ManyEntriesReadAsEachAlone) {
   }
   // Key k changes every (k % 7 + 1) snapshots from its first; "hot" at
   // every one; keys 200.. only from snapshot 40 on.
-  auto key = [](int k) { return absl::StrCat("k", k / 100, k % 100 / 10, k % 10); };
+  auto key = [](int k) {
+    return absl::StrCat("k", k / 100, k % 100 / 10, k % 10);
+  };
   for (uint64_t p = 1; p <= 60; ++p) {
     std::vector<EventLog::SnapshotEntry> changed = {
         {"hot", absl::StrCat("hot@", p)}};
