@@ -119,6 +119,118 @@ void AppendJsonString(std::string_view value, std::string* out) {
   out->push_back('"');
 }
 
+void AppendJsonNumber(double value, std::string* out) {
+  if (!std::isfinite(value)) {
+    out->append("null");
+    return;
+  }
+  // The library's own formatter (its serializer's dump_float).
+  std::array<char, 64> buffer;
+  char* end = nlohmann::detail::to_chars(buffer.data(),
+                                         buffer.data() + buffer.size(), value);
+  out->append(buffer.data(), end);
+}
+
+namespace {
+
+// Whether `json` is one JSON value that the library prints back byte for
+// byte (see AppendJsonText): a check of the compact form only, which
+// never builds a tree. False for anything else, valid or not.
+class CompactJson {
+ public:
+  static bool Check(std::string_view json) {
+    CompactJson scan(json);
+    return scan.Value(0) && scan.at_ == json.size();
+  }
+
+ private:
+  // Nesting past this is left to the library.
+  static constexpr int kMaxDepth = 64;
+
+  explicit CompactJson(std::string_view json) : json_(json) {}
+
+  bool Eat(char c) {
+    if (at_ < json_.size() && json_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  bool Word(std::string_view word) {
+    if (json_.substr(at_, word.size()) != word) return false;
+    at_ += word.size();
+    return true;
+  }
+  // ASCII, no escape and no control character.
+  bool String() {
+    if (!Eat('"')) return false;
+    for (; at_ < json_.size(); ++at_) {
+      const unsigned char c = json_[at_];
+      if (c == '"') {
+        ++at_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+    }
+    return false;
+  }
+  // An integer of at most 18 digits (an int64 for certain), not "-0".
+  bool Integer() {
+    const bool negative = Eat('-');
+    const size_t first = at_;
+    while (at_ < json_.size() && json_[at_] >= '0' && json_[at_] <= '9') ++at_;
+    const size_t digits = at_ - first;
+    if (digits == 0 || digits > 18) return false;
+    if (json_[first] == '0' && (digits > 1 || negative)) return false;
+    // No fraction or exponent follows (the library would print it anew).
+    return at_ == json_.size() || (json_[at_] != '.' && json_[at_] != 'e' &&
+                                   json_[at_] != 'E');
+  }
+  bool Value(int depth) {
+    if (at_ >= json_.size() || depth > kMaxDepth) return false;
+    switch (json_[at_]) {
+      case '{':
+        ++at_;
+        if (Eat('}')) return true;
+        do {
+          if (!String() || !Eat(':') || !Value(depth + 1)) return false;
+        } while (Eat(','));
+        return Eat('}');
+      case '[':
+        ++at_;
+        if (Eat(']')) return true;
+        do {
+          if (!Value(depth + 1)) return false;
+        } while (Eat(','));
+        return Eat(']');
+      case '"':
+        return String();
+      case 't':
+        return Word("true");
+      case 'f':
+        return Word("false");
+      case 'n':
+        return Word("null");
+      default:
+        return Integer();
+    }
+  }
+
+  std::string_view json_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+void AppendJsonText(std::string_view json, std::string* out) {
+  if (CompactJson::Check(json)) {
+    out->append(json);
+    return;
+  }
+  absl::StatusOr<Json> value = JsonFromText(json);
+  out->append(value.ok() ? DumpJson(*value) : "null");
+}
+
 std::string JsonString(std::string_view value) {
   std::string out;
   AppendJsonString(value, &out);

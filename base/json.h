@@ -45,6 +45,20 @@ std::string DumpJson(const Json& value);
 // escaped as DumpJson escapes strings.
 void AppendJsonString(std::string_view value, std::string* out);
 
+// Appends `value` as DumpJson prints a double (null when not finite).
+void AppendJsonNumber(double value, std::string* out);
+
+// Appends `json`, text meant to be one JSON value (a jsonb column, a
+// member a fold kept as text), as DumpJson prints JsonFromText(json): null
+// when it is not one. Compact text the library would print back as it is
+// (no white space, no escape, no byte past ASCII, integers of at most 18
+// digits and no fraction or exponent) is checked by a scan of that form
+// alone and copied, without building a tree; anything else goes through
+// the tree.
+// One difference: an object with a repeated name is copied as it is (the
+// tree keeps the last value under the first place).
+void AppendJsonText(std::string_view json, std::string* out);
+
 // `value` as a JSON string literal (AppendJsonString).
 std::string JsonString(std::string_view value);
 

@@ -4,7 +4,9 @@
 //
 //   build/benchmarks/state_at_bench [--events N] [--dir DIR]
 //       [--interval N] [--samples N] [--cold-samples N] [--cache-mb N]
+//       [--only agent|task|page|whole]
 //
+// --only measures one row (with snapshots), e.g. to profile it alone.
 // DIR keeps the log between runs (it is filled only up to N events once);
 // the snapshots are written by the run, after the cold measurements.
 
@@ -46,6 +48,7 @@ struct Flags {
   int samples = 2000;
   int cold_samples = 10;
   uint64_t cache_mb = 64;  // the log's block cache
+  std::string only;        // empty: every row
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -64,6 +67,10 @@ Flags ParseFlags(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &flags.samples);
     } else if (name == "--cache-mb") {
       ok = absl::SimpleAtoi(value, &flags.cache_mb);
+    } else if (name == "--only") {
+      flags.only = value;
+      ok = value == "agent" || value == "task" || value == "page" ||
+           value == "whole";
     } else if (name == "--cold-samples") {
       ok = absl::SimpleAtoi(value, &flags.cold_samples);
     } else {
@@ -85,7 +92,7 @@ double ThreadCpuMs() {
 // shared: CPU time is what the call costs, wall time what a caller saw).
 void Measure(std::string_view what, uint64_t head, int samples,
              const std::function<void(uint64_t)>& call) {
-  if (samples <= 0) return;  // --cold-samples 0: nothing to report
+  if (samples <= 0) return;  // --cold-samples 0, or --only another row
   std::mt19937_64 random(17);
   std::vector<double> ms;
   std::vector<double> cpu;
@@ -173,10 +180,16 @@ int Main(int argc, char** argv) {
   std::printf("(at the head: %zu agents, %zu tasks, %zu agent-minutes)\n",
               at_head->agents.rows().size(), tasks.size(),
               at_head->metrics.agent_minutes().size());
-  Measure("one agent, with snapshots", head, flags.samples, [&](uint64_t p) {
+  // Samples of row `row`: `samples`, or none when --only names another.
+  auto samples_of = [&](std::string_view row, int samples) {
+    return flags.only.empty() || flags.only == row ? samples : 0;
+  };
+  Measure("one agent, with snapshots", head, samples_of("agent", flags.samples),
+          [&](uint64_t p) {
     if (!time_travel.AgentAt(p, ids(p, true)).ok()) Die("AgentAt failed");
   });
-  Measure("one task, with snapshots", head, flags.samples, [&](uint64_t p) {
+  Measure("one task, with snapshots", head, samples_of("task", flags.samples),
+          [&](uint64_t p) {
     // The last task created at or before p.
     auto it = std::upper_bound(tasks.begin(), tasks.end(),
                                std::make_pair(p, std::string("\xff")));
@@ -186,7 +199,8 @@ int Main(int argc, char** argv) {
   // What the dashboard's scrubber asks for (GET /v1/state?at=P&limit=4000):
   // the page and its JSON body.
   Measure("scrubber's page (limit 4,000, with its JSON), with snapshots",
-          head, std::max(20, flags.samples / 4), [&](uint64_t p) {
+          head, samples_of("page", std::max(20, flags.samples / 4)),
+          [&](uint64_t p) {
             projections::ReplayStats stats;
             auto page = time_travel.StatePageAt(p, 4000, &stats);
             if (!page.ok()) Die(page.status().ToString());
@@ -195,7 +209,8 @@ int Main(int argc, char** argv) {
             }
           });
   Measure("whole system, with snapshots", head,
-          std::max(20, flags.samples / 20), [&](uint64_t p) {
+          samples_of("whole", std::max(20, flags.samples / 20)),
+          [&](uint64_t p) {
             if (!time_travel.StateAt(p).ok()) Die("StateAt failed");
           });
   return 0;

@@ -237,8 +237,8 @@ class EventLog {
   }
 
   // The values of `keys` in snapshot `name` at `position`, in the order of
-  // `keys`: as ReadSnapshotEntry for each, through one iterator (many keys
-  // cost a seek each, not an iterator each).
+  // `keys`: as ReadSnapshotEntry for each, one iterator going in key order
+  // (near keys cost a step each from the last, not a seek each).
   virtual absl::StatusOr<std::vector<std::optional<std::string>>>
   ReadSnapshotEntries(std::string_view name, uint64_t position,
                       const std::vector<std::string>& keys) const {

@@ -164,6 +164,77 @@ void CollectChanged(const SystemState& state, std::vector<EntityRef>* out) {
   }
 }
 
+// Whether entities of `kind` are among the page rows (internal::PageRows).
+bool IsPageRowKind(char kind) {
+  return kind == kAgentKind || kind == kPairKind || kind == kMessageKind ||
+         kind == kAgentMinuteKind || kind == kUsageMinuteKind;
+}
+
+// The snapshot entry of page-row entity `ref` in `state`, appended to `out`.
+void AddPageRow(const SystemState& state, const EntityRef& ref,
+                std::vector<eventlog::EventLog::SnapshotEntry>* out) {
+  switch (ref.kind) {
+    case kAgentKind:
+      out->emplace_back(internal::AgentKey(ref.id),
+                        internal::EncodeAgent(state.agents.rows().at(ref.id)));
+      break;
+    case kPairKind: {
+      const AgentPair key{ref.id, ref.id2};
+      out->emplace_back(internal::PairKey(kPairKind, key),
+                        internal::EncodePair(state.tasks.pairs().at(key)));
+      break;
+    }
+    case kMessageKind: {
+      const AgentPair key{ref.id, ref.id2};
+      out->emplace_back(
+          internal::PairKey(kMessageKind, key),
+          internal::EncodeMessages(state.tasks.messages().at(key)));
+      break;
+    }
+    case kAgentMinuteKind: {
+      const MinuteKey key{ref.id, ref.minute};
+      out->emplace_back(
+          internal::MinuteKeyOf(kAgentMinuteKind, key),
+          internal::EncodeAgentMinute(state.metrics.agent_minutes().at(key)));
+      break;
+    }
+    case kUsageMinuteKind: {
+      const MinuteKey key{ref.id, ref.minute};
+      out->emplace_back(
+          internal::MinuteKeyOf(kUsageMinuteKind, key),
+          internal::EncodeUsageMinute(state.metrics.usage_minutes().at(key)));
+      break;
+    }
+  }
+}
+
+// Every page-row entity of `state` (the minutes from the hour before its
+// time on).
+std::vector<EntityRef> AllPageRows(const SystemState& state) {
+  std::vector<EntityRef> refs;
+  for (const auto& [id, row] : state.agents.rows()) {
+    refs.push_back({kAgentKind, id, "", 0});
+  }
+  for (const auto& [k, v] : state.tasks.pairs()) {
+    refs.push_back({kPairKind, k.first, k.second, 0});
+  }
+  for (const auto& [k, v] : state.tasks.messages()) {
+    refs.push_back({kMessageKind, k.first, k.second, 0});
+  }
+  const int64_t since = state.time_us - kStateMetricsWindowUs;
+  for (const auto& [k, v] : state.metrics.agent_minutes()) {
+    if (k.second >= since) {
+      refs.push_back({kAgentMinuteKind, k.first, "", k.second});
+    }
+  }
+  for (const auto& [k, v] : state.metrics.usage_minutes()) {
+    if (k.second >= since) {
+      refs.push_back({kUsageMinuteKind, k.first, "", k.second});
+    }
+  }
+  return refs;
+}
+
 std::string Sha256Hex(const std::string& bytes) {
   return absl::BytesToHexString(base::Sha256Digest(bytes));
 }
@@ -185,6 +256,53 @@ absl::StatusOr<std::optional<internal::SnapshotIndex>> ReadIndex(
   // means this snapshot wrote none.
   if (index->snapshot != snapshot) return std::nullopt;
   return index;
+}
+
+// The page rows written with snapshot `snapshot`, decoded into `state`;
+// false when it has none (DATA_LOSS when they do not decode).
+absl::StatusOr<bool> LoadPageRows(const eventlog::EventLog& log,
+                                  uint64_t snapshot, SystemState* state) {
+  // The rows at `at`, when written with that snapshot: whole, or the
+  // changes since their `base`.
+  auto read = [&](uint64_t at, std::string* value)
+      -> absl::StatusOr<std::optional<internal::PageRows>> {
+    ASSIGN_OR_RETURN(
+        std::optional<std::string> found,
+        log.ReadSnapshotEntry(kFoldSnapshotName, at, internal::PageRowsKey()));
+    if (!found.has_value()) return std::nullopt;
+    *value = *std::move(found);
+    std::optional<internal::PageRows> rows = internal::DecodePageRows(*value);
+    if (!rows.has_value()) {
+      return absl::DataLossError(absl::StrCat(
+          "the page rows of time travel snapshot ", at, " do not decode"));
+    }
+    if (rows->snapshot != at) return std::nullopt;  // written by an older one
+    return rows;
+  };
+  std::string changes_bytes;
+  ASSIGN_OR_RETURN(std::optional<internal::PageRows> changes,
+                   read(snapshot, &changes_bytes));
+  if (!changes.has_value()) return false;
+  std::string whole_bytes;
+  std::optional<internal::PageRows> whole;
+  if (changes->base != 0) {
+    ASSIGN_OR_RETURN(whole, read(changes->base, &whole_bytes));
+    if (!whole.has_value() || whole->base != 0) {
+      return absl::DataLossError(absl::StrCat(
+          "time travel snapshot ", snapshot, " has page rows based on ",
+          changes->base, ", which has no whole ones"));
+    }
+  }
+  auto decode = [&](const internal::PageRows& rows) -> absl::Status {
+    for (const auto& [key, value] : rows.entries) {
+      RETURN_IF_ERROR(internal::DecodeEntry(key, value, &state->agents,
+                                            &state->tasks, &state->metrics));
+    }
+    return absl::OkStatus();
+  };
+  if (whole.has_value()) RETURN_IF_ERROR(decode(*whole));
+  RETURN_IF_ERROR(decode(*changes));
+  return true;
 }
 
 // The index of the snapshot `state` is about to be written as: `previous`
@@ -442,18 +560,10 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
     return internal::DecodeEntry(key, value, &state.agents, &state.tasks,
                                  &state.metrics);
   };
-  // Every fold but the tasks, whole: these grow with the agents and the
-  // minutes, not with the events.
-  for (char kind : {kAgentKind, kPairKind, kMessageKind, kAgentMinuteKind,
-                    kUsageMinuteKind}) {
-    absl::Status decoded;
-    RETURN_IF_ERROR(log_->ScanSnapshot(
-        kFoldSnapshotName, snapshot, std::string(1, kind),
-        [&](std::string_view key, std::string_view value) {
-          if (decoded.ok()) decoded = decode(key, value);
-        }));
-    RETURN_IF_ERROR(decoded);
-  }
+  // Every fold but the tasks, from one or two values: these grow with the
+  // agents and the minutes of an hour, not with the events.
+  ASSIGN_OR_RETURN(bool has_rows, LoadPageRows(*log_, snapshot, &state));
+  if (!has_rows) return std::nullopt;
   // The rows of tasks `task_ids` at the snapshot, seeded; for each,
   // whether it had one.
   auto seed_tasks = [&](const std::vector<std::string>& task_ids)
@@ -491,26 +601,36 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
   const absl::btree_set<std::string> touched(ids.begin(), ids.end());
   uint64_t found = 0;
   std::vector<std::string> wanted;
-  for (internal::SnapshotIndex at = *std::move(index); found < task_limit;) {
-    // All of an interval's tasks (at most one per event): some may be gone.
+  // For each wanted task, the interval (previous, snapshot] listing it.
+  std::vector<std::pair<uint64_t, uint64_t>> listed_in;
+  std::optional<internal::SnapshotIndex> at = *std::move(index);
+  while (found < task_limit && at.has_value()) {
+    // Indexes back until they list enough tasks for the page (at most one
+    // per event; some may be gone), then their entries in one read.
     wanted.clear();
-    for (const auto& [first_position, id] : at.created) {
-      if (!touched.contains(id)) wanted.push_back(id);
+    listed_in.clear();
+    while (at.has_value() && found + wanted.size() < task_limit) {
+      for (const auto& [first_position, id] : at->created) {
+        if (touched.contains(id)) continue;
+        wanted.push_back(id);
+        listed_in.emplace_back(at->previous, at->snapshot);
+      }
+      if (at->previous == 0) {
+        at.reset();
+        break;
+      }
+      ASSIGN_OR_RETURN(at, ReadIndex(*log_, at->previous));
+      if (!at.has_value()) return std::nullopt;  // not indexed
     }
     ASSIGN_OR_RETURN(std::vector<bool> exists, seed_tasks(wanted));
     for (size_t i = 0; i < wanted.size(); ++i) {
       // A task whose first event moved is listed where it moved to.
       auto row = state.tasks.rows().find(wanted[i]);
-      if (exists[i] && row->second.first_position <= at.snapshot &&
-          row->second.first_position > at.previous) {
+      if (exists[i] && row->second.first_position <= listed_in[i].second &&
+          row->second.first_position > listed_in[i].first) {
         ++found;
       }
     }
-    if (at.previous == 0 || found >= task_limit) break;
-    ASSIGN_OR_RETURN(std::optional<internal::SnapshotIndex> previous,
-                     ReadIndex(*log_, at.previous));
-    if (!previous.has_value()) return std::nullopt;  // not indexed
-    at = *std::move(previous);
   }
   state.ClearDirty();
   return page;
@@ -636,6 +756,9 @@ absl::Status TimeTravel::CatchUpSnapshots() {
     live_ = std::move(loaded);
     live_snapshot_ = live_->position;
     live_span_count_ = 0;
+    // Loaded without page rows: the next snapshot writes them whole.
+    page_rows_base_ = 0;
+    page_rows_changed_.clear();
     if (live_snapshot_ != 0) {
       ASSIGN_OR_RETURN(std::optional<internal::SnapshotIndex> index,
                        ReadIndex(*log_, live_snapshot_));
@@ -679,6 +802,7 @@ absl::Status TimeTravel::CatchUpSnapshots() {
     std::vector<eventlog::EventLog::SnapshotEntry> entries =
         Entries(*live_, /*dirty_only=*/true);
     entries.emplace_back(internal::IndexKey(), internal::EncodeIndex(index));
+    entries.push_back(NextPageRows());
     RETURN_IF_ERROR(log_->WriteSnapshot(kFoldSnapshotName, next, entries));
     live_->ClearDirty();
     live_snapshot_ = next;
@@ -686,6 +810,35 @@ absl::Status TimeTravel::CatchUpSnapshots() {
     live_->traces.EvictTraces(options_.live_spans);
   }
   return absl::OkStatus();
+}
+
+eventlog::EventLog::SnapshotEntry TimeTravel::NextPageRows() {
+  std::vector<EntityRef> changed;
+  CollectChanged(*live_, &changed);
+  for (EntityRef& ref : changed) {
+    if (IsPageRowKind(ref.kind)) page_rows_changed_.insert(std::move(ref));
+  }
+  const std::vector<EntityRef> all = AllPageRows(*live_);
+  internal::PageRows rows{.snapshot = live_->position};
+  // Whole when there is no base, or when the changes since it are half
+  // as many rows as the whole: a page then reads at most twice the rows
+  // it shows, and the space per snapshot is at most the whole's.
+  const bool whole =
+      page_rows_base_ == 0 || 2 * page_rows_changed_.size() >= all.size();
+  std::vector<eventlog::EventLog::SnapshotEntry> encoded;
+  for (const EntityRef& ref :
+       whole ? all : std::vector<EntityRef>(page_rows_changed_.begin(),
+                                             page_rows_changed_.end())) {
+    AddPageRow(*live_, ref, &encoded);
+  }
+  if (whole) {
+    page_rows_base_ = live_->position;
+    page_rows_changed_.clear();
+  } else {
+    rows.base = page_rows_base_;
+  }
+  rows.entries.assign(encoded.begin(), encoded.end());
+  return {internal::PageRowsKey(), internal::EncodePageRows(rows)};
 }
 
 void TimeTravel::StartSnapshotting() {

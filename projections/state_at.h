@@ -28,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -39,8 +40,9 @@ namespace vigil::projections {
 // The snapshot name under which the folds are kept. The suffix is the
 // format of the entries (internal/fold_codec.h): change it with the format
 // or with the folds' logic, and old snapshots are ignored.
-// v3: every snapshot also holds its index (internal::SnapshotIndex).
-inline constexpr char kFoldSnapshotName[] = "folds-v3";
+// v3: every snapshot also holds its index (internal::SnapshotIndex);
+// v4: and the scrubber's rows (internal::PageRows).
+inline constexpr char kFoldSnapshotName[] = "folds-v4";
 
 struct TimeTravelOptions {
   // Positions between snapshots: a state-at replays fewer events than this.
@@ -59,6 +61,10 @@ struct TimeTravelOptions {
 };
 
 struct ReplayStats;
+
+// Per-minute metrics and usage of a whole-system state's JSON: the minutes
+// that start in the hour before the state's time.
+inline constexpr int64_t kStateMetricsWindowUs = int64_t{3600} * 1'000'000;
 
 // The whole system as the folds see it after `position`.
 struct SystemState {
@@ -89,10 +95,13 @@ struct SystemState {
 // What the dashboard's scrubber shows of the whole system: StateAt's state
 // with only the newest tasks (TimeTravel::StatePageAt).
 struct StatePage {
-  // Every fold whole but the tasks: the `task_limit` newest (by
-  // first_position, then task id, descending) and the tasks the replay
-  // after the snapshot touched; whichever are listed, newest first, are
-  // the same as StateAt's.
+  // The agents, pairs and message pairs whole; of the per-minute rows, at
+  // least those that start in the hour before `state.time_us`
+  // (kStateMetricsWindowUs: the ones the JSON lists; older ones may be
+  // missing or partial); of the tasks,
+  // the `task_limit` newest (by first_position, then task id, descending)
+  // and the tasks the replay after the snapshot touched: whichever are
+  // listed, newest first, are the same as StateAt's. No spans.
   SystemState state;
   uint64_t task_count = 0;  // all tasks after the position
 };
@@ -230,6 +239,11 @@ class TimeTravel {
       uint64_t snapshot, uint64_t position, uint64_t task_limit,
       ReplayStats* stats) const;
 
+  // The page rows (internal::PageRows) of the snapshot live_ is about to
+  // be written as: whole, or the changes since page_rows_base_.
+  eventlog::EventLog::SnapshotEntry NextPageRows()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_);
+
   absl::Mutex snapshot_mu_;
   // The state at the last snapshot CatchUpSnapshots wrote or loaded, with
   // at most options_.live_spans spans in memory (the others are read back
@@ -237,6 +251,10 @@ class TimeTravel {
   std::optional<SystemState> live_ ABSL_GUARDED_BY(snapshot_mu_);
   uint64_t live_snapshot_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   uint64_t live_span_count_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
+  // The snapshot whose page rows were written whole (0: none since live_
+  // was loaded), and the page rows changed since.
+  uint64_t page_rows_base_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
+  absl::btree_set<EntityRef> page_rows_changed_ ABSL_GUARDED_BY(snapshot_mu_);
   absl::Status live_load_ ABSL_GUARDED_BY(snapshot_mu_);
 
   absl::Mutex thread_mu_;

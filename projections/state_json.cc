@@ -54,6 +54,7 @@ class Object {
     absl::StatusOr<Json> value = base::JsonFromText(json);
     return Set(name, value.ok() ? *std::move(value) : Json());
   }
+  Object& Null(std::string_view name) { return Set(name, Json()); }
   Object& Set(std::string_view name, Json value) {
     (*json_)[std::string(name)] = std::move(value);
     return *this;
@@ -63,10 +64,70 @@ class Object {
   Json* json_;
 };
 
-// The columns of a row as row_columns.h describes them, into `o`: the
-// same fields, in the same order, as the REST reads of read_queries.cc.
-template <typename Row>
-void AddColumns(const Row& row, const RowTable<Row>& table, Object& o) {
+// The same members as Object, written straight as JSON text, byte for
+// byte what DumpJson prints of Object's Json (state_json_test): for the
+// bodies that list thousands of rows, without building a tree. Close()
+// ends the object.
+class TextObject {
+ public:
+  explicit TextObject(std::string* out) : out_(out) { out_->push_back('{'); }
+  TextObject& Text(std::string_view name, std::string_view value) {
+    if (value.empty()) return Null(name);
+    base::AppendJsonString(value, Key(name));
+    return *this;
+  }
+  TextObject& Int(std::string_view name, int64_t value) {
+    absl::StrAppend(Key(name), value);
+    return *this;
+  }
+  TextObject& Uint(std::string_view name, uint64_t value) {
+    absl::StrAppend(Key(name), value);
+    return *this;
+  }
+  TextObject& Time(std::string_view name, int64_t time_us) {
+    return time_us == 0 ? Null(name) : Int(name, time_us);
+  }
+  TextObject& Double(std::string_view name, double value) {
+    base::AppendJsonNumber(value, Key(name));
+    return *this;
+  }
+  TextObject& Mean(std::string_view name, double sum, int64_t count) {
+    if (count == 0) return Null(name);
+    return Double(name, sum / static_cast<double>(count));
+  }
+  TextObject& Inline(std::string_view name, std::string_view json) {
+    if (json.empty()) return Null(name);
+    base::AppendJsonText(json, Key(name));
+    return *this;
+  }
+  TextObject& Null(std::string_view name) {
+    Key(name)->append("null");
+    return *this;
+  }
+  // Starts member `name`: the caller appends its value to the text.
+  // Names are this file's and row_columns.h's identifiers, which JSON
+  // never escapes: copied as they are (a scan of each per row cost a tenth
+  // of a page's body).
+  std::string* Key(std::string_view name) {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+    out_->push_back('"');
+    out_->append(name);
+    out_->append("\":");
+    return out_;
+  }
+  void Close() { out_->push_back('}'); }
+
+ private:
+  std::string* out_;
+  bool first_ = true;
+};
+
+// The columns of a row as row_columns.h describes them, into `o` (an
+// Object or a TextObject): the same fields, in the same order, as the REST
+// reads of read_queries.cc.
+template <typename Row, typename Members>
+void AddColumns(const Row& row, const RowTable<Row>& table, Members& o) {
   for (const RowColumn<Row>& c : table.columns) {
     if (c.json.empty()) continue;
     switch (c.type) {
@@ -90,7 +151,7 @@ void AddColumns(const Row& row, const RowTable<Row>& table, Object& o) {
         if (row.*c.present) {
           o.Int(c.json, row.*c.int64);
         } else {
-          o.Set(c.json, Json());
+          o.Null(c.json);
         }
         break;
       case ColumnType::kJson:
@@ -117,9 +178,9 @@ Json RowJson(const Row& row, const RowTable<Row>& table) {
 }
 
 // The key of a counter row (an AgentPair or a MinuteKey), into `o`.
-template <typename Second, typename Row>
+template <typename Second, typename Row, typename Members>
 void AddKey(const std::string& first, const Second& second,
-            const RowTable<Row>& table, Object& o) {
+            const RowTable<Row>& table, Members& o) {
   for (const KeyColumn& k : table.key) {
     if (k.part == 0) {
       o.Text(k.json, first);
@@ -140,6 +201,24 @@ Json RowJson(const std::pair<std::string, Second>& key, const Row& row,
   AddKey(key.first, key.second, table, o);
   AddColumns(row, table, o);
   return json;
+}
+
+// An entity row as JSON text, appended to `out`.
+template <typename Row>
+void AppendRow(const Row& row, const RowTable<Row>& table, std::string* out) {
+  TextObject o(out);
+  AddColumns(row, table, o);
+  o.Close();
+}
+
+// A counter row as JSON text: its key, then its columns.
+template <typename Second, typename Row>
+void AppendRow(const std::pair<std::string, Second>& key, const Row& row,
+               const RowTable<Row>& table, std::string* out) {
+  TextObject o(out);
+  AddKey(key.first, key.second, table, o);
+  AddColumns(row, table, o);
+  o.Close();
 }
 
 Json Agent(const AgentRow& r) { return RowJson(r, AgentTable()); }
@@ -170,15 +249,19 @@ Json Point(const SystemState& state) {
   return json;
 }
 
-// A JSON array of at most `limit` items, each rendered by `render`.
-template <typename Range, typename Render>
-Json List(const Range& items, size_t limit, Render render) {
-  Json list = Json::array();
+// A JSON array of at most `limit` items, each appended by `append(item,
+// out)`, appended to `out`.
+template <typename Range, typename Append>
+void AppendList(const Range& items, size_t limit, Append append,
+                std::string* out) {
+  out->push_back('[');
+  size_t listed = 0;
   for (const auto& item : items) {
-    if (list.size() == limit) break;
-    list.push_back(render(item));
+    if (listed == limit) break;
+    if (listed++ > 0) out->push_back(',');
+    append(item, out);
   }
-  return list;
+  out->push_back(']');
 }
 
 // The row of `ref` in `state`, null when it has none.
@@ -273,16 +356,15 @@ const char* KindName(char kind) {
   return "unknown";
 }
 
-// The members every state answer starts with.
-Json StatsJson(const SystemState& state, const ReplayStats& stats) {
-  Json json;
-  Object(&json)
-      .Uint("position", state.position)
+// The members every state answer starts with, into `o`.
+template <typename Members>
+void AddStats(const SystemState& state, const ReplayStats& stats,
+              Members& o) {
+  o.Uint("position", state.position)
       .Time("time_us", state.time_us)
       .Uint("snapshot_position", stats.snapshot_position)
       .Uint("replayed_events", stats.replayed_events)
       .Uint("skipped_events", stats.skipped_events);
-  return json;
 }
 
 }  // namespace
@@ -297,17 +379,30 @@ std::string SpanJson(const SpanRow& row) { return base::DumpJson(Span(row)); }
 
 namespace {
 
-// SystemStateJson with the task count given (a page holds only some).
+// SystemStateJson with the task count given (a page holds only some),
+// written as text (TextObject).
 std::string StateJson(const SystemState& state, const ReplayStats& stats,
                       uint64_t task_limit, const std::string& trace_id,
                       uint64_t task_count) {
-  Json json = StatsJson(state, stats);
+  std::string out;
+  // About 300 bytes a row, reserved at once rather than grown by copies.
+  out.reserve(300 * (state.agents.rows().size() +
+                     std::min<size_t>(state.tasks.rows().size(), task_limit) +
+                     state.tasks.pairs().size() +
+                     state.tasks.messages().size() +
+                     state.metrics.agent_minutes().size() +
+                     state.metrics.usage_minutes().size()));
+  TextObject o(&out);
+  AddStats(state, stats, o);
   std::vector<const AgentRow*> agents;
   for (const auto& [id, row] : state.agents.rows()) agents.push_back(&row);
   std::sort(agents.begin(), agents.end(),
             [](auto* a, auto* b) { return a->agent_id < b->agent_id; });
-  json["agents"] = List(agents, kMaxStateListRows,
-                        [](const AgentRow* r) { return Agent(*r); });
+  AppendList(agents, kMaxStateListRows,
+             [](const AgentRow* r, std::string* out) {
+               AppendRow(*r, AgentTable(), out);
+             },
+             o.Key("agents"));
   std::vector<const TaskRow*> tasks;
   for (const auto& [id, row] : state.tasks.rows()) tasks.push_back(&row);
   const size_t shown = std::min<size_t>(tasks.size(), task_limit);
@@ -317,31 +412,43 @@ std::string StateJson(const SystemState& state, const ReplayStats& stats,
                       return std::tie(a->first_position, a->task_id) >
                              std::tie(b->first_position, b->task_id);
                     });
-  json["task_count"] = task_count;
-  json["tasks"] =
-      List(tasks, shown, [](const TaskRow* r) { return Task(*r); });
-  json["coordination"] = {
-      {"pairs", List(state.tasks.pairs(), kMaxStateListRows,
-                     [](const auto& kv) { return Pair(kv.first, kv.second); })},
-      {"messages",
-       List(state.tasks.messages(), kMaxStateListRows, [](const auto& kv) {
-         return Messages(kv.first, kv.second);
-       })}};
+  o.Uint("task_count", task_count);
+  AppendList(tasks, shown,
+             [](const TaskRow* r, std::string* out) {
+               AppendRow(*r, TaskTable(), out);
+             },
+             o.Key("tasks"));
+  TextObject coordination(o.Key("coordination"));
+  AppendList(state.tasks.pairs(), kMaxStateListRows,
+             [](const auto& kv, std::string* out) {
+               AppendRow(kv.first, kv.second, CoordinationTable(), out);
+             },
+             coordination.Key("pairs"));
+  AppendList(state.tasks.messages(), kMaxStateListRows,
+             [](const auto& kv, std::string* out) {
+               AppendRow(kv.first, kv.second, MessageTable(), out);
+             },
+             coordination.Key("messages"));
+  coordination.Close();
   const int64_t since = state.time_us - kStateMetricsWindowUs;
   std::vector<std::pair<const MinuteKey*, const AgentMinute*>> minutes;
   for (const auto& [k, m] : state.metrics.agent_minutes()) {
     if (k.second >= since) minutes.emplace_back(&k, &m);
   }
-  json["agent_metrics"] = List(minutes, SIZE_MAX, [](const auto& kv) {
-    return AgentMinuteJson(*kv.first, *kv.second);
-  });
+  AppendList(minutes, SIZE_MAX,
+             [](const auto& kv, std::string* out) {
+               AppendRow(*kv.first, *kv.second, AgentMinuteTable(), out);
+             },
+             o.Key("agent_metrics"));
   std::vector<std::pair<const MinuteKey*, const UsageMinute*>> usage;
   for (const auto& [k, u] : state.metrics.usage_minutes()) {
     if (k.second >= since) usage.emplace_back(&k, &u);
   }
-  json["usage"] = List(usage, SIZE_MAX, [](const auto& kv) {
-    return UsageMinuteJson(*kv.first, *kv.second);
-  });
+  AppendList(usage, SIZE_MAX,
+             [](const auto& kv, std::string* out) {
+               AppendRow(*kv.first, *kv.second, UsageTable(), out);
+             },
+             o.Key("usage"));
   // As GET /v1/traces/{id} lists a trace: by start time, then span id.
   std::vector<const SpanRow*> spans;
   const auto& rows = state.traces.rows();
@@ -358,11 +465,15 @@ std::string StateJson(const SystemState& state, const ReplayStats& stats,
   // Left out of a state without spans (the shape before traces existed),
   // unless a trace was asked for.
   if (!spans.empty() || !trace_id.empty()) {
-    json["span_count"] = spans.size();
-    json["spans"] = List(spans, kMaxStateSpans,
-                         [](const SpanRow* r) { return Span(*r); });
+    o.Uint("span_count", spans.size());
+    AppendList(spans, kMaxStateSpans,
+               [](const SpanRow* r, std::string* out) {
+                 AppendRow(*r, SpanTable(), out);
+               },
+               o.Key("spans"));
   }
-  return base::DumpJson(json);
+  o.Close();
+  return out;
 }
 
 }  // namespace
@@ -429,8 +540,10 @@ absl::StatusOr<std::string> TimeTravelQueries::State(
     SystemState point;
     point.position = position;
     ASSIGN_OR_RETURN(point.time_us, time_travel_->TimeAt(position));
-    Json json = StatsJson(point, stats);
-    json[agent ? "agent" : "task"] = std::move(row);
+    Json json;
+    Object o(&json);
+    AddStats(point, stats, o);
+    o.Set(agent ? "agent" : "task", std::move(row));
     return base::DumpJson(json);
   }
   uint64_t limit = query.task_limit == 0 ? kDefaultStateTasks : query.task_limit;

@@ -21,9 +21,6 @@ inline constexpr uint64_t kDefaultStateTasks = 100;
 inline constexpr uint64_t kMaxStateTasks = 10'000;
 // Agents, pairs and message pairs a whole-system state lists at most.
 inline constexpr size_t kMaxStateListRows = 10'000;
-// Per-minute metrics and usage of a whole-system state: the minutes that
-// start in the hour before the state's time.
-inline constexpr int64_t kStateMetricsWindowUs = int64_t{3600} * 1'000'000;
 
 // Spans a whole-system state lists at most.
 inline constexpr size_t kMaxStateSpans = 10'000;

@@ -4,6 +4,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -21,6 +22,17 @@ absl::Status CheckSnapshotName(std::string_view name) {
         "a snapshot name is empty or holds a NUL byte");
   }
   return absl::OkStatus();
+}
+
+// Versions of one key stepped through before seeking its last version at
+// or before a position (ReadEntries, Scan).
+constexpr int kStepVersions = 4;
+
+// Just past every entry of snapshot `name`.
+std::string SnapshotUpperBound(std::string_view name) {
+  std::string upper = SnapshotEntryPrefix(name, "");
+  upper.back() = '\1';
+  return upper;
 }
 
 }  // namespace
@@ -102,22 +114,70 @@ SnapshotStore::ReadEntries(std::string_view name, uint64_t position,
   absl::ReaderMutexLock db_lock(&db_->mu());
   RETURN_IF_ERROR(db_->CheckOpen());
   const RocksDb& rocks = *db_->rocks();
-  std::unique_ptr<rocksdb::Iterator> it(
-      rocks.db()->NewIterator({}, rocks.index()));
+  BoundedIterator it(rocks, rocks.index(), SnapshotUpperBound(name));
   std::vector<std::optional<std::string>> values(keys.size());
+  // In key order, forward: the versions of one key are adjacent, by
+  // position, so the next wanted key is often a few steps on, in the data
+  // block the iterator holds; a step is far cheaper than a seek (a seek in
+  // every level of the tree). A key with many versions, or one far on, is
+  // sought as Scan seeks.
+  constexpr int kStepKeys = 16;  // steps towards the next key, then a seek
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return keys[a] < keys[b]; });
   std::string prefix;
   std::string target;
-  for (size_t i = 0; i < keys.size(); ++i) {
+  bool positioned = false;
+  size_t previous = keys.size();  // none
+  for (const size_t i : order) {
+    if (previous < keys.size() && keys[previous] == keys[i]) {
+      values[i] = values[previous];
+      continue;
+    }
+    previous = i;
     prefix = SnapshotEntryPrefix(name, keys[i]);
     prefix.push_back('\0');
-    target = prefix;
-    PutBigEndian64(&target, position);
-    it->SeekForPrev(target);  // the key's last version <= position
-    RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
-    if (it->Valid() && it->key().starts_with(prefix) &&
-        it->key().size() == prefix.size() + 8) {
-      values[i] = it->value().ToString();
+    if (keys.size() == 1) {  // one seek, straight to the version
+      target = prefix;
+      PutBigEndian64(&target, position);
+      it->SeekForPrev(target);
+      RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
+      if (it->Valid() && it->key().starts_with(prefix) &&
+          it->key().size() == prefix.size() + 8) {
+        values[i] = it->value().ToString();
+      }
+      break;
     }
+    int steps = 0;
+    while (positioned && it->Valid() && it->key().compare(prefix) < 0 &&
+           steps++ < kStepKeys) {
+      it->Next();
+    }
+    if (!positioned || (it->Valid() && it->key().compare(prefix) < 0)) {
+      it->Seek(prefix);
+      positioned = true;
+    }
+    int versions = 0;
+    while (it->Valid() && it->key().starts_with(prefix) &&
+           it->key().size() == prefix.size() + 8) {
+      const uint64_t version =
+          GetBigEndian64(it->key().ToStringView().substr(prefix.size()));
+      if (version > position) break;  // the rest of this key is too new
+      if (++versions > kStepVersions) {
+        target = prefix;
+        PutBigEndian64(&target, position);
+        it->SeekForPrev(target);  // this key's last version <= position
+        values[i] = it->value().ToString();
+        target.resize(prefix.size());
+        target.append(8, '\xff');
+        it->Seek(target);  // past this key, forward again
+        break;
+      }
+      values[i] = it->value().ToString();
+      it->Next();
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading a snapshot"));
   }
   return values;
 }
@@ -131,14 +191,11 @@ absl::Status SnapshotStore::Scan(
   RETURN_IF_ERROR(db_->CheckOpen());
   const std::string start = SnapshotEntryPrefix(name, key_prefix);
   const size_t key_begin = 1 + name.size() + 1;
-  std::string upper = SnapshotEntryPrefix(name, "");
-  upper.back() = '\1';  // just past every entry of `name`
   const RocksDb& rocks = *db_->rocks();
-  BoundedIterator it(rocks, rocks.index(), std::move(upper));
+  BoundedIterator it(rocks, rocks.index(), SnapshotUpperBound(name));
   // Versions of one key are adjacent, by position. A key with few
   // versions is stepped through; after kStepVersions of them the scan
   // seeks to its last version at or before `position`, then past the key.
-  constexpr int kStepVersions = 4;
   std::string current_key;
   std::string current_value;
   bool have = false;

@@ -20,22 +20,27 @@ void AppendComponent(std::string_view part, std::string* key) {
   key->append(part);
 }
 
-// Splits a key's components (after the kind byte); nullopt when malformed.
-std::optional<std::vector<std::string>> SplitKey(std::string_view key) {
-  std::vector<std::string> parts;
+// Splits a key's two components (after the kind byte); nullopt when
+// malformed. Views into `key`.
+std::optional<std::pair<std::string_view, std::string_view>> SplitKey(
+    std::string_view key) {
+  std::string_view parts[2];
   key.remove_prefix(1);
-  while (!key.empty()) {
+  for (std::string_view& part : parts) {
     const size_t colon = key.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
     size_t length = 0;
-    if (!absl::SimpleAtoi(std::string(key.substr(0, colon)), &length) ||
+    const std::string_view digits = key.substr(0, colon);
+    if (!absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()),
+                          &length) ||
         key.size() - colon - 1 < length) {
       return std::nullopt;
     }
-    parts.emplace_back(key.substr(colon + 1, length));
+    part = key.substr(colon + 1, length);
     key.remove_prefix(colon + 1 + length);
   }
-  return parts;
+  if (!key.empty()) return std::nullopt;
+  return std::pair(parts[0], parts[1]);
 }
 
 absl::Status Damaged(std::string_view key) {
@@ -140,6 +145,28 @@ std::optional<SnapshotIndex> DecodeIndex(std::string_view value) {
   return index;
 }
 
+std::string PageRowsKey() { return std::string(1, kPageRowsKind); }
+
+std::string EncodePageRows(const PageRows& rows) {
+  Writer out;
+  out.U64(rows.snapshot).U64(rows.base).U64(rows.entries.size());
+  for (const auto& [key, value] : rows.entries) out.Str(key).Str(value);
+  return out.Done();
+}
+
+std::optional<PageRows> DecodePageRows(std::string_view value) {
+  PageRows rows;
+  uint64_t count = 0;
+  Reader in(value);
+  in.U64(&rows.snapshot).U64(&rows.base).U64(&count);
+  // Each entry is at least 16 bytes.
+  if (count > value.size() / 16) return std::nullopt;
+  rows.entries.resize(count);
+  for (auto& [key, entry] : rows.entries) in.View(&key).View(&entry);
+  if (!in.ok()) return std::nullopt;
+  return rows;
+}
+
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,
                          MetricsFold* metrics, TraceFold* traces) {
@@ -149,6 +176,10 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
       if (key.size() != 1 || !DecodeIndex(value).has_value()) {
         return Damaged(key);
       }
+      return absl::OkStatus();
+    case kPageRowsKind:
+      // Copies of entity entries, for the scrubber's page only.
+      if (key.size() != 1) return Damaged(key);
       return absl::OkStatus();
     case kAgentKind: {
       std::optional<AgentRow> row = DecodeRow(value, AgentTable());
@@ -172,35 +203,39 @@ absl::Status DecodeEntry(std::string_view key, std::string_view value,
     default:
       break;
   }
-  std::optional<std::vector<std::string>> parts = SplitKey(key);
-  if (!parts.has_value() || parts->size() != 2) return Damaged(key);
-  std::string& first = (*parts)[0];
-  std::string& second = (*parts)[1];
+  std::optional<std::pair<std::string_view, std::string_view>> parts =
+      SplitKey(key);
+  if (!parts.has_value()) return Damaged(key);
+  const std::string first(parts->first);
+  const std::string_view second = parts->second;
   switch (key[0]) {
     case kPairKind: {
       std::optional<PairCounts> c = DecodeRow(value, CoordinationTable());
       if (!c.has_value()) return Damaged(key);
-      tasks->SeedPair({std::move(first), std::move(second)}, *c);
+      tasks->SeedPair({first, std::string(second)}, *c);
       return absl::OkStatus();
     }
     case kMessageKind: {
       std::optional<MessageCounts> c = DecodeRow(value, MessageTable());
       if (!c.has_value()) return Damaged(key);
-      tasks->SeedMessages({std::move(first), std::move(second)}, *c);
+      tasks->SeedMessages({first, std::string(second)}, *c);
       return absl::OkStatus();
     }
     case kAgentMinuteKind:
     case kUsageMinuteKind: {
       int64_t minute = 0;
-      if (!absl::SimpleAtoi(second, &minute)) return Damaged(key);
+      if (!absl::SimpleAtoi(absl::string_view(second.data(), second.size()),
+                            &minute)) {
+        return Damaged(key);
+      }
       if (key[0] == kAgentMinuteKind) {
         std::optional<AgentMinute> m = DecodeRow(value, AgentMinuteTable());
         if (!m.has_value()) return Damaged(key);
-        metrics->SeedAgentMinute({std::move(first), minute}, *m);
+        metrics->SeedAgentMinute({first, minute}, *m);
       } else {
         std::optional<UsageMinute> u = DecodeRow(value, UsageTable());
         if (!u.has_value()) return Damaged(key);
-        metrics->SeedUsageMinute({std::move(first), minute}, *u);
+        metrics->SeedUsageMinute({first, minute}, *u);
       }
       return absl::OkStatus();
     }

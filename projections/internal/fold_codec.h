@@ -35,6 +35,8 @@ inline constexpr char kUsageMinuteKind = 'u';
 inline constexpr char kSpanKind = 's';
 // Not an entity: the snapshot's index (SnapshotIndex), one key.
 inline constexpr char kIndexKind = 'i';
+// Not an entity: the scrubber's rows (PageRows), one key.
+inline constexpr char kPageRowsKind = 'r';
 
 // Keys: the kind byte, then each component as "<decimal length>:<bytes>"
 // (a minute as its decimal microseconds), so no key holds a NUL byte
@@ -74,9 +76,31 @@ std::string EncodeIndex(const SnapshotIndex& index);
 // nullopt for bytes that do not decode.
 std::optional<SnapshotIndex> DecodeIndex(std::string_view value);
 
+// What the scrubber's page shows beside the tasks (TimeTravel::StatePageAt),
+// under PageRowsKey(), one version per snapshot, so that the page reads one
+// or two values instead of an entry per agent, pair and minute: the entries
+// (key and value, as the entity entries) of every agent, coordination pair
+// and message pair, and of the agent and model minutes that start at or
+// after the snapshot's time less kStateMetricsWindowUs (state_at.h). Whole
+// (`base` 0), or only the entries changed since snapshot `base`, whose
+// PageRows are whole (the snapshotter writes them whole again once the
+// changes reach half as many entries as the whole). Entries are decoded
+// with DecodeEntry.
+struct PageRows {
+  uint64_t snapshot = 0;  // the snapshot it was written with
+  uint64_t base = 0;      // 0: whole; else the whole rows it changes
+  // Views: of the caller's strings (to encode), of the value (decoded).
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+};
+std::string PageRowsKey();
+std::string EncodePageRows(const PageRows& rows);
+// nullopt for bytes that do not decode; the entries point into `value`.
+std::optional<PageRows> DecodePageRows(std::string_view value);
+
 // Decodes one entry into the fold it belongs to (by the key's kind); an
 // empty task entry seeds nothing; spans are skipped when `traces` is null;
-// the index entry seeds nothing (it is checked).
+// the index entry seeds nothing (it is checked), nor does the page rows'
+// entry (it is not).
 // DATA_LOSS for bytes that do not decode.
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,

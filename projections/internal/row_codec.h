@@ -78,10 +78,17 @@ class Reader {
     return *this;
   }
   Reader& Str(std::string* s) {
+    std::string_view view;
+    View(&view);
+    s->assign(view);
+    return *this;
+  }
+  // As Str, without a copy: `s` points into the bytes read.
+  Reader& View(std::string_view* s) {
     uint64_t size = 0;
     U64(&size);
     if (in_.size() < size) return Fail();
-    s->assign(in_.substr(0, size));
+    *s = in_.substr(0, size);
     in_.remove_prefix(size);
     return *this;
   }

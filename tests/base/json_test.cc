@@ -49,6 +49,30 @@ TEST(JsonTest, Doubles) {
   };
   for (const auto& [value, text] : cases) {
     EXPECT_EQ(DumpJson(Json(value)), text) << value;
+    std::string appended;
+    AppendJsonNumber(value, &appended);
+    EXPECT_EQ(appended, text) << value;
+  }
+  std::string negative_zero;
+  AppendJsonNumber(-0.0, &negative_zero);
+  EXPECT_EQ(negative_zero, DumpJson(Json(-0.0)));
+}
+
+// AppendJsonText copies compact text the library prints back as it is and
+// sends the rest through the tree: either way, the library's bytes.
+TEST(JsonTest, JsonTextPrintsAsTheTreeWould) {
+  for (const char* text :
+       {R"({"summary":"Done","artifacts":1})", R"([true,false,null,-3,0])",
+        R"({"a": 1})", R"({"a":1.50})", R"({"a":1e2})", R"({"a":1E2})",
+        R"({"a":-0})", R"({"a":12345678901234567890})",
+        R"({"a":123456789012345678})", R"({"s":"a\/b\u00e9\n"})",
+        "{\"s\":\"caf\xc3\xa9\"}", R"({"true":false,"e":"e1"})", "\"x\"",
+        "7", R"({"a":[1,{"b":[]}]})", "{", "{} {}", "[1,]", "1e400", "nul",
+        "[1 ,2]", "\t[1]\n", "notjson", R"({"a":1}x)", "[01]"}) {
+    std::string appended;
+    AppendJsonText(text, &appended);
+    absl::StatusOr<Json> tree = JsonFromText(text);
+    EXPECT_EQ(appended, tree.ok() ? DumpJson(*tree) : "null") << text;
   }
 }
 

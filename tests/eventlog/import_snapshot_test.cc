@@ -1,11 +1,14 @@
 // EventLog::Import (lossless copies of a log) and the snapshot entries
 // time travel keeps beside the log.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "eventlog/event_log.h"
 #include "gtest/gtest.h"
 #include "tests/eventlog/log_test_util.h"
@@ -125,6 +128,52 @@ TEST(SnapshotTest, EntriesAreReadAsOfTheirSnapshot) {
   // Snapshots are not events: the chain still verifies.
   EXPECT_TRUE(log->Verify(1, 0)->ok);
   EXPECT_EQ(log->Stats()->stream_count, 1u);
+}
+
+// ReadSnapshotEntries steps forward through many keys in key order (and
+// seeks for far keys and keys with many versions): each value is the one
+// ReadSnapshotEntry, a seek per key, finds.
+TEST(SnapshotTest, ManyEntriesReadAsEachAlone) {
+  vigil::testing::TempDir dir;
+  auto log = OpenLog(dir.Sub("log"));
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(log->Append(Request("s", {Json("A")})).ok());
+  }
+  // Key k changes every (k % 7 + 1) snapshots from its first; "hot" at
+  // every one; keys 200.. only from snapshot 40 on.
+  auto key = [](int k) {
+    return absl::StrCat("k", k / 100, k % 100 / 10, k % 10);
+  };
+  for (uint64_t p = 1; p <= 60; ++p) {
+    std::vector<EventLog::SnapshotEntry> changed = {
+        {"hot", absl::StrCat("hot@", p)}};
+    for (int k = 0; k < 260; ++k) {
+      if (k >= 200 && p < 40) continue;
+      if ((p + k) % (k % 7 + 1) == 0) {
+        changed.emplace_back(key(k), absl::StrCat(k, "@", p));
+      }
+    }
+    ASSERT_TRUE(log->WriteSnapshot("f", p, changed).ok());
+  }
+  std::mt19937_64 random(3);
+  for (uint64_t position : {1, 2, 7, 39, 40, 41, 60}) {
+    for (int round = 0; round < 4; ++round) {
+      std::vector<std::string> keys = {"hot", "absent", "zz", "k0"};
+      for (int i = 0; i < 80; ++i) {
+        // Dense runs, far jumps and repeats.
+        keys.push_back(key(round % 2 == 0 ? random() % 260 : i * 3 % 260));
+      }
+      std::shuffle(keys.begin(), keys.end(), random);
+      auto values = log->ReadSnapshotEntries("f", position, keys);
+      ASSERT_TRUE(values.ok()) << values.status();
+      ASSERT_EQ(values->size(), keys.size());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        auto alone = log->ReadSnapshotEntry("f", position, keys[i]);
+        ASSERT_TRUE(alone.ok());
+        EXPECT_EQ((*values)[i], *alone) << keys[i] << " at " << position;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "gateway/internal/state_routes.h"
 #include "gtest/gtest.h"
 #include "projections/domain_event.h"
+#include "projections/internal/fold_codec.h"
 #include "projections/state_json.h"
 #include "tests/testing/agent_trace.h"
 #include "tests/testing/temp_dir.h"
@@ -28,8 +29,9 @@ class StateAtTest : public ::testing::Test {
  protected:
   void SetUp() override {
     eventlog::Options options;
-    // 50 ms per group commit: the events span several minutes.
-    options.clock = [this] { return clock_us_ += 50'000; };
+    // 50 ms per group commit (clock_step_us_): the events span several
+    // minutes.
+    options.clock = [this] { return clock_us_ += clock_step_us_; };
     auto log = eventlog::EventLog::Open(options, dir_.Sub("log"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
@@ -65,6 +67,7 @@ class StateAtTest : public ::testing::Test {
   }
 
   int64_t clock_us_ = 1'800'000'000'000'000;
+  int64_t clock_step_us_ = 50'000;
   testing::TempDir dir_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<simulator::Scenario> scenario_;
@@ -252,6 +255,57 @@ TEST_F(StateAtTest, ScrubberPageAnswersAsTheWholeStateAtRandomPositions) {
   EXPECT_EQ(page->state.tasks.rows().size(), whole->tasks.rows().size());
   EXPECT_EQ(StatePageJson(*page, page_stats, 100),
             SystemStateJson(*whole, whole_stats, 100));
+}
+
+// Over hours of events: the page keeps only the last hour's minutes in
+// its rows, written whole at some snapshots and as the changes since the
+// last whole ones at the others; it still answers as the whole state.
+TEST_F(StateAtTest, ScrubberPageOverHoursAnswersAsTheWholeState) {
+  clock_step_us_ = 2'000'000;  // 2 s per commit: an hour spans snapshots
+  AppendEvents(20'000);
+  const uint64_t interval = 97;
+  TimeTravel time_travel(log_.get(), {.snapshot_interval = interval});
+  ASSERT_TRUE(time_travel.CatchUpSnapshots().ok());
+  const uint64_t head = log_->HeadPosition();
+  auto first = time_travel.TimeAt(1);
+  auto last = time_travel.TimeAt(head);
+  ASSERT_TRUE(first.ok() && last.ok());
+  ASSERT_GT(*last - *first, 4 * kStateMetricsWindowUs);
+  // Both forms of page rows were written.
+  int whole = 0;
+  int changes = 0;
+  for (uint64_t snapshot = interval; snapshot <= head; snapshot += interval) {
+    auto value = log_->ReadSnapshotEntry(kFoldSnapshotName, snapshot,
+                                         internal::PageRowsKey());
+    ASSERT_TRUE(value.ok() && value->has_value()) << snapshot;
+    auto rows = internal::DecodePageRows(**value);
+    ASSERT_TRUE(rows.has_value()) << snapshot;
+    ASSERT_EQ(rows->snapshot, snapshot);
+    ++(rows->base == 0 ? whole : changes);
+  }
+  EXPECT_GT(whole, 1);
+  EXPECT_GT(changes, 1);
+  std::mt19937_64 random(5);
+  std::vector<uint64_t> positions = {interval, head};
+  for (int i = 0; i < 30; ++i) positions.push_back(random() % (head + 1));
+  for (uint64_t position : positions) {
+    SCOPED_TRACE(position);
+    ReplayStats whole_stats;
+    auto state = time_travel.StateAt(position, &whole_stats);
+    ASSERT_TRUE(state.ok()) << state.status();
+    for (uint64_t limit : {5, 4000}) {
+      ReplayStats page_stats;
+      auto page = time_travel.StatePageAt(position, limit, &page_stats);
+      ASSERT_TRUE(page.ok()) << page.status();
+      EXPECT_EQ(StatePageJson(*page, page_stats, limit),
+                SystemStateJson(*state, whole_stats, limit));
+      if (state->time_us - *first > 2 * kStateMetricsWindowUs) {
+        // From the snapshot's page rows: fewer minutes than the whole.
+        EXPECT_LT(page->state.metrics.agent_minutes().size(),
+                  state->metrics.agent_minutes().size());
+      }
+    }
+  }
 }
 
 TEST_F(StateAtTest, SnapshotsCatchUpIncrementallyAndWithoutThemReplayFromOne) {

@@ -6,8 +6,11 @@
 
 #include "projections/state_json.h"
 
+#include <cmath>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "projections/folds.h"
 #include "projections/state_at.h"
@@ -84,6 +87,43 @@ TEST(StateJsonTest, MinuteRowsRenderAsBefore) {
       "\"cost_usd\":0.0,\"latency_ms_avg\":null}]}";
   ASSERT_GE(json.size(), rows.size());
   EXPECT_EQ(json.substr(json.size() - rows.size()), rows) << json;
+}
+
+// A whole state's body is written as text; each row in it is byte for
+// byte the row the tree-built renderer (AgentJson, TaskJson, SpanJson)
+// prints, escapes, doubles and inline JSON included.
+TEST(StateJsonTest, RowsWrittenAsTextEqualTheTreeBuiltRows) {
+  SystemState state;
+  state.time_us = 1764000000000000;
+  const AgentRow agent{.agent_id = "w\"1\xff", .role = "worker",
+                       .name = "caf\xc3\xa9\n", .status = "busy",
+                       .registered_time_us = 1764000000000001,
+                       .cpu_pct = 1e20, .mem_bytes = -5, .last_position = 7};
+  state.agents.Seed(agent);
+  const std::vector<std::string> results = {
+      "", R"({"summary":"Done","artifacts":1})", R"({"a": 1.50, "b":-0})",
+      R"({"s":"\u00e9\/"})", "not json", R"([1e400])"};
+  const std::vector<double> progress = {0.0, -0.0, 0.1, 1e-05, 1e15,
+                                        std::nan(""), 1.0 / 3};
+  for (size_t i = 0; i < results.size() + progress.size(); ++i) {
+    state.tasks.Seed({.task_id = absl::StrCat("t", i),
+                      .first_position = 100 - i,
+                      .has_priority = i % 2 == 0,
+                      .priority = static_cast<int64_t>(i) - 3,
+                      .status = "completed",
+                      .progress = progress[i % progress.size()],
+                      .result = results[i % results.size()]});
+  }
+  const std::string json = SystemStateJson(state, ReplayStats{}, 100);
+  EXPECT_NE(json.find(absl::StrCat("\"agents\":[", AgentJson(agent), "]")),
+            std::string::npos)
+      << json;
+  std::string tasks = "\"tasks\":[";
+  for (size_t i = 0; i < results.size() + progress.size(); ++i) {
+    if (i > 0) tasks += ",";
+    tasks += TaskJson(state.tasks.rows().at(absl::StrCat("t", i)));
+  }
+  EXPECT_NE(json.find(tasks + "]"), std::string::npos) << json << "\n" << tasks;
 }
 
 }  // namespace

@@ -113,6 +113,20 @@ async function settled(page, what) {
   }, 30_000);
 }
 
+// How long the page took to show position P, in its own clock: from the
+// seek (the last scrubber move or key) to the first frame painted with P's
+// views (src/live/shownTimes.ts). Polled every 10 ms until recorded.
+async function shownMs(page, P) {
+  const t = await waitFor(`the time position ${P} was shown`, () => page.evaluate((p) =>
+    window.vigilShownTimes.filter((s) => s.position === p).at(-1) ?? null, P), 5_000, 10);
+  const ms = (a, b) => Math.round((b - a) * 10) / 10;
+  const parts = t.askedAt > 0
+    ? ` (seek -> asked ${ms(t.seekAt, t.askedAt)}, asked -> state and events answered ${ms(t.askedAt, t.answeredAt)},`
+      + ` answered -> painted ${ms(t.answeredAt, t.shownAt)})`
+    : '';
+  return `${ms(t.seekAt, t.shownAt)} ms${parts}`;
+}
+
 // What the page shows (the DOM, not the store) equals GET /v1/state?at=P
 // (retried for a few seconds: React renders after the store changes).
 async function checkViewsAt(page, P) {
@@ -151,10 +165,9 @@ async function timeTravel(page, state) {
   await page.mouse.move(box.x + box.width * 0.45, y, { steps: 5 });
   await page.mouse.move(box.x + box.width * 0.33, y, { steps: 5 });
   await page.mouse.up();
-  const released = Date.now();
   const dragged = await settled(page, 'the state at the dragged-to position');
-  const dragMs = Date.now() - released;
   const P = dragged.position;
+  const dragMs = await shownMs(page, P);
   if (!(P > 1 && P < head0)) throw new Error(`dragged to ${P}, not between 1 and ${head0}`);
   if (!(await page.locator('[data-testid=past-banner]').isVisible())) throw new Error('no past banner');
   log(`scrubber dragged to position ${P} of ${head0}:`, await page.locator('[data-testid=past-banner]').innerText());
@@ -166,7 +179,7 @@ async function timeTravel(page, state) {
     await getJson(`/v1/state?at=${P - i}&limit=4000`);
     serverMs.push(Date.now() - start);
   }
-  log(`timing: drag released -> position ${P} shown in ${dragMs} ms (30 ms of it the debounce, SEEK_DEBOUNCE_MS);`,
+  log(`timing: last drag move -> position ${P} painted in ${dragMs} (page clock; 30 ms of it the debounce, SEEK_DEBOUNCE_MS);`,
     `GET /v1/state?at=P&limit=4000 answered in ${serverMs.join(', ')} ms`);
   const seen = await checkViewsAt(page, P);
   log(`views at ${P} = GET /v1/state?at=${P}:`, seen);
@@ -179,9 +192,9 @@ async function timeTravel(page, state) {
   // The keyboard: three steps back (debounced into one request).
   await scrubber.focus();
   for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
-  const pressed = Date.now();
   const keyed = await settled(page, 'the state three positions back');
-  log(`timing: last ArrowLeft -> position ${keyed.position} shown in ${Date.now() - pressed} ms (30 ms of it the debounce, SEEK_DEBOUNCE_MS)`);
+  log(`timing: last ArrowLeft -> position ${keyed.position} painted in ${await shownMs(page, keyed.position)}`,
+    '(page clock; 30 ms of it the debounce, SEEK_DEBOUNCE_MS)');
   expectEqual('position after three ArrowLeft', keyed.position, P - 3);
   await checkViewsAt(page, P - 3);
   log(`ArrowLeft ×3: position ${P - 3}, views match (${keyed.staleDropped} stale answers dropped in all)`);

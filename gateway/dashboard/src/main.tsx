@@ -2,6 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { startDashboard, TOKEN_KEY } from './live/dashboard';
+import { shownTimes } from './live/shownTimes';
 import { store } from './store';
 import './style.css';
 
@@ -19,6 +20,8 @@ store.getState().setToken(fromUrl ?? saved);
 const dashboard = startDashboard(store);
 // For the end-to-end test and the browser console: the store, read-only use.
 (window as unknown as { vigilStore: typeof store }).vigilStore = store;
+// For the end-to-end test: when each past position was shown (shownTimes.ts).
+(window as unknown as { vigilShownTimes: typeof shownTimes }).vigilShownTimes = shownTimes;
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -1,5 +1,7 @@
+import { useLayoutEffect } from 'react';
 import { useDashboard } from '../store';
 import { time } from '../format';
+import { recordShown } from '../live/shownTimes';
 import type { TravelClient } from '../live/travel';
 
 // While not live, unmissable: which position and time every view shows,
@@ -7,6 +9,10 @@ import type { TravelClient } from '../live/travel';
 export function PastBanner({ travel }: { travel: TravelClient }) {
   const t = useDashboard((s) => s.travel);
   const head = useDashboard((s) => s.lastPosition);
+  // Every view renders the new past state in the same commit as this.
+  useLayoutEffect(() => {
+    if (t.mode === 'past' && t.view && !t.loading) recordShown(t.view.position, t.seekAt);
+  }, [t.mode, t.view, t.loading, t.seekAt]);
   if (t.mode !== 'past') return null;
   const asked = t.target === null ? ''
     : 'position' in t.target ? `position ${t.target.position}` : `time ${time(t.target.timeUs)} UTC`;

@@ -12,6 +12,7 @@ import { parseDiff, pastView, pointQuery, type DiffResponse, type StateAtRespons
 import type { RecordedEvent } from '../types';
 import { Debounce, type TimerOptions } from './debounce';
 import { HttpError } from './rest';
+import { recordRequest } from './shownTimes';
 
 // Quiet time after the last scrubber move before asking. Short: at most one
 // request is in flight and only the newest seek is asked for, so a drag
@@ -105,6 +106,7 @@ export class TravelClient {
   private async load(seq: number, point: TravelPoint) {
     this.inFlight = true;
     const current = () => this.store.getState().travel.seq === seq;
+    const askedAt = performance.now();
     try {
       const state = await this.rest.get<StateAtResponse>(
         `/v1/state?${pointQuery('at', point)}&limit=${PAST_TASK_LIMIT}`);
@@ -122,6 +124,7 @@ export class TravelClient {
         }
       }
       const view = pastView(state, events, eventsError);
+      recordRequest(view.position, askedAt, performance.now());
       if (this.store.getState().receivePast(seq, view) && this.select?.seq === seq) {
         const event = view.events.find((e) => e.position === this.select!.position);
         if (event) this.store.getState().selectEvent(event);

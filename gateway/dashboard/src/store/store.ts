@@ -104,6 +104,8 @@ export interface Travel {
   loading: boolean;
   error: string | null;
   staleDropped: number;
+  // performance.now() of the last seek (0: none), for shownTimes.ts.
+  seekAt: number;
 }
 
 export interface TravelSlice {
@@ -267,10 +269,11 @@ export const createTravelSlice: Slice<TravelSlice> = (set, get) => {
     return current;
   };
   return {
-    travel: { mode: 'live', target: null, seq: 0, view: null, loading: false, error: null, staleDropped: 0 },
+    travel: { mode: 'live', target: null, seq: 0, view: null, loading: false, error: null, staleDropped: 0, seekAt: 0 },
     seekPast: (target) => {
       const seq = get().travel.seq + 1;
-      set((s) => ({ travel: { ...s.travel, mode: 'past', target, seq, loading: true, error: null } }));
+      const seekAt = performance.now();
+      set((s) => ({ travel: { ...s.travel, mode: 'past', target, seq, loading: true, error: null, seekAt } }));
       return seq;
     },
     receivePast: (seq, view) => answer(seq, { view, error: null }),
