@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/json.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 
@@ -122,8 +123,9 @@ class Mirror {
   // The status as GET /v1/replication answers it, with `mode` ("async",
   // "sync") added: {"mode", "state", "stream", "head_position",
   // "mirrored_position", "lag_positions", "lag_seconds", "last_error",
-  // "stop_reason"}.
-  std::string StatusJson(std::string_view mode) const;
+  // "stop_reason"}, then the members of `extra` (an object).
+  std::string StatusJson(std::string_view mode,
+                         const base::Json& extra = base::Json::object()) const;
 
   // Calls `done` once: OK when a JetStream quorum has stored `position`
   // (at once when it already has); UNAVAILABLE when it has not within
