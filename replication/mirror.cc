@@ -357,6 +357,11 @@ class Mirror::Impl {
       }
       const uint64_t head = log_->WaitForHead(sent, absl::Now() + kHeadWait);
       if (head <= sent) continue;
+      if (options_.may_publish && !options_.may_publish()) {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), kHeadWait);
+        continue;
+      }
       const uint64_t count = std::min<uint64_t>(
           {head - sent, options_.batch_events,
            options_.max_inflight - (sent - acked)});

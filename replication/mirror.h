@@ -2,7 +2,8 @@
 // JetStream stream, so that JetStream sequence N is always Vigil position N
 // (docs/replication.md). Each event goes to its stream's subject
 // (subject.h) with its fields and chain hash in headers (event_headers.h),
-// Nats-Msg-Id = position and Nats-Expected-Last-Sequence = position - 1:
+// Nats-Msg-Id = position and hash, Nats-Expected-Last-Sequence =
+// position - 1:
 // JetStream refuses a publish that would leave a gap or a duplicate, so a
 // retry can never store an event twice or out of place.
 //
@@ -77,6 +78,14 @@ struct MirrorOptions {
 
   // The vigil_replication_* series; null: none.
   base::Metrics* metrics = nullptr;
+
+  // Asked before each batch of publishes; while it answers false nothing
+  // is published (the mirror looks again every 100 ms). Null: always.
+  // vigild with etcd: whether the leader lease still counts as held
+  // (leadership.h), so a primary frozen past its lease and woken up never
+  // publishes: the check passes only while etcd cannot yet have let
+  // another vigild take the key. Quick, from the mirror's thread.
+  std::function<bool()> may_publish;
 };
 
 struct MirrorStatus {

@@ -98,17 +98,6 @@ class MirrorTest : public testing::ClusterTest {
     return js.ok() ? *std::move(js) : nullptr;
   }
 
-  // With vigild stopped: the stream compared with the log in `data`
-  // (replication/compare.h).
-  absl::StatusOr<replication::StreamComparison> CompareWithLog(
-      const std::string& data) {
-    absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
-        eventlog::EventLog::Open(eventlog::Options{}, data);
-    if (!log.ok()) return log.status();
-    return replication::CompareStreamWithLog(
-        {.nats_url = cluster_->url(), .stream = kStream}, **log);
-  }
-
   // The stream holds exactly the log, sequence N being position N with
   // every field and the hash equal.
   void ExpectStreamEqualsLog(const std::string& data) {

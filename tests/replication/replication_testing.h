@@ -19,9 +19,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "eventlog/event.h"
+#include "eventlog/event_log.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "replication/compare.h"
 #include "replication/event_headers.h"
 #include "tests/gateway/http_client.h"
 #include "tests/testing/nats_cluster.h"
@@ -98,6 +101,17 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(cluster_->ok())
         << "the cluster did not start; see " << dir_.path()
         << "/cluster.err, n*/nats.log and e*/etcd.log";
+  }
+
+  // With no vigild on it: the stream VIGIL compared with the log in `data`
+  // (replication/compare.h).
+  absl::StatusOr<replication::StreamComparison> CompareWithLog(
+      const std::string& data) {
+    absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
+        eventlog::EventLog::Open(eventlog::Options{}, data);
+    if (!log.ok()) return log.status();
+    return replication::CompareStreamWithLog({.nats_url = cluster_->url()},
+                                             **log);
   }
 
   const bool with_etcd_;

@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "api/status_mapping.h"
 #include "base/json.h"
 #include "base/status_macros.h"
@@ -15,9 +17,17 @@
 namespace vigil::vigild {
 namespace {
 
+// Where each leader records itself as its first event (docs/replication.md
+// "Leadership and failover").
+constexpr char kLeadershipStream[] = "$leadership";
+
 // How long a standby about to be promoted waits to have applied the whole
 // stream; past it, it does not take the leadership (and tries again).
 constexpr absl::Duration kCatchUpBound = absl::Seconds(30);
+// Once it holds the key, how long the stream must stay at the same last
+// sequence (everything applied) before the new leader publishes: what the
+// deposed primary had already sent drains into the stream meanwhile.
+constexpr absl::Duration kQuietStream = absl::Milliseconds(500);
 
 void Log(std::string_view line) {
   std::fprintf(stderr, "vigild: %.*s\n", static_cast<int>(line.size()),
@@ -58,7 +68,7 @@ class Role::Impl {
   // (before its first append can arrive).
   absl::Status StartEarly() {
     if (options_.standby) return StartStandby();
-    if (!options_.leadership.has_value()) return StartMirror();
+    if (!options_.leadership.has_value()) return StartMirror(nullptr);
     return absl::OkStatus();
   }
 
@@ -91,9 +101,13 @@ class Role::Impl {
     Log(absl::StrCat("leader of ", options_.leadership->key,
                      " (fencing token ", (*acquired)->fencing_token(), ")"));
     // The mirror before the first append, so a sync append waits for it.
-    RETURN_IF_ERROR(StartMirror());
-    absl::MutexLock lock(&mu_);
-    leadership_ = *std::move(acquired);
+    RETURN_IF_ERROR(StartMirror(acquired->get()));
+    const int64_t token = (*acquired)->fencing_token();
+    {
+      absl::MutexLock lock(&mu_);
+      leadership_ = *std::move(acquired);
+    }
+    RecordLeader(token);
     return absl::OkStatus();
   }
 
@@ -171,13 +185,56 @@ class Role::Impl {
     return stopped_;
   }
 
-  absl::Status StartMirror() {
+  // With etcd, `leadership` is the lease the mirror publishes under.
+  absl::Status StartMirror(const replication::Leadership* leadership) {
     if (options_.mode == "off") return absl::OkStatus();
+    replication::MirrorOptions mirror_options = options_.mirror;
+    if (leadership != nullptr) {
+      mirror_options.may_publish = [leadership] {
+        return leadership->Held().ok();
+      };
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<replication::Mirror> mirror,
-                     replication::Mirror::Start(options_.mirror, log_));
+                     replication::Mirror::Start(std::move(mirror_options), log_));
     absl::MutexLock lock(&mu_);
     mirror_ = std::move(mirror);
     return absl::OkStatus();
+  }
+
+  // A new leader's first event, "LeaderElected" in $leadership: its mirror
+  // publishes it at once, so the stream's next position is taken by this
+  // leader, and a deposed primary's publish still on its way (sent before
+  // it froze, say) is refused by the expected last sequence rather than
+  // landing first. The log keeps who led from which position.
+  // Returns its position, 0 when it could not be appended.
+  uint64_t RecordLeader(int64_t token) {
+    eventlog::AppendRequest request{.stream = kLeadershipStream};
+    request.events.push_back(
+        {.type = "LeaderElected",
+         .data = base::DumpJson({{"fencing_token", token},
+                                 {"key", options_.leadership->key},
+                                 {"holder", options_.leadership->holder}})});
+    absl::StatusOr<eventlog::AppendResult> appended = log_->Append(request);
+    if (!appended.ok()) {
+      Log(absl::StrCat("could not record the leadership in ", kLeadershipStream,
+                       ": ", appended.status().message()));
+      return 0;
+    }
+    return appended->last_position;
+  }
+
+  // Blocks until a JetStream quorum stores `position` (the mirror's
+  // AwaitStored, bounded by its store timeout).
+  absl::Status AwaitMirrored(uint64_t position) const {
+    if (position == 0) return absl::UnavailableError("nothing to mirror");
+    absl::Notification done;
+    absl::Status outcome;
+    AwaitReplicated(position, [&](absl::Status stored) {
+      outcome = std::move(stored);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return outcome;
   }
 
   // The lease is lost (the renewal thread): appends are refused already
@@ -227,17 +284,28 @@ class Role::Impl {
     ASSIGN_OR_RETURN(std::unique_ptr<replication::Leadership> leadership,
                      replication::Leadership::Acquire(*options_.leadership,
                                                       [this] { OnLost(); }));
-    // A deposed primary stops publishing before its lease can expire, so
-    // nothing more comes after this.
-    absl::StatusOr<uint64_t> last =
-        standby_->AwaitCaughtUp(absl::Now() + kCatchUpBound);
+    // A deposed primary stops publishing before its lease can expire, but
+    // what it had sent may still be on its way: apply until the stream
+    // stays quiet.
+    const absl::Time bound = absl::Now() + kCatchUpBound;
+    absl::StatusOr<uint64_t> last = standby_->AwaitCaughtUp(bound);
+    for (uint64_t before = 0; last.ok() && *last != before;) {
+      before = *last;
+      if (absl::Now() + kQuietStream >= bound) {
+        last = absl::DeadlineExceededError(
+            "the stream did not stay quiet after the key was taken");
+        break;
+      }
+      absl::SleepFor(kQuietStream);
+      last = standby_->AwaitCaughtUp(bound);
+    }
     if (!last.ok()) {
       leadership->Resign();
       return last.status();
     }
     standby_->Stop();
     // The mirror before the first append, so a sync append waits for it.
-    if (absl::Status mirrored = StartMirror(); !mirrored.ok()) {
+    if (absl::Status mirrored = StartMirror(leadership.get()); !mirrored.ok()) {
       Log(absl::StrCat("promoted, but the mirror did not start: ",
                        mirrored.message()));
     }
@@ -245,6 +313,16 @@ class Role::Impl {
     {
       absl::MutexLock lock(&mu_);
       leadership_ = std::move(leadership);
+    }
+    // Appends only once the stream holds LeaderElected: the next position
+    // is this leader's before anyone is told it leads.
+    const uint64_t marker = RecordLeader(token);
+    if (absl::Status stored = AwaitMirrored(marker); !stored.ok()) {
+      Log(absl::StrCat("promoted, but the stream did not take LeaderElected: ",
+                       stored.message()));
+    }
+    {
+      absl::MutexLock lock(&mu_);
       promoted_ = true;
     }
     Log(absl::StrCat("promoted to primary: leader of ", options_.leadership->key,
