@@ -203,8 +203,13 @@ TEST_F(StandbyTest, KillNineOfTheStandbyResumesWithoutGapOrDuplicate) {
   Start(&primary_, "primary", false);
   ASSERT_GT(primary_.http, 0) << LogOf("primary");
   std::atomic<bool> stop{false};
+  // Paced (at most 400 events/s), so that the standby, which reads one
+  // message per request, catches up within the test's bounds.
   std::thread appender([&] {
-    while (!stop.load()) Append(primary_.http, "load", 20);
+    while (!stop.load()) {
+      Append(primary_.http, "load", 20);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   });
   // Stopped and joined on every way out, a failed assertion's too.
   absl::Cleanup join_appender = [&] {
