@@ -36,6 +36,7 @@ void AppendPath::Append(const Principal& principal,
                         eventlog::AppendRequest request, Done done) {
   absl::Status checked = Authorize(principal, Operation::kAppend);
   if (checked.ok()) checked = CheckClientAppend(request);
+  if (checked.ok() && options_.writable) checked = options_.writable();
   if (checked.ok() && rate_limiter_ != nullptr && !principal.anonymous) {
     checked = rate_limiter_->Acquire(principal.id, request.events.size());
   }

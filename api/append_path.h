@@ -51,6 +51,14 @@ struct AppendPathOptions {
   std::function<void(uint64_t position,
                      std::function<void(absl::Status)> stored)>
       await_replicated;
+
+  // Whether this server may append now. Null: always. Set: called before
+  // every append that passed the role and client checks; a non-OK status
+  // refuses the append with it, before the rate limit and the log (a
+  // standby, or a primary that does not hold the leader lease:
+  // docs/replication.md, NotPrimaryError in status_mapping.h). Quick, from
+  // any thread.
+  std::function<absl::Status()> writable;
 };
 
 class AppendPath {
@@ -69,6 +77,7 @@ class AppendPath {
   //   PERMISSION_DENIED when the principal's role may not append;
   //   PERMISSION_DENIED for a reserved stream, INVALID_ARGUMENT for a
   //     malformed domain event (CheckClientAppend);
+  //   what `writable` answers, when it is set and not OK;
   //   RateLimitedError when the principal's bucket lacks a token per event,
   //     RESOURCE_EXHAUSTED for an append larger than the burst (anonymous
   //     principals are not rate limited: they share no bucket that would

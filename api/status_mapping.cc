@@ -54,6 +54,8 @@ constexpr Problem kProblems[] = {
      "Not implemented"},
     {absl::StatusCode::kUnavailable, kDiskFullPayload, 503, "disk-full",
      "The event log's disk is full"},
+    {absl::StatusCode::kUnavailable, kNotPrimaryPayload, 503, "not-primary",
+     "This server does not append: send appends to the primary"},
     {absl::StatusCode::kUnavailable, nullptr, 503, "unavailable",
      "Service unavailable"},
     {absl::StatusCode::kDeadlineExceeded, nullptr, 504, "deadline-exceeded",
@@ -81,6 +83,13 @@ absl::Status RateLimitedError(std::string_view message,
   absl::Status status = absl::ResourceExhaustedError(AsAbsl(message));
   status.SetPayload(kRateLimitedPayload,
                     absl::Cord(absl::StrCat(retry_after_seconds)));
+  return status;
+}
+
+absl::Status NotPrimaryError(std::string_view message,
+                             std::string_view primary_url) {
+  absl::Status status = absl::UnavailableError(AsAbsl(message));
+  status.SetPayload(kNotPrimaryPayload, absl::Cord(AsAbsl(primary_url)));
   return status;
 }
 
@@ -120,6 +129,16 @@ std::string ProblemJson(const absl::Status& status, int http_status) {
       json["actual_revision"] = number;
     } else {
       json["actual_revision"] = nullptr;
+    }
+  }
+  if (status.code() == absl::StatusCode::kUnavailable) {
+    if (absl::optional<absl::Cord> primary =
+            status.GetPayload(kNotPrimaryPayload)) {
+      if (primary->empty()) {
+        json["primary"] = nullptr;
+      } else {
+        json["primary"] = std::string(*primary);
+      }
     }
   }
   return base::DumpJson(json);

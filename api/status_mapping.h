@@ -33,6 +33,19 @@ inline constexpr const char* kRateLimitedPayload = eventlog::kRetryAfterPayload;
 // table is the one place that decides it.
 inline constexpr const char* kDiskFullPayload = eventlog::kDiskFullPayload;
 
+// The payload key that marks an UNAVAILABLE status as "this server does not
+// append, another does" (a standby, or a primary that lost its leader
+// lease: docs/replication.md). Its value is where appends go (the
+// primary's HTTP URL, or empty when no primary is known). HTTP 503 with
+// problem type `urn:vigil:problem:not-primary` and the extension member
+// "primary" (the value, or null when empty); gRPC UNAVAILABLE, the message
+// naming the primary.
+inline constexpr char kNotPrimaryPayload[] = "vigil.not_primary";
+
+// UNAVAILABLE with kNotPrimaryPayload = `primary_url`.
+absl::Status NotPrimaryError(std::string_view message,
+                             std::string_view primary_url);
+
 // RESOURCE_EXHAUSTED with kRateLimitedPayload = `retry_after_seconds`.
 absl::Status RateLimitedError(std::string_view message,
                               int retry_after_seconds);
@@ -53,7 +66,7 @@ std::optional<std::string> ActualRevision(const absl::Status& status);
 //   ABORTED 412 (expected revision mismatch); RESOURCE_EXHAUSTED 413, or
 //   429 with kRateLimitedPayload; FAILED_PRECONDITION 422 (idempotency key
 //   reused); CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503 (type disk-full
-//   with kDiskFullPayload);
+//   with kDiskFullPayload, not-primary with kNotPrimaryPayload);
 //   DEADLINE_EXCEEDED 504; anything else (INTERNAL, DATA_LOSS, UNKNOWN) 500.
 int HttpStatusFor(const absl::Status& status);
 
@@ -64,7 +77,8 @@ int HttpStatusFor(const absl::Status& status);
 // `type` is a stable identifier to compare, not a link. An ABORTED status
 // with eventlog::kActualRevisionPayload adds the extension member
 // "actual_revision": the revision as a number, or null when the stream does
-// not exist. `http_status` is normally HttpStatusFor(status).
+// not exist; with kNotPrimaryPayload, "primary": the primary's URL or
+// null. `http_status` is normally HttpStatusFor(status).
 std::string ProblemJson(const absl::Status& status, int http_status);
 
 }  // namespace vigil::api

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "eventlog/event.h"
+#include "replication/event_headers.h"
 #include "replication/internal/jetstream.h"
 
 namespace vigil::replication {
@@ -23,6 +24,18 @@ void Note(StreamComparison* result, uint64_t sequence, absl::string_view what) {
 }
 
 }  // namespace
+
+std::string EventDifference(const eventlog::RecordedEvent& stored,
+                            const eventlog::RecordedEvent& local) {
+  if (stored.hash != local.hash) {
+    return absl::StrCat("JetStream's hash ", HashHex(stored.hash),
+                        " differs from the log's ", HashHex(local.hash));
+  }
+  if (!(stored == local)) {
+    return "same hash, but the event's fields differ from the log's";
+  }
+  return "";
+}
 
 absl::StatusOr<StreamComparison> CompareStreamWithLog(
     const CompareOptions& options, const eventlog::EventLog& log) {

@@ -16,9 +16,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "eventlog/event.h"
 #include "eventlog/event_log.h"
 
 namespace vigil::replication {
+
+// How the event a message holds (`stored`) differs from the log's event at
+// its position (`local`): "JetStream's hash H differs from the log's H'",
+// "same hash, but the event's fields differ from the log's", or empty when
+// they are equal. The mirror's and the standby's checks of the stream.
+std::string EventDifference(const eventlog::RecordedEvent& stored,
+                            const eventlog::RecordedEvent& local);
 
 struct CompareOptions {
   std::string nats_url;  // comma-separated; the first reachable node

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/json.h"
 #include "base/status_macros.h"
+#include "replication/compare.h"
 #include "replication/event_headers.h"
 #include "replication/internal/jetstream.h"
 #include "replication/subject.h"
@@ -356,6 +357,11 @@ class Mirror::Impl {
       }
       const uint64_t head = log_->WaitForHead(sent, absl::Now() + kHeadWait);
       if (head <= sent) continue;
+      if (options_.may_publish && !options_.may_publish()) {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), kHeadWait);
+        continue;
+      }
       const uint64_t count = std::min<uint64_t>(
           {head - sent, options_.batch_events,
            options_.max_inflight - (sent - acked)});
@@ -428,12 +434,8 @@ class Mirror::Impl {
             return stored.status();
           }
           problem = std::string(stored.status().message());
-        } else if (stored->hash != event.hash) {
-          problem = absl::StrCat("JetStream's hash ", HashHex(stored->hash),
-                                 " differs from the log's ",
-                                 HashHex(event.hash));
-        } else if (!(*stored == event)) {
-          problem = "same hash, but the event's fields differ from the log's";
+        } else {
+          problem = EventDifference(*stored, event);
         }
         if (!problem.empty()) {
           return stop(absl::StrCat("position ", event.position,
@@ -557,9 +559,10 @@ void Mirror::Stop() { impl_->Stop(); }
 
 MirrorStatus Mirror::Status() const { return impl_->Status(); }
 
-std::string Mirror::StatusJson(std::string_view mode) const {
+std::string Mirror::StatusJson(std::string_view mode,
+                               const base::Json& extra) const {
   const MirrorStatus status = Status();
-  return base::DumpJson({
+  base::Json json = {
       {"mode", mode},
       {"state", status.state},
       {"stream", impl_->options().stream},
@@ -569,7 +572,9 @@ std::string Mirror::StatusJson(std::string_view mode) const {
       {"lag_seconds", base::RoundedNumber(status.lag_seconds, 3)},
       {"last_error", status.last_error},
       {"stop_reason", status.stop_reason},
-  });
+  };
+  json.update(extra);
+  return base::DumpJson(json);
 }
 
 void Mirror::AwaitStored(uint64_t position,

@@ -2,7 +2,8 @@
 // JetStream stream, so that JetStream sequence N is always Vigil position N
 // (docs/replication.md). Each event goes to its stream's subject
 // (subject.h) with its fields and chain hash in headers (event_headers.h),
-// Nats-Msg-Id = position and Nats-Expected-Last-Sequence = position - 1:
+// Nats-Msg-Id = position and hash, Nats-Expected-Last-Sequence =
+// position - 1:
 // JetStream refuses a publish that would leave a gap or a duplicate, so a
 // retry can never store an event twice or out of place.
 //
@@ -37,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/json.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
 
@@ -76,6 +78,14 @@ struct MirrorOptions {
 
   // The vigil_replication_* series; null: none.
   base::Metrics* metrics = nullptr;
+
+  // Asked before each batch of publishes; while it answers false nothing
+  // is published (the mirror looks again every 100 ms). Null: always.
+  // vigild with etcd: whether the leader lease still counts as held
+  // (leadership.h), so a primary frozen past its lease and woken up never
+  // publishes: the check passes only while etcd cannot yet have let
+  // another vigild take the key. Quick, from the mirror's thread.
+  std::function<bool()> may_publish;
 };
 
 struct MirrorStatus {
@@ -122,8 +132,9 @@ class Mirror {
   // The status as GET /v1/replication answers it, with `mode` ("async",
   // "sync") added: {"mode", "state", "stream", "head_position",
   // "mirrored_position", "lag_positions", "lag_seconds", "last_error",
-  // "stop_reason"}.
-  std::string StatusJson(std::string_view mode) const;
+  // "stop_reason"}, then the members of `extra` (an object).
+  std::string StatusJson(std::string_view mode,
+                         const base::Json& extra = base::Json::object()) const;
 
   // Calls `done` once: OK when a JetStream quorum has stored `position`
   // (at once when it already has); UNAVAILABLE when it has not within

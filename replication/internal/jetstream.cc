@@ -223,7 +223,12 @@ absl::Status JetStream::PublishAsync(const std::string& subject,
     if (s != NATS_OK) break;
     s = natsMsgHeader_Set(msg, header.first.c_str(), header.second.c_str());
   }
-  const std::string id = absl::StrCat(event.position);
+  // The position and the hash: a retry of this very event is dropped as a
+  // duplicate, while another event at the same position (a deposed
+  // primary's) is not taken for this one; the expected last sequence then
+  // refuses whichever comes second.
+  const std::string id =
+      absl::StrCat(event.position, "-", HashHex(event.hash).substr(0, 16));
   jsPubOptions publish;
   jsPubOptions_Init(&publish);
   publish.MsgId = id.c_str();

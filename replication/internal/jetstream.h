@@ -62,7 +62,8 @@ class JetStream {
                                                    uint64_t sequence);
 
   // Publishes `event` on `subject` without waiting: Nats-Msg-Id = its
-  // position, Nats-Expected-Last-Sequence = position - 1 (for position 1,
+  // position, '-', the first 16 hex digits of its hash;
+  // Nats-Expected-Last-Sequence = position - 1 (for position 1,
   // whose expected last sequence 0 JetStream cannot check, no message on
   // its subject). The outcome comes to on_ack within `ack_timeout`. Blocks
   // while max_pending publishes wait for acks (up to 200 ms, then

@@ -175,6 +175,30 @@ TEST_F(AppendPathTest, ClientChecksRefuseBeforeTheLog) {
   ExpectNothingCounted();
 }
 
+TEST_F(AppendPathTest, WritableRefusesBeforeTheRateLimitAndTheLog) {
+  RateLimiter limiter({.events_per_second = 1, .burst = 1});
+  bool writable = false;
+  std::unique_ptr<AppendPath> path = MakePath(
+      {.writable =
+           [&writable] {
+             return writable ? absl::OkStatus()
+                             : NotPrimaryError("a standby", "http://p:7601");
+           }},
+      &limiter);
+  Result refused = AppendNow(*path, Agent(), Request("s"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(HttpStatusFor(refused.status()), 503);
+  EXPECT_THAT(ProblemJson(refused.status(), 503),
+              HasSubstr(R"("type":"urn:vigil:problem:not-primary")"));
+  EXPECT_THAT(ProblemJson(refused.status(), 503),
+              HasSubstr(R"("primary":"http://p:7601")"));
+  // Refused before the rate limit: the token's one event is still there.
+  writable = true;
+  EXPECT_TRUE(AppendNow(*path, Agent(), Request("s")).ok());
+  EXPECT_EQ(log_->HeadPosition(), 1u);
+  EXPECT_EQ(path->inflight(), 0u);
+}
+
 TEST_F(AppendPathTest, RateLimitIsPerTokenAndSparesAnonymousCallers) {
   RateLimiter limiter({.events_per_second = 1, .burst = 3});
   std::unique_ptr<AppendPath> path = MakePath({}, &limiter);

@@ -55,6 +55,7 @@ std::vector<Case> Cases() {
       {absl::UnavailableError("disk full"), 503, "unavailable"},
       // gRPC: UNAVAILABLE, as every case keeps its code there.
       {DiskFull(), 503, "disk-full"},
+      {NotPrimaryError("a standby", "http://p:7601"), 503, "not-primary"},
       {absl::DeadlineExceededError("late"), 504, "deadline-exceeded"},
       {absl::InternalError("bug"), 500, "internal"},
       {absl::DataLossError("bits"), 500, "internal"},
@@ -89,6 +90,10 @@ TEST(StatusMappingTest, ProblemJsonEscapesAndNamesTheActualRevision) {
               ::testing::EndsWith(R"(,"actual_revision":41})"));
   EXPECT_THAT(ProblemJson(Aborted("none"), 412),
               ::testing::EndsWith(R"(,"actual_revision":null})"));
+  EXPECT_THAT(ProblemJson(NotPrimaryError("a standby", "http://p:7601"), 503),
+              ::testing::EndsWith(R"(,"primary":"http://p:7601"})"));
+  EXPECT_THAT(ProblemJson(NotPrimaryError("no primary known", ""), 503),
+              ::testing::EndsWith(R"(,"primary":null})"));
 }
 
 TEST(StatusMappingTest, RateLimitedCarriesRetryAfter) {

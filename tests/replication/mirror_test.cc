@@ -26,6 +26,7 @@
 #include "replication/event_headers.h"
 #include "replication/internal/jetstream.h"
 #include "tests/gateway/http_client.h"
+#include "tests/replication/replication_testing.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
@@ -36,79 +37,21 @@ namespace vigil {
 namespace {
 
 using replication::internal::JetStream;
-using testing::HttpConnection;
+using testing::Append;
 using testing::HttpResponse;
-using testing::NatsCluster;
-using testing::TempDir;
+using testing::Number;
+using testing::PublishForeign;
+using testing::RawJetStream;
+using testing::Replication;
+using testing::Request;
+using testing::Text;
 using testing::VigildProcess;
 using testing::WaitUntil;
 
 constexpr char kStream[] = "VIGIL";
 
-HttpResponse Request(int port, const std::string& method,
-                     const std::string& target, const std::string& body = "") {
-  HttpConnection connection(static_cast<uint16_t>(port));
-  std::optional<HttpResponse> response = connection.Request(
-      method, target, {{"Content-Type", "application/json"}}, body);
-  return response.value_or(HttpResponse{});
-}
-
-// `count` events in one append to `stream`.
-HttpResponse Append(int port, const std::string& stream, int count) {
-  std::string body = "[";
-  for (int i = 0; i < count; ++i) {
-    absl::StrAppend(&body, i > 0 ? "," : "",
-                    R"({"type":"Noted","data":{"i":)", i,
-                    R"(},"metadata":{"by":"mirror_test"}})");
-  }
-  body += "]";
-  return Request(port, "POST", "/v1/streams/" + stream + "/events", body);
-}
-
-nlohmann::json Replication(int port) {
-  HttpResponse response = Request(port, "GET", "/v1/replication");
-  if (response.status != 200) return nlohmann::json::object();
-  return nlohmann::json::parse(response.body, nullptr, false);
-}
-
-uint64_t Number(const nlohmann::json& status, const char* key) {
-  return status.contains(key) ? status[key].get<uint64_t>() : 0;
-}
-
-std::string Text(const nlohmann::json& status, const char* key) {
-  return status.contains(key) ? status[key].get<std::string>() : "";
-}
-
-// nats.c itself, for what the mirror's own client does not do: a message's
-// subject, a publish by someone else. Connects to the first URL.
-struct RawJetStream {
-  explicit RawJetStream(const std::string& urls) {
-    const std::string first = urls.substr(0, urls.find(','));
-    if (natsConnection_ConnectTo(&connection, first.c_str()) == NATS_OK) {
-      natsConnection_JetStream(&js, connection, nullptr);
-    }
-  }
-  ~RawJetStream() {
-    if (js != nullptr) jsCtx_Destroy(js);
-    if (connection != nullptr) natsConnection_Destroy(connection);
-  }
-  natsConnection* connection = nullptr;
-  jsCtx* js = nullptr;
-};
-
-class MirrorTest : public ::testing::Test {
+class MirrorTest : public testing::ClusterTest {
  protected:
-  void SetUp() override {
-    if (!NatsCluster::Available()) {
-      GTEST_SKIP() << "nats-server is not installed (tools/install-deps "
-                      "installs Debian's nats-server)";
-    }
-    cluster_ = std::make_unique<NatsCluster>(dir_.path());
-    ASSERT_TRUE(cluster_->ok())
-        << "the NATS cluster did not start; see " << dir_.path()
-        << "/cluster.err and n*/nats.log";
-  }
-
   // vigild on `data` mirroring in `mode`; its HTTP port, 0 when it did not
   // come up.
   int StartVigild(const std::string& data, const std::string& mode,
@@ -155,17 +98,6 @@ class MirrorTest : public ::testing::Test {
     return js.ok() ? *std::move(js) : nullptr;
   }
 
-  // With vigild stopped: the stream compared with the log in `data`
-  // (replication/compare.h).
-  absl::StatusOr<replication::StreamComparison> CompareWithLog(
-      const std::string& data) {
-    absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
-        eventlog::EventLog::Open(eventlog::Options{}, data);
-    if (!log.ok()) return log.status();
-    return replication::CompareStreamWithLog(
-        {.nats_url = cluster_->url(), .stream = kStream}, **log);
-  }
-
   // The stream holds exactly the log, sequence N being position N with
   // every field and the hash equal.
   void ExpectStreamEqualsLog(const std::string& data) {
@@ -180,8 +112,6 @@ class MirrorTest : public ::testing::Test {
     EXPECT_TRUE(result->Equal());
   }
 
-  TempDir dir_;
-  std::unique_ptr<NatsCluster> cluster_;
   std::unique_ptr<VigildProcess> vigild_;
   int grpc_port_ = 0;
   const replication::internal::AckCallback ignore_acks_ =
@@ -295,18 +225,7 @@ TEST_F(MirrorTest, AForeignMessageInTheStreamStopsTheMirrorLoudly) {
   forged->hash = std::string(32, '\x42');
   RawJetStream raw(cluster_->url());
   ASSERT_NE(raw.js, nullptr);
-  natsMsg* msg = nullptr;
-  ASSERT_EQ(natsMsg_Create(&msg, "vigil.orders", nullptr, forged->data.data(),
-                           static_cast<int>(forged->data.size())),
-            NATS_OK);
-  for (const replication::Header& header : replication::EventHeaders(*forged)) {
-    natsMsgHeader_Set(msg, header.first.c_str(), header.second.c_str());
-  }
-  jsPubAck* ack = nullptr;
-  ASSERT_EQ(js_PublishMsg(&ack, raw.js, msg, nullptr, nullptr), NATS_OK);
-  EXPECT_EQ(ack->Sequence, 12u);
-  jsPubAck_Destroy(ack);
-  natsMsg_Destroy(msg);
+  EXPECT_EQ(PublishForeign(raw, "vigil.orders", *forged), 12u);
 
   // The log's own position 12 is refused by JetStream (expected last
   // sequence 11); the mirror re-reads the stream, finds the forged hash

@@ -74,6 +74,22 @@ class VigildProcess {
   int Terminate() { return Signal(SIGTERM); }
   // SIGKILL and wait.
   void Kill() { Signal(SIGKILL); }
+  // Waits up to `timeout` for it to exit by itself; its exit status, or
+  // -1 when it died of a signal or had to be killed at the timeout.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    if (pid_ <= 0) return -1;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        Kill();
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
 
  private:
   int Signal(int signal) {

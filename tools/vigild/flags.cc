@@ -366,6 +366,37 @@ const std::vector<Setting>& Settings() {
              "publishes to JetStream awaiting their acknowledgement"},
             "VIGIL_REPLICATION_MAX_INFLIGHT",
             [](Config& c) -> size_t& { return c.mirror.max_inflight; }),
+      Switch({"standby", "",
+              "run as a standby: build the log from the JetStream stream "
+              "(--nats-url, --nats-stream), serve reads, subscriptions and "
+              "the live feed, refuse appends naming the primary; needs "
+              "--replication=async or sync (docs/replication.md)"},
+             "VIGIL_STANDBY", &Config::standby),
+      Text({"primary-grpc", "HOST:PORT",
+            "--standby: the primary's gRPC address, named when an append "
+            "is refused"},
+           "VIGIL_PRIMARY_GRPC", &Config::primary_grpc),
+      Text({"primary-url", "URL",
+            "--standby: the primary's HTTP URL (http://HOST:PORT), named "
+            "when an append is refused"},
+           "VIGIL_PRIMARY_URL", &Config::primary_url),
+      Text({"etcd-endpoints", "URL,...",
+            "etcd client URLs (http://127.0.0.1:2379,...): only the holder "
+            "of the leader lease appends, and a --standby promotes itself "
+            "when the leader key is free (docs/replication.md)"},
+           "VIGIL_ETCD_ENDPOINTS", &Config::etcd_endpoints),
+      Text({"leader-key", "KEY",
+            "the etcd leader key (default /vigil/<--nats-stream>/leader)"},
+           "VIGIL_LEADER_KEY", &Config::leader_key),
+      Count({"leader-ttl-s", "S",
+             "the leader lease's time to live in seconds (at least 2)"},
+            "VIGIL_LEADER_TTL_S",
+            [](Config& c) -> uint64_t& { return c.leader_ttl_s; }),
+      Count({"leader-margin-ms", "MS",
+             "a leader stops appending this long before its lease could "
+             "expire without a renewal (below the TTL)"},
+            "VIGIL_LEADER_MARGIN_MS",
+            [](Config& c) -> uint64_t& { return c.leader_margin_ms; }),
       Text({"alerts", "on|off",
             "evaluate the alert rules registered at /v1/alert-rules"},
            "VIGIL_ALERTS", &Config::alerts),
@@ -535,6 +566,34 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
         !mirror.ok()) {
       return mirror;
     }
+  }
+  if (config.standby && config.replication == "off") {
+    return absl::InvalidArgumentError(
+        "--standby needs --replication=async or sync and --nats-url (the "
+        "JetStream stream it follows)");
+  }
+  if (config.standby && config.gateway_only) {
+    return absl::InvalidArgumentError(
+        "--standby and --gateway-only exclude each other");
+  }
+  if (!config.standby &&
+      (!config.primary_grpc.empty() || !config.primary_url.empty())) {
+    return absl::InvalidArgumentError(
+        "--primary-grpc and --primary-url are for a --standby");
+  }
+  if (!config.etcd_endpoints.empty() && config.replication == "off") {
+    return absl::InvalidArgumentError(
+        "--etcd-endpoints needs --replication=async or sync: leadership "
+        "hands the log over through the JetStream stream");
+  }
+  if (config.etcd_endpoints.empty() && !config.leader_key.empty()) {
+    return absl::InvalidArgumentError("--leader-key needs --etcd-endpoints");
+  }
+  if (!config.etcd_endpoints.empty() &&
+      (config.leader_ttl_s < 2 ||
+       config.leader_margin_ms >= config.leader_ttl_s * 1000)) {
+    return absl::InvalidArgumentError(
+        "--leader-ttl-s must be at least 2 and --leader-margin-ms below it");
   }
   if (config.gateway_only != !config.upstream.empty()) {
     return absl::InvalidArgumentError(

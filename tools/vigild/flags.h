@@ -85,6 +85,21 @@ struct Config {
   replication::MirrorOptions mirror;
   uint64_t replication_timeout_ms = absl::ToInt64Milliseconds(
       replication::MirrorOptions{}.store_timeout);
+  // A standby (docs/replication.md "A standby"): the log is built from the
+  // JetStream stream (mirror.stream at mirror.nats_url) and appends are
+  // refused, naming the primary's gRPC address and HTTP URL (either may be
+  // empty: unknown). `replication` is the mode it would mirror in as a
+  // primary.
+  bool standby = false;
+  std::string primary_grpc;  // HOST:PORT
+  std::string primary_url;   // http://HOST:PORT
+  // Leadership through an etcd lease (docs/replication.md "Leadership and
+  // failover"): empty etcd_endpoints: none. The key defaults to
+  // /vigil/<stream>/leader.
+  std::string etcd_endpoints;
+  std::string leader_key;
+  uint64_t leader_ttl_s = 5;
+  uint64_t leader_margin_ms = 1000;
   // A gateway replica: no log, PostgreSQL or gRPC server of its own.
   bool gateway_only = false;
   std::string upstream;             // the primary's gRPC HOST:PORT
@@ -113,7 +128,7 @@ struct ListenAddresses {
 
 // Checks what LoadConfig cannot check one setting at a time: listen
 // addresses, on|off values, --gateway-only with --upstream, --replication
-// with --nats-url (and a usable stream and subject prefix), and that
+// with --nats-url, --standby with --replication and --nats-url (and a usable stream and subject prefix), and that
 // without --tokens-file the server listens on loopback only. The error's
 // message is what vigild prints before its usage hint.
 absl::StatusOr<ListenAddresses> CheckConfig(const Config& config);

@@ -56,9 +56,9 @@
 #include "projections/state_json.h"
 #include "projections/alerts/alert_service.h"
 #include "projections/webhooks/webhook_service.h"
-#include "replication/mirror.h"
 #include "tools/vigild/file_limit.h"
 #include "tools/vigild/flags.h"
+#include "tools/vigild/role.h"
 
 namespace vigil::vigild {
 namespace {
@@ -220,6 +220,29 @@ eventlog::Options LogOptions(const Config& config) {
   return options;
 }
 
+// The role's options from the flags (role.h).
+RoleOptions RoleOptionsOf(const Config& config, base::Metrics* metrics) {
+  RoleOptions options{.mode = config.replication,
+                      .standby = config.standby,
+                      .mirror = config.mirror,
+                      .primary_grpc = config.primary_grpc,
+                      .primary_url = config.primary_url,
+                      .metrics = metrics};
+  options.mirror.store_timeout =
+      absl::Milliseconds(config.replication_timeout_ms);
+  options.mirror.metrics = metrics;
+  if (!config.etcd_endpoints.empty()) {
+    options.leadership = replication::LeadershipOptions{
+        .etcd = {.endpoints = config.etcd_endpoints},
+        .key = config.leader_key.empty()
+                   ? absl::StrCat("/vigil/", config.mirror.stream, "/leader")
+                   : config.leader_key,
+        .ttl = absl::Seconds(config.leader_ttl_s),
+        .margin = absl::Milliseconds(config.leader_margin_ms)};
+  }
+  return options;
+}
+
 int Serve(const Config& config, const HostPort& listen,
           const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
@@ -240,30 +263,25 @@ int Serve(const Config& config, const HostPort& listen,
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
   base::Metrics metrics;
-  // The mirror to NATS JetStream (docs/replication.md): before the append
-  // path, whose sync-mode answers wait for it, and stopped before the log
-  // closes.
-  std::unique_ptr<replication::Mirror> mirror;
+  // The mirror, the standby and the leadership (docs/replication.md):
+  // before the append path, which asks it whether it may append and, in
+  // sync mode, waits for the mirror; stopped before the log closes.
+  absl::StatusOr<std::unique_ptr<Role>> started_role =
+      Role::Start(RoleOptionsOf(config, &metrics), log->get());
+  if (!started_role.ok()) {
+    std::fprintf(stderr, "vigild: %s\n",
+                 started_role.status().ToString().c_str());
+    return kExitUsage;
+  }
+  std::unique_ptr<Role> role = *std::move(started_role);
   api::AppendPathOptions append_options;
-  if (config.replication != "off") {
-    replication::MirrorOptions mirror_options = config.mirror;
-    mirror_options.store_timeout =
-        absl::Milliseconds(config.replication_timeout_ms);
-    mirror_options.metrics = &metrics;
-    absl::StatusOr<std::unique_ptr<replication::Mirror>> started =
-        replication::Mirror::Start(std::move(mirror_options), log->get());
-    if (!started.ok()) {
-      std::fprintf(stderr, "vigild: %s\n", started.status().ToString().c_str());
-      return kExitUsage;
-    }
-    mirror = *std::move(started);
-    if (config.replication == "sync") {
-      append_options.await_replicated =
-          [m = mirror.get()](uint64_t position,
-                             std::function<void(absl::Status)> stored) {
-            m->AwaitStored(position, std::move(stored));
-          };
-    }
+  append_options.writable = [r = role.get()] { return r->Writable(); };
+  if (config.replication == "sync") {
+    append_options.await_replicated =
+        [r = role.get()](uint64_t position,
+                         std::function<void(absl::Status)> stored) {
+          r->AwaitReplicated(position, std::move(stored));
+        };
   }
   // One append path for gRPC and HTTP: one in-flight bound, one rate limit.
   api::AppendPath appends(log->get(), append_options, &rate_limiter, &metrics);
@@ -327,8 +345,14 @@ int Serve(const Config& config, const HostPort& listen,
   }
 
   // Webhooks: after the log, before HTTP (which serves /v1/webhooks).
+  // Not on a standby: they append to the log (registrations, alerts), which
+  // only the stream may (docs/replication.md "A standby").
+  if (config.standby && (config.webhooks == "on" || config.alerts == "on")) {
+    std::printf("vigild: standby: webhooks and alerts are off (they run on "
+                "the primary)\n");
+  }
   std::unique_ptr<webhooks::WebhookService> hooks;
-  if (config.webhooks == "on") {
+  if (config.webhooks == "on" && !config.standby) {
     webhooks::WebhookOptions hook_options;
     hook_options.state_dir = config.data_dir + "/webhooks";
     hook_options.allow_private = config.webhooks_allow_private;
@@ -352,7 +376,7 @@ int Serve(const Config& config, const HostPort& listen,
 
   // Alerts: after the log, before HTTP (which serves /v1/alert-rules).
   std::unique_ptr<alerts::AlertService> alert_service;
-  if (config.alerts == "on") {
+  if (config.alerts == "on" && !config.standby) {
     alerts::AlertOptions alert_options;
     alert_options.max_rules = config.alert_max_rules;
     alert_options.evaluator.max_subjects_per_rule = config.alert_max_subjects;
@@ -378,9 +402,8 @@ int Serve(const Config& config, const HostPort& listen,
   http_options.append_path = &appends;
   http_options.traces = &traces;
   http_options.otlp_max_body_bytes = config.otlp_max_body_bytes;
-  http_options.replication_status = [&config, m = mirror.get()] {
-    return m != nullptr ? m->StatusJson(config.replication)
-                        : base::DumpJson({{"mode", "off"}});
+  http_options.replication_status = [r = role.get()] {
+    return r->StatusJson();
   };
   SetDashboardAndLive(config, &http_options);
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
@@ -425,7 +448,19 @@ int Serve(const Config& config, const HostPort& listen,
               static_cast<int>((*http)->port()), config.data_dir.c_str());
   std::fflush(stdout);
 
-  AwaitStopSignal(config);
+  // Leadership and the mirror, now that the addresses are known; a
+  // primary refused the leadership stops at once.
+  int exit_code = kExitOk;
+  if (absl::Status begun = role->Begin(
+          absl::StrCat(host, ":", port),
+          absl::StrCat("http://", BracketHost(http_host), ":",
+                       (*http)->port()));
+      !begun.ok()) {
+    std::fprintf(stderr, "vigild: %s\n", begun.ToString().c_str());
+    exit_code = kExitFailure;
+  } else {
+    AwaitStopSignal(config);
+  }
 
   // /readyz turns 503 first, so a load balancer stops sending work.
   (*http)->BeginShutdown();
@@ -456,15 +491,16 @@ int Serve(const Config& config, const HostPort& listen,
                    stopped.ToString().c_str());
     }
   }
-  // The mirror reads the log: stopped before it closes (appends the log
-  // still finishes are then answered UNAVAILABLE in sync mode).
-  if (mirror != nullptr) mirror->Stop();
+  // The mirror and the standby read and write the log: stopped before it
+  // closes (appends the log still finishes are then answered UNAVAILABLE
+  // in sync mode); the leadership is given up after the mirror stopped.
+  role->Stop();
   // The snapshot thread waits on the log: end it before the log closes.
   time_travel.StopSnapshotting();
   log->reset();  // finishes queued appends, then closes
   std::printf("vigild: stopped\n");
   std::fflush(stdout);
-  return kExitOk;
+  return exit_code;
 }
 
 int Main(const std::vector<std::string_view>& args) {

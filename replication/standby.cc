@@ -1,0 +1,389 @@
+#include "replication/standby.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/json.h"
+#include "base/status_macros.h"
+#include "replication/compare.h"
+#include "replication/internal/jetstream.h"
+
+namespace vigil::replication {
+namespace {
+
+constexpr char kStateConnecting[] = "connecting";
+constexpr char kStateFollowing[] = "following";
+constexpr char kStateStopped[] = "stopped";
+
+void Log(std::string_view line) {
+  std::fprintf(stderr, "vigild: standby: %.*s\n", static_cast<int>(line.size()),
+               line.data());
+  std::fflush(stderr);
+}
+
+// The standby never publishes: the callback never runs.
+const internal::AckCallback kNoAcks = [](uint64_t, absl::StatusOr<uint64_t>) {};
+
+}  // namespace
+
+absl::Status CheckStandbyOptions(const StandbyOptions& options) {
+  if (options.nats_url.empty()) {
+    return absl::InvalidArgumentError("standby: no NATS URL (--nats-url)");
+  }
+  if (options.stream.empty()) {
+    return absl::InvalidArgumentError("standby: no JetStream stream");
+  }
+  if (options.batch_events == 0 ||
+      options.poll_interval <= absl::ZeroDuration() ||
+      options.api_timeout <= absl::ZeroDuration() ||
+      options.connect_timeout <= absl::ZeroDuration() ||
+      options.min_backoff <= absl::ZeroDuration() ||
+      options.max_backoff < options.min_backoff) {
+    return absl::InvalidArgumentError(
+        "standby: bounds and timeouts must be positive (max_backoff >= "
+        "min_backoff)");
+  }
+  return absl::OkStatus();
+}
+
+class Standby::Impl {
+ public:
+  Impl(StandbyOptions options, eventlog::EventLog* log)
+      : options_(std::move(options)), log_(log) {
+    if (options_.metrics != nullptr) {
+      base::Metrics& m = *options_.metrics;
+      stream_last_gauge_ =
+          m.AddGauge("vigil_standby_stream_last",
+                     "The JetStream stream's last sequence, as the standby "
+                     "last read it.")
+              ->Get();
+      lag_gauge_ = m.AddGauge("vigil_standby_lag_positions",
+                              "Messages of the stream not yet applied to the "
+                              "standby's log.")
+                       ->Get();
+      stopped_gauge_ =
+          m.AddGauge("vigil_standby_stopped",
+                     "1 once the standby stopped for a mismatch between the "
+                     "stream and its log, else 0.")
+              ->Get();
+      applied_ = m.AddCounter("vigil_standby_events_total",
+                              "Events applied from the stream.")
+                     ->Get();
+    }
+    follower_ = std::thread([this] { Follow(); });
+  }
+
+  ~Impl() { Stop(); }
+
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    follower_.join();
+  }
+
+  const StandbyOptions& options() const { return options_; }
+
+  StandbyStatus Status() const {
+    absl::MutexLock lock(&mu_);
+    StandbyStatus status;
+    status.state = state_;
+    status.head_position = log_->HeadPosition();
+    status.stream_last = stream_last_;
+    status.lag_positions = stream_last_ > status.head_position
+                               ? stream_last_ - status.head_position
+                               : 0;
+    status.last_error = last_error_;
+    status.stop_reason = stop_reason_;
+    return status;
+  }
+
+  absl::StatusOr<uint64_t> AwaitCaughtUp(absl::Time deadline) {
+    ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
+                     Connect(deadline - absl::Now()));
+    ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
+    absl::MutexLock lock(&mu_);
+    auto caught_up = [this, last]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || state_ == kStateStopped ||
+             log_->HeadPosition() >= last;
+    };
+    // The head moves on the writer thread, which does not signal mu_: look
+    // again every poll interval.
+    while (!mu_.AwaitWithTimeout(absl::Condition(&caught_up),
+                                 options_.poll_interval)) {
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "standby: the log's head is ", log_->HeadPosition(),
+            ", the stream ends at ", last));
+      }
+    }
+    if (state_ == kStateStopped) {
+      return absl::UnavailableError(
+          absl::StrCat("the standby is stopped: ", stop_reason_));
+    }
+    if (stopping_) return absl::UnavailableError("the standby is stopping");
+    return last;
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<internal::JetStream>> Connect(
+      absl::Duration api_timeout) const {
+    return internal::JetStream::Connect(
+        {.url = options_.nats_url,
+         .connect_timeout = options_.connect_timeout,
+         .api_timeout = std::clamp(api_timeout, absl::Milliseconds(1),
+                                   options_.api_timeout),
+         .max_pending = 1,
+         .on_ack = &kNoAcks});
+  }
+
+  bool Stopping() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return stopping_;
+  }
+
+  // A mismatch: apply nothing more. Returns FAILED_PRECONDITION.
+  absl::Status StopFollowing(std::string reason) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (state_ != kStateStopped) {
+      state_ = kStateStopped;
+      stop_reason_ = std::move(reason);
+      Log(absl::StrCat("STOPPED: ", stop_reason_,
+                       "; nothing more is applied until this is resolved "
+                       "(docs/replication.md \"A standby\")"));
+      if (stopped_gauge_ != nullptr) stopped_gauge_->Set(1);
+    }
+    return absl::FailedPreconditionError(stop_reason_);
+  }
+
+  void SetStreamLast(uint64_t last) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    stream_last_ = std::max(stream_last_, last);
+    if (stream_last_gauge_ != nullptr) stream_last_gauge_->Set(stream_last_);
+    if (lag_gauge_ != nullptr) {
+      const uint64_t head = log_->HeadPosition();
+      lag_gauge_->Set(stream_last_ > head ? stream_last_ - head : 0);
+    }
+  }
+
+  // The follower thread: sessions, each ended by an error, until stopped.
+  void Follow() {
+    absl::Duration backoff = options_.min_backoff;
+    std::string last_logged;
+    while (!Stopping()) {
+      absl::Status ended = Session(&backoff);
+      absl::MutexLock lock(&mu_);
+      if (state_ == kStateStopped) {
+        mu_.Await(absl::Condition(&stopping_));
+        return;
+      }
+      if (stopping_) return;
+      state_ = kStateConnecting;
+      last_error_ = std::string(ended.message());
+      if (last_error_ != last_logged) {
+        Log(absl::StrCat(last_error_, "; reconnecting (backoff ",
+                         absl::FormatDuration(backoff), ")"));
+        last_logged = last_error_;
+      }
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+
+  // Connects, checks the stream at the log's head, then applies messages
+  // until an error (returned) or until stopping (OK).
+  absl::Status Session(absl::Duration* backoff) {
+    ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
+                     Connect(options_.api_timeout));
+    ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
+    SetStreamLast(last);
+    const uint64_t head = log_->HeadPosition();
+    RETURN_IF_ERROR(CheckHead(js.get(), head, last));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::OkStatus();
+      state_ = kStateFollowing;
+      last_error_.clear();
+    }
+    Log(absl::StrCat("following JetStream stream ", options_.stream,
+                     " from position ", head + 1, " (the stream ends at ",
+                     last, head > 0 ? absl::StrCat("; position ", head,
+                                                   " checked: same event, "
+                                                   "same hash")
+                                    : "",
+                     ")"));
+    *backoff = options_.min_backoff;
+
+    std::vector<eventlog::RecordedEvent> batch;
+    while (!Stopping()) {
+      const uint64_t next = log_->HeadPosition() + 1;
+      batch.clear();
+      bool at_end = false;
+      while (batch.size() < options_.batch_events) {
+        const uint64_t sequence = next + batch.size();
+        absl::StatusOr<eventlog::RecordedEvent> stored =
+            js->GetEvent(options_.stream, sequence);
+        if (absl::IsNotFound(stored.status())) {
+          // The end of the stream, or a hole in it: a hole when the stream
+          // ends past `sequence` and still has no message there (it may
+          // have been stored between the two requests).
+          ASSIGN_OR_RETURN(const uint64_t now_last,
+                           js->LastSequence(options_.stream));
+          SetStreamLast(now_last);
+          if (now_last < sequence) {
+            at_end = true;
+            break;
+          }
+          stored = js->GetEvent(options_.stream, sequence);
+          if (absl::IsNotFound(stored.status())) {
+            return StopFollowing(absl::StrCat(
+                "the JetStream stream ", options_.stream,
+                " has no message at sequence ", sequence,
+                " though it ends at ", now_last, ": a gap"));
+          }
+        }
+        if (stored.status().code() == absl::StatusCode::kDataLoss) {
+          return StopFollowing(std::string(stored.status().message()));
+        }
+        RETURN_IF_ERROR(stored.status());
+        if (stored->position != sequence) {
+          return StopFollowing(absl::StrCat(
+              "sequence ", sequence, " of the JetStream stream ",
+              options_.stream, " holds position ", stored->position,
+              ": sequence and position must be equal"));
+        }
+        batch.push_back(*std::move(stored));
+      }
+      if (!batch.empty()) RETURN_IF_ERROR(Apply(batch));
+      SetStreamLast(next + batch.size() - 1);
+      if (at_end) {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                             options_.poll_interval);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The stream's message at the log's head `head` against the log's event
+  // (a standby restarted on its own log, or pointed at another stream).
+  absl::Status CheckHead(internal::JetStream* js, uint64_t head,
+                         uint64_t last) {
+    if (head == 0) return absl::OkStatus();
+    if (last < head) {
+      return StopFollowing(absl::StrCat(
+          "the JetStream stream ", options_.stream, " ends at sequence ", last,
+          ", before this log's head position ", head,
+          ": this log holds events the stream does not"));
+    }
+    ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> local,
+                     log_->ReadAll(head, 1, eventlog::Filter{}));
+    if (local.empty() || local[0].position != head) {
+      return absl::InternalError(
+          absl::StrCat("the log has no event at its head position ", head));
+    }
+    absl::StatusOr<eventlog::RecordedEvent> stored =
+        js->GetEvent(options_.stream, head);
+    std::string problem;
+    if (absl::IsNotFound(stored.status()) ||
+        stored.status().code() == absl::StatusCode::kDataLoss) {
+      problem = std::string(stored.status().message());
+    } else if (!stored.ok()) {
+      return stored.status();
+    } else {
+      problem = EventDifference(*stored, local[0]);
+    }
+    if (problem.empty()) return absl::OkStatus();
+    return StopFollowing(absl::StrCat("position ", head, " of JetStream stream ",
+                                      options_.stream,
+                                      " does not match the log: ", problem));
+  }
+
+  // Imports `batch` (contiguous from the head + 1). A refused import (a
+  // hash that does not chain, a revision that does not continue its
+  // stream) stops the standby after applying the events before the bad
+  // one; a storage error is returned (retried).
+  absl::Status Apply(const std::vector<eventlog::RecordedEvent>& batch) {
+    absl::StatusOr<eventlog::AppendResult> imported = log_->Import(batch);
+    if (imported.ok()) {
+      if (applied_ != nullptr) applied_->Increment(batch.size());
+      return absl::OkStatus();
+    }
+    if (imported.status().code() != absl::StatusCode::kInvalidArgument) {
+      return imported.status();
+    }
+    // One at a time, to keep the good prefix and name the bad event.
+    for (const eventlog::RecordedEvent& event : batch) {
+      absl::StatusOr<eventlog::AppendResult> one = log_->Import({event});
+      if (!one.ok()) {
+        if (one.status().code() != absl::StatusCode::kInvalidArgument) {
+          return one.status();
+        }
+        return StopFollowing(absl::StrCat("JetStream stream ", options_.stream,
+                                          ": ", one.status().message()));
+      }
+      if (applied_ != nullptr) applied_->Increment();
+    }
+    return absl::OkStatus();
+  }
+
+  const StandbyOptions options_;
+  eventlog::EventLog* const log_;
+  base::Gauge* stream_last_gauge_ = nullptr;
+  base::Gauge* lag_gauge_ = nullptr;
+  base::Gauge* stopped_gauge_ = nullptr;
+  base::Counter* applied_ = nullptr;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string state_ ABSL_GUARDED_BY(mu_) = kStateConnecting;
+  uint64_t stream_last_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::string stop_reason_ ABSL_GUARDED_BY(mu_);
+  std::thread follower_;
+};
+
+absl::StatusOr<std::unique_ptr<Standby>> Standby::Start(
+    StandbyOptions options, eventlog::EventLog* log) {
+  RETURN_IF_ERROR(CheckStandbyOptions(options));
+  return std::unique_ptr<Standby>(
+      new Standby(std::make_unique<Impl>(std::move(options), log)));
+}
+
+Standby::Standby(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Standby::~Standby() = default;
+
+void Standby::Stop() { impl_->Stop(); }
+
+StandbyStatus Standby::Status() const { return impl_->Status(); }
+
+std::string Standby::StatusJson(const base::Json& extra) const {
+  const StandbyStatus status = Status();
+  base::Json json = {
+      {"mode", "standby"},
+      {"state", status.state},
+      {"stream", impl_->options().stream},
+      {"head_position", status.head_position},
+      {"stream_last", status.stream_last},
+      {"lag_positions", status.lag_positions},
+      {"last_error", status.last_error},
+      {"stop_reason", status.stop_reason},
+  };
+  json.update(extra);
+  return base::DumpJson(json);
+}
+
+absl::StatusOr<uint64_t> Standby::AwaitCaughtUp(absl::Time deadline) {
+  return impl_->AwaitCaughtUp(deadline);
+}
+
+}  // namespace vigil::replication
