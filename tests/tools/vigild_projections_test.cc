@@ -603,7 +603,18 @@ TEST_F(VigildProjectionsTest, PatroniReplicaReadsAndSwitchoverUnderLoad) {
   if (std::system("command -v patroni >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "Debian's patroni is not installed (tools/install-deps)";
   }
-  PatroniCluster cluster(dir_.Sub("patroni"));
+  // A second try when the first cannot start (a node's port taken by
+  // another test between the pick and the bind, say), with what it said.
+  std::unique_ptr<PatroniCluster> started;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    started.reset();
+    started = std::make_unique<PatroniCluster>(
+        dir_.Sub(absl::StrCat("patroni-", attempt)));
+    if (started->up()) break;
+    std::fprintf(stderr, "tools/patroni up, attempt %d, failed:\n%s",
+                 attempt, started->output().c_str());
+  }
+  PatroniCluster& cluster = *started;
   ASSERT_TRUE(cluster.up()) << cluster.output();
   StartVigild(cluster.write_url(), {"--pg-read-url", cluster.read_url(),
                                     "--min-position-wait-ms", "3000"});
