@@ -307,8 +307,11 @@ TEST_F(MirrorTest, APausedNodeAndBackLosesNothing) {
   ASSERT_GT(port, 0) << VigildLog();
   ASSERT_EQ(Append(port, "orders", 10).status, 201);
   cluster_->Pause(0);
+  // A sync append waits up to --replication-timeout-ms for the quorum (the
+  // paused node may lead the stream until another is elected): the client
+  // waits longer than that, not the default 10 s.
   for (int i = 0; i < 20; ++i) {
-    HttpResponse response = Append(port, "orders", 5);
+    HttpResponse response = Append(port, "orders", 5, std::chrono::seconds(40));
     ASSERT_EQ(response.status, 201) << response.body;
   }
   cluster_->Resume(0);

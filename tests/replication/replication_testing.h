@@ -8,6 +8,7 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -33,16 +34,23 @@
 
 namespace vigil::testing {
 
-inline HttpResponse Request(int port, const std::string& method,
-                            const std::string& target, const std::string& body = "") {
+// status 0 when no answer came within `timeout`.
+inline HttpResponse Request(
+    int port, const std::string& method, const std::string& target,
+    const std::string& body = "",
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   HttpConnection connection(static_cast<uint16_t>(port));
-  std::optional<HttpResponse> response = connection.Request(
-      method, target, {{"Content-Type", "application/json"}}, body);
-  return response.value_or(HttpResponse{});
+  if (!connection.Send(FormatRequest(
+          method, target, {{"Content-Type", "application/json"}}, body))) {
+    return HttpResponse{};
+  }
+  return connection.Read(timeout).value_or(HttpResponse{});
 }
 
 // `count` events in one append to `stream`.
-inline HttpResponse Append(int port, const std::string& stream, int count) {
+inline HttpResponse Append(
+    int port, const std::string& stream, int count,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   std::string body = "[";
   for (int i = 0; i < count; ++i) {
     absl::StrAppend(&body, i > 0 ? "," : "",
@@ -50,7 +58,8 @@ inline HttpResponse Append(int port, const std::string& stream, int count) {
                     R"(},"metadata":{"by":"mirror_test"}})");
   }
   body += "]";
-  return Request(port, "POST", "/v1/streams/" + stream + "/events", body);
+  return Request(port, "POST", "/v1/streams/" + stream + "/events", body,
+                 timeout);
 }
 
 inline nlohmann::json Replication(int port) {
