@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +49,10 @@ class ServiceHost : public DeliveryHost {
   absl::Status RecordDisabled(const std::string& id,
                               const std::string& reason) override {
     return service_->Record(DisabledEvent(id, reason));
+  }
+  absl::Status RecordCheckpoint(const std::string& id,
+                                uint64_t position) override {
+    return service_->Record(CheckpointedEvent(id, position));
   }
 
  private:
@@ -143,7 +148,8 @@ absl::StatusOr<std::unique_ptr<WebhookService>> WebhookService::Start(
     if (events->size() < kReplayChunk) break;
   }
   for (const auto& [id, endpoint] : service->registry_->endpoints()) {
-    service->StartWorker(id, endpoint.registered_position);
+    service->StartWorker(id, std::max(endpoint.registered_position,
+                                      endpoint.recorded_checkpoint));
     service->UpdateDeadLetterGauge(id);
   }
   return service;
@@ -172,7 +178,8 @@ void WebhookService::StartWorker(const std::string& id,
       .state_dir = options_.state_dir,
       .allow_private = options_.allow_private,
       .retry = options_.retry,
-      .timeout = options_.timeout};
+      .timeout = options_.timeout,
+      .record_checkpoint_every = options_.record_checkpoint_every};
   auto worker = std::make_unique<internal::DeliveryWorker>(
       id, start_position, host_.get(), log_, client_.get(), worker_options,
       metrics_.get());

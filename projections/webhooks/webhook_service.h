@@ -9,7 +9,10 @@
 // the dead-letter queue are described in projections/webhooks/README.md.
 //
 // Durable state beside the log, in `state_dir`: `key` (seals the secrets
-// in the log) and one `<id>.checkpoint` per endpoint.
+// in the log) and one `<id>.checkpoint` per endpoint. Each endpoint's
+// checkpoint is also recorded in `$webhooks`, at most once a second after
+// deliveries (WebhookCheckpointed), for a vigild that takes over the log
+// without the files (a promoted standby, docs/replication.md).
 //
 // Thread safety: the WebhookAdmin methods may be called from any thread;
 // Stop and the destructor from one.
@@ -58,6 +61,11 @@ struct WebhookOptions {
   // After rotate-secret the old secret still signs (beside the new) this
   // long.
   absl::Duration secret_grace = absl::Hours(24);
+  // How often, at most, an endpoint that delivered records its checkpoint
+  // in `$webhooks` (WebhookCheckpointed): a vigild without a checkpoint
+  // file of its own (a standby promoted after the primary's loss) resumes
+  // there, sending again only what was delivered after it.
+  absl::Duration record_checkpoint_every = absl::Seconds(1);
   // Registered endpoints at most (each has a thread).
   size_t max_endpoints = 100;
   // Dead letters one endpoint may hold; the one that reaches it disables

@@ -17,7 +17,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <iterator>
 #include <regex>
 #include <string>
@@ -41,6 +44,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
 #include "tests/testing/wait_until.h"
+#include "tests/testing/webhook_receiver.h"
 
 namespace vigil {
 namespace {
@@ -59,22 +63,19 @@ class StandbyConsumersTest : public testing::ClusterTest {
  protected:
   StandbyConsumersTest() : ClusterTest(/*with_etcd=*/true) {}
 
-  // A vigild of the cluster in sync mode, with `read_side` its projections
-  // flags.
-  VigildNode StartNode(const std::string& name,
-                       std::vector<std::string> read_side, bool standby) {
+  // A vigild of the cluster in sync mode, with `extra` flags.
+  VigildNode StartNode(const std::string& name, std::vector<std::string> extra,
+                       bool standby) {
     std::vector<std::string> args = {
         "--data-dir",       dir_.Sub(name),
         "--grpc-listen",    "127.0.0.1:0",
         "--http-listen",    "127.0.0.1:0",
-        "--webhooks",       "off",
-        "--alerts",         "off",
         "--replication",    "sync",
         "--nats-url",       cluster_->url(),
         "--etcd-endpoints", cluster_->etcd_url(),
-        "--leader-ttl-s",   "3",
+        "--leader-ttl-s",   "5",
         "--leader-margin-ms", "1000"};
-    args.insert(args.end(), read_side.begin(), read_side.end());
+    args.insert(args.end(), extra.begin(), extra.end());
     if (standby) args.push_back("--standby");
     return StartVigildNode(VIGILD_BINARY, std::move(args),
                            dir_.Sub(name + ".log"));
@@ -140,14 +141,18 @@ bool AppendSteps(SimulatedAgents* agents, int grpc, uint64_t steps) {
 TEST_F(StandbyConsumersTest,
        ReadModelsAndAGatewayFollowAStandbyAcrossItsPromotion) {
   testing::PgDatabase db;
-  VigildNode primary = StartNode("a", {"--projections", "off"}, false);
+  VigildNode primary = StartNode(
+      "a", {"--projections", "off", "--webhooks", "off", "--alerts", "off"},
+      false);
   ASSERT_GT(primary.http, 0) << primary.Log();
   ASSERT_TRUE(WaitUntil(
       [&] { return Replication(primary.http).value("leader", false); },
       absl::Seconds(20)))
       << Replication(primary.http) << primary.Log();
-  VigildNode standby = StartNode(
-      "b", {"--projections", "on", "--pg-url", db.url()}, true);
+  VigildNode standby = StartNode("b",
+                                 {"--projections", "on", "--pg-url", db.url(),
+                                  "--webhooks", "off", "--alerts", "off"},
+                                 true);
   ASSERT_GT(standby.http, 0) << standby.Log();
   ASSERT_TRUE(WaitUntil(
       [&] { return Text(Replication(standby.http), "state") == "following"; },
@@ -237,6 +242,131 @@ TEST_F(StandbyConsumersTest,
       << "control: events applied twice left the read models equal to a "
          "fresh rebuild, so the comparison above could not catch it";
 }
+
+// Webhooks and alert rules run on the leader only. The standby refuses
+// their admin routes as it refuses appends; once promoted it starts them
+// and resumes each endpoint after the checkpoint the primary recorded in
+// `$webhooks`, so what the old primary had settled by then is not sent
+// again. The parameter is whether checkpoints are recorded as they go: the
+// control (`--webhooks-checkpoint-every-ms` of an hour: only the first
+// delivery's) resumes after the first event and sends the settled ones a
+// second time, which the same check catches.
+class WebhookFailoverTest : public StandbyConsumersTest,
+                            public ::testing::WithParamInterface<bool> {};
+
+// The position `count` events appended to "orders" at `http` end at.
+uint64_t AppendOrders(int http, int count) {
+  HttpResponse response = testing::Append(http, "orders", count);
+  EXPECT_EQ(response.status, 201) << response.body;
+  nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  return Number(body, "last_position");
+}
+
+TEST_P(WebhookFailoverTest, PromotedStandbyResumesAfterTheRecordedCheckpoint) {
+  const bool record = GetParam();
+  std::filesystem::create_directories(dir_.Sub("receiver"));
+  testing::Receiver receiver(dir_.Sub("receiver"));
+  ASSERT_NO_FATAL_FAILURE(receiver.Start());
+  const std::vector<std::string> flags = {
+      "--projections", "off", "--alerts", "on", "--webhooks", "on",
+      "--webhooks-allow-private", "--webhooks-checkpoint-every-ms",
+      record ? "200" : "3600000"};
+  VigildNode primary = StartNode("a", flags, false);
+  ASSERT_GT(primary.http, 0) << primary.Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Replication(primary.http).value("leader", false); },
+      absl::Seconds(20)))
+      << primary.Log();
+  HttpResponse registered = Request(
+      primary.http, "POST", "/v1/webhooks",
+      absl::StrCat(R"({"url":")", receiver.url(),
+                   R"(","filter":{"stream_prefixes":["orders"]}})"));
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  nlohmann::json endpoint =
+      nlohmann::json::parse(registered.body, nullptr, false);
+  receiver.SetSecret(Text(endpoint, "secret"));
+
+  // The standby gets the primary's key, which seals the secrets in the log.
+  std::filesystem::create_directories(dir_.Sub("b/webhooks"));
+  std::filesystem::copy_file(dir_.Sub("a/webhooks/key"),
+                             dir_.Sub("b/webhooks/key"));
+  VigildNode standby = StartNode("b", flags, true);
+  ASSERT_GT(standby.http, 0) << standby.Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Text(Replication(standby.http), "state") == "following"; },
+      absl::Seconds(20)))
+      << standby.Log();
+  for (const char* target : {"/v1/webhooks", "/v1/alert-rules"}) {
+    HttpResponse refused = Request(standby.http, "GET", target);
+    EXPECT_EQ(refused.status, 503) << target << ": " << refused.body;
+    EXPECT_NE(refused.body.find("not-primary"), std::string::npos)
+        << refused.body;
+  }
+
+  // Deliveries by the primary, the last one after a pause so that its
+  // checkpoint is recorded; then ten more, delivered before the kill.
+  for (int i = 0; i < 40; ++i) AppendOrders(primary.http, 1);
+  ASSERT_EQ(receiver.WaitForDelivered(40, absl::Seconds(30)).size() >= 40,
+            true);
+  absl::SleepFor(absl::Milliseconds(400));
+  const uint64_t settled = AppendOrders(primary.http, 1);
+  ASSERT_GT(settled, 0u);
+  ASSERT_GE(receiver.WaitForDelivered(41, absl::Seconds(30)).size(), 41u);
+  AppendOrders(primary.http, 10);
+  ASSERT_GE(receiver.WaitForDelivered(51, absl::Seconds(30)).size(), 51u);
+  // Recorded checkpoints reach the standby before the kill.
+  absl::SleepFor(absl::Milliseconds(500));
+
+  primary.process->Kill();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Text(Replication(standby.http), "role") == "primary"; },
+      absl::Seconds(40)))
+      << standby.Log();
+  EXPECT_EQ(standby.Log().find("promoted, but"), std::string::npos)
+      << standby.Log();
+  // The new primary serves the admin routes.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Request(standby.http, "GET", "/v1/webhooks").status == 200 &&
+               Request(standby.http, "GET", "/v1/alert-rules").status == 200;
+      },
+      absl::Seconds(10)));
+  AppendOrders(standby.http, 10);
+  std::vector<testing::Delivery> deliveries =
+      receiver.WaitForDelivered(61, absl::Seconds(30));
+
+  // Every event delivered, signed with the endpoint's secret by both.
+  std::map<uint64_t, int> answered;  // position -> 2xx deliveries
+  for (const testing::Delivery& d : deliveries) {
+    EXPECT_TRUE(d.verified) << d.body;
+    if (d.status >= 200 && d.status < 300) ++answered[d.position];
+  }
+  EXPECT_EQ(answered.size(), 61u);
+  int settled_twice = 0;
+  int later_twice = 0;
+  for (const auto& [position, count] : answered) {
+    if (count > 1) ++(position <= settled ? settled_twice : later_twice);
+  }
+  std::printf("%s: %d of the 41 events settled before the last recorded "
+              "checkpoint delivered again, %d of the 20 after it\n",
+              record ? "recorded checkpoints" : "control, one recorded",
+              settled_twice, later_twice);
+  if (record) {
+    EXPECT_EQ(settled_twice, 0)
+        << "the promoted standby sent again what the primary had settled "
+           "and recorded";
+  } else {
+    EXPECT_GT(settled_twice, 0)
+        << "control: with no checkpoint recorded the promoted standby "
+           "should resume after the first event, yet sent nothing twice";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Checkpoints, WebhookFailoverTest, ::testing::Bool(),
+    [](const ::testing::TestParamInfo<bool>& info) {
+      return info.param ? "Recorded" : "ControlOnlyTheFirstRecorded";
+    });
 
 }  // namespace
 }  // namespace vigil

@@ -315,6 +315,13 @@ const std::vector<Setting>& Settings() {
            "consecutive failed requests that open an endpoint's circuit"},
           "VIGIL_WEBHOOKS_CIRCUIT_THRESHOLD",
           [](Config& c) -> int& { return c.webhook_retry.circuit_threshold; }),
+      Count({"webhooks-checkpoint-every-ms", "MS",
+             "how often, at most, an endpoint that delivered records its "
+             "checkpoint in $webhooks, where a promoted standby resumes"},
+            "VIGIL_WEBHOOKS_CHECKPOINT_EVERY_MS",
+            [](Config& c) -> uint64_t& {
+              return c.webhook_checkpoint_every_ms;
+            }),
       Count({"webhooks-secret-grace-s", "SECONDS",
              "after rotate-secret, how long the old secret still signs"},
             "VIGIL_WEBHOOKS_SECRET_GRACE_S",

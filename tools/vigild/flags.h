@@ -58,6 +58,7 @@ struct Config {
   bool webhooks_allow_private = false;
   webhooks::RetryPolicy webhook_retry;
   uint64_t webhook_timeout_ms = 15000;
+  uint64_t webhook_checkpoint_every_ms = 1000;
   uint64_t webhook_secret_grace_s = 24 * 3600;
   size_t webhook_max_endpoints = 100;
   size_t webhook_max_dead_letters = 10000;

@@ -58,6 +58,7 @@
 #include "projections/webhooks/webhook_service.h"
 #include "tools/vigild/file_limit.h"
 #include "tools/vigild/flags.h"
+#include "tools/vigild/leader_services.h"
 #include "tools/vigild/role.h"
 
 namespace vigil::vigild {
@@ -221,7 +222,8 @@ eventlog::Options LogOptions(const Config& config) {
 }
 
 // The role's options from the flags (role.h).
-RoleOptions RoleOptionsOf(const Config& config, base::Metrics* metrics) {
+RoleOptions RoleOptionsOf(const Config& config, base::Metrics* metrics,
+                          const std::unique_ptr<LeaderServices>* leader) {
   RoleOptions options{.mode = config.replication,
                       .standby = config.standby,
                       .mirror = config.mirror,
@@ -231,6 +233,13 @@ RoleOptions RoleOptionsOf(const Config& config, base::Metrics* metrics) {
   options.mirror.store_timeout =
       absl::Milliseconds(config.replication_timeout_ms);
   options.mirror.metrics = metrics;
+  options.on_promoted = [leader] {
+    if (absl::Status started = (*leader)->Start(); !started.ok()) {
+      std::fprintf(stderr, "vigild: promoted, but %s\n",
+                   started.ToString().c_str());
+    }
+  };
+  options.on_lost = [leader] { (*leader)->Stop(); };
   if (!config.etcd_endpoints.empty()) {
     options.leadership = replication::LeadershipOptions{
         .etcd = {.endpoints = config.etcd_endpoints},
@@ -263,11 +272,14 @@ int Serve(const Config& config, const HostPort& listen,
       {.events_per_second = static_cast<double>(config.append_rate),
        .burst = static_cast<double>(config.append_burst)});
   base::Metrics metrics;
+  // Started below; the role starts them at a promotion and stops them when
+  // the lease is lost (declared first: it outlives the role's threads).
+  std::unique_ptr<LeaderServices> leader;
   // The mirror, the standby and the leadership (docs/replication.md):
   // before the append path, which asks it whether it may append and, in
   // sync mode, waits for the mirror; stopped before the log closes.
   absl::StatusOr<std::unique_ptr<Role>> started_role =
-      Role::Start(RoleOptionsOf(config, &metrics), log->get());
+      Role::Start(RoleOptionsOf(config, &metrics, &leader), log->get());
   if (!started_role.ok()) {
     std::fprintf(stderr, "vigild: %s\n",
                  started_role.status().ToString().c_str());
@@ -344,58 +356,55 @@ int Serve(const Config& config, const HostPort& listen,
         std::move(read_options), log->get());
   }
 
-  // Webhooks: after the log, before HTTP (which serves /v1/webhooks).
-  // Not on a standby: they append to the log (registrations, alerts), which
-  // only the stream may (docs/replication.md "A standby").
-  if (config.standby && (config.webhooks == "on" || config.alerts == "on")) {
-    std::printf("vigild: standby: webhooks and alerts are off (they run on "
-                "the primary)\n");
+  // Webhooks and alert rules append to the log: only the leader runs them
+  // (leader_services.h). After the log, before HTTP (which serves their
+  // admin routes); on a standby, from its promotion.
+  LeaderServiceFactories leader_factories;
+  leader_factories.writable = [r = role.get()] { return r->Writable(); };
+  if (config.webhooks == "on") {
+    leader_factories.webhooks = [&config, &metrics, &log] {
+      webhooks::WebhookOptions hook_options;
+      hook_options.state_dir = config.data_dir + "/webhooks";
+      hook_options.allow_private = config.webhooks_allow_private;
+      hook_options.retry = config.webhook_retry;
+      hook_options.timeout = absl::Milliseconds(config.webhook_timeout_ms);
+      hook_options.record_checkpoint_every =
+          absl::Milliseconds(config.webhook_checkpoint_every_ms);
+      hook_options.secret_grace = absl::Seconds(config.webhook_secret_grace_s);
+      hook_options.max_endpoints = config.webhook_max_endpoints;
+      hook_options.max_dead_letters = config.webhook_max_dead_letters;
+      hook_options.verify_certificates = config.webhook_verify_tls;
+      hook_options.ca_file = config.webhook_ca_file;
+      hook_options.metrics = &metrics;
+      return webhooks::WebhookService::Start(std::move(hook_options),
+                                             log->get());
+    };
   }
-  std::unique_ptr<webhooks::WebhookService> hooks;
-  if (config.webhooks == "on" && !config.standby) {
-    webhooks::WebhookOptions hook_options;
-    hook_options.state_dir = config.data_dir + "/webhooks";
-    hook_options.allow_private = config.webhooks_allow_private;
-    hook_options.retry = config.webhook_retry;
-    hook_options.timeout = absl::Milliseconds(config.webhook_timeout_ms);
-    hook_options.secret_grace = absl::Seconds(config.webhook_secret_grace_s);
-    hook_options.max_endpoints = config.webhook_max_endpoints;
-    hook_options.max_dead_letters = config.webhook_max_dead_letters;
-    hook_options.verify_certificates = config.webhook_verify_tls;
-    hook_options.ca_file = config.webhook_ca_file;
-    hook_options.metrics = &metrics;
-    absl::StatusOr<std::unique_ptr<webhooks::WebhookService>> started =
-        webhooks::WebhookService::Start(std::move(hook_options), log->get());
-    if (!started.ok()) {
-      std::fprintf(stderr, "vigild: webhooks: %s\n",
-                   started.status().ToString().c_str());
-      return kExitFailure;
-    }
-    hooks = *std::move(started);
+  if (config.alerts == "on") {
+    leader_factories.alerts = [&config, &metrics, &log] {
+      alerts::AlertOptions alert_options;
+      alert_options.max_rules = config.alert_max_rules;
+      alert_options.evaluator.max_subjects_per_rule = config.alert_max_subjects;
+      alert_options.snapshot_every = config.alert_snapshot_every;
+      alert_options.metrics = &metrics;
+      return alerts::AlertService::Start(std::move(alert_options), log->get());
+    };
   }
-
-  // Alerts: after the log, before HTTP (which serves /v1/alert-rules).
-  std::unique_ptr<alerts::AlertService> alert_service;
-  if (config.alerts == "on" && !config.standby) {
-    alerts::AlertOptions alert_options;
-    alert_options.max_rules = config.alert_max_rules;
-    alert_options.evaluator.max_subjects_per_rule = config.alert_max_subjects;
-    alert_options.snapshot_every = config.alert_snapshot_every;
-    alert_options.metrics = &metrics;
-    absl::StatusOr<std::unique_ptr<alerts::AlertService>> started =
-        alerts::AlertService::Start(std::move(alert_options), log->get());
-    if (!started.ok()) {
-      std::fprintf(stderr, "vigild: alerts: %s\n",
-                   started.status().ToString().c_str());
-      return kExitFailure;
+  leader = std::make_unique<LeaderServices>(std::move(leader_factories));
+  if (config.standby) {
+    if (config.webhooks == "on" || config.alerts == "on") {
+      std::printf("vigild: standby: webhooks and alerts start if this vigild "
+                  "is promoted\n");
     }
-    alert_service = *std::move(started);
+  } else if (absl::Status started = leader->Start(); !started.ok()) {
+    std::fprintf(stderr, "vigild: %s\n", started.ToString().c_str());
+    return kExitFailure;
   }
 
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
-  http_options.webhooks = hooks.get();
-  http_options.alerts = alert_service.get();
+  http_options.webhooks = leader->webhook_admin();
+  http_options.alerts = leader->alert_admin();
   http_options.read_models = read_side.get();
   http_options.state_queries = &state_queries;
   http_options.authenticator = authenticator.get();
@@ -480,8 +489,7 @@ int Serve(const Config& config, const HostPort& listen,
   hub.reset();
   // Webhook workers end their requests in flight (up to the timeout); what
   // they had not settled is delivered again after the restart.
-  hooks.reset();
-  alert_service.reset();
+  leader->Stop();
   // The projections finish their batches in flight; PostgreSQL stops after
   // them, the log last.
   read_side.reset();

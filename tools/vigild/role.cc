@@ -248,6 +248,7 @@ class Role::Impl {
       mirror = mirror_.get();
     }
     if (mirror != nullptr) mirror->Stop();
+    if (options_.on_lost) options_.on_lost();
   }
 
   // The promoter thread of a standby with etcd.
@@ -329,6 +330,7 @@ class Role::Impl {
                      " (fencing token ", token,
                      ") with the whole stream applied (position ", *last,
                      ") after ", absl::FormatDuration(absl::Now() - start)));
+    if (options_.on_promoted) options_.on_promoted();
     return absl::OkStatus();
   }
 

@@ -49,6 +49,11 @@ struct RoleOptions {
   std::string primary_url;
   // How often a standby with etcd looks at the leader key.
   absl::Duration leader_poll = absl::Milliseconds(200);
+  // Called once a standby is promoted (appends are accepted), on the
+  // promoter's thread; and when the leader lease is lost, on the lease's
+  // renewal thread. Either may be empty.
+  std::function<void()> on_promoted;
+  std::function<void()> on_lost;
   base::Metrics* metrics = nullptr;
 };
 

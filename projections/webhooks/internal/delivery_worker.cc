@@ -169,6 +169,25 @@ void DeliveryWorker::Settle(uint64_t position) {
   }
 }
 
+void DeliveryWorker::SettleDelivery(uint64_t position) {
+  Settle(position);
+  delivered_ = position;
+  RecordCheckpointWhenDue();
+}
+
+void DeliveryWorker::RecordCheckpointWhenDue() {
+  const absl::Time now = absl::Now();
+  if (delivered_ <= recorded_ ||
+      now - recorded_time_ < options_.record_checkpoint_every) {
+    return;
+  }
+  // Not recorded: tried again later; the file holds it here.
+  if (host_->RecordCheckpoint(id_, delivered_).ok()) {
+    recorded_ = delivered_;
+    recorded_time_ = now;
+  }
+}
+
 void DeliveryWorker::NoteCircuit(absl::Time now) {
   const CircuitBreaker::State state = breaker_.state(now);
   const bool open = state != CircuitBreaker::State::kClosed;
@@ -234,6 +253,8 @@ void DeliveryWorker::Loop() {
             last_skip_save = absl::Now();
           }
         }
+        // The last deliveries' checkpoint, once the interval has passed.
+        RecordCheckpointWhenDue();
         cursor_.WaitForMore(absl::Now() + options_.idle_wait);
         continue;
       }
@@ -272,7 +293,7 @@ void DeliveryWorker::Loop() {
       }
     }
     ++queue_next_;
-    Settle(event.position);
+    SettleDelivery(event.position);
   }
 }
 

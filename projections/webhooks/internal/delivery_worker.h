@@ -9,7 +9,10 @@
 // replaced atomically (write, fsync, rename, fsync of the directory) after
 // each settled delivery. After kill -9 the worker starts again after it, so
 // only a request in flight at the crash is sent twice; receivers dedupe on
-// webhook-id.
+// webhook-id. After deliveries, at most once per record_checkpoint_every
+// (and once more when the worker is idle), the last delivery's position is
+// also recorded in the log (DeliveryHost::RecordCheckpoint), where a vigild
+// without the file finds it.
 //
 // Thread safety: Start, Stop and the destructor from one thread; status()
 // from any.
@@ -57,6 +60,9 @@ class DeliveryHost {
                                          uint64_t position) = 0;
   virtual absl::Status RecordDisabled(const std::string& id,
                                       const std::string& reason) = 0;
+  // Every delivery up to `position` is settled (WebhookCheckpointed).
+  virtual absl::Status RecordCheckpoint(const std::string& id,
+                                        uint64_t position) = 0;
 };
 
 // The series the workers record into (base::Metrics is process-wide).
@@ -77,6 +83,9 @@ struct WorkerOptions {
   // How long an idle worker waits for new events before looking again
   // (new redelivery requests, Stop).
   absl::Duration idle_wait = absl::Milliseconds(200);
+  // After a settled delivery, the checkpoint is also recorded through the
+  // host when the last record is this old.
+  absl::Duration record_checkpoint_every = absl::Seconds(1);
 };
 
 struct WorkerStatus {
@@ -130,6 +139,11 @@ class DeliveryWorker {
               std::string* error);
   // Persists `position` as the checkpoint.
   void Settle(uint64_t position);
+  // Settle after a delivery, and RecordCheckpointWhenDue.
+  void SettleDelivery(uint64_t position);
+  // Records the last delivery's position through the host unless it is
+  // recorded or the last record is younger than record_checkpoint_every.
+  void RecordCheckpointWhenDue();
   // False when stopping (then at once).
   bool SleepUntil(absl::Time when);
   bool Stopping() const;
@@ -151,6 +165,9 @@ class DeliveryWorker {
   size_t queue_next_ = 0;
   eventlog::LogCursor cursor_;  // the log is read up to before it
   uint64_t saved_ = 0;    // the checkpoint file holds this
+  uint64_t delivered_ = 0;  // the last delivery settled
+  uint64_t recorded_ = 0;   // the last checkpoint recorded through the host
+  absl::Time recorded_time_ = absl::InfinitePast();
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

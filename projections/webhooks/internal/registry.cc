@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "api/event_json.h"
 #include "base/json.h"
 
@@ -145,6 +147,13 @@ absl::Status Registry::Apply(const eventlog::RecordedEvent& event) {
       return Malformed(event, "position");
     }
     endpoint.dead_letters.erase(position);
+  } else if (event.type == "WebhookCheckpointed") {
+    uint64_t position = 0;
+    if (!GetInt(root, "position", &position)) {
+      return Malformed(event, "position");
+    }
+    endpoint.recorded_checkpoint =
+        std::max(endpoint.recorded_checkpoint, position);
   }
   return absl::OkStatus();
 }
@@ -204,6 +213,11 @@ eventlog::EventData RedeliveryRequestedEvent(
 
 eventlog::EventData RedeliveredEvent(const std::string& id, uint64_t position) {
   return api::JsonEventData("WebhookRedelivered",
+               {{"webhook_id", id}, {"position", position}});
+}
+
+eventlog::EventData CheckpointedEvent(const std::string& id, uint64_t position) {
+  return api::JsonEventData("WebhookCheckpointed",
                {{"webhook_id", id}, {"position", position}});
 }
 

@@ -16,6 +16,10 @@
 //                        attempts, last_status, last_error}
 //   WebhookRedeliveryRequested {webhook_id, positions}
 //   WebhookRedelivered  {webhook_id, position}
+//   WebhookCheckpointed {webhook_id, position}: every delivery up to the
+//                        position was settled (at most one a second per
+//                        endpoint, after deliveries), so that a promoted
+//                        standby resumes there (docs/webhooks.md)
 //
 // Not thread-safe: the service guards it with its mutex.
 
@@ -55,6 +59,9 @@ struct Endpoint {
   int64_t previous_secret_expires_time_us = 0;
   // The position of its WebhookRegistered event: deliveries start after it.
   uint64_t registered_position = 0;
+  // The last WebhookCheckpointed position: a vigild with no checkpoint
+  // file of its own (a promoted standby) starts after it.
+  uint64_t recorded_checkpoint = 0;
   int64_t created_time_us = 0;
   bool disabled = false;
   std::string disabled_reason;
@@ -94,6 +101,7 @@ eventlog::EventData DeadLetteredEvent(const std::string& id,
 eventlog::EventData RedeliveryRequestedEvent(
     const std::string& id, const std::vector<uint64_t>& positions);
 eventlog::EventData RedeliveredEvent(const std::string& id, uint64_t position);
+eventlog::EventData CheckpointedEvent(const std::string& id, uint64_t position);
 
 }  // namespace vigil::webhooks::internal
 

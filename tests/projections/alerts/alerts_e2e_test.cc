@@ -6,9 +6,7 @@
 // to `$alerts` receives them signed (checked by receiver.py with Python's
 // hmac).
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -30,8 +28,7 @@
 #include "tests/projections/alerts/alerts_server_test.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/vigild_process.h"
-
-extern char** environ;
+#include "tests/testing/webhook_receiver.h"
 
 namespace vigil::alerts {
 namespace {
@@ -330,46 +327,19 @@ TEST_F(AlertsE2eTest, ARestartResumesFromTheSnapshotWithTheSameAlerts) {
 }
 
 TEST_F(AlertsE2eTest, AWebhookSubscribedToAlertsReceivesThemSigned) {
-  const std::string receiver_dir = dir_.Sub("receiver");
-  std::filesystem::create_directories(receiver_dir);
-  const int receiver_port = testing::FreePort();
-  pid_t receiver = -1;
-  {
-    std::vector<std::string> args = {"python3", WEBHOOK_RECEIVER,
-                                     std::to_string(receiver_port),
-                                     receiver_dir};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string log = receiver_dir + "/receiver.log";
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    ASSERT_EQ(posix_spawnp(&receiver, "python3", &actions, nullptr,
-                           argv.data(), environ),
-              0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  const auto stop_receiver = [&] {
-    kill(receiver, SIGKILL);
-    waitpid(receiver, nullptr, 0);
-  };
-  const absl::Time ready_by = absl::Now() + absl::Seconds(20);
-  while (ReadFile(receiver_dir + "/ready").empty() && absl::Now() < ready_by) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  std::filesystem::create_directories(dir_.Sub("receiver"));
+  testing::Receiver receiver(dir_.Sub("receiver"));
+  ASSERT_NO_FATAL_FAILURE(receiver.Start());
 
   StartVigild({"--webhooks-allow-private"});
   HttpResponse hook = Call(
       "POST", "/v1/webhooks",
-      absl::StrCat(R"({"url":"http://127.0.0.1:)", receiver_port,
-                   R"(/hook","filter":{"stream_prefixes":["$alerts"]}})"));
+      absl::StrCat(R"({"url":")", receiver.url(),
+                   R"(","filter":{"stream_prefixes":["$alerts"]}})"));
   ASSERT_EQ(hook.status, 201) << hook.body;
   absl::StatusOr<Json> endpoint = base::JsonFromText(hook.body);
   ASSERT_TRUE(endpoint.ok());
-  std::ofstream(receiver_dir + "/secret") << (*endpoint)["secret"].get<std::string>();
+  receiver.SetSecret((*endpoint)["secret"].get<std::string>());
 
   const std::string hot = Rule(
       R"({"name":"hot","kind":"heartbeat","severity":"warning","metric":"cpu_pct","threshold":90})");
@@ -377,25 +347,14 @@ TEST_F(AlertsE2eTest, AWebhookSubscribedToAlertsReceivesThemSigned) {
   Append("agent-w", "AgentHeartbeat", Heartbeat("w1", 1));
 
   const std::string alert_id = absl::StrCat(hot, "/agent:w1@", cause);
-  std::vector<Json> received;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    received.clear();
-    std::istringstream lines(ReadFile(receiver_dir + "/received.jsonl"));
-    for (std::string line; std::getline(lines, line);) {
-      absl::StatusOr<Json> record = base::JsonFromText(line);
-      if (record.ok()) received.push_back(*record);
-    }
-    if (received.size() >= 2) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  stop_receiver();
+  const std::vector<testing::Delivery> received =
+      receiver.WaitForDelivered(2, absl::Seconds(30));
+  receiver.Stop();
   ASSERT_EQ(received.size(), 2u) << ReadFile(dir_.Sub("vigild.log"));
   std::vector<std::string> types;
-  for (const Json& record : received) {
-    EXPECT_TRUE(record["verified"].get<bool>()) << record.dump();
-    absl::StatusOr<Json> body =
-        base::JsonFromText(record["body"].get<std::string>());
+  for (const testing::Delivery& record : received) {
+    EXPECT_TRUE(record.verified) << record.body;
+    absl::StatusOr<Json> body = base::JsonFromText(record.body);
     ASSERT_TRUE(body.ok());
     EXPECT_EQ((*body)["stream"], "$alerts");
     EXPECT_EQ((*body)["data"]["alert_id"], alert_id);
