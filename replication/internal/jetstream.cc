@@ -60,6 +60,31 @@ void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
   natsMsg_Destroy(msg);
 }
 
+// The event `msg` (sequence `sequence` of stream `name`) holds; DATA_LOSS
+// naming them when it is not a Vigil event.
+absl::StatusOr<eventlog::RecordedEvent> EventOfNatsMsg(natsMsg* msg,
+                                                       const std::string& name,
+                                                       uint64_t sequence) {
+  absl::StatusOr<eventlog::RecordedEvent> event = EventOfMessage(
+      [msg](std::string_view key) -> std::optional<std::string> {
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(msg, std::string(key).c_str(), &value) !=
+                NATS_OK ||
+            value == nullptr) {
+          return std::nullopt;
+        }
+        return std::string(value);
+      },
+      std::string_view(natsMsg_GetData(msg),
+                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  if (!event.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "sequence ", sequence, " of the JetStream stream ", name,
+        " is not a Vigil event: ", event.status().message()));
+  }
+  return event;
+}
+
 }  // namespace
 
 struct JetStream::Handles {
@@ -107,6 +132,7 @@ absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Connect(
   if (s == NATS_OK) s = natsOptions_SetPingInterval(nats_options, 1000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(nats_options, 2);
   auto jet_stream = std::unique_ptr<JetStream>(new JetStream());
+  jet_stream->chain_message_ids_ = options.chain_message_ids;
   jet_stream->handles_ = std::make_unique<Handles>();
   Handles& handles = *jet_stream->handles_;
   if (s == NATS_OK) s = natsConnection_Connect(&handles.connection, nats_options);
@@ -127,6 +153,10 @@ absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Connect(
 }
 
 JetStream::~JetStream() = default;
+
+std::string MessageId(const eventlog::RecordedEvent& event) {
+  return absl::StrCat(event.position, "-", HashHex(event.hash).substr(0, 16));
+}
 
 absl::StatusOr<uint64_t> JetStream::LastSequence(const std::string& name) {
   jsStreamInfo* info = nullptr;
@@ -191,24 +221,9 @@ absl::StatusOr<eventlog::RecordedEvent> JetStream::GetEvent(
                                " of the JetStream stream ", name),
                   s, js_error);
   }
-  absl::StatusOr<eventlog::RecordedEvent> event = EventOfMessage(
-      [msg](std::string_view key) -> std::optional<std::string> {
-        const char* value = nullptr;
-        if (natsMsgHeader_Get(msg, std::string(key).c_str(), &value) !=
-                NATS_OK ||
-            value == nullptr) {
-          return std::nullopt;
-        }
-        return std::string(value);
-      },
-      std::string_view(natsMsg_GetData(msg),
-                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  absl::StatusOr<eventlog::RecordedEvent> event =
+      EventOfNatsMsg(msg, name, sequence);
   natsMsg_Destroy(msg);
-  if (!event.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "sequence ", sequence, " of the JetStream stream ", name,
-        " is not a Vigil event: ", event.status().message()));
-  }
   return event;
 }
 
@@ -223,17 +238,15 @@ absl::Status JetStream::PublishAsync(const std::string& subject,
     if (s != NATS_OK) break;
     s = natsMsgHeader_Set(msg, header.first.c_str(), header.second.c_str());
   }
-  // The position and the hash: a retry of this very event is dropped as a
-  // duplicate, while another event at the same position (a deposed
-  // primary's) is not taken for this one; the expected last sequence then
-  // refuses whichever comes second.
-  const std::string id =
-      absl::StrCat(event.position, "-", HashHex(event.hash).substr(0, 16));
+  const std::string id = MessageId(event);
   jsPubOptions publish;
   jsPubOptions_Init(&publish);
   publish.MsgId = id.c_str();
   publish.ExpectLastSeq = event.position - 1;
   publish.ExpectNoMessage = event.position == 1;
+  if (chain_message_ids_ && !last_published_id_.empty()) {
+    publish.ExpectLastMsgId = last_published_id_.c_str();
+  }
   publish.MaxWait = Millis(ack_timeout);
   if (s == NATS_OK) {
     handles_->published = true;
@@ -243,6 +256,7 @@ absl::Status JetStream::PublishAsync(const std::string& subject,
   if (s != NATS_OK) {
     return Failed(absl::StrCat("publishing position ", event.position), s);
   }
+  last_published_id_ = id;
   return absl::OkStatus();
 }
 

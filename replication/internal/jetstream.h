@@ -35,7 +35,17 @@ struct JetStreamOptions {
   size_t max_pending = 0;          // async publishes awaiting their ack
   // Must stay callable until nats_CloseAndWait (see Mirror's destructor).
   const AckCallback* on_ack = nullptr;
+  // Whether each publish after the session's first names its predecessor
+  // (Nats-Expected-Last-Msg-Id, see PublishAsync). Only the fencing
+  // test's control turns it off, to show what it refuses.
+  bool chain_message_ids = true;
 };
+
+// The Nats-Msg-Id of `event`'s message: its position, '-', the first 16
+// hex digits of its hash. A retry of the same event is dropped as a
+// duplicate; another event at the same position (a deposed primary's) is
+// not taken for it.
+std::string MessageId(const eventlog::RecordedEvent& event);
 
 class JetStream {
  public:
@@ -61,13 +71,21 @@ class JetStream {
   absl::StatusOr<eventlog::RecordedEvent> GetEvent(const std::string& name,
                                                    uint64_t sequence);
 
-  // Publishes `event` on `subject` without waiting: Nats-Msg-Id = its
-  // position, '-', the first 16 hex digits of its hash;
-  // Nats-Expected-Last-Sequence = position - 1 (for position 1,
-  // whose expected last sequence 0 JetStream cannot check, no message on
-  // its subject). The outcome comes to on_ack within `ack_timeout`. Blocks
-  // while max_pending publishes wait for acks (up to 200 ms, then
-  // UNAVAILABLE).
+  // Publishes `event` on `subject` without waiting: Nats-Msg-Id =
+  // MessageId(event); Nats-Expected-Last-Sequence = position - 1 (for
+  // position 1, whose expected last sequence 0 JetStream cannot check, no
+  // message on its subject); and, for every publish of this session after
+  // its first, Nats-Expected-Last-Msg-Id = the previous publish's message
+  // id. So a publish lands only right after its own predecessor: once one
+  // is refused (another writer took its position), every publish queued
+  // behind it is refused too, instead of chaining on the other writer's
+  // message by sequence alone. The session's first publish chains by
+  // sequence only: the caller has checked the stream's last message
+  // against its log (Mirror's CheckResume), and a stream node restarted
+  // more than JetStream's duplicate window (2 minutes) after the last
+  // publish has forgotten the last message id, which would refuse it.
+  // The outcome comes to on_ack within `ack_timeout`. Blocks while
+  // max_pending publishes wait for acks (up to 200 ms, then UNAVAILABLE).
   absl::Status PublishAsync(const std::string& subject,
                             const eventlog::RecordedEvent& event,
                             absl::Duration ack_timeout);
@@ -76,6 +94,9 @@ class JetStream {
   JetStream() = default;
   struct Handles;
   std::unique_ptr<Handles> handles_;
+  bool chain_message_ids_ = true;
+  // MessageId of the last publish of this session; empty before the first.
+  std::string last_published_id_;
 };
 
 }  // namespace vigil::replication::internal
