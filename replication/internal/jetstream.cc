@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,10 @@
 
 namespace vigil::replication::internal {
 namespace {
+
+// How long JetStream keeps a reading consumer nobody fetches from (a
+// session that ended without deleting it).
+constexpr absl::Duration kConsumerInactive = absl::Seconds(30);
 
 // nats.c's status as ours, with its last error's text.
 absl::Status Failed(std::string_view what, natsStatus status,
@@ -93,7 +98,21 @@ struct JetStream::Handles {
   // nats.c 3.4's js_PublishAsyncGetPendingList crashes on a context that
   // never published asynchronously.
   bool published = false;
+  // StartReading's pull subscription, and its stream.
+  natsSubscription* reader = nullptr;
+  std::string reader_stream;
+
+  // Deletes the consumer (best effort: else JetStream does after
+  // kConsumerInactive).
+  void DropReader() {
+    if (reader == nullptr) return;
+    natsSubscription_Unsubscribe(reader);
+    natsSubscription_Destroy(reader);
+    reader = nullptr;
+  }
+
   ~Handles() {
+    DropReader();
     if (js != nullptr && published) {
       natsMsgList pending{};
       if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
@@ -225,6 +244,90 @@ absl::StatusOr<eventlog::RecordedEvent> JetStream::GetEvent(
       EventOfNatsMsg(msg, name, sequence);
   natsMsg_Destroy(msg);
   return event;
+}
+
+absl::Status JetStream::StartReading(const std::string& name, uint64_t first) {
+  handles_->DropReader();
+  // The consumer's filter must be the stream's subjects: read them.
+  jsStreamInfo* info = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr,
+                                  &js_error);
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("reading the JetStream stream ", name), s,
+                  js_error);
+  }
+  std::string subject;
+  if (info->Config != nullptr && info->Config->SubjectsLen == 1) {
+    subject = info->Config->Subjects[0];
+  }
+  jsStreamInfo_Destroy(info);
+  if (subject.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the JetStream stream ", name,
+        " does not have the one subject a Vigil mirror gives it"));
+  }
+  jsSubOptions sub_options;
+  jsSubOptions_Init(&sub_options);
+  sub_options.Stream = name.c_str();
+  sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
+  sub_options.Config.OptStartSeq = first;
+  sub_options.Config.AckPolicy = js_AckNone;
+  sub_options.Config.MemoryStorage = true;
+  sub_options.Config.Replicas = 1;
+  sub_options.Config.InactiveThreshold =
+      absl::ToInt64Nanoseconds(kConsumerInactive);
+  s = js_PullSubscribe(&handles_->reader, handles_->js, subject.c_str(),
+                       nullptr, nullptr, &sub_options, &js_error);
+  if (s != NATS_OK) {
+    handles_->reader = nullptr;
+    return Failed(absl::StrCat("reading the JetStream stream ", name,
+                               " from sequence ", first),
+                  s, js_error);
+  }
+  handles_->reader_stream = name;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StoredEvent>> JetStream::Fetch(size_t max,
+                                                          absl::Duration wait) {
+  if (handles_->reader == nullptr) {
+    return absl::UnavailableError("no JetStream consumer to fetch from");
+  }
+  natsMsgList list{};
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = natsSubscription_Fetch(
+      &list, handles_->reader, static_cast<int>(max),
+      std::max<int64_t>(1, Millis(wait)), &js_error);
+  std::vector<StoredEvent> stored;
+  if (s == NATS_TIMEOUT) return stored;
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("fetching from the JetStream stream ",
+                               handles_->reader_stream),
+                  s, js_error);
+  }
+  absl::Status failed;
+  for (int i = 0; i < list.Count && failed.ok(); ++i) {
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, list.Msgs[i]) != NATS_OK) {
+      failed = absl::DataLossError(absl::StrCat(
+          "a message of the JetStream stream ", handles_->reader_stream,
+          " came without its sequence"));
+      break;
+    }
+    const uint64_t sequence = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    absl::StatusOr<eventlog::RecordedEvent> event =
+        EventOfNatsMsg(list.Msgs[i], handles_->reader_stream, sequence);
+    if (!event.ok()) {
+      failed = event.status();
+      break;
+    }
+    stored.push_back({sequence, *std::move(event)});
+  }
+  natsMsgList_Destroy(&list);
+  if (!failed.ok()) return failed;
+  return stored;
 }
 
 absl::Status JetStream::PublishAsync(const std::string& subject,

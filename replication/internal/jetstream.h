@@ -1,5 +1,5 @@
 // JetStream: one connection to a NATS cluster and its JetStream context,
-// with the few calls the mirror makes, answered as absl::Status. nats.c's
+// with the few calls the mirror and the standby make, answered as absl::Status. nats.c's
 // types stay inside jetstream.cc. A connection that breaks reconnects by
 // itself (nats.c), to any node of the URL list; the mirror still makes a
 // new JetStream after any error, so a session never outlives a failure.
@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,6 +40,12 @@ struct JetStreamOptions {
   // (Nats-Expected-Last-Msg-Id, see PublishAsync). Only the fencing
   // test's control turns it off, to show what it refuses.
   bool chain_message_ids = true;
+};
+
+// A message read from a stream: the event it holds and its sequence.
+struct StoredEvent {
+  uint64_t sequence = 0;
+  eventlog::RecordedEvent event;
 };
 
 // The Nats-Msg-Id of `event`'s message: its position, '-', the first 16
@@ -70,6 +77,20 @@ class JetStream {
   // NOT_FOUND when the stream has no message there.
   absl::StatusOr<eventlog::RecordedEvent> GetEvent(const std::string& name,
                                                    uint64_t sequence);
+
+  // Starts a pull consumer on stream `name` that delivers every message
+  // from sequence `first` on, in sequence order, without acks: an
+  // ephemeral consumer in memory on one node, deleted with this session
+  // (or by JetStream kConsumerInactive after the last fetch, when the
+  // session could not delete it). Replaces an earlier one.
+  absl::Status StartReading(const std::string& name, uint64_t first);
+
+  // Up to `max` messages of StartReading's consumer, in the order it
+  // delivers them, waiting up to `wait` when none is there yet; empty when
+  // none came. DATA_LOSS naming the sequence for a message that is not a
+  // Vigil event; UNAVAILABLE for a failed request or no consumer.
+  absl::StatusOr<std::vector<StoredEvent>> Fetch(size_t max,
+                                                 absl::Duration wait);
 
   // Publishes `event` on `subject` without waiting: Nats-Msg-Id =
   // MessageId(event); Nats-Expected-Last-Sequence = position - 1 (for
