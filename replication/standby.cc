@@ -13,13 +13,14 @@
 #include "base/status_macros.h"
 #include "replication/compare.h"
 #include "replication/internal/jetstream.h"
+#include "replication/internal/reconnect.h"
 
 namespace vigil::replication {
 namespace {
 
-constexpr char kStateConnecting[] = "connecting";
 constexpr char kStateFollowing[] = "following";
-constexpr char kStateStopped[] = "stopped";
+using internal::kStateConnecting;
+using internal::kStateStopped;
 
 void Log(std::string_view line) {
   std::fprintf(stderr, "vigild: standby: %.*s\n", static_cast<int>(line.size()),
@@ -176,31 +177,22 @@ class Standby::Impl {
 
   // The follower thread: sessions, each ended by an error, until stopped.
   void Follow() {
-    absl::Duration backoff = options_.min_backoff;
-    std::string last_logged;
-    while (!Stopping()) {
-      absl::Status ended = Session(&backoff);
-      absl::MutexLock lock(&mu_);
-      if (state_ == kStateStopped) {
-        mu_.Await(absl::Condition(&stopping_));
-        return;
-      }
-      if (stopping_) return;
-      state_ = kStateConnecting;
-      last_error_ = std::string(ended.message());
-      if (last_error_ != last_logged) {
-        Log(absl::StrCat(last_error_, "; reconnecting (backoff ",
-                         absl::FormatDuration(backoff), ")"));
-        last_logged = last_error_;
-      }
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    }
+    internal::RunReconnecting(
+        {.min_backoff = options_.min_backoff,
+         .max_backoff = options_.max_backoff,
+         .mu = &mu_,
+         .stopping = &stopping_,
+         .state = &state_,
+         .last_error = &last_error_,
+         .log = Log},
+        [this](const internal::Connected& connected) {
+          return Session(connected);
+        });
   }
 
   // Connects, checks the stream at the log's head, then applies messages
   // until an error (returned) or until stopping (OK).
-  absl::Status Session(absl::Duration* backoff) {
+  absl::Status Session(const internal::Connected& connected) {
     ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
                      Connect(options_.api_timeout));
     ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
@@ -220,7 +212,7 @@ class Standby::Impl {
                                                    "same hash")
                                     : "",
                      ")"));
-    *backoff = options_.min_backoff;
+    connected();
 
     RETURN_IF_ERROR(js->StartReading(options_.stream, head + 1));
     uint64_t next = head + 1;  // the sequence the next message must have
