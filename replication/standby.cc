@@ -223,7 +223,7 @@ class Standby::Impl {
     std::vector<eventlog::RecordedEvent> batch;
     while (!Stopping()) {
       absl::StatusOr<std::vector<internal::StoredEvent>> fetched =
-          js->Fetch(options_.batch_events, options_.poll_interval);
+          js->Fetch(options_.batch_events, options_.api_timeout);
       if (fetched.status().code() == absl::StatusCode::kDataLoss) {
         return StopFollowing(std::string(fetched.status().message()));
       }
@@ -236,6 +236,9 @@ class Standby::Impl {
         } else if (absl::Now() - progress > options_.api_timeout) {
           return Stalled(js.get(), next, last);
         }
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                             options_.poll_interval);
         continue;
       }
       batch.clear();

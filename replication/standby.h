@@ -21,8 +21,8 @@
 // The standby never publishes. It reads through a pull consumer of its
 // own (ephemeral, in memory, no acks) started at the log's head + 1 at
 // every (re)connection, fetching up to batch_events messages a request;
-// once it has applied the whole stream, a fetch waits up to poll_interval
-// for more. Each message's stream sequence must be the next one due.
+// once it has applied the whole stream, it asks again every poll_interval.
+// Each message's stream sequence must be the next one due.
 //
 // Thread safety: Status, StatusJson and AwaitCaughtUp may be called from
 // any thread; the applying runs on the standby's own thread.
@@ -52,8 +52,7 @@ struct StandbyOptions {
   // Messages fetched from the stream in one request and imported into
   // the log in one group commit.
   size_t batch_events = 256;
-  // How long a fetch waits for new messages once the whole stream is
-  // applied.
+  // Between fetches once the whole stream is applied.
   absl::Duration poll_interval = absl::Milliseconds(20);
   // Per JetStream request (stream info, one message), and per NATS server
   // tried when connecting; a consumer that delivers nothing for this long

@@ -289,22 +289,41 @@ absl::Status JetStream::StartReading(const std::string& name, uint64_t first) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<StoredEvent>> JetStream::Fetch(size_t max,
-                                                          absl::Duration wait) {
+absl::StatusOr<std::vector<StoredEvent>> JetStream::Fetch(
+    size_t max, absl::Duration wait) {
   if (handles_->reader == nullptr) {
     return absl::UnavailableError("no JetStream consumer to fetch from");
   }
+  // Messages of an earlier request that came after it returned would be
+  // taken first by the next fetch, and nats.c 3.4.1's fetch overflows its
+  // array when they are more than half a batch (fixed upstream in nats.c
+  // #749). So every request is no-wait (the server answers at once with
+  // what it has, ending with a status when that is less than the batch, so
+  // nothing comes after the answer), and a subscription holding messages
+  // nobody asked for is given up.
+  int pending = 0;
+  if (natsSubscription_GetPending(handles_->reader, &pending, nullptr) !=
+          NATS_OK ||
+      pending != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "the JetStream consumer on ", handles_->reader_stream, " holds ",
+        pending, " messages no fetch asked for"));
+  }
+  jsFetchRequest request;
+  jsFetchRequest_Init(&request);
+  request.Batch = static_cast<int>(max);
+  request.NoWait = true;
+  request.Expires = absl::ToInt64Nanoseconds(
+      std::max(wait, absl::Milliseconds(1)));
   natsMsgList list{};
-  jsErrCode js_error = static_cast<jsErrCode>(0);
-  natsStatus s = natsSubscription_Fetch(
-      &list, handles_->reader, static_cast<int>(max),
-      std::max<int64_t>(1, Millis(wait)), &js_error);
+  natsStatus s = natsSubscription_FetchRequest(&list, handles_->reader,
+                                               &request);
   std::vector<StoredEvent> stored;
-  if (s == NATS_TIMEOUT) return stored;
+  if (s == NATS_NOT_FOUND) return stored;  // nothing there now
   if (s != NATS_OK) {
     return Failed(absl::StrCat("fetching from the JetStream stream ",
                                handles_->reader_stream),
-                  s, js_error);
+                  s);
   }
   absl::Status failed;
   for (int i = 0; i < list.Count && failed.ok(); ++i) {

@@ -86,9 +86,10 @@ class JetStream {
   absl::Status StartReading(const std::string& name, uint64_t first);
 
   // Up to `max` messages of StartReading's consumer, in the order it
-  // delivers them, waiting up to `wait` when none is there yet; empty when
-  // none came. DATA_LOSS naming the sequence for a message that is not a
-  // Vigil event; UNAVAILABLE for a failed request or no consumer.
+  // delivers them, as many as it has now (one no-wait request, answered
+  // within `wait`); empty when it has none. DATA_LOSS naming the sequence
+  // for a message that is not a Vigil event; UNAVAILABLE for a failed or
+  // unanswered request, or no consumer (then make a new session).
   absl::StatusOr<std::vector<StoredEvent>> Fetch(size_t max,
                                                  absl::Duration wait);
 
