@@ -3,8 +3,8 @@
 // reader of the JetStream stream can rebuild the event exactly and check
 // the hash chain with eventlog::ChainedHash. The message's body is the
 // event's data, byte for byte. Besides these, the mirror sets JetStream's
-// own Nats-Msg-Id (the position) and Nats-Expected-Last-Sequence
-// (position - 1). Header values are single-line ASCII: the metadata, which
+// own Nats-Msg-Id (the position and hash), Nats-Expected-Last-Sequence
+// (position - 1) and Nats-Expected-Last-Msg-Id (internal/jetstream.h). Header values are single-line ASCII: the metadata, which
 // is JSON and may hold line breaks, travels base64-encoded. Pure functions,
 // safe from any thread.
 

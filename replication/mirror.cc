@@ -17,6 +17,7 @@
 #include "replication/compare.h"
 #include "replication/event_headers.h"
 #include "replication/internal/jetstream.h"
+#include "replication/internal/reconnect.h"
 #include "replication/subject.h"
 
 namespace vigil::replication {
@@ -27,9 +28,9 @@ constexpr absl::Duration kTick = absl::Milliseconds(50);
 // How long the publisher waits for a new head before looking again.
 constexpr absl::Duration kHeadWait = absl::Milliseconds(100);
 
-constexpr char kStateConnecting[] = "connecting";
 constexpr char kStateMirroring[] = "mirroring";
-constexpr char kStateStopped[] = "stopped";
+using internal::kStateConnecting;
+using internal::kStateStopped;
 
 void Log(std::string_view line) {
   std::fprintf(stderr, "vigild: replication: %.*s\n",
@@ -264,33 +265,26 @@ class Mirror::Impl {
 
   // The publisher thread: sessions, each ended by an error, until stopped.
   void Publish() {
-    absl::Duration backoff = options_.min_backoff;
-    std::string last_logged;
-    while (!Stopping()) {
-      absl::Status ended = Session(&backoff);
-      absl::MutexLock lock(&mu_);
-      if (state_ == kStateStopped) {
-        mu_.Await(absl::Condition(&stopping_));
-        return;
-      }
-      if (stopping_) return;
-      state_ = kStateConnecting;
-      if (connected_gauge_ != nullptr) connected_gauge_->Set(0);
-      if (errors_ != nullptr) errors_->Increment();
-      last_error_ = std::string(ended.message());
-      if (last_error_ != last_logged) {
-        Log(absl::StrCat(last_error_, "; reconnecting (backoff ",
-                         absl::FormatDuration(backoff), ")"));
-        last_logged = last_error_;
-      }
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    }
+    internal::RunReconnecting(
+        {.min_backoff = options_.min_backoff,
+         .max_backoff = options_.max_backoff,
+         .mu = &mu_,
+         .stopping = &stopping_,
+         .state = &state_,
+         .last_error = &last_error_,
+         .log = Log,
+         .on_error = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+           if (connected_gauge_ != nullptr) connected_gauge_->Set(0);
+           if (errors_ != nullptr) errors_->Increment();
+         }},
+        [this](const internal::Connected& connected) {
+          return Session(connected);
+        });
   }
 
   // Connects, checks the stream against the log, publishes until an error
   // (returned) or until stopping (OK).
-  absl::Status Session(absl::Duration* backoff) {
+  absl::Status Session(const internal::Connected& connected) {
     ASSIGN_OR_RETURN(
         std::unique_ptr<internal::JetStream> js,
         internal::JetStream::Connect(
@@ -329,7 +323,7 @@ class Mirror::Impl {
     }
     Log(absl::StrCat("mirroring to JetStream stream ", options_.stream,
                      " from position ", last + 1, " (", checked, ")"));
-    *backoff = options_.min_backoff;
+    connected();
 
     uint64_t sent = last;
     while (true) {

@@ -3,9 +3,12 @@
 // (docs/replication.md). Each event goes to its stream's subject
 // (subject.h) with its fields and chain hash in headers (event_headers.h),
 // Nats-Msg-Id = position and hash, Nats-Expected-Last-Sequence =
-// position - 1:
-// JetStream refuses a publish that would leave a gap or a duplicate, so a
-// retry can never store an event twice or out of place.
+// position - 1 and, after a connection's first publish,
+// Nats-Expected-Last-Msg-Id = the previous publish's id
+// (internal/jetstream.h): JetStream refuses a publish that would leave a
+// gap or a duplicate, or that follows another writer's message, so a retry
+// can never store an event twice or out of place, and a deposed primary's
+// queued publishes cannot land after the new leader's.
 //
 // On start and after any error, the mirror reads the stream's last sequence
 // L, fetches message L and compares it, hash included, with the log's event

@@ -13,13 +13,14 @@
 #include "base/status_macros.h"
 #include "replication/compare.h"
 #include "replication/internal/jetstream.h"
+#include "replication/internal/reconnect.h"
 
 namespace vigil::replication {
 namespace {
 
-constexpr char kStateConnecting[] = "connecting";
 constexpr char kStateFollowing[] = "following";
-constexpr char kStateStopped[] = "stopped";
+using internal::kStateConnecting;
+using internal::kStateStopped;
 
 void Log(std::string_view line) {
   std::fprintf(stderr, "vigild: standby: %.*s\n", static_cast<int>(line.size()),
@@ -176,31 +177,22 @@ class Standby::Impl {
 
   // The follower thread: sessions, each ended by an error, until stopped.
   void Follow() {
-    absl::Duration backoff = options_.min_backoff;
-    std::string last_logged;
-    while (!Stopping()) {
-      absl::Status ended = Session(&backoff);
-      absl::MutexLock lock(&mu_);
-      if (state_ == kStateStopped) {
-        mu_.Await(absl::Condition(&stopping_));
-        return;
-      }
-      if (stopping_) return;
-      state_ = kStateConnecting;
-      last_error_ = std::string(ended.message());
-      if (last_error_ != last_logged) {
-        Log(absl::StrCat(last_error_, "; reconnecting (backoff ",
-                         absl::FormatDuration(backoff), ")"));
-        last_logged = last_error_;
-      }
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    }
+    internal::RunReconnecting(
+        {.min_backoff = options_.min_backoff,
+         .max_backoff = options_.max_backoff,
+         .mu = &mu_,
+         .stopping = &stopping_,
+         .state = &state_,
+         .last_error = &last_error_,
+         .log = Log},
+        [this](const internal::Connected& connected) {
+          return Session(connected);
+        });
   }
 
   // Connects, checks the stream at the log's head, then applies messages
   // until an error (returned) or until stopping (OK).
-  absl::Status Session(absl::Duration* backoff) {
+  absl::Status Session(const internal::Connected& connected) {
     ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
                      Connect(options_.api_timeout));
     ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
@@ -220,57 +212,77 @@ class Standby::Impl {
                                                    "same hash")
                                     : "",
                      ")"));
-    *backoff = options_.min_backoff;
+    connected();
 
+    RETURN_IF_ERROR(js->StartReading(options_.stream, head + 1));
+    uint64_t next = head + 1;  // the sequence the next message must have
+    // When a message last came, or the stream was last seen to end before
+    // `next`: a consumer that delivers nothing while the stream holds more
+    // is given up after api_timeout.
+    absl::Time progress = absl::Now();
     std::vector<eventlog::RecordedEvent> batch;
     while (!Stopping()) {
-      const uint64_t next = log_->HeadPosition() + 1;
-      batch.clear();
-      bool at_end = false;
-      while (batch.size() < options_.batch_events) {
-        const uint64_t sequence = next + batch.size();
-        absl::StatusOr<eventlog::RecordedEvent> stored =
-            js->GetEvent(options_.stream, sequence);
-        if (absl::IsNotFound(stored.status())) {
-          // The end of the stream, or a hole in it: a hole when the stream
-          // ends past `sequence` and still has no message there (it may
-          // have been stored between the two requests).
-          ASSIGN_OR_RETURN(const uint64_t now_last,
-                           js->LastSequence(options_.stream));
-          SetStreamLast(now_last);
-          if (now_last < sequence) {
-            at_end = true;
-            break;
-          }
-          stored = js->GetEvent(options_.stream, sequence);
-          if (absl::IsNotFound(stored.status())) {
-            return StopFollowing(absl::StrCat(
-                "the JetStream stream ", options_.stream,
-                " has no message at sequence ", sequence,
-                " though it ends at ", now_last, ": a gap"));
-          }
-        }
-        if (stored.status().code() == absl::StatusCode::kDataLoss) {
-          return StopFollowing(std::string(stored.status().message()));
-        }
-        RETURN_IF_ERROR(stored.status());
-        if (stored->position != sequence) {
-          return StopFollowing(absl::StrCat(
-              "sequence ", sequence, " of the JetStream stream ",
-              options_.stream, " holds position ", stored->position,
-              ": sequence and position must be equal"));
-        }
-        batch.push_back(*std::move(stored));
+      absl::StatusOr<std::vector<internal::StoredEvent>> fetched =
+          js->Fetch(options_.batch_events, options_.api_timeout);
+      if (fetched.status().code() == absl::StatusCode::kDataLoss) {
+        return StopFollowing(std::string(fetched.status().message()));
       }
-      if (!batch.empty()) RETURN_IF_ERROR(Apply(batch));
-      SetStreamLast(next + batch.size() - 1);
-      if (at_end) {
+      RETURN_IF_ERROR(fetched.status());
+      if (fetched->empty()) {
+        ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
+        SetStreamLast(last);
+        if (last < next) {
+          progress = absl::Now();
+        } else if (absl::Now() - progress > options_.api_timeout) {
+          return Stalled(js.get(), next, last);
+        }
         absl::MutexLock lock(&mu_);
         mu_.AwaitWithTimeout(absl::Condition(&stopping_),
                              options_.poll_interval);
+        continue;
       }
+      batch.clear();
+      for (internal::StoredEvent& stored : *fetched) {
+        const uint64_t expected = next + batch.size();
+        if (stored.sequence != expected) {
+          return StopFollowing(absl::StrCat(
+              "the JetStream stream ", options_.stream,
+              " delivered sequence ", stored.sequence, " where ", expected,
+              " was due", stored.sequence > expected ? ": a gap" : ""));
+        }
+        if (stored.event.position != stored.sequence) {
+          return StopFollowing(absl::StrCat(
+              "sequence ", stored.sequence, " of the JetStream stream ",
+              options_.stream, " holds position ", stored.event.position,
+              ": sequence and position must be equal"));
+        }
+        batch.push_back(std::move(stored.event));
+      }
+      RETURN_IF_ERROR(Apply(batch));
+      next += batch.size();
+      SetStreamLast(next - 1);
+      progress = absl::Now();
     }
     return absl::OkStatus();
+  }
+
+  // The consumer delivered nothing for api_timeout though the stream ends
+  // at `last` >= `next`: a hole at `next` stops the standby; otherwise the
+  // consumer is stuck (its node gone) and the session ends to make another.
+  absl::Status Stalled(internal::JetStream* js, uint64_t next, uint64_t last) {
+    absl::StatusOr<eventlog::RecordedEvent> stored =
+        js->GetEvent(options_.stream, next);
+    if (absl::IsNotFound(stored.status())) {
+      return StopFollowing(absl::StrCat(
+          "the JetStream stream ", options_.stream,
+          " has no message at sequence ", next, " though it ends at ", last,
+          ": a gap"));
+    }
+    RETURN_IF_ERROR(stored.status());
+    return absl::UnavailableError(absl::StrCat(
+        "the JetStream consumer delivered nothing for ",
+        absl::FormatDuration(options_.api_timeout), " though the stream ",
+        options_.stream, " ends at ", last, " and this log at ", next - 1));
   }
 
   // The stream's message at the log's head `head` against the log's event

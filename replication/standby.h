@@ -18,9 +18,11 @@
 // more. Other errors (NATS unreachable, no JetStream quorum, a full disk)
 // retry after a backoff doubling from min_backoff to max_backoff.
 //
-// The standby never publishes: it reads with one JetStream request per
-// message (a few thousand events a second), and looks for new messages
-// every poll_interval once it has applied the whole stream.
+// The standby never publishes. It reads through a pull consumer of its
+// own (ephemeral, in memory, no acks) started at the log's head + 1 at
+// every (re)connection, fetching up to batch_events messages a request;
+// once it has applied the whole stream, it asks again every poll_interval.
+// Each message's stream sequence must be the next one due.
 //
 // Thread safety: Status, StatusJson and AwaitCaughtUp may be called from
 // any thread; the applying runs on the standby's own thread.
@@ -47,13 +49,14 @@ struct StandbyOptions {
   std::string nats_url;
   // The JetStream stream the primary mirrors to (MirrorOptions::stream).
   std::string stream = "VIGIL";
-  // Messages read from the stream and imported into the log in one group
-  // commit.
+  // Messages fetched from the stream in one request and imported into
+  // the log in one group commit.
   size_t batch_events = 256;
-  // Between looks for new messages once the whole stream is applied.
+  // Between fetches once the whole stream is applied.
   absl::Duration poll_interval = absl::Milliseconds(20);
   // Per JetStream request (stream info, one message), and per NATS server
-  // tried when connecting.
+  // tried when connecting; a consumer that delivers nothing for this long
+  // while the stream holds more is replaced (a reconnection).
   absl::Duration api_timeout = absl::Seconds(5);
   absl::Duration connect_timeout = absl::Seconds(2);
   // Between reconnects after an error: doubles from min to max, back to

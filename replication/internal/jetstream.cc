@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,10 @@
 
 namespace vigil::replication::internal {
 namespace {
+
+// How long JetStream keeps a reading consumer nobody fetches from (a
+// session that ended without deleting it).
+constexpr absl::Duration kConsumerInactive = absl::Seconds(30);
 
 // nats.c's status as ours, with its last error's text.
 absl::Status Failed(std::string_view what, natsStatus status,
@@ -60,6 +65,31 @@ void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
   natsMsg_Destroy(msg);
 }
 
+// The event `msg` (sequence `sequence` of stream `name`) holds; DATA_LOSS
+// naming them when it is not a Vigil event.
+absl::StatusOr<eventlog::RecordedEvent> EventOfNatsMsg(natsMsg* msg,
+                                                       const std::string& name,
+                                                       uint64_t sequence) {
+  absl::StatusOr<eventlog::RecordedEvent> event = EventOfMessage(
+      [msg](std::string_view key) -> std::optional<std::string> {
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(msg, std::string(key).c_str(), &value) !=
+                NATS_OK ||
+            value == nullptr) {
+          return std::nullopt;
+        }
+        return std::string(value);
+      },
+      std::string_view(natsMsg_GetData(msg),
+                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  if (!event.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "sequence ", sequence, " of the JetStream stream ", name,
+        " is not a Vigil event: ", event.status().message()));
+  }
+  return event;
+}
+
 }  // namespace
 
 struct JetStream::Handles {
@@ -68,7 +98,21 @@ struct JetStream::Handles {
   // nats.c 3.4's js_PublishAsyncGetPendingList crashes on a context that
   // never published asynchronously.
   bool published = false;
+  // StartReading's pull subscription, and its stream.
+  natsSubscription* reader = nullptr;
+  std::string reader_stream;
+
+  // Deletes the consumer (best effort: else JetStream does after
+  // kConsumerInactive).
+  void DropReader() {
+    if (reader == nullptr) return;
+    natsSubscription_Unsubscribe(reader);
+    natsSubscription_Destroy(reader);
+    reader = nullptr;
+  }
+
   ~Handles() {
+    DropReader();
     if (js != nullptr && published) {
       natsMsgList pending{};
       if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
@@ -107,6 +151,7 @@ absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Connect(
   if (s == NATS_OK) s = natsOptions_SetPingInterval(nats_options, 1000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(nats_options, 2);
   auto jet_stream = std::unique_ptr<JetStream>(new JetStream());
+  jet_stream->chain_message_ids_ = options.chain_message_ids;
   jet_stream->handles_ = std::make_unique<Handles>();
   Handles& handles = *jet_stream->handles_;
   if (s == NATS_OK) s = natsConnection_Connect(&handles.connection, nats_options);
@@ -127,6 +172,10 @@ absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Connect(
 }
 
 JetStream::~JetStream() = default;
+
+std::string MessageId(const eventlog::RecordedEvent& event) {
+  return absl::StrCat(event.position, "-", HashHex(event.hash).substr(0, 16));
+}
 
 absl::StatusOr<uint64_t> JetStream::LastSequence(const std::string& name) {
   jsStreamInfo* info = nullptr;
@@ -191,25 +240,113 @@ absl::StatusOr<eventlog::RecordedEvent> JetStream::GetEvent(
                                " of the JetStream stream ", name),
                   s, js_error);
   }
-  absl::StatusOr<eventlog::RecordedEvent> event = EventOfMessage(
-      [msg](std::string_view key) -> std::optional<std::string> {
-        const char* value = nullptr;
-        if (natsMsgHeader_Get(msg, std::string(key).c_str(), &value) !=
-                NATS_OK ||
-            value == nullptr) {
-          return std::nullopt;
-        }
-        return std::string(value);
-      },
-      std::string_view(natsMsg_GetData(msg),
-                       static_cast<size_t>(natsMsg_GetDataLength(msg))));
+  absl::StatusOr<eventlog::RecordedEvent> event =
+      EventOfNatsMsg(msg, name, sequence);
   natsMsg_Destroy(msg);
-  if (!event.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "sequence ", sequence, " of the JetStream stream ", name,
-        " is not a Vigil event: ", event.status().message()));
-  }
   return event;
+}
+
+absl::Status JetStream::StartReading(const std::string& name, uint64_t first) {
+  handles_->DropReader();
+  // The consumer's filter must be the stream's subjects: read them.
+  jsStreamInfo* info = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr,
+                                  &js_error);
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("reading the JetStream stream ", name), s,
+                  js_error);
+  }
+  std::string subject;
+  if (info->Config != nullptr && info->Config->SubjectsLen == 1) {
+    subject = info->Config->Subjects[0];
+  }
+  jsStreamInfo_Destroy(info);
+  if (subject.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the JetStream stream ", name,
+        " does not have the one subject a Vigil mirror gives it"));
+  }
+  jsSubOptions sub_options;
+  jsSubOptions_Init(&sub_options);
+  sub_options.Stream = name.c_str();
+  sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
+  sub_options.Config.OptStartSeq = first;
+  sub_options.Config.AckPolicy = js_AckNone;
+  sub_options.Config.MemoryStorage = true;
+  sub_options.Config.Replicas = 1;
+  sub_options.Config.InactiveThreshold =
+      absl::ToInt64Nanoseconds(kConsumerInactive);
+  s = js_PullSubscribe(&handles_->reader, handles_->js, subject.c_str(),
+                       nullptr, nullptr, &sub_options, &js_error);
+  if (s != NATS_OK) {
+    handles_->reader = nullptr;
+    return Failed(absl::StrCat("reading the JetStream stream ", name,
+                               " from sequence ", first),
+                  s, js_error);
+  }
+  handles_->reader_stream = name;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StoredEvent>> JetStream::Fetch(
+    size_t max, absl::Duration wait) {
+  if (handles_->reader == nullptr) {
+    return absl::UnavailableError("no JetStream consumer to fetch from");
+  }
+  // Messages of an earlier request that came after it returned would be
+  // taken first by the next fetch, and nats.c 3.4.1's fetch overflows its
+  // array when they are more than half a batch (fixed upstream in nats.c
+  // #749). So every request is no-wait (the server answers at once with
+  // what it has, ending with a status when that is less than the batch, so
+  // nothing comes after the answer), and a subscription holding messages
+  // nobody asked for is given up.
+  int pending = 0;
+  if (natsSubscription_GetPending(handles_->reader, &pending, nullptr) !=
+          NATS_OK ||
+      pending != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "the JetStream consumer on ", handles_->reader_stream, " holds ",
+        pending, " messages no fetch asked for"));
+  }
+  jsFetchRequest request;
+  jsFetchRequest_Init(&request);
+  request.Batch = static_cast<int>(max);
+  request.NoWait = true;
+  request.Expires = absl::ToInt64Nanoseconds(
+      std::max(wait, absl::Milliseconds(1)));
+  natsMsgList list{};
+  natsStatus s = natsSubscription_FetchRequest(&list, handles_->reader,
+                                               &request);
+  std::vector<StoredEvent> stored;
+  if (s == NATS_NOT_FOUND) return stored;  // nothing there now
+  if (s != NATS_OK) {
+    return Failed(absl::StrCat("fetching from the JetStream stream ",
+                               handles_->reader_stream),
+                  s);
+  }
+  absl::Status failed;
+  for (int i = 0; i < list.Count && failed.ok(); ++i) {
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, list.Msgs[i]) != NATS_OK) {
+      failed = absl::DataLossError(absl::StrCat(
+          "a message of the JetStream stream ", handles_->reader_stream,
+          " came without its sequence"));
+      break;
+    }
+    const uint64_t sequence = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    absl::StatusOr<eventlog::RecordedEvent> event =
+        EventOfNatsMsg(list.Msgs[i], handles_->reader_stream, sequence);
+    if (!event.ok()) {
+      failed = event.status();
+      break;
+    }
+    stored.push_back({sequence, *std::move(event)});
+  }
+  natsMsgList_Destroy(&list);
+  if (!failed.ok()) return failed;
+  return stored;
 }
 
 absl::Status JetStream::PublishAsync(const std::string& subject,
@@ -223,17 +360,15 @@ absl::Status JetStream::PublishAsync(const std::string& subject,
     if (s != NATS_OK) break;
     s = natsMsgHeader_Set(msg, header.first.c_str(), header.second.c_str());
   }
-  // The position and the hash: a retry of this very event is dropped as a
-  // duplicate, while another event at the same position (a deposed
-  // primary's) is not taken for this one; the expected last sequence then
-  // refuses whichever comes second.
-  const std::string id =
-      absl::StrCat(event.position, "-", HashHex(event.hash).substr(0, 16));
+  const std::string id = MessageId(event);
   jsPubOptions publish;
   jsPubOptions_Init(&publish);
   publish.MsgId = id.c_str();
   publish.ExpectLastSeq = event.position - 1;
   publish.ExpectNoMessage = event.position == 1;
+  if (chain_message_ids_ && !last_published_id_.empty()) {
+    publish.ExpectLastMsgId = last_published_id_.c_str();
+  }
   publish.MaxWait = Millis(ack_timeout);
   if (s == NATS_OK) {
     handles_->published = true;
@@ -243,6 +378,7 @@ absl::Status JetStream::PublishAsync(const std::string& subject,
   if (s != NATS_OK) {
     return Failed(absl::StrCat("publishing position ", event.position), s);
   }
+  last_published_id_ = id;
   return absl::OkStatus();
 }
 

@@ -1,5 +1,5 @@
 // JetStream: one connection to a NATS cluster and its JetStream context,
-// with the few calls the mirror makes, answered as absl::Status. nats.c's
+// with the few calls the mirror and the standby make, answered as absl::Status. nats.c's
 // types stay inside jetstream.cc. A connection that breaks reconnects by
 // itself (nats.c), to any node of the URL list; the mirror still makes a
 // new JetStream after any error, so a session never outlives a failure.
@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,7 +36,23 @@ struct JetStreamOptions {
   size_t max_pending = 0;          // async publishes awaiting their ack
   // Must stay callable until nats_CloseAndWait (see Mirror's destructor).
   const AckCallback* on_ack = nullptr;
+  // Whether each publish after the session's first names its predecessor
+  // (Nats-Expected-Last-Msg-Id, see PublishAsync). Only the fencing
+  // test's control turns it off, to show what it refuses.
+  bool chain_message_ids = true;
 };
+
+// A message read from a stream: the event it holds and its sequence.
+struct StoredEvent {
+  uint64_t sequence = 0;
+  eventlog::RecordedEvent event;
+};
+
+// The Nats-Msg-Id of `event`'s message: its position, '-', the first 16
+// hex digits of its hash. A retry of the same event is dropped as a
+// duplicate; another event at the same position (a deposed primary's) is
+// not taken for it.
+std::string MessageId(const eventlog::RecordedEvent& event);
 
 class JetStream {
  public:
@@ -61,13 +78,36 @@ class JetStream {
   absl::StatusOr<eventlog::RecordedEvent> GetEvent(const std::string& name,
                                                    uint64_t sequence);
 
-  // Publishes `event` on `subject` without waiting: Nats-Msg-Id = its
-  // position, '-', the first 16 hex digits of its hash;
-  // Nats-Expected-Last-Sequence = position - 1 (for position 1,
-  // whose expected last sequence 0 JetStream cannot check, no message on
-  // its subject). The outcome comes to on_ack within `ack_timeout`. Blocks
-  // while max_pending publishes wait for acks (up to 200 ms, then
-  // UNAVAILABLE).
+  // Starts a pull consumer on stream `name` that delivers every message
+  // from sequence `first` on, in sequence order, without acks: an
+  // ephemeral consumer in memory on one node, deleted with this session
+  // (or by JetStream kConsumerInactive after the last fetch, when the
+  // session could not delete it). Replaces an earlier one.
+  absl::Status StartReading(const std::string& name, uint64_t first);
+
+  // Up to `max` messages of StartReading's consumer, in the order it
+  // delivers them, as many as it has now (one no-wait request, answered
+  // within `wait`); empty when it has none. DATA_LOSS naming the sequence
+  // for a message that is not a Vigil event; UNAVAILABLE for a failed or
+  // unanswered request, or no consumer (then make a new session).
+  absl::StatusOr<std::vector<StoredEvent>> Fetch(size_t max,
+                                                 absl::Duration wait);
+
+  // Publishes `event` on `subject` without waiting: Nats-Msg-Id =
+  // MessageId(event); Nats-Expected-Last-Sequence = position - 1 (for
+  // position 1, whose expected last sequence 0 JetStream cannot check, no
+  // message on its subject); and, for every publish of this session after
+  // its first, Nats-Expected-Last-Msg-Id = the previous publish's message
+  // id. So a publish lands only right after its own predecessor: once one
+  // is refused (another writer took its position), every publish queued
+  // behind it is refused too, instead of chaining on the other writer's
+  // message by sequence alone. The session's first publish chains by
+  // sequence only: the caller has checked the stream's last message
+  // against its log (Mirror's CheckResume), and a stream node restarted
+  // more than JetStream's duplicate window (2 minutes) after the last
+  // publish has forgotten the last message id, which would refuse it.
+  // The outcome comes to on_ack within `ack_timeout`. Blocks while
+  // max_pending publishes wait for acks (up to 200 ms, then UNAVAILABLE).
   absl::Status PublishAsync(const std::string& subject,
                             const eventlog::RecordedEvent& event,
                             absl::Duration ack_timeout);
@@ -76,6 +116,9 @@ class JetStream {
   JetStream() = default;
   struct Handles;
   std::unique_ptr<Handles> handles_;
+  bool chain_message_ids_ = true;
+  // MessageId of the last publish of this session; empty before the first.
+  std::string last_published_id_;
 };
 
 }  // namespace vigil::replication::internal

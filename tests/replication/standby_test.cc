@@ -196,6 +196,39 @@ TEST_F(StandbyTest, FollowsThePrimaryPositionForPositionAndRefusesAppends) {
   ASSERT_EQ(primary_.process->Terminate(), 0);
   EXPECT_EQ(LogOf("standby").find("STOPPED"), std::string::npos)
       << LogOf("standby");
+  // One session and one consumer throughout: nothing made it reconnect.
+  EXPECT_EQ(LogOf("standby").find("reconnecting"), std::string::npos)
+      << LogOf("standby");
+  ExpectSameLogs();
+}
+
+// Each NATS node paused in turn while the primary appends: whichever node
+// holds the standby's consumer (or its connection) stops answering, the
+// standby's fetch fails or its consumer delivers nothing, and it must
+// start another session and consumer elsewhere and apply everything.
+TEST_F(StandbyTest, EachNatsNodePausedInTurnTheStandbyFollowsOn) {
+  Start(&primary_, "primary", false);
+  ASSERT_GT(primary_.http, 0) << LogOf("primary");
+  ASSERT_EQ(Append(primary_.http, "orders", 5).status, 201);
+  Start(&standby_, "standby", true);
+  ASSERT_GT(standby_.http, 0) << LogOf("standby");
+  ASSERT_TRUE(AwaitApplied(standby_.http, 5)) << Replication(standby_.http);
+  uint64_t head = 5;
+  for (int node = 0; node < 3; ++node) {
+    cluster_->Pause(node);
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_EQ(Append(primary_.http, "orders", 5).status, 201);
+      head += 5;
+    }
+    EXPECT_TRUE(AwaitApplied(standby_.http, head, absl::Seconds(60)))
+        << "node " << node << " paused: standby " << Replication(standby_.http)
+        << ", primary " << Replication(primary_.http) << LogOf("standby")
+        << LogOf("primary");
+    cluster_->Resume(node);
+  }
+  ASSERT_TRUE(AwaitApplied(standby_.http, head)) << Replication(standby_.http);
+  ASSERT_EQ(standby_.process->Terminate(), 0);
+  ASSERT_EQ(primary_.process->Terminate(), 0);
   ExpectSameLogs();
 }
 
