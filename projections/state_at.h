@@ -92,17 +92,30 @@ struct SystemState {
   void ClearDirty();
 };
 
+// A task of a StatePage that the events after its snapshot did not
+// touch: its row is its snapshot entry, kept as the entry's bytes
+// (internal/fold_codec.h, a task entry) and written straight into the
+// page's body (StatePageJson) rather than decoded into the folds.
+struct StoredTask {
+  uint64_t first_position = 0;  // the row's, for the list order
+  std::string task_id;
+  std::string entry;  // the task's snapshot entry (EncodeTask)
+};
+
 // What the dashboard's scrubber shows of the whole system: StateAt's state
 // with only the newest tasks (TimeTravel::StatePageAt).
 struct StatePage {
   // The agents, pairs and message pairs whole; of the per-minute rows, at
   // least those that start in the hour before `state.time_us`
   // (kStateMetricsWindowUs: the ones the JSON lists; older ones may be
-  // missing or partial); of the tasks,
-  // the `task_limit` newest (by first_position, then task id, descending)
-  // and the tasks the replay after the snapshot touched: whichever are
-  // listed, newest first, are the same as StateAt's. No spans.
+  // missing or partial); of the tasks, those the replay after the
+  // snapshot touched. No spans.
   SystemState state;
+  // With state.tasks, the page's tasks: the `task_limit` newest (by
+  // first_position, then task id, descending) are among them, and
+  // whichever are listed, newest first, are the same as StateAt's. None
+  // of these is in state.tasks.
+  std::vector<StoredTask> stored_tasks;
   uint64_t task_count = 0;  // all tasks after the position
 };
 
