@@ -177,9 +177,12 @@ int Main(int argc, char** argv) {
     tasks.emplace_back(row.first_position, id);
   }
   std::sort(tasks.begin(), tasks.end());
-  std::printf("(at the head: %zu agents, %zu tasks, %zu agent-minutes)\n",
-              at_head->agents.rows().size(), tasks.size(),
-              at_head->metrics.agent_minutes().size());
+  std::printf(
+      "(at the head: %zu agents, %zu tasks, %zu coordination pairs, %zu "
+      "message pairs, %zu agent-minutes)\n",
+      at_head->agents.rows().size(), tasks.size(),
+      at_head->tasks.pairs().size(), at_head->tasks.messages().size(),
+      at_head->metrics.agent_minutes().size());
   // Samples of row `row`: `samples`, or none when --only names another.
   auto samples_of = [&](std::string_view row, int samples) {
     return flags.only.empty() || flags.only == row ? samples : 0;
