@@ -20,6 +20,7 @@
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
 #include "projections/internal/fold_codec.h"
+#include "projections/internal/page_rows_cache.h"
 
 namespace vigil::projections {
 namespace {
@@ -258,10 +259,13 @@ absl::StatusOr<std::optional<internal::SnapshotIndex>> ReadIndex(
   return index;
 }
 
-// The page rows written with snapshot `snapshot`, decoded into `state`;
-// false when it has none (DATA_LOSS when they do not decode).
+// The page rows written with snapshot `snapshot`, decoded into `state`
+// (the whole ones through `cache`); false when it has none (DATA_LOSS when
+// they do not decode).
 absl::StatusOr<bool> LoadPageRows(const eventlog::EventLog& log,
-                                  uint64_t snapshot, SystemState* state) {
+                                  uint64_t snapshot,
+                                  internal::PageRowsCache* cache,
+                                  SystemState* state, ReplayStats* stats) {
   // The rows at `at`, when written with that snapshot: whole, or the
   // changes since their `base`.
   auto read = [&](uint64_t at, std::string* value)
@@ -283,25 +287,22 @@ absl::StatusOr<bool> LoadPageRows(const eventlog::EventLog& log,
   ASSIGN_OR_RETURN(std::optional<internal::PageRows> changes,
                    read(snapshot, &changes_bytes));
   if (!changes.has_value()) return false;
-  std::string whole_bytes;
-  std::optional<internal::PageRows> whole;
-  if (changes->base != 0) {
-    ASSIGN_OR_RETURN(whole, read(changes->base, &whole_bytes));
-    if (!whole.has_value() || whole->base != 0) {
-      return absl::DataLossError(absl::StrCat(
-          "time travel snapshot ", snapshot, " has page rows based on ",
-          changes->base, ", which has no whole ones"));
-    }
+  if (changes->base == 0) {
+    ASSIGN_OR_RETURN(stats->page_rows_cached,
+                     cache->SetWhole(*changes, changes_bytes, state));
+    return true;
   }
-  auto decode = [&](const internal::PageRows& rows) -> absl::Status {
-    for (const auto& [key, value] : rows.entries) {
-      RETURN_IF_ERROR(internal::DecodeEntry(key, value, &state->agents,
-                                            &state->tasks, &state->metrics));
-    }
-    return absl::OkStatus();
-  };
-  if (whole.has_value()) RETURN_IF_ERROR(decode(*whole));
-  RETURN_IF_ERROR(decode(*changes));
+  std::string whole_bytes;
+  ASSIGN_OR_RETURN(std::optional<internal::PageRows> whole,
+                   read(changes->base, &whole_bytes));
+  if (!whole.has_value() || whole->base != 0) {
+    return absl::DataLossError(absl::StrCat(
+        "time travel snapshot ", snapshot, " has page rows based on ",
+        changes->base, ", which has no whole ones"));
+  }
+  ASSIGN_OR_RETURN(stats->page_rows_cached,
+                   cache->SetWhole(*whole, whole_bytes, state));
+  RETURN_IF_ERROR(internal::AddPageRows(*changes, state));
   return true;
 }
 
@@ -377,7 +378,10 @@ static TimeTravelOptions Normalized(TimeTravelOptions options) {
 }
 
 TimeTravel::TimeTravel(eventlog::EventLog* log, TimeTravelOptions options)
-    : log_(log), options_(Normalized(options)) {}
+    : log_(log),
+      options_(Normalized(options)),
+      page_rows_cache_(std::make_unique<internal::PageRowsCache>(
+          options_.page_rows_cache)) {}
 
 TimeTravel::~TimeTravel() { StopSnapshotting(); }
 
@@ -562,7 +566,9 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
   };
   // Every fold but the tasks, from one or two values: these grow with the
   // agents and the minutes of an hour, not with the events.
-  ASSIGN_OR_RETURN(bool has_rows, LoadPageRows(*log_, snapshot, &state));
+  ASSIGN_OR_RETURN(bool has_rows, LoadPageRows(*log_, snapshot,
+                                                page_rows_cache_.get(),
+                                                &state, stats));
   if (!has_rows) return std::nullopt;
   // The entries of tasks `task_ids` at the snapshot, in their order.
   auto read_tasks = [&](const std::vector<std::string>& task_ids) {

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,10 @@
 
 namespace vigil::projections {
 
+namespace internal {
+class PageRowsCache;
+}  // namespace internal
+
 // The snapshot name under which the folds are kept. The suffix is the
 // format of the entries (internal/fold_codec.h): change it with the format
 // or with the folds' logic, and old snapshots are ignored.
@@ -54,6 +59,10 @@ struct TimeTravelOptions {
   // and read back from the last snapshot when a span of theirs arrives
   // (TraceFold::EvictTraces). About 1.5 KB each.
   size_t live_spans = 50'000;
+  // Snapshots whose whole page rows (the scrubber's agents, pairs and
+  // minutes) are kept decoded in memory, a few MB each on a large log:
+  // pages at neighbouring positions share them (internal/page_rows_cache.h).
+  size_t page_rows_cache = 4;
   // Most events between the two points of one Diff; more: INVALID_ARGUMENT.
   uint64_t max_diff_events = 1'000'000;
   // Positions listed per changed entity of a Diff; the rest are counted.
@@ -124,6 +133,9 @@ struct ReplayStats {
   uint64_t snapshot_position = 0;  // 0: replayed from position 1
   uint64_t replayed_events = 0;    // events read after the snapshot
   uint64_t skipped_events = 0;     // known types whose data does not parse
+  // StatePageAt: its agents, pairs and minutes were copied from memory
+  // (internal/page_rows_cache.h), not decoded.
+  bool page_rows_cached = false;
 };
 
 // An entity of the read models: kind is one of internal/fold_codec.h's
@@ -245,6 +257,7 @@ class TimeTravel {
 
   eventlog::EventLog* const log_;
   const TimeTravelOptions options_;
+  const std::unique_ptr<internal::PageRowsCache> page_rows_cache_;
 
   // StatePageAt's work once it has a snapshot; nullopt when it must fall
   // back to StateAt.
