@@ -161,19 +161,24 @@ function travelHarness() {
 const page = (events: RecordedEvent[]) => ({ events });
 
 describe('TravelClient', () => {
-  it('asks at once, then only for the newest point, showing each answer as it comes', async () => {
+  it('asks at once for two seeks at most, then only for the newest point, showing each answer as it comes', async () => {
     const { store, server, client } = travelHarness();
     client.seek({ position: 12 });
     // The state and the timeline's events of a position, side by side.
     expect(server.pending()).toEqual([`/v1/state?at=12&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=12']);
     for (const p of [11, 10, 9, 8]) client.seek({ position: p }); // a drag goes on
-    expect(server.pending().length).toBe(2); // one seek's requests in flight
+    // 11 beside 12; 10 and 9 are never asked for.
+    expect(server.pending().slice(2)).toEqual([`/v1/state?at=11&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=11']);
     await server.answer(stateAt(story().slice(0, 12)));
     await server.answer(page(story().slice(0, 12)));
-    // 12 is shown while 8 loads; 11, 10 and 9 are never asked for.
+    // 12 is shown while 8 loads, and 8 is asked for.
     expect(store.getState().travel).toMatchObject({ loading: true, error: null });
     expect(store.getState().travel.view?.position).toBe(12);
-    expect(server.pending()).toEqual([`/v1/state?at=8&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=8']);
+    expect(server.pending()).toEqual([`/v1/state?at=11&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=11',
+      `/v1/state?at=8&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=8']);
+    await server.answer(stateAt(story().slice(0, 11)));
+    await server.answer(page(story().slice(0, 11)));
+    expect(store.getState().travel.view?.position).toBe(11);
     await server.answer(stateAt(story().slice(0, 8)));
     await server.answer(page(story().slice(0, 8)));
     expect(store.getState().travel).toMatchObject({ loading: false, error: null, staleDropped: 0 });
@@ -181,13 +186,32 @@ describe('TravelClient', () => {
     expect(server.pending()).toEqual([]);
   });
 
+  it('drops an answer older than the one shown (two in flight, answered out of order)', async () => {
+    const { store, server, client } = travelHarness();
+    client.seek({ position: 12 });
+    client.seek({ position: 9 });
+    const [older, olderEvents] = server.calls.splice(0, 2);
+    await server.answer(stateAt(story().slice(0, 9)));
+    await server.answer(page(story().slice(0, 9)));
+    expect(store.getState().travel).toMatchObject({ loading: false, staleDropped: 0 });
+    older.resolve(stateAt(story().slice(0, 12)));
+    olderEvents.resolve(page(story().slice(0, 12)));
+    await tick();
+    expect(store.getState().travel.view?.position).toBe(9);
+    expect(store.getState().travel.staleDropped).toBe(1);
+  });
+
   it('going live drops what is in flight and asks for nothing more', async () => {
     const { store, server, client } = travelHarness();
     client.seek({ position: 4 });
     client.seek({ position: 5 });
+    client.seek({ position: 6 });
     client.live();
     await server.answer(stateAt(story().slice(0, 4)));
-    expect(server.pending()).toEqual(['/v1/all?from=1&limit=4']); // asked, not waited for
+    await server.answer(page(story().slice(0, 4)));
+    await server.answer(stateAt(story().slice(0, 5)));
+    // 6 was never asked for; 5's events were asked, not waited for.
+    expect(server.pending()).toEqual(['/v1/all?from=1&limit=5']);
     expect(store.getState().travel).toMatchObject({ mode: 'live', view: null });
   });
 
