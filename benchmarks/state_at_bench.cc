@@ -4,7 +4,7 @@
 //
 //   build/benchmarks/state_at_bench [--events N] [--dir DIR]
 //       [--interval N] [--samples N] [--cold-samples N] [--cache-mb N]
-//       [--only agent|task|page|whole]
+//       [--only agent|task|page|drag|whole]
 //
 // --only measures one row (with snapshots), e.g. to profile it alone.
 // DIR keeps the log between runs (it is filled only up to N events once);
@@ -70,7 +70,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (name == "--only") {
       flags.only = value;
       ok = value == "agent" || value == "task" || value == "page" ||
-           value == "whole";
+           value == "drag" || value == "whole";
     } else if (name == "--cold-samples") {
       ok = absl::SimpleAtoi(value, &flags.cold_samples);
     } else {
@@ -87,17 +87,21 @@ double ThreadCpuMs() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-// Runs `call` at `samples` random positions in [1, head]; prints wall
-// p50/p99/max and thread-CPU p50/p99 in milliseconds (the machines are
-// shared: CPU time is what the call costs, wall time what a caller saw).
+// Runs `call` at `samples` random positions in [1, head] (with `step`:
+// from a random one on, `step` apart, wrapping at the head, as a drag of
+// the scrubber asks); prints wall p50/p99/max and thread-CPU p50/p99 in
+// milliseconds (the machines are shared: CPU time is what the call
+// costs, wall time what a caller saw).
 void Measure(std::string_view what, uint64_t head, int samples,
-             const std::function<void(uint64_t)>& call) {
+             const std::function<void(uint64_t)>& call, uint64_t step = 0) {
   if (samples <= 0) return;  // --cold-samples 0, or --only another row
   std::mt19937_64 random(17);
   std::vector<double> ms;
   std::vector<double> cpu;
+  const uint64_t start = random() % head;
   for (int i = 0; i < samples; ++i) {
-    const uint64_t position = 1 + random() % head;
+    const uint64_t position =
+        1 + (step == 0 ? random() % head : (start + i * step) % head);
     const absl::Time start = absl::Now();
     const double cpu_start = ThreadCpuMs();
     call(position);
@@ -177,9 +181,12 @@ int Main(int argc, char** argv) {
     tasks.emplace_back(row.first_position, id);
   }
   std::sort(tasks.begin(), tasks.end());
-  std::printf("(at the head: %zu agents, %zu tasks, %zu agent-minutes)\n",
-              at_head->agents.rows().size(), tasks.size(),
-              at_head->metrics.agent_minutes().size());
+  std::printf(
+      "(at the head: %zu agents, %zu tasks, %zu coordination pairs, %zu "
+      "message pairs, %zu agent-minutes)\n",
+      at_head->agents.rows().size(), tasks.size(),
+      at_head->tasks.pairs().size(), at_head->tasks.messages().size(),
+      at_head->metrics.agent_minutes().size());
   // Samples of row `row`: `samples`, or none when --only names another.
   auto samples_of = [&](std::string_view row, int samples) {
     return flags.only.empty() || flags.only == row ? samples : 0;
@@ -197,17 +204,21 @@ int Main(int argc, char** argv) {
     if (!time_travel.TaskAt(p, id).ok()) Die("TaskAt failed");
   });
   // What the dashboard's scrubber asks for (GET /v1/state?at=P&limit=4000):
-  // the page and its JSON body.
+  // the page and its JSON body; at random positions, then as a drag asks
+  // (a scrubber 1,000 pixels wide over 1M events: 1,000 events a pixel).
+  auto page = [&](uint64_t p) {
+    projections::ReplayStats stats;
+    auto page = time_travel.StatePageAt(p, 4000, &stats);
+    if (!page.ok()) Die(page.status().ToString());
+    if (projections::StatePageJson(*page, stats, 4000).empty()) {
+      Die("no JSON");
+    }
+  };
   Measure("scrubber's page (limit 4,000, with its JSON), with snapshots",
-          head, samples_of("page", std::max(20, flags.samples / 4)),
-          [&](uint64_t p) {
-            projections::ReplayStats stats;
-            auto page = time_travel.StatePageAt(p, 4000, &stats);
-            if (!page.ok()) Die(page.status().ToString());
-            if (projections::StatePageJson(*page, stats, 4000).empty()) {
-              Die("no JSON");
-            }
-          });
+          head, samples_of("page", std::max(20, flags.samples / 4)), page);
+  Measure("scrubber's page, a drag (positions 1,013 apart)", head,
+          samples_of("drag", std::max(20, flags.samples / 4)), page,
+          /*step=*/1'013);
   Measure("whole system, with snapshots", head,
           samples_of("whole", std::max(20, flags.samples / 20)),
           [&](uint64_t p) {

@@ -137,12 +137,15 @@ void TaskFold::Seed(TaskRow row) {
 }
 
 void TaskFold::SeedPair(const AgentPair& key, const PairCounts& counts) {
-  pairs_.insert_or_assign(key, counts);
+  // Seeds come in key order (a snapshot's entries, its page rows): with the
+  // end as the hint each is placed without a search; a wrong hint only
+  // costs the search.
+  pairs_.insert_or_assign(pairs_.end(), key, counts);
 }
 
 void TaskFold::SeedMessages(const AgentPair& key,
                             const MessageCounts& counts) {
-  messages_.insert_or_assign(key, counts);
+  messages_.insert_or_assign(messages_.end(), key, counts);  // as SeedPair
 }
 
 TaskRow& TaskFold::Row(const std::string& task_id, const DomainEvent& event) {
@@ -339,12 +342,13 @@ const std::string& ActingAgent(const DomainEvent& event) {
 
 void MetricsFold::SeedAgentMinute(const MinuteKey& key,
                                   const AgentMinute& minute) {
-  agent_minutes_.insert_or_assign(key, minute);
+  // In key order, as TaskFold::SeedPair's.
+  agent_minutes_.insert_or_assign(agent_minutes_.end(), key, minute);
 }
 
 void MetricsFold::SeedUsageMinute(const MinuteKey& key,
                                   const UsageMinute& minute) {
-  usage_minutes_.insert_or_assign(key, minute);
+  usage_minutes_.insert_or_assign(usage_minutes_.end(), key, minute);
 }
 
 void MetricsFold::Apply(const DomainEvent& event) {

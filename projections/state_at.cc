@@ -20,6 +20,7 @@
 #include "eventlog/log_cursor.h"
 #include "projections/domain_event.h"
 #include "projections/internal/fold_codec.h"
+#include "projections/internal/page_rows_cache.h"
 
 namespace vigil::projections {
 namespace {
@@ -258,10 +259,13 @@ absl::StatusOr<std::optional<internal::SnapshotIndex>> ReadIndex(
   return index;
 }
 
-// The page rows written with snapshot `snapshot`, decoded into `state`;
-// false when it has none (DATA_LOSS when they do not decode).
+// The page rows written with snapshot `snapshot`, decoded into `state`
+// (the whole ones through `cache`); false when it has none (DATA_LOSS when
+// they do not decode).
 absl::StatusOr<bool> LoadPageRows(const eventlog::EventLog& log,
-                                  uint64_t snapshot, SystemState* state) {
+                                  uint64_t snapshot,
+                                  internal::PageRowsCache* cache,
+                                  SystemState* state, ReplayStats* stats) {
   // The rows at `at`, when written with that snapshot: whole, or the
   // changes since their `base`.
   auto read = [&](uint64_t at, std::string* value)
@@ -283,25 +287,22 @@ absl::StatusOr<bool> LoadPageRows(const eventlog::EventLog& log,
   ASSIGN_OR_RETURN(std::optional<internal::PageRows> changes,
                    read(snapshot, &changes_bytes));
   if (!changes.has_value()) return false;
-  std::string whole_bytes;
-  std::optional<internal::PageRows> whole;
-  if (changes->base != 0) {
-    ASSIGN_OR_RETURN(whole, read(changes->base, &whole_bytes));
-    if (!whole.has_value() || whole->base != 0) {
-      return absl::DataLossError(absl::StrCat(
-          "time travel snapshot ", snapshot, " has page rows based on ",
-          changes->base, ", which has no whole ones"));
-    }
+  if (changes->base == 0) {
+    ASSIGN_OR_RETURN(stats->page_rows_cached,
+                     cache->SetWhole(*changes, changes_bytes, state));
+    return true;
   }
-  auto decode = [&](const internal::PageRows& rows) -> absl::Status {
-    for (const auto& [key, value] : rows.entries) {
-      RETURN_IF_ERROR(internal::DecodeEntry(key, value, &state->agents,
-                                            &state->tasks, &state->metrics));
-    }
-    return absl::OkStatus();
-  };
-  if (whole.has_value()) RETURN_IF_ERROR(decode(*whole));
-  RETURN_IF_ERROR(decode(*changes));
+  std::string whole_bytes;
+  ASSIGN_OR_RETURN(std::optional<internal::PageRows> whole,
+                   read(changes->base, &whole_bytes));
+  if (!whole.has_value() || whole->base != 0) {
+    return absl::DataLossError(absl::StrCat(
+        "time travel snapshot ", snapshot, " has page rows based on ",
+        changes->base, ", which has no whole ones"));
+  }
+  ASSIGN_OR_RETURN(stats->page_rows_cached,
+                   cache->SetWhole(*whole, whole_bytes, state));
+  RETURN_IF_ERROR(internal::AddPageRows(*changes, state));
   return true;
 }
 
@@ -377,7 +378,10 @@ static TimeTravelOptions Normalized(TimeTravelOptions options) {
 }
 
 TimeTravel::TimeTravel(eventlog::EventLog* log, TimeTravelOptions options)
-    : log_(log), options_(Normalized(options)) {}
+    : log_(log),
+      options_(Normalized(options)),
+      page_rows_cache_(std::make_unique<internal::PageRowsCache>(
+          options_.page_rows_cache)) {}
 
 TimeTravel::~TimeTravel() { StopSnapshotting(); }
 
@@ -562,29 +566,27 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
   };
   // Every fold but the tasks, from one or two values: these grow with the
   // agents and the minutes of an hour, not with the events.
-  ASSIGN_OR_RETURN(bool has_rows, LoadPageRows(*log_, snapshot, &state));
+  ASSIGN_OR_RETURN(bool has_rows, LoadPageRows(*log_, snapshot,
+                                                page_rows_cache_.get(),
+                                                &state, stats));
   if (!has_rows) return std::nullopt;
-  // The rows of tasks `task_ids` at the snapshot, seeded; for each,
-  // whether it had one.
-  auto seed_tasks = [&](const std::vector<std::string>& task_ids)
-      -> absl::StatusOr<std::vector<bool>> {
+  // The entries of tasks `task_ids` at the snapshot, in their order.
+  auto read_tasks = [&](const std::vector<std::string>& task_ids) {
     std::vector<std::string> keys;
     keys.reserve(task_ids.size());
     for (const std::string& id : task_ids) keys.push_back(internal::TaskKey(id));
-    ASSIGN_OR_RETURN(
-        std::vector<std::optional<std::string>> values,
-        log_->ReadSnapshotEntries(kFoldSnapshotName, snapshot, keys));
-    std::vector<bool> seeded(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (!values[i].has_value() || values[i]->empty()) continue;
-      RETURN_IF_ERROR(decode(keys[i], *values[i]));
-      seeded[i] = true;
-    }
-    return seeded;
+    return log_->ReadSnapshotEntries(kFoldSnapshotName, snapshot, keys);
   };
-  ASSIGN_OR_RETURN(std::vector<bool> existed, seed_tasks(ids));
-  const uint64_t touched_before =
-      std::count(existed.begin(), existed.end(), true);
+  // The touched tasks that existed at the snapshot, seeded for the replay.
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> touched_entries,
+                   read_tasks(ids));
+  uint64_t touched_before = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::optional<std::string>& entry = touched_entries[i];
+    if (!entry.has_value() || entry->empty()) continue;  // none, or removed
+    RETURN_IF_ERROR(decode(internal::TaskKey(ids[i]), *entry));
+    ++touched_before;
+  }
   state.position = snapshot;
   stats->snapshot_position = snapshot;
   for (size_t i = 0; i < recorded.size(); ++i) {
@@ -597,19 +599,21 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
   page.task_count = index->task_count - touched_before + touched_after;
 
   // The newest tasks the events did not touch: the snapshots' indexes list
-  // every task by the interval it was created in, newest first.
+  // every task by the interval it was created in, newest first. Their rows
+  // are their entries, kept as they are (StoredTask).
   const absl::btree_set<std::string> touched(ids.begin(), ids.end());
-  uint64_t found = 0;
   std::vector<std::string> wanted;
   // For each wanted task, the interval (previous, snapshot] listing it.
   std::vector<std::pair<uint64_t, uint64_t>> listed_in;
+  TaskRow row;  // each entry decoded in turn, its strings reused
   std::optional<internal::SnapshotIndex> at = *std::move(index);
-  while (found < task_limit && at.has_value()) {
+  while (page.stored_tasks.size() < task_limit && at.has_value()) {
     // Indexes back until they list enough tasks for the page (at most one
     // per event; some may be gone), then their entries in one read.
     wanted.clear();
     listed_in.clear();
-    while (at.has_value() && found + wanted.size() < task_limit) {
+    while (at.has_value() &&
+           page.stored_tasks.size() + wanted.size() < task_limit) {
       for (const auto& [first_position, id] : at->created) {
         if (touched.contains(id)) continue;
         wanted.push_back(id);
@@ -622,14 +626,24 @@ absl::StatusOr<std::optional<StatePage>> TimeTravel::PageFromSnapshot(
       ASSIGN_OR_RETURN(at, ReadIndex(*log_, at->previous));
       if (!at.has_value()) return std::nullopt;  // not indexed
     }
-    ASSIGN_OR_RETURN(std::vector<bool> exists, seed_tasks(wanted));
+    ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> entries,
+                     read_tasks(wanted));
     for (size_t i = 0; i < wanted.size(); ++i) {
-      // A task whose first event moved is listed where it moved to.
-      auto row = state.tasks.rows().find(wanted[i]);
-      if (exists[i] && row->second.first_position <= listed_in[i].second &&
-          row->second.first_position > listed_in[i].first) {
-        ++found;
+      std::optional<std::string>& entry = entries[i];
+      if (!entry.has_value() || entry->empty()) continue;  // none, or removed
+      if (!internal::DecodeTaskInto(*entry, &row)) {
+        return absl::DataLossError(absl::StrCat(
+            "the entry of task ", wanted[i], " in time travel snapshot ",
+            snapshot, " does not decode"));
       }
+      // A task whose first event moved is listed where it moved to (each
+      // task is taken once, from the interval its first event is in).
+      if (row.first_position > listed_in[i].second ||
+          row.first_position <= listed_in[i].first) {
+        continue;
+      }
+      page.stored_tasks.push_back(
+          {row.first_position, std::move(wanted[i]), *std::move(entry)});
     }
   }
   state.ClearDirty();

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,10 @@
 
 namespace vigil::projections {
 
+namespace internal {
+class PageRowsCache;
+}  // namespace internal
+
 // The snapshot name under which the folds are kept. The suffix is the
 // format of the entries (internal/fold_codec.h): change it with the format
 // or with the folds' logic, and old snapshots are ignored.
@@ -54,6 +59,10 @@ struct TimeTravelOptions {
   // and read back from the last snapshot when a span of theirs arrives
   // (TraceFold::EvictTraces). About 1.5 KB each.
   size_t live_spans = 50'000;
+  // Snapshots whose whole page rows (the scrubber's agents, pairs and
+  // minutes) are kept decoded in memory, a few MB each on a large log:
+  // pages at neighbouring positions share them (internal/page_rows_cache.h).
+  size_t page_rows_cache = 4;
   // Most events between the two points of one Diff; more: INVALID_ARGUMENT.
   uint64_t max_diff_events = 1'000'000;
   // Positions listed per changed entity of a Diff; the rest are counted.
@@ -92,17 +101,30 @@ struct SystemState {
   void ClearDirty();
 };
 
+// A task of a StatePage that the events after its snapshot did not
+// touch: its row is its snapshot entry, kept as the entry's bytes
+// (internal/fold_codec.h, a task entry) and written straight into the
+// page's body (StatePageJson) rather than decoded into the folds.
+struct StoredTask {
+  uint64_t first_position = 0;  // the row's, for the list order
+  std::string task_id;
+  std::string entry;  // the task's snapshot entry (EncodeTask)
+};
+
 // What the dashboard's scrubber shows of the whole system: StateAt's state
 // with only the newest tasks (TimeTravel::StatePageAt).
 struct StatePage {
   // The agents, pairs and message pairs whole; of the per-minute rows, at
   // least those that start in the hour before `state.time_us`
   // (kStateMetricsWindowUs: the ones the JSON lists; older ones may be
-  // missing or partial); of the tasks,
-  // the `task_limit` newest (by first_position, then task id, descending)
-  // and the tasks the replay after the snapshot touched: whichever are
-  // listed, newest first, are the same as StateAt's. No spans.
+  // missing or partial); of the tasks, those the replay after the
+  // snapshot touched. No spans.
   SystemState state;
+  // With state.tasks, the page's tasks: the `task_limit` newest (by
+  // first_position, then task id, descending) are among them, and
+  // whichever are listed, newest first, are the same as StateAt's. None
+  // of these is in state.tasks.
+  std::vector<StoredTask> stored_tasks;
   uint64_t task_count = 0;  // all tasks after the position
 };
 
@@ -111,6 +133,9 @@ struct ReplayStats {
   uint64_t snapshot_position = 0;  // 0: replayed from position 1
   uint64_t replayed_events = 0;    // events read after the snapshot
   uint64_t skipped_events = 0;     // known types whose data does not parse
+  // StatePageAt: its agents, pairs and minutes were copied from memory
+  // (internal/page_rows_cache.h), not decoded.
+  bool page_rows_cached = false;
 };
 
 // An entity of the read models: kind is one of internal/fold_codec.h's
@@ -232,6 +257,7 @@ class TimeTravel {
 
   eventlog::EventLog* const log_;
   const TimeTravelOptions options_;
+  const std::unique_ptr<internal::PageRowsCache> page_rows_cache_;
 
   // StatePageAt's work once it has a snapshot; nullopt when it must fall
   // back to StateAt.

@@ -379,15 +379,27 @@ std::string SpanJson(const SpanRow& row) { return base::DumpJson(Span(row)); }
 
 namespace {
 
-// SystemStateJson with the task count given (a page holds only some),
-// written as text (TextObject).
+// A task to list: a row of the folds, or a page's stored entry.
+struct ListedTask {
+  uint64_t first_position;
+  std::string_view task_id;
+  const TaskRow* row;        // null: `stored`
+  const StoredTask* stored;  // null: `row`
+};
+
+// SystemStateJson with the task count given (a page holds only some) and
+// the tasks `stored` beside the folds' (a page's), written as text
+// (TextObject).
 std::string StateJson(const SystemState& state, const ReplayStats& stats,
                       uint64_t task_limit, const std::string& trace_id,
-                      uint64_t task_count) {
+                      uint64_t task_count,
+                      const std::vector<StoredTask>& stored = {}) {
   std::string out;
   // About 300 bytes a row, reserved at once rather than grown by copies.
   out.reserve(300 * (state.agents.rows().size() +
-                     std::min<size_t>(state.tasks.rows().size(), task_limit) +
+                     std::min<size_t>(
+                         state.tasks.rows().size() + stored.size(),
+                         task_limit) +
                      state.tasks.pairs().size() +
                      state.tasks.messages().size() +
                      state.metrics.agent_minutes().size() +
@@ -403,19 +415,32 @@ std::string StateJson(const SystemState& state, const ReplayStats& stats,
                AppendRow(*r, AgentTable(), out);
              },
              o.Key("agents"));
-  std::vector<const TaskRow*> tasks;
-  for (const auto& [id, row] : state.tasks.rows()) tasks.push_back(&row);
+  std::vector<ListedTask> tasks;
+  tasks.reserve(state.tasks.rows().size() + stored.size());
+  for (const auto& [id, row] : state.tasks.rows()) {
+    tasks.push_back({row.first_position, row.task_id, &row, nullptr});
+  }
+  for (const StoredTask& task : stored) {
+    tasks.push_back({task.first_position, task.task_id, nullptr, &task});
+  }
   const size_t shown = std::min<size_t>(tasks.size(), task_limit);
   // Newest first, as /v1/tasks lists them.
   std::partial_sort(tasks.begin(), tasks.begin() + shown, tasks.end(),
-                    [](auto* a, auto* b) {
-                      return std::tie(a->first_position, a->task_id) >
-                             std::tie(b->first_position, b->task_id);
+                    [](const ListedTask& a, const ListedTask& b) {
+                      return std::tie(a.first_position, a.task_id) >
+                             std::tie(b.first_position, b.task_id);
                     });
   o.Uint("task_count", task_count);
+  TaskRow decoded;  // each stored entry in turn, its strings reused
   AppendList(tasks, shown,
-             [](const TaskRow* r, std::string* out) {
-               AppendRow(*r, TaskTable(), out);
+             [&decoded](const ListedTask& t, std::string* out) {
+               const TaskRow* row = t.row;
+               if (row == nullptr) {
+                 // Decoded when the page was read (StatePageAt): it does.
+                 internal::DecodeTaskInto(t.stored->entry, &decoded);
+                 row = &decoded;
+               }
+               AppendRow(*row, TaskTable(), out);
              },
              o.Key("tasks"));
   TextObject coordination(o.Key("coordination"));
@@ -486,7 +511,8 @@ std::string SystemStateJson(const SystemState& state, const ReplayStats& stats,
 
 std::string StatePageJson(const StatePage& page, const ReplayStats& stats,
                           uint64_t task_limit) {
-  return StateJson(page.state, stats, task_limit, "", page.task_count);
+  return StateJson(page.state, stats, task_limit, "", page.task_count,
+                   page.stored_tasks);
 }
 
 std::string DiffJson(const StateDiff& diff) {

@@ -167,6 +167,10 @@ std::optional<PageRows> DecodePageRows(std::string_view value) {
   return rows;
 }
 
+bool DecodeTaskInto(std::string_view value, TaskRow* row) {
+  return DecodeRowInto(value, TaskTable(), row);
+}
+
 absl::Status DecodeEntry(std::string_view key, std::string_view value,
                          AgentFold* agents, TaskFold* tasks,
                          MetricsFold* metrics, TraceFold* traces) {

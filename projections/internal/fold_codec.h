@@ -97,6 +97,11 @@ std::string EncodePageRows(const PageRows& rows);
 // nullopt for bytes that do not decode; the entries point into `value`.
 std::optional<PageRows> DecodePageRows(std::string_view value);
 
+// The row of a task entry's non-empty `value` into `row`, whose strings
+// keep their capacity (internal/row_codec.h, DecodeRowInto); false for
+// bytes that do not decode.
+bool DecodeTaskInto(std::string_view value, TaskRow* row);
+
 // Decodes one entry into the fold it belongs to (by the key's kind); an
 // empty task entry seeds nothing; spans are skipped when `traces` is null;
 // the index entry seeds nothing (it is checked), nor does the page rows'

@@ -296,6 +296,13 @@ TEST(RowCodecTest, EntriesFromBeforeAColumnWasAddedStillDecode) {
   row = DecodeRow(new_entry, kAfter);
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->added, "kept");
+  // Into a row that holds another's values: every column is set, the
+  // ones an older entry lacks to their defaults.
+  GrownRow reused{"other", 7, "kept"};
+  ASSERT_TRUE(DecodeRowInto(old_entry, kAfter, &reused));
+  EXPECT_EQ(reused.id, "x");
+  EXPECT_EQ(reused.count, 5);
+  EXPECT_EQ(reused.added, "default");
   // Short of the columns every entry holds: damaged.
   EXPECT_FALSE(DecodeRow(old_entry.substr(0, old_entry.size() - 8), kAfter)
                    .has_value());

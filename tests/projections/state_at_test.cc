@@ -237,7 +237,7 @@ TEST_F(StateAtTest, ScrubberPageAnswersAsTheWholeStateAtRandomPositions) {
                 SystemStateJson(*whole, whole_stats, limit));
       // Past the first snapshot it decoded a page, not every task.
       if (position >= interval && limit == 5) {
-        EXPECT_LT(page->state.tasks.rows().size(),
+        EXPECT_LT(page->state.tasks.rows().size() + page->stored_tasks.size(),
                   std::max<size_t>(whole->tasks.rows().size() / 2, 60));
         paged += whole->tasks.rows().size() > 200;
       }
@@ -253,6 +253,7 @@ TEST_F(StateAtTest, ScrubberPageAnswersAsTheWholeStateAtRandomPositions) {
   auto whole = time_travel.StateAt(later, &whole_stats);
   ASSERT_TRUE(page.ok() && whole.ok());
   EXPECT_EQ(page->state.tasks.rows().size(), whole->tasks.rows().size());
+  EXPECT_TRUE(page->stored_tasks.empty());
   EXPECT_EQ(StatePageJson(*page, page_stats, 100),
             SystemStateJson(*whole, whole_stats, 100));
 }
@@ -306,6 +307,88 @@ TEST_F(StateAtTest, ScrubberPageOverHoursAnswersAsTheWholeState) {
       }
     }
   }
+}
+
+// The page's agents, pairs and minutes come from memory at neighbouring
+// positions (TimeTravelOptions::page_rows_cache) and answer as decoding
+// them does. Control: the whole page rows rewritten under the same
+// snapshot change the answer, and the cache gives the new one, not the
+// one it holds.
+TEST_F(StateAtTest, ScrubberPageRowsFromMemoryAnswerAsDecodedOnes) {
+  AppendEvents(20'000);
+  const uint64_t interval = 97;
+  TimeTravel writer(log_.get(), {.snapshot_interval = interval});
+  ASSERT_TRUE(writer.CatchUpSnapshots().ok());
+  TimeTravel cached(log_.get(), {.snapshot_interval = interval});
+  TimeTravel decoded(log_.get(),
+                     {.snapshot_interval = interval, .page_rows_cache = 0});
+  // The body at `position` from `time_travel`, with whether it was cached.
+  auto body = [](TimeTravel& time_travel, uint64_t position, bool* hit) {
+    ReplayStats stats;
+    auto page = time_travel.StatePageAt(position, 4000, &stats);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (hit != nullptr) *hit = stats.page_rows_cached;
+    return page.ok() ? StatePageJson(*page, stats, 4000) : std::string();
+  };
+  int hits = 0;
+  // A drag: neighbouring positions, forwards and back.
+  std::vector<uint64_t> positions;
+  for (uint64_t p = 5'000; p < 9'000; p += 61) positions.push_back(p);
+  for (uint64_t p = 9'000; p > 5'000; p -= 83) positions.push_back(p);
+  for (uint64_t position : positions) {
+    SCOPED_TRACE(position);
+    bool hit = false;
+    const std::string from_memory = body(cached, position, &hit);
+    bool decoded_hit = true;
+    // (EXPECT_TRUE: a body is megabytes.)
+    EXPECT_TRUE(from_memory == body(decoded, position, &decoded_hit));
+    EXPECT_FALSE(decoded_hit);
+    hits += hit;
+  }
+  EXPECT_GT(hits, static_cast<int>(positions.size()) / 2);
+
+  // The whole rows a page at `position` used, rewritten with one agent
+  // fewer (one the changes since them do not hold) under the same
+  // snapshot.
+  const uint64_t position = 7'000;
+  bool hit = false;
+  const std::string before = body(cached, position, &hit);
+  ASSERT_TRUE(hit);
+  auto read_rows = [&](uint64_t snapshot, std::string* bytes) {
+    auto value = log_->ReadSnapshotEntry(kFoldSnapshotName, snapshot,
+                                         internal::PageRowsKey());
+    EXPECT_TRUE(value.ok() && value->has_value());
+    *bytes = value.ok() ? value->value_or("") : "";
+    return internal::DecodePageRows(*bytes);
+  };
+  std::string changes_bytes;
+  std::string whole_bytes;
+  auto changes = read_rows(position - position % interval, &changes_bytes);
+  ASSERT_TRUE(changes.has_value());
+  auto whole = changes->base == 0 ? changes
+                                  : read_rows(changes->base, &whole_bytes);
+  ASSERT_TRUE(whole.has_value());
+  ASSERT_EQ(whole->base, 0u);
+  auto dropped = std::find_if(
+      whole->entries.begin(), whole->entries.end(), [&](const auto& entry) {
+        return entry.first[0] == internal::kAgentKind &&
+               (changes->base == 0 ||
+                std::none_of(
+                    changes->entries.begin(), changes->entries.end(),
+                    [&](const auto& c) { return c.first == entry.first; }));
+      });
+  ASSERT_NE(dropped, whole->entries.end());
+  whole->entries.erase(dropped);
+  ASSERT_TRUE(log_->WriteSnapshot(kFoldSnapshotName, whole->snapshot,
+                                  {{internal::PageRowsKey(),
+                                    internal::EncodePageRows(*whole)}})
+                  .ok());
+  const std::string after = body(cached, position, &hit);
+  EXPECT_FALSE(hit);  // other bytes: decoded again
+  EXPECT_TRUE(after != before);
+  EXPECT_TRUE(after == body(decoded, position, nullptr));
+  EXPECT_TRUE(body(cached, position, &hit) == after);
+  EXPECT_TRUE(hit);  // and kept
 }
 
 TEST_F(StateAtTest, SnapshotsCatchUpIncrementallyAndWithoutThemReplayFromOne) {

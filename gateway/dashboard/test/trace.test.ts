@@ -161,8 +161,8 @@ describe('the trace view in the past', () => {
 
   it('asks GET /v1/state for the trace\'s spans at the position shown, the parent not arrived pending', async () => {
     const h = setup();
-    const { store, server, timers, client } = h;
-    const travel = new TravelClient(store, server, timers.options);
+    const { store, server, client } = h;
+    const travel = new TravelClient(store, server);
     client.open({ taskId: 'run-r', traceId: null, agentId: null });
     await server.answer(run());
     await travelTo(h, travel, 2, [span('x', null, 0, 1, { trace_id: OTHER })]); // bounded: not this trace
@@ -183,8 +183,8 @@ describe('the trace view in the past', () => {
 
   it('says so when the state lists no spans, or the request failed', async () => {
     const h = setup();
-    const { store, server, timers, client } = h;
-    const travel = new TravelClient(store, server, timers.options);
+    const { store, server, client } = h;
+    const travel = new TravelClient(store, server);
     client.open({ taskId: null, traceId: TRACE, agentId: null });
     await server.answer(run());
     await travelTo(h, travel, 2);

@@ -96,19 +96,27 @@ describe('store: time travel', () => {
     expect(shown(back).events.length).toBe(events.length);
   });
 
-  it('drops an answer for anything but the newest seek, and any answer once live', () => {
+  it('shows an older seek\'s answer while the newest loads, drops one older than the view, and any once live', () => {
     const store = loaded();
     const first = store.getState().seekPast({ position: 3 });
     const second = store.getState().seekPast({ position: 9 });
+    const third = store.getState().seekPast({ position: 7 });
+    // A drag passing 9: shown, the newest (7) still loading.
+    expect(store.getState().receivePast(second, viewAt(9), 12.5)).toBe(true);
+    expect(store.getState().travel).toMatchObject({ viewSeq: second, viewSeekAt: 12.5, loading: true, error: null });
+    expect(store.getState().travel.view?.position).toBe(9);
+    // Older than the view shown: dropped, as is an older seek's error.
     expect(store.getState().receivePast(first, viewAt(3))).toBe(false);
     expect(store.getState().failPast(first, 'late error')).toBe(false);
-    expect(store.getState().travel).toMatchObject({ view: null, loading: true, error: null, staleDropped: 2 });
-    expect(store.getState().receivePast(second, viewAt(9))).toBe(true);
+    expect(store.getState().travel).toMatchObject({ loading: true, error: null, staleDropped: 2 });
     expect(store.getState().travel.view?.position).toBe(9);
+    expect(store.getState().receivePast(third, viewAt(7))).toBe(true);
+    expect(store.getState().travel).toMatchObject({ viewSeq: third, loading: false });
+    expect(store.getState().travel.view?.position).toBe(7);
 
-    const third = store.getState().seekPast({ position: 4 });
+    const fourth = store.getState().seekPast({ position: 4 });
     store.getState().goLive();
-    expect(store.getState().receivePast(third, viewAt(4))).toBe(false);
+    expect(store.getState().receivePast(fourth, viewAt(4))).toBe(false);
     expect(store.getState().travel).toMatchObject({ mode: 'live', view: null, staleDropped: 3 });
   });
 
@@ -146,87 +154,90 @@ class FakeServer {
 function travelHarness() {
   const store = loaded();
   const server = new FakeServer();
-  const timers: Array<{ fn: () => void; id: number }> = [];
-  let ids = 0;
-  const client = new TravelClient(store, server, {
-    setTimer: (fn) => { timers.push({ fn, id: ++ids }); return ids; },
-    clearTimer: (id) => { const i = timers.findIndex((t) => t.id === id); if (i >= 0) timers.splice(i, 1); },
-  });
-  const settle = () => { while (timers.length > 0) timers.shift()!.fn(); };
-  return { store, server, client, timers, settle };
+  const client = new TravelClient(store, server);
+  return { store, server, client };
 }
 
 const page = (events: RecordedEvent[]) => ({ events });
 
 describe('TravelClient', () => {
-  it('debounces a drag into one request for where it rests', async () => {
-    const { store, server, client, timers, settle } = travelHarness();
-    for (const p of [12, 11, 10, 9, 8]) client.seek({ position: p });
-    expect(timers.length).toBe(1);
-    expect(server.pending()).toEqual([]);
-    settle();
-    expect(server.pending()).toEqual([`/v1/state?at=8&limit=${PAST_TASK_LIMIT}`]);
+  it('asks at once for two seeks at most, then only for the newest point, showing each answer as it comes', async () => {
+    const { store, server, client } = travelHarness();
+    client.seek({ position: 12 });
+    // The state and the timeline's events of a position, side by side.
+    expect(server.pending()).toEqual([`/v1/state?at=12&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=12']);
+    for (const p of [11, 10, 9, 8]) client.seek({ position: p }); // a drag goes on
+    // 11 beside 12; 10 and 9 are never asked for.
+    expect(server.pending().slice(2)).toEqual([`/v1/state?at=11&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=11']);
+    await server.answer(stateAt(story().slice(0, 12)));
+    await server.answer(page(story().slice(0, 12)));
+    // 12 is shown while 8 loads, and 8 is asked for.
+    expect(store.getState().travel).toMatchObject({ loading: true, error: null });
+    expect(store.getState().travel.view?.position).toBe(12);
+    expect(server.pending()).toEqual([`/v1/state?at=11&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=11',
+      `/v1/state?at=8&limit=${PAST_TASK_LIMIT}`, '/v1/all?from=1&limit=8']);
+    await server.answer(stateAt(story().slice(0, 11)));
+    await server.answer(page(story().slice(0, 11)));
+    expect(store.getState().travel.view?.position).toBe(11);
     await server.answer(stateAt(story().slice(0, 8)));
-    expect(server.pending()).toEqual(['/v1/all?from=1&limit=8']);
     await server.answer(page(story().slice(0, 8)));
-    expect(store.getState().travel).toMatchObject({ loading: false, error: null });
+    expect(store.getState().travel).toMatchObject({ loading: false, error: null, staleDropped: 0 });
     expect(shown(store.getState()).events.at(-1)?.position).toBe(8);
+    expect(server.pending()).toEqual([]);
   });
 
-  it('keeps at most one request in flight and drops the stale answer', async () => {
-    const { store, server, client, settle } = travelHarness();
-    client.seek({ position: 4 });
-    settle();
-    expect(server.pending().length).toBe(1);
-    client.seek({ position: 9 }); // while 4 is in flight
-    settle();
-    expect(server.pending().length).toBe(1); // still only the first
-    await server.answer(stateAt(story().slice(0, 4)));
-    // 4 is stale: its events are not asked for; 9 is asked next.
-    expect(server.pending()).toEqual([`/v1/state?at=9&limit=${PAST_TASK_LIMIT}`]);
-    expect(store.getState().travel).toMatchObject({ view: null, staleDropped: 1 });
+  it('drops an answer older than the one shown (two in flight, answered out of order)', async () => {
+    const { store, server, client } = travelHarness();
+    client.seek({ position: 12 });
+    client.seek({ position: 9 });
+    const [older, olderEvents] = server.calls.splice(0, 2);
     await server.answer(stateAt(story().slice(0, 9)));
     await server.answer(page(story().slice(0, 9)));
+    expect(store.getState().travel).toMatchObject({ loading: false, staleDropped: 0 });
+    older.resolve(stateAt(story().slice(0, 12)));
+    olderEvents.resolve(page(story().slice(0, 12)));
+    await tick();
     expect(store.getState().travel.view?.position).toBe(9);
     expect(store.getState().travel.staleDropped).toBe(1);
   });
 
-  it('going live drops what is in flight and cancels what is pending', async () => {
-    const { store, server, client, timers, settle } = travelHarness();
+  it('going live drops what is in flight and asks for nothing more', async () => {
+    const { store, server, client } = travelHarness();
     client.seek({ position: 4 });
-    settle();
     client.seek({ position: 5 });
+    client.seek({ position: 6 });
     client.live();
-    expect(timers.length).toBe(0);
     await server.answer(stateAt(story().slice(0, 4)));
-    expect(server.pending()).toEqual([]);
+    await server.answer(page(story().slice(0, 4)));
+    await server.answer(stateAt(story().slice(0, 5)));
+    // 6 was never asked for; 5's events were asked, not waited for.
+    expect(server.pending()).toEqual(['/v1/all?from=1&limit=5']);
     expect(store.getState().travel).toMatchObject({ mode: 'live', view: null });
   });
 
   it('asks by time and selects a position\'s event on arrival', async () => {
-    const { store, server, client, settle } = travelHarness();
+    const { store, server, client } = travelHarness();
     client.seek({ timeUs: T0 + 6_500_000 });
-    settle();
+    // The position is known once the state answers: its events after it.
     expect(server.pending()).toEqual([`/v1/state?at_time=${T0 + 6_500_000}&limit=${PAST_TASK_LIMIT}`]);
     await server.answer(stateAt(story().slice(0, 6)));
+    expect(server.pending()).toEqual(['/v1/all?from=1&limit=6']);
     await server.answer(page(story().slice(0, 6)));
     expect(store.getState().travel.view?.position).toBe(6);
 
     client.seek({ position: 7 }, true);
-    settle();
     await server.answer(stateAt(story().slice(0, 7)));
     await server.answer(page(story().slice(0, 7)));
     expect(store.getState().selectedEvent?.position).toBe(7);
   });
 
   it('shows errors: the state failing is an error, the events failing only a note', async () => {
-    const { store, server, client, settle } = travelHarness();
+    const { store, server, client } = travelHarness();
     client.seek({ position: 5 });
-    settle();
     await server.fail(new Error('GET /v1/state?at=5: 503 shutting down'));
+    await server.fail(new Error('GET /v1/all: 503 shutting down')); // not read
     expect(store.getState().travel).toMatchObject({ loading: false, error: 'GET /v1/state?at=5: 503 shutting down' });
     client.retry();
-    settle();
     await server.answer(stateAt(story().slice(0, 5)));
     await server.fail(new Error('GET /v1/all: network error (Failed to fetch)'));
     expect(store.getState().travel).toMatchObject({ error: null, loading: false });
@@ -243,6 +254,8 @@ describe('TravelClient', () => {
       new Response(JSON.stringify({ title: 'Not Found', status: 404, detail: 'no such path' }), { status: 404 }),
     ];
     const fetchImpl = (async (url: string, init?: RequestInit) => {
+      // The timeline's events, asked beside each state: none.
+      if (url.includes('/v1/all')) return new Response(JSON.stringify({ events: [] }));
       seen.push({ url, auth: (init?.headers as Record<string, string>).Authorization });
       const r = responses.shift()!;
       if (r instanceof Error) throw r;
@@ -250,8 +263,7 @@ describe('TravelClient', () => {
     }) as unknown as typeof fetch;
     const store = loaded();
     store.getState().setToken('s3cret');
-    const client = new TravelClient(store, new RestClient('http://h', () => store.getState().token, fetchImpl),
-      { setTimer: (fn) => { fn(); return 0; }, clearTimer: () => {} });
+    const client = new TravelClient(store, new RestClient('http://h', () => store.getState().token, fetchImpl));
     client.seek({ position: 99 });
     await tick();
     expect(seen[0]).toEqual({ url: `http://h/v1/state?at=99&limit=${PAST_TASK_LIMIT}`, auth: 'Bearer s3cret' });

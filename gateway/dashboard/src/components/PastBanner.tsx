@@ -9,10 +9,11 @@ import type { TravelClient } from '../live/travel';
 export function PastBanner({ travel }: { travel: TravelClient }) {
   const t = useDashboard((s) => s.travel);
   const head = useDashboard((s) => s.lastPosition);
-  // Every view renders the new past state in the same commit as this.
+  // Every view renders the new past state in the same commit as this
+  // (also a drag's passing positions, shown while the newest loads).
   useLayoutEffect(() => {
-    if (t.mode === 'past' && t.view && !t.loading) recordShown(t.view.position, t.seekAt);
-  }, [t.mode, t.view, t.loading, t.seekAt]);
+    if (t.mode === 'past' && t.view) recordShown(t.view.position, t.viewSeekAt);
+  }, [t.mode, t.view, t.viewSeekAt]);
   if (t.mode !== 'past') return null;
   const asked = t.target === null ? ''
     : 'position' in t.target ? `position ${t.target.position}` : `time ${time(t.target.timeUs)} UTC`;

@@ -1,24 +1,25 @@
 // Time travel's requests, outside React: the scrubber seeks, this asks
-// GET /v1/state (then GET /v1/all for the timeline up to that position) and
+// GET /v1/state (and GET /v1/all for the timeline up to that position) and
 // puts the answer in the store; the diff view compares, this asks
-// GET /v1/diff. While dragging, seeks are debounced, at most one request is
-// in flight (a seek made meanwhile waits for it and then asks for the
-// newest point only), and an answer for anything but the newest seek is
-// dropped by the store (its seq is stale). The live feed is not touched:
-// it keeps folding into the live model, so going back to live is instant.
+// GET /v1/diff. A seek asks at once while fewer than MAX_SEEKS_IN_FLIGHT
+// seeks' requests are in flight, else it waits for one of them and then
+// only the newest point is asked for. Every answer newer than the view
+// shown is shown at once (the store keeps the newest), so a drag shows the
+// positions it passes, and the point it rests at is asked for at once
+// beside one it passed, not after it (issue 21: each position within
+// 100 ms). The live
+// feed is not touched: it keeps folding into the live model, so going back
+// to live is instant.
 
 import { MAX_TASKS, type DashboardStore } from '../store/store';
 import { parseDiff, pastView, pointQuery, type DiffResponse, type StateAtResponse, type TravelPoint } from '../travel';
 import type { RecordedEvent } from '../types';
-import { Debounce, type TimerOptions } from './debounce';
 import { HttpError } from './rest';
 import { recordRequest } from './shownTimes';
 
-// Quiet time after the last scrubber move before asking. Short: at most one
-// request is in flight and only the newest seek is asked for, so a drag
-// costs the server one request per answer, not one per move (issue 21:
-// each position shown within 100 ms).
-export const SEEK_DEBOUNCE_MS = 30;
+// Seeks whose requests may be in flight at once: the one a drag rests at
+// beside one it passed.
+export const MAX_SEEKS_IN_FLIGHT = 2;
 // Events read for the timeline up to a past position (GET /v1/all's
 // default max_read_limit).
 export const PAST_TIMELINE_EVENTS = 1000;
@@ -27,10 +28,6 @@ export const PAST_TASK_LIMIT = MAX_TASKS;
 
 export interface Getter {
   get<T>(path: string): Promise<T>;
-}
-
-export interface TravelClientOptions extends TimerOptions {
-  debounceMs?: number;
 }
 
 export function errorText(e: unknown, what: string): string {
@@ -42,25 +39,22 @@ export function errorText(e: unknown, what: string): string {
 
 // One per page; the store is the only state it shares with the views.
 export class TravelClient {
-  private readonly debounce: Debounce;
-  private inFlight = false;
-  private again = false; // a seek came while a request was in flight
+  private inFlight = 0; // seeks whose requests are in flight
+  private asked = 0; // the newest seek asked for
+  private again = false; // a seek came while MAX_SEEKS_IN_FLIGHT were
   private select: { seq: number; position: number } | null = null;
 
   constructor(
     private readonly store: DashboardStore,
     private readonly rest: Getter,
-    options: TravelClientOptions = {},
-  ) {
-    this.debounce = new Debounce(options.debounceMs ?? SEEK_DEBOUNCE_MS, options);
-  }
+  ) {}
 
-  // Shows the state at `point` once the scrubber rests. `selectEvent`: then
-  // also select that position's event in the timeline.
+  // Shows the state at `point`. `selectEvent`: then also select that
+  // position's event in the timeline.
   seek(point: TravelPoint, selectEvent = false) {
     const seq = this.store.getState().seekPast(point);
     this.select = selectEvent && 'position' in point ? { seq, position: point.position } : null;
-    this.debounce.run(() => this.fire());
+    this.fire();
   }
 
   // Asks again for the point last asked for (after an error).
@@ -70,7 +64,7 @@ export class TravelClient {
   }
 
   live() {
-    this.debounce.cancel();
+    this.again = false;
     this.select = null;
     this.store.getState().goLive();
   }
@@ -94,45 +88,58 @@ export class TravelClient {
   }
 
   private fire() {
-    if (this.inFlight) {
+    if (this.inFlight >= MAX_SEEKS_IN_FLIGHT) {
       this.again = true;
       return;
     }
     const t = this.store.getState().travel;
-    if (t.mode !== 'past' || t.target === null || !t.loading) return;
-    void this.load(t.seq, t.target);
+    if (t.mode !== 'past' || t.target === null || !t.loading || t.seq <= this.asked) return;
+    this.asked = t.seq;
+    void this.load(t.seq, t.target, t.seekAt);
   }
 
-  private async load(seq: number, point: TravelPoint) {
-    this.inFlight = true;
-    const current = () => this.store.getState().travel.seq === seq;
+  // The timeline's events up to `position`.
+  private events(position: number): Promise<{ events: RecordedEvent[] }> {
+    const from = Math.max(1, position - PAST_TIMELINE_EVENTS + 1);
+    return this.rest.get<{ events: RecordedEvent[] }>(`/v1/all?from=${from}&limit=${position - from + 1}`);
+  }
+
+  private async load(seq: number, point: TravelPoint, seekAt: number) {
+    this.inFlight++;
+    // Whether an answer to this seek would still be shown.
+    const wanted = () => {
+      const t = this.store.getState().travel;
+      return t.mode === 'past' && seq > t.viewSeq;
+    };
     const askedAt = performance.now();
+    const asked = this.rest.get<StateAtResponse>(`/v1/state?${pointQuery('at', point)}&limit=${PAST_TASK_LIMIT}`);
+    // A position's events are asked for beside its state, not after it.
+    const early = 'position' in point && point.position > 0 ? this.events(point.position) : null;
+    early?.catch(() => {}); // read below, or not needed
     try {
-      const state = await this.rest.get<StateAtResponse>(
-        `/v1/state?${pointQuery('at', point)}&limit=${PAST_TASK_LIMIT}`);
+      const state = await asked;
       let events: RecordedEvent[] = [];
       let eventsError: string | null = null;
-      // Already stale: do not ask for its events (the store drops it).
-      if (current() && typeof state?.position === 'number' && state.position > 0) {
-        const from = Math.max(1, state.position - PAST_TIMELINE_EVENTS + 1);
+      // Not shown any more: its events are not waited for (the store drops it).
+      if (wanted() && typeof state?.position === 'number' && state.position > 0) {
         try {
-          const page = await this.rest.get<{ events: RecordedEvent[] }>(
-            `/v1/all?from=${from}&limit=${state.position - from + 1}`);
-          events = page.events;
+          const timeline = early !== null && 'position' in point && point.position === state.position
+            ? early : this.events(state.position);
+          events = (await timeline).events;
         } catch (e) {
           eventsError = errorText(e, 'events');
         }
       }
       const view = pastView(state, events, eventsError);
       recordRequest(view.position, askedAt, performance.now());
-      if (this.store.getState().receivePast(seq, view) && this.select?.seq === seq) {
+      if (this.store.getState().receivePast(seq, view, seekAt) && this.select?.seq === seq) {
         const event = view.events.find((e) => e.position === this.select!.position);
         if (event) this.store.getState().selectEvent(event);
       }
     } catch (e) {
       this.store.getState().failPast(seq, errorText(e, 'state'));
     } finally {
-      this.inFlight = false;
+      this.inFlight--;
       if (this.again) {
         this.again = false;
         this.fire();

@@ -97,14 +97,18 @@ export interface Travel {
   // The point last asked for; the view shown may still be an older one
   // while it loads.
   target: TravelPoint | null;
-  // Bumped by every seek and by going live: an answer for an older
-  // request is stale and dropped.
+  // Bumped by every seek and by going live. An answer for an older seek
+  // is still shown while a newer one loads (a drag shows where it passes),
+  // unless the view already shows a newer one; stale answers are dropped.
   seq: number;
   view: PastView | null; // what every view shows in the past
-  loading: boolean;
+  viewSeq: number; // the seek `view` answered (0: none)
+  // performance.now() of that seek, for shownTimes.ts.
+  viewSeekAt: number;
+  loading: boolean; // the newest seek is not answered yet
   error: string | null;
   staleDropped: number;
-  // performance.now() of the last seek (0: none), for shownTimes.ts.
+  // performance.now() of the last seek (0: none).
   seekAt: number;
 }
 
@@ -112,8 +116,10 @@ export interface TravelSlice {
   travel: Travel;
   // Into the past (or to another point in it); returns the request's seq.
   seekPast: (point: TravelPoint) => number;
-  // The state for request `seq`; false (and dropped) when it is stale.
-  receivePast: (seq: number, view: PastView) => boolean;
+  // The state for seek `seq`, made at `seekAt` (performance.now()): shown
+  // when it is newer than the view shown; false (and dropped) when not,
+  // or once live.
+  receivePast: (seq: number, view: PastView, seekAt?: number) => boolean;
   failPast: (seq: number, error: string) => boolean;
   // Back to the live views (which were kept folding all along).
   goLive: () => void;
@@ -260,27 +266,46 @@ export const createUiSlice: Slice<UiSlice> = (set) => ({
 });
 
 export const createTravelSlice: Slice<TravelSlice> = (set, get) => {
-  // An answer to request `seq`: applied when it is the newest request and
-  // the page is still in the past, else counted as stale and dropped.
-  const answer = (seq: number, patch: Partial<Travel>) => {
-    const t = get().travel;
-    const current = t.mode === 'past' && seq === t.seq;
-    set({ travel: current ? { ...t, ...patch, loading: false } : { ...t, staleDropped: t.staleDropped + 1 } });
-    return current;
+  const drop = (t: Travel) => {
+    set({ travel: { ...t, staleDropped: t.staleDropped + 1 } });
+    return false;
   };
   return {
-    travel: { mode: 'live', target: null, seq: 0, view: null, loading: false, error: null, staleDropped: 0, seekAt: 0 },
+    travel: {
+      mode: 'live', target: null, seq: 0, view: null, viewSeq: 0, viewSeekAt: 0, loading: false, error: null,
+      staleDropped: 0, seekAt: 0,
+    },
     seekPast: (target) => {
       const seq = get().travel.seq + 1;
       const seekAt = performance.now();
       set((s) => ({ travel: { ...s.travel, mode: 'past', target, seq, loading: true, error: null, seekAt } }));
       return seq;
     },
-    receivePast: (seq, view) => answer(seq, { view, error: null }),
-    failPast: (seq, error) => answer(seq, { error }),
+    receivePast: (seq, view, seekAt) => {
+      const t = get().travel;
+      if (t.mode !== 'past' || seq <= t.viewSeq || seq > t.seq) return drop(t);
+      const newest = seq === t.seq;
+      set({
+        travel: {
+          ...t, view, viewSeq: seq, viewSeekAt: seekAt ?? (newest ? t.seekAt : 0),
+          loading: !newest, error: newest ? null : t.error,
+        },
+      });
+      return true;
+    },
+    // Only the newest seek's error is shown: an older one's is stale.
+    failPast: (seq, error) => {
+      const t = get().travel;
+      if (t.mode !== 'past' || seq !== t.seq) return drop(t);
+      set({ travel: { ...t, error, loading: false } });
+      return true;
+    },
     goLive: () =>
       set((s) => ({
-        travel: { ...s.travel, mode: 'live', target: null, seq: s.travel.seq + 1, view: null, loading: false, error: null },
+        travel: {
+          ...s.travel, mode: 'live', target: null, seq: s.travel.seq + 1, view: null, viewSeq: 0, viewSeekAt: 0,
+          loading: false, error: null,
+        },
       })),
   };
 };
