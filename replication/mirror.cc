@@ -18,6 +18,7 @@
 #include "replication/event_headers.h"
 #include "replication/internal/jetstream.h"
 #include "replication/internal/reconnect.h"
+#include "replication/internal/short_stream.h"
 #include "replication/subject.h"
 
 namespace vigil::replication {
@@ -395,11 +396,17 @@ class Mirror::Impl {
           ": it holds events this log does not"));
     }
     if (confirmed > last) {
-      return stop(absl::StrCat(
+      const std::string what = absl::StrCat(
           "the JetStream stream ", options_.stream, " ends at sequence ", last,
-          " though it acknowledged position ", confirmed,
-          ": it lost messages"));
+          " though it acknowledged position ", confirmed);
+      if (short_stream_.StillWithinGrace(absl::Now())) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": waiting for its leader to catch up (up to ",
+            absl::FormatDuration(internal::ShortStream::kGrace), ")"));
+      }
+      return stop(absl::StrCat(what, ": it lost messages"));
     }
+    short_stream_.Reset();
     uint64_t from = confirmed;
     if (confirmed == 0) from = last - std::min<uint64_t>(last, options_.max_inflight);
     if (last - from > options_.max_inflight) {
@@ -509,6 +516,8 @@ class Mirror::Impl {
       [this](uint64_t position, absl::StatusOr<uint64_t> sequence) {
         OnAck(position, std::move(sequence));
       };
+  // The mirror's thread only.
+  internal::ShortStream short_stream_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

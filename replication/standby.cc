@@ -14,6 +14,7 @@
 #include "replication/compare.h"
 #include "replication/internal/jetstream.h"
 #include "replication/internal/reconnect.h"
+#include "replication/internal/short_stream.h"
 
 namespace vigil::replication {
 namespace {
@@ -291,11 +292,18 @@ class Standby::Impl {
                          uint64_t last) {
     if (head == 0) return absl::OkStatus();
     if (last < head) {
-      return StopFollowing(absl::StrCat(
+      const std::string what = absl::StrCat(
           "the JetStream stream ", options_.stream, " ends at sequence ", last,
-          ", before this log's head position ", head,
-          ": this log holds events the stream does not"));
+          ", before this log's head position ", head);
+      if (short_stream_.StillWithinGrace(absl::Now())) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": waiting for its leader to catch up (up to ",
+            absl::FormatDuration(internal::ShortStream::kGrace), ")"));
+      }
+      return StopFollowing(
+          absl::StrCat(what, ": this log holds events the stream does not"));
     }
+    short_stream_.Reset();
     ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> local,
                      log_->ReadAll(head, 1, eventlog::Filter{}));
     if (local.empty() || local[0].position != head) {
@@ -353,6 +361,8 @@ class Standby::Impl {
   base::Gauge* lag_gauge_ = nullptr;
   base::Gauge* stopped_gauge_ = nullptr;
   base::Counter* applied_ = nullptr;
+  // The standby's thread only.
+  internal::ShortStream short_stream_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -186,13 +186,21 @@ TEST_F(FailoverTest, SyncFailoverLosesNoAcknowledgedEvent) {
   VigildNode primary;
   VigildNode standby;
   ASSERT_NO_FATAL_FAILURE(StartLeaderAndStandby("sync", &primary, &standby));
-  // The standby refuses appends, naming the primary it read from etcd.
-  HttpResponse refused = Request(standby.http, "POST", "/v1/streams/x/events",
-                                 R"([{"type":"Noted","data":{}}])");
-  EXPECT_EQ(refused.status, 503) << refused.body;
-  EXPECT_NE(refused.body.find(absl::StrCat("http://127.0.0.1:", primary.http)),
-            std::string::npos)
-      << refused.body;
+  // The standby refuses appends, naming the primary it read from etcd
+  // (it reads the leader key every 200 ms: "unknown" until the first read,
+  // which may come after it is following).
+  HttpResponse refused;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        refused = Request(standby.http, "POST", "/v1/streams/x/events",
+                          R"([{"type":"Noted","data":{}}])");
+        return refused.status == 503 &&
+               refused.body.find(absl::StrCat("http://127.0.0.1:",
+                                              primary.http)) !=
+                   std::string::npos;
+      },
+      absl::Seconds(10)))
+      << refused.status << " " << refused.body;
 
   // The client: appends one event at a time, to whichever vigild accepts,
   // and records each acknowledgement.
