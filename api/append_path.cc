@@ -33,9 +33,10 @@ AppendPath::AppendPath(eventlog::EventLog* log, AppendPathOptions options,
                    : std::optional(base::AppendMetrics::Register(metrics))) {}
 
 void AppendPath::Append(const Principal& principal,
-                        eventlog::AppendRequest request, Done done) {
+                        eventlog::AppendRequest request, Done done,
+                        EventSource source) {
   absl::Status checked = Authorize(principal, Operation::kAppend);
-  if (checked.ok()) checked = CheckClientAppend(request);
+  if (checked.ok()) checked = CheckClientAppend(request, source);
   if (checked.ok() && options_.writable) checked = options_.writable();
   if (checked.ok() && rate_limiter_ != nullptr && !principal.anonymous) {
     checked = rate_limiter_->Acquire(principal.id, request.events.size());

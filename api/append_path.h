@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "api/append_checks.h"
 #include "api/principal.h"
 #include "api/rate_limiter.h"
 #include "base/metrics.h"
@@ -76,7 +77,7 @@ class AppendPath {
   // this order, with:
   //   PERMISSION_DENIED when the principal's role may not append;
   //   PERMISSION_DENIED for a reserved stream, INVALID_ARGUMENT for a
-  //     malformed domain event (CheckClientAppend);
+  //     malformed domain event (CheckClientAppend, given `source`);
   //   what `writable` answers, when it is set and not OK;
   //   RateLimitedError when the principal's bucket lacks a token per event,
   //     RESOURCE_EXHAUSTED for an append larger than the burst (anonymous
@@ -92,7 +93,7 @@ class AppendPath {
   // runs; once `done` is called the path no longer counts the append as in
   // flight, and touches nothing of it afterwards.
   void Append(const Principal& principal, eventlog::AppendRequest request,
-              Done done);
+              Done done, EventSource source = EventSource::kClient);
 
   // Appends submitted to the log and not yet answered.
   size_t inflight() const { return inflight_.load(); }

@@ -116,7 +116,8 @@ class Chain : public std::enable_shared_from_this<Chain> {
           [self = shared_from_this(), spans, stream = std::move(stream),
            ids = std::move(ids)](absl::StatusOr<eventlog::AppendResult> result) {
             self->Answered(spans, stream, ids, std::move(result));
-          });
+          },
+          api::EventSource::kServerBuilt);
       return;
     }
   }

@@ -14,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "api/domain_events.h"
 #include "otlp/export_mapping.h"
 #include "otlp/genai_conventions.h"
 #include "otlp/price_table.h"
@@ -418,6 +419,62 @@ TEST(ExportMappingTest, ReasonsAreCappedAndCounted) {
   EXPECT_TRUE(mapped.appends.empty());
   EXPECT_EQ(mapped.rejected_spans, 8);
   EXPECT_THAT(mapped.error_message, ::testing::EndsWith("; and 3 more"));
+}
+
+// The ingest appends its events without the client check of domain events
+// (api::EventSource::kServerBuilt): what MapExport builds must pass it,
+// whatever the span holds.
+TEST(ExportMappingTest, EveryMappedEventPassesTheDomainEventCheck) {
+  const PriceTable prices = PriceTable::BuiltIn();
+  std::vector<Span> spans;
+  Span chat = SpanOf(kTrace, '1');
+  Str(&chat, "gen_ai.operation.name", "chat");
+  Str(&chat, "gen_ai.provider.name", "openai");
+  Str(&chat, "gen_ai.request.model", "gpt-4o-mini");
+  Int(&chat, "gen_ai.usage.input_tokens", 1200);
+  Int(&chat, "gen_ai.usage.output_tokens", 80);
+  spans.push_back(chat);
+  Span tool = SpanOf(kTrace, '2');
+  tool.set_name("execute_tool \"search\"\n\u00e9\u4e2d");
+  Str(&tool, "gen_ai.operation.name", "execute_tool");
+  Str(&tool, "gen_ai.tool.name", "search");
+  tool.mutable_status()->set_code(
+      opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  spans.push_back(tool);
+  Span agent = SpanOf(kTrace, '3');
+  agent.clear_parent_span_id();
+  Str(&agent, "gen_ai.operation.name", "invoke_agent");
+  Str(&agent, "gen_ai.agent.id", "agent-\x01\x7f");
+  Str(&agent, "gen_ai.agent.name", "Planner");
+  Span::Event* event = agent.add_events();
+  event->set_name("handoff");
+  Attr(event->mutable_attributes(), "to")->mutable_value()->set_double_value(
+      std::numeric_limits<double>::infinity());
+  spans.push_back(agent);
+  Span odd = SpanOf(kTrace, '4');
+  odd.set_name("");
+  odd.set_kind(static_cast<Span::SpanKind>(42));  // a newer protocol's
+  Attr(odd.mutable_attributes(), "b")->mutable_value()->set_bytes_value(
+      std::string("\0\xff", 2));
+  AnyValue* nested = Attr(odd.mutable_attributes(), "n")->mutable_value();
+  nested->mutable_array_value()->add_values()->mutable_kvlist_value();
+  spans.push_back(odd);
+  const MappedExport mapped = MapExport(Export(spans), {.prices = &prices});
+  ASSERT_EQ(mapped.rejected_spans, 0) << mapped.error_message;
+  size_t events = 0;
+  for (const eventlog::AppendRequest& append : mapped.appends) {
+    EXPECT_TRUE(api::ValidateDomainEvents(append.events).ok())
+        << api::ValidateDomainEvents(append.events);
+    events += append.events.size();
+  }
+  EXPECT_EQ(events, spans.size());
+
+  // The check is not blind to SpanRecorded: a mistyped field fails it.
+  eventlog::EventData broken = mapped.appends[0].events[0];
+  const size_t at = broken.data.find("\"start_time_us\":");
+  ASSERT_NE(at, std::string::npos);
+  broken.data.insert(at + 16, "\"1\",\"x\":");
+  EXPECT_FALSE(api::ValidateDomainEvents({broken}).ok()) << broken.data;
 }
 
 }  // namespace
