@@ -46,7 +46,8 @@ class RocksEventLog final : public EventLog {
       : options_(options),
         db_(std::make_unique<internal::LogDb>(options, std::move(dir),
                                               std::move(db))),
-        reader_(db_.get(), &head_),
+        recent_(options.recent_records, options.recent_records_bytes),
+        reader_(db_.get(), &head_, &recent_),
         snapshots_(db_.get(), &head_),
         writable_(writable),
         secondary_dir_(std::move(secondary_dir)) {}
@@ -65,7 +66,8 @@ class RocksEventLog final : public EventLog {
     ASSIGN_OR_RETURN(std::optional<RecordedEvent> last, db_->LoadLastRecord());
     head_.Publish(last.has_value() ? last->position : 0);
     if (writable_) {
-      writer_ = internal::LogWriter::Start(options_, db_.get(), &head_, last);
+      writer_ = internal::LogWriter::Start(options_, db_.get(), &head_, &recent_,
+                                           last);
     }
     return absl::OkStatus();
   }
@@ -191,6 +193,8 @@ class RocksEventLog final : public EventLog {
   const Options options_;
   internal::LogHead head_;
   std::unique_ptr<internal::LogDb> db_;
+  // Filled by the writer only; empty on a log from OpenReader.
+  internal::RecentRecords recent_;
   const internal::LogReader reader_;
   internal::SnapshotStore snapshots_;
   const bool writable_;

@@ -54,6 +54,12 @@ struct Options {
   // RocksDB block cache for reads.
   size_t block_cache_bytes = 64 << 20;  // 64 MiB
 
+  // The last committed records kept in memory for the readers that follow
+  // the head (internal/recent_records.h): at most this many records and
+  // bytes. 0 records: none kept, every read goes to RocksDB.
+  size_t recent_records = 16384;
+  size_t recent_records_bytes = 16 << 20;  // 16 MiB
+
   // The clock, in UTC microseconds. Tests replace it; empty means the system
   // clock. Recorded times never decrease, whatever the clock does.
   std::function<int64_t()> clock;

@@ -1,6 +1,8 @@
 // LogReader: the log's reads (EventLog::ReadStream, ReadAll, GetStream,
 // FindPosition and Stats) over the shared database. It never waits for the
 // writer: each call reads what RocksDB holds under LogDb::mu() shared.
+// ReadAll takes the records it can from RecentRecords (what the writer
+// committed last, the same bytes RocksDB holds) before it seeks RocksDB.
 //
 // Threads: every method from any thread, concurrently.
 
@@ -16,13 +18,16 @@
 #include "eventlog/event_log.h"
 #include "eventlog/internal/log_db.h"
 #include "eventlog/internal/log_head.h"
+#include "eventlog/internal/recent_records.h"
 
 namespace vigil::eventlog::internal {
 
 class LogReader {
  public:
-  // `db` and `head` must outlive the reader.
-  LogReader(const LogDb* db, const LogHead* head) : db_(db), head_(head) {}
+  // `db`, `head` and `recent` (null: none) must outlive the reader.
+  LogReader(const LogDb* db, const LogHead* head,
+            const RecentRecords* recent = nullptr)
+      : db_(db), head_(head), recent_(recent) {}
 
   // As the EventLog methods of the same names.
   absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
@@ -39,6 +44,7 @@ class LogReader {
  private:
   const LogDb* const db_;
   const LogHead* const head_;
+  const RecentRecords* const recent_;
 };
 
 }  // namespace vigil::eventlog::internal

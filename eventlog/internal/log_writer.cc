@@ -67,9 +67,9 @@ int64_t SteadyNowUs() {
 }  // namespace
 
 std::unique_ptr<LogWriter> LogWriter::Start(
-    const Options& options, LogDb* db, LogHead* head,
+    const Options& options, LogDb* db, LogHead* head, RecentRecords* recent,
     const std::optional<RecordedEvent>& last) {
-  std::unique_ptr<LogWriter> writer(new LogWriter(options, db, head));
+  std::unique_ptr<LogWriter> writer(new LogWriter(options, db, head, recent));
   if (last.has_value()) {
     writer->next_position_ = last->position + 1;
     writer->last_hash_ = last->hash;
@@ -91,8 +91,9 @@ std::unique_ptr<LogWriter> LogWriter::Start(
   return writer;
 }
 
-LogWriter::LogWriter(const Options& options, LogDb* db, LogHead* head)
-    : options_(options), db_(db), head_(head) {}
+LogWriter::LogWriter(const Options& options, LogDb* db, LogHead* head,
+                     RecentRecords* recent)
+    : options_(options), db_(db), head_(head), recent_(recent) {}
 
 LogWriter::~LogWriter() {
   {
@@ -351,6 +352,16 @@ bool LogWriter::CommitGroup(
   next_position_ = group.next_position;
   last_hash_ = std::move(group.last_hash);
   last_time_us_ = group.last_event_time_us;
+  // Before the head moves: a reader that sees the head finds every record
+  // up to it here or in RocksDB.
+  for (const auto& pending : pending_appends) {
+    if (!pending->result.ok() || pending->result->deduplicated) continue;
+    if (!pending->imported.empty()) {
+      recent_->Clear();  // imported records are not kept
+      continue;
+    }
+    recent_->Add(pending->result->first_position, &pending->records);
+  }
   if (advanced) head_->Publish(next_position_ - 1);
   return advanced;
 }

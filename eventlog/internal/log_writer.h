@@ -5,7 +5,8 @@
 // revisions and idempotency keys against the log, assigns positions,
 // revisions, times and hashes, deletes a slice of expired idempotency keys,
 // and commits the whole group in one synced WriteBatch (group commit). It
-// then publishes the new head and hands the group to a completion thread,
+// then keeps the group's records in `recent` (recent_records.h), publishes
+// the new head and hands the group to a completion thread,
 // which runs the callers' callbacks. After a failed write it reopens the
 // database before the next group (LogDb::ReopenLocked).
 //
@@ -34,6 +35,7 @@
 #include "eventlog/internal/codec.h"
 #include "eventlog/internal/log_db.h"
 #include "eventlog/internal/log_head.h"
+#include "eventlog/internal/recent_records.h"
 #include "eventlog/options.h"
 
 namespace vigil::eventlog::internal {
@@ -44,10 +46,10 @@ struct PendingAppend;
 class LogWriter {
  public:
   // Continues the log after `last` (nullopt: an empty log) and starts the
-  // writer and completion threads. `db` and `head` must outlive the writer;
-  // the caller has published `last`'s position to `head`.
+  // writer and completion threads. `db`, `head` and `recent` must outlive
+  // the writer; the caller has published `last`'s position to `head`.
   static std::unique_ptr<LogWriter> Start(
-      const Options& options, LogDb* db, LogHead* head,
+      const Options& options, LogDb* db, LogHead* head, RecentRecords* recent,
       const std::optional<RecordedEvent>& last);
 
   LogWriter(const LogWriter&) = delete;
@@ -66,7 +68,8 @@ class LogWriter {
  private:
   struct Group;
 
-  LogWriter(const Options& options, LogDb* db, LogHead* head);
+  LogWriter(const Options& options, LogDb* db, LogHead* head,
+            RecentRecords* recent);
 
   int64_t NowUs() const;
 
@@ -96,6 +99,7 @@ class LogWriter {
   const Options options_;
   LogDb* const db_;
   LogHead* const head_;
+  RecentRecords* const recent_;
 
   absl::Mutex queue_mu_;
   std::deque<std::unique_ptr<PendingAppend>> queue_ ABSL_GUARDED_BY(queue_mu_);
