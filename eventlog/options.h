@@ -57,8 +57,8 @@ struct Options {
   // The last committed records kept in memory for the readers that follow
   // the head (internal/recent_records.h): at most this many records and
   // bytes. 0 records: none kept, every read goes to RocksDB.
-  size_t recent_records = 16384;
-  size_t recent_records_bytes = 16 << 20;  // 16 MiB
+  size_t recent_records = 65536;
+  size_t recent_records_bytes = 64 << 20;  // 64 MiB
 
   // The clock, in UTC microseconds. Tests replace it; empty means the system
   // clock. Recorded times never decrease, whatever the clock does.
