@@ -24,7 +24,7 @@ StreamReader::StreamReader(JetStream* js, StreamReaderOptions options)
 
 absl::StatusOr<std::vector<eventlog::RecordedEvent>> StreamReader::Next() {
   ASSIGN_OR_RETURN(std::vector<StoredEvent> fetched,
-                   js_->Fetch(options_.batch_events, options_.api_timeout));
+                   js_->Fetch(options_.batch_events, options_.fetch_wait));
   std::vector<eventlog::RecordedEvent> events;
   if (fetched.empty()) {
     ASSIGN_OR_RETURN(const uint64_t last, js_->LastSequence(options_.stream));

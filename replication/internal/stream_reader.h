@@ -29,8 +29,11 @@ struct StreamReaderOptions {
   std::string stream;        // the JetStream stream's name
   uint64_t first = 1;        // the first sequence to read
   size_t batch_events = 256;  // messages per fetch request
-  // Per fetch; and a consumer that delivers nothing for this long while the
-  // stream holds more is given up (UNAVAILABLE, or DATA_LOSS for a gap).
+  // How long one fetch waits when the consumer has nothing (then Next()
+  // answers empty): the latency of a caught-up reader, besides its poll.
+  absl::Duration fetch_wait = absl::Milliseconds(100);
+  // A consumer that delivers nothing for this long while the stream holds
+  // more is given up (UNAVAILABLE, or DATA_LOSS for a gap).
   absl::Duration api_timeout = absl::Seconds(5);
   // The hash (raw bytes) the event at `first` must chain from; nullopt:
   // hashes are not checked here (the standby's Import checks them).
