@@ -28,7 +28,6 @@
 #include "gateway/http_server.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "replication/internal/jetstream.h"
 #include "replication/jetstream_log.h"
 #include "tests/replication/replication_testing.h"
 #include "tests/testing/simulated_agents.h"
@@ -39,11 +38,11 @@ namespace vigil {
 namespace {
 
 using testing::Client;
+using testing::ReadEventsThrough;
+using testing::Texts;
 using testing::Frame;
 using testing::HttpResponse;
 using testing::Number;
-using testing::PublishForeign;
-using testing::RawJetStream;
 using testing::Replication;
 using testing::Request;
 using testing::SimulatedAgents;
@@ -91,27 +90,6 @@ class Replica {
   std::unique_ptr<gateway::HttpServer> http_;
 };
 
-// Events from `client` until one at or past `last` (or a read fails).
-std::vector<Frame> ReadEventsThrough(Client& client, uint64_t last) {
-  std::vector<Frame> events;
-  while (events.empty() || events.back().position < last) {
-    std::optional<Frame> frame = client.Read(std::chrono::seconds(30));
-    if (!frame.has_value()) {
-      ADD_FAILURE() << "read failed after " << events.size()
-                    << " events: " << client.error.message();
-      break;
-    }
-    if (frame->kind == "event") events.push_back(*std::move(frame));
-  }
-  return events;
-}
-
-std::vector<std::string> Texts(const std::vector<Frame>& frames) {
-  std::vector<std::string> texts;
-  for (const Frame& frame : frames) texts.push_back(frame.text);
-  return texts;
-}
-
 // Positions `from`, from + 1, ... with none missing or repeated.
 void ExpectContiguous(const std::vector<Frame>& frames, uint64_t from) {
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -148,25 +126,13 @@ class JetStreamReplicaTest : public testing::ClusterTest {
   VigildNode primary_;
 };
 
-// Runs `agents` against `grpc` until `steps` more steps landed.
-bool AppendSteps(SimulatedAgents* agents, int grpc, uint64_t steps) {
-  const uint64_t until = agents->appended() + steps;
-  std::atomic<bool> stop{false};
-  std::thread load([&] { agents->Run(grpc, stop); });
-  const bool done = WaitUntil([&] { return agents->appended() >= until; },
-                              absl::Seconds(60));
-  stop = true;
-  load.join();
-  return done;
-}
-
 TEST_F(JetStreamReplicaTest,
        LiveFeedAndReadsEqualThePrimaryAcrossANatsNodeRestart) {
   StartPrimary();
   ASSERT_GT(primary_.http, 0) << primary_.Log();
   SimulatedAgents agents(3);
   // History from before the replica, longer than its window.
-  ASSERT_TRUE(AppendSteps(&agents, primary_.grpc, 150));
+  ASSERT_TRUE(agents.AppendSteps(primary_.grpc, 150));
   const uint64_t before = AwaitMirrored();
   Replica replica(cluster_->url(), /*window_events=*/32);
   ASSERT_TRUE(WaitUntil(
@@ -274,22 +240,9 @@ TEST_F(JetStreamReplicaTest, AMessageThatDoesNotChainStopsTheReplicaLoudly) {
 
   // Someone else publishes position 11: position 10's event with other
   // data and position 10's hash (it does not chain from it).
-  absl::StatusOr<std::unique_ptr<replication::internal::JetStream>> js =
-      replication::internal::JetStream::Connect(
-          {.url = cluster_->url(),
-           .connect_timeout = absl::Seconds(2),
-           .api_timeout = absl::Seconds(5),
-           .max_pending = 1,
-           .on_ack = nullptr});
-  ASSERT_TRUE(js.ok()) << js.status();
-  absl::StatusOr<eventlog::RecordedEvent> forged = (*js)->GetEvent(kStream, 10);
-  ASSERT_TRUE(forged.ok()) << forged.status();
-  forged->position = 11;
-  forged->revision = 10;
-  forged->data = R"({"i":"forged"})";
-  RawJetStream raw(cluster_->url());
-  ASSERT_NE(raw.js, nullptr);
-  ASSERT_EQ(PublishForeign(raw, "vigil.orders", *forged), 11u);
+  ASSERT_EQ(testing::PublishUnchained(cluster_->url(), kStream, 10,
+                                      "vigil.orders"),
+            11u);
 
   // The following replica stops: not ready, head still 10, and position 11
   // never reaches its live feed.
