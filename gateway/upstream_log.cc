@@ -1,18 +1,14 @@
 // UpstreamLog (upstream_log.h): the EventLog interface over a primary's
-// gRPC API. Over ~500 lines as one concept: the Impl's one Subscribe loop
-// (reconnect, resume, keepalive) fills the in-memory window, and every
-// read, the head and its listeners look in that window first (older reads
-// go to the primary's RPCs); both sides keep to the window's one lock and
-// its rule that it stays contiguous.
+// gRPC API. The Impl's one Subscribe loop (reconnect, resume, keepalive)
+// feeds eventlog::FollowerLog's window; reads older than the window, and
+// stream reads, go to the primary's RPCs.
 
 #include "gateway/upstream_log.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <deque>
 #include <limits>
-#include <map>
 #include <random>
 #include <thread>
 #include <utility>
@@ -26,21 +22,6 @@
 
 namespace vigil::gateway {
 namespace {
-
-// Events asked of the primary per ReadAll call when a filter or the window
-// decides how many are needed.
-constexpr uint64_t kRemotePage = 1000;
-
-absl::Status ReadOnly(absl::string_view what) {
-  return absl::UnimplementedError(absl::StrCat(
-      "this is a gateway replica (vigild --gateway-only): ", what,
-      " is the primary's; send it to the primary"));
-}
-
-size_t Weight(const eventlog::RecordedEvent& event) {
-  return event.data.size() + event.metadata.size() + event.stream.size() +
-         event.type.size() + event.event_id.size() + 64;
-}
 
 std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
@@ -72,8 +53,9 @@ grpc::ChannelArguments ChannelArguments(const UpstreamOptions& options) {
 
 class UpstreamLog::Impl {
  public:
-  explicit Impl(UpstreamOptions options)
+  Impl(UpstreamOptions options, UpstreamLog* owner)
       : options_(std::move(options)),
+        owner_(owner),
         channel_(grpc::CreateCustomChannel(options_.target,
                                            grpc::InsecureChannelCredentials(),
                                            ChannelArguments(options_))),
@@ -122,83 +104,6 @@ class UpstreamLog::Impl {
         last_error_.empty() ? "" : ": ", last_error_));
   }
 
-  uint64_t Head() const {
-    absl::MutexLock lock(&mu_);
-    return head_;
-  }
-
-  uint64_t WaitForHead(uint64_t position, absl::Time deadline) const {
-    absl::MutexLock lock(&mu_);
-    auto past = [this, position]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return head_ > position || stopping_;
-    };
-    mu_.AwaitWithDeadline(absl::Condition(&past), deadline);
-    return head_;
-  }
-
-  uint64_t AddListener(HeadListener listener) {
-    absl::MutexLock lock(&listeners_mu_);
-    listeners_.emplace(++next_listener_, std::move(listener));
-    return next_listener_;
-  }
-
-  void RemoveListener(uint64_t handle) {
-    absl::MutexLock lock(&listeners_mu_);
-    listeners_.erase(handle);
-  }
-
-  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadAll(
-      uint64_t from, uint64_t max_count, const eventlog::Filter& filter,
-      uint64_t max_scan, uint64_t* next_position) const {
-    const uint64_t head = Head();
-    const bool unfiltered =
-        filter.stream_prefixes.empty() && filter.event_types.empty();
-    std::vector<eventlog::RecordedEvent> out;
-    uint64_t position = std::max<uint64_t>(from, 1);
-    uint64_t scanned = 0;
-    auto done = [&] {
-      return (max_count != 0 && out.size() >= max_count) || position > head ||
-             (max_scan != 0 && scanned >= max_scan);
-    };
-    while (!done()) {
-      uint64_t window_start = 0;
-      {
-        absl::MutexLock lock(&mu_);
-        if (!window_.empty()) window_start = window_.front().position;
-        if (window_start != 0 && position >= window_start) {
-          for (size_t i = position - window_start;
-               i < window_.size() && !done(); ++i) {
-            const eventlog::RecordedEvent& event = window_[i];
-            ++scanned;
-            position = event.position + 1;
-            if (filter.Matches(event)) out.push_back(event);
-          }
-          // The window ends at head_ >= head: done() holds now.
-          break;
-        }
-      }
-      // Older than the window: ask the primary, a page at a time.
-      uint64_t want = std::min(head - position + 1, kRemotePage);
-      if (unfiltered && max_count != 0) {
-        want = std::min(want, max_count - out.size());
-      }
-      if (max_scan != 0) want = std::min(want, max_scan - scanned);
-      if (window_start != 0) want = std::min(want, window_start - position);
-      absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
-          ReadRemote(position, want);
-      if (!page.ok()) return page.status();
-      if (page->empty()) break;  // the primary has no more (cannot be)
-      for (eventlog::RecordedEvent& event : *page) {
-        if (event.position > head || done()) break;
-        ++scanned;
-        position = event.position + 1;
-        if (filter.Matches(event)) out.push_back(std::move(event));
-      }
-    }
-    if (next_position != nullptr) *next_position = position;
-    return out;
-  }
-
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadStream(
       const std::string& stream, uint64_t from_revision, uint64_t max_count,
       bool backwards) const {
@@ -229,36 +134,14 @@ class UpstreamLog::Impl {
                                 .updated_time_us = info.updated_time_us()};
   }
 
-  // The first position recorded at or after `time_us`: from the window
-  // when the answer lies in it, else a binary search of the primary's log
-  // (recorded times never decrease along positions), one event per call.
-  absl::StatusOr<uint64_t> FindPosition(int64_t time_us) const {
-    uint64_t high = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!window_.empty() && window_.front().recorded_time_us < time_us) {
-        auto it = std::partition_point(
-            window_.begin(), window_.end(),
-            [time_us](const eventlog::RecordedEvent& event) {
-              return event.recorded_time_us < time_us;
-            });
-        return it == window_.end() ? head_ + 1 : it->position;
-      }
-      high = window_.empty() ? head_ + 1 : window_.front().position;
-    }
-    uint64_t low = 1;  // the answer is in [low, high]
-    while (low < high) {
-      const uint64_t middle = low + (high - low) / 2;
-      absl::StatusOr<std::vector<eventlog::RecordedEvent>> page =
-          ReadRemote(middle, 1);
-      if (!page.ok()) return page.status();
-      if (page->empty() || page->front().recorded_time_us >= time_us) {
-        high = middle;
-      } else {
-        low = middle + 1;
-      }
-    }
-    return low;
+  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadRemote(
+      uint64_t from, uint64_t count) const {
+    grpc::ClientContext context;
+    Prepare(&context);
+    vigil::v1::ReadAllRequest request;
+    request.set_from_position(from);
+    request.set_max_count(count);
+    return Collect(&context, stub_->ReadAll(&context, request));
   }
 
  private:
@@ -268,16 +151,6 @@ class UpstreamLog::Impl {
       context->AddMetadata("authorization", "Bearer " + options_.token);
     }
     if (remote_reads_ != nullptr) remote_reads_->Increment();
-  }
-
-  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadRemote(
-      uint64_t from, uint64_t count) const {
-    grpc::ClientContext context;
-    Prepare(&context);
-    vigil::v1::ReadAllRequest request;
-    request.set_from_position(from);
-    request.set_max_count(count);
-    return Collect(&context, stub_->ReadAll(&context, request));
   }
 
   static absl::StatusOr<std::vector<eventlog::RecordedEvent>> Collect(
@@ -311,7 +184,7 @@ class UpstreamLog::Impl {
         // First time: from the primary's head (from_time past every event
         // resolves to head + 1); afterwards from the last event received.
         if (have_head_) {
-          request.set_from_position(head_);
+          request.set_from_position(owner_->HeadPosition());
         } else {
           request.set_from_time_us(std::numeric_limits<int64_t>::max());
         }
@@ -359,7 +232,7 @@ class UpstreamLog::Impl {
                        "vigild: upstream %s: %s; subscribing again from "
                        "position %llu\n",
                        options_.target.c_str(), last_error_.c_str(),
-                       static_cast<unsigned long long>(head_));
+                       static_cast<unsigned long long>(owner_->HeadPosition()));
         }
       }
       if (connected_gauge_ != nullptr) connected_gauge_->Set(0);
@@ -378,56 +251,40 @@ class UpstreamLog::Impl {
   // One event from the subscription; a problem (then the subscription is
   // opened again) when it does not continue the window.
   std::string Receive(eventlog::RecordedEvent event) {
-    uint64_t head = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      if (have_head_ && event.position != head_ + 1) {
-        return absl::StrCat("the primary sent position ", event.position,
-                            " after ", head_);
-      }
-      have_head_ = true;
-      head_ = event.position;
-      window_bytes_ += Weight(event);
-      window_.push_back(std::move(event));
-      while (window_.size() > 1 &&
-             (window_.size() > options_.window_events ||
-              window_bytes_ > options_.window_bytes)) {
-        window_bytes_ -= Weight(window_.front());
-        window_.pop_front();
-      }
-      head = head_;
+    const uint64_t position = event.position;
+    if (absl::Status received = owner_->Receive(std::move(event));
+        !received.ok()) {
+      return absl::StrCat("the primary sent ", received.message());
     }
-    if (events_ != nullptr) events_->Increment();
-    Announce(head);
+    Received(position, /*caught_up=*/false);
     return "";
   }
 
   std::string CaughtUp(uint64_t position) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (have_head_ && position != head_) {
-        return absl::StrCat("the primary is caught up at ", position,
-                            " but this replica has ", head_,
-                            " (a different or restored log?)");
-      }
-      have_head_ = true;
-      head_ = position;
-      subscribed_ = true;
-      last_error_.clear();
-      printed_error_.clear();
+    if (absl::Status caught_up = owner_->CaughtUp(position); !caught_up.ok()) {
+      return std::string(caught_up.message());
     }
-    if (connected_gauge_ != nullptr) connected_gauge_->Set(1);
-    Announce(position);
+    Received(position, /*caught_up=*/true);
     return "";
   }
 
-  void Announce(uint64_t head) {
+  void Received(uint64_t head, bool caught_up) {
+    {
+      absl::MutexLock lock(&mu_);
+      have_head_ = true;
+      if (caught_up) {
+        subscribed_ = true;
+        last_error_.clear();
+        printed_error_.clear();
+      }
+    }
+    if (caught_up && connected_gauge_ != nullptr) connected_gauge_->Set(1);
+    if (!caught_up && events_ != nullptr) events_->Increment();
     if (head_gauge_ != nullptr) head_gauge_->Set(static_cast<double>(head));
-    absl::MutexLock lock(&listeners_mu_);
-    for (auto& [handle, listener] : listeners_) listener(head);
   }
 
   const UpstreamOptions options_;
+  UpstreamLog* const owner_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vigil::v1::EventStore::Stub> stub_;
   base::Gauge* connected_gauge_ = nullptr;
@@ -443,15 +300,6 @@ class UpstreamLog::Impl {
   bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   std::string last_error_ ABSL_GUARDED_BY(mu_) = "connecting";
   std::string printed_error_ ABSL_GUARDED_BY(mu_);
-  uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
-  // Contiguous, ending at head_, bounded by the options' window.
-  std::deque<eventlog::RecordedEvent> window_ ABSL_GUARDED_BY(mu_);
-  size_t window_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-
-  // Held while listeners run, so RemoveListener waits for a running one.
-  absl::Mutex listeners_mu_;
-  std::map<uint64_t, HeadListener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
-  uint64_t next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
 
   std::thread follower_;  // last: started when the rest is ready
 };
@@ -465,24 +313,19 @@ absl::StatusOr<std::unique_ptr<UpstreamLog>> UpstreamLog::Start(
       options.max_backoff < options.min_backoff) {
     return absl::InvalidArgumentError("bad UpstreamOptions bounds");
   }
-  return std::unique_ptr<UpstreamLog>(
-      new UpstreamLog(std::make_unique<Impl>(std::move(options))));
+  return std::unique_ptr<UpstreamLog>(new UpstreamLog(options));
 }
 
-UpstreamLog::UpstreamLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-UpstreamLog::~UpstreamLog() = default;
+UpstreamLog::UpstreamLog(const UpstreamOptions& options)
+    : FollowerLog({.window_events = options.window_events,
+                   .window_bytes = options.window_bytes,
+                   .primary = options.target}),
+      impl_(std::make_unique<Impl>(options, this)) {}
+
+// The follower thread stops before the window it feeds goes.
+UpstreamLog::~UpstreamLog() { impl_.reset(); }
 
 absl::Status UpstreamLog::Health() const { return impl_->Health(); }
-
-absl::StatusOr<eventlog::AppendResult> UpstreamLog::Append(
-    const eventlog::AppendRequest&) {
-  return ReadOnly("appending");
-}
-
-void UpstreamLog::AppendAsync(const eventlog::AppendRequest&,
-                              AppendCallback done) {
-  done(ReadOnly("appending"));
-}
 
 absl::StatusOr<std::vector<eventlog::RecordedEvent>> UpstreamLog::ReadStream(
     const std::string& stream, uint64_t from_revision, uint64_t max_count,
@@ -490,44 +333,14 @@ absl::StatusOr<std::vector<eventlog::RecordedEvent>> UpstreamLog::ReadStream(
   return impl_->ReadStream(stream, from_revision, max_count, backwards);
 }
 
-absl::StatusOr<std::vector<eventlog::RecordedEvent>> UpstreamLog::ReadAll(
-    uint64_t from_position, uint64_t max_count, const eventlog::Filter& filter,
-    uint64_t max_scan, uint64_t* next_position) const {
-  return impl_->ReadAll(from_position, max_count, filter, max_scan,
-                        next_position);
-}
-
 absl::StatusOr<eventlog::StreamInfo> UpstreamLog::GetStream(
     const std::string& stream) const {
   return impl_->GetStream(stream);
 }
 
-uint64_t UpstreamLog::HeadPosition() const { return impl_->Head(); }
-
-uint64_t UpstreamLog::WaitForHead(uint64_t position,
-                                  absl::Time deadline) const {
-  return impl_->WaitForHead(position, deadline);
-}
-
-uint64_t UpstreamLog::AddHeadListener(HeadListener listener) {
-  return impl_->AddListener(std::move(listener));
-}
-
-void UpstreamLog::RemoveHeadListener(uint64_t handle) {
-  impl_->RemoveListener(handle);
-}
-
-absl::StatusOr<uint64_t> UpstreamLog::FindPosition(int64_t time_us) const {
-  return impl_->FindPosition(time_us);
-}
-
-absl::StatusOr<eventlog::VerifyResult> UpstreamLog::Verify(uint64_t,
-                                                           uint64_t) const {
-  return ReadOnly("verifying the hash chain");
-}
-
-absl::StatusOr<eventlog::LogStats> UpstreamLog::Stats() const {
-  return eventlog::LogStats{.head_position = impl_->Head()};
+absl::StatusOr<std::vector<eventlog::RecordedEvent>> UpstreamLog::ReadOlder(
+    uint64_t from, uint64_t count) const {
+  return impl_->ReadRemote(from, count);
 }
 
 }  // namespace vigil::gateway

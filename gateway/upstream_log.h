@@ -10,7 +10,9 @@
 //
 // A replica is read-only: Append, AppendAsync and Import answer
 // UNIMPLEMENTED (appends go to the primary, which checks the caller's own
-// token), and Verify and the snapshots are the primary's business.
+// token), and Verify and the snapshots are the primary's business. The
+// window, head and listeners are eventlog::FollowerLog's, shared with the
+// replica that follows the JetStream stream (replication/jetstream_log.h).
 //
 // Thread safety: every method may be called from any thread.
 
@@ -28,6 +30,7 @@
 #include "absl/time/time.h"
 #include "base/metrics.h"
 #include "eventlog/event_log.h"
+#include "eventlog/follower_log.h"
 
 namespace vigil::gateway {
 
@@ -58,7 +61,7 @@ struct UpstreamOptions {
   base::Metrics* metrics = nullptr;
 };
 
-class UpstreamLog final : public eventlog::EventLog {
+class UpstreamLog final : public eventlog::FollowerLog {
  public:
   // Starts following the primary at `options.target` and returns at once:
   // the primary may be down (Health() says so until it answers).
@@ -73,36 +76,19 @@ class UpstreamLog final : public eventlog::EventLog {
   // once; UNAVAILABLE (saying why) otherwise. /readyz answers it.
   absl::Status Health() const;
 
-  // ---- eventlog::EventLog ------------------------------------------------
-  absl::StatusOr<eventlog::AppendResult> Append(
-      const eventlog::AppendRequest& request) override;
-  void AppendAsync(const eventlog::AppendRequest& request,
-                   AppendCallback done) override;
+  // ---- eventlog::EventLog (the rest: eventlog::FollowerLog) ----------------
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadStream(
       const std::string& stream, uint64_t from_revision, uint64_t max_count,
       bool backwards) const override;
-  // Events up to HeadPosition() only: what this replica has announced.
-  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadAll(
-      uint64_t from_position, uint64_t max_count,
-      const eventlog::Filter& filter, uint64_t max_scan = 0,
-      uint64_t* next_position = nullptr) const override;
   absl::StatusOr<eventlog::StreamInfo> GetStream(
       const std::string& stream) const override;
-  // The last position received from the primary (0 before the first
-  // connection).
-  uint64_t HeadPosition() const override;
-  uint64_t WaitForHead(uint64_t position, absl::Time deadline) const override;
-  uint64_t AddHeadListener(HeadListener listener) override;
-  void RemoveHeadListener(uint64_t handle) override;
-  absl::StatusOr<uint64_t> FindPosition(int64_t time_us) const override;
-  absl::StatusOr<eventlog::VerifyResult> Verify(uint64_t from,
-                                                uint64_t to) const override;
-  absl::StatusOr<eventlog::LogStats> Stats() const override;
-  absl::Status Refresh() override { return absl::OkStatus(); }
 
  private:
   class Impl;
-  explicit UpstreamLog(std::unique_ptr<Impl> impl);
+  explicit UpstreamLog(const UpstreamOptions& options);
+  // The primary's ReadAll.
+  absl::StatusOr<std::vector<eventlog::RecordedEvent>> ReadOlder(
+      uint64_t from, uint64_t count) const override;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -15,6 +15,7 @@
 #include "replication/internal/jetstream.h"
 #include "replication/internal/reconnect.h"
 #include "replication/internal/short_stream.h"
+#include "replication/internal/stream_reader.h"
 
 namespace vigil::replication {
 namespace {
@@ -215,75 +216,28 @@ class Standby::Impl {
                      ")"));
     connected();
 
-    RETURN_IF_ERROR(js->StartReading(options_.stream, head + 1));
-    uint64_t next = head + 1;  // the sequence the next message must have
-    // When a message last came, or the stream was last seen to end before
-    // `next`: a consumer that delivers nothing while the stream holds more
-    // is given up after api_timeout.
-    absl::Time progress = absl::Now();
-    std::vector<eventlog::RecordedEvent> batch;
+    ASSIGN_OR_RETURN(internal::StreamReader reader,
+                     internal::StreamReader::Start(
+                         js.get(), {.stream = options_.stream,
+                                    .first = head + 1,
+                                    .batch_events = options_.batch_events,
+                                    .api_timeout = options_.api_timeout}));
     while (!Stopping()) {
-      absl::StatusOr<std::vector<internal::StoredEvent>> fetched =
-          js->Fetch(options_.batch_events, options_.api_timeout);
-      if (fetched.status().code() == absl::StatusCode::kDataLoss) {
-        return StopFollowing(std::string(fetched.status().message()));
+      absl::StatusOr<std::vector<eventlog::RecordedEvent>> batch =
+          reader.Next();
+      if (batch.status().code() == absl::StatusCode::kDataLoss) {
+        return StopFollowing(std::string(batch.status().message()));
       }
-      RETURN_IF_ERROR(fetched.status());
-      if (fetched->empty()) {
-        ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
-        SetStreamLast(last);
-        if (last < next) {
-          progress = absl::Now();
-        } else if (absl::Now() - progress > options_.api_timeout) {
-          return Stalled(js.get(), next, last);
-        }
+      RETURN_IF_ERROR(batch.status());
+      if (!batch->empty()) RETURN_IF_ERROR(Apply(*batch));
+      SetStreamLast(reader.stream_last());
+      if (batch->empty()) {
         absl::MutexLock lock(&mu_);
         mu_.AwaitWithTimeout(absl::Condition(&stopping_),
                              options_.poll_interval);
-        continue;
       }
-      batch.clear();
-      for (internal::StoredEvent& stored : *fetched) {
-        const uint64_t expected = next + batch.size();
-        if (stored.sequence != expected) {
-          return StopFollowing(absl::StrCat(
-              "the JetStream stream ", options_.stream,
-              " delivered sequence ", stored.sequence, " where ", expected,
-              " was due", stored.sequence > expected ? ": a gap" : ""));
-        }
-        if (stored.event.position != stored.sequence) {
-          return StopFollowing(absl::StrCat(
-              "sequence ", stored.sequence, " of the JetStream stream ",
-              options_.stream, " holds position ", stored.event.position,
-              ": sequence and position must be equal"));
-        }
-        batch.push_back(std::move(stored.event));
-      }
-      RETURN_IF_ERROR(Apply(batch));
-      next += batch.size();
-      SetStreamLast(next - 1);
-      progress = absl::Now();
     }
     return absl::OkStatus();
-  }
-
-  // The consumer delivered nothing for api_timeout though the stream ends
-  // at `last` >= `next`: a hole at `next` stops the standby; otherwise the
-  // consumer is stuck (its node gone) and the session ends to make another.
-  absl::Status Stalled(internal::JetStream* js, uint64_t next, uint64_t last) {
-    absl::StatusOr<eventlog::RecordedEvent> stored =
-        js->GetEvent(options_.stream, next);
-    if (absl::IsNotFound(stored.status())) {
-      return StopFollowing(absl::StrCat(
-          "the JetStream stream ", options_.stream,
-          " has no message at sequence ", next, " though it ends at ", last,
-          ": a gap"));
-    }
-    RETURN_IF_ERROR(stored.status());
-    return absl::UnavailableError(absl::StrCat(
-        "the JetStream consumer delivered nothing for ",
-        absl::FormatDuration(options_.api_timeout), " though the stream ",
-        options_.stream, " ends at ", last, " and this log at ", next - 1));
   }
 
   // The stream's message at the log's head `head` against the log's event

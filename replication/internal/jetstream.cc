@@ -246,26 +246,50 @@ absl::StatusOr<eventlog::RecordedEvent> JetStream::GetEvent(
   return event;
 }
 
-absl::Status JetStream::StartReading(const std::string& name, uint64_t first) {
-  handles_->DropReader();
-  // The consumer's filter must be the stream's subjects: read them.
-  jsStreamInfo* info = nullptr;
+absl::StatusOr<eventlog::RecordedEvent> JetStream::GetLastEvent(
+    const std::string& name, const std::string& subject) {
+  natsMsg* msg = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr,
-                                  &js_error);
+  natsStatus s = js_GetLastMsg(&msg, handles_->js, name.c_str(),
+                               subject.c_str(), nullptr, &js_error);
+  if (js_error == JSNoMessageFoundErr || s == NATS_NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat(
+        "the JetStream stream ", name, " has no message on ", subject));
+  }
   if (s != NATS_OK) {
-    return Failed(absl::StrCat("reading the JetStream stream ", name), s,
-                  js_error);
+    return Failed(absl::StrCat("reading the last message on ", subject,
+                               " of the JetStream stream ", name),
+                  s, js_error);
   }
-  std::string subject;
-  if (info->Config != nullptr && info->Config->SubjectsLen == 1) {
-    subject = info->Config->Subjects[0];
-  }
-  jsStreamInfo_Destroy(info);
+  absl::StatusOr<eventlog::RecordedEvent> event =
+      EventOfNatsMsg(msg, name, natsMsg_GetSequence(msg));
+  natsMsg_Destroy(msg);
+  return event;
+}
+
+absl::Status JetStream::StartReading(const std::string& name, uint64_t first,
+                                     const std::string& only_subject) {
+  handles_->DropReader();
+  std::string subject = only_subject;
   if (subject.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the JetStream stream ", name,
-        " does not have the one subject a Vigil mirror gives it"));
+    // The consumer's filter must be the stream's subjects: read them.
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr,
+                                    &js_error);
+    if (s != NATS_OK) {
+      return Failed(absl::StrCat("reading the JetStream stream ", name), s,
+                    js_error);
+    }
+    if (info->Config != nullptr && info->Config->SubjectsLen == 1) {
+      subject = info->Config->Subjects[0];
+    }
+    jsStreamInfo_Destroy(info);
+    if (subject.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the JetStream stream ", name,
+          " does not have the one subject a Vigil mirror gives it"));
+    }
   }
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
@@ -277,7 +301,8 @@ absl::Status JetStream::StartReading(const std::string& name, uint64_t first) {
   sub_options.Config.Replicas = 1;
   sub_options.Config.InactiveThreshold =
       absl::ToInt64Nanoseconds(kConsumerInactive);
-  s = js_PullSubscribe(&handles_->reader, handles_->js, subject.c_str(),
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = js_PullSubscribe(&handles_->reader, handles_->js, subject.c_str(),
                        nullptr, nullptr, &sub_options, &js_error);
   if (s != NATS_OK) {
     handles_->reader = nullptr;
@@ -301,13 +326,25 @@ absl::StatusOr<std::vector<StoredEvent>> JetStream::Fetch(
   // what it has, ending with a status when that is less than the batch, so
   // nothing comes after the answer), and a subscription holding messages
   // nobody asked for is given up.
+  // The server ends a request that found nothing with a status message
+  // (408) at its expiry, which comes after nats.c's own timeout returned:
+  // such late statuses are dropped; a late message is not.
   int pending = 0;
-  if (natsSubscription_GetPending(handles_->reader, &pending, nullptr) !=
-          NATS_OK ||
-      pending != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "the JetStream consumer on ", handles_->reader_stream, " holds ",
-        pending, " messages no fetch asked for"));
+  while (natsSubscription_GetPending(handles_->reader, &pending, nullptr) ==
+             NATS_OK &&
+         pending > 0) {
+    natsMsg* late = nullptr;
+    if (natsSubscription_NextMsg(&late, handles_->reader, 0) != NATS_OK) break;
+    const char* status = nullptr;
+    const bool only_status =
+        natsMsg_GetDataLength(late) == 0 &&
+        natsMsgHeader_Get(late, "Status", &status) == NATS_OK;
+    natsMsg_Destroy(late);
+    if (!only_status) {
+      return absl::UnavailableError(absl::StrCat(
+          "the JetStream consumer on ", handles_->reader_stream,
+          " holds messages no fetch asked for"));
+    }
   }
   jsFetchRequest request;
   jsFetchRequest_Init(&request);
@@ -319,8 +356,13 @@ absl::StatusOr<std::vector<StoredEvent>> JetStream::Fetch(
   natsStatus s = natsSubscription_FetchRequest(&list, handles_->reader,
                                                &request);
   std::vector<StoredEvent> stored;
-  if (s == NATS_NOT_FOUND) return stored;  // nothing there now
-  if (s != NATS_OK) {
+  // Nothing there now: nats-server 2.9 answers a no-wait request that
+  // carries an expiry only at the expiry, so nats.c times out first.
+  if (s == NATS_NOT_FOUND || (s == NATS_TIMEOUT && list.Count == 0)) {
+    natsMsgList_Destroy(&list);
+    return stored;
+  }
+  if (s != NATS_OK && s != NATS_TIMEOUT) {
     return Failed(absl::StrCat("fetching from the JetStream stream ",
                                handles_->reader_stream),
                   s);

@@ -1,10 +1,11 @@
 // JetStream: one connection to a NATS cluster and its JetStream context,
-// with the few calls the mirror and the standby make, answered as absl::Status. nats.c's
+// with the few calls the mirror, the standby and the gateway replica
+// (jetstream_log.h) make, answered as absl::Status. nats.c's
 // types stay inside jetstream.cc. A connection that breaks reconnects by
 // itself (nats.c), to any node of the URL list; the mirror still makes a
 // new JetStream after any error, so a session never outlives a failure.
 //
-// Thread safety: one thread (the mirror's) calls the methods; `on_ack` runs
+// Thread safety: one thread at a time calls the methods; `on_ack` runs
 // on a nats.c thread.
 
 #ifndef VIGIL_REPLICATION_INTERNAL_JETSTREAM_H_
@@ -78,16 +79,24 @@ class JetStream {
   absl::StatusOr<eventlog::RecordedEvent> GetEvent(const std::string& name,
                                                    uint64_t sequence);
 
+  // The last message on `subject` of stream `name` as an event; NOT_FOUND
+  // when the subject has none.
+  absl::StatusOr<eventlog::RecordedEvent> GetLastEvent(
+      const std::string& name, const std::string& subject);
+
   // Starts a pull consumer on stream `name` that delivers every message
-  // from sequence `first` on, in sequence order, without acks: an
-  // ephemeral consumer in memory on one node, deleted with this session
-  // (or by JetStream kConsumerInactive after the last fetch, when the
-  // session could not delete it). Replaces an earlier one.
-  absl::Status StartReading(const std::string& name, uint64_t first);
+  // from sequence `first` on (only those on `subject` when it is not
+  // empty), in sequence order, without acks: an ephemeral consumer in
+  // memory on one node, deleted with this session (or by JetStream
+  // kConsumerInactive after the last fetch, when the session could not
+  // delete it). Replaces an earlier one.
+  absl::Status StartReading(const std::string& name, uint64_t first,
+                            const std::string& subject = "");
 
   // Up to `max` messages of StartReading's consumer, in the order it
   // delivers them, as many as it has now (one no-wait request, answered
-  // within `wait`); empty when it has none. DATA_LOSS naming the sequence
+  // within `wait`); empty when it has none (nats-server 2.9 then answers
+  // only at `wait`: keep it short). DATA_LOSS naming the sequence
   // for a message that is not a Vigil event; UNAVAILABLE for a failed or
   // unanswered request, or no consumer (then make a new session).
   absl::StatusOr<std::vector<StoredEvent>> Fetch(size_t max,

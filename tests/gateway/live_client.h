@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gtest/gtest.h"
+
 namespace vigil::testing {
 
 namespace live_client_internal {
@@ -218,6 +220,29 @@ class Client {
   beast::flat_buffer buffer_;
   int pongs_ = 0;
 };
+
+// The event frames `client` reads until one at or past position `last`;
+// a read that fails ends it with a test failure.
+inline std::vector<Frame> ReadEventsThrough(Client& client, uint64_t last) {
+  std::vector<Frame> events;
+  while (events.empty() || events.back().position < last) {
+    std::optional<Frame> frame = client.Read();
+    if (!frame.has_value()) {
+      ADD_FAILURE() << "read failed after " << events.size()
+                    << " events: " << client.error.message();
+      break;
+    }
+    if (frame->kind == "event") events.push_back(*std::move(frame));
+  }
+  return events;
+}
+
+// The frames' texts, to compare two feeds byte for byte.
+inline std::vector<std::string> Texts(const std::vector<Frame>& frames) {
+  std::vector<std::string> texts;
+  for (const Frame& frame : frames) texts.push_back(frame.text);
+  return texts;
+}
 
 }  // namespace vigil::testing
 

@@ -51,6 +51,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using vigil::testing::Client;
+using vigil::testing::ReadEventsThrough;
+using vigil::testing::Texts;
 using vigil::testing::FormatRequest;
 using vigil::testing::Frame;
 using vigil::testing::FreePort;
@@ -89,27 +91,6 @@ bool AwaitReady(uint16_t port, int want = 200) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   return false;
-}
-
-// Events from `client` until one at or past `last`; fails on an error.
-std::vector<Frame> ReadEventsThrough(Client& client, uint64_t last) {
-  std::vector<Frame> events;
-  while (events.empty() || events.back().position < last) {
-    std::optional<Frame> frame = client.Read();
-    if (!frame.has_value()) {
-      ADD_FAILURE() << "read failed after " << events.size()
-                    << " events: " << client.error.message();
-      break;
-    }
-    if (frame->kind == "event") events.push_back(*std::move(frame));
-  }
-  return events;
-}
-
-std::vector<std::string> Texts(const std::vector<Frame>& frames) {
-  std::vector<std::string> texts;
-  for (const Frame& frame : frames) texts.push_back(frame.text);
-  return texts;
 }
 
 int64_t RecordedTime(const Frame& frame) {

@@ -8,6 +8,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -21,12 +22,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "eventlog/event.h"
 #include "eventlog/event_log.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "replication/compare.h"
 #include "replication/event_headers.h"
+#include "replication/internal/jetstream.h"
 #include "tests/gateway/http_client.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/temp_dir.h"
@@ -77,11 +80,20 @@ inline std::string Text(const nlohmann::json& status, const char* key) {
 }
 
 // nats.c itself, for what the replication library does not do: a
-// message's subject, a publish by someone else. Connects to the first URL.
+// message's subject, a publish by someone else. Connects to the first URL
+// that answers.
 struct RawJetStream {
   explicit RawJetStream(const std::string& urls) {
-    const std::string first = urls.substr(0, urls.find(','));
-    if (natsConnection_ConnectTo(&connection, first.c_str()) == NATS_OK) {
+    size_t begin = 0;
+    while (connection == nullptr && begin < urls.size()) {
+      const size_t end = std::min(urls.find(',', begin), urls.size());
+      const std::string url = urls.substr(begin, end - begin);
+      if (natsConnection_ConnectTo(&connection, url.c_str()) != NATS_OK) {
+        connection = nullptr;
+      }
+      begin = end + 1;
+    }
+    if (connection != nullptr) {
       natsConnection_JetStream(&js, connection, nullptr);
     }
   }
@@ -175,6 +187,33 @@ inline uint64_t PublishForeign(const RawJetStream& raw, const std::string& subje
   }
   natsMsg_Destroy(msg);
   return sequence;
+}
+
+// Someone else publishes the event after the stream's last message
+// `last` (of stream `stream`, on `subject`): message `last`'s event with its
+// position and revision advanced by one, other data and its hash copied, so
+// it does not chain from it. The sequence JetStream stored it at; 0 when it
+// could not be read or published.
+inline uint64_t PublishUnchained(const std::string& urls,
+                                 const std::string& stream, uint64_t last,
+                                 const std::string& subject) {
+  absl::StatusOr<std::unique_ptr<replication::internal::JetStream>> js =
+      replication::internal::JetStream::Connect(
+          {.url = urls,
+           .connect_timeout = absl::Seconds(2),
+           .api_timeout = absl::Seconds(5),
+           .max_pending = 1,
+           .on_ack = nullptr});
+  if (!js.ok()) return 0;
+  absl::StatusOr<eventlog::RecordedEvent> forged =
+      (*js)->GetEvent(stream, last);
+  if (!forged.ok()) return 0;
+  forged->position += 1;
+  forged->revision += 1;
+  forged->data = R"({"i":"forged"})";
+  RawJetStream raw(urls);
+  if (raw.js == nullptr) return 0;
+  return PublishForeign(raw, subject, *forged);
 }
 
 }  // namespace vigil::testing

@@ -125,19 +125,6 @@ uint64_t ServedHead(int http, uint64_t from) {
   return body["events"].back().value("position", uint64_t{0});
 }
 
-// Runs `agents` against the vigild at `grpc` until `steps` more of their
-// steps are acknowledged; false when they were not within a minute.
-bool AppendSteps(SimulatedAgents* agents, int grpc, uint64_t steps) {
-  const uint64_t until = agents->appended() + steps;
-  std::atomic<bool> stop{false};
-  std::thread load([&] { agents->Run(grpc, stop); });
-  const bool done = WaitUntil([&] { return agents->appended() >= until; },
-                              absl::Seconds(60));
-  stop = true;
-  load.join();
-  return done;
-}
-
 TEST_F(StandbyConsumersTest,
        ReadModelsAndAGatewayFollowAStandbyAcrossItsPromotion) {
   testing::PgDatabase db;
@@ -172,7 +159,7 @@ TEST_F(StandbyConsumersTest,
 
   // Simulated agents append to the primary.
   SimulatedAgents agents(3);
-  ASSERT_TRUE(AppendSteps(&agents, primary.grpc, 300));
+  ASSERT_TRUE(agents.AppendSteps(primary.grpc, 300));
   const uint64_t before_kill = agents.last_position();
   ASSERT_GT(before_kill, 0u);
 
@@ -196,7 +183,7 @@ TEST_F(StandbyConsumersTest,
       << Replication(standby.http) << standby.Log();
 
   // The agents go on against the new primary.
-  ASSERT_TRUE(AppendSteps(&agents, standby.grpc, 300));
+  ASSERT_TRUE(agents.AppendSteps(standby.grpc, 300));
   const uint64_t head = agents.last_position();
   ASSERT_GT(head, before_kill);
   ASSERT_TRUE(WaitUntil([&] { return ProjectedTo(standby.http, head); },

@@ -22,7 +22,6 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "replication/compare.h"
-#include "replication/internal/jetstream.h"
 #include "tests/replication/replication_testing.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/temp_dir.h"
@@ -35,8 +34,6 @@ namespace {
 using testing::Append;
 using testing::HttpResponse;
 using testing::Number;
-using testing::PublishForeign;
-using testing::RawJetStream;
 using testing::Replication;
 using testing::Request;
 using testing::Text;
@@ -300,24 +297,11 @@ TEST_F(StandbyTest, AForgedMessageStopsTheStandbyLoudly) {
   ASSERT_TRUE(AwaitApplied(standby_.http, 10)) << Replication(standby_.http);
   ASSERT_EQ(standby_.process->Terminate(), 0);
 
-  // Someone else publishes position 11: the data of position 10 changed,
-  // its hash copied (it does not chain from position 10's).
-  absl::StatusOr<std::unique_ptr<replication::internal::JetStream>> js =
-      replication::internal::JetStream::Connect(
-          {.url = cluster_->url(),
-           .connect_timeout = absl::Seconds(2),
-           .api_timeout = absl::Seconds(5),
-           .max_pending = 1,
-           .on_ack = nullptr});
-  ASSERT_TRUE(js.ok()) << js.status();
-  absl::StatusOr<eventlog::RecordedEvent> forged = (*js)->GetEvent(kStream, 10);
-  ASSERT_TRUE(forged.ok()) << forged.status();
-  forged->position = 11;
-  forged->revision = 10;
-  forged->data = R"({"i":"forged"})";
-  RawJetStream raw(cluster_->url());
-  ASSERT_NE(raw.js, nullptr);
-  ASSERT_EQ(PublishForeign(raw, "vigil.orders", *forged), 11u);
+  // Someone else publishes position 11: position 10's event with other
+  // data and position 10's hash (it does not chain from it).
+  ASSERT_EQ(testing::PublishUnchained(cluster_->url(), kStream, 10,
+                                      "vigil.orders"),
+            11u);
 
   Start(&standby_, "standby", true);
   ASSERT_GT(standby_.http, 0) << LogOf("standby");

@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "api/event_proto.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/testing/wait_until.h"
 #include "tools/simulator/scenario.h"
 #include "vigil/v1/event_store.grpc.pb.h"
 
@@ -65,6 +67,20 @@ class SimulatedAgents {
       });
     }
     for (std::thread& thread : threads) thread.join();
+  }
+
+  // Runs against `grpc_port` until `steps` more steps landed; false when
+  // they did not within `timeout`.
+  bool AppendSteps(int grpc_port, uint64_t steps,
+                   absl::Duration timeout = absl::Seconds(60)) {
+    const uint64_t until = appended() + steps;
+    std::atomic<bool> stop{false};
+    std::thread load([&] { Run(grpc_port, stop); });
+    const bool done =
+        WaitUntil([&] { return appended() >= until; }, timeout);
+    stop = true;
+    load.join();
+    return done;
   }
 
   uint64_t appended() const { return appended_.load(); }

@@ -133,7 +133,10 @@ const std::vector<Setting>& Settings() {
       Switch({"gateway-only", "",
               "run as a stateless gateway replica: serve /v1/live, "
               "/v1/live/sse, the REST log reads and the dashboard from the "
-              "primary at --upstream (no log, database or gRPC server here)"},
+              "primary at --upstream, or from the JetStream stream it "
+              "mirrors to (--nats-url, --nats-stream, "
+              "--nats-subject-prefix) without the primary (no log, "
+              "database or gRPC server here)"},
              "VIGIL_GATEWAY_ONLY", &Config::gateway_only),
       Text({"upstream", "HOST:PORT",
             "the primary's gRPC address a --gateway-only replica follows"},
@@ -380,12 +383,12 @@ const std::vector<Setting>& Settings() {
               "--replication=async or sync (docs/replication.md)"},
              "VIGIL_STANDBY", &Config::standby),
       Text({"primary-grpc", "HOST:PORT",
-            "--standby: the primary's gRPC address, named when an append "
-            "is refused"},
+            "--standby, or --gateway-only on --nats-url: the primary's gRPC "
+            "address, named when an append is refused"},
            "VIGIL_PRIMARY_GRPC", &Config::primary_grpc),
       Text({"primary-url", "URL",
-            "--standby: the primary's HTTP URL (http://HOST:PORT), named "
-            "when an append is refused"},
+            "--standby, or --gateway-only on --nats-url: the primary's HTTP "
+            "URL (http://HOST:PORT), named when an append is refused"},
            "VIGIL_PRIMARY_URL", &Config::primary_url),
       Text({"etcd-endpoints", "URL,...",
             "etcd client URLs (http://127.0.0.1:2379,...): only the holder "
@@ -557,10 +560,12 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
         absl::StrCat("--replication \"", config.replication,
                      "\": expected off, async or sync"));
   }
-  if ((config.replication == "off") != config.mirror.nats_url.empty()) {
+  if ((config.replication == "off") != config.mirror.nats_url.empty() &&
+      !config.gateway_only) {
     return absl::InvalidArgumentError(
         config.replication == "off"
-            ? "--nats-url is for --replication=async or sync"
+            ? "--nats-url is for --replication=async or sync, or a "
+              "--gateway-only replica"
             : "--replication=async and sync need --nats-url (the NATS "
               "servers of the JetStream cluster)");
   }
@@ -568,7 +573,7 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "--replication is for the primary, not a --gateway-only replica");
   }
-  if (config.replication != "off") {
+  if (config.replication != "off" || !config.mirror.nats_url.empty()) {
     if (absl::Status mirror = replication::CheckMirrorOptions(config.mirror);
         !mirror.ok()) {
       return mirror;
@@ -583,10 +588,11 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "--standby and --gateway-only exclude each other");
   }
-  if (!config.standby &&
+  if (!config.standby && config.mirror.nats_url.empty() &&
       (!config.primary_grpc.empty() || !config.primary_url.empty())) {
     return absl::InvalidArgumentError(
-        "--primary-grpc and --primary-url are for a --standby");
+        "--primary-grpc and --primary-url are for a --standby or a "
+        "--gateway-only replica on --nats-url");
   }
   if (!config.etcd_endpoints.empty() && config.replication == "off") {
     return absl::InvalidArgumentError(
@@ -602,14 +608,16 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "--leader-ttl-s must be at least 2 and --leader-margin-ms below it");
   }
-  if (config.gateway_only != !config.upstream.empty()) {
-    return absl::InvalidArgumentError(
-        config.gateway_only
-            ? "--gateway-only needs --upstream HOST:PORT (the "
-              "primary's gRPC address)"
-            : "--upstream is for a --gateway-only replica");
+  if (!config.gateway_only && !config.upstream.empty()) {
+    return absl::InvalidArgumentError("--upstream is for a --gateway-only replica");
   }
-  if (config.gateway_only) {
+  if (config.gateway_only &&
+      config.upstream.empty() == config.mirror.nats_url.empty()) {
+    return absl::InvalidArgumentError(
+        "--gateway-only needs one of --upstream HOST:PORT (the primary's "
+        "gRPC address) or --nats-url (the JetStream stream it mirrors to)");
+  }
+  if (!config.upstream.empty()) {
     if (absl::StatusOr<HostPort> upstream = SplitAddress(config.upstream);
         !upstream.ok()) {
       return absl::InvalidArgumentError(

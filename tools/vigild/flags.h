@@ -128,7 +128,7 @@ struct ListenAddresses {
 };
 
 // Checks what LoadConfig cannot check one setting at a time: listen
-// addresses, on|off values, --gateway-only with --upstream, --replication
+// addresses, on|off values, --gateway-only with --upstream or --nats-url, --replication
 // with --nats-url, --standby with --replication and --nats-url (and a usable stream and subject prefix), and that
 // without --tokens-file the server listens on loopback only. The error's
 // message is what vigild prints before its usage hint.

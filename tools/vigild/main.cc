@@ -43,6 +43,7 @@
 #include "api/subscription.h"
 #include "base/json.h"
 #include "base/metrics.h"
+#include "base/status_macros.h"
 #include "eventlog/event_log.h"
 #include "gateway/http_server.h"
 #include "gateway/upstream_log.h"
@@ -54,6 +55,7 @@
 #include "projections/projection_service.h"
 #include "projections/state_at.h"
 #include "projections/state_json.h"
+#include "replication/jetstream_log.h"
 #include "projections/alerts/alert_service.h"
 #include "projections/webhooks/webhook_service.h"
 #include "tools/vigild/file_limit.h"
@@ -150,9 +152,52 @@ absl::StatusOr<std::string> UpstreamToken(const Config& config) {
   return token;
 }
 
+// A gateway replica's log: the primary's Subscribe at --upstream, or the
+// JetStream stream at --nats-url (docs/operations.md "Gateway replicas").
+struct GatewaySource {
+  std::unique_ptr<eventlog::EventLog> log;
+  std::function<absl::Status()> health;  // /readyz
+  std::string name;                      // for the start line
+};
+
+absl::StatusOr<GatewaySource> StartGatewaySource(const Config& config,
+                                                 base::Metrics* metrics) {
+  if (!config.upstream.empty()) {
+    ASSIGN_OR_RETURN(std::string token, UpstreamToken(config));
+    ASSIGN_OR_RETURN(std::unique_ptr<gateway::UpstreamLog> upstream,
+                     gateway::UpstreamLog::Start({.target = config.upstream,
+                                                  .token = std::move(token),
+                                                  .metrics = metrics}));
+    gateway::UpstreamLog* log = upstream.get();
+    return GatewaySource{.log = std::move(upstream),
+                         .health = [log] { return log->Health(); },
+                         .name = config.upstream};
+  }
+  std::string primary = config.primary_grpc;
+  if (!config.primary_url.empty()) {
+    primary = primary.empty() ? config.primary_url
+                              : absl::StrCat(primary, " (gRPC) or ",
+                                             config.primary_url, " (HTTP)");
+  }
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<replication::JetStreamLog> stream,
+      replication::JetStreamLog::Start(
+          {.nats_url = config.mirror.nats_url,
+           .stream = config.mirror.stream,
+           .subject_prefix = config.mirror.subject_prefix,
+           .window = {.primary = std::move(primary)},
+           .metrics = metrics}));
+  replication::JetStreamLog* log = stream.get();
+  return GatewaySource{
+      .log = std::move(stream),
+      .health = [log] { return log->Health(); },
+      .name = absl::StrCat("JetStream stream ", config.mirror.stream, " at ",
+                           config.mirror.nats_url)};
+}
+
 // vigild --gateway-only: the live feed, the REST log reads and the
-// dashboard, from the primary at --upstream (docs/operations.md "Gateway
-// replicas").
+// dashboard, from the primary at --upstream or from the JetStream stream
+// it mirrors to (docs/operations.md "Gateway replicas").
 int ServeGateway(const Config& config, const std::string& http_host) {
   absl::StatusOr<std::unique_ptr<api::Authenticator>> authenticator =
       LoadTokens(config);
@@ -161,26 +206,17 @@ int ServeGateway(const Config& config, const std::string& http_host) {
                  authenticator.status().ToString().c_str());
     return kExitUsage;
   }
-  absl::StatusOr<std::string> token = UpstreamToken(config);
-  if (!token.ok()) {
-    std::fprintf(stderr, "vigild: %s\n", token.status().ToString().c_str());
-    return kExitUsage;
-  }
   base::Metrics metrics;
-  absl::StatusOr<std::unique_ptr<gateway::UpstreamLog>> upstream =
-      gateway::UpstreamLog::Start({.target = config.upstream,
-                                   .token = *std::move(token),
-                                   .metrics = &metrics});
-  if (!upstream.ok()) {
-    std::fprintf(stderr, "vigild: --upstream: %s\n",
-                 upstream.status().ToString().c_str());
+  absl::StatusOr<GatewaySource> source = StartGatewaySource(config, &metrics);
+  if (!source.ok()) {
+    std::fprintf(stderr, "vigild: %s\n", source.status().ToString().c_str());
     return kExitUsage;
   }
-  gateway::UpstreamLog* log = upstream->get();
+  eventlog::EventLog* log = source->log.get();
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
   http_options.authenticator = authenticator->get();
-  http_options.readiness = [log] { return log->Health(); };
+  http_options.readiness = source->health;
   SetDashboardAndLive(config, &http_options);
   absl::StatusOr<std::unique_ptr<gateway::HttpServer>> http =
       gateway::HttpServer::Start(http_options, log, &metrics);
@@ -191,7 +227,7 @@ int ServeGateway(const Config& config, const std::string& http_host) {
   }
   std::printf(
       "vigild: gateway replica of %s serving HTTP on %s:%d\n",
-      config.upstream.c_str(), BracketHost(http_host).c_str(),
+      source->name.c_str(), BracketHost(http_host).c_str(),
       static_cast<int>((*http)->port()));
   std::fflush(stdout);
 
@@ -199,7 +235,7 @@ int ServeGateway(const Config& config, const std::string& http_host) {
   (*http)->BeginShutdown();
   (*http)->Stop();
   http->reset();
-  upstream->reset();
+  source->log.reset();
   std::printf("vigild: stopped\n");
   std::fflush(stdout);
   return kExitOk;
