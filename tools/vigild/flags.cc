@@ -600,6 +600,12 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
         "--etcd-endpoints needs --replication=async or sync: leadership "
         "hands the log over through the JetStream stream");
   }
+  if (config.standby && config.webhooks == "here" &&
+      config.etcd_endpoints.empty() && config.primary_grpc.empty()) {
+    return absl::InvalidArgumentError(
+        "--webhooks=here on a --standby needs --etcd-endpoints or "
+        "--primary-grpc: its $webhooks appends go to the leader");
+  }
   if (config.etcd_endpoints.empty() && !config.leader_key.empty()) {
     return absl::InvalidArgumentError("--leader-key needs --etcd-endpoints");
   }
