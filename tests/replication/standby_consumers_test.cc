@@ -414,7 +414,9 @@ INSTANTIATE_TEST_SUITE_P(
 // the primary, so what it had settled before is not sent again. The
 // parameter is whether checkpoints are recorded as they go; the control
 // records only the first (an hour's interval), so the restarted standby
-// sends the settled events again, and the same check catches it.
+// sends the settled events again, and the same check catches it. Last,
+// the primary is killed: the standby is promoted and goes on delivering,
+// recording its checkpoints in its own log.
 class WebhooksOnStandbyTest : public WebhookScenarioTest {};
 
 // The `$webhooks` events of type `type` the vigild at `http` holds.
@@ -504,6 +506,37 @@ TEST_P(WebhooksOnStandbyTest, TheStandbyDeliversAndResumesAfterItsCheckpoint) {
       << restarted.Log();
   ExpectResumedAfter(receiver.Received(), settled, record,
                      "the restarted standby");
+
+  // kill -9 of the primary: the delivering standby is promoted and goes
+  // on, its `$webhooks` appends now its own.
+  const int recorded_before = WebhooksEvents(restarted.http,
+                                             "WebhookCheckpointed");
+  const uint64_t last_before = Answered(receiver.Received()).rbegin()->first;
+  primary.process->Kill();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Text(Replication(restarted.http), "role") == "primary"; },
+      absl::Seconds(40)))
+      << restarted.Log();
+  AppendOrders(restarted.http, 10);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Answered(receiver.Received()).size() >= 71; },
+      absl::Seconds(30)))
+      << restarted.Log();
+  for (const auto& [position, count] : Answered(receiver.Received())) {
+    if (position > last_before) {
+      EXPECT_EQ(count, 1) << "position " << position << " after promotion";
+    }
+  }
+  if (record) {
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          return WebhooksEvents(restarted.http, "WebhookCheckpointed") >
+                 recorded_before;
+        },
+        absl::Seconds(10)))
+        << "no checkpoint recorded after the promotion" << restarted.Log();
+  }
+  EXPECT_EQ(Request(restarted.http, "GET", "/v1/webhooks").status, 200);
   EXPECT_EQ(restarted.process->Terminate(), 0) << restarted.Log();
 }
 
