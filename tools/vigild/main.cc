@@ -386,8 +386,9 @@ int Serve(const Config& config, const HostPort& listen,
   }
 
   // Webhooks and alert rules append to the log: only the leader runs them
-  // (leader_services.h). After the log, before HTTP (which serves their
-  // admin routes); on a standby, from its promotion.
+  // (leader_services.h), webhooks unless --webhooks=here (below). After
+  // the log, before HTTP (which serves their admin routes); on a standby,
+  // from its promotion.
   LeaderServiceFactories leader_factories;
   leader_factories.writable = [r = role.get()] { return r->Writable(); };
   if (config.webhooks == "on") {
