@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -60,6 +62,13 @@ struct AppendPathOptions {
   // docs/replication.md, NotPrimaryError in status_mapping.h). Quick, from
   // any thread.
   std::function<absl::Status()> writable;
+
+  // Reserved streams (append_checks.h) that the admin role may append to
+  // all the same: the system's own appends forwarded by another vigild,
+  // the `$webhooks` of the standby that delivers the webhooks
+  // (--webhooks=elsewhere, docs/replication.md "Webhooks on a standby").
+  // Empty: none.
+  std::vector<std::string> admin_streams;
 };
 
 class AppendPath {
@@ -76,7 +85,8 @@ class AppendPath {
   // Appends `request` for `principal` (from auth.h Authenticate), refusing it, in
   // this order, with:
   //   PERMISSION_DENIED when the principal's role may not append;
-  //   PERMISSION_DENIED for a reserved stream, INVALID_ARGUMENT for a
+  //   PERMISSION_DENIED for a reserved stream (unless it is one of
+  //     admin_streams and the principal an admin), INVALID_ARGUMENT for a
   //     malformed domain event (CheckClientAppend, given `source`);
   //   what `writable` answers, when it is set and not OK;
   //   RateLimitedError when the principal's bucket lacks a token per event,

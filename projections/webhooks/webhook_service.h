@@ -47,6 +47,9 @@ struct WebhookMetrics;
 class ServiceHost;
 }  // namespace internal
 
+// The system stream the service appends to and replays.
+inline constexpr char kWebhooksStream[] = "$webhooks";
+
 struct WebhookOptions {
   // Where the key file and the checkpoints live (vigild: DATA_DIR/webhooks);
   // created when missing.

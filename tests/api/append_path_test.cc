@@ -175,6 +175,22 @@ TEST_F(AppendPathTest, ClientChecksRefuseBeforeTheLog) {
   ExpectNothingCounted();
 }
 
+TEST_F(AppendPathTest, AdminStreamsTakeTheAdminsAppendsOnly) {
+  AppendPathOptions options;
+  options.admin_streams = {"$webhooks"};
+  std::unique_ptr<AppendPath> path = MakePath(options);
+  const Principal admin{.role = Role::kAdmin, .anonymous = false, .id = "a"};
+  EXPECT_TRUE(AppendNow(*path, admin, Request("$webhooks")).ok());
+  // Another role, another reserved stream, or no admin_streams: refused.
+  EXPECT_EQ(AppendNow(*path, Agent(), Request("$webhooks")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AppendNow(*path, admin, Request("$alerts")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AppendNow(*MakePath(), admin, Request("$webhooks")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(log_->HeadPosition(), 1u);
+}
+
 TEST_F(AppendPathTest, WritableRefusesBeforeTheRateLimitAndTheLog) {
   RateLimiter limiter({.events_per_second = 1, .burst = 1});
   bool writable = false;

@@ -48,7 +48,7 @@ class LoopbackServiceTest : public ::testing::Test {
         /*rate_limiter=*/nullptr, &metrics_, /*state_queries=*/nullptr,
         append_path);
     grpc::ServerBuilder builder;
-    int port = 0;
+    int& port = port_;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port);
     builder.RegisterService(service_.get());
@@ -97,6 +97,7 @@ class LoopbackServiceTest : public ::testing::Test {
   std::unique_ptr<EventStoreService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::EventStore::Stub> stub_;
+  int port_ = 0;  // the server's, once started
 };
 
 }  // namespace vigil::api

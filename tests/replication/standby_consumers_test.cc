@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <iterator>
 #include <regex>
 #include <string>
@@ -230,6 +231,44 @@ TEST_F(StandbyConsumersTest,
          "fresh rebuild, so the comparison above could not catch it";
 }
 
+// Position -> deliveries answered 2xx, all checked as signed.
+std::map<uint64_t, int> Answered(const std::vector<testing::Delivery>& all) {
+  std::map<uint64_t, int> answered;
+  for (const testing::Delivery& d : all) {
+    EXPECT_TRUE(d.verified) << d.body;
+    if (d.status >= 200 && d.status < 300) ++answered[d.position];
+  }
+  return answered;
+}
+
+// The 61 events of a webhook scenario, delivered by one vigild and then,
+// from the last recorded checkpoint on, by another that took over (after
+// `settled`, the 41st): all arrive, and none settled before is sent twice;
+// in a control (`record` false: only the first checkpoint recorded) some
+// are, which this must see.
+void ExpectResumedAfter(const std::vector<testing::Delivery>& deliveries,
+                        uint64_t settled, bool record, const char* who) {
+  const std::map<uint64_t, int> answered = Answered(deliveries);
+  EXPECT_EQ(answered.size(), 61u);
+  int settled_twice = 0;
+  int later_twice = 0;
+  for (const auto& [position, count] : answered) {
+    if (count > 1) ++(position <= settled ? settled_twice : later_twice);
+  }
+  std::printf("%s: %d of the 41 events settled before the last recorded "
+              "checkpoint delivered again, %d of the 20 after it\n",
+              record ? "recorded checkpoints" : "control, one recorded",
+              settled_twice, later_twice);
+  if (record) {
+    EXPECT_EQ(settled_twice, 0)
+        << who << " sent again what was settled and recorded";
+  } else {
+    EXPECT_GT(settled_twice, 0)
+        << "control: with no checkpoint recorded " << who
+        << " should resume after the first event, yet sent nothing twice";
+  }
+}
+
 // Webhooks and alert rules run on the leader only. The standby refuses
 // their admin routes as it refuses appends; once promoted it starts them
 // and resumes each endpoint after the checkpoint the primary recorded in
@@ -238,8 +277,22 @@ TEST_F(StandbyConsumersTest,
 // control (`--webhooks-checkpoint-every-ms` of an hour: only the first
 // delivery's) resumes after the first event and sends the settled ones a
 // second time, which the same check catches.
-class WebhookFailoverTest : public StandbyConsumersTest,
-                            public ::testing::WithParamInterface<bool> {};
+// The webhook scenarios: a receiver started beside the cluster; the
+// parameter is whether checkpoints are recorded as they go.
+class WebhookScenarioTest : public StandbyConsumersTest,
+                            public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    StandbyConsumersTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::filesystem::create_directories(dir_.Sub("receiver"));
+    receiver_ = std::make_unique<testing::Receiver>(dir_.Sub("receiver"));
+    ASSERT_NO_FATAL_FAILURE(receiver_->Start());
+  }
+  std::unique_ptr<testing::Receiver> receiver_;
+};
+
+class WebhookFailoverTest : public WebhookScenarioTest {};
 
 // The position `count` events appended to "orders" at `http` end at.
 uint64_t AppendOrders(int http, int count) {
@@ -249,11 +302,26 @@ uint64_t AppendOrders(int http, int count) {
   return Number(body, "last_position");
 }
 
+// The first 51 orders of a webhook scenario, appended at `http`: 40, then
+// after a pause (so that a checkpoint is recorded) the 41st, whose
+// position it returns, then 10; each batch delivered to `receiver` before
+// the next, and the checkpoints recorded meanwhile given time to reach
+// every vigild. 0 when a batch was not delivered within 30 s.
+uint64_t AppendAndDeliver51(int http, const testing::Receiver& receiver) {
+  for (int i = 0; i < 40; ++i) AppendOrders(http, 1);
+  if (receiver.WaitForDelivered(40, absl::Seconds(30)).size() < 40) return 0;
+  absl::SleepFor(absl::Milliseconds(400));
+  const uint64_t settled = AppendOrders(http, 1);
+  if (receiver.WaitForDelivered(41, absl::Seconds(30)).size() < 41) return 0;
+  AppendOrders(http, 10);
+  if (receiver.WaitForDelivered(51, absl::Seconds(30)).size() < 51) return 0;
+  absl::SleepFor(absl::Milliseconds(500));
+  return settled;
+}
+
 TEST_P(WebhookFailoverTest, PromotedStandbyResumesAfterTheRecordedCheckpoint) {
   const bool record = GetParam();
-  std::filesystem::create_directories(dir_.Sub("receiver"));
-  testing::Receiver receiver(dir_.Sub("receiver"));
-  ASSERT_NO_FATAL_FAILURE(receiver.Start());
+  testing::Receiver& receiver = *receiver_;
   const std::vector<std::string> flags = {
       "--projections", "off", "--alerts", "on", "--webhooks", "on",
       "--webhooks-allow-private", "--webhooks-checkpoint-every-ms",
@@ -290,19 +358,9 @@ TEST_P(WebhookFailoverTest, PromotedStandbyResumesAfterTheRecordedCheckpoint) {
         << refused.body;
   }
 
-  // Deliveries by the primary, the last one after a pause so that its
-  // checkpoint is recorded; then ten more, delivered before the kill.
-  for (int i = 0; i < 40; ++i) AppendOrders(primary.http, 1);
-  ASSERT_EQ(receiver.WaitForDelivered(40, absl::Seconds(30)).size() >= 40,
-            true);
-  absl::SleepFor(absl::Milliseconds(400));
-  const uint64_t settled = AppendOrders(primary.http, 1);
-  ASSERT_GT(settled, 0u);
-  ASSERT_GE(receiver.WaitForDelivered(41, absl::Seconds(30)).size(), 41u);
-  AppendOrders(primary.http, 10);
-  ASSERT_GE(receiver.WaitForDelivered(51, absl::Seconds(30)).size(), 51u);
-  // Recorded checkpoints reach the standby before the kill.
-  absl::SleepFor(absl::Milliseconds(500));
+  // Deliveries by the primary before the kill.
+  const uint64_t settled = AppendAndDeliver51(primary.http, receiver);
+  ASSERT_GT(settled, 0u) << primary.Log();
 
   primary.process->Kill();
   ASSERT_TRUE(WaitUntil(
@@ -323,34 +381,154 @@ TEST_P(WebhookFailoverTest, PromotedStandbyResumesAfterTheRecordedCheckpoint) {
       receiver.WaitForDelivered(61, absl::Seconds(30));
 
   // Every event delivered, signed with the endpoint's secret by both.
-  std::map<uint64_t, int> answered;  // position -> 2xx deliveries
-  for (const testing::Delivery& d : deliveries) {
-    EXPECT_TRUE(d.verified) << d.body;
-    if (d.status >= 200 && d.status < 300) ++answered[d.position];
-  }
-  EXPECT_EQ(answered.size(), 61u);
-  int settled_twice = 0;
-  int later_twice = 0;
-  for (const auto& [position, count] : answered) {
-    if (count > 1) ++(position <= settled ? settled_twice : later_twice);
-  }
-  std::printf("%s: %d of the 41 events settled before the last recorded "
-              "checkpoint delivered again, %d of the 20 after it\n",
-              record ? "recorded checkpoints" : "control, one recorded",
-              settled_twice, later_twice);
-  if (record) {
-    EXPECT_EQ(settled_twice, 0)
-        << "the promoted standby sent again what the primary had settled "
-           "and recorded";
-  } else {
-    EXPECT_GT(settled_twice, 0)
-        << "control: with no checkpoint recorded the promoted standby "
-           "should resume after the first event, yet sent nothing twice";
-  }
+  ExpectResumedAfter(deliveries, settled, record, "the promoted standby");
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Checkpoints, WebhookFailoverTest, ::testing::Bool(),
+    [](const ::testing::TestParamInfo<bool>& info) {
+      return info.param ? "Recorded" : "ControlOnlyTheFirstRecorded";
+    });
+
+// `--webhooks=here` on a standby, `--webhooks=elsewhere` on the primary
+// (docs/replication.md "Webhooks on a standby"): the endpoint is
+// registered through the standby, orders are appended to the primary, and
+// the standby delivers every one of them, exactly once while it runs (the
+// primary delivers none); its `$webhooks` appends (the registration, the
+// checkpoints) are in the primary's log. Then the standby is killed with
+// kill -9 and started again on a new data directory (its machine lost,
+// only the key kept): it resumes after the checkpoint it recorded through
+// the primary, so what it had settled before is not sent again. The
+// parameter is whether checkpoints are recorded as they go; the control
+// records only the first (an hour's interval), so the restarted standby
+// sends the settled events again, and the same check catches it. Last,
+// the primary is killed: the standby is promoted and goes on delivering,
+// recording its checkpoints in its own log.
+class WebhooksOnStandbyTest : public WebhookScenarioTest {};
+
+// The `$webhooks` events of type `type` the vigild at `http` holds.
+int WebhooksEvents(int http, const std::string& type) {
+  HttpResponse response =
+      Request(http, "GET", "/v1/streams/$webhooks?from=0&limit=1000");
+  if (response.status != 200) return -1;
+  nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  int count = 0;
+  for (const nlohmann::json& event : body.value("events", nlohmann::json::array())) {
+    if (event.value("type", "") == type) ++count;
+  }
+  return count;
+}
+
+TEST_P(WebhooksOnStandbyTest, TheStandbyDeliversAndResumesAfterItsCheckpoint) {
+  const bool record = GetParam();
+  testing::Receiver& receiver = *receiver_;
+  VigildNode primary = StartNode(
+      "a",
+      {"--projections", "off", "--alerts", "off", "--webhooks", "elsewhere"},
+      false);
+  ASSERT_GT(primary.http, 0) << primary.Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Replication(primary.http).value("leader", false); },
+      absl::Seconds(20)))
+      << primary.Log();
+  const std::vector<std::string> standby_flags = {
+      "--projections", "off", "--alerts", "off", "--webhooks", "here",
+      "--webhooks-allow-private", "--webhooks-checkpoint-every-ms",
+      record ? "200" : "3600000"};
+  VigildNode standby = StartNode("b", standby_flags, true);
+  ASSERT_GT(standby.http, 0) << standby.Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Text(Replication(standby.http), "state") == "following"; },
+      absl::Seconds(20)))
+      << standby.Log();
+
+  // Registered through the standby (once it has read the leader key).
+  HttpResponse registered;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        registered = Request(
+            standby.http, "POST", "/v1/webhooks",
+            absl::StrCat(R"({"url":")", receiver.url(),
+                         R"(","filter":{"stream_prefixes":["orders"]}})"));
+        return registered.status == 201;
+      },
+      absl::Seconds(10)))
+      << registered.status << " " << registered.body << standby.Log();
+  receiver.SetSecret(
+      Text(nlohmann::json::parse(registered.body, nullptr, false), "secret"));
+  EXPECT_EQ(WebhooksEvents(primary.http, "WebhookRegistered"), 1);
+  EXPECT_NE(Request(primary.http, "GET", "/v1/webhooks").status, 200)
+      << "the primary runs no webhook service";
+
+  // Orders appended to the primary, delivered by the standby.
+  const uint64_t settled = AppendAndDeliver51(primary.http, receiver);
+  ASSERT_GT(settled, 0u) << standby.Log();
+
+  // One deliverer: each order exactly once so far.
+  std::map<uint64_t, int> before = Answered(receiver.Received());
+  EXPECT_EQ(before.size(), 51u);
+  for (const auto& [position, count] : before) {
+    EXPECT_EQ(count, 1) << "position " << position << " delivered " << count
+                        << " times while one standby ran";
+  }
+  const int checkpoints = WebhooksEvents(primary.http, "WebhookCheckpointed");
+  std::printf("%d checkpoints recorded in the primary's $webhooks\n",
+              checkpoints);
+  EXPECT_GE(checkpoints, 1);
+  if (record) {
+    EXPECT_GE(checkpoints, 2);
+  }
+
+  // kill -9; a new standby on a new data directory with the key only.
+  standby.process->Kill();
+  std::filesystem::create_directories(dir_.Sub("c/webhooks"));
+  std::filesystem::copy_file(dir_.Sub("b/webhooks/key"),
+                             dir_.Sub("c/webhooks/key"));
+  VigildNode restarted = StartNode("c", standby_flags, true);
+  ASSERT_GT(restarted.http, 0) << restarted.Log();
+  AppendOrders(primary.http, 10);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Answered(receiver.Received()).size() >= 61; },
+      absl::Seconds(60)))
+      << restarted.Log();
+  ExpectResumedAfter(receiver.Received(), settled, record,
+                     "the restarted standby");
+
+  // kill -9 of the primary: the delivering standby is promoted and goes
+  // on, its `$webhooks` appends now its own.
+  const int recorded_before = WebhooksEvents(restarted.http,
+                                             "WebhookCheckpointed");
+  const uint64_t last_before = Answered(receiver.Received()).rbegin()->first;
+  primary.process->Kill();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Text(Replication(restarted.http), "role") == "primary"; },
+      absl::Seconds(40)))
+      << restarted.Log();
+  AppendOrders(restarted.http, 10);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Answered(receiver.Received()).size() >= 71; },
+      absl::Seconds(30)))
+      << restarted.Log();
+  for (const auto& [position, count] : Answered(receiver.Received())) {
+    if (position > last_before) {
+      EXPECT_EQ(count, 1) << "position " << position << " after promotion";
+    }
+  }
+  if (record) {
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          return WebhooksEvents(restarted.http, "WebhookCheckpointed") >
+                 recorded_before;
+        },
+        absl::Seconds(10)))
+        << "no checkpoint recorded after the promotion" << restarted.Log();
+  }
+  EXPECT_EQ(Request(restarted.http, "GET", "/v1/webhooks").status, 200);
+  EXPECT_EQ(restarted.process->Terminate(), 0) << restarted.Log();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Checkpoints, WebhooksOnStandbyTest, ::testing::Bool(),
     [](const ::testing::TestParamInfo<bool>& info) {
       return info.param ? "Recorded" : "ControlOnlyTheFirstRecorded";
     });

@@ -241,6 +241,12 @@ TEST_F(VigildTest, RefusesNonLoopbackAddressesAndBadValues) {
         "--nats-stream", "A.B"},
        {},
        "bad JetStream stream name"},
+      {{"--webhooks", "standby"}, {}, "expected on, off, here or elsewhere"},
+      {{"--replication", "async", "--nats-url", "nats://127.0.0.1:4222",
+        "--standby", "--webhooks", "here"},
+       {},
+       "--webhooks=here on a --standby needs --etcd-endpoints or "
+       "--primary-grpc"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.args;

@@ -142,8 +142,9 @@ const std::vector<Setting>& Settings() {
             "the primary's gRPC address a --gateway-only replica follows"},
            "VIGIL_UPSTREAM", &Config::upstream),
       Text({"upstream-token-file", "FILE",
-            "a file holding the bearer token (role reader) a replica sends "
-            "to its primary; unset: $VIGIL_UPSTREAM_TOKEN, else none"},
+            "a file holding the bearer token a replica sends to its "
+            "primary (role reader), or a --webhooks=here standby to the "
+            "leader (role admin); unset: $VIGIL_UPSTREAM_TOKEN, else none"},
            "VIGIL_UPSTREAM_TOKEN_FILE", &Config::upstream_token_file),
       Count({"append-rate", "N",
              "events per second each token may append (token bucket)"},
@@ -268,8 +269,12 @@ const std::vector<Setting>& Settings() {
             "the dashboard's built files (index.html, assets/), served at "
             "/ on the HTTP port; read once at start"},
            "VIGIL_DASHBOARD_DIR", &Config::dashboard_dir),
-      Text({"webhooks", "on|off",
-            "deliver events to the endpoints registered at /v1/webhooks"},
+      Text({"webhooks", "on|off|here|elsewhere",
+            "deliver events to the endpoints registered at /v1/webhooks: "
+            "on: while this vigild is the leader; here: always, a standby "
+            "from its own log, appending $webhooks to the leader; "
+            "elsewhere: never, but take the $webhooks appends of the vigild "
+            "that runs them `here` (docs/replication.md)"},
            "VIGIL_WEBHOOKS", &Config::webhooks),
       Switch({"webhooks-allow-private", "",
               "let webhooks target loopback, private and link-local "
@@ -542,9 +547,11 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
         absl::StrCat("--http-listen \"", config.http_listen,
                      "\": ", http_listen.status().message()));
   }
-  if (config.webhooks != "on" && config.webhooks != "off") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--webhooks \"", config.webhooks, "\": expected on or off"));
+  if (config.webhooks != "on" && config.webhooks != "off" &&
+      config.webhooks != "here" && config.webhooks != "elsewhere") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--webhooks \"", config.webhooks,
+                     "\": expected on, off, here or elsewhere"));
   }
   if (config.alerts != "on" && config.alerts != "off") {
     return absl::InvalidArgumentError(
@@ -598,6 +605,12 @@ absl::StatusOr<ListenAddresses> CheckConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "--etcd-endpoints needs --replication=async or sync: leadership "
         "hands the log over through the JetStream stream");
+  }
+  if (config.standby && config.webhooks == "here" &&
+      config.etcd_endpoints.empty() && config.primary_grpc.empty()) {
+    return absl::InvalidArgumentError(
+        "--webhooks=here on a --standby needs --etcd-endpoints or "
+        "--primary-grpc: its $webhooks appends go to the leader");
   }
   if (config.etcd_endpoints.empty() && !config.leader_key.empty()) {
     return absl::InvalidArgumentError("--leader-key needs --etcd-endpoints");

@@ -53,7 +53,9 @@ struct Config {
   // The dashboard's built files; the build's gateway/dashboard/dist
   // (VIGIL_DEFAULT_DASHBOARD_DIR, defined for vigild by tools/CMakeLists.txt).
   std::string dashboard_dir = VIGIL_DEFAULT_DASHBOARD_DIR;
-  // Webhooks: state in DATA_DIR/webhooks.
+  // Webhooks: state in DATA_DIR/webhooks. "on" (the leader delivers),
+  // "off", "here" (delivered here, leader or standby: leader_log.h),
+  // "elsewhere" (not here; admin appends to $webhooks are taken).
   std::string webhooks = "on";
   bool webhooks_allow_private = false;
   webhooks::RetryPolicy webhook_retry;

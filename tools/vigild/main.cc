@@ -36,6 +36,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "api/append_path.h"
 #include "api/auth.h"
 #include "api/event_store_service.h"
@@ -60,6 +61,7 @@
 #include "projections/webhooks/webhook_service.h"
 #include "tools/vigild/file_limit.h"
 #include "tools/vigild/flags.h"
+#include "tools/vigild/leader_log.h"
 #include "tools/vigild/leader_services.h"
 #include "tools/vigild/role.h"
 
@@ -257,6 +259,29 @@ eventlog::Options LogOptions(const Config& config) {
   return options;
 }
 
+// How long a --webhooks=here standby may take to apply the stream before
+// its webhook service starts (else vigild exits saying so).
+constexpr absl::Duration kWebhooksCatchUpBound = absl::Minutes(10);
+
+// The webhook service's options from the flags.
+webhooks::WebhookOptions WebhookOptionsOf(const Config& config,
+                                          base::Metrics* metrics) {
+  webhooks::WebhookOptions options;
+  options.state_dir = config.data_dir + "/webhooks";
+  options.allow_private = config.webhooks_allow_private;
+  options.retry = config.webhook_retry;
+  options.timeout = absl::Milliseconds(config.webhook_timeout_ms);
+  options.record_checkpoint_every =
+      absl::Milliseconds(config.webhook_checkpoint_every_ms);
+  options.secret_grace = absl::Seconds(config.webhook_secret_grace_s);
+  options.max_endpoints = config.webhook_max_endpoints;
+  options.max_dead_letters = config.webhook_max_dead_letters;
+  options.verify_certificates = config.webhook_verify_tls;
+  options.ca_file = config.webhook_ca_file;
+  options.metrics = metrics;
+  return options;
+}
+
 // The role's options from the flags (role.h).
 RoleOptions RoleOptionsOf(const Config& config, base::Metrics* metrics,
                           const std::unique_ptr<LeaderServices>* leader) {
@@ -331,6 +356,10 @@ int Serve(const Config& config, const HostPort& listen,
           r->AwaitReplicated(position, std::move(stored));
         };
   }
+  // Another vigild delivers the webhooks and appends its `$webhooks` here.
+  if (config.webhooks == "elsewhere") {
+    append_options.admin_streams = {webhooks::kWebhooksStream};
+  }
   // One append path for gRPC and HTTP: one in-flight bound, one rate limit.
   api::AppendPath appends(log->get(), append_options, &rate_limiter, &metrics);
   auto hub = std::make_unique<api::SubscriptionHub>(
@@ -393,26 +422,14 @@ int Serve(const Config& config, const HostPort& listen,
   }
 
   // Webhooks and alert rules append to the log: only the leader runs them
-  // (leader_services.h). After the log, before HTTP (which serves their
-  // admin routes); on a standby, from its promotion.
+  // (leader_services.h), webhooks unless --webhooks=here (below). After
+  // the log, before HTTP (which serves their admin routes); on a standby,
+  // from its promotion.
   LeaderServiceFactories leader_factories;
   leader_factories.writable = [r = role.get()] { return r->Writable(); };
   if (config.webhooks == "on") {
     leader_factories.webhooks = [&config, &metrics, &log] {
-      webhooks::WebhookOptions hook_options;
-      hook_options.state_dir = config.data_dir + "/webhooks";
-      hook_options.allow_private = config.webhooks_allow_private;
-      hook_options.retry = config.webhook_retry;
-      hook_options.timeout = absl::Milliseconds(config.webhook_timeout_ms);
-      hook_options.record_checkpoint_every =
-          absl::Milliseconds(config.webhook_checkpoint_every_ms);
-      hook_options.secret_grace = absl::Seconds(config.webhook_secret_grace_s);
-      hook_options.max_endpoints = config.webhook_max_endpoints;
-      hook_options.max_dead_letters = config.webhook_max_dead_letters;
-      hook_options.verify_certificates = config.webhook_verify_tls;
-      hook_options.ca_file = config.webhook_ca_file;
-      hook_options.metrics = &metrics;
-      return webhooks::WebhookService::Start(std::move(hook_options),
+      return webhooks::WebhookService::Start(WebhookOptionsOf(config, &metrics),
                                              log->get());
     };
   }
@@ -427,6 +444,43 @@ int Serve(const Config& config, const HostPort& listen,
     };
   }
   leader = std::make_unique<LeaderServices>(std::move(leader_factories));
+  // --webhooks=here: delivered by this vigild whatever its role, from its
+  // own log, appending `$webhooks` where the leader is (leader_log.h).
+  std::unique_ptr<LeaderLog> webhook_log;
+  std::unique_ptr<webhooks::WebhookService> webhooks_here;
+  if (config.webhooks == "here") {
+    absl::StatusOr<std::string> token = UpstreamToken(config);
+    if (!token.ok()) {
+      std::fprintf(stderr, "vigild: %s\n", token.status().ToString().c_str());
+      return kExitUsage;
+    }
+    // The service folds `$webhooks` from the log once, at start: a standby
+    // first applies what the stream holds (its registrations, the
+    // checkpoints it recorded before a restart).
+    if (absl::Status caught_up =
+            role->AwaitCaughtUp(absl::Now() + kWebhooksCatchUpBound);
+        !caught_up.ok()) {
+      std::fprintf(stderr,
+                   "vigild: --webhooks=here: the standby's log did not catch "
+                   "up with the stream: %s\n",
+                   caught_up.ToString().c_str());
+      return kExitFailure;
+    }
+    webhook_log = std::make_unique<LeaderLog>(
+        LeaderLogOptions{
+            .leader = [r = role.get()] { return r->AppendTarget(); },
+            .token = *std::move(token)},
+        log->get());
+    absl::StatusOr<std::unique_ptr<webhooks::WebhookService>> started =
+        webhooks::WebhookService::Start(WebhookOptionsOf(config, &metrics),
+                                        webhook_log.get());
+    if (!started.ok()) {
+      std::fprintf(stderr, "vigild: webhooks: %s\n",
+                   started.status().ToString().c_str());
+      return kExitFailure;
+    }
+    webhooks_here = *std::move(started);
+  }
   if (config.standby) {
     if (config.webhooks == "on" || config.alerts == "on") {
       std::printf("vigild: standby: webhooks and alerts start if this vigild "
@@ -439,7 +493,8 @@ int Serve(const Config& config, const HostPort& listen,
 
   gateway::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
-  http_options.webhooks = leader->webhook_admin();
+  http_options.webhooks = webhooks_here != nullptr ? webhooks_here.get()
+                                                   : leader->webhook_admin();
   http_options.alerts = leader->alert_admin();
   http_options.read_models = read_side.get();
   http_options.state_queries = &state_queries;
@@ -526,6 +581,7 @@ int Serve(const Config& config, const HostPort& listen,
   // Webhook workers end their requests in flight (up to the timeout); what
   // they had not settled is delivered again after the restart.
   leader->Stop();
+  if (webhooks_here != nullptr) webhooks_here->Stop();
   // The projections finish their batches in flight; PostgreSQL stops after
   // them, the log last.
   read_side.reset();

@@ -40,13 +40,18 @@ std::string HolderValue(const std::string& grpc, const std::string& http_url) {
   return absl::StrCat("grpc=", grpc, " http=", http_url);
 }
 
-// The HTTP URL in a HolderValue, or empty.
-std::string HttpOf(const std::string& holder) {
-  const size_t at = holder.find("http=");
+// Field `name` ("grpc", "http") of a HolderValue, or empty.
+std::string FieldOf(const std::string& holder, const char* name) {
+  const std::string prefix = absl::StrCat(name, "=");
+  const size_t at = holder.find(prefix);
   if (at == std::string::npos) return "";
-  const size_t end = holder.find(' ', at);
-  return holder.substr(at + 5, end == std::string::npos ? end : end - at - 5);
+  const size_t from = at + prefix.size();
+  const size_t end = holder.find(' ', from);
+  return holder.substr(from, end == std::string::npos ? end : end - from);
 }
+
+// The HTTP URL in a HolderValue, or empty.
+std::string HttpOf(const std::string& holder) { return FieldOf(holder, "http"); }
 
 }  // namespace
 
@@ -133,6 +138,22 @@ class Role::Impl {
                      "appends to the primary (",
                      primary.empty() ? "unknown" : primary, ")"),
         HttpOf(primary));
+  }
+
+  absl::Status AwaitCaughtUp(absl::Time deadline) {
+    if (!options_.standby) return absl::OkStatus();
+    return standby_->AwaitCaughtUp(deadline).status();
+  }
+
+  absl::StatusOr<std::string> AppendTarget() const {
+    absl::Status writable = Writable();
+    if (writable.ok()) return std::string();
+    absl::ReaderMutexLock lock(&mu_);
+    if (options_.standby && !promoted_) {
+      const std::string grpc = FieldOf(known_primary_, "grpc");
+      if (!grpc.empty() && grpc != "unknown") return grpc;
+    }
+    return writable;
   }
 
   void AwaitReplicated(uint64_t position,
@@ -369,6 +390,14 @@ absl::Status Role::Begin(const std::string& grpc, const std::string& http_url) {
 }
 
 absl::Status Role::Writable() const { return impl_->Writable(); }
+
+absl::Status Role::AwaitCaughtUp(absl::Time deadline) {
+  return impl_->AwaitCaughtUp(deadline);
+}
+
+absl::StatusOr<std::string> Role::AppendTarget() const {
+  return impl_->AppendTarget();
+}
 
 void Role::AwaitReplicated(uint64_t position,
                            std::function<void(absl::Status)> stored) const {

@@ -78,6 +78,17 @@ class Role {
   // api::kNotPrimaryPayload naming the primary when known.
   absl::Status Writable() const;
 
+  // Where a service of this vigild that appends to the leader sends its
+  // appends (leader_log.h): "" when Writable (append here); the leader's
+  // gRPC HOST:PORT on a standby that knows it (the leader key's holder
+  // with etcd, else --primary-grpc); else Writable()'s refusal.
+  absl::StatusOr<std::string> AppendTarget() const;
+
+  // A standby: waits until its log holds what the stream holds now
+  // (replication::Standby::AwaitCaughtUp; DEADLINE_EXCEEDED at
+  // `deadline`). A primary: OK at once. Before Stop.
+  absl::Status AwaitCaughtUp(absl::Time deadline);
+
   // For --replication=sync (AppendPathOptions::await_replicated): waits
   // for the mirror; UNAVAILABLE at once when there is none.
   void AwaitReplicated(uint64_t position,

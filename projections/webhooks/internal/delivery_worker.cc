@@ -181,11 +181,10 @@ void DeliveryWorker::RecordCheckpointWhenDue() {
       now - recorded_time_ < options_.record_checkpoint_every) {
     return;
   }
-  // Not recorded: tried again later; the file holds it here.
-  if (host_->RecordCheckpoint(id_, delivered_).ok()) {
-    recorded_ = delivered_;
-    recorded_time_ = now;
-  }
+  // Not recorded (the log full, the leader unreachable): tried again an
+  // interval later, deliveries going on meanwhile; the file holds it here.
+  recorded_time_ = now;
+  if (host_->RecordCheckpoint(id_, delivered_).ok()) recorded_ = delivered_;
 }
 
 void DeliveryWorker::NoteCircuit(absl::Time now) {

@@ -167,7 +167,7 @@ class DeliveryWorker {
   uint64_t saved_ = 0;    // the checkpoint file holds this
   uint64_t delivered_ = 0;  // the last delivery settled
   uint64_t recorded_ = 0;   // the last checkpoint recorded through the host
-  absl::Time recorded_time_ = absl::InfinitePast();
+  absl::Time recorded_time_ = absl::InfinitePast();  // the last try
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -33,10 +33,11 @@
 
 #include "absl/status/status.h"
 #include "eventlog/event.h"
+#include "projections/webhooks/webhook_service.h"
 
 namespace vigil::webhooks::internal {
 
-inline constexpr char kWebhooksStream[] = "$webhooks";
+using ::vigil::webhooks::kWebhooksStream;  // webhook_service.h
 
 struct DeadLetter {
   std::string event_id;
