@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ constexpr auto kTickInterval = std::chrono::seconds(1);
 // When the server stops, how long a connection waits for the client's
 // answer to its close before dropping it (close_timeout otherwise).
 constexpr auto kStopCloseWait = std::chrono::milliseconds(500);
+// A client message's buffer larger than this is freed once it is handled.
+constexpr size_t kKeepInputBytes = 1024;
 
 std::chrono::milliseconds ToChrono(absl::Duration duration) {
   return absl::ToChronoMilliseconds(duration);
@@ -205,13 +208,15 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     ws_.next_layer().SetOwner(weak_from_this());
     request_ = std::move(request);
     const LiveOptions& options = hub_->options();
-    // The websocket stream keeps its own timeouts; the TCP stream's would
-    // cut long-lived connections.
+    // The TCP stream's timeouts would cut long-lived connections. Beast's
+    // own bound the handshake and the close; the idle timeout and the
+    // keep-alive pings are the tick's (Idle): Beast's would keep a timer
+    // wait pending per connection, and count only what its own read sees.
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout timeout;
     timeout.handshake_timeout = ToChrono(options.handshake_timeout);
-    timeout.idle_timeout = ToChrono(options.idle_timeout);
-    timeout.keep_alive_pings = true;  // a ping after half the idle time
+    timeout.idle_timeout = websocket::stream_base::none();
+    timeout.keep_alive_pings = false;
     ws_.set_option(timeout);
     websocket::permessage_deflate deflate;
     deflate.server_enable = false;
@@ -253,10 +258,22 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     } else {
       SendClose();
     }
+    // Reading on receives the client's answer to the close.
+    if (!reading_) Read();
   }
 
-  // Beast's keep-alive pings cover idle connections.
-  void Idle(Clock::duration) {}
+  // A ping after half the idle timeout without a byte from the client (its
+  // pong counts), and the connection dropped after all of it.
+  void Idle(Clock::duration) {
+    const auto received = ws_.next_layer().last_received();
+    const auto silent = Clock::now() - received;
+    const auto idle_timeout = ToChrono(hub_->options().idle_timeout);
+    if (silent >= idle_timeout) return Drop();  // the wait or read then fails
+    if (silent >= idle_timeout / 2 && pinged_for_ != received) {
+      pinged_for_ = received;
+      ws_.async_ping({}, [self = shared()](beast::error_code) {});
+    }
+  }
 
   void Drop() {
     beast::error_code ignored;
@@ -274,7 +291,35 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     handler_->RecordLive(LiveKind::kWebSocket, 101);
     request_ = {};
     Begin();
-    Read();
+    Service();
+  }
+
+  // Between messages, no Beast read in flight: answers the pings and
+  // counts the pongs waiting on the socket, then waits for more (holding no
+  // read and no buffer while the client is silent) or has Beast read the
+  // next frame.
+  void Service() {
+    if (finished_) return;
+    if (closing_) return Read();
+    std::optional<std::string> ping;
+    const LiveSocket::Input input =
+        ws_.next_layer().TakeControlFrames(!ponging_, &ping);
+    if (ping.has_value()) {
+      // One pong at a time: a ping meanwhile is Beast's read's to answer.
+      ponging_ = true;
+      ws_.async_pong(websocket::ping_data(ping->data(), ping->size()),
+                     [self = shared()](beast::error_code) {
+                       self->ponging_ = false;
+                     });
+    }
+    if (input == LiveSocket::Input::kFrame) return Read();
+    ws_.next_layer().AsyncWaitInput(
+        [self = shared()](beast::error_code ec, size_t) {
+          // A read started meanwhile (by a close) has the input.
+          if (self->reading_) return;
+          if (ec) return self->Finish();
+          self->Service();
+        });
   }
 
   void SendClose() {
@@ -283,12 +328,14 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
   }
 
   void Read() {
+    reading_ = true;
     ws_.async_read(input_, [self = shared()](beast::error_code ec, size_t) {
       self->OnRead(ec);
     });
   }
 
   void OnRead(beast::error_code ec) {
+    reading_ = false;
     // Closed by the client, a protocol error (Beast has sent the close
     // code: 1002, 1007, 1009), the idle timeout, or our own close.
     if (ec) return Finish();
@@ -302,18 +349,25 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     } else {
       verdict = subscription_->OnBinaryMessage(now);
     }
-    input_.consume(input_.size());
+    // Between messages: a large one's buffer is not kept.
+    if (input_.capacity() > kKeepInputBytes) {
+      input_ = beast::flat_buffer();
+    } else {
+      input_.consume(input_.size());
+    }
     if (verdict == LiveSubscription::Verdict::kTooMany) {
       CloseWith(kCloseTooManyMessages, "too many messages");
     }
-    // Reading on also receives the client's answer to a close.
-    Read();
+    if (!reading_) Service();
   }
 
   const std::string subprotocol_;
   websocket::stream<LiveSocket> ws_;
   websocket::close_reason close_reason_;
   bool close_pending_ = false;
+  bool reading_ = false;  // a Beast read is in flight
+  bool ponging_ = false;  // a pong of ours is being written
+  Clock::time_point pinged_for_;  // last_received() when we last pinged
   http::request<http::string_body> request_;
   beast::flat_buffer input_;
 };
