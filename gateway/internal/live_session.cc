@@ -39,8 +39,6 @@ constexpr uint16_t kCloseGoingAway = 1001;
 constexpr size_t kMaxWriteFrames = 128;
 constexpr size_t kMaxWriteBytes = 1 << 20;  // 1 MiB
 
-// How often a connection looks at its write and its subscription.
-constexpr auto kTickInterval = std::chrono::seconds(1);
 // When the server stops, how long a connection waits for the client's
 // answer to its close before dropping it (close_timeout otherwise).
 constexpr auto kStopCloseWait = std::chrono::milliseconds(500);
@@ -52,21 +50,26 @@ std::chrono::milliseconds ToChrono(absl::Duration duration) {
 }
 
 // What both kinds of live connection share: one write in flight, taking
-// all the subscription has queued (up to kMaxWriteFrames) at once, a
-// once-a-second tick that closes a connection whose write has not finished
-// for slow_consumer_timeout, and a deadline on closing. `Derived` provides
+// all the subscription has queued (up to kMaxWriteFrames) at once, the
+// ticker's once-a-second tick (live_ticker.h) that closes a connection
+// whose write has not finished for slow_consumer_timeout, and a deadline on
+// closing (a timer of its own, only while closing). `Derived` provides
 // Write(frames, handler) (the frames as one gather write), CloseWith(code,
-// reason) and the stream. Everything runs on the connection's strand.
+// reason), Idle and the stream. Everything runs on the connection's strand.
 template <typename Derived>
-class LiveConnection : public std::enable_shared_from_this<Derived> {
+class LiveConnection : public std::enable_shared_from_this<Derived>,
+                       public LiveTicker::Target {
  public:
-  LiveConnection(const net::any_io_executor& executor,
-                 std::shared_ptr<LiveSubscription> subscription, LiveHub* hub,
-                 RequestHandler* handler)
+  LiveConnection(std::shared_ptr<LiveSubscription> subscription, LiveHub* hub,
+                 RequestHandler* handler, LiveTicker* ticker)
       : subscription_(std::move(subscription)),
         hub_(hub),
         handler_(handler),
-        timer_(executor) {}
+        ticker_(ticker) {}
+
+  void PostTick() override {
+    net::post(self().executor(), [self = shared()] { self->OnTick(); });
+  }
 
   ~LiveConnection() { subscription_->Close(); }
 
@@ -92,7 +95,7 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
       });
     };
     subscription_->Start(std::move(callbacks));
-    Tick();
+    ticker_->Add(this->weak_from_this());
     WriteNext();
   }
 
@@ -126,33 +129,19 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
     WriteNext();
   }
 
-  void Tick() { ArmTimer(Clock::now() + kTickInterval); }
-
-  // (Re)arms the one timer: a wait already pending is cancelled.
-  void ArmTimer(Clock::time_point when) {
-    timer_.expires_at(when);
-    timer_.async_wait([self = shared()](beast::error_code ec) {
-      if (ec || self->finished_) return;
-      self->OnTick();
-    });
-  }
-
+  // Closing has its own deadline (close_timer_).
   void OnTick() {
+    if (closing_ || finished_) return;
     const LiveOptions& options = hub_->options();
     const auto now = Clock::now();
-    if (closing_) {
-      // The client does not answer the close (or does not read it).
-      if (now >= close_deadline_) return self().Drop();
-      return ArmTimer(close_deadline_);
-    } else if (writing_ &&
-               now - write_started_ >= ToChrono(options.slow_consumer_timeout)) {
+    if (writing_ &&
+        now - write_started_ >= ToChrono(options.slow_consumer_timeout)) {
       hub_->metrics().slow_consumer_closes->Increment();
       self().CloseWith(kCloseSlowConsumer, "slow consumer");
     } else {
       subscription_->Tick(absl::Now());
       self().Idle(now - last_write_);
     }
-    Tick();
   }
 
   // Marks the connection closing (once); false when it already was. The
@@ -161,13 +150,17 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   bool BeginClose(uint16_t code) {
     if (closing_ || finished_) return false;
     closing_ = true;
-    close_deadline_ =
-        Clock::now() + (code == kCloseGoingAway
-                            ? std::chrono::duration_cast<Clock::duration>(
-                                  kStopCloseWait)
-                            : std::chrono::duration_cast<Clock::duration>(
-                                  ToChrono(hub_->options().close_timeout)));
-    ArmTimer(close_deadline_);
+    close_timer_ = std::make_unique<net::steady_timer>(self().executor());
+    close_timer_->expires_after(
+        code == kCloseGoingAway
+            ? std::chrono::duration_cast<Clock::duration>(kStopCloseWait)
+            : std::chrono::duration_cast<Clock::duration>(
+                  ToChrono(hub_->options().close_timeout)));
+    // The client does not answer the close (or does not read it).
+    close_timer_->async_wait([self = shared()](beast::error_code ec) {
+      if (ec || self->finished_) return;
+      self->self().Drop();
+    });
     hub_->metrics().closes->WithLabels({std::to_string(code)})->Increment();
     return true;
   }
@@ -176,7 +169,7 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    if (close_timer_ != nullptr) close_timer_->cancel();
     subscription_->Close();
     self().Drop();
   }
@@ -184,21 +177,20 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   const std::shared_ptr<LiveSubscription> subscription_;
   LiveHub* const hub_;
   RequestHandler* const handler_;
-  net::steady_timer timer_;
+  LiveTicker* const ticker_;
+  std::unique_ptr<net::steady_timer> close_timer_;  // while closing
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
   Clock::time_point write_started_;
   Clock::time_point last_write_ = Clock::now();
-  Clock::time_point close_deadline_;
 };
 
 class WebSocketSession : public LiveConnection<WebSocketSession> {
  public:
   WebSocketSession(beast::tcp_stream&& stream, LiveAdmission admission,
-                   LiveHub* hub, RequestHandler* handler)
-      : LiveConnection(stream.get_executor(), admission.subscription, hub,
-                       handler),
+                   LiveHub* hub, RequestHandler* handler, LiveTicker* ticker)
+      : LiveConnection(admission.subscription, hub, handler, ticker),
         subprotocol_(std::move(admission.subprotocol)),
         ws_(LiveSocket(std::move(stream))) {}
 
@@ -263,14 +255,18 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
   }
 
   // A ping after half the idle timeout without a byte from the client (its
-  // pong counts), and the connection dropped after all of it.
+  // pong counts), and the connection dropped when nothing came for another
+  // half after the ping (so never without a ping, however late a tick).
   void Idle(Clock::duration) {
+    const auto now = Clock::now();
     const auto received = ws_.next_layer().last_received();
-    const auto silent = Clock::now() - received;
-    const auto idle_timeout = ToChrono(hub_->options().idle_timeout);
-    if (silent >= idle_timeout) return Drop();  // the wait or read then fails
-    if (silent >= idle_timeout / 2 && pinged_for_ != received) {
+    const auto half = ToChrono(hub_->options().idle_timeout) / 2;
+    if (pinged_for_ == received) {
+      // The wait or read in flight then fails, and the connection ends.
+      if (now - pinged_at_ >= half) Drop();
+    } else if (now - received >= half) {
       pinged_for_ = received;
+      pinged_at_ = now;
       ws_.async_ping({}, [self = shared()](beast::error_code) {});
     }
   }
@@ -368,6 +364,7 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
   bool reading_ = false;  // a Beast read is in flight
   bool ponging_ = false;  // a pong of ours is being written
   Clock::time_point pinged_for_;  // last_received() when we last pinged
+  Clock::time_point pinged_at_;
   http::request<http::string_body> request_;
   beast::flat_buffer input_;
 };
@@ -378,9 +375,8 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
 class SseSession : public LiveConnection<SseSession> {
  public:
   SseSession(beast::tcp_stream&& stream, LiveAdmission admission,
-             LiveHub* hub, RequestHandler* handler)
-      : LiveConnection(stream.get_executor(), admission.subscription, hub,
-                       handler),
+             LiveHub* hub, RequestHandler* handler, LiveTicker* ticker)
+      : LiveConnection(admission.subscription, hub, handler, ticker),
         stream_(std::move(stream)) {}
 
   net::any_io_executor executor() { return stream_.get_executor(); }
@@ -459,17 +455,17 @@ class SseSession : public LiveConnection<SseSession> {
 void RunLiveWebSocket(beast::tcp_stream stream,
                       http::request<http::string_body> request,
                       LiveAdmission admission, LiveHub* hub,
-                      RequestHandler* handler) {
+                      RequestHandler* handler, LiveTicker* ticker) {
   auto session = std::make_shared<WebSocketSession>(
-      std::move(stream), std::move(admission), hub, handler);
+      std::move(stream), std::move(admission), hub, handler, ticker);
   session->Run(std::move(request));
 }
 
 void RunLiveSse(beast::tcp_stream stream, unsigned version,
                 LiveAdmission admission, LiveHub* hub,
-                RequestHandler* handler) {
+                RequestHandler* handler, LiveTicker* ticker) {
   auto session = std::make_shared<SseSession>(
-      std::move(stream), std::move(admission), hub, handler);
+      std::move(stream), std::move(admission), hub, handler, ticker);
   session->Run(version);
 }
 
