@@ -11,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -67,8 +68,19 @@ class LiveConnection : public std::enable_shared_from_this<Derived>,
         handler_(handler),
         ticker_(ticker) {}
 
-  void PostTick() override {
-    net::post(self().executor(), [self = shared()] { self->OnTick(); });
+  // On the ticker's thread: the subscription's tick (thread-safe), and
+  // the connection's own only when a write is stuck or Derived's
+  // IdleDue says so.
+  void Tick(Clock::time_point now) override {
+    subscription_->Tick(absl::Now());
+    const Clock::rep started = write_started_.load(std::memory_order_relaxed);
+    const bool stuck =
+        started != 0 &&
+        now - Clock::time_point(Clock::duration(started)) >=
+            ToChrono(hub_->options().slow_consumer_timeout);
+    if (stuck || self().IdleDue(now)) {
+      net::post(self().executor(), [self = shared()] { self->OnTick(); });
+    }
   }
 
   ~LiveConnection() { subscription_->Close(); }
@@ -112,7 +124,8 @@ class LiveConnection : public std::enable_shared_from_this<Derived>,
   // Starts writing `frames`. REQUIRES: no write in flight.
   void WriteFrames(std::vector<LiveFrame> frames) {
     writing_ = true;
-    write_started_ = Clock::now();
+    write_started_.store(Clock::now().time_since_epoch().count(),
+                         std::memory_order_relaxed);
     const size_t count = frames.size();
     self().Write(std::move(frames),
                  [self = shared(), count](beast::error_code ec, size_t bytes) {
@@ -122,11 +135,19 @@ class LiveConnection : public std::enable_shared_from_this<Derived>,
 
   void OnWrite(beast::error_code ec, size_t frames, size_t bytes) {
     writing_ = false;
+    write_started_.store(0, std::memory_order_relaxed);
     if (ec) return Finish();
-    last_write_ = Clock::now();
+    last_write_.store(Clock::now().time_since_epoch().count(),
+                      std::memory_order_relaxed);
     hub_->metrics().frames->Increment(frames);
     hub_->metrics().bytes->Increment(bytes);
     WriteNext();
+  }
+
+  // When bytes were last written; from any thread.
+  Clock::time_point last_write() const {
+    return Clock::time_point(
+        Clock::duration(last_write_.load(std::memory_order_relaxed)));
   }
 
   // Closing has its own deadline (close_timer_).
@@ -134,13 +155,13 @@ class LiveConnection : public std::enable_shared_from_this<Derived>,
     if (closing_ || finished_) return;
     const LiveOptions& options = hub_->options();
     const auto now = Clock::now();
-    if (writing_ &&
-        now - write_started_ >= ToChrono(options.slow_consumer_timeout)) {
+    if (writing_ && now - Clock::time_point(Clock::duration(
+                              write_started_.load(std::memory_order_relaxed))) >=
+                        ToChrono(options.slow_consumer_timeout)) {
       hub_->metrics().slow_consumer_closes->Increment();
       self().CloseWith(kCloseSlowConsumer, "slow consumer");
     } else {
-      subscription_->Tick(absl::Now());
-      self().Idle(now - last_write_);
+      self().Idle(now - last_write());
     }
   }
 
@@ -182,8 +203,10 @@ class LiveConnection : public std::enable_shared_from_this<Derived>,
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
-  Clock::time_point write_started_;
-  Clock::time_point last_write_ = Clock::now();
+  // Also read by the ticker's thread: when the write in flight started (0:
+  // none), and when the last one ended.
+  std::atomic<Clock::rep> write_started_{0};
+  std::atomic<Clock::rep> last_write_{Clock::now().time_since_epoch().count()};
 };
 
 class WebSocketSession : public LiveConnection<WebSocketSession> {
@@ -192,7 +215,7 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
                    LiveHub* hub, RequestHandler* handler, LiveTicker* ticker)
       : LiveConnection(admission.subscription, hub, handler, ticker),
         subprotocol_(std::move(admission.subprotocol)),
-        ws_(LiveSocket(std::move(stream))) {}
+        ws_(std::move(stream)) {}
 
   net::any_io_executor executor() { return ws_.get_executor(); }
 
@@ -252,6 +275,13 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     }
     // Reading on receives the client's answer to the close.
     if (!reading_) Read();
+  }
+
+  // Idle has something to do: half the idle timeout without a byte from
+  // the client. From the ticker's thread.
+  bool IdleDue(Clock::time_point now) const {
+    return now - ws_.next_layer().last_received() >=
+           ToChrono(hub_->options().idle_timeout) / 2;
   }
 
   // A ping after half the idle timeout without a byte from the client (its
@@ -418,6 +448,11 @@ class SseSession : public LiveConnection<SseSession> {
   // SSE has no close code: a slow consumer's connection is dropped.
   void CloseWith(uint16_t code, const char*) {
     if (BeginClose(code)) Drop();
+  }
+
+  // Idle has something to do; from the ticker's thread.
+  bool IdleDue(Clock::time_point now) const {
+    return now - last_write() >= ToChrono(hub_->options().idle_timeout) / 2;
   }
 
   // A comment line now and then keeps proxies from timing the stream out.

@@ -156,7 +156,7 @@ size_t LiveSocket::ReadLimit() const {
 }
 
 void LiveSocket::Received(const uint8_t* data, size_t size) {
-  if (size > 0) last_received_ = std::chrono::steady_clock::now();
+  if (size > 0) NoteReceived();
   for (size_t i = 0; i < size;) {
     if (payload_left_ > 0) {
       const size_t take = static_cast<size_t>(
@@ -203,7 +203,7 @@ LiveSocket::Input LiveSocket::TakeControlFrames(
       taken = ::recv(fd, bytes.data(), frame.frame_bytes, MSG_DONTWAIT);
     } while (taken < 0 && errno == EINTR);
     if (taken != static_cast<ssize_t>(frame.frame_bytes)) return Input::kFrame;
-    last_received_ = std::chrono::steady_clock::now();
+    NoteReceived();
     if (frame.ping) *ping = std::move(frame.payload);
   }
 }

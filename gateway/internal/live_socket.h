@@ -48,6 +48,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -113,9 +114,12 @@ class LiveSocket {
   // Beast read in flight.
   Input TakeControlFrames(bool take_ping, std::optional<std::string>* ping);
 
-  // When bytes last came from the client (or the socket was made).
+  // When bytes last came from the client (or the socket was made). Also
+  // from other threads (the ticker's).
   std::chrono::steady_clock::time_point last_received() const {
-    return last_received_;
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(
+            last_received_.load(std::memory_order_relaxed)));
   }
 
   // The stream interface Beast's WebSocket stream uses. Reads stop at the
@@ -263,8 +267,13 @@ class LiveSocket {
   uint8_t header_[14] = {};
   size_t header_bytes_ = 0;
   uint64_t payload_left_ = 0;
-  std::chrono::steady_clock::time_point last_received_ =
-      std::chrono::steady_clock::now();
+  std::atomic<std::chrono::steady_clock::rep> last_received_{
+      std::chrono::steady_clock::now().time_since_epoch().count()};
+  void NoteReceived() {
+    last_received_.store(
+        std::chrono::steady_clock::now().time_since_epoch().count(),
+        std::memory_order_relaxed);
+  }
   char peeked_ = 0;
 };
 

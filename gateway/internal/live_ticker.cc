@@ -49,7 +49,8 @@ void LiveTicker::OnTimer() {
     ArmLocked();
   }
   // Outside the lock: a connection let go here is destroyed here.
-  for (const std::shared_ptr<Target>& target : due) target->PostTick();
+  const auto now = std::chrono::steady_clock::now();
+  for (const std::shared_ptr<Target>& target : due) target->Tick(now);
 }
 
 }  // namespace vigil::gateway::internal
