@@ -223,11 +223,10 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     ws_.next_layer().SetOwner(weak_from_this());
     request_ = std::move(request);
     const LiveOptions& options = hub_->options();
-    // The TCP stream's timeouts would cut long-lived connections. Beast's
-    // own bound the handshake and the close; the idle timeout and the
-    // keep-alive pings are the tick's (Idle): Beast's would keep a timer
-    // wait pending per connection, and count only what its own read sees.
-    beast::get_lowest_layer(ws_).expires_never();
+    // Beast's timeouts bound the handshake and the close; the idle timeout
+    // and the keep-alive pings are the tick's (Idle): Beast's would keep a
+    // timer wait pending per connection, and count only what its own read
+    // sees. (LiveSocket keeps the bare socket: no TCP stream timeouts.)
     websocket::stream_base::timeout timeout;
     timeout.handshake_timeout = ToChrono(options.handshake_timeout);
     timeout.idle_timeout = websocket::stream_base::none();
@@ -303,9 +302,9 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
 
   void Drop() {
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(
+    beast::get_lowest_layer(ws_).shutdown(
         net::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
   }
 
  private:

@@ -116,7 +116,7 @@ namespace {
 
 // Reads and drops what the client sends until it closes its half (or the
 // socket fails), then closes the socket and calls `done`.
-void DrainAndClose(boost::beast::tcp_stream& stream,
+void DrainAndClose(LiveSocket::next_layer_type& stream,
                    std::shared_ptr<std::array<char, 2048>> buffer,
                    std::function<void(boost::beast::error_code)> done) {
   stream.async_read_some(
@@ -125,7 +125,7 @@ void DrainAndClose(boost::beast::tcp_stream& stream,
                                                 size_t) mutable {
         if (!ec) return DrainAndClose(stream, std::move(buffer), std::move(done));
         boost::beast::error_code ignored;
-        stream.socket().close(ignored);
+        stream.close(ignored);
         done(ec == net::error::eof ? boost::beast::error_code() : ec);
       });
 }
@@ -134,10 +134,10 @@ void DrainAndClose(boost::beast::tcp_stream& stream,
 
 void LiveSocket::Teardown(std::function<void(boost::beast::error_code)> done) {
   boost::beast::error_code ec;
-  stream_.socket().shutdown(net::socket_base::shutdown_send, ec);
+  stream_.shutdown(net::socket_base::shutdown_send, ec);
   if (ec) {
     boost::beast::error_code ignored;
-    stream_.socket().close(ignored);
+    stream_.close(ignored);
     net::post(stream_.get_executor(),
               [done = std::move(done), ec] { done(ec); });
     return;
@@ -176,7 +176,7 @@ void LiveSocket::Received(const uint8_t* data, size_t size) {
 LiveSocket::Input LiveSocket::TakeControlFrames(
     bool take_ping, std::optional<std::string>* ping) {
   if (header_bytes_ != 0 || payload_left_ != 0) return Input::kFrame;
-  const int fd = stream_.socket().native_handle();
+  const int fd = stream_.native_handle();
   // A control frame is at most 2 + 4 (mask) + 125 bytes.
   std::array<char, 131> bytes;
   for (;;) {

@@ -40,6 +40,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -64,8 +65,8 @@ namespace vigil::gateway::internal {
 
 class LiveSocket {
  public:
-  using executor_type = boost::beast::tcp_stream::executor_type;
-  using next_layer_type = boost::beast::tcp_stream;
+  using next_layer_type = boost::asio::ip::tcp::socket;
+  using executor_type = next_layer_type::executor_type;
   // Called when a batch is written (or failed): the error and its frames'
   // payload bytes.
   using WriteHandler = std::function<void(boost::beast::error_code, size_t)>;
@@ -76,14 +77,16 @@ class LiveSocket {
   // pongs). 64 KiB.
   static constexpr size_t kMaxControlBytes = 64 << 10;
 
+  // Takes the socket out of `stream`: Beast's TCP stream (its two timers
+  // and their state, ~0.5 KB) is not kept for a live connection.
   explicit LiveSocket(boost::beast::tcp_stream&& stream)
-      : stream_(std::move(stream)) {}
+      : stream_(stream.release_socket()) {}
 
   // `owner` is kept alive (locked) while a write is in flight.
   void SetOwner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
 
   executor_type get_executor() { return stream_.get_executor(); }
-  boost::beast::tcp_stream& next_layer() { return stream_; }
+  next_layer_type& next_layer() { return stream_; }
 
   // Writes `frames` (each one whole message) after what is queued, then
   // calls `done` on the strand (never from within this call). REQUIRES:
@@ -101,7 +104,7 @@ class LiveSocket {
   // REQUIRES: no Beast read in flight.
   template <typename Handler>
   void AsyncWaitInput(Handler&& handler) {
-    stream_.socket().async_receive(
+    stream_.async_receive(
         boost::asio::buffer(&peeked_, 1),
         boost::asio::socket_base::message_peek,
         std::forward<Handler>(handler));
@@ -244,7 +247,7 @@ class LiveSocket {
     std::shared_ptr<void> owner_;
   };
 
-  boost::beast::tcp_stream stream_;
+  next_layer_type stream_;
   std::weak_ptr<void> owner_;
   boost::beast::error_code error_;  // the first write error: later ones fail
   // Queued: Beast's bytes first, then our batch.
