@@ -477,7 +477,8 @@ Command BenchCommand() {
           "--what live: --connections WebSocket clients on /v1/live at\n"
           "--http while --rate events/s are appended over gRPC for\n"
           "--duration seconds; delivery latency from append\n"
-          "acknowledgement to receipt (p50/p99/max, microseconds),\n"
+          "acknowledgement to receipt (p50/p99/max, microseconds), and\n"
+          "from the time the append was due on the schedule,\n"
           "frames/s, and with --pid vigild's RSS (with --idle-seconds also\n"
           "after the connections were held silent that long).",
       .flags =
