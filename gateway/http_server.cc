@@ -84,10 +84,11 @@ class HttpSession;
 class SharedState {
  public:
   SharedState(const HttpServerOptions& options, RequestHandler* handler,
-              LiveHub* live, Metrics* metrics)
+              LiveHub* live, internal::LiveTicker* ticker, Metrics* metrics)
       : options_(options),
         handler_(handler),
         live_(live),
+        ticker_(ticker),
         connections_(
             metrics
                 ->AddGauge("vigil_http_connections", "Open HTTP connections.")
@@ -107,6 +108,7 @@ class SharedState {
   const HttpServerOptions& options() const { return options_; }
   RequestHandler* handler() const { return handler_; }
   LiveHub* live() const { return live_; }
+  internal::LiveTicker* ticker() const { return ticker_; }
   Counter* timeouts() const { return timeouts_; }
 
   // Registers an accepted connection; false when max_connections are open
@@ -158,6 +160,7 @@ class SharedState {
   const HttpServerOptions options_;
   RequestHandler* const handler_;
   LiveHub* const live_;
+  internal::LiveTicker* const ticker_;
   Gauge* const connections_;
   Counter* const rejected_;
   Counter* const timeouts_;
@@ -384,10 +387,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (kind == LiveKind::kWebSocket) {
       internal::RunLiveWebSocket(std::move(stream_), parser_->release(),
                                  std::move(admission), state_->live(),
-                                 state_->handler());
+                                 state_->handler(), state_->ticker());
     } else {
       internal::RunLiveSse(std::move(stream_), version_, std::move(admission),
-                           state_->live(), state_->handler());
+                           state_->live(), state_->handler(),
+                           state_->ticker());
     }
     parser_.reset();
   }
@@ -612,7 +616,7 @@ class HttpServer::Impl {
         live_(log, options.live, metrics),
         handler_(options, log, &live_, metrics),
         state_(std::make_shared<SharedState>(options, &handler_, &live_,
-                                             metrics)),
+                                             &live_ticker_, metrics)),
         ioc_(options.io_threads),
         work_(ioc_.get_executor()) {}
 
@@ -642,6 +646,7 @@ class HttpServer::Impl {
   }
 
   void Run() {
+    live_ticker_.Start(net::make_strand(ioc_));
     listener_->Run();
     threads_.reserve(options_.io_threads);
     for (int i = 0; i < options_.io_threads; ++i) {
@@ -670,6 +675,7 @@ class HttpServer::Impl {
     ioc_.stop();
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
+    live_ticker_.Stop();
     // The posted close may not have run before the threads stopped.
     if (listener_ != nullptr) listener_->Close();
     // Appends and reads still running answer into the stopped io_context,
@@ -680,6 +686,8 @@ class HttpServer::Impl {
  private:
   const HttpServerOptions options_;
   LiveHub live_;  // outlives the sessions, which die with ioc_
+  // Its timer is dropped by Stop, before ioc_ goes.
+  internal::LiveTicker live_ticker_;
   RequestHandler handler_;
   const std::shared_ptr<SharedState> state_;
   net::io_context ioc_;  // destroyed before state_ and handler_

@@ -271,4 +271,50 @@ size_t WebSocketFrameHeader(size_t payload_bytes, bool binary,
   return kMaxWebSocketHeaderBytes;
 }
 
+size_t WebSocketHeaderBytes(uint8_t second_byte) {
+  const uint8_t length = second_byte & 0x7f;
+  const size_t extended = length == 126 ? 2 : length == 127 ? 8 : 0;
+  return 2 + extended + ((second_byte & 0x80) != 0 ? 4 : 0);
+}
+
+uint64_t WebSocketPayloadBytes(const uint8_t* header) {
+  const uint8_t length = header[1] & 0x7f;
+  if (length < 126) return length;
+  const int bytes = length == 126 ? 2 : 8;
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | header[2 + i];
+  return value;
+}
+
+ControlScan ScanClientControlFrame(std::string_view bytes,
+                                   ClientControlFrame* frame) {
+  constexpr uint8_t kFin = 0x80;
+  constexpr uint8_t kReserved = 0x70;
+  constexpr uint8_t kPing = 0x9;
+  constexpr uint8_t kPong = 0xa;
+  constexpr uint8_t kMasked = 0x80;
+  constexpr size_t kMaxControlPayload = 125;
+  if (bytes.empty()) return ControlScan::kPartial;
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint8_t opcode = data[0] & 0x0f;
+  if ((opcode != kPing && opcode != kPong) || (data[0] & kFin) == 0 ||
+      (data[0] & kReserved) != 0) {
+    return ControlScan::kOther;
+  }
+  if (bytes.size() < 2) return ControlScan::kPartial;
+  const size_t length = data[1] & 0x7f;
+  if ((data[1] & kMasked) == 0 || length > kMaxControlPayload) {
+    return ControlScan::kOther;
+  }
+  const size_t header = 2 + 4;
+  if (bytes.size() < header + length) return ControlScan::kPartial;
+  frame->ping = opcode == kPing;
+  frame->frame_bytes = header + length;
+  frame->payload.resize(length);
+  for (size_t i = 0; i < length; ++i) {
+    frame->payload[i] = static_cast<char>(data[header + i] ^ data[2 + i % 4]);
+  }
+  return ControlScan::kFrame;
+}
+
 }  // namespace vigil::gateway::internal

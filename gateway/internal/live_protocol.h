@@ -120,6 +120,31 @@ inline constexpr size_t kMaxWebSocketHeaderBytes = 10;
 size_t WebSocketFrameHeader(size_t payload_bytes, bool binary,
                             uint8_t out[kMaxWebSocketHeaderBytes]);
 
+// The size of a frame header (RFC 6455 5.2) whose second byte is
+// `second_byte`: 2, plus 2 or 8 for an extended length, plus 4 for a mask;
+// at most 14.
+size_t WebSocketHeaderBytes(uint8_t second_byte);
+// The payload length in `header`. REQUIRES: `header` holds
+// WebSocketHeaderBytes(header[1]) bytes.
+uint64_t WebSocketPayloadBytes(const uint8_t* header);
+
+// A ping or pong from a client, read off the socket by the server itself
+// (live_socket.h): the frame's size and its unmasked payload.
+struct ClientControlFrame {
+  bool ping = false;  // else a pong
+  size_t frame_bytes = 0;
+  std::string payload;
+};
+enum class ControlScan {
+  kFrame,    // `bytes` starts with a whole ping or pong: in *frame
+  kPartial,  // `bytes` starts with part of one
+  kOther,    // anything else, or a ping or pong that breaks RFC 6455
+             // (unmasked, fragmented, reserved bits, over 125 bytes)
+};
+// Looks at the start of `bytes`, what a client sent.
+ControlScan ScanClientControlFrame(std::string_view bytes,
+                                   ClientControlFrame* frame);
+
 }  // namespace vigil::gateway::internal
 
 #endif  // VIGIL_GATEWAY_INTERNAL_LIVE_PROTOCOL_H_

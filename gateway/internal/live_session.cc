@@ -11,8 +11,10 @@
 #include <boost/beast/websocket.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,32 +40,48 @@ constexpr uint16_t kCloseGoingAway = 1001;
 constexpr size_t kMaxWriteFrames = 128;
 constexpr size_t kMaxWriteBytes = 1 << 20;  // 1 MiB
 
-// How often a connection looks at its write and its subscription.
-constexpr auto kTickInterval = std::chrono::seconds(1);
 // When the server stops, how long a connection waits for the client's
 // answer to its close before dropping it (close_timeout otherwise).
 constexpr auto kStopCloseWait = std::chrono::milliseconds(500);
+// A client message's buffer larger than this is freed once it is handled.
+constexpr size_t kKeepInputBytes = 1024;
 
 std::chrono::milliseconds ToChrono(absl::Duration duration) {
   return absl::ToChronoMilliseconds(duration);
 }
 
 // What both kinds of live connection share: one write in flight, taking
-// all the subscription has queued (up to kMaxWriteFrames) at once, a
-// once-a-second tick that closes a connection whose write has not finished
-// for slow_consumer_timeout, and a deadline on closing. `Derived` provides
+// all the subscription has queued (up to kMaxWriteFrames) at once, the
+// ticker's once-a-second tick (live_ticker.h) that closes a connection
+// whose write has not finished for slow_consumer_timeout, and a deadline on
+// closing (a timer of its own, only while closing). `Derived` provides
 // Write(frames, handler) (the frames as one gather write), CloseWith(code,
-// reason) and the stream. Everything runs on the connection's strand.
+// reason), Idle and the stream. Everything runs on the connection's strand.
 template <typename Derived>
-class LiveConnection : public std::enable_shared_from_this<Derived> {
+class LiveConnection : public std::enable_shared_from_this<Derived>,
+                       public LiveTicker::Target {
  public:
-  LiveConnection(const net::any_io_executor& executor,
-                 std::shared_ptr<LiveSubscription> subscription, LiveHub* hub,
-                 RequestHandler* handler)
+  LiveConnection(std::shared_ptr<LiveSubscription> subscription, LiveHub* hub,
+                 RequestHandler* handler, LiveTicker* ticker)
       : subscription_(std::move(subscription)),
         hub_(hub),
         handler_(handler),
-        timer_(executor) {}
+        ticker_(ticker) {}
+
+  // On the ticker's thread: the subscription's tick (thread-safe), and
+  // the connection's own only when a write is stuck or Derived's
+  // IdleDue says so.
+  void Tick(Clock::time_point now) override {
+    subscription_->Tick(absl::Now());
+    const Clock::rep started = write_started_.load(std::memory_order_relaxed);
+    const bool stuck =
+        started != 0 &&
+        now - Clock::time_point(Clock::duration(started)) >=
+            ToChrono(hub_->options().slow_consumer_timeout);
+    if (stuck || self().IdleDue(now)) {
+      net::post(self().executor(), [self = shared()] { self->OnTick(); });
+    }
+  }
 
   ~LiveConnection() { subscription_->Close(); }
 
@@ -89,7 +107,7 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
       });
     };
     subscription_->Start(std::move(callbacks));
-    Tick();
+    ticker_->Add(this->weak_from_this());
     WriteNext();
   }
 
@@ -106,7 +124,8 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   // Starts writing `frames`. REQUIRES: no write in flight.
   void WriteFrames(std::vector<LiveFrame> frames) {
     writing_ = true;
-    write_started_ = Clock::now();
+    write_started_.store(Clock::now().time_since_epoch().count(),
+                         std::memory_order_relaxed);
     const size_t count = frames.size();
     self().Write(std::move(frames),
                  [self = shared(), count](beast::error_code ec, size_t bytes) {
@@ -116,40 +135,34 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
 
   void OnWrite(beast::error_code ec, size_t frames, size_t bytes) {
     writing_ = false;
+    write_started_.store(0, std::memory_order_relaxed);
     if (ec) return Finish();
-    last_write_ = Clock::now();
+    last_write_.store(Clock::now().time_since_epoch().count(),
+                      std::memory_order_relaxed);
     hub_->metrics().frames->Increment(frames);
     hub_->metrics().bytes->Increment(bytes);
     WriteNext();
   }
 
-  void Tick() { ArmTimer(Clock::now() + kTickInterval); }
-
-  // (Re)arms the one timer: a wait already pending is cancelled.
-  void ArmTimer(Clock::time_point when) {
-    timer_.expires_at(when);
-    timer_.async_wait([self = shared()](beast::error_code ec) {
-      if (ec || self->finished_) return;
-      self->OnTick();
-    });
+  // When bytes were last written; from any thread.
+  Clock::time_point last_write() const {
+    return Clock::time_point(
+        Clock::duration(last_write_.load(std::memory_order_relaxed)));
   }
 
+  // Closing has its own deadline (close_timer_).
   void OnTick() {
+    if (closing_ || finished_) return;
     const LiveOptions& options = hub_->options();
     const auto now = Clock::now();
-    if (closing_) {
-      // The client does not answer the close (or does not read it).
-      if (now >= close_deadline_) return self().Drop();
-      return ArmTimer(close_deadline_);
-    } else if (writing_ &&
-               now - write_started_ >= ToChrono(options.slow_consumer_timeout)) {
+    if (writing_ && now - Clock::time_point(Clock::duration(
+                              write_started_.load(std::memory_order_relaxed))) >=
+                        ToChrono(options.slow_consumer_timeout)) {
       hub_->metrics().slow_consumer_closes->Increment();
       self().CloseWith(kCloseSlowConsumer, "slow consumer");
     } else {
-      subscription_->Tick(absl::Now());
-      self().Idle(now - last_write_);
+      self().Idle(now - last_write());
     }
-    Tick();
   }
 
   // Marks the connection closing (once); false when it already was. The
@@ -158,13 +171,17 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   bool BeginClose(uint16_t code) {
     if (closing_ || finished_) return false;
     closing_ = true;
-    close_deadline_ =
-        Clock::now() + (code == kCloseGoingAway
-                            ? std::chrono::duration_cast<Clock::duration>(
-                                  kStopCloseWait)
-                            : std::chrono::duration_cast<Clock::duration>(
-                                  ToChrono(hub_->options().close_timeout)));
-    ArmTimer(close_deadline_);
+    close_timer_ = std::make_unique<net::steady_timer>(self().executor());
+    close_timer_->expires_after(
+        code == kCloseGoingAway
+            ? std::chrono::duration_cast<Clock::duration>(kStopCloseWait)
+            : std::chrono::duration_cast<Clock::duration>(
+                  ToChrono(hub_->options().close_timeout)));
+    // The client does not answer the close (or does not read it).
+    close_timer_->async_wait([self = shared()](beast::error_code ec) {
+      if (ec || self->finished_) return;
+      self->self().Drop();
+    });
     hub_->metrics().closes->WithLabels({std::to_string(code)})->Increment();
     return true;
   }
@@ -173,7 +190,7 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    if (close_timer_ != nullptr) close_timer_->cancel();
     subscription_->Close();
     self().Drop();
   }
@@ -181,23 +198,24 @@ class LiveConnection : public std::enable_shared_from_this<Derived> {
   const std::shared_ptr<LiveSubscription> subscription_;
   LiveHub* const hub_;
   RequestHandler* const handler_;
-  net::steady_timer timer_;
+  LiveTicker* const ticker_;
+  std::unique_ptr<net::steady_timer> close_timer_;  // while closing
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
-  Clock::time_point write_started_;
-  Clock::time_point last_write_ = Clock::now();
-  Clock::time_point close_deadline_;
+  // Also read by the ticker's thread: when the write in flight started (0:
+  // none), and when the last one ended.
+  std::atomic<Clock::rep> write_started_{0};
+  std::atomic<Clock::rep> last_write_{Clock::now().time_since_epoch().count()};
 };
 
 class WebSocketSession : public LiveConnection<WebSocketSession> {
  public:
   WebSocketSession(beast::tcp_stream&& stream, LiveAdmission admission,
-                   LiveHub* hub, RequestHandler* handler)
-      : LiveConnection(stream.get_executor(), admission.subscription, hub,
-                       handler),
+                   LiveHub* hub, RequestHandler* handler, LiveTicker* ticker)
+      : LiveConnection(admission.subscription, hub, handler, ticker),
         subprotocol_(std::move(admission.subprotocol)),
-        ws_(LiveSocket(std::move(stream))) {}
+        ws_(std::move(stream)) {}
 
   net::any_io_executor executor() { return ws_.get_executor(); }
 
@@ -205,13 +223,14 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     ws_.next_layer().SetOwner(weak_from_this());
     request_ = std::move(request);
     const LiveOptions& options = hub_->options();
-    // The websocket stream keeps its own timeouts; the TCP stream's would
-    // cut long-lived connections.
-    beast::get_lowest_layer(ws_).expires_never();
+    // Beast's timeouts bound the handshake and the close; the idle timeout
+    // and the keep-alive pings are the tick's (Idle): Beast's would keep a
+    // timer wait pending per connection, and count only what its own read
+    // sees. (LiveSocket keeps the bare socket: no TCP stream timeouts.)
     websocket::stream_base::timeout timeout;
     timeout.handshake_timeout = ToChrono(options.handshake_timeout);
-    timeout.idle_timeout = ToChrono(options.idle_timeout);
-    timeout.keep_alive_pings = true;  // a ping after half the idle time
+    timeout.idle_timeout = websocket::stream_base::none();
+    timeout.keep_alive_pings = false;
     ws_.set_option(timeout);
     websocket::permessage_deflate deflate;
     deflate.server_enable = false;
@@ -253,16 +272,39 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     } else {
       SendClose();
     }
+    // Reading on receives the client's answer to the close.
+    if (!reading_) Read();
   }
 
-  // Beast's keep-alive pings cover idle connections.
-  void Idle(Clock::duration) {}
+  // Idle has something to do: half the idle timeout without a byte from
+  // the client. From the ticker's thread.
+  bool IdleDue(Clock::time_point now) const {
+    return now - ws_.next_layer().last_received() >=
+           ToChrono(hub_->options().idle_timeout) / 2;
+  }
+
+  // A ping after half the idle timeout without a byte from the client (its
+  // pong counts), and the connection dropped when nothing came for another
+  // half after the ping (so never without a ping, however late a tick).
+  void Idle(Clock::duration) {
+    const auto now = Clock::now();
+    const auto received = ws_.next_layer().last_received();
+    const auto half = ToChrono(hub_->options().idle_timeout) / 2;
+    if (pinged_for_ == received) {
+      // The wait or read in flight then fails, and the connection ends.
+      if (now - pinged_at_ >= half) Drop();
+    } else if (now - received >= half) {
+      pinged_for_ = received;
+      pinged_at_ = now;
+      ws_.async_ping({}, [self = shared()](beast::error_code) {});
+    }
+  }
 
   void Drop() {
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(
+    beast::get_lowest_layer(ws_).shutdown(
         net::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
   }
 
  private:
@@ -274,7 +316,35 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     handler_->RecordLive(LiveKind::kWebSocket, 101);
     request_ = {};
     Begin();
-    Read();
+    Service();
+  }
+
+  // Between messages, no Beast read in flight: answers the pings and
+  // counts the pongs waiting on the socket, then waits for more (holding no
+  // read and no buffer while the client is silent) or has Beast read the
+  // next frame.
+  void Service() {
+    if (finished_) return;
+    if (closing_) return Read();
+    std::optional<std::string> ping;
+    const LiveSocket::Input input =
+        ws_.next_layer().TakeControlFrames(!ponging_, &ping);
+    if (ping.has_value()) {
+      // One pong at a time: a ping meanwhile is Beast's read's to answer.
+      ponging_ = true;
+      ws_.async_pong(websocket::ping_data(ping->data(), ping->size()),
+                     [self = shared()](beast::error_code) {
+                       self->ponging_ = false;
+                     });
+    }
+    if (input == LiveSocket::Input::kFrame) return Read();
+    ws_.next_layer().AsyncWaitInput(
+        [self = shared()](beast::error_code ec, size_t) {
+          // A read started meanwhile (by a close) has the input.
+          if (self->reading_) return;
+          if (ec) return self->Finish();
+          self->Service();
+        });
   }
 
   void SendClose() {
@@ -283,12 +353,14 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
   }
 
   void Read() {
+    reading_ = true;
     ws_.async_read(input_, [self = shared()](beast::error_code ec, size_t) {
       self->OnRead(ec);
     });
   }
 
   void OnRead(beast::error_code ec) {
+    reading_ = false;
     // Closed by the client, a protocol error (Beast has sent the close
     // code: 1002, 1007, 1009), the idle timeout, or our own close.
     if (ec) return Finish();
@@ -302,18 +374,26 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
     } else {
       verdict = subscription_->OnBinaryMessage(now);
     }
-    input_.consume(input_.size());
+    // Between messages: a large one's buffer is not kept.
+    if (input_.capacity() > kKeepInputBytes) {
+      input_ = beast::flat_buffer();
+    } else {
+      input_.consume(input_.size());
+    }
     if (verdict == LiveSubscription::Verdict::kTooMany) {
       CloseWith(kCloseTooManyMessages, "too many messages");
     }
-    // Reading on also receives the client's answer to a close.
-    Read();
+    if (!reading_) Service();
   }
 
   const std::string subprotocol_;
   websocket::stream<LiveSocket> ws_;
   websocket::close_reason close_reason_;
   bool close_pending_ = false;
+  bool reading_ = false;  // a Beast read is in flight
+  bool ponging_ = false;  // a pong of ours is being written
+  Clock::time_point pinged_for_;  // last_received() when we last pinged
+  Clock::time_point pinged_at_;
   http::request<http::string_body> request_;
   beast::flat_buffer input_;
 };
@@ -324,9 +404,8 @@ class WebSocketSession : public LiveConnection<WebSocketSession> {
 class SseSession : public LiveConnection<SseSession> {
  public:
   SseSession(beast::tcp_stream&& stream, LiveAdmission admission,
-             LiveHub* hub, RequestHandler* handler)
-      : LiveConnection(stream.get_executor(), admission.subscription, hub,
-                       handler),
+             LiveHub* hub, RequestHandler* handler, LiveTicker* ticker)
+      : LiveConnection(admission.subscription, hub, handler, ticker),
         stream_(std::move(stream)) {}
 
   net::any_io_executor executor() { return stream_.get_executor(); }
@@ -370,6 +449,11 @@ class SseSession : public LiveConnection<SseSession> {
     if (BeginClose(code)) Drop();
   }
 
+  // Idle has something to do; from the ticker's thread.
+  bool IdleDue(Clock::time_point now) const {
+    return now - last_write() >= ToChrono(hub_->options().idle_timeout) / 2;
+  }
+
   // A comment line now and then keeps proxies from timing the stream out.
   void Idle(Clock::duration idle) {
     if (writing_ || idle < ToChrono(hub_->options().idle_timeout) / 2) return;
@@ -405,17 +489,17 @@ class SseSession : public LiveConnection<SseSession> {
 void RunLiveWebSocket(beast::tcp_stream stream,
                       http::request<http::string_body> request,
                       LiveAdmission admission, LiveHub* hub,
-                      RequestHandler* handler) {
+                      RequestHandler* handler, LiveTicker* ticker) {
   auto session = std::make_shared<WebSocketSession>(
-      std::move(stream), std::move(admission), hub, handler);
+      std::move(stream), std::move(admission), hub, handler, ticker);
   session->Run(std::move(request));
 }
 
 void RunLiveSse(beast::tcp_stream stream, unsigned version,
                 LiveAdmission admission, LiveHub* hub,
-                RequestHandler* handler) {
+                RequestHandler* handler, LiveTicker* ticker) {
   auto session = std::make_shared<SseSession>(
-      std::move(stream), std::move(admission), hub, handler);
+      std::move(stream), std::move(admission), hub, handler, ticker);
   session->Run(version);
 }
 

@@ -17,24 +17,27 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "gateway/internal/live_hub.h"
+#include "gateway/internal/live_ticker.h"
 #include "gateway/internal/request_handler.h"
 
 namespace vigil::gateway::internal {
 
 // Completes the WebSocket handshake for `request` on `stream` and serves
 // the subscription in `admission` until either side closes. `handler`
-// (for the request metrics) and `hub` must outlive the io_context.
+// (for the request metrics), `hub` and `ticker` (started) must outlive the
+// io_context.
 void RunLiveWebSocket(
     boost::beast::tcp_stream stream,
     boost::beast::http::request<boost::beast::http::string_body> request,
-    LiveAdmission admission, LiveHub* hub, RequestHandler* handler);
+    LiveAdmission admission, LiveHub* hub, RequestHandler* handler,
+    LiveTicker* ticker);
 
 // Answers 200 text/event-stream on `stream` in the request's HTTP
 // `version` (as Beast numbers it: 10 or 11) and streams the subscription
 // until the client goes away.
 void RunLiveSse(boost::beast::tcp_stream stream, unsigned version,
                 LiveAdmission admission, LiveHub* hub,
-                RequestHandler* handler);
+                RequestHandler* handler, LiveTicker* ticker);
 
 }  // namespace vigil::gateway::internal
 

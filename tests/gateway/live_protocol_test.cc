@@ -283,5 +283,48 @@ TEST(LiveFramesTest, WebSocketFrameHeaders) {
   }
 }
 
+TEST(LiveFramesTest, ClientFrameHeaderSizes) {
+  // Second byte: mask bit and 7-bit length (126: 16-bit, 127: 64-bit).
+  EXPECT_EQ(WebSocketHeaderBytes(0x05), 2u);
+  EXPECT_EQ(WebSocketHeaderBytes(0x85), 6u);
+  EXPECT_EQ(WebSocketHeaderBytes(0xfe), 8u);
+  EXPECT_EQ(WebSocketHeaderBytes(0xff), 14u);
+  const uint8_t small[] = {0x81, 0x85};
+  EXPECT_EQ(WebSocketPayloadBytes(small), 5u);
+  const uint8_t medium[] = {0x81, 0xfe, 0x01, 0x00};
+  EXPECT_EQ(WebSocketPayloadBytes(medium), 256u);
+  const uint8_t large[] = {0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0};
+  EXPECT_EQ(WebSocketPayloadBytes(large), 65536u);
+}
+
+TEST(LiveFramesTest, ClientControlFramesAreScanned) {
+  // A masked ping "hi" (key 1 2 3 4), then a pong with no payload.
+  const std::string ping("\x89\x82\x01\x02\x03\x04" "\x69\x6b", 8);
+  ClientControlFrame frame;
+  ASSERT_EQ(ScanClientControlFrame(ping, &frame), ControlScan::kFrame);
+  EXPECT_TRUE(frame.ping);
+  EXPECT_EQ(frame.frame_bytes, 8u);
+  EXPECT_EQ(frame.payload, "hi");
+  const std::string pong("\x8a\x80\0\0\0\0", 6);
+  ASSERT_EQ(ScanClientControlFrame(pong + "more", &frame), ControlScan::kFrame);
+  EXPECT_FALSE(frame.ping);
+  EXPECT_EQ(frame.frame_bytes, 6u);
+  EXPECT_EQ(frame.payload, "");
+  for (size_t size = 0; size < ping.size(); ++size) {
+    EXPECT_EQ(ScanClientControlFrame(ping.substr(0, size), &frame),
+              ControlScan::kPartial)
+        << size;
+  }
+  // Left to Beast: data frames, a close, and pings that break RFC 6455.
+  for (const std::string& other :
+       {std::string("\x81\x80\0\0\0\0", 6), std::string("\x88\x80\0\0\0\0", 6),
+        std::string("\x89\x00", 2),                // unmasked
+        std::string("\x09\x80\0\0\0\0", 6),        // not final
+        std::string("\xc9\x80\0\0\0\0", 6),        // reserved bit
+        std::string("\x89\xfe\0\x7e\0\0\0\0", 8)}) {  // over 125 bytes
+    EXPECT_EQ(ScanClientControlFrame(other, &frame), ControlScan::kOther);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::gateway::internal

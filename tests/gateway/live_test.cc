@@ -430,8 +430,8 @@ TEST_F(LiveTest, OversizedMessageIsClosed1009) {
   Start();
   Client client(port(), {});
   ASSERT_TRUE(client.ok());
-  client.Send(std::string(65 << 10, 'x'));
-  EXPECT_EQ(client.AwaitClose(), 1009);
+  EXPECT_TRUE(client.Send(std::string(65 << 10, 'x'))) << client.error.message();
+  EXPECT_EQ(client.AwaitClose(), 1009) << client.error.message();
 }
 
 // Raw frames Beast's client would not send.
@@ -466,33 +466,48 @@ class RawWebSocket {
     connection_.Send(frame);
   }
 
+  // The next frame from the server; nullopt when the connection ended (or
+  // nothing came within `timeout`).
+  struct RawFrame {
+    uint8_t opcode = 0;
+    std::string payload;
+  };
+  std::optional<RawFrame> NextFrame(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    for (;;) {
+      if (rest_.size() >= 2) {
+        size_t length = rest_[1] & 0x7f;
+        size_t header = 2;
+        if (length == 126 && rest_.size() >= 4) {
+          length = (uint8_t(rest_[2]) << 8) | uint8_t(rest_[3]);
+          header = 4;
+        }
+        if (length < 127 && rest_.size() >= header + length &&
+            (length < 126 || header == 4)) {
+          RawFrame frame{static_cast<uint8_t>(rest_[0] & 0x0f),
+                         rest_.substr(header, length)};
+          rest_.erase(0, header + length);
+          return frame;
+        }
+      }
+      std::optional<std::string> more = connection_.ReadSome(timeout);
+      if (!more.has_value() || more->empty()) return std::nullopt;
+      rest_ += *more;
+    }
+  }
+
   // The close code of the server's close frame, skipping other frames; 0
   // when the connection ended without one.
   int AwaitCloseCode() {
-    std::string data = rest_;
     for (;;) {
-      while (data.size() >= 2) {
-        const uint8_t opcode = data[0] & 0x0f;
-        size_t length = data[1] & 0x7f;
-        size_t header = 2;
-        if (length == 126) {
-          if (data.size() < 4) break;
-          length = (uint8_t(data[2]) << 8) | uint8_t(data[3]);
-          header = 4;
-        } else if (length == 127) {
-          return -1;  // never this large here
-        }
-        if (data.size() < header + length) break;
-        if (opcode == 0x8) {
-          return length >= 2 ? (uint8_t(data[header]) << 8) |
-                                   uint8_t(data[header + 1])
-                             : 0;
-        }
-        data.erase(0, header + length);
+      std::optional<RawFrame> frame = NextFrame();
+      if (!frame.has_value()) return 0;
+      if (frame->opcode == 0x8) {
+        return frame->payload.size() >= 2
+                   ? (uint8_t(frame->payload[0]) << 8) |
+                         uint8_t(frame->payload[1])
+                   : 0;
       }
-      std::optional<std::string> more = connection_.ReadSome();
-      if (!more.has_value() || more->empty()) return 0;
-      data += *more;
     }
   }
 
@@ -501,6 +516,64 @@ class RawWebSocket {
   bool upgraded_ = false;
   std::string rest_;
 };
+
+// A silent client is pinged after half the idle timeout and, when it does
+// not answer, dropped (no close frame) once the idle timeout has passed.
+TEST_F(LiveTest, SilentClientIsPingedThenDroppedWhenItDoesNotAnswer) {
+  HttpServerOptions options;
+  options.live.idle_timeout = absl::Seconds(2);
+  Start(options);
+  const auto start = std::chrono::steady_clock::now();
+  RawWebSocket socket(port());
+  ASSERT_TRUE(socket.upgraded());
+  std::optional<RawWebSocket::RawFrame> frame;
+  do {
+    frame = socket.NextFrame();
+  } while (frame.has_value() && frame->opcode != 0x9);
+  ASSERT_TRUE(frame.has_value()) << "no ping";
+  const auto pinged = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(pinged, std::chrono::milliseconds(900));
+  EXPECT_EQ(socket.AwaitCloseCode(), 0);
+  const auto dropped = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(dropped, std::chrono::milliseconds(1900));
+  EXPECT_LT(dropped, std::chrono::seconds(6));  // not ReadSome's timeout
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (Metric("vigil_live_connections") != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(Metric("vigil_live_connections"), 0);
+}
+
+// A client that answers the pings but sends nothing else for several idle
+// timeouts keeps its connection, and its next message is read and
+// answered: the server's read of a silent client is a wait, not lost.
+TEST_F(LiveTest, ClientMessageAfterALongSilenceIsRead) {
+  HttpServerOptions options;
+  options.live.idle_timeout = absl::Seconds(2);
+  Start(options);
+  RawWebSocket socket(port());
+  ASSERT_TRUE(socket.upgraded());
+  int pings = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    auto frame = socket.NextFrame(std::chrono::milliseconds(200));
+    if (!frame.has_value()) continue;  // nothing within 200 ms
+    ASSERT_NE(frame->opcode, 0x8) << "closed";
+    if (frame->opcode == 0x9) {
+      ++pings;
+      socket.SendFrame(0xa, frame->payload);
+    }
+  }
+  EXPECT_GE(pings, 2);
+  socket.SendFrame(0x1, R"({"op":"ping"})");
+  std::optional<RawWebSocket::RawFrame> frame;
+  do {
+    frame = socket.NextFrame();
+  } while (frame.has_value() && frame->opcode != 0x1);
+  ASSERT_TRUE(frame.has_value()) << "no answer";
+  EXPECT_EQ(frame->payload, R"({"kind":"pong"})");
+  EXPECT_EQ(Metric("vigil_live_connections"), 1);
+}
 
 TEST_F(LiveTest, ProtocolViolationsGetTheirCloseCodes) {
   Start();

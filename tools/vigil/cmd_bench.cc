@@ -477,8 +477,10 @@ Command BenchCommand() {
           "--what live: --connections WebSocket clients on /v1/live at\n"
           "--http while --rate events/s are appended over gRPC for\n"
           "--duration seconds; delivery latency from append\n"
-          "acknowledgement to receipt (p50/p99/max, microseconds),\n"
-          "frames/s, and with --pid vigild's RSS.",
+          "acknowledgement to receipt (p50/p99/max, microseconds), and\n"
+          "from the time the append was due on the schedule,\n"
+          "frames/s, and with --pid vigild's RSS (with --idle-seconds also\n"
+          "after the connections were held silent that long).",
       .flags =
           {
               kServerFlag,
@@ -491,6 +493,10 @@ Command BenchCommand() {
               {"connections", "N", "live: WebSocket clients (default 100)"},
               {"http", "IP:PORT", "live: vigild's HTTP (default 127.0.0.1:7601)"},
               {"pid", "PID", "live: vigild's process id, for its RSS"},
+              {"idle-seconds", "S",
+               "live: before the load, hold the connections silent this "
+               "long (the server's keep-alive pings answered), then read "
+               "vigild's RSS again (default 0)"},
               {"clients", "N", "concurrent clients (default 64)"},
               {"events", "E", "events per append (default 1)"},
               {"size", "B", "bytes of data per event (default 256)"},
