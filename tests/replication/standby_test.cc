@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "grpcpp/grpcpp.h"
@@ -108,9 +110,18 @@ class StandbyTest : public testing::ClusterTest {
     ASSERT_TRUE(verified.ok()) << verified.status();
     EXPECT_TRUE(verified->ok) << verified->problem;
     EXPECT_EQ(verified->checked, head);
-    absl::StatusOr<replication::StreamComparison> compared =
-        replication::CompareStreamWithLog(
-            {.nats_url = cluster_->url(), .stream = kStream}, **standby);
+    // Right after the last node resumes, JetStream may still be electing
+    // (error 10008, "temporarily unavailable"): the comparison waits it out.
+    absl::StatusOr<replication::StreamComparison> compared;
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);;) {
+      compared = replication::CompareStreamWithLog(
+          {.nats_url = cluster_->url(), .stream = kStream}, **standby);
+      if (compared.ok() || !absl::IsUnavailable(compared.status()) ||
+          absl::Now() > deadline) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(500));
+    }
     ASSERT_TRUE(compared.ok()) << compared.status();
     EXPECT_TRUE(compared->Equal()) << compared->first_problem;
   }
