@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "eventlog/event.h"
 #include "eventlog/event_log.h"
@@ -50,10 +52,12 @@ inline HttpResponse Request(
   return connection.Read(timeout).value_or(HttpResponse{});
 }
 
-// `count` events in one append to `stream`.
+// `count` events in one append to `stream`, with `idempotency_key` when
+// not empty.
 inline HttpResponse Append(
     int port, const std::string& stream, int count,
-    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::chrono::milliseconds timeout = std::chrono::seconds(10),
+    const std::string& idempotency_key = "") {
   std::string body = "[";
   for (int i = 0; i < count; ++i) {
     absl::StrAppend(&body, i > 0 ? "," : "",
@@ -61,8 +65,19 @@ inline HttpResponse Append(
                     R"(},"metadata":{"by":"mirror_test"}})");
   }
   body += "]";
-  return Request(port, "POST", "/v1/streams/" + stream + "/events", body,
-                 timeout);
+  if (idempotency_key.empty()) {
+    return Request(port, "POST", "/v1/streams/" + stream + "/events", body,
+                   timeout);
+  }
+  HttpConnection connection(static_cast<uint16_t>(port));
+  if (!connection.Send(FormatRequest(
+          "POST", "/v1/streams/" + stream + "/events",
+          {{"Content-Type", "application/json"},
+           {"Idempotency-Key", idempotency_key}},
+          body))) {
+    return HttpResponse{};
+  }
+  return connection.Read(timeout).value_or(HttpResponse{});
 }
 
 inline nlohmann::json Replication(int port) {
@@ -105,6 +120,23 @@ struct RawJetStream {
   jsCtx* js = nullptr;
 };
 
+// replication::CompareStreamWithLog, waiting out JetStream's "temporarily
+// unavailable" (error 10008, UNAVAILABLE) for up to 30 s: right after a
+// node resumes or restarts, the stream may still be electing.
+inline absl::StatusOr<replication::StreamComparison> CompareWhenAvailable(
+    const replication::CompareOptions& options, eventlog::EventLog& log) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (;;) {
+    absl::StatusOr<replication::StreamComparison> compared =
+        replication::CompareStreamWithLog(options, log);
+    if (compared.ok() || !absl::IsUnavailable(compared.status()) ||
+        absl::Now() > deadline) {
+      return compared;
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+}
+
 // A test with its own three-node NATS cluster (tools/cluster) in a
 // temporary directory, and a three-member etcd cluster when `with_etcd`;
 // skipped when nats-server (or etcd) is not installed.
@@ -131,8 +163,7 @@ class ClusterTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<eventlog::EventLog>> log =
         eventlog::EventLog::Open(eventlog::Options{}, data);
     if (!log.ok()) return log.status();
-    return replication::CompareStreamWithLog({.nats_url = cluster_->url()},
-                                             **log);
+    return CompareWhenAvailable({.nats_url = cluster_->url()}, **log);
   }
 
   const bool with_etcd_;

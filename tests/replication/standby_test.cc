@@ -110,18 +110,9 @@ class StandbyTest : public testing::ClusterTest {
     ASSERT_TRUE(verified.ok()) << verified.status();
     EXPECT_TRUE(verified->ok) << verified->problem;
     EXPECT_EQ(verified->checked, head);
-    // Right after the last node resumes, JetStream may still be electing
-    // (error 10008, "temporarily unavailable"): the comparison waits it out.
-    absl::StatusOr<replication::StreamComparison> compared;
-    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);;) {
-      compared = replication::CompareStreamWithLog(
-          {.nats_url = cluster_->url(), .stream = kStream}, **standby);
-      if (compared.ok() || !absl::IsUnavailable(compared.status()) ||
-          absl::Now() > deadline) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(500));
-    }
+    absl::StatusOr<replication::StreamComparison> compared =
+        testing::CompareWhenAvailable(
+            {.nats_url = cluster_->url(), .stream = kStream}, **standby);
     ASSERT_TRUE(compared.ok()) << compared.status();
     EXPECT_TRUE(compared->Equal()) << compared->first_problem;
   }
