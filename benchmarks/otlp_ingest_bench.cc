@@ -13,6 +13,14 @@
 //
 // Usage: otlp_ingest_bench [--vigild=PATH] [--rounds=N] [--seconds=S]
 //                          [--exporters=N] [--only=otlp|native]
+//        otlp_ingest_bench --only=snapshots [--spans=N] [--rounds=N]
+//
+// --only=snapshots starts no vigild: it appends N spans of the same
+// batches (mapped as the ingest maps them) to a log in this process, then
+// times the time-travel snapshot thread's work over them on one thread
+// (TimeTravel::CatchUpSnapshots from no snapshot to the head), once per
+// round: CPU microseconds per span. That thread follows every span vigild
+// ingests, so it bounds the sustained OTLP rate (RESULTS.md).
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -34,6 +42,7 @@
 #include <vector>
 
 #include "eventlog/event_log.h"
+#include "projections/state_at.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "otlp/export_mapping.h"
 #include "otlp/price_table.h"
@@ -263,6 +272,69 @@ std::string Flag(int argc, char** argv, const std::string& name,
   return fallback;
 }
 
+// The thread's CPU so far, in microseconds.
+double ThreadCpuMicros() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+// --only=snapshots (above): a new log per round, filled before the clock
+// starts.
+int SnapshotsOnly(uint64_t spans, int rounds,
+                  const std::string& otlp_template,
+                  const std::vector<size_t>& offsets) {
+  const otlp::PriceTable prices = otlp::PriceTable::BuiltIn();
+  std::vector<double> per_span;
+  for (int round = 0; round < rounds; ++round) {
+    testing::TempDir dir;
+    auto log = eventlog::EventLog::Open(eventlog::Options{}, dir.path());
+    if (!log.ok()) {
+      std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
+      return 1;
+    }
+    std::string body = otlp_template;
+    for (uint64_t n = 1; n * kSpansPerBatch <= spans; ++n) {
+      for (size_t at : offsets) {
+        body[at + 8] = 1;
+        for (int b = 0; b < 6; ++b) {
+          body[at + 10 + b] = static_cast<char>((n >> (8 * b)) & 0xff);
+        }
+      }
+      ExportTraceServiceRequest request;
+      request.ParseFromString(body);
+      for (const eventlog::AppendRequest& append :
+           otlp::MapExport(request, {.prices = &prices}).appends) {
+        const auto appended = (*log)->Append(append);
+        if (!appended.ok()) {
+          std::fprintf(stderr, "%s\n", appended.status().ToString().c_str());
+          return 1;
+        }
+      }
+    }
+    const uint64_t head = (*log)->HeadPosition();
+    projections::TimeTravel time_travel(log->get(), {});
+    const double cpu = ThreadCpuMicros();
+    const auto start = Clock::now();
+    const absl::Status built = time_travel.CatchUpSnapshots();
+    const double wall =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    if (!built.ok()) {
+      std::fprintf(stderr, "%s\n", built.ToString().c_str());
+      return 1;
+    }
+    per_span.push_back((ThreadCpuMicros() - cpu) / static_cast<double>(head));
+    std::printf(
+        "round %d: %llu spans, snapshots %.2f us CPU per span, %.0f spans/s\n",
+        round, static_cast<unsigned long long>(head), per_span.back(),
+        static_cast<double>(head) / wall);
+    std::fflush(stdout);
+  }
+  std::printf("\nsnapshot thread: median %.2f us CPU per span\n",
+              Median(per_span));
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   const std::string vigild = Flag(argc, argv, "vigild", VIGILD_BINARY);
   const int rounds = std::stoi(Flag(argc, argv, "rounds", "5"));
@@ -279,6 +351,10 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "found %zu trace ids in the template\n",
                  offsets.size());
     return 1;
+  }
+  if (only == "snapshots") {
+    return SnapshotsOnly(std::stoull(Flag(argc, argv, "spans", "262144")),
+                         rounds, otlp_template, offsets);
   }
   std::printf(
       "batch: %d spans in %d traces; OTLP protobuf body %zu B; native "
