@@ -4,9 +4,10 @@
 // hash equal. The one copy of that check, used by `vigil mirror-check`
 // (benchmarks/replication-bench check) and tests/replication/mirror_test.cc.
 //
-// Reads one message per JetStream request (about a few thousand a second
-// on one core), so a million events take minutes. Free function; any
-// thread, one call per connection it makes.
+// Reads the stream through a pull consumer, 256 messages per request
+// (JetStream::StartReading), beside the log 256 events per read; a gap
+// (a sequence with no message) is confirmed by a direct get. Free
+// function; any thread, one call per connection it makes.
 
 #ifndef VIGIL_REPLICATION_COMPARE_H_
 #define VIGIL_REPLICATION_COMPARE_H_
@@ -31,7 +32,8 @@ std::string EventDifference(const eventlog::RecordedEvent& stored,
 struct CompareOptions {
   std::string nats_url;  // comma-separated; the first reachable node
   std::string stream = "VIGIL";
-  // Per JetStream request (stream info, one message).
+  // Per JetStream request (stream info, a batch, one message); also how
+  // long the consumer may deliver nothing while messages remain.
   absl::Duration api_timeout = absl::Seconds(5);
 };
 
