@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "projections/webhooks/internal/delivery_worker.h"
 #include "projections/webhooks/internal/http_client.h"
 #include "projections/webhooks/internal/registry.h"
@@ -77,11 +79,17 @@ Json FilterJson(const eventlog::Filter& filter) {
           {"event_types", filter.event_types}};
 }
 
-std::string NewId() {
+std::string NewId(const char* prefix = "wh_") {
   unsigned char bytes[12];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();
-  return "wh_" + std::string(absl::BytesToHexString(absl::string_view(
-                     reinterpret_cast<char*>(bytes), sizeof(bytes))));
+  return prefix + std::string(absl::BytesToHexString(absl::string_view(
+                      reinterpret_cast<char*>(bytes), sizeof(bytes))));
+}
+
+// The `$webhooks` events a deliverer records as it delivers.
+bool RecordsDelivery(const std::string& type) {
+  return type == "WebhookCheckpointed" || type == "WebhookDeadLettered" ||
+         type == "WebhookRedelivered";
 }
 
 // Entries of a filter list: non-empty, at most 200 bytes, at most
@@ -109,7 +117,9 @@ WebhookService::WebhookService(WebhookOptions options, eventlog::EventLog* log)
     : options_(std::move(options)),
       log_(log),
       host_(std::make_unique<internal::ServiceHost>(this)),
-      registry_(std::make_unique<internal::Registry>()) {}
+      registry_(std::make_unique<internal::Registry>()),
+      metadata_(base::DumpJson(Json({{"deliverer", NewId("dl_")}}))),
+      started_time_us_(absl::ToUnixMicros(absl::Now())) {}
 
 absl::StatusOr<std::unique_ptr<WebhookService>> WebhookService::Start(
     WebhookOptions options, eventlog::EventLog* log) {
@@ -139,8 +149,7 @@ absl::StatusOr<std::unique_ptr<WebhookService>> WebhookService::Start(
     if (absl::IsNotFound(events.status())) break;
     if (!events.ok()) return events.status();
     for (const eventlog::RecordedEvent& event : *events) {
-      if (absl::Status applied = service->registry_->Apply(event);
-          !applied.ok()) {
+      if (absl::Status applied = service->Fold(event); !applied.ok()) {
         return absl::DataLossError(applied.message());
       }
       from = event.revision + 1;
@@ -189,25 +198,94 @@ void WebhookService::StartWorker(const std::string& id,
 
 absl::Status WebhookService::Record(eventlog::EventData event) {
   absl::MutexLock record_lock(&record_mu_);
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopped_) return absl::UnavailableError("the server is stopping");
-  }
+  event.metadata = metadata_;
   eventlog::AppendRequest request;
   request.stream = kWebhooksStream;
   request.events.push_back(std::move(event));
-  absl::StatusOr<eventlog::AppendResult> appended = log_->Append(request);
-  if (!appended.ok()) return appended.status();
-  // Read back what the log recorded (position, time), to fold exactly what
-  // a replay would.
-  absl::StatusOr<std::vector<eventlog::RecordedEvent>> recorded =
-      log_->ReadAll(appended->first_position, 1, eventlog::Filter{});
-  if (!recorded.ok()) return recorded.status();
-  if (recorded->empty()) {
-    return absl::InternalError("an appended $webhooks event is not readable");
+  for (int attempt = 0;; ++attempt) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!other_deliverer_.ok()) return other_deliverer_;
+      if (stopped_) return absl::UnavailableError("the server is stopping");
+      if (options_.expect_revision) {
+        request.expected_revision =
+            last_revision_.has_value()
+                ? eventlog::ExpectedRevision::Exact(*last_revision_)
+                : eventlog::ExpectedRevision::NoStream();
+      }
+    }
+    absl::StatusOr<eventlog::AppendResult> appended = log_->Append(request);
+    // Another writer appended since this service last folded `$webhooks`.
+    if (absl::IsAborted(appended.status()) && attempt < 3) {
+      if (absl::Status folded = FoldOtherWriter(); !folded.ok()) {
+        return folded;
+      }
+      continue;
+    }
+    if (!appended.ok()) return appended.status();
+    // Read back what the log recorded (position, time), to fold exactly
+    // what a replay would.
+    absl::StatusOr<std::vector<eventlog::RecordedEvent>> recorded =
+        log_->ReadAll(appended->first_position, 1, eventlog::Filter{});
+    if (!recorded.ok()) return recorded.status();
+    if (recorded->empty()) {
+      return absl::InternalError("an appended $webhooks event is not readable");
+    }
+    absl::MutexLock lock(&mu_);
+    return Fold(recorded->front());
   }
-  absl::MutexLock lock(&mu_);
-  return registry_->Apply(recorded->front());
+}
+
+absl::Status WebhookService::Fold(const eventlog::RecordedEvent& event) {
+  RETURN_IF_ERROR(registry_->Apply(event));
+  last_revision_ = event.revision;
+  return absl::OkStatus();
+}
+
+absl::Status WebhookService::FoldOtherWriter() {
+  const absl::Time deadline = absl::Now() + options_.other_writer_wait;
+  for (;;) {
+    uint64_t from = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      from = last_revision_.has_value() ? *last_revision_ + 1 : 0;
+    }
+    absl::StatusOr<std::vector<eventlog::RecordedEvent>> events =
+        log_->ReadStream(kWebhooksStream, from, kReplayChunk, false);
+    if (!events.ok() && !absl::IsNotFound(events.status())) {
+      return events.status();
+    }
+    if (events.ok() && !events->empty()) {
+      absl::MutexLock lock(&mu_);
+      for (const eventlog::RecordedEvent& event : *events) {
+        if (RecordsDelivery(event.type) && event.metadata != metadata_ &&
+            event.recorded_time_us >= started_time_us_) {
+          other_deliverer_ = absl::UnavailableError(absl::StrCat(
+              "another vigild delivers this log's webhooks: it recorded ",
+              event.type, " at position ", event.position,
+              " (metadata ", event.metadata.empty() ? "none" : event.metadata,
+              "; this one is ", metadata_,
+              "); this vigild stopped delivering (run one deliverer, "
+              "docs/webhooks.md)"));
+          std::fprintf(stderr, "vigild: webhooks: STOPPED: %s\n",
+                       std::string(other_deliverer_.message()).c_str());
+          metrics_->other_deliverer->Set(1);
+          for (auto& [id, worker] : workers_) worker->RequestStop();
+          client_->CancelAll();
+          return other_deliverer_;
+        }
+        RETURN_IF_ERROR(Fold(event));
+      }
+      return absl::OkStatus();
+    }
+    if (absl::Now() > deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "another writer appended to ", kWebhooksStream,
+          " after revision ", from,
+          " and this vigild's log does not hold it yet"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 std::optional<internal::EndpointView> WebhookService::View(

@@ -14,6 +14,18 @@
 // deliveries (WebhookCheckpointed), for a vigild that takes over the log
 // without the files (a promoted standby, docs/replication.md).
 //
+// One deliverer per log. Every `$webhooks` append expects the stream's
+// revision this service last folded, and carries this service's deliverer
+// id (random per start) in its metadata. When the append is refused
+// because another writer appended meanwhile, the service folds that
+// writer's events (waiting up to other_writer_wait for them to reach its
+// log) and tries again, unless one of them records a delivery
+// (WebhookCheckpointed, WebhookDeadLettered, WebhookRedelivered) by another
+// deliverer since this service started: then two vigilds deliver the same
+// log's webhooks, and this one stops delivering for good, loudly (stderr,
+// `vigil_webhook_other_deliverer` 1, admin calls 503), so that deliveries
+// are not doubled beyond the other's first checkpoint (docs/webhooks.md).
+//
 // Thread safety: the WebhookAdmin methods may be called from any thread;
 // Stop and the destructor from one.
 
@@ -80,6 +92,12 @@ struct WebhookOptions {
   bool verify_certificates = true;
   std::string ca_file;
   base::Metrics* metrics = nullptr;  // required
+  // A refused `$webhooks` append waits this long for the other writer's
+  // events to reach the log (a standby's lag) before it fails.
+  absl::Duration other_writer_wait = absl::Seconds(5);
+  // Appends expect the revision last folded (above, "One deliverer"). Only
+  // the tests' control turns it off, to show what it catches.
+  bool expect_revision = true;
 };
 
 class WebhookService : public api::WebhookAdmin {
@@ -117,6 +135,14 @@ class WebhookService : public api::WebhookAdmin {
 
   // Appends `event` to `$webhooks` and applies it to the registry.
   absl::Status Record(eventlog::EventData event) ABSL_LOCKS_EXCLUDED(mu_);
+  // After a refused append: folds the `$webhooks` events after
+  // last_revision_ (another writer's), waiting up to other_writer_wait for
+  // the first. UNAVAILABLE, delivery stopped for good, when one records a
+  // delivery by another deliverer since this service started.
+  absl::Status FoldOtherWriter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(record_mu_);
+  // Applies one `$webhooks` event read from the log.
+  absl::Status Fold(const eventlog::RecordedEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartWorker(const std::string& id, uint64_t start_position)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<internal::EndpointView> View(const std::string& id);
@@ -141,7 +167,14 @@ class WebhookService : public api::WebhookAdmin {
   absl::Mutex record_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once another deliverer was found (above); then every Record fails.
+  absl::Status other_deliverer_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<internal::Registry> registry_ ABSL_GUARDED_BY(mu_);
+  // The revision of the last `$webhooks` event folded; nullopt: none.
+  std::optional<uint64_t> last_revision_ ABSL_GUARDED_BY(mu_);
+  // This service's `$webhooks` event metadata, {"deliverer":"dl_..."}.
+  const std::string metadata_;
+  const int64_t started_time_us_;
   std::map<std::string, std::unique_ptr<internal::DeliveryWorker>> workers_
       ABSL_GUARDED_BY(mu_);
 };

@@ -82,6 +82,13 @@ WebhookMetrics WebhookMetrics::Register(base::Metrics* metrics) {
                                    "Endpoints whose circuit breaker is open "
                                    "or half-open.")
                         ->Get();
+  m.other_deliverer =
+      metrics
+          ->AddGauge("vigil_webhook_other_deliverer",
+                     "1 once this vigild stopped delivering webhooks because "
+                     "another one records deliveries of the same log "
+                     "(docs/webhooks.md, One deliverer).")
+          ->Get();
   return m;
 }
 

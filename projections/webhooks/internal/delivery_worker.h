@@ -73,6 +73,8 @@ struct WebhookMetrics {
   base::HistogramFamily* duration = nullptr;  // {webhook}
   base::GaugeFamily* dead_letters = nullptr;  // {webhook}
   base::Gauge* open_circuits = nullptr;
+  // 1 once another deliverer's records made this one stop (WebhookService).
+  base::Gauge* other_deliverer = nullptr;
 };
 
 struct WorkerOptions {
