@@ -24,6 +24,7 @@ namespace vigil::replication {
 namespace {
 
 constexpr char kStateFollowing[] = "following";
+constexpr char kStateClaiming[] = "claiming";
 using internal::kStateConnecting;
 using internal::kStateStopped;
 
@@ -149,6 +150,7 @@ class Standby::Impl {
         return absl::FailedPreconditionError(
             absl::StrCat("the standby is stopped: ", stop_reason_));
       }
+      state_ = kStateClaiming;
     }
     absl::Duration backoff = options_.min_backoff;
     while (true) {

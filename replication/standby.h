@@ -78,7 +78,7 @@ struct StandbyOptions {
 struct StandbyStatus {
   // connecting: not (yet, or since an error) following; following: the
   // stream was checked and its messages are applied as they come;
-  // stopped: see above.
+  // claiming: following no more, in or after Claim; stopped: see above.
   std::string state;
   uint64_t head_position = 0;  // the local log's head: what is applied
   uint64_t stream_last = 0;    // the stream's last sequence, as last seen

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -219,8 +220,10 @@ class ClaimTest : public FencingTest {
   }
 
   // A mirrors 1..5; standby C applies them, then stops reading (its last
-  // read of the stream); A's 6 lands, first on a connection of its own.
-  void DeposeAfterTheLastRead() {
+  // read of the stream); `late` (A's 6 unless given) lands, first on a
+  // connection of its own.
+  void DeposeAfterTheLastRead(
+      std::optional<eventlog::RecordedEvent> late = std::nullopt) {
     a_session_ = Connect(&on_a_, /*chained=*/true);
     ASSERT_NE(a_session_, nullptr);
     CreateStream(*a_session_);
@@ -240,7 +243,7 @@ class ClaimTest : public FencingTest {
     standby_->Stop();
     late_ = Connect(&on_late_, /*chained=*/true);
     ASSERT_NE(late_, nullptr);
-    PublishAll(*late_, late_acks_, {a_events_[5]});
+    PublishAll(*late_, late_acks_, {late.value_or(a_events_[5])});
     ASSERT_EQ(late_acks_.outcome()[6], 6u)
         << "first on its connection, A's 6 expects only the stream to end "
            "at 5, and lands";
@@ -288,6 +291,7 @@ TEST_F(ClaimTest, ALatePublishBeforeTheClaimIsAppliedAndNoneAfterLands) {
       "$leadership", LeaderElected(), absl::Now() + absl::Seconds(20));
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   EXPECT_EQ(*claimed, 7u) << "LeaderElected after A's 6";
+  EXPECT_EQ(standby_->Status().state, "claiming");
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> events =
       c_->ReadAll(1, 100, eventlog::Filter{});
   ASSERT_TRUE(events.ok());
@@ -333,6 +337,22 @@ TEST_F(ClaimTest, ALatePublishBeforeTheClaimIsAppliedAndNoneAfterLands) {
   ASSERT_TRUE(compared.ok()) << compared.status();
   EXPECT_TRUE(compared->Equal()) << compared->first_problem;
   EXPECT_EQ(compared->stream_last, 10u);
+}
+
+// A message at the claimed position that does not chain from the log (its
+// data changed, its hash kept) stops the standby loudly: nothing applied,
+// nothing claimed.
+TEST_F(ClaimTest, ALatePublishThatDoesNotChainStopsTheClaim) {
+  eventlog::RecordedEvent forged = a_events_[5];
+  forged.data = R"({"forged":true})";
+  DeposeAfterTheLastRead(forged);
+  if (HasFailure()) return;
+  absl::StatusOr<uint64_t> claimed = standby_->Claim(
+      "$leadership", LeaderElected(), absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(claimed.status().code(), absl::StatusCode::kFailedPrecondition)
+      << claimed.status();
+  EXPECT_EQ(standby_->Status().state, "stopped");
+  EXPECT_EQ(c_->HeadPosition(), 5u);
 }
 
 // The control: the old order, LeaderElected appended to the log first and
