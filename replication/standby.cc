@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -11,16 +12,19 @@
 #include "absl/synchronization/mutex.h"
 #include "base/json.h"
 #include "base/status_macros.h"
+#include "eventlog/next_event.h"
 #include "replication/compare.h"
 #include "replication/internal/jetstream.h"
 #include "replication/internal/reconnect.h"
 #include "replication/internal/short_stream.h"
 #include "replication/internal/stream_reader.h"
+#include "replication/subject.h"
 
 namespace vigil::replication {
 namespace {
 
 constexpr char kStateFollowing[] = "following";
+constexpr char kStateClaiming[] = "claiming";
 using internal::kStateConnecting;
 using internal::kStateStopped;
 
@@ -111,7 +115,7 @@ class Standby::Impl {
 
   absl::StatusOr<uint64_t> AwaitCaughtUp(absl::Time deadline) {
     ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
-                     Connect(deadline - absl::Now()));
+                     Connect(deadline - absl::Now(), &kNoAcks));
     ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
     absl::MutexLock lock(&mu_);
     auto caught_up = [this, last]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -136,16 +140,149 @@ class Standby::Impl {
     return last;
   }
 
+  absl::StatusOr<uint64_t> Claim(const std::string& stream,
+                                 const eventlog::EventData& event,
+                                 absl::Time deadline) {
+    Stop();
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ == kStateStopped) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the standby is stopped: ", stop_reason_));
+      }
+      state_ = kStateClaiming;
+    }
+    absl::Duration backoff = options_.min_backoff;
+    while (true) {
+      absl::StatusOr<uint64_t> claimed = ClaimOnce(stream, event, deadline);
+      if (claimed.ok() || absl::IsFailedPrecondition(claimed.status())) {
+        return claimed;
+      }
+      Log(absl::StrCat("claiming the stream's next position: ",
+                       claimed.status().message()));
+      // A position taken by another writer is read at once; anything
+      // else (no quorum, NATS unreachable) waits.
+      const absl::Duration wait =
+          absl::IsAborted(claimed.status()) ? absl::ZeroDuration() : backoff;
+      if (absl::Now() + wait >= deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("could not claim the next position of JetStream "
+                         "stream ",
+                         options_.stream, ": ", claimed.status().message()));
+      }
+      absl::SleepFor(wait);
+      if (wait > absl::ZeroDuration()) {
+        backoff = std::min(2 * backoff, options_.max_backoff);
+      }
+    }
+  }
+
  private:
   absl::StatusOr<std::unique_ptr<internal::JetStream>> Connect(
-      absl::Duration api_timeout) const {
+      absl::Duration api_timeout, const internal::AckCallback* on_ack) const {
     return internal::JetStream::Connect(
         {.url = options_.nats_url,
          .connect_timeout = options_.connect_timeout,
          .api_timeout = std::clamp(api_timeout, absl::Milliseconds(1),
                                    options_.api_timeout),
          .max_pending = 1,
-         .on_ack = &kNoAcks});
+         .on_ack = on_ack});
+  }
+
+  // One attempt of Claim, on a connection of its own (so its publish
+  // chains by the expected last sequence alone: internal/jetstream.h).
+  // ABORTED when another writer's message took the position.
+  absl::StatusOr<uint64_t> ClaimOnce(const std::string& stream,
+                                     const eventlog::EventData& event,
+                                     absl::Time deadline) {
+    ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
+                     Connect(deadline - absl::Now(), &on_claim_ack_));
+    ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
+    SetStreamLast(last);
+    RETURN_IF_ERROR(CheckHead(js.get(), log_->HeadPosition(), last));
+    RETURN_IF_ERROR(ApplyToEnd(js.get()));
+    const uint64_t head = log_->HeadPosition();
+    if (claim_.has_value() && claim_->position <= head) {
+      // An earlier attempt's publish was stored after all (its
+      // acknowledgement lost), or another writer's message took its place.
+      ASSIGN_OR_RETURN(std::vector<eventlog::RecordedEvent> applied,
+                       log_->ReadAll(claim_->position, 1, eventlog::Filter{}));
+      if (!applied.empty() && applied[0] == *claim_) return claim_->position;
+      claim_.reset();
+    }
+    if (!claim_.has_value()) {
+      ASSIGN_OR_RETURN(claim_,
+                       eventlog::NextRecordedEvent(*log_, stream, event));
+    }
+    const uint64_t position = claim_->position;
+    {
+      absl::MutexLock lock(&ack_mu_);
+      claim_ack_.reset();
+    }
+    RETURN_IF_ERROR(js->PublishAsync(
+        SubjectFor(options_.subject_prefix, stream), *claim_,
+        options_.api_timeout));
+    std::optional<absl::StatusOr<uint64_t>> ack;
+    {
+      absl::MutexLock lock(&ack_mu_);
+      auto acked = [this, position]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ack_mu_) {
+        return claim_ack_.has_value() && claim_ack_->first == position;
+      };
+      // nats.c answers a publish it gave up on at its MaxWait.
+      if (ack_mu_.AwaitWithTimeout(absl::Condition(&acked),
+                                   options_.api_timeout + absl::Seconds(1))) {
+        ack = claim_ack_->second;
+      }
+    }
+    if (!ack.has_value()) {
+      return absl::UnavailableError(absl::StrCat(
+          "JetStream did not answer the publish of position ", position));
+    }
+    if (!ack->ok()) {
+      return absl::AbortedError(absl::StrCat(
+          ack->status().message(), "; reading what the stream holds there"));
+    }
+    if (**ack != position) {
+      return StopFollowing(absl::StrCat(
+          "JetStream stored position ", position, " at sequence ", **ack,
+          " of stream ", options_.stream, ": they must be equal"));
+    }
+    RETURN_IF_ERROR(Apply({*claim_}));
+    Log(absl::StrCat("claimed position ", position, " of JetStream stream ",
+                     options_.stream, " (", stream, " ", claim_->type,
+                     "): the stream and the log end with the same event"));
+    return position;
+  }
+
+  // Applies what the stream holds past the log's head now, checked as
+  // when following.
+  absl::Status ApplyToEnd(internal::JetStream* js) {
+    ASSIGN_OR_RETURN(
+        internal::StreamReader reader,
+        internal::StreamReader::Start(
+            js, {.stream = options_.stream,
+                 .first = log_->HeadPosition() + 1,
+                 .batch_events = options_.batch_events,
+                 .api_timeout = options_.api_timeout}));
+    while (true) {
+      ASSIGN_OR_RETURN(const bool applied, ApplyNext(reader));
+      if (!applied && reader.stream_last() < reader.next()) {
+        return absl::OkStatus();
+      }
+    }
+  }
+
+  // Reads the next batch and applies it; false when there was none. A
+  // stream that is not the log it must be stops the standby.
+  absl::StatusOr<bool> ApplyNext(internal::StreamReader& reader) {
+    absl::StatusOr<std::vector<eventlog::RecordedEvent>> batch = reader.Next();
+    if (batch.status().code() == absl::StatusCode::kDataLoss) {
+      return StopFollowing(std::string(batch.status().message()));
+    }
+    RETURN_IF_ERROR(batch.status());
+    if (!batch->empty()) RETURN_IF_ERROR(Apply(*batch));
+    SetStreamLast(reader.stream_last());
+    return !batch->empty();
   }
 
   bool Stopping() const ABSL_LOCKS_EXCLUDED(mu_) {
@@ -196,7 +333,7 @@ class Standby::Impl {
   // until an error (returned) or until stopping (OK).
   absl::Status Session(const internal::Connected& connected) {
     ASSIGN_OR_RETURN(std::unique_ptr<internal::JetStream> js,
-                     Connect(options_.api_timeout));
+                     Connect(options_.api_timeout, &kNoAcks));
     ASSIGN_OR_RETURN(const uint64_t last, js->LastSequence(options_.stream));
     SetStreamLast(last);
     const uint64_t head = log_->HeadPosition();
@@ -223,15 +360,8 @@ class Standby::Impl {
                                     .batch_events = options_.batch_events,
                                     .api_timeout = options_.api_timeout}));
     while (!Stopping()) {
-      absl::StatusOr<std::vector<eventlog::RecordedEvent>> batch =
-          reader.Next();
-      if (batch.status().code() == absl::StatusCode::kDataLoss) {
-        return StopFollowing(std::string(batch.status().message()));
-      }
-      RETURN_IF_ERROR(batch.status());
-      if (!batch->empty()) RETURN_IF_ERROR(Apply(*batch));
-      SetStreamLast(reader.stream_last());
-      if (batch->empty()) {
+      ASSIGN_OR_RETURN(const bool applied, ApplyNext(reader));
+      if (!applied) {
         absl::MutexLock lock(&mu_);
         mu_.AwaitWithTimeout(absl::Condition(&stopping_),
                              options_.poll_interval);
@@ -315,8 +445,22 @@ class Standby::Impl {
   base::Gauge* lag_gauge_ = nullptr;
   base::Gauge* stopped_gauge_ = nullptr;
   base::Counter* applied_ = nullptr;
-  // The standby's thread only.
+  // The standby's thread only (Claim's once it stopped following).
   internal::ShortStream short_stream_;
+  // Claim's caller only: the event it last published, until the log
+  // holds it or another event at its position.
+  std::optional<eventlog::RecordedEvent> claim_;
+
+  // The outcome of Claim's publishes (position, sequence), from a nats.c
+  // thread; a member, so it outlives every connection that may call it.
+  absl::Mutex ack_mu_;
+  std::optional<std::pair<uint64_t, absl::StatusOr<uint64_t>>> claim_ack_
+      ABSL_GUARDED_BY(ack_mu_);
+  const internal::AckCallback on_claim_ack_ =
+      [this](uint64_t position, absl::StatusOr<uint64_t> sequence) {
+        absl::MutexLock lock(&ack_mu_);
+        claim_ack_.emplace(position, std::move(sequence));
+      };
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -360,6 +504,12 @@ std::string Standby::StatusJson(const base::Json& extra) const {
 
 absl::StatusOr<uint64_t> Standby::AwaitCaughtUp(absl::Time deadline) {
   return impl_->AwaitCaughtUp(deadline);
+}
+
+absl::StatusOr<uint64_t> Standby::Claim(const std::string& stream,
+                                        const eventlog::EventData& event,
+                                        absl::Time deadline) {
+  return impl_->Claim(stream, event, deadline);
 }
 
 }  // namespace vigil::replication

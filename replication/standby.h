@@ -24,8 +24,13 @@
 // once it has applied the whole stream, it asks again every poll_interval.
 // Each message's stream sequence must be the next one due.
 //
+// Claim turns a standby's log into a leader's: it stops following and
+// makes one event the next of both the stream and the log, the stream
+// first (docs/replication.md "Fencing the deposed primary").
+//
 // Thread safety: Status, StatusJson and AwaitCaughtUp may be called from
-// any thread; the applying runs on the standby's own thread.
+// any thread; the applying runs on the standby's own thread, and Claim's
+// on its caller's (one caller at a time).
 
 #ifndef VIGIL_REPLICATION_STANDBY_H_
 #define VIGIL_REPLICATION_STANDBY_H_
@@ -47,8 +52,11 @@ namespace vigil::replication {
 struct StandbyOptions {
   // NATS servers, comma-separated; any node of the cluster will do.
   std::string nats_url;
-  // The JetStream stream the primary mirrors to (MirrorOptions::stream).
+  // The JetStream stream the primary mirrors to (MirrorOptions::stream),
+  // and its subjects' prefix (MirrorOptions::subject_prefix; Claim
+  // publishes under it).
   std::string stream = "VIGIL";
+  std::string subject_prefix = "vigil";
   // Messages fetched from the stream in one request and imported into
   // the log in one group commit.
   size_t batch_events = 256;
@@ -70,7 +78,7 @@ struct StandbyOptions {
 struct StandbyStatus {
   // connecting: not (yet, or since an error) following; following: the
   // stream was checked and its messages are applied as they come;
-  // stopped: see above.
+  // claiming: following no more, in or after Claim; stopped: see above.
   std::string state;
   uint64_t head_position = 0;  // the local log's head: what is applied
   uint64_t stream_last = 0;    // the stream's last sequence, as last seen
@@ -110,6 +118,27 @@ class Standby {
   // sequence. UNAVAILABLE when the stream cannot be read or the standby is
   // stopped; DEADLINE_EXCEEDED at `deadline`.
   absl::StatusOr<uint64_t> AwaitCaughtUp(absl::Time deadline);
+
+  // For a standby about to lead: stops following (as Stop), then makes
+  // `event`, appended to `stream`, the next event of the JetStream stream
+  // and then of the log, so that no publish of another writer (a deposed
+  // primary's, late) can take its position unseen. Each attempt, on a
+  // connection of its own: applies what the stream holds past the log's
+  // head, checked as when following; builds the event as the log would
+  // record it next (eventlog/next_event.h); publishes it expecting the
+  // stream to end at the log's head. Refused because another writer's
+  // message took that position, the next attempt applies that message,
+  // checked, and tries one position later. Once JetStream stores it, it
+  // is imported, same fields, same hash: the stream and the log end with
+  // the same event, and a publish expecting to take its position is
+  // refused. Returns its position. FAILED_PRECONDITION when the standby
+  // stops (or had stopped) for a mismatch, as when following;
+  // DEADLINE_EXCEEDED at `deadline` (NATS unreachable, no quorum, a
+  // refused publish each time): it may be called again, and then
+  // recognises its earlier publish if that was stored after all.
+  absl::StatusOr<uint64_t> Claim(const std::string& stream,
+                                 const eventlog::EventData& event,
+                                 absl::Time deadline);
 
  private:
   class Impl;

@@ -10,11 +10,23 @@
 // message, so none lands and the stream stays B's log. The control sends
 // the same publishes with the message ids unchained (the sequence check
 // alone, as the mirror did before): A's 7 chains on B's 6 by sequence and
-// lands, and the check sees it. Skipped when nats-server is not installed.
+// lands, and the check sees it.
+//
+// ClaimTest: the one late publish the expected sequences cannot refuse, a
+// deposed primary's first on a connection of its own, landing after the
+// new leader's last read of the stream and before its LeaderElected. A
+// mirrors 1 to 5; standby C (replication::Standby) applies them and stops
+// reading; A's 6 then lands; C claims the stream (Standby::Claim). C must
+// apply A's 6 and put its LeaderElected at 7, the stream must equal C's
+// log, A's later publishes must be refused, and C's mirror must go on. The
+// control takes the old order (LeaderElected appended to C's log first,
+// then mirrored): C's log and the stream diverge at 6 and the mirror
+// stops. Skipped when nats-server is not installed.
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +39,8 @@
 #include "gtest/gtest.h"
 #include "replication/compare.h"
 #include "replication/internal/jetstream.h"
+#include "replication/mirror.h"
+#include "replication/standby.h"
 #include "replication/subject.h"
 #include "tests/replication/replication_testing.h"
 #include "tests/testing/wait_until.h"
@@ -105,6 +119,19 @@ class FencingTest : public testing::ClusterTest {
     return js.ok() ? *std::move(js) : nullptr;
   }
 
+  // Creates the stream on `js`; a cluster just started may have no
+  // JetStream meta leader yet for a few seconds.
+  static void CreateStream(JetStream& js) {
+    absl::Status created;
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] {
+          created = js.EnsureStream(kStream, kPrefix, 3).status();
+          return created.ok();
+        },
+        absl::Seconds(20)))
+        << created;
+  }
+
   // Publishes `events` in one session and waits for all their outcomes.
   static void PublishAll(JetStream& js, Acks& acks,
                          const std::vector<eventlog::RecordedEvent>& events) {
@@ -130,7 +157,7 @@ class FencingTest : public testing::ClusterTest {
       std::unique_ptr<JetStream> a = Connect(&on_a, chained);
       std::unique_ptr<JetStream> b = Connect(&on_b, chained);
       if (a == nullptr || b == nullptr) return {};
-      EXPECT_TRUE(a->EnsureStream(kStream, kPrefix, 3).ok());
+      CreateStream(*a);
       PublishAll(*a, a_acks, {a_events_.begin(), a_events_.begin() + 5});
       for (uint64_t position = 1; position <= 5; ++position) {
         EXPECT_EQ(a_acks.outcome()[position], position);
@@ -180,6 +207,175 @@ TEST_F(FencingTest, ControlUnchainedLatePublishesLandAndAreSeen) {
   ASSERT_TRUE(compared.ok()) << compared.status();
   EXPECT_FALSE(compared->Equal());
   EXPECT_GT(compared->stream_last, compared->log_head);
+}
+
+class ClaimTest : public FencingTest {
+ protected:
+  void SetUp() override {
+    FencingTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto c = eventlog::EventLog::Open(eventlog::Options{}, dir_.Sub("c"));
+    ASSERT_TRUE(c.ok()) << c.status();
+    c_ = *std::move(c);
+  }
+
+  // A mirrors 1..5; standby C applies them, then stops reading (its last
+  // read of the stream); `late` (A's 6 unless given) lands, first on a
+  // connection of its own.
+  void DeposeAfterTheLastRead(
+      std::optional<eventlog::RecordedEvent> late = std::nullopt) {
+    a_session_ = Connect(&on_a_, /*chained=*/true);
+    ASSERT_NE(a_session_, nullptr);
+    CreateStream(*a_session_);
+    if (HasFailure()) return;
+    PublishAll(*a_session_, a_acks_, {a_events_.begin(), a_events_.begin() + 5});
+    auto standby = replication::Standby::Start(
+        {.nats_url = cluster_->url(), .stream = kStream,
+         .subject_prefix = kPrefix},
+        c_.get());
+    ASSERT_TRUE(standby.ok()) << standby.status();
+    standby_ = *std::move(standby);
+    absl::StatusOr<uint64_t> caught_up =
+        standby_->AwaitCaughtUp(absl::Now() + absl::Seconds(20));
+    ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+    ASSERT_EQ(*caught_up, 5u);
+    ASSERT_EQ(c_->HeadPosition(), 5u);
+    standby_->Stop();
+    late_ = Connect(&on_late_, /*chained=*/true);
+    ASSERT_NE(late_, nullptr);
+    PublishAll(*late_, late_acks_, {late.value_or(a_events_[5])});
+    ASSERT_EQ(late_acks_.outcome()[6], 6u)
+        << "first on its connection, A's 6 expects only the stream to end "
+           "at 5, and lands";
+  }
+
+  // A's connections, before a mirror starts: its destructor waits for
+  // every nats.c connection of the process to close (up to 5 s).
+  void CloseSessions() {
+    a_session_.reset();
+    late_.reset();
+  }
+
+  std::unique_ptr<replication::Mirror> StartMirror() {
+    auto mirror = replication::Mirror::Start(
+        {.nats_url = cluster_->url(), .stream = kStream,
+         .subject_prefix = kPrefix},
+        c_.get());
+    EXPECT_TRUE(mirror.ok()) << mirror.status();
+    return mirror.ok() ? *std::move(mirror) : nullptr;
+  }
+
+  absl::StatusOr<replication::StreamComparison> CompareWithC() {
+    return replication::CompareStreamWithLog({.nats_url = cluster_->url()},
+                                             *c_);
+  }
+
+  static eventlog::EventData LeaderElected() {
+    return {.type = "LeaderElected", .data = R"({"fencing_token":2})"};
+  }
+
+  std::unique_ptr<eventlog::EventLog> c_;
+  std::unique_ptr<replication::Standby> standby_;
+  Acks a_acks_;
+  Acks late_acks_;
+  const AckCallback on_a_ = a_acks_.callback();
+  const AckCallback on_late_ = late_acks_.callback();
+  std::unique_ptr<JetStream> a_session_;  // A's mirror session, 1..5
+  std::unique_ptr<JetStream> late_;       // A's late session, from 6
+};
+
+TEST_F(ClaimTest, ALatePublishBeforeTheClaimIsAppliedAndNoneAfterLands) {
+  DeposeAfterTheLastRead();
+  if (HasFailure()) return;
+  absl::StatusOr<uint64_t> claimed = standby_->Claim(
+      "$leadership", LeaderElected(), absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(*claimed, 7u) << "LeaderElected after A's 6";
+  EXPECT_EQ(standby_->Status().state, "claiming");
+  absl::StatusOr<std::vector<eventlog::RecordedEvent>> events =
+      c_->ReadAll(1, 100, eventlog::Filter{});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 7u);
+  EXPECT_EQ((*events)[5], a_events_[5]) << "A's late 6, applied as it is";
+  EXPECT_EQ((*events)[6].stream, "$leadership");
+  EXPECT_EQ((*events)[6].type, "LeaderElected");
+  absl::StatusOr<replication::StreamComparison> compared = CompareWithC();
+  ASSERT_TRUE(compared.ok()) << compared.status();
+  EXPECT_TRUE(compared->Equal()) << compared->first_problem;
+  EXPECT_EQ(compared->stream_last, 7u);
+
+  // A's 7, pipelined behind its 6, and first on yet another connection:
+  // both refused.
+  PublishAll(*late_, late_acks_, {a_events_[6]});
+  EXPECT_EQ(late_acks_.outcome()[7], 0u) << "pipelined behind A's 6";
+  {
+    Acks fresh_acks;
+    const AckCallback on_fresh = fresh_acks.callback();
+    std::unique_ptr<JetStream> fresh = Connect(&on_fresh, /*chained=*/true);
+    ASSERT_NE(fresh, nullptr);
+    PublishAll(*fresh, fresh_acks, {a_events_[6]});
+    EXPECT_EQ(fresh_acks.outcome()[7], 0u) << "first on a new connection";
+  }
+
+  // C leads: its mirror checks the stream, finds its log, and goes on.
+  CloseSessions();
+  std::unique_ptr<replication::Mirror> mirror = StartMirror();
+  ASSERT_NE(mirror, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c_->Append({.stream = "work",
+                            .events = {{.type = "Noted",
+                                        .data = R"({"by":"C"})"}}})
+                    .ok());
+  }
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return mirror->Status().mirrored_position == 10; },
+      absl::Seconds(20)))
+      << mirror->StatusJson("async");
+  EXPECT_EQ(mirror->Status().state, "mirroring") << mirror->StatusJson("async");
+  mirror->Stop();
+  compared = CompareWithC();
+  ASSERT_TRUE(compared.ok()) << compared.status();
+  EXPECT_TRUE(compared->Equal()) << compared->first_problem;
+  EXPECT_EQ(compared->stream_last, 10u);
+}
+
+// A message at the claimed position that does not chain from the log (its
+// data changed, its hash kept) stops the standby loudly: nothing applied,
+// nothing claimed.
+TEST_F(ClaimTest, ALatePublishThatDoesNotChainStopsTheClaim) {
+  eventlog::RecordedEvent forged = a_events_[5];
+  forged.data = R"({"forged":true})";
+  DeposeAfterTheLastRead(forged);
+  if (HasFailure()) return;
+  absl::StatusOr<uint64_t> claimed = standby_->Claim(
+      "$leadership", LeaderElected(), absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(claimed.status().code(), absl::StatusCode::kFailedPrecondition)
+      << claimed.status();
+  EXPECT_EQ(standby_->Status().state, "stopped");
+  EXPECT_EQ(c_->HeadPosition(), 5u);
+}
+
+// The control: the old order, LeaderElected appended to the log first and
+// then mirrored. A's 6 holds the position the log gave LeaderElected: the
+// stream and the log diverge, and the mirror stops.
+TEST_F(ClaimTest, ControlAppendingLocallyFirstDivergesAndTheMirrorStops) {
+  DeposeAfterTheLastRead();
+  if (HasFailure()) return;
+  absl::StatusOr<eventlog::AppendResult> appended =
+      c_->Append({.stream = "$leadership", .events = {LeaderElected()}});
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(appended->last_position, 6u);
+  CloseSessions();
+  std::unique_ptr<replication::Mirror> mirror = StartMirror();
+  ASSERT_NE(mirror, nullptr);
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return mirror->Status().state == "stopped"; }, absl::Seconds(20)))
+      << mirror->StatusJson("async");
+  mirror->Stop();
+  absl::StatusOr<replication::StreamComparison> compared = CompareWithC();
+  ASSERT_TRUE(compared.ok()) << compared.status();
+  EXPECT_FALSE(compared->Equal());
+  EXPECT_EQ(compared->mismatches, 1u) << compared->first_problem;
 }
 
 }  // namespace

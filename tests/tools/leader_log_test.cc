@@ -3,7 +3,10 @@
 // appends from the admin role as a --webhooks=elsewhere primary does, and a
 // local log that receives the leader's events only when the test copies
 // them over (Import, the standby's part), so that "returns once the local
-// log holds them" can be seen both ways.
+// log holds them" can be seen both ways. The leader can be told to answer
+// its next appends UNAVAILABLE after its log took them (as a sync-mode
+// leader whose quorum did not store them in time): an answer lost, with
+// the append in the leader's log.
 
 #include "tools/vigild/leader_log.h"
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "api/append_path.h"
 #include "api/status_mapping.h"
@@ -39,7 +43,29 @@ class LeaderLogTest : public api::LoopbackServiceTest {
   void SetUp() override {
     OpenLog();
     leader_path_ = std::make_unique<api::AppendPath>(
-        log_.get(), api::AppendPathOptions{.admin_streams = {"$webhooks"}});
+        log_.get(),
+        api::AppendPathOptions{
+            .await_replicated =
+                [this](uint64_t position,
+                       std::function<void(absl::Status)> stored) {
+                  int refused = refused_answers_.load();
+                  while (refused > 0 && !refused_answers_.compare_exchange_weak(
+                                            refused, refused - 1)) {
+                  }
+                  if (hold_next_.exchange(false)) {
+                    absl::MutexLock lock(&held_mu_);
+                    held_ = std::move(stored);
+                    return;
+                  }
+                  if (refused > 0) {
+                    return stored(absl::UnavailableError(absl::StrCat(
+                        "position ", position,
+                        " is durable locally but a JetStream quorum did not "
+                        "store it in time")));
+                  }
+                  stored(absl::OkStatus());
+                },
+            .admin_streams = {"$webhooks"}});
     StartServer({}, {}, leader_path_.get());
     auto local = eventlog::EventLog::Open({}, dir_.Sub("local"));
     ASSERT_TRUE(local.ok()) << local.status();
@@ -70,13 +96,41 @@ class LeaderLogTest : public api::LoopbackServiceTest {
   }
 
   LeaderLog Make(std::function<absl::StatusOr<std::string>()> leader,
-                 absl::Duration arrival_timeout = absl::Seconds(10)) {
+                 absl::Duration arrival_timeout = absl::Seconds(10),
+                 bool idempotency_keys = true) {
     return LeaderLog({.leader = std::move(leader),
                       .call_timeout = absl::Seconds(2),
-                      .arrival_timeout = arrival_timeout},
+                      .arrival_timeout = arrival_timeout,
+                      .idempotency_keys = idempotency_keys},
                      local_.get());
   }
 
+  // An Append through `log` answered with its first call's result: at
+  // position 1, deduplicated, once in the leader's log.
+  void ExpectTheFirstAppendDeduplicated(LeaderLog& log) {
+    absl::StatusOr<eventlog::AppendResult> appended =
+        log.Append(Request("$webhooks"));
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    EXPECT_EQ(appended->last_position, 1u);
+    EXPECT_TRUE(appended->deduplicated);
+    EXPECT_EQ(LeaderEvents(), 1u);
+  }
+
+  // The `$webhooks` events in the leader's log.
+  size_t LeaderEvents() const {
+    auto events = log_->ReadAll(1, 100, {.stream_prefixes = {"$webhooks"}});
+    EXPECT_TRUE(events.ok()) << events.status();
+    return events.ok() ? events->size() : 0;
+  }
+
+  // How many of the next appends the leader answers UNAVAILABLE once its
+  // log holds them.
+  std::atomic<int> refused_answers_{0};
+  // Whether the leader holds its answer to the next append (unanswered
+  // until the test calls held_), its log holding it.
+  std::atomic<bool> hold_next_{false};
+  absl::Mutex held_mu_;
+  std::function<void(absl::Status)> held_ ABSL_GUARDED_BY(held_mu_);
   std::unique_ptr<api::AppendPath> leader_path_;
   std::unique_ptr<eventlog::EventLog> local_;
   std::atomic<bool> stop_{false};
@@ -106,6 +160,65 @@ TEST_F(LeaderLogTest, EventsThatDoNotArriveFailNamingTheirPosition) {
   EXPECT_THAT(appended.status().message(), HasSubstr("position 1"));
   EXPECT_EQ(log_->HeadPosition(), 1u);  // on the leader all the same
   EXPECT_EQ(local_->HeadPosition(), 0u);
+}
+
+// The leader's answer to the first call is lost with the append in its
+// log; the retry carries the same idempotency key and gets the first
+// result: one event, answered OK.
+TEST_F(LeaderLogTest, ARetryAfterALostAnswerIsDeduplicated) {
+  StartMirror();
+  refused_answers_ = 1;
+  LeaderLog log = Make([this] { return Leader(); });
+  ExpectTheFirstAppendDeduplicated(log);
+  EXPECT_EQ(refused_answers_.load(), 0) << "the first answer was refused";
+  // Another Append with the same events is another append: a key of its
+  // own.
+  absl::StatusOr<eventlog::AppendResult> appended =
+      log.Append(Request("$webhooks"));
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(appended->last_position, 2u);
+  EXPECT_FALSE(appended->deduplicated);
+  EXPECT_EQ(LeaderEvents(), 2u);
+}
+
+// The leader's answer does not come before the call's deadline: the retry
+// is deduplicated as well.
+TEST_F(LeaderLogTest, ARetryAfterACallPastItsDeadlineIsDeduplicated) {
+  StartMirror();
+  hold_next_ = true;
+  LeaderLog log = Make([this] { return Leader(); });
+  ExpectTheFirstAppendDeduplicated(log);
+  std::function<void(absl::Status)> held;
+  {
+    absl::MutexLock lock(&held_mu_);
+    held = std::move(held_);
+  }
+  ASSERT_TRUE(held != nullptr) << "the first answer was held";
+  held(absl::OkStatus());  // too late for its call
+}
+
+// Lost twice: the Append fails (the caller's 503), with the event in the
+// leader's log once, not twice.
+TEST_F(LeaderLogTest, AnAnswerLostOnEveryAttemptFailsWithOneEvent) {
+  StartMirror();
+  refused_answers_ = 2;
+  LeaderLog log = Make([this] { return Leader(); });
+  EXPECT_EQ(log.Append(Request("$webhooks")).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(LeaderEvents(), 1u);
+}
+
+// The control: without the key the retry appends the event again.
+TEST_F(LeaderLogTest, ControlWithoutAKeyTheRetryAppendsTwice) {
+  StartMirror();
+  refused_answers_ = 1;
+  LeaderLog log = Make([this] { return Leader(); }, absl::Seconds(10),
+                       /*idempotency_keys=*/false);
+  absl::StatusOr<eventlog::AppendResult> appended =
+      log.Append(Request("$webhooks"));
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(appended->last_position, 2u);
+  EXPECT_EQ(LeaderEvents(), 2u);
 }
 
 TEST_F(LeaderLogTest, AnUnreachableLeaderFailsFastNamingIt) {

@@ -11,9 +11,20 @@
 // Where to append is asked at every Append (`leader`), so a new leader is
 // followed at the next one. One Append at a time goes to the leader (the
 // others wait behind it): nothing queues beyond the callers' own threads.
-// An unreachable leader fails the Append fast with UNAVAILABLE naming it;
-// nothing is retried here (the caller decides: the webhook service tries a
-// checkpoint again at its next interval and answers an admin call 503).
+//
+// A forwarded Append carries an idempotency key (the caller's, else a new
+// random one for this Append), so that an answer lost on its way back (a
+// call past its deadline, a broken connection, a sync-mode leader's "durable
+// locally but not stored by a quorum in time") is not the end of it: the
+// same request is sent again, up to `attempts` calls in all, while the
+// leader stays the same, and the leader answers a retry of an append it
+// holds with the first result (deduplicated) instead of appending again.
+// A new leader is not retried with the key: its log holds the events the
+// stream gave it but not the old leader's idempotency keys
+// (EventLog::Import does not carry them). An unreachable leader fails the
+// Append fast with UNAVAILABLE naming it; what remains (a refused retry,
+// another leader) is the caller's: the webhook service tries a checkpoint
+// again at its next interval and answers an admin call 503.
 //
 // AppendAsync and Import answer UNIMPLEMENTED (the webhook service uses
 // Append); everything else is the local log's (eventlog/forwarding_log.h).
@@ -46,13 +57,20 @@ struct LeaderLogOptions {
   // Sent as `authorization: Bearer <token>` (role admin: the events are
   // the system's own); empty for a leader without --tokens-file.
   std::string token;
-  // The Append RPC to the leader, connecting included.
+  // The Append RPC to the leader, connecting included, per attempt.
   absl::Duration call_timeout = absl::Seconds(5);
   // After the leader's acknowledgement, how long the local log may take to
   // hold the events (the standby's lag); past it the Append fails with
   // DEADLINE_EXCEEDED naming the position (the events are in the leader's
   // log: a reader finds them once they arrive).
   absl::Duration arrival_timeout = absl::Seconds(10);
+  // Calls to the same leader per Append while each fails with UNAVAILABLE
+  // or DEADLINE_EXCEEDED (its answer may be lost): the first and the
+  // retries, all with the same idempotency key. At least 1.
+  int attempts = 2;
+  // Whether an Append without a key gets one (above). Only the test's
+  // control turns it off, to show what a retry does without one.
+  bool idempotency_keys = true;
 };
 
 class LeaderLog final : public eventlog::ForwardingLog {
@@ -71,6 +89,10 @@ class LeaderLog final : public eventlog::ForwardingLog {
  private:
   class Channel;  // the gRPC channel to one leader
   absl::StatusOr<eventlog::AppendResult> AppendAt(
+      const std::string& leader, const eventlog::AppendRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One Append RPC to `leader`.
+  absl::StatusOr<eventlog::AppendResult> Call(
       const std::string& leader, const eventlog::AppendRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

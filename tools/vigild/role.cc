@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "api/status_mapping.h"
 #include "base/json.h"
@@ -24,10 +23,9 @@ constexpr char kLeadershipStream[] = "$leadership";
 // How long a standby about to be promoted waits to have applied the whole
 // stream; past it, it does not take the leadership (and tries again).
 constexpr absl::Duration kCatchUpBound = absl::Seconds(30);
-// Once it holds the key, how long the stream must stay at the same last
-// sequence (everything applied) before the new leader publishes: what the
-// deposed primary had already sent drains into the stream meanwhile.
-constexpr absl::Duration kQuietStream = absl::Milliseconds(500);
+// One attempt of a new leader to claim the stream's next position
+// (replication::Standby::Claim); it tries again while it holds the key.
+constexpr absl::Duration kClaimAttempt = absl::Seconds(5);
 
 void Log(std::string_view line) {
   std::fprintf(stderr, "vigild: %.*s\n", static_cast<int>(line.size()),
@@ -81,6 +79,8 @@ class Role::Impl {
     ASSIGN_OR_RETURN(standby_, replication::Standby::Start(
                                    {.nats_url = options_.mirror.nats_url,
                                     .stream = options_.mirror.stream,
+                                    .subject_prefix =
+                                        options_.mirror.subject_prefix,
                                     .metrics = options_.metrics},
                                    log_));
     return absl::OkStatus();
@@ -222,19 +222,21 @@ class Role::Impl {
     return absl::OkStatus();
   }
 
-  // A new leader's first event, "LeaderElected" in $leadership: its mirror
-  // publishes it at once, so the stream's next position is taken by this
-  // leader, and a deposed primary's publish still on its way (sent before
-  // it froze, say) is refused by the expected last sequence rather than
-  // landing first. The log keeps who led from which position.
-  // Returns its position, 0 when it could not be appended.
+  // A leader's first event, "LeaderElected" in $leadership: the log keeps
+  // who led from which position. A promoted standby claims the stream's
+  // next position with it (ClaimStream); a primary at start appends it
+  // (RecordLeader) and its mirror publishes it at once.
+  eventlog::EventData LeaderElected(int64_t token) const {
+    return {.type = "LeaderElected",
+            .data = base::DumpJson({{"fencing_token", token},
+                                    {"key", options_.leadership->key},
+                                    {"holder", options_.leadership->holder}})};
+  }
+
+  // Returns LeaderElected's position, 0 when it could not be appended.
   uint64_t RecordLeader(int64_t token) {
     eventlog::AppendRequest request{.stream = kLeadershipStream};
-    request.events.push_back(
-        {.type = "LeaderElected",
-         .data = base::DumpJson({{"fencing_token", token},
-                                 {"key", options_.leadership->key},
-                                 {"holder", options_.leadership->holder}})});
+    request.events.push_back(LeaderElected(token));
     absl::StatusOr<eventlog::AppendResult> appended = log_->Append(request);
     if (!appended.ok()) {
       Log(absl::StrCat("could not record the leadership in ", kLeadershipStream,
@@ -244,18 +246,26 @@ class Role::Impl {
     return appended->last_position;
   }
 
-  // Blocks until a JetStream quorum stores `position` (the mirror's
-  // AwaitStored, bounded by its store timeout).
-  absl::Status AwaitMirrored(uint64_t position) const {
-    if (position == 0) return absl::UnavailableError("nothing to mirror");
-    absl::Notification done;
-    absl::Status outcome;
-    AwaitReplicated(position, [&](absl::Status stored) {
-      outcome = std::move(stored);
-      done.Notify();
-    });
-    done.WaitForNotification();
-    return outcome;
+  // A new leader publishes LeaderElected to the stream before its log
+  // holds it, applying first whatever a deposed primary's late publish put
+  // at that position (replication::Standby::Claim): from then on the
+  // stream and the log end with the same event, and any later publish of
+  // the deposed primary is refused by its expected last sequence. Tries
+  // while this vigild holds `leadership` and is not stopping; gives up at
+  // once when the stream does not chain from the log. Returns its
+  // position.
+  absl::StatusOr<uint64_t> ClaimStream(
+      const replication::Leadership& leadership) {
+    while (true) {
+      absl::StatusOr<uint64_t> claimed = standby_->Claim(
+          kLeadershipStream, LeaderElected(leadership.fencing_token()),
+          absl::Now() + kClaimAttempt);
+      if (!absl::IsDeadlineExceeded(claimed.status())) return claimed;
+      Log(absl::StrCat("standby: not promoted yet: ",
+                       claimed.status().message()));
+      if (Stopped()) return absl::UnavailableError("the server is stopping");
+      RETURN_IF_ERROR(leadership.Held());
+    }
   }
 
   // The lease is lost (the renewal thread): appends are refused already
@@ -298,35 +308,27 @@ class Role::Impl {
     }
   }
 
-  // The leader key is free: catch up with the stream, take the key, catch
-  // up with what came meanwhile, then become the primary.
+  // The leader key is free: catch up with the stream, take the key, claim
+  // the stream's next position (applying what came meanwhile), then
+  // become the primary.
   absl::Status TryPromotion() {
     const absl::Time start = absl::Now();
     RETURN_IF_ERROR(standby_->AwaitCaughtUp(start + kCatchUpBound).status());
     ASSIGN_OR_RETURN(std::unique_ptr<replication::Leadership> leadership,
                      replication::Leadership::Acquire(*options_.leadership,
                                                       [this] { OnLost(); }));
-    // A deposed primary stops publishing before its lease can expire, but
-    // what it had sent may still be on its way: apply until the stream
-    // stays quiet.
-    const absl::Time bound = absl::Now() + kCatchUpBound;
-    absl::StatusOr<uint64_t> last = standby_->AwaitCaughtUp(bound);
-    for (uint64_t before = 0; last.ok() && *last != before;) {
-      before = *last;
-      if (absl::Now() + kQuietStream >= bound) {
-        last = absl::DeadlineExceededError(
-            "the stream did not stay quiet after the key was taken");
-        break;
-      }
-      absl::SleepFor(kQuietStream);
-      last = standby_->AwaitCaughtUp(bound);
-    }
-    if (!last.ok()) {
+    // Stops following. A deposed primary stops publishing before its lease
+    // can expire, but what it had sent may still be on its way: what lands
+    // before the claim is applied, what comes after is refused.
+    absl::StatusOr<uint64_t> marker = ClaimStream(*leadership);
+    if (!marker.ok()) {
       leadership->Resign();
-      return last.status();
+      Log(absl::StrCat("standby: gave the leadership up: ",
+                       marker.status().message()));
+      return marker.status();
     }
-    standby_->Stop();
-    // The mirror before the first append, so a sync append waits for it.
+    // The mirror before the first append, so a sync append waits for it;
+    // it finds the stream ending with LeaderElected, as the log does.
     if (absl::Status mirrored = StartMirror(leadership.get()); !mirrored.ok()) {
       Log(absl::StrCat("promoted, but the mirror did not start: ",
                        mirrored.message()));
@@ -335,22 +337,14 @@ class Role::Impl {
     {
       absl::MutexLock lock(&mu_);
       leadership_ = std::move(leadership);
-    }
-    // Appends only once the stream holds LeaderElected: the next position
-    // is this leader's before anyone is told it leads.
-    const uint64_t marker = RecordLeader(token);
-    if (absl::Status stored = AwaitMirrored(marker); !stored.ok()) {
-      Log(absl::StrCat("promoted, but the stream did not take LeaderElected: ",
-                       stored.message()));
-    }
-    {
-      absl::MutexLock lock(&mu_);
       promoted_ = true;
     }
     Log(absl::StrCat("promoted to primary: leader of ", options_.leadership->key,
                      " (fencing token ", token,
-                     ") with the whole stream applied (position ", *last,
-                     ") after ", absl::FormatDuration(absl::Now() - start)));
+                     ") with the whole stream applied and LeaderElected at "
+                     "position ",
+                     *marker, " after ",
+                     absl::FormatDuration(absl::Now() - start)));
     if (options_.on_promoted) options_.on_promoted();
     return absl::OkStatus();
   }

@@ -14,8 +14,11 @@
 //   standby, no etcd:   follows the stream, refuses appends.
 //   standby, etcd:      follows; when the leader key is free, applies
 //                       everything the stream holds, takes the key,
-//                       applies what came meanwhile, stops following,
-//                       starts the mirror and appends as the primary.
+//                       stops following and claims the stream's next
+//                       position with LeaderElected (Standby::Claim:
+//                       applying what came meanwhile, the stream before
+//                       the log), starts the mirror and appends as the
+//                       primary.
 //
 // Thread safety: Writable, AwaitReplicated and StatusJson may be called
 // from any thread; Begin and Stop from main's.
