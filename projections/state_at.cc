@@ -1,8 +1,14 @@
 #include "projections/state_at.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <functional>
 #include <optional>
@@ -857,6 +863,17 @@ eventlog::EventLog::SnapshotEntry TimeTravel::NextPageRows() {
 
 void TimeTravel::StartSnapshotting() {
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "vigil-snapshots");
+    // Linux: a thread's nice value is its own (setpriority on its id);
+    // it starts at its creator's.
+    const id_t tid = static_cast<id_t>(::gettid());
+    const int nice =
+        std::min(getpriority(PRIO_PROCESS, tid) + options_.snapshot_nice, 19);
+    if (options_.snapshot_nice > 0 &&
+        setpriority(PRIO_PROCESS, tid, nice) != 0) {
+      std::fprintf(stderr, "vigild: time travel snapshots: nice %d: %s\n",
+                   nice, std::strerror(errno));
+    }
     uint64_t done_up_to = 0;  // head at the last successful catch-up
     bool failing = false;     // said so on stderr
     while (true) {

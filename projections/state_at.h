@@ -63,6 +63,13 @@ struct TimeTravelOptions {
   // minutes) are kept decoded in memory, a few MB each on a large log:
   // pages at neighbouring positions share them (internal/page_rows_cache.h).
   size_t page_rows_cache = 4;
+  // How many nice steps StartSnapshotting's thread runs below the thread
+  // that started it (its nice value is that one's plus this, at most 19;
+  // 0: the same): below the threads that acknowledge appends, whose CPU it
+  // would otherwise share evenly under load. Snapshots are derived and
+  // may fall behind (a state-at meanwhile replays from an older one:
+  // slower, same answer).
+  int snapshot_nice = 10;
   // Most events between the two points of one Diff; more: INVALID_ARGUMENT.
   uint64_t max_diff_events = 1'000'000;
   // Positions listed per changed entity of a Diff; the rest are counted.
@@ -225,9 +232,10 @@ class TimeTravel {
   // FAILED_PRECONDITION on a log from OpenReader.
   absl::Status CatchUpSnapshots();
 
-  // Calls CatchUpSnapshots on a thread of its own whenever the head has
-  // moved `snapshot_interval` positions past the last snapshot, until
-  // this object is destroyed or StopSnapshotting is called. Errors are
+  // Calls CatchUpSnapshots on a thread of its own ("vigil-snapshots",
+  // snapshot_nice below its caller) whenever the head has moved `snapshot_interval`
+  // positions past the last snapshot, until this object is destroyed or
+  // StopSnapshotting is called. Errors are
   // retried a second later; the first of a run, and the success that ends
   // it, are told on stderr ("vigild: time travel snapshots ...").
   void StartSnapshotting();

@@ -3,14 +3,21 @@
 
 #include "projections/state_at.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "eventlog/event_log.h"
 #include "gateway/internal/state_routes.h"
 #include "gtest/gtest.h"
@@ -519,6 +526,50 @@ TEST_F(StateAtTest, OneAgentFoundThroughEscapedIds) {
   ASSERT_TRUE(agent->has_value());
   EXPECT_EQ((*agent)->status, "stopped");
   EXPECT_EQ((*agent)->name, "A");
+}
+
+// The snapshot thread runs TimeTravelOptions::snapshot_nice steps below
+// the thread that started it; 0 leaves it at that one's.
+TEST_F(StateAtTest, TheSnapshotThreadRunsAtItsNiceValue) {
+  AppendEvents(100);
+  // The nice value (field 19 of /proc/self/task/TID/stat) of the thread
+  // named "vigil-snapshots"; -100 when there is none.
+  auto snapshot_thread_nice = [] {
+    DIR* tasks = opendir("/proc/self/task");
+    if (tasks == nullptr) return -100;
+    int nice = -100;
+    while (dirent* entry = readdir(tasks)) {
+      const std::string task = absl::StrCat("/proc/self/task/", entry->d_name);
+      std::ifstream comm(task + "/comm");
+      std::string name;
+      if (!std::getline(comm, name) || name != "vigil-snapshots") continue;
+      std::ifstream stat(task + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      std::istringstream fields(line.substr(line.rfind(')') + 2));
+      std::string field;
+      for (int i = 3; i <= 19 && fields >> field; ++i) {
+        if (i == 19) nice = std::stoi(field);
+      }
+    }
+    closedir(tasks);
+    return nice;
+  };
+  const int own_nice = getpriority(PRIO_PROCESS, 0);  // this thread's
+  for (int wanted : {10, 0}) {
+    SCOPED_TRACE(wanted);
+    TimeTravel time_travel(log_.get(),
+                           {.snapshot_interval = 10, .snapshot_nice = wanted});
+    time_travel.StartSnapshotting();
+    int nice = -100;
+    const int expected = std::min(own_nice + wanted, 19);
+    for (int i = 0; i < 200 && nice != expected; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+      nice = snapshot_thread_nice();
+    }
+    EXPECT_EQ(nice, expected);
+    time_travel.StopSnapshotting();
+  }
 }
 
 }  // namespace
