@@ -23,6 +23,7 @@ StreamReader::StreamReader(JetStream* js, StreamReaderOptions options)
       progress_(absl::Now()) {}
 
 absl::StatusOr<std::vector<eventlog::RecordedEvent>> StreamReader::Next() {
+  if (skipped_to_ != 0) return Behind();
   ASSIGN_OR_RETURN(std::vector<StoredEvent> fetched,
                    js_->Fetch(options_.batch_events, options_.fetch_wait));
   std::vector<eventlog::RecordedEvent> events;
@@ -32,16 +33,24 @@ absl::StatusOr<std::vector<eventlog::RecordedEvent>> StreamReader::Next() {
     if (last < next_) {
       progress_ = absl::Now();
     } else if (absl::Now() - progress_ > options_.api_timeout) {
-      return Stalled();
+      return Behind();
     }
     return events;
   }
   for (StoredEvent& stored : fetched) {
-    if (stored.sequence != next_) {
+    if (stored.sequence > next_) {
+      // The consumer went past next_: a gap in the stream, or deliveries
+      // lost on the way (a fetch answered as a NATS node went away: with
+      // no acks, the consumer counts them as delivered). The stream tells
+      // which; what came before is taken first.
+      skipped_to_ = stored.sequence;
+      if (!events.empty()) break;
+      return Behind();
+    }
+    if (stored.sequence < next_) {
       return absl::DataLossError(absl::StrCat(
           "the JetStream stream ", options_.stream, " delivered sequence ",
-          stored.sequence, " where ", next_, " was due",
-          stored.sequence > next_ ? ": a gap" : ""));
+          stored.sequence, " where ", next_, " was due"));
     }
     if (stored.event.position != stored.sequence) {
       return absl::DataLossError(absl::StrCat(
@@ -70,18 +79,29 @@ absl::StatusOr<std::vector<eventlog::RecordedEvent>> StreamReader::Next() {
 }
 
 // The consumer delivered nothing for api_timeout though the stream ends at
-// or past next_: a hole at next_ is for good; otherwise the consumer is
-// stuck (its node gone) and another must be started.
-absl::Status StreamReader::Stalled() {
+// or past next_, or went past next_ (skipped_to_): a hole at next_ is for
+// good; otherwise the consumer is stuck (its node gone) or lost deliveries,
+// and another must be started at next_.
+absl::Status StreamReader::Behind() {
   absl::StatusOr<eventlog::RecordedEvent> stored =
       js_->GetEvent(options_.stream, next_);
   if (absl::IsNotFound(stored.status())) {
     return absl::DataLossError(absl::StrCat(
         "the JetStream stream ", options_.stream,
-        " has no message at sequence ", next_, " though it ends at ",
-        stream_last_, ": a gap"));
+        " has no message at sequence ", next_, " though ",
+        skipped_to_ != 0
+            ? absl::StrCat("its consumer delivered sequence ", skipped_to_)
+            : absl::StrCat("it ends at ", stream_last_),
+        ": a gap"));
   }
   RETURN_IF_ERROR(stored.status());
+  if (skipped_to_ != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "the JetStream consumer on ", options_.stream, " delivered sequence ",
+        skipped_to_, " where ", next_,
+        " was due, which the stream holds: deliveries were lost (a NATS node "
+        "gone?); reading again from ", next_));
+  }
   return absl::UnavailableError(absl::StrCat(
       "the JetStream consumer delivered nothing for ",
       absl::FormatDuration(options_.api_timeout), " though the stream ",

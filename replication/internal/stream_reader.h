@@ -53,8 +53,10 @@ class StreamReader {
   // the sequence, for good (the stream is not the log it must be): a
   // message that is not a Vigil event, a sequence other than the one due,
   // a position other than its sequence, a hash that does not chain, no
-  // message at next() though the stream ends past it. UNAVAILABLE for a
-  // failed request or a consumer that stalled (start another reader).
+  // message at next() though the stream ends past it (or the consumer
+  // delivered a later one). UNAVAILABLE for a failed request, a consumer
+  // that stalled, or one that went past next() while the stream holds it
+  // (deliveries lost with a NATS node): start another reader at next().
   absl::StatusOr<std::vector<eventlog::RecordedEvent>> Next();
 
   // The sequence the next event must have.
@@ -64,12 +66,16 @@ class StreamReader {
 
  private:
   StreamReader(JetStream* js, StreamReaderOptions options);
-  absl::Status Stalled();
+  // Nothing more came, or the consumer went past next_ (skipped_to_): is
+  // there a message at next_? DATA_LOSS (a gap) or UNAVAILABLE.
+  absl::Status Behind();
 
   JetStream* js_;
   StreamReaderOptions options_;
   uint64_t next_;
   uint64_t stream_last_ = 0;
+  // The sequence the consumer delivered past next_; 0: none.
+  uint64_t skipped_to_ = 0;
   // When a message last came, or the stream was last seen to end before
   // next_.
   absl::Time progress_;

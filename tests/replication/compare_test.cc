@@ -5,6 +5,10 @@
 // stream is given each kind of problem the comparison counts (a deleted
 // message, a message holding another position, one whose data differs, a
 // deleted last message) and each is counted once, at its sequence.
+// Also the reader of the stream that the standby and the gateway replica
+// share (replication/internal/stream_reader.h): deliveries its consumer
+// lost (taken by another fetch here, as when a fetch's answer is lost with
+// a NATS node) make it start again, not stop; a real gap stops it.
 // Skipped when nats-server is not installed.
 
 #include <nats/nats.h>
@@ -20,6 +24,8 @@
 #include "eventlog/event_log.h"
 #include "gtest/gtest.h"
 #include "replication/compare.h"
+#include "replication/internal/jetstream.h"
+#include "replication/internal/stream_reader.h"
 #include "tests/replication/replication_testing.h"
 
 namespace vigil {
@@ -132,6 +138,67 @@ TEST_F(CompareTest, CountsEachProblemAtItsSequence) {
   EXPECT_EQ(trailing->gaps, 2u);
   EXPECT_EQ(trailing->duplicates, 1u);
   EXPECT_EQ(trailing->mismatches, 0u);
+}
+
+TEST_F(CompareTest, AReaderPastLostDeliveriesReadsAgainAndAGapStopsIt) {
+  using replication::internal::JetStream;
+  using replication::internal::StreamReader;
+  AppendEvents(400);
+  for (uint64_t position = 1; position <= 400; ++position) {
+    ASSERT_EQ(PublishForeign(*raw_, kSubject, EventAt(position)), position);
+  }
+  replication::internal::AckCallback no_acks = [](uint64_t,
+                                                  absl::StatusOr<uint64_t>) {};
+  auto js = JetStream::Connect({.url = cluster_->url(),
+                                .connect_timeout = absl::Seconds(2),
+                                .api_timeout = absl::Seconds(5),
+                                .max_pending = 1,
+                                .on_ack = &no_acks});
+  ASSERT_TRUE(js.ok()) << js.status();
+  auto reader = StreamReader::Start(
+      js->get(), {.stream = kStream, .first = 1, .batch_events = 100});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto first = reader->Next();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 100u);
+  // 101..150 delivered elsewhere: lost to the reader.
+  auto stolen = (*js)->Fetch(50, absl::Milliseconds(500));
+  ASSERT_TRUE(stolen.ok()) << stolen.status();
+  ASSERT_EQ(stolen->size(), 50u);
+  auto past = reader->Next();
+  ASSERT_FALSE(past.ok());
+  EXPECT_TRUE(absl::IsUnavailable(past.status())) << past.status();
+  EXPECT_EQ(reader->next(), 101u);
+  // Started again where it was: everything, in order.
+  uint64_t next = reader->next();
+  auto again = StreamReader::Start(
+      js->get(), {.stream = kStream, .first = next, .batch_events = 100});
+  ASSERT_TRUE(again.ok()) << again.status();
+  while (next <= 400) {
+    auto batch = again->Next();
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (const eventlog::RecordedEvent& event : *batch) {
+      ASSERT_EQ(event.position, next++);
+    }
+  }
+
+  // A real gap: no message at 300. The reader stops for good there.
+  jsErrCode code{};
+  ASSERT_EQ(js_DeleteMsg(raw_->js, kStream, 300, nullptr, &code), NATS_OK)
+      << code;
+  auto gapped = StreamReader::Start(
+      js->get(), {.stream = kStream, .first = 250, .batch_events = 100});
+  ASSERT_TRUE(gapped.ok()) << gapped.status();
+  absl::Status stopped;
+  for (int i = 0; i < 10 && stopped.ok(); ++i) {
+    auto batch = gapped->Next();
+    stopped = batch.status();
+  }
+  EXPECT_TRUE(absl::IsDataLoss(stopped)) << stopped;
+  EXPECT_NE(stopped.message().find("no message at sequence 300"),
+            std::string::npos)
+      << stopped;
+  EXPECT_EQ(gapped->next(), 300u);
 }
 
 }  // namespace
