@@ -71,6 +71,15 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  * vigild with `--projections off` (unless `projections`), `tokens`: a
  * {token: role} map written to a tokens file (none: anonymous).
  */
+/** Whether a TCP connection to 127.0.0.1:`port` is accepted now. */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 export class Vigild {
   static async start({ tokens, projections = false } = {}) {
     const server = new Vigild();
@@ -103,7 +112,8 @@ export class Vigild {
     await waitFor('vigild to be ready', async () => {
       if (this.process.exitCode !== null) throw new Error(`vigild exited: ${this.log}`);
       const response = await fetch(`${this.httpUrl}/healthz`);
-      return response.ok;
+      // HTTP may answer before the gRPC port listens (one run was refused).
+      return response.ok && await accepts(this.grpcPort);
     });
   }
 
