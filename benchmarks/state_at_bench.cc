@@ -7,6 +7,8 @@
 //       [--only agent|task|page|drag|whole]
 //
 // --only measures one row (with snapshots), e.g. to profile it alone.
+// The page rows take --samples samples as the agent and task rows do (a
+// p99 of 100 samples would be their maximum), the whole state a twentieth.
 // DIR keeps the log between runs (it is filled only up to N events once);
 // the snapshots are written by the run, after the cold measurements.
 
@@ -91,7 +93,10 @@ double ThreadCpuMs() {
 // from a random one on, `step` apart, wrapping at the head, as a drag of
 // the scrubber asks); prints wall p50/p99/max and thread-CPU p50/p99 in
 // milliseconds (the machines are shared: CPU time is what the call
-// costs, wall time what a caller saw).
+// costs, wall time what a caller saw). One call at the middle of the log
+// first, not timed: a server answering the scrubber has been running, and
+// a fresh process's first call (block cache empty, first allocations) would
+// otherwise be the p99 of a row of 100 samples.
 void Measure(std::string_view what, uint64_t head, int samples,
              const std::function<void(uint64_t)>& call, uint64_t step = 0) {
   if (samples <= 0) return;  // --cold-samples 0, or --only another row
@@ -99,6 +104,7 @@ void Measure(std::string_view what, uint64_t head, int samples,
   std::vector<double> ms;
   std::vector<double> cpu;
   const uint64_t start = random() % head;
+  call(1 + head / 2);  // warm-up, not timed
   for (int i = 0; i < samples; ++i) {
     const uint64_t position =
         1 + (step == 0 ? random() % head : (start + i * step) % head);
@@ -215,9 +221,9 @@ int Main(int argc, char** argv) {
     }
   };
   Measure("scrubber's page (limit 4,000, with its JSON), with snapshots",
-          head, samples_of("page", std::max(20, flags.samples / 4)), page);
+          head, samples_of("page", flags.samples), page);
   Measure("scrubber's page, a drag (positions 1,013 apart)", head,
-          samples_of("drag", std::max(20, flags.samples / 4)), page,
+          samples_of("drag", flags.samples), page,
           /*step=*/1'013);
   Measure("whole system, with snapshots", head,
           samples_of("whole", std::max(20, flags.samples / 20)),
