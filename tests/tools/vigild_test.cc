@@ -42,6 +42,7 @@ namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -393,6 +394,33 @@ TEST_F(VigildTest, RaisesItsSoftFileLimitToTheHardOne) {
                                 ? uint64_t{1} << 20
                                 : std::min<uint64_t>(saved.rlim_max, 1 << 20);
   EXPECT_EQ(std::stoull(match[1]), expected) << limits;
+  vigild.Signal(SIGTERM);
+  EXPECT_EQ(vigild.Wait(), 0) << vigild.err();
+}
+
+// jemalloc serves vigild's malloc with the settings of allocator.cc (the
+// mapped library and jemalloc's own answers, as vigild logs them), unless a
+// sanitizer build, whose runtime serves it.
+TEST_F(VigildTest, RunsOnJemallocWithItsSettings) {
+  Vigild vigild({"--data-dir", DataDir(), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0"},
+                ErrPath());
+  ASSERT_TRUE(vigild.started());
+  ASSERT_FALSE(vigild.WaitForAddress().empty());
+  const std::string maps =
+      ReadFile("/proc/" + std::to_string(vigild.pid()) + "/maps");
+#ifdef VIGIL_EXPECT_JEMALLOC
+  EXPECT_THAT(maps, HasSubstr("libjemalloc.so.2"));
+  EXPECT_THAT(vigild.err(),
+              HasSubstr("vigild: memory allocator: jemalloc 5."));
+  EXPECT_THAT(vigild.err(),
+              HasSubstr("(background_thread:true,dirty_decay_ms:1000,"
+                        "muzzy_decay_ms:0)"));
+#else
+  EXPECT_THAT(maps, Not(HasSubstr("libjemalloc")));
+  EXPECT_THAT(vigild.err(),
+              HasSubstr("vigild: memory allocator: the C library's malloc"));
+#endif
   vigild.Signal(SIGTERM);
   EXPECT_EQ(vigild.Wait(), 0) << vigild.err();
 }

@@ -59,6 +59,7 @@
 #include "replication/jetstream_log.h"
 #include "projections/alerts/alert_service.h"
 #include "projections/webhooks/webhook_service.h"
+#include "tools/vigild/allocator.h"
 #include "tools/vigild/file_limit.h"
 #include "tools/vigild/flags.h"
 #include "tools/vigild/leader_log.h"
@@ -615,6 +616,8 @@ int Main(const std::vector<std::string_view>& args) {
   absl::StatusOr<ListenAddresses> listen = CheckConfig(*config);
   if (!listen.ok()) return Usage(std::string(listen.status().message()));
 
+  std::fprintf(stderr, "vigild: memory allocator: %s\n",
+               AllocatorDescription().c_str());
   // Before anything opens a file: see file_limit.h.
   if (absl::StatusOr<uint64_t> files = RaiseFileLimit(); !files.ok()) {
     std::fprintf(stderr, "vigild: warning: %s\n",
